@@ -1,0 +1,178 @@
+//! The daemon: shared state, first-start bootstrap (`mcpd init`), and `serve`.
+
+use crate::config::Config;
+use crate::docker::DockerClient;
+use crate::store::Store;
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Shared state every handler gets.
+pub type AppState = Arc<App>;
+
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub jwt: crate::auth::jwt::JwtKeys,
+    pub docker: DockerClient,
+    pub started: Instant,
+    pub started_at: String,
+    /// Cancelled on shutdown; background tasks watch it.
+    pub shutdown: CancellationToken,
+    /// Background tasks, awaited on shutdown.
+    pub tasks: TaskTracker,
+}
+
+/// Files in the data dir.
+pub const DB_FILE: &str = "mcpd.db";
+pub const JWT_KEY_FILE: &str = "jwt.key";
+pub const LISTEN_ADDR_FILE: &str = "listen-addr";
+pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+
+impl App {
+    /// Opens the data dir (creating what is missing: database, keys, TLS, admin user).
+    pub async fn open(config: Config) -> anyhow::Result<AppState> {
+        let data_dir = config.server.data_dir.clone();
+        let store = {
+            let d = data_dir.clone();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<Store> {
+                crate::fsutil::create_private_dir(&d)?;
+                Store::open(&d.join(DB_FILE))
+            })
+            .await??
+        };
+        let jwt_key = crate::fsutil::read_or_create_key(&data_dir.join(JWT_KEY_FILE), 32)?;
+        bootstrap_admin(&store, &data_dir).await?;
+        Ok(Arc::new(App {
+            jwt: crate::auth::jwt::JwtKeys::new(&jwt_key),
+            docker: DockerClient::new(config.docker.host.clone()),
+            config,
+            store,
+            started: Instant::now(),
+            started_at: crate::time::now_rfc3339(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        }))
+    }
+}
+
+/// First start: creates user `admin` (role admin) with `MCPD_ADMIN_PASSWORD` (or
+/// `MCPD_ADMIN_PASSWORD_FILE`), else a random password written to
+/// `<data_dir>/initial-admin-password` (0600) and announced in the log.
+async fn bootstrap_admin(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
+    if store.read(|c| crate::users::store::any(c)).await? {
+        return Ok(());
+    }
+    let (password, generated) = match crate::config::secret_from_env("MCPD_ADMIN_PASSWORD")? {
+        Some(p) => {
+            crate::auth::password::check_policy("MCPD_ADMIN_PASSWORD", &p)
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            (p, false)
+        }
+        None => (crate::ids::random_alnum(24), true),
+    };
+    let hash = crate::auth::password::hash(password.clone()).await?;
+    store
+        .write(move |tx| {
+            let user = crate::users::store::insert(
+                tx,
+                &crate::users::model::NewUser {
+                    username: "admin".into(),
+                    email: "admin@localhost".into(),
+                    full_name: "Administrator".into(),
+                    password_hash: hash,
+                    roles: vec![crate::auth::rbac::Role::Admin],
+                },
+            )?;
+            crate::audit::record(
+                tx,
+                &crate::audit::Actor::system(),
+                &crate::audit::Entry {
+                    action: "users.bootstrap",
+                    target_type: Some("user"),
+                    target_id: Some(&user.id),
+                    success: true,
+                    details: None,
+                },
+            )
+        })
+        .await?;
+    if generated {
+        let path = data_dir.join(INITIAL_PASSWORD_FILE);
+        crate::fsutil::write_private(&path, format!("{password}\n").as_bytes())?;
+        tracing::warn!(file = %path.display(), "created user 'admin' with a random password; read it from the file, then change it");
+    } else {
+        tracing::info!("created user 'admin' with the password from MCPD_ADMIN_PASSWORD");
+    }
+    Ok(())
+}
+
+/// Runs the daemon until SIGTERM/SIGINT: binds TLS, writes `listen-addr`, notifies
+/// systemd, serves, then drains requests (bounded), stops tasks and checkpoints the DB.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = App::open(config).await?;
+    let cfg = &app.config.server;
+    let tls_files = crate::http::tls::resolve(cfg)?;
+    let fp = crate::http::tls::fingerprint(&tls_files.cert)?;
+    let tls = crate::http::tls::rustls_config(&tls_files)?;
+
+    let listener = std::net::TcpListener::bind(cfg.listen)
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    crate::fsutil::write_private(
+        &cfg.data_dir.join(LISTEN_ADDR_FILE),
+        format!("{addr}\n").as_bytes(),
+    )?;
+    tracing::info!(%addr, tls_sha256 = %fp, "mcpd listening on https://{addr}/api/v1");
+
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let router = crate::http::router(app.clone());
+    let server = axum_server::from_tcp_rustls(listener, tls)?
+        .handle(handle.clone())
+        .serve(router.into_make_service_with_connect_info::<SocketAddr>());
+
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    let grace = Duration::from_secs(cfg.shutdown_grace_s);
+    let watcher = {
+        let app = app.clone();
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!(
+                "shutting down: draining requests for up to {}s",
+                grace.as_secs()
+            );
+            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+            app.shutdown.cancel();
+            handle.graceful_shutdown(Some(grace));
+        })
+    };
+    server.await.context("serving")?;
+    watcher.abort();
+    app.shutdown.cancel();
+    app.tasks.close();
+    if tokio::time::timeout(Duration::from_secs(10), app.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("background tasks did not stop within 10s");
+    }
+    app.store.checkpoint().await.ok();
+    tracing::info!("mcpd stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}

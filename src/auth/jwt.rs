@@ -1,0 +1,115 @@
+//! Access tokens: HS256 JWTs (RFC 7519) carrying the user id and the login session id.
+//! The signing key is 32 random bytes created at init and kept in the data dir (0600)
+//! until the vault holds it.
+
+use crate::error::{Error, ErrorCode, Result};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+const ISSUER: &str = "mcpd";
+
+/// Claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// User id (`usr_…`).
+    pub sub: String,
+    /// Login session id (`ses_…`): revoking the session invalidates the token at once.
+    pub sid: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub jti: String,
+}
+
+/// Signs and verifies access tokens.
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// A token for `user_id` in session `session_id`, valid for `ttl_s` seconds.
+    pub fn issue(&self, user_id: &str, session_id: &str, ttl_s: u64) -> Result<String> {
+        let now = crate::time::unix_now();
+        let claims = Claims {
+            sub: user_id.to_string(),
+            sid: session_id.to_string(),
+            iat: now,
+            exp: now + ttl_s as i64,
+            iss: ISSUER.to_string(),
+            jti: crate::ids::random_alnum(16),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(Error::internal)
+    }
+
+    /// Verifies signature, issuer and expiry. Expired → `AUTH_TOKEN_EXPIRED`; anything
+    /// else wrong → `AUTH_TOKEN_INVALID`.
+    pub fn verify(&self, token: &str) -> Result<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    Error::new(ErrorCode::AuthTokenExpired, "access token has expired")
+                }
+                _ => Error::new(ErrorCode::AuthTokenInvalid, "access token is invalid"),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_verify_and_reject() {
+        let keys = JwtKeys::new(&[7u8; 32]);
+        let t = keys.issue("usr_a", "ses_b", 60).unwrap();
+        let c = keys.verify(&t).unwrap();
+        assert_eq!((c.sub.as_str(), c.sid.as_str()), ("usr_a", "ses_b"));
+        let other = JwtKeys::new(&[8u8; 32]);
+        assert_eq!(
+            other.verify(&t).unwrap_err().code,
+            ErrorCode::AuthTokenInvalid
+        );
+        let mut bad = t.clone();
+        bad.push('x');
+        assert_eq!(
+            keys.verify(&bad).unwrap_err().code,
+            ErrorCode::AuthTokenInvalid
+        );
+        // Expired beyond the leeway.
+        let now = crate::time::unix_now();
+        let claims = Claims {
+            sub: "u".into(),
+            sid: "s".into(),
+            iat: now - 100,
+            exp: now - 60,
+            iss: ISSUER.into(),
+            jti: "j".into(),
+        };
+        let t = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&[7u8; 32]),
+        )
+        .unwrap();
+        assert_eq!(
+            keys.verify(&t).unwrap_err().code,
+            ErrorCode::AuthTokenExpired
+        );
+    }
+}

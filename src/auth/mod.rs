@@ -1,0 +1,8 @@
+//! Authentication and authorization: passwords, access tokens, login sessions with
+//! rotating refresh tokens, API keys, roles and permissions.
+
+pub mod api;
+pub mod jwt;
+pub mod password;
+pub mod principal;
+pub mod rbac;

@@ -1,0 +1,202 @@
+//! Who is calling: resolved from an access token or an API key on every request, with
+//! the user re-read from the database so that disabling a user, revoking a session or
+//! revoking a key takes effect on the very next request.
+
+use super::rbac::{self, Permission, Role, Scope};
+use crate::error::{Error, ErrorCode, Result};
+use crate::ids::sha256_hex;
+use crate::store::Store;
+use rusqlite::OptionalExtension;
+use subtle::ConstantTimeEq;
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: String,
+    pub username: String,
+    pub roles: Vec<Role>,
+    /// Set when the caller used an API key; its scopes narrow `roles`.
+    pub api_key_id: Option<String>,
+    pub scopes: Option<Vec<Scope>>,
+    /// Login session of an access token.
+    pub session_id: Option<String>,
+    /// Peer address of the connection, for the audit log.
+    pub client_addr: Option<String>,
+}
+
+impl Principal {
+    pub fn can(&self, wanted: Permission) -> bool {
+        rbac::allowed(&self.roles, self.scopes.as_deref(), wanted)
+    }
+
+    /// `FORBIDDEN` unless the caller holds `wanted`.
+    pub fn require(&self, wanted: Permission) -> Result<()> {
+        if self.can(wanted) {
+            Ok(())
+        } else {
+            Err(Error::forbidden(format!("missing permission {wanted}")))
+        }
+    }
+
+    /// Every permission the caller holds after scopes.
+    pub fn permissions(&self) -> Vec<Permission> {
+        let mut out: Vec<Permission> = self
+            .roles
+            .iter()
+            .flat_map(|r| r.grants())
+            .filter(|p| {
+                self.scopes
+                    .as_deref()
+                    .is_none_or(|s| s.iter().any(|sc| sc.allows(*p)))
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// API keys look like `mcpd_<8-char prefix>_<secret>`.
+pub const API_KEY_PREFIX: &str = "mcpd_";
+pub const API_KEY_PREFIX_LEN: usize = 8;
+
+/// Splits `mcpd_<prefix>_<secret>` into its prefix, or `None` if it is not shaped so.
+pub fn api_key_prefix(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(API_KEY_PREFIX)?;
+    let (prefix, secret) = rest.split_once('_')?;
+    (prefix.len() == API_KEY_PREFIX_LEN && !secret.is_empty()).then_some(prefix)
+}
+
+fn invalid_key() -> Error {
+    Error::new(
+        ErrorCode::AuthTokenInvalid,
+        "API key is invalid, revoked or expired",
+    )
+}
+
+/// Loads an active user's name and roles; `None` if missing or disabled.
+fn active_user(conn: &rusqlite::Connection, user_id: &str) -> Result<Option<(String, Vec<Role>)>> {
+    let name: Option<String> = conn
+        .query_row(
+            "SELECT username FROM users WHERE id = ?1 AND status = 'active'",
+            [user_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(name) = name else { return Ok(None) };
+    let mut stmt = conn.prepare_cached("SELECT role FROM user_roles WHERE user_id = ?1")?;
+    let roles = stmt
+        .query_map([user_id], |r| r.get::<_, String>(0))?
+        .filter_map(|r| r.ok().and_then(|s| s.parse().ok()))
+        .collect();
+    Ok(Some((name, roles)))
+}
+
+/// Resolves an access token's claims to a principal: session live, user active.
+pub async fn from_access_token(
+    store: &Store,
+    keys: &super::jwt::JwtKeys,
+    token: &str,
+) -> Result<Principal> {
+    let claims = keys.verify(token)?;
+    store
+        .read(move |c| {
+            let now = crate::time::now_rfc3339();
+            let live: bool = c
+                .query_row(
+                    "SELECT 1 FROM auth_sessions WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
+                    rusqlite::params![claims.sid, claims.sub, now],
+                    |_| Ok(true),
+                )
+                .optional()?
+                .unwrap_or(false);
+            if !live {
+                return Err(Error::new(ErrorCode::AuthTokenInvalid, "session has been revoked or has expired"));
+            }
+            let (username, roles) = active_user(c, &claims.sub)?
+                .ok_or_else(|| Error::new(ErrorCode::AuthTokenInvalid, "user is disabled or no longer exists"))?;
+            Ok(Principal {
+                user_id: claims.sub,
+                username,
+                roles,
+                api_key_id: None,
+                scopes: None,
+                session_id: Some(claims.sid),
+                client_addr: None,
+            })
+        })
+        .await
+}
+
+/// Resolves an API key: known prefix, matching hash (constant-time), not revoked or
+/// expired, owner active. Records `last_used_at` at most once a minute.
+pub async fn from_api_key(store: &Store, key: &str) -> Result<Principal> {
+    let prefix = api_key_prefix(key).ok_or_else(invalid_key)?.to_string();
+    let hash = sha256_hex(key);
+    let (principal, stale) = store
+        .read(move |c| {
+            let row: Option<(String, String, String, String, Option<String>, Option<String>, Option<String>)> = c
+                .query_row(
+                    "SELECT id, user_id, key_hash, scopes, expires_at, revoked_at, last_used_at FROM api_keys WHERE prefix = ?1",
+                    [&prefix],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+                )
+                .optional()?;
+            let (id, user_id, stored, scopes, expires_at, revoked_at, last_used) = row.ok_or_else(invalid_key)?;
+            if !bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) || revoked_at.is_some() {
+                return Err(invalid_key());
+            }
+            let now = crate::time::now_rfc3339();
+            if expires_at.is_some_and(|e| e <= now) {
+                return Err(invalid_key());
+            }
+            let scopes: Vec<String> = serde_json::from_str(&scopes)?;
+            let scopes = scopes.iter().filter_map(|s| s.parse().ok()).collect();
+            let (username, roles) = active_user(c, &user_id)?.ok_or_else(invalid_key)?;
+            let minute_ago = crate::time::format_rfc3339(time::OffsetDateTime::now_utc() - time::Duration::minutes(1));
+            let stale = last_used.is_none_or(|t| t < minute_ago);
+            Ok((
+                Principal {
+                    user_id,
+                    username,
+                    roles,
+                    api_key_id: Some(id),
+                    scopes: Some(scopes),
+                    session_id: None,
+                    client_addr: None,
+                },
+                stale,
+            ))
+        })
+        .await?;
+    if stale {
+        let id = principal.api_key_id.clone().unwrap_or_default();
+        let store = store.clone();
+        // Bookkeeping only: the request does not wait for it.
+        tokio::spawn(async move {
+            let _ = store
+                .write(move |tx| {
+                    tx.execute(
+                        "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2",
+                        rusqlite::params![crate::time::now_rfc3339(), id],
+                    )?;
+                    Ok(())
+                })
+                .await;
+        });
+    }
+    Ok(principal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_key_shape() {
+        assert_eq!(api_key_prefix("mcpd_abcdefgh_secret"), Some("abcdefgh"));
+        assert_eq!(api_key_prefix("mcpd_abc_secret"), None);
+        assert_eq!(api_key_prefix("mcpd_abcdefgh_"), None);
+        assert_eq!(api_key_prefix("eyJhbGciOi"), None);
+    }
+}

@@ -1,0 +1,71 @@
+//! Command line: `mcpd serve | init | configtest | admin … | version`.
+
+use crate::config::{Config, LogFormat, Overrides};
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "mcpd", version, about = "Runs and governs MCP servers and the infrastructure around them", long_about = None)]
+pub struct Cli {
+    /// Config file (default: /etc/mcpd/mcpd.toml when it exists).
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// State directory (overrides server.data_dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the daemon (the REST API on TLS).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8443; port 0 picks a free one.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Create the data dir, keys, TLS certificate and the admin user, then exit.
+    Init,
+    /// Validate the configuration and exit (0 when valid).
+    Configtest,
+    /// Offline administration (run with the daemon's data dir).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Print version, commit and build date.
+    Version,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Set a new random password for USER, revoke their sessions, print the password.
+    ResetPassword {
+        /// Username or user id.
+        user: String,
+    },
+}
+
+impl Cli {
+    /// Loads the configuration this invocation asks for.
+    pub fn load_config(&self) -> anyhow::Result<Config> {
+        let listen = match &self.command {
+            Command::Serve { listen } => *listen,
+            _ => None,
+        };
+        Config::load(
+            self.config.as_deref(),
+            std::env::vars(),
+            &Overrides {
+                data_dir: self.data_dir.clone(),
+                listen,
+                log_format: self.log_format,
+            },
+        )
+    }
+}

@@ -1,0 +1,348 @@
+//! Daemon configuration: built-in defaults, then `/etc/mcpd/mcpd.toml` (or `--config`),
+//! then `MCPD_<SECTION>__<KEY>` environment variables, then command-line flags.
+//! Unknown keys anywhere are rejected with an error that names them (kanidm does the
+//! same), and `mcpd configtest` runs exactly this loading and validation.
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Where the packaged config lives; used when `--config` is not given and it exists.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/mcpd/mcpd.toml";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub log: LogConfig,
+    pub auth: AuthConfig,
+    pub docker: DockerConfig,
+    pub mcp: McpConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port (written to `<data_dir>/listen-addr`).
+    pub listen: SocketAddr,
+    /// State directory: database, master key, TLS material, backups.
+    pub data_dir: PathBuf,
+    /// PEM certificate chain; when unset a self-signed certificate is created in the data dir.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key for `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// Largest accepted request body in bytes (uploads such as image loads excepted).
+    pub max_body_bytes: usize,
+    /// On SIGTERM, how long in-flight requests may take to finish, in seconds.
+    pub shutdown_grace_s: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `tracing` filter, e.g. `info` or `mcpd=debug,info`. `RUST_LOG` overrides it.
+    pub level: String,
+    /// Format on stderr (journald, when present, gets structured fields either way).
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of an access token (JWT), in seconds.
+    pub access_token_ttl_s: u64,
+    /// Lifetime of a refresh token and of the login session it belongs to, in seconds.
+    pub refresh_token_ttl_s: u64,
+    /// Whether `POST /auth/register` creates accounts (as role `viewer`).
+    pub allow_registration: bool,
+    /// Failed logins allowed per minute per username and client address before 429.
+    pub login_failures_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DockerConfig {
+    /// Engine endpoint: `unix:///var/run/docker.sock` or `tcp://127.0.0.1:2375`.
+    /// Unset means `DOCKER_HOST` or the default socket.
+    pub host: Option<String>,
+    /// Bridge network every managed container joins (created when missing).
+    pub network: String,
+    /// Seconds a container gets to stop on SIGTERM before it is killed.
+    pub stop_timeout_s: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpConfig {
+    /// Timeout of one tool/resource/prompt execution when the request gives none, in seconds.
+    pub call_timeout_s: u64,
+    /// Largest `timeout_s` a request may ask for, in seconds.
+    pub max_call_timeout_s: u64,
+    /// Arguments and results are kept in the request log up to this many bytes each.
+    pub request_log_payload_cap_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            log: LogConfig::default(),
+            auth: AuthConfig::default(),
+            docker: DockerConfig::default(),
+            mcp: McpConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8443".parse().expect("valid default address"),
+            data_dir: PathBuf::from("/var/lib/mcpd"),
+            tls_cert_file: None,
+            tls_key_file: None,
+            max_body_bytes: 1024 * 1024,
+            shutdown_grace_s: 30,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_s: 15 * 60,
+            refresh_token_ttl_s: 30 * 24 * 3600,
+            allow_registration: false,
+            login_failures_per_minute: 5,
+        }
+    }
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        Self {
+            host: None,
+            network: "mcpd".into(),
+            stop_timeout_s: 10,
+        }
+    }
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        Self {
+            call_timeout_s: 60,
+            max_call_timeout_s: 600,
+            request_log_payload_cap_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Values from the command line, applied last.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub log_format: Option<LogFormat>,
+}
+
+impl Config {
+    /// Loads and validates. `path` is `--config`; when `None` the default path is read
+    /// only if it exists. `env` is the process environment (a parameter for tests).
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> anyhow::Result<Config> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match path {
+            Some(p) => {
+                if !p.is_file() {
+                    bail!("config file {} does not exist", p.display());
+                }
+                fig = fig.merge(Toml::file_exact(p));
+            }
+            None if Path::new(DEFAULT_CONFIG_PATH).is_file() => {
+                fig = fig.merge(Toml::file_exact(DEFAULT_CONFIG_PATH));
+            }
+            None => {}
+        }
+        // Only `MCPD_<SECTION>__<KEY>` variables are config; others with the prefix
+        // (MCPD_ADMIN_PASSWORD …) belong to other parts and are not keys here.
+        let vars: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("MCPD_") && k.contains("__"))
+            .collect();
+        let fig = fig.merge(env_layer(vars));
+        let mut cfg: Config = fig.extract().map_err(|e| {
+            anyhow::anyhow!(
+                "invalid configuration: {}",
+                e.to_string().replace('\n', "; ")
+            )
+        })?;
+        if let Some(d) = &overrides.data_dir {
+            cfg.server.data_dir = d.clone();
+        }
+        if let Some(l) = overrides.listen {
+            cfg.server.listen = l;
+        }
+        if let Some(f) = overrides.log_format {
+            cfg.log.format = f;
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let s = &self.server;
+        if s.tls_cert_file.is_some() != s.tls_key_file.is_some() {
+            bail!("server.tls_cert_file and server.tls_key_file must be set together");
+        }
+        for f in [&s.tls_cert_file, &s.tls_key_file].into_iter().flatten() {
+            if !f.is_file() {
+                bail!("TLS file {} does not exist", f.display());
+            }
+        }
+        if s.max_body_bytes < 1024 {
+            bail!("server.max_body_bytes must be at least 1024");
+        }
+        if self.auth.access_token_ttl_s == 0 || self.auth.refresh_token_ttl_s == 0 {
+            bail!("auth token lifetimes must be positive");
+        }
+        if self.auth.login_failures_per_minute == 0 {
+            bail!("auth.login_failures_per_minute must be at least 1");
+        }
+        if self.mcp.call_timeout_s == 0 || self.mcp.call_timeout_s > self.mcp.max_call_timeout_s {
+            bail!("mcp.call_timeout_s must be between 1 and mcp.max_call_timeout_s");
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .with_context(|| format!("log.level '{}' is not a valid filter", self.log.level))?;
+        if self.docker.network.is_empty() {
+            bail!("docker.network must not be empty");
+        }
+        Ok(())
+    }
+}
+
+/// The environment layer from explicit pairs rather than the process environment (so
+/// `load` is deterministic in tests): `MCPD_SERVER__LISTEN` → `server.listen`.
+fn env_layer(vars: Vec<(String, String)>) -> Figment {
+    let mut fig = Figment::new();
+    for (k, v) in vars {
+        let key = k["MCPD_".len()..].to_ascii_lowercase().replace("__", ".");
+        // Values are parsed like figment's Env does (TOML-ish scalars: numbers, bools).
+        let value: figment::value::Value = v.parse().unwrap_or(figment::value::Value::from(v));
+        fig = fig.merge(Serialized::global(&key, value));
+    }
+    fig
+}
+
+/// Reads a secret from `NAME`, or from the file named by `NAME_FILE` (vaultwarden's
+/// convention, for Docker and systemd credentials). Trailing newlines are trimmed.
+pub fn secret_from_env(name: &str) -> anyhow::Result<Option<String>> {
+    if let Ok(v) = std::env::var(name) {
+        return Ok(Some(v));
+    }
+    if let Ok(path) = std::env::var(format!("{name}_FILE")) {
+        let v = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {name}_FILE ({path})"))?;
+        return Ok(Some(v.trim_end_matches(['\r', '\n']).to_string()));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, body: &str) -> PathBuf {
+        let p = dir.join("mcpd.toml");
+        std::fs::write(&p, body).unwrap();
+        p
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "[server]\nlisten = \"127.0.0.1:9000\"\nmax_body_bytes = 2048\n[auth]\naccess_token_ttl_s = 60\n",
+        );
+        let env = vec![
+            (
+                "MCPD_AUTH__ACCESS_TOKEN_TTL_S".to_string(),
+                "120".to_string(),
+            ),
+            ("MCPD_ADMIN_PASSWORD".to_string(), "not config".to_string()),
+        ];
+        let ov = Overrides {
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            ..Default::default()
+        };
+        let c = Config::load(Some(&p), env, &ov).unwrap();
+        assert_eq!(c.server.listen.port(), 0);
+        assert_eq!(c.server.max_body_bytes, 2048);
+        assert_eq!(c.auth.access_token_ttl_s, 120);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "[server]\nlisen = \"127.0.0.1:9000\"\n");
+        let e = Config::load(Some(&p), vec![], &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("lisen"), "{e}");
+        let p = write(dir.path(), "[nope]\nx = 1\n");
+        let e = Config::load(Some(&p), vec![], &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("nope"), "{e}");
+        let env = vec![("MCPD_SERVER__BOGUS".to_string(), "1".to_string())];
+        let e = Config::load(None, env, &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "[server]\nlisten = \"nowhere\"\n");
+        assert!(Config::load(Some(&p), vec![], &Overrides::default()).is_err());
+        let p = write(
+            dir.path(),
+            "[server]\ntls_cert_file = \"/nonexistent.pem\"\n",
+        );
+        assert!(Config::load(Some(&p), vec![], &Overrides::default()).is_err());
+        assert!(
+            Config::load(
+                Some(&dir.path().join("missing.toml")),
+                vec![],
+                &Overrides::default()
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn shipped_default_config_is_valid_and_matches_defaults() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/mcpd.toml");
+        let c = Config::load(Some(&p), vec![], &Overrides::default()).unwrap();
+        assert_eq!(c, Config::default());
+    }
+}

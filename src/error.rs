@@ -1,0 +1,239 @@
+//! The one domain error type. Domain code returns [`Error`]; `http::error` turns it into
+//! the documented envelope and status. The domain never chooses an HTTP status itself:
+//! it picks an [`ErrorCode`], and the code's status is fixed by DESIGN.md's table.
+
+use serde::Serialize;
+use std::fmt;
+
+/// Error codes of the API contract (DESIGN.md, "Error codes and statuses").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    ValidationError,
+    Unauthorized,
+    AuthInvalidCredentials,
+    AuthTokenExpired,
+    AuthTokenInvalid,
+    AuthMfaRequired,
+    Forbidden,
+    ResourceNotFound,
+    ResourceAlreadyExists,
+    Conflict,
+    PayloadTooLarge,
+    RateLimitExceeded,
+    InternalServerError,
+    McpServiceError,
+    K8sOperationError,
+    NetworkCommandError,
+    NetworkConfigError,
+    ServiceUnavailable,
+    DockerUnavailable,
+    McpServiceUnavailable,
+    McpServiceUnconfigured,
+    K8sConnectionError,
+    NetworkConnectionError,
+    McpTimeout,
+    GatewayTimeout,
+}
+
+impl ErrorCode {
+    /// Every code, for tests that walk the whole table.
+    pub const ALL: [ErrorCode; 25] = [
+        Self::ValidationError,
+        Self::Unauthorized,
+        Self::AuthInvalidCredentials,
+        Self::AuthTokenExpired,
+        Self::AuthTokenInvalid,
+        Self::AuthMfaRequired,
+        Self::Forbidden,
+        Self::ResourceNotFound,
+        Self::ResourceAlreadyExists,
+        Self::Conflict,
+        Self::PayloadTooLarge,
+        Self::RateLimitExceeded,
+        Self::InternalServerError,
+        Self::McpServiceError,
+        Self::K8sOperationError,
+        Self::NetworkCommandError,
+        Self::NetworkConfigError,
+        Self::ServiceUnavailable,
+        Self::DockerUnavailable,
+        Self::McpServiceUnavailable,
+        Self::McpServiceUnconfigured,
+        Self::K8sConnectionError,
+        Self::NetworkConnectionError,
+        Self::McpTimeout,
+        Self::GatewayTimeout,
+    ];
+
+    /// The wire name, e.g. `RESOURCE_NOT_FOUND`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ValidationError => "VALIDATION_ERROR",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::AuthInvalidCredentials => "AUTH_INVALID_CREDENTIALS",
+            Self::AuthTokenExpired => "AUTH_TOKEN_EXPIRED",
+            Self::AuthTokenInvalid => "AUTH_TOKEN_INVALID",
+            Self::AuthMfaRequired => "AUTH_MFA_REQUIRED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::ResourceNotFound => "RESOURCE_NOT_FOUND",
+            Self::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
+            Self::Conflict => "CONFLICT",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
+            Self::InternalServerError => "INTERNAL_SERVER_ERROR",
+            Self::McpServiceError => "MCP_SERVICE_ERROR",
+            Self::K8sOperationError => "K8S_OPERATION_ERROR",
+            Self::NetworkCommandError => "NETWORK_COMMAND_ERROR",
+            Self::NetworkConfigError => "NETWORK_CONFIG_ERROR",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Self::DockerUnavailable => "DOCKER_UNAVAILABLE",
+            Self::McpServiceUnavailable => "MCP_SERVICE_UNAVAILABLE",
+            Self::McpServiceUnconfigured => "MCP_SERVICE_UNCONFIGURED",
+            Self::K8sConnectionError => "K8S_CONNECTION_ERROR",
+            Self::NetworkConnectionError => "NETWORK_CONNECTION_ERROR",
+            Self::McpTimeout => "MCP_TIMEOUT",
+            Self::GatewayTimeout => "GATEWAY_TIMEOUT",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem with one input field, e.g. `{"field": "image", "issue": "required"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldIssue {
+    pub field: String,
+    pub issue: String,
+}
+
+/// A domain error: a code, a message safe to show the caller, optional field details,
+/// and (for internal errors) the hidden cause that is logged but never sent.
+#[derive(Debug)]
+pub struct Error {
+    pub code: ErrorCode,
+    pub message: String,
+    pub details: Vec<FieldIssue>,
+    /// Seconds the caller should wait, sent as `Retry-After` (rate limits).
+    pub retry_after_s: Option<u64>,
+    /// Cause kept for the log only (internal errors); never serialized.
+    pub source: Option<anyhow::Error>,
+}
+
+/// Result with the domain [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            retry_after_s: None,
+            source: None,
+        }
+    }
+
+    /// 400 with one field issue: `Error::field("image", "required")`.
+    pub fn field(field: impl Into<String>, issue: impl Into<String>) -> Self {
+        let (field, issue) = (field.into(), issue.into());
+        Self::new(ErrorCode::ValidationError, format!("{field}: {issue}")).with_detail(field, issue)
+    }
+
+    /// 400 with a free-form message.
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ValidationError, message)
+    }
+
+    /// 404: `Error::not_found("service", "web")` → "service 'web' not found".
+    pub fn not_found(kind: &str, id: &str) -> Self {
+        Self::new(
+            ErrorCode::ResourceNotFound,
+            format!("{kind} '{id}' not found"),
+        )
+    }
+
+    /// 409 for a unique name or id already taken.
+    pub fn already_exists(kind: &str, name: &str) -> Self {
+        Self::new(
+            ErrorCode::ResourceAlreadyExists,
+            format!("{kind} '{name}' already exists"),
+        )
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthorized, message)
+    }
+
+    /// 500 whose cause is logged and whose message says nothing of internals.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        let mut e = Self::new(ErrorCode::InternalServerError, "internal server error");
+        e.source = Some(cause.into());
+        e
+    }
+
+    pub fn with_detail(mut self, field: impl Into<String>, issue: impl Into<String>) -> Self {
+        self.details.push(FieldIssue {
+            field: field.into(),
+            issue: issue.into(),
+        });
+        self
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_s = Some(seconds);
+        self
+    }
+
+    /// Attach a cause for the log without changing what the caller sees.
+    pub fn with_source(mut self, cause: impl Into<anyhow::Error>) -> Self {
+        self.source = Some(cause.into());
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)?;
+        if let Some(src) = &self.source {
+            write!(f, " ({src:#})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::internal(e)
+    }
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(e: anyhow::Error) -> Self {
+        // Keep a domain error that travelled through anyhow intact.
+        match e.downcast::<Error>() {
+            Ok(inner) => inner,
+            Err(e) => Error::internal(e),
+        }
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::internal(e)
+    }
+}

@@ -1,0 +1,54 @@
+//! The auth extractor: `Authorization: Bearer <JWT or mcpd_ API key>` or
+//! `X-API-Key: mcpd_…`. A handler that takes a [`Principal`] is authenticated; it then
+//! calls `principal.require(permission)`.
+
+use crate::app::AppState;
+use crate::auth::principal::{self, API_KEY_PREFIX, Principal};
+use crate::error::{Error, ErrorCode};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::{header, request::Parts};
+use std::net::SocketAddr;
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Error> {
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(|v| {
+                v.to_str()
+                    .ok()
+                    .and_then(|s| {
+                        s.strip_prefix("Bearer ")
+                            .or_else(|| s.strip_prefix("bearer "))
+                    })
+                    .map(str::trim)
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorCode::AuthTokenInvalid,
+                            "Authorization header must be 'Bearer <token>'",
+                        )
+                    })
+            })
+            .transpose()?;
+        let api_key = parts
+            .headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim);
+        let mut principal = match (bearer, api_key) {
+            (Some(t), _) if t.starts_with(API_KEY_PREFIX) => {
+                principal::from_api_key(&app.store, t).await?
+            }
+            (Some(t), _) => principal::from_access_token(&app.store, &app.jwt, t).await?,
+            (None, Some(k)) => principal::from_api_key(&app.store, k).await?,
+            (None, None) => return Err(Error::unauthorized("authentication required")),
+        };
+        principal.client_addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ci| ci.0.ip().to_string());
+        Ok(principal)
+    }
+}

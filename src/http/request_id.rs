@@ -1,0 +1,48 @@
+//! `X-Request-ID`: echoed when the client sent a sane one, else generated (`req_…`).
+//! The id is kept in a task-local for the life of the request so that the envelope and
+//! error bodies, written deep inside handlers, carry it without threading it through.
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+
+pub const HEADER: &str = "x-request-id";
+/// Longest client-supplied id we echo, in bytes.
+const MAX_CLIENT_ID_LEN: usize = 128;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The current request's id, or a fresh one outside a request.
+pub fn current() -> String {
+    REQUEST_ID
+        .try_with(|id| id.clone())
+        .unwrap_or_else(|_| crate::ids::new_id("req"))
+}
+
+fn acceptable(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_CLIENT_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// Middleware: runs the rest of the stack inside the request id's scope and sets the
+/// response header.
+pub async fn middleware(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| acceptable(v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| crate::ids::new_id("req"));
+    let mut resp = REQUEST_ID.scope(id.clone(), next.run(req)).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(HEADER, v);
+    }
+    resp
+}

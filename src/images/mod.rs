@@ -1,0 +1,3 @@
+//! Local Docker images: list, load from a tar upload, delete.
+
+pub mod api;

@@ -1,0 +1,21 @@
+//! mcpd: an appliance daemon that runs and governs MCP servers and the infrastructure
+//! around them. See DESIGN.md for the architecture; each domain is a module here.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod docker;
+pub mod error;
+pub mod fsutil;
+pub mod http;
+pub mod ids;
+pub mod images;
+pub mod mcp;
+pub mod services;
+pub mod store;
+pub mod system;
+pub mod telemetry;
+pub mod time;
+pub mod users;

@@ -1,0 +1,3 @@
+//! Services: desired state in SQLite, realised as Docker containers.
+
+pub mod api;

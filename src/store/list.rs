@@ -1,0 +1,518 @@
+//! List queries shared by every list endpoint: `page` (from 1), `limit` (default 20,
+//! max 100), `sort`, `order` (`asc|desc`) and filters `field=value` or
+//! `field[op]=value` with op in `eq ne gt lt gte lte in nin regex` (DESIGN.md, after
+//! seed 004). Each endpoint declares a [`ListSpec`]: which fields filter and sort and
+//! the SQL expression behind each. An unknown field or op is a 400, never ignored.
+//!
+//! `regex` runs the `regex` crate (linear time, no backtracking) through a SQLite
+//! `regexp()` function, with the pattern capped at [`MAX_REGEX_LEN`] characters.
+
+use crate::error::{Error, Result};
+use rusqlite::Connection;
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::Value;
+
+pub const DEFAULT_LIMIT: u32 = 20;
+pub const MAX_LIMIT: u32 = 100;
+/// Longest accepted `regex` filter pattern, in bytes.
+pub const MAX_REGEX_LEN: usize = 256;
+/// Compiled-size cap of a `regex` filter, in bytes (the `regex` crate's size limit).
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Gte,
+    Lte,
+    In,
+    Nin,
+    Regex,
+}
+
+impl Op {
+    fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "eq" => Op::Eq,
+            "ne" => Op::Ne,
+            "gt" => Op::Gt,
+            "lt" => Op::Lt,
+            "gte" => Op::Gte,
+            "lte" => Op::Lte,
+            "in" => Op::In,
+            "nin" => Op::Nin,
+            "regex" => Op::Regex,
+            _ => return None,
+        })
+    }
+}
+
+/// The type of a filterable field, which decides how a filter value is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    Text,
+    Integer,
+    Bool,
+    /// RFC 3339; normalised to the stored UTC form before comparing.
+    Time,
+}
+
+/// One filterable / sortable field of an endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    /// Name in the API (`status`).
+    pub name: &'static str,
+    /// SQL expression it maps to (`s.status`). Never user input.
+    pub sql: &'static str,
+    pub kind: FieldKind,
+    pub sortable: bool,
+}
+
+impl Field {
+    pub const fn new(name: &'static str, sql: &'static str, kind: FieldKind) -> Self {
+        Self {
+            name,
+            sql,
+            kind,
+            sortable: true,
+        }
+    }
+}
+
+/// What one list endpoint allows.
+#[derive(Debug, Clone, Copy)]
+pub struct ListSpec {
+    pub fields: &'static [Field],
+    /// SQL expression used when no `sort` is given.
+    pub default_sort: &'static str,
+    pub default_order: Order,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub field: String,
+    pub op: Op,
+    pub value: String,
+}
+
+/// A parsed list request.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub page: u32,
+    pub limit: u32,
+    pub sort: Option<String>,
+    pub order: Option<Order>,
+    pub filters: Vec<Filter>,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self {
+            page: 1,
+            limit: DEFAULT_LIMIT,
+            sort: None,
+            order: None,
+            filters: Vec::new(),
+        }
+    }
+}
+
+/// One page of results plus the total that matched.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub page: u32,
+    pub limit: u32,
+}
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            page: self.page,
+            limit: self.limit,
+        }
+    }
+
+    /// Pages a list already in memory (for lists that come from Docker, not SQL).
+    pub fn from_vec(all: Vec<T>, q: &ListQuery) -> Page<T> {
+        let total = all.len() as u64;
+        let items = all
+            .into_iter()
+            .skip(((q.page - 1) * q.limit) as usize)
+            .take(q.limit as usize)
+            .collect();
+        Page {
+            items,
+            total,
+            page: q.page,
+            limit: q.limit,
+        }
+    }
+}
+
+impl ListQuery {
+    /// Parses decoded query pairs. Paging keys are taken; every other key is a filter
+    /// (`name` or `name[op]`), checked against a spec later by [`ListQuery::sql`].
+    pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery> {
+        let mut q = ListQuery::default();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "page" => {
+                    q.page = value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|p| *p >= 1)
+                        .ok_or_else(|| Error::field("page", "must be an integer >= 1"))?;
+                }
+                "limit" => {
+                    q.limit = value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|l| (1..=MAX_LIMIT).contains(l))
+                        .ok_or_else(|| {
+                            Error::field(
+                                "limit",
+                                format!("must be an integer from 1 to {MAX_LIMIT}"),
+                            )
+                        })?;
+                }
+                "sort" => q.sort = Some(value.clone()),
+                "order" => {
+                    q.order = Some(match value.as_str() {
+                        "asc" => Order::Asc,
+                        "desc" => Order::Desc,
+                        _ => return Err(Error::field("order", "must be 'asc' or 'desc'")),
+                    })
+                }
+                _ => {
+                    let (field, op) = match key.split_once('[') {
+                        Some((f, rest)) => {
+                            let op = rest
+                                .strip_suffix(']')
+                                .and_then(Op::parse)
+                                .ok_or_else(|| {
+                                    Error::field(
+                                        key.as_str(),
+                                        "unknown filter operator (use eq ne gt lt gte lte in nin regex)",
+                                    )
+                                })?;
+                            (f.to_string(), op)
+                        }
+                        None => (key.clone(), Op::Eq),
+                    };
+                    if op == Op::Regex && value.len() > MAX_REGEX_LEN {
+                        return Err(Error::field(
+                            key.as_str(),
+                            format!("regex longer than {MAX_REGEX_LEN} characters"),
+                        ));
+                    }
+                    q.filters.push(Filter {
+                        field,
+                        op,
+                        value: value.clone(),
+                    });
+                }
+            }
+        }
+        Ok(q)
+    }
+
+    /// Removes and returns the `eq` filter named `name`, for endpoints that give a key a
+    /// meaning of their own (e.g. `from`/`to` on request logs).
+    pub fn take(&mut self, name: &str) -> Option<String> {
+        let i = self
+            .filters
+            .iter()
+            .position(|f| f.field == name && f.op == Op::Eq)?;
+        Some(self.filters.remove(i).value)
+    }
+
+    /// Validates the query against `spec` and renders it as SQL pieces.
+    pub fn sql(&self, spec: &ListSpec) -> Result<SqlParts> {
+        let mut clauses = Vec::new();
+        let mut params = Vec::new();
+        for f in &self.filters {
+            let field = spec
+                .fields
+                .iter()
+                .find(|x| x.name == f.field)
+                .ok_or_else(|| {
+                    let allowed: Vec<_> = spec.fields.iter().map(|x| x.name).collect();
+                    Error::field(
+                        f.field.as_str(),
+                        format!("unknown filter field (allowed: {})", allowed.join(", ")),
+                    )
+                })?;
+            let col = field.sql;
+            match f.op {
+                Op::In | Op::Nin => {
+                    let values: Vec<&str> = f.value.split(',').collect();
+                    let marks = vec!["?"; values.len()].join(", ");
+                    let not = if f.op == Op::Nin { "NOT " } else { "" };
+                    clauses.push(format!("{col} {not}IN ({marks})"));
+                    for v in values {
+                        params.push(typed_value(field, v)?);
+                    }
+                }
+                Op::Regex => {
+                    if field.kind != FieldKind::Text {
+                        return Err(Error::field(
+                            f.field.as_str(),
+                            "regex applies to text fields only",
+                        ));
+                    }
+                    compile_regex(&f.value).map_err(|e| {
+                        Error::field(f.field.as_str(), format!("invalid regex: {e}"))
+                    })?;
+                    clauses.push(format!("regexp(?, {col})"));
+                    params.push(Value::Text(f.value.clone()));
+                }
+                op => {
+                    let sym = match op {
+                        Op::Eq => "=",
+                        Op::Ne => "IS NOT",
+                        Op::Gt => ">",
+                        Op::Lt => "<",
+                        Op::Gte => ">=",
+                        _ => "<=",
+                    };
+                    clauses.push(format!("{col} {sym} ?"));
+                    params.push(typed_value(field, &f.value)?);
+                }
+            }
+        }
+        let sort_sql = match &self.sort {
+            Some(s) => spec
+                .fields
+                .iter()
+                .find(|x| x.name == s && x.sortable)
+                .map(|x| x.sql)
+                .ok_or_else(|| {
+                    let allowed: Vec<_> = spec
+                        .fields
+                        .iter()
+                        .filter(|x| x.sortable)
+                        .map(|x| x.name)
+                        .collect();
+                    Error::field(
+                        "sort",
+                        format!("cannot sort by '{s}' (allowed: {})", allowed.join(", ")),
+                    )
+                })?,
+            None => spec.default_sort,
+        };
+        let order = match self.order.unwrap_or(spec.default_order) {
+            Order::Asc => "ASC",
+            Order::Desc => "DESC",
+        };
+        Ok(SqlParts {
+            where_sql: if clauses.is_empty() {
+                "1 = 1".to_string()
+            } else {
+                clauses.join(" AND ")
+            },
+            params,
+            order_sql: format!("{sort_sql} {order}"),
+            limit: self.limit,
+            page: self.page,
+        })
+    }
+}
+
+/// A validated list query as SQL: `WHERE {where_sql} ORDER BY {order_sql} LIMIT … OFFSET …`.
+#[derive(Debug, Clone)]
+pub struct SqlParts {
+    pub where_sql: String,
+    pub params: Vec<Value>,
+    pub order_sql: String,
+    pub limit: u32,
+    pub page: u32,
+}
+
+impl SqlParts {
+    /// Adds a fixed condition (e.g. "only this user's keys") ANDed with the filters.
+    pub fn and(mut self, clause: &str, params: impl IntoIterator<Item = Value>) -> Self {
+        self.where_sql = format!("({}) AND ({clause})", self.where_sql);
+        self.params.extend(params);
+        self
+    }
+
+    /// Runs `SELECT {columns} FROM {from} WHERE … ORDER BY … LIMIT … OFFSET …` and the
+    /// matching count, returning one [`Page`].
+    pub fn query<T>(
+        &self,
+        conn: &Connection,
+        columns: &str,
+        from: &str,
+        mut map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Page<T>> {
+        let params = rusqlite::params_from_iter(self.params.iter());
+        let total: i64 = conn.query_row(
+            &format!("SELECT count(*) FROM {from} WHERE {}", self.where_sql),
+            params,
+            |r| r.get(0),
+        )?;
+        let sql = format!(
+            "SELECT {columns} FROM {from} WHERE {} ORDER BY {} LIMIT {} OFFSET {}",
+            self.where_sql,
+            self.order_sql,
+            self.limit,
+            (self.page as u64 - 1) * self.limit as u64
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let items = stmt
+            .query_map(rusqlite::params_from_iter(self.params.iter()), |r| map(r))?
+            .collect::<rusqlite::Result<Vec<T>>>()?;
+        Ok(Page {
+            items,
+            total: total as u64,
+            page: self.page,
+            limit: self.limit,
+        })
+    }
+}
+
+fn typed_value(field: &Field, v: &str) -> Result<Value> {
+    let bad = |what: &str| Error::field(field.name, format!("'{v}' is not {what}"));
+    Ok(match field.kind {
+        FieldKind::Text => Value::Text(v.to_string()),
+        FieldKind::Integer => Value::Integer(v.parse().map_err(|_| bad("an integer"))?),
+        FieldKind::Bool => Value::Integer(match v {
+            "true" => 1,
+            "false" => 0,
+            _ => return Err(bad("true or false")),
+        }),
+        FieldKind::Time => Value::Text(crate::time::format_rfc3339(
+            crate::time::parse_rfc3339(v).ok_or_else(|| bad("an RFC 3339 time"))?,
+        )),
+    })
+}
+
+fn compile_regex(pattern: &str) -> std::result::Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .build()
+}
+
+/// Registers `regexp(pattern, value)` on a connection; the compiled pattern is cached
+/// per statement.
+pub(crate) fn register_regexp(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "regexp",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let re = ctx.get_or_create_aux(
+                0,
+                |v| -> std::result::Result<_, Box<dyn std::error::Error + Send + Sync>> {
+                    Ok(compile_regex(v.as_str()?)?)
+                },
+            )?;
+            let value = match ctx.get_raw(1) {
+                rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                rusqlite::types::ValueRef::Null => return Ok(false),
+                other => format!("{other:?}"),
+            };
+            Ok(re.is_match(&value))
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: ListSpec = ListSpec {
+        fields: &[
+            Field::new("name", "name", FieldKind::Text),
+            Field::new("n", "n", FieldKind::Integer),
+        ],
+        default_sort: "name",
+        default_order: Order::Asc,
+    };
+
+    fn q(pairs: &[(&str, &str)]) -> Result<ListQuery> {
+        let pairs: Vec<_> = pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        ListQuery::parse(&pairs)
+    }
+
+    fn db() -> Connection {
+        let c = Connection::open_in_memory().unwrap();
+        register_regexp(&c).unwrap();
+        c.execute_batch(
+            "CREATE TABLE t (name TEXT, n INTEGER);
+             INSERT INTO t VALUES ('alpha', 1), ('beta', 2), ('gamma', 3), ('delta', 4);",
+        )
+        .unwrap();
+        c
+    }
+
+    fn names(pairs: &[(&str, &str)]) -> Vec<String> {
+        let parts = q(pairs).unwrap().sql(&SPEC).unwrap();
+        parts.query(&db(), "name", "t", |r| r.get(0)).unwrap().items
+    }
+
+    #[test]
+    fn filters_sort_and_page() {
+        assert_eq!(names(&[("n[gte]", "3")]), ["delta", "gamma"]);
+        assert_eq!(names(&[("name[in]", "beta,delta")]), ["beta", "delta"]);
+        assert_eq!(names(&[("name[nin]", "beta,delta")]), ["alpha", "gamma"]);
+        assert_eq!(names(&[("name[regex]", "^[ab]")]), ["alpha", "beta"]);
+        assert_eq!(
+            names(&[("sort", "n"), ("order", "desc"), ("limit", "2")]),
+            ["delta", "gamma"]
+        );
+        assert_eq!(
+            names(&[("sort", "n"), ("limit", "2"), ("page", "2")]),
+            ["gamma", "delta"]
+        );
+        let page = q(&[("limit", "3")])
+            .unwrap()
+            .sql(&SPEC)
+            .unwrap()
+            .query(&db(), "name", "t", |r| r.get::<_, String>(0))
+            .unwrap();
+        assert_eq!(page.total, 4);
+        assert_eq!(page.items.len(), 3);
+    }
+
+    #[test]
+    fn bad_queries_are_validation_errors() {
+        for pairs in [
+            vec![("nope", "1")],
+            vec![("name[like]", "a")],
+            vec![("n", "x")],
+            vec![("limit", "101")],
+            vec![("limit", "0")],
+            vec![("page", "0")],
+            vec![("sort", "nope")],
+            vec![("order", "up")],
+            vec![("name[regex]", "(")],
+        ] {
+            let r = q(&pairs).and_then(|q| q.sql(&SPEC));
+            let e = r.expect_err(&format!("{pairs:?} must be rejected"));
+            assert_eq!(
+                e.code,
+                crate::error::ErrorCode::ValidationError,
+                "{pairs:?}"
+            );
+        }
+        let long = "a".repeat(MAX_REGEX_LEN + 1);
+        assert!(q(&[("name[regex]", &long)]).is_err());
+    }
+}

@@ -1,0 +1,23 @@
+//! Versioned schema migrations, tracked in the database's `user_version`
+//! (rusqlite_migration). Migrations only ever get appended.
+
+use rusqlite::Connection;
+use rusqlite_migration::{M, Migrations};
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(include_str!("migrations/0001_init.sql"))])
+}
+
+/// Brings the schema to the latest version in one transaction per migration.
+pub fn apply(conn: &mut Connection) -> anyhow::Result<()> {
+    migrations().to_latest(conn)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        super::migrations().validate().unwrap();
+    }
+}

@@ -1,0 +1,185 @@
+//! Embedded SQLite: one writer connection and a few readers, every call run on the
+//! blocking pool so the async runtime never waits on disk (the vaultwarden rule).
+//!
+//! WAL mode lets readers proceed while the writer commits. Writes go through
+//! [`Store::write`], which opens `BEGIN IMMEDIATE` so a write transaction never has to
+//! upgrade a read lock (the classic `SQLITE_BUSY` trap) and commits only when the
+//! closure returns `Ok`: a multi-row change is all or nothing.
+
+pub mod list;
+mod migrations;
+
+use crate::error::{Error, Result};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a connection waits on a lock held by another before `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Reader connections; the machine has few cores and reads are short.
+const READERS: usize = 4;
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    /// Blocking: call before serving or inside `spawn_blocking`.
+    pub fn open(path: &Path) -> anyhow::Result<Store> {
+        let mut writer = open_connection(path, true)?;
+        migrations::apply(&mut writer)?;
+        let readers = (0..READERS)
+            .map(|_| open_connection(path, false).map(Mutex::new))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a reader connection on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        run_blocking(move || {
+            let n = inner.readers.len();
+            let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
+            // Take the first idle reader; if all are busy, wait on the one we were dealt.
+            for i in 0..n {
+                if let Ok(conn) = inner.readers[(start + i) % n].try_lock() {
+                    return f(&conn);
+                }
+            }
+            let conn = lock(&inner.readers[start % n])?;
+            f(&conn)
+        })
+        .await
+    }
+
+    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction on the writer connection;
+    /// commits when `f` returns `Ok`, rolls back otherwise.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        run_blocking(move || {
+            let mut conn = lock(&inner.writer)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// A quick liveness probe for `/health`: a read that touches the schema.
+    pub async fn ping(&self) -> Result<()> {
+        self.read(|c| {
+            c.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Checkpoints the WAL into the main file; called on shutdown so the database file
+    /// alone is complete.
+    pub async fn checkpoint(&self) -> Result<()> {
+        let inner = self.inner.clone();
+        run_blocking(move || {
+            let conn = lock(&inner.writer)?;
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn lock(m: &Mutex<Connection>) -> Result<std::sync::MutexGuard<'_, Connection>> {
+    // A panic while holding a connection leaves no open transaction behind (the
+    // Transaction's Drop rolls back), so a poisoned lock is still safe to use.
+    Ok(m.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::internal(anyhow::anyhow!("database task failed: {e}")))?
+}
+
+fn open_connection(path: &Path, writer: bool) -> anyhow::Result<Connection> {
+    let flags = if writer {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    if writer {
+        // journal_mode is persistent; set it once from the writer.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         PRAGMA synchronous = NORMAL;",
+    )?;
+    list::register_regexp(&conn)?;
+    Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn write_rolls_back_on_error_and_readers_see_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let r: Result<()> = store
+            .write(|tx| {
+                tx.execute(
+                    "INSERT INTO audit_log (id, timestamp, action, outcome) VALUES ('a1', 't', 'x', 'success')",
+                    [],
+                )?;
+                Err(Error::validation("boom"))
+            })
+            .await;
+        assert!(r.is_err());
+        let n: i64 = store
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "failed write must leave nothing behind");
+        store.ping().await.unwrap();
+    }
+}

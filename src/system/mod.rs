@@ -1,0 +1,3 @@
+//! Health and build information.
+
+pub mod api;

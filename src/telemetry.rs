@@ -1,0 +1,45 @@
+//! Logging: to journald when its socket exists (running under systemd), else
+//! human-readable or JSON lines on stderr. `RUST_LOG` overrides the configured level.
+
+use crate::config::{LogConfig, LogFormat};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
+
+/// Installs the global subscriber. Safe to call once per process.
+pub fn init(cfg: &LogConfig) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&cfg.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    // Under systemd stderr also goes to the journal; prefer the native protocol there
+    // (structured fields), and fall back to stderr when the socket is absent or refuses.
+    let under_systemd =
+        std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some();
+    if under_systemd && std::path::Path::new(JOURNAL_SOCKET).exists() {
+        if let Ok(layer) = tracing_journald::layer() {
+            let _ = registry
+                .with(layer.with_syslog_identifier("mcpd".into()))
+                .try_init();
+            return;
+        }
+    }
+    match cfg.format {
+        LogFormat::Json => {
+            let _ = registry
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .json()
+                        .with_writer(std::io::stderr),
+                )
+                .try_init();
+        }
+        LogFormat::Text => {
+            let _ = registry
+                .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+                .try_init();
+        }
+    }
+}

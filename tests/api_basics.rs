@@ -1,0 +1,141 @@
+//! The API foundation against the real binary: envelope, request ids, errors for
+//! unknown routes, bad bodies and missing auth, health and info.
+
+mod common;
+
+use common::{Daemon, assert_error};
+use reqwest::{Method, StatusCode};
+
+#[tokio::test]
+async fn health_is_public_and_reports_checks() {
+    let d = Daemon::start().await;
+    let (s, body) = d.call(Method::GET, "/health", None, None).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(["ok", "degraded"].contains(&body["data"]["status"].as_str().unwrap()));
+    assert_eq!(body["data"]["checks"]["database"]["status"], "ok");
+    assert!(body["data"]["checks"]["docker"]["status"].is_string());
+    assert!(body["data"]["uptime_s"].is_u64());
+    assert_eq!(body["meta"]["version"], "v1");
+    assert!(
+        body["meta"]["request_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("req_")
+    );
+    assert!(body["meta"]["timestamp"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn request_id_is_echoed_or_generated() {
+    let d = Daemon::start().await;
+    let r = d
+        .client
+        .get(d.url("/health"))
+        .header("X-Request-ID", "trace-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "trace-123");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["meta"]["request_id"], "trace-123");
+    // An id with characters we do not echo is replaced.
+    let r = d
+        .client
+        .get(d.url("/health"))
+        .header("X-Request-ID", "bad id<script>")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("req_")
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_missing_auth_use_the_envelope() {
+    let d = Daemon::start().await;
+    let (s, body) = d.call(Method::GET, "/no/such/route", None, None).await;
+    assert_error(s, &body, 404, "RESOURCE_NOT_FOUND");
+    let (s, body) = d.call(Method::GET, "/info", None, None).await;
+    assert_error(s, &body, 401, "UNAUTHORIZED");
+    let (s, body) = d
+        .call(Method::GET, "/info", Some("not-a-token"), None)
+        .await;
+    assert_error(s, &body, 401, "AUTH_TOKEN_INVALID");
+    let (s, body) = d
+        .call(Method::GET, "/info", Some("mcpd_abcdefgh_nosuchkey"), None)
+        .await;
+    assert_error(s, &body, 401, "AUTH_TOKEN_INVALID");
+}
+
+#[tokio::test]
+async fn info_reports_build_and_docker() {
+    let mut d = Daemon::start().await;
+    let token = d.admin().await;
+    let (s, body) = d.get("/info", &token).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let info = &body["data"];
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(info["api_version"], "v1");
+    assert!(info["commit"].as_str().is_some_and(|c| !c.is_empty()));
+    assert!(info["started_at"].as_str().is_some());
+    if common::docker_available() {
+        assert!(
+            info["docker_version"]
+                .as_str()
+                .is_some_and(|v| !v.is_empty()),
+            "{info}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn data_dir_secrets_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Daemon::start().await;
+    for f in ["jwt.key", "tls/key.pem", "listen-addr"] {
+        let mode = std::fs::metadata(d.data_path(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{f} has mode {mode:o}");
+    }
+    // MCPD_ADMIN_PASSWORD was given, so no generated password file.
+    assert!(!d.data_path("initial-admin-password").exists());
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_daemon_cleanly() {
+    let mut d = Daemon::start().await;
+    d.stop().await;
+    assert!(d.log().contains("mcpd stopped"), "{}", d.log());
+}
+
+#[test]
+fn configtest_accepts_the_shipped_config_and_names_unknown_keys() {
+    let bin = env!("CARGO_BIN_EXE_mcpd");
+    let ok = std::process::Command::new(bin)
+        .args(["configtest", "--config"])
+        .arg(common::repo_path("etc/mcpd.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[server]\nlisten_addr = \"x\"\n").unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["configtest", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listen_addr"));
+}

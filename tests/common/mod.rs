@@ -1,0 +1,371 @@
+//! Test harness: runs the real `mcpd` binary on a temporary data dir and a free port,
+//! talks to it over TLS (trusting the certificate it created), and cleans up every
+//! Docker object a test made through it, even when the test panics.
+//!
+//! Docker-dependent tests call `require_docker!()`: on a developer machine without an
+//! engine they skip loudly; under CI (`CI=true`) they fail.
+
+#![allow(dead_code)]
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+/// Test images built by `tests/setup/images.sh`.
+pub const BUSYBOX_IMAGE: &str = "mcpd-test/busybox:1";
+pub const FILESYSTEM_IMAGE: &str = "mcpd-test/mcp-filesystem:1";
+pub const EVERYTHING_IMAGE: &str = "mcpd-test/mcp-everything:1";
+
+/// Whether a Docker engine answers `docker info`.
+pub fn docker_available() -> bool {
+    Command::new("docker")
+        .arg("info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Skips (developer machine) or fails (CI) a test that needs Docker when none answers.
+#[macro_export]
+macro_rules! require_docker {
+    () => {
+        if !$crate::common::docker_available() {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("this test needs a Docker engine and none answers (CI=true): run tests/setup/all.sh");
+            }
+            eprintln!("\n*** SKIPPED {}: no Docker engine answers; run tests/setup/all.sh ***\n", module_path!());
+            return;
+        }
+    };
+}
+
+/// Runs a docker CLI command, returning stdout (trimmed) on success.
+pub fn docker(args: &[&str]) -> Option<String> {
+    let out = Command::new("docker")
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Container names (without the leading `/`) whose name starts with `prefix`.
+pub fn containers_named(prefix: &str) -> Vec<String> {
+    docker(&[
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        &format!("name=^/{prefix}"),
+    ])
+    .map(|s| {
+        s.lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// A running `mcpd serve`.
+pub struct Daemon {
+    /// Short random tag; resource names made with [`Daemon::name`] carry it.
+    pub tag: String,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    child: Option<Child>,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub network: String,
+    env: Vec<(String, String)>,
+    admin_token: Option<String>,
+}
+
+impl Daemon {
+    /// Starts a daemon on a fresh data dir with admin password [`ADMIN_PASSWORD`].
+    pub async fn start() -> Daemon {
+        Self::start_with_env(Vec::new()).await
+    }
+
+    /// Starts a daemon with extra environment (`MCPD_…` config variables).
+    pub async fn start_with_env(env: Vec<(String, String)>) -> Daemon {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let tmp = tempfile::Builder::new()
+            .prefix("mcpd-test-")
+            .tempdir()
+            .expect("tempdir");
+        let tag = random_tag();
+        let mut d = Daemon {
+            network: format!("mcpd-test-{tag}"),
+            tag,
+            data_dir: tmp.path().to_path_buf(),
+            _tmp: Some(tmp),
+            child: None,
+            base: String::new(),
+            client: reqwest::Client::new(),
+            env,
+            admin_token: None,
+        };
+        d.spawn().await;
+        d
+    }
+
+    /// A resource name unique to this daemon: `t<tag>-<name>`.
+    pub fn name(&self, name: &str) -> String {
+        format!("t{}-{name}", self.tag)
+    }
+
+    /// Prefix of the Docker containers of services this daemon's tests created.
+    pub fn container_prefix(&self) -> String {
+        format!("mcpd-t{}-", self.tag)
+    }
+
+    async fn spawn(&mut self) {
+        let addr_file = self.data_dir.join("listen-addr");
+        let _ = std::fs::remove_file(&addr_file);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.join("daemon.log"))
+            .expect("daemon log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcpd"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&self.data_dir)
+            .env("MCPD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("MCPD_DOCKER__NETWORK", &self.network)
+            .env("RUST_LOG", "info,mcpd=debug")
+            .env_remove("MCPD_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        self.child = Some(cmd.spawn().expect("spawn mcpd"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            if let Ok(s) = std::fs::read_to_string(&addr_file) {
+                if s.ends_with('\n') {
+                    break s.trim().to_string();
+                }
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("mcpd exited early ({status}); log:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "mcpd did not start; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let cert = std::fs::read(self.data_dir.join("tls/cert.pem")).expect("daemon certificate");
+        self.client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap();
+        self.base = format!("https://{addr}/api/v1");
+        self.admin_token = None;
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("daemon.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM, wait for exit (bounded), keeping the data dir.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(40);
+            loop {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "mcpd did not stop within 40s after SIGTERM; log:\n{}",
+                        self.log()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    /// Stops and starts again on the same data dir.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.spawn().await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Logs in and returns an access token.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let (s, body) = self
+            .call(
+                Method::POST,
+                "/auth/login",
+                None,
+                Some(json!({"username": username, "password": password})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "login as {username} failed: {body}");
+        body["data"]["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    /// An admin access token (cached).
+    pub async fn admin(&mut self) -> String {
+        if self.admin_token.is_none() {
+            self.admin_token = Some(self.login("admin", ADMIN_PASSWORD).await);
+        }
+        self.admin_token.clone().unwrap()
+    }
+
+    /// Creates a user with `roles` and returns a token for them.
+    pub async fn user_with_roles(&mut self, username: &str, roles: &[&str]) -> String {
+        let admin = self.admin().await;
+        let password = "user-password-for-tests";
+        let (s, body) = self
+            .call(
+                Method::POST,
+                "/users",
+                Some(&admin),
+                Some(json!({"username": username, "email": format!("{username}@example.test"), "password": password, "roles": roles})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "create user {username}: {body}");
+        self.login(username, password).await
+    }
+
+    /// One JSON request; returns the status and the parsed body (`Null` when empty).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let bytes = resp.bytes().await.expect("body");
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        (status, v)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    pub fn data_path(&self, rel: &str) -> PathBuf {
+        self.data_dir.join(rel)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // Remove every container this daemon's tests created, then its network.
+        let names = containers_named(&self.container_prefix());
+        if !names.is_empty() {
+            let mut args = vec!["rm", "-f", "-v"];
+            args.extend(names.iter().map(String::as_str));
+            let _ = docker(&args);
+        }
+        let _ = docker(&["network", "rm", &self.network]);
+        if std::thread::panicking() {
+            eprintln!(
+                "--- mcpd log ({}) ---\n{}",
+                self.data_dir.display(),
+                tail(&self.log(), 200)
+            );
+        }
+    }
+}
+
+fn tail(s: &str, lines: usize) -> String {
+    let v: Vec<&str> = s.lines().collect();
+    v[v.len().saturating_sub(lines)..].join("\n")
+}
+
+fn random_tag() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let pid = std::process::id();
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{:x}", (nanos ^ (pid << 16) ^ (n << 8)) & 0xff_ffff)
+}
+
+/// Asserts an error envelope with `code` and returns the error object.
+pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_code: &str) -> Value {
+    assert_eq!(
+        status.as_u16(),
+        want_status,
+        "unexpected status; body: {body}"
+    );
+    let err = &body["error"];
+    assert_eq!(err["code"], want_code, "unexpected code; body: {body}");
+    assert!(
+        err["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message missing: {body}"
+    );
+    assert!(
+        err["request_id"].as_str().is_some(),
+        "request_id missing: {body}"
+    );
+    assert!(
+        err["timestamp"].as_str().is_some(),
+        "timestamp missing: {body}"
+    );
+    err.clone()
+}
+
+/// Path to a file in the repository.
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up everything the test suite needs on a fresh Debian 12 machine (idempotent):
+# the C build deps, a Docker engine that answers, and the offline-built test images.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+# openssl-sys (pulled in by ssh2) needs pkg-config and the OpenSSL headers.
+bash "$here/apt-install.sh" pkg-config libssl-dev
+bash "$here/docker.sh"
+bash "$here/images.sh"
