@@ -139,3 +139,62 @@ fn configtest_accepts_the_shipped_config_and_names_unknown_keys() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen_addr"));
 }
+
+#[tokio::test]
+async fn bad_bodies_get_clear_errors() {
+    let d =
+        Daemon::start_with_env(vec![("MCPD_SERVER__MAX_BODY_BYTES".into(), "2048".into())]).await;
+    let login = d.url("/auth/login");
+    // Wrong content type.
+    let r = d
+        .client
+        .post(&login)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let (s, body) = (r.status(), r.json::<serde_json::Value>().await.unwrap());
+    let err = assert_error(s, &body, 400, "VALIDATION_ERROR");
+    assert!(
+        err["message"].as_str().unwrap().contains("Content-Type"),
+        "{err}"
+    );
+    // Malformed JSON.
+    let r = d
+        .client
+        .post(&login)
+        .header("content-type", "application/json")
+        .body("{\"username\":")
+        .send()
+        .await
+        .unwrap();
+    let (s, body) = (r.status(), r.json::<serde_json::Value>().await.unwrap());
+    assert_error(s, &body, 400, "VALIDATION_ERROR");
+    // Unknown field, named in details.
+    let (s, body) = d
+        .call(
+            Method::POST,
+            "/auth/login",
+            None,
+            Some(serde_json::json!({"username": "a", "password": "b", "extra": 1})),
+        )
+        .await;
+    let err = assert_error(s, &body, 400, "VALIDATION_ERROR");
+    assert_eq!(err["details"][0]["field"], "extra", "{err}");
+    // Wrong type.
+    let (s, body) = d
+        .call(
+            Method::POST,
+            "/auth/login",
+            None,
+            Some(serde_json::json!({"username": 5, "password": "b"})),
+        )
+        .await;
+    let err = assert_error(s, &body, 400, "VALIDATION_ERROR");
+    assert_eq!(err["details"][0]["field"], "username", "{err}");
+    // Over the body limit.
+    let big = serde_json::json!({"username": "a".repeat(4096), "password": "b"});
+    let (s, body) = d.call(Method::POST, "/auth/login", None, Some(big)).await;
+    assert_error(s, &body, 413, "PAYLOAD_TOO_LARGE");
+}
