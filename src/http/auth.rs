@@ -45,10 +45,26 @@ impl FromRequestParts<AppState> for Principal {
             (None, Some(k)) => principal::from_api_key(&app.store, k).await?,
             (None, None) => return Err(Error::unauthorized("authentication required")),
         };
-        principal.client_addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ci| ci.0.ip().to_string());
+        principal.client_addr = client_addr(parts);
         Ok(principal)
+    }
+}
+
+fn client_addr(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip().to_string())
+}
+
+/// The peer's IP address, for unauthenticated routes (login) that still log and throttle
+/// by client; `None` when the router runs without connect info (in-process tests).
+pub struct ClientAddr(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client_addr(parts)))
     }
 }

@@ -121,10 +121,10 @@ struct Info {
 async fn info(State(app): State<AppState>, who: Principal) -> Result<Reply<Info>> {
     who.require(Permission(Domain::System, Action::Read))?;
     let docker = app.docker.version().await;
-    if let Err(e) = &docker {
-        if e.code != ErrorCode::DockerUnavailable {
-            tracing::warn!("docker version: {e}");
-        }
+    if let Err(e) = &docker
+        && e.code != ErrorCode::DockerUnavailable
+    {
+        tracing::warn!("docker version: {e}");
     }
     let (docker_version, docker_api_version) = docker
         .ok()
