@@ -5,8 +5,10 @@ use super::{CreateUser, UserChanges};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::principal::Principal;
-use crate::auth::rbac::{Action, Domain, Permission, Role};
+use crate::auth::rbac::{Permission, Role};
 use crate::error::Result;
+use crate::http::auth::Can;
+use crate::http::auth::perm::{UsersRead, UsersWrite};
 use crate::http::envelope::{Reply, no_content};
 use crate::http::extract::{Json, List, Path};
 use axum::Router;
@@ -32,15 +34,11 @@ pub fn routes() -> Router<AppState> {
         .route("/roles", get(roles))
 }
 
-const READ: Permission = Permission(Domain::Users, Action::Read);
-const WRITE: Permission = Permission(Domain::Users, Action::Write);
-
 async fn list(
     State(app): State<AppState>,
-    who: Principal,
+    _: Can<UsersRead>,
     List(q): List,
 ) -> Result<Reply<Vec<User>>> {
-    who.require(READ)?;
     super::list(&app, q).await.map(Reply::page)
 }
 
@@ -56,10 +54,9 @@ struct CreateRequest {
 
 async fn create(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<UsersWrite>,
     Json(req): Json<CreateRequest>,
 ) -> Result<Reply<User>> {
-    who.require(WRITE)?;
     let req = CreateUser {
         username: req.username,
         email: req.email,
@@ -74,10 +71,9 @@ async fn create(
 
 async fn get_one(
     State(app): State<AppState>,
-    who: Principal,
+    _: Can<UsersRead>,
     Path(id): Path<String>,
 ) -> Result<Reply<User>> {
-    who.require(READ)?;
     super::get(&app, &id).await.map(Reply::ok)
 }
 
@@ -93,11 +89,10 @@ struct PutRequest {
 
 async fn put_one(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<UsersWrite>,
     Path(id): Path<String>,
     Json(req): Json<PutRequest>,
 ) -> Result<Reply<User>> {
-    who.require(WRITE)?;
     let changes = UserChanges {
         email: Some(req.email),
         full_name: Some(req.full_name),
@@ -121,11 +116,10 @@ struct PatchRequest {
 
 async fn patch_one(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<UsersWrite>,
     Path(id): Path<String>,
     Json(req): Json<PatchRequest>,
 ) -> Result<Reply<User>> {
-    who.require(WRITE)?;
     let changes = UserChanges {
         email: req.email,
         full_name: req.full_name,
@@ -139,10 +133,9 @@ async fn patch_one(
 
 async fn delete_one(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<UsersWrite>,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    who.require(WRITE)?;
     super::delete(&app, &who, &id).await?;
     Ok(no_content())
 }
@@ -155,11 +148,10 @@ struct RoleRequest {
 
 async fn add_role(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<UsersWrite>,
     Path(id): Path<String>,
     Json(req): Json<RoleRequest>,
 ) -> Result<Reply<User>> {
-    who.require(WRITE)?;
     super::add_role(&app, &Actor::from(&who), &id, &req.role)
         .await
         .map(Reply::ok)
@@ -167,10 +159,9 @@ async fn add_role(
 
 async fn remove_role(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<UsersWrite>,
     Path((id, role)): Path<(String, String)>,
 ) -> Result<Response> {
-    who.require(WRITE)?;
     super::remove_role(&app, &Actor::from(&who), &id, &role).await?;
     Ok(no_content())
 }
