@@ -117,8 +117,8 @@ async fn bootstrap_admin(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Runs the daemon until SIGTERM/SIGINT: binds TLS, writes `listen-addr`, notifies
-/// systemd, serves, then drains requests (bounded), stops tasks and checkpoints the DB.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+/// systemd, serves (SIGHUP reloads through `reload`), then drains requests (bounded), stops tasks and checkpoints the DB.
+pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyhow::Result<()> {
     let app = App::open(config).await?;
     let cfg = &app.config.server;
     let tls_files = crate::http::tls::resolve(cfg)?;
@@ -137,6 +137,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let handle = axum_server::Handle::<SocketAddr>::new();
     let router = crate::http::router(app.clone());
+    crate::systemd::spawn_reload(&app, tls.clone(), reload);
+    crate::systemd::spawn_watchdog(&app);
     let server = axum_server::from_tcp_rustls(listener, tls)?
         .handle(handle.clone())
         .serve(router.into_make_service_with_connect_info::<SocketAddr>());

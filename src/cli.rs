@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(name = "mcpd", version, about = "Runs and governs MCP servers and the infrastructure around them", long_about = None)]
 pub struct Cli {
     /// Config file (default: /etc/mcpd/mcpd.toml when it exists).
@@ -21,7 +21,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum Command {
     /// Run the daemon (the REST API on TLS).
     Serve {
@@ -42,7 +42,7 @@ pub enum Command {
     Version,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum AdminCommand {
     /// Set a new random password for USER, revoke their sessions, print the password.
     ResetPassword {

@@ -44,7 +44,10 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Serve { .. } => mcpd::app::serve(config).await,
+            Command::Serve { .. } => {
+                let loader = cli.clone();
+                mcpd::app::serve(config, Box::new(move || loader.load_config())).await
+            }
             Command::Init => mcpd::app::App::open(config)
                 .await
                 .map(|_| println!("initialised")),
