@@ -20,3 +20,4 @@ pub mod systemd;
 pub mod telemetry;
 pub mod time;
 pub mod users;
+pub mod vault;
