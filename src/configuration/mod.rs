@@ -9,6 +9,7 @@
 //! secret entries as `${secret:<key>}` in their env.
 
 pub mod api;
+pub mod refs;
 
 use crate::app::App;
 use crate::audit::{self, Actor, Entry};
