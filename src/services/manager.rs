@@ -180,6 +180,7 @@ pub async fn create(
             for c in &made {
                 runtime::start_container(&docker, c).await?;
             }
+            settle(&docker, &made).await?;
         }
         Ok(())
     }
@@ -241,6 +242,36 @@ pub async fn create(
     }
     tracing::info!(service = %row.spec.name, id = %row.id, "service created");
     Ok(to_service(row, Some(&observed)))
+}
+
+/// How long a newly created service's containers are watched after start for an
+/// immediate failure (with an init process as PID 1, a command that does not exist
+/// makes the container exit with 127 just after Docker reported the start).
+const START_SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// `VALIDATION_ERROR` (field `command`) when a just-started container exits with a
+/// non-zero code within [`START_SETTLE`].
+async fn settle(docker: &Docker, ids: &[String]) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + START_SETTLE;
+    loop {
+        for c in ids {
+            if let Some(o) = runtime::inspect(docker, c).await?
+                && !o.running
+                && o.exit_code.is_some_and(|code| code != 0)
+            {
+                let code = o.exit_code.unwrap_or_default();
+                return Err(Error::validation(format!(
+                    "container {} exited right after start with code {code}",
+                    o.name
+                ))
+                .with_detail("command", format!("exited with code {code}")));
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 async fn remove_all(docker: &Docker, ids: &[String]) {

@@ -546,8 +546,14 @@ mod tests {
     #[test]
     fn status_follows_containers() {
         let run = obs("running", true, None);
-        assert_eq!(derive_status("running", 1, std::slice::from_ref(&run)), "running");
-        assert_eq!(derive_status("running", 2, std::slice::from_ref(&run)), "failed");
+        assert_eq!(
+            derive_status("running", 1, std::slice::from_ref(&run)),
+            "running"
+        );
+        assert_eq!(
+            derive_status("running", 2, std::slice::from_ref(&run)),
+            "failed"
+        );
         assert_eq!(
             derive_status("running", 1, &[obs("unhealthy", true, None)]),
             "unhealthy"
