@@ -19,6 +19,8 @@ pub struct App {
     pub store: Store,
     pub jwt: crate::auth::jwt::JwtKeys,
     pub docker: DockerClient,
+    /// Failed-login throttle per (username, client address).
+    pub login_limiter: crate::auth::ratelimit::LoginLimiter,
     pub started: Instant,
     pub started_at: String,
     /// Cancelled on shutdown; background tasks watch it.
@@ -50,6 +52,9 @@ impl App {
         Ok(Arc::new(App {
             jwt: crate::auth::jwt::JwtKeys::new(&jwt_key),
             docker: DockerClient::new(config.docker.host.clone()),
+            login_limiter: crate::auth::ratelimit::LoginLimiter::new(
+                config.auth.login_failures_per_minute,
+            ),
             config,
             store,
             started: Instant::now(),
@@ -64,7 +69,7 @@ impl App {
 /// `MCPD_ADMIN_PASSWORD_FILE`), else a random password written to
 /// `<data_dir>/initial-admin-password` (0600) and announced in the log.
 async fn bootstrap_admin(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
-    if store.read(|c| crate::users::store::any(c)).await? {
+    if store.read(crate::users::store::any).await? {
         return Ok(());
     }
     let (password, generated) = match crate::config::secret_from_env("MCPD_ADMIN_PASSWORD")? {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// Where the packaged config lives; used when `--config` is not given and it exists.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/mcpd/mcpd.toml";
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -90,18 +90,6 @@ pub struct McpConfig {
     pub max_call_timeout_s: u64,
     /// Arguments and results are kept in the request log up to this many bytes each.
     pub request_log_payload_cap_bytes: usize,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            log: LogConfig::default(),
-            auth: AuthConfig::default(),
-            docker: DockerConfig::default(),
-            mcp: McpConfig::default(),
-        }
-    }
 }
 
 impl Default for ServerConfig {

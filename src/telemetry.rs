@@ -18,13 +18,14 @@ pub fn init(cfg: &LogConfig) {
     // (structured fields), and fall back to stderr when the socket is absent or refuses.
     let under_systemd =
         std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some();
-    if under_systemd && std::path::Path::new(JOURNAL_SOCKET).exists() {
-        if let Ok(layer) = tracing_journald::layer() {
-            let _ = registry
-                .with(layer.with_syslog_identifier("mcpd".into()))
-                .try_init();
-            return;
-        }
+    if under_systemd
+        && std::path::Path::new(JOURNAL_SOCKET).exists()
+        && let Ok(layer) = tracing_journald::layer()
+    {
+        let _ = registry
+            .with(layer.with_syslog_identifier("mcpd".into()))
+            .try_init();
+        return;
     }
     match cfg.format {
         LogFormat::Json => {

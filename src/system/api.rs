@@ -1,9 +1,8 @@
 //! `GET /api/v1/health` (no auth) and `GET /api/v1/info`.
 
 use crate::app::AppState;
-use crate::auth::principal::Principal;
-use crate::auth::rbac::{Action, Domain, Permission};
 use crate::error::{Error, ErrorCode, Result};
+use crate::http::auth::{Can, perm::SystemRead};
 use crate::http::envelope::Reply;
 use axum::Router;
 use axum::extract::State;
@@ -118,13 +117,12 @@ struct Info {
     started_at: String,
 }
 
-async fn info(State(app): State<AppState>, who: Principal) -> Result<Reply<Info>> {
-    who.require(Permission(Domain::System, Action::Read))?;
+async fn info(State(app): State<AppState>, _: Can<SystemRead>) -> Result<Reply<Info>> {
     let docker = app.docker.version().await;
-    if let Err(e) = &docker {
-        if e.code != ErrorCode::DockerUnavailable {
-            tracing::warn!("docker version: {e}");
-        }
+    if let Err(e) = &docker
+        && e.code != ErrorCode::DockerUnavailable
+    {
+        tracing::warn!("docker version: {e}");
     }
     let (docker_version, docker_api_version) = docker
         .ok()

@@ -153,10 +153,10 @@ impl Daemon {
         self.child = Some(cmd.spawn().expect("spawn mcpd"));
         let deadline = Instant::now() + Duration::from_secs(30);
         let addr = loop {
-            if let Ok(s) = std::fs::read_to_string(&addr_file) {
-                if s.ends_with('\n') {
-                    break s.trim().to_string();
-                }
+            if let Ok(s) = std::fs::read_to_string(&addr_file)
+                && s.ends_with('\n')
+            {
+                break s.trim().to_string();
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("mcpd exited early ({status}); log:\n{}", self.log());
