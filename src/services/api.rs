@@ -11,9 +11,9 @@ use super::model::{
 };
 use crate::app::AppState;
 use crate::audit::Actor;
-use crate::auth::principal::Principal;
-use crate::auth::rbac::{Action, Domain, Permission};
 use crate::error::{Error, Result};
+use crate::http::auth::Can;
+use crate::http::auth::perm::{ServicesRead, ServicesWrite};
 use crate::http::envelope::{Reply, no_content};
 use crate::http::extract::{Json, List, Path};
 use axum::Router;
@@ -35,9 +35,6 @@ pub fn routes() -> Router<AppState> {
         .route("/services/{id}/restart", post(restart))
         .route("/services/{id}/scale", post(scale))
 }
-
-const READ: Permission = Permission(Domain::Services, Action::Read);
-const WRITE: Permission = Permission(Domain::Services, Action::Write);
 
 /// `POST /services` body; `PUT /services/{id}` takes the same minus `start`.
 #[derive(Debug, Deserialize)]
@@ -148,19 +145,17 @@ fn not_managed(s: &Service) -> Result<()> {
 
 async fn list(
     State(app): State<AppState>,
-    who: Principal,
+    _: Can<ServicesRead>,
     List(q): List,
 ) -> Result<Reply<Vec<Service>>> {
-    who.require(READ)?;
     Ok(Reply::page(manager::list(&app, q).await?))
 }
 
 async fn create(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<ServicesWrite>,
     Json(r): Json<CreateRequest>,
 ) -> Result<Reply<Service>> {
-    who.require(WRITE)?;
     let spec = ServiceSpec {
         name: r.name,
         image: r.image,
@@ -183,10 +178,9 @@ async fn create(
 
 async fn read(
     State(app): State<AppState>,
-    who: Principal,
+    _: Can<ServicesRead>,
     Path(id): Path<String>,
 ) -> Result<Reply<Service>> {
-    who.require(READ)?;
     Ok(Reply::ok(manager::get(&app, &id).await?))
 }
 
@@ -200,11 +194,10 @@ async fn editable(app: &AppState, id: &str) -> Result<(Service, ServiceSpec)> {
 
 async fn replace(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<ServicesWrite>,
     Path(id): Path<String>,
     Json(r): Json<ReplaceRequest>,
 ) -> Result<Reply<Service>> {
-    who.require(WRITE)?;
     let (current, old) = editable(&app, &id).await?;
     let spec = ServiceSpec {
         name: r.name,
@@ -229,11 +222,10 @@ async fn replace(
 
 async fn patch(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<ServicesWrite>,
     Path(id): Path<String>,
     Json(r): Json<PatchRequest>,
 ) -> Result<Reply<Service>> {
-    who.require(WRITE)?;
     let (current, mut spec) = editable(&app, &id).await?;
     if let Some(v) = r.name {
         spec.name = v;
@@ -278,10 +270,9 @@ async fn patch(
 
 async fn remove(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<ServicesWrite>,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    who.require(WRITE)?;
     let current = manager::get(&app, &id).await?;
     not_managed(&current)?;
     manager::delete(&app, &Actor::from(&who), &current.id).await?;
@@ -290,10 +281,9 @@ async fn remove(
 
 async fn start(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<ServicesWrite>,
     Path(id): Path<String>,
 ) -> Result<Reply<Service>> {
-    who.require(WRITE)?;
     Ok(Reply::ok(
         manager::start(&app, &Actor::from(&who), &id).await?,
     ))
@@ -301,10 +291,9 @@ async fn start(
 
 async fn stop(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<ServicesWrite>,
     Path(id): Path<String>,
 ) -> Result<Reply<Service>> {
-    who.require(WRITE)?;
     Ok(Reply::ok(
         manager::stop(&app, &Actor::from(&who), &id).await?,
     ))
@@ -312,10 +301,9 @@ async fn stop(
 
 async fn restart(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<ServicesWrite>,
     Path(id): Path<String>,
 ) -> Result<Reply<Service>> {
-    who.require(WRITE)?;
     Ok(Reply::ok(
         manager::restart(&app, &Actor::from(&who), &id).await?,
     ))
@@ -323,11 +311,10 @@ async fn restart(
 
 async fn scale(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<ServicesWrite>,
     Path(id): Path<String>,
     Json(r): Json<ScaleRequest>,
 ) -> Result<Reply<Service>> {
-    who.require(WRITE)?;
     let current = manager::get(&app, &id).await?;
     not_managed(&current)?;
     Ok(Reply::ok(
