@@ -389,7 +389,7 @@ async fn start_stop_restart_scale_patch_delete() {
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(
         common::containers_named(&format!("mcpd-{name}-")),
-        [c1.clone()]
+        std::slice::from_ref(&c1)
     );
     assert_eq!(
         container_ids(&b["data"]),
