@@ -12,6 +12,7 @@ pub mod fsutil;
 pub mod http;
 pub mod ids;
 pub mod images;
+pub mod logs;
 pub mod mcp;
 pub mod services;
 pub mod store;

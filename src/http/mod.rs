@@ -22,7 +22,8 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::users::api::routes())
         .merge(crate::services::api::routes())
         .merge(crate::images::api::routes())
-        .merge(crate::mcp::api::routes());
+        .merge(crate::mcp::api::routes())
+        .merge(crate::logs::api::routes());
     Router::new()
         .nest("/api/v1", api)
         .fallback(not_found)
