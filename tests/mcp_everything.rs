@@ -589,3 +589,81 @@ async fn bad_inputs_are_400_and_create_nothing() {
         .await;
     assert_error(s, &b, 401, "UNAUTHORIZED");
 }
+
+#[tokio::test]
+async fn request_logs_cap_and_redact_and_sessions_follow_a_container_restart() {
+    require_docker!();
+    let mut d = Daemon::start_with_env(vec![(
+        "MCPD_MCP__REQUEST_LOG_PAYLOAD_CAP_BYTES".into(),
+        "200".into(),
+    )])
+    .await;
+    let admin = d.admin().await;
+    let name = d.name("cap");
+    create_server(&d, &admin, json!({"name": name, "image": EVERYTHING_IMAGE})).await;
+
+    // Secret-looking argument values never reach the request log; big payloads are cut.
+    let long = "x".repeat(1000);
+    let (s, b) = tool(
+        &d,
+        &admin,
+        &name,
+        "echo",
+        json!({"message": long, "api_key": "k-123-secret", "nested": {"password": "hunter2"}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let id = b["data"]["request_log_id"].as_str().unwrap().to_string();
+    let (s, row) = d.get(&format!("/logs/requests/{id}"), &admin).await;
+    assert_eq!(s, StatusCode::OK, "{row}");
+    let row = &row["data"];
+    assert_eq!(row["truncated"], true, "{row}");
+    assert!(row["request_bytes"].as_u64().unwrap() > 1000);
+    assert!(row["response_bytes"].as_u64().unwrap() > 1000);
+    let stored = row.to_string();
+    assert!(
+        !stored.contains("k-123-secret") && !stored.contains("hunter2"),
+        "{stored}"
+    );
+    assert!(row["arguments"].as_str().unwrap().len() <= 200);
+    assert!(row["result"].as_str().unwrap().len() <= 200);
+
+    let (s, b) = tool(
+        &d,
+        &admin,
+        &name,
+        "echo",
+        json!({"message": "short", "token": "t-456"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let id = b["data"]["request_log_id"].as_str().unwrap();
+    let (_, row) = d.get(&format!("/logs/requests/{id}"), &admin).await;
+    assert_eq!(row["data"]["truncated"], false);
+    assert_eq!(row["data"]["arguments"]["token"], "[REDACTED]");
+    assert_eq!(row["data"]["arguments"]["message"], "short");
+
+    // The backing service belongs to the server: /services refuses to delete it.
+    let (s, b) = d.delete(&format!("/services/{name}"), &admin).await;
+    assert_error(s, &b, 409, "CONFLICT");
+
+    // Restarting the container behind mcpd's back ends the attach; the next calls open
+    // a new session on the same container.
+    let before = container_ids(&d, &admin, &name).await;
+    docker(&["restart", "-t", "1", &before[0]]).expect("docker restart");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (s, b) = tool(&d, &admin, &name, "echo", json!({"message": "again"})).await;
+        if s == StatusCode::OK {
+            assert_eq!(b["data"]["content"][0]["text"], "Echo: again");
+            break;
+        }
+        assert_error(s, &b, 503, "MCP_SERVICE_UNAVAILABLE");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no new session after a container restart: {b}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    assert_eq!(container_ids(&d, &admin, &name).await, before);
+}

@@ -1,5 +1,5 @@
-//! `/api/v1/mcp/…`: server CRUD (`mcp:write`), lifecycle, test and discover
-//! (`mcp:write`), catalogs (`mcp:read`) and execution (`mcp:execute`). Path segments
+//! `/api/v1/mcp/…`: server CRUD, start/stop/restart and discover (`mcp:write`),
+//! reads and catalogs (`mcp:read`), `test` and execution (`mcp:execute`). Path segments
 //! and the `server` body field take an id or a unique name.
 
 use super::execute::{
@@ -125,7 +125,7 @@ async fn restart(
 
 async fn test(
     State(app): State<AppState>,
-    _: Can<perm::McpWrite>,
+    _: Can<perm::McpExecute>,
     Path(id): Path<String>,
 ) -> Result<Reply<TestResult>> {
     Ok(Reply::ok(manager::test(&app, &id).await?))

@@ -131,3 +131,65 @@ pub async fn connect_http(
     let client = handler.serve(transport).await?;
     Ok(client)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmcp::model::CallToolRequestParams;
+    use serde_json::{Value, json};
+    use std::time::Duration;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// What execution relies on for `MCP_TIMEOUT`: dropping a pending call (as
+    /// `tokio::time::timeout` does) makes rmcp send `notifications/cancelled` with the
+    /// call's request id. Checked on the wire against a scripted stdio peer.
+    #[tokio::test]
+    async fn a_call_dropped_at_its_timeout_is_cancelled_on_the_server() {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let (cr, cw) = tokio::io::split(client_io);
+        let (sr, mut sw) = tokio::io::split(server_io);
+        let (seen_tx, mut seen) = mpsc::unbounded_channel::<Value>();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(sr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let msg: Value = serde_json::from_str(&line).unwrap();
+                if msg["method"] == "initialize" {
+                    let reply = json!({"jsonrpc": "2.0", "id": msg["id"], "result": {
+                        "protocolVersion": "2025-06-18",
+                        "capabilities": {"tools": {}},
+                        "serverInfo": {"name": "scripted", "version": "1"}}});
+                    sw.write_all(format!("{reply}\n").as_bytes()).await.unwrap();
+                } else {
+                    // tools/call is never answered: the client must give up and cancel.
+                    let _ = seen_tx.send(msg);
+                }
+            }
+        });
+        let client = Handler::new("mcp_test", None)
+            .serve((cr, cw))
+            .await
+            .unwrap();
+        let call = client.peer().call_tool(CallToolRequestParams::new("slow"));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), call)
+                .await
+                .is_err()
+        );
+        let mut call_id = Value::Null;
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(5), seen.recv())
+                .await
+                .expect("notifications/cancelled within 5 s")
+                .expect("peer open");
+            match msg["method"].as_str() {
+                Some("tools/call") => call_id = msg["id"].clone(),
+                Some("notifications/cancelled") => {
+                    assert_eq!(msg["params"]["requestId"], call_id);
+                    assert!(!call_id.is_null());
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+}

@@ -123,6 +123,7 @@ pub fn all(conn: &Connection) -> Result<Vec<ServerRecord>> {
     Ok(rows)
 }
 
+/// Records a new status (and `updated_at` when it changed).
 pub fn set_status(conn: &Connection, id: &str, status: &str) -> Result<()> {
     conn.execute(
         "UPDATE mcp_servers SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status IS NOT ?2",
@@ -189,6 +190,7 @@ pub fn update_endpoint(conn: &Connection, r: &ServerRecord) -> Result<()> {
     Ok(())
 }
 
+/// Removes the record (the request log keeps its rows).
 pub fn delete(conn: &Connection, id: &str) -> Result<()> {
     conn.execute("DELETE FROM mcp_servers WHERE id = ?1", [id])?;
     Ok(())
