@@ -429,6 +429,34 @@ async fn streamable_http_managed_and_remote() {
     assert_eq!(s, StatusCode::OK);
     let (s, b) = tool(&d, &admin, &remote, "echo", json!({"message": "x"})).await;
     assert_error(s, &b, 503, "MCP_SERVICE_UNAVAILABLE");
+    // PATCH replaces the headers (names shown, values never) and the session reopens.
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/mcp/servers/{remote}"),
+            Some(&admin),
+            Some(json!({"headers": {"Authorization": "Bearer other-secret"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["backend"]["headers"], json!(["Authorization"]));
+    assert!(!b.to_string().contains("other-secret"));
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/mcp/servers/{remote}"),
+            Some(&admin),
+            Some(json!({"url": "not a url"})),
+        )
+        .await;
+    assert_error(s, &b, 400, "VALIDATION_ERROR");
+    let (s, _) = d
+        .post(&format!("/mcp/servers/{remote}/start"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(echo(&d, &admin, &remote, "patched").await, "Echo: patched");
+    let (_, list) = d.get("/mcp/servers?backend=remote", &admin).await;
+    assert_eq!(list["meta"]["pagination"]["total"], 1, "{list}");
     let (s, _) = d.delete(&format!("/mcp/servers/{remote}"), &admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = d.delete(&format!("/mcp/servers/{name}"), &admin).await;

@@ -50,7 +50,9 @@ async fn filesystem_server_lists_and_reads_files_and_logs_both_calls() {
     assert_eq!(s, StatusCode::OK, "{svc}");
     assert_eq!(svc["data"]["id"], server["backend"]["service_id"]);
 
-    let (s, tools) = d.get(&format!("/mcp/servers/{name}/tools?limit=100"), &admin).await;
+    let (s, tools) = d
+        .get(&format!("/mcp/servers/{name}/tools?limit=100"), &admin)
+        .await;
     assert_eq!(s, StatusCode::OK, "{tools}");
     let names: Vec<&str> = tools["data"]
         .as_array()
@@ -58,7 +60,10 @@ async fn filesystem_server_lists_and_reads_files_and_logs_both_calls() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert!(names.contains(&"list_directory") && names.contains(&"read_text_file"), "{names:?}");
+    assert!(
+        names.contains(&"list_directory") && names.contains(&"read_text_file"),
+        "{names:?}"
+    );
     assert_eq!(tools["meta"]["pagination"]["total"], names.len());
 
     let (s, b) = d
@@ -99,7 +104,10 @@ async fn filesystem_server_lists_and_reads_files_and_logs_both_calls() {
 
     // Both calls are in the request log, filtered by server and name.
     let (s, logs) = d
-        .get(&format!("/logs/requests?server={name}&kind=tool&limit=100"), &admin)
+        .get(
+            &format!("/logs/requests?server={name}&kind=tool&limit=100"),
+            &admin,
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{logs}");
     let rows = logs["data"].as_array().unwrap();
@@ -112,7 +120,12 @@ async fn filesystem_server_lists_and_reads_files_and_logs_both_calls() {
         assert!(r["request_bytes"].as_u64().unwrap() > 0);
         assert!(r["response_bytes"].as_u64().unwrap() > 0);
     }
-    let (s, one) = d.get(&format!("/logs/requests?name=read_text_file&server={id}"), &admin).await;
+    let (s, one) = d
+        .get(
+            &format!("/logs/requests?name=read_text_file&server={id}"),
+            &admin,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(one["meta"]["pagination"]["total"], 2, "{one}");
 
@@ -121,7 +134,11 @@ async fn filesystem_server_lists_and_reads_files_and_logs_both_calls() {
     assert_eq!(detail["data"]["name"], "read_text_file");
     assert_eq!(detail["data"]["kind"], "tool");
     assert_eq!(detail["data"]["arguments"]["path"], "/data/hello.txt");
-    assert!(detail["data"]["result"].to_string().contains("hello from mcpd"));
+    assert!(
+        detail["data"]["result"]
+            .to_string()
+            .contains("hello from mcpd")
+    );
 
     let (s, b) = d.get("/logs/requests/rlog_doesnotexist00", &admin).await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
@@ -131,7 +148,9 @@ async fn filesystem_server_lists_and_reads_files_and_logs_both_calls() {
     assert_error(s, &b, 400, "VALIDATION_ERROR");
 
     // filesystem has no resources capability: the cached list is empty, not an error.
-    let (s, b) = d.get(&format!("/mcp/servers/{name}/resources"), &admin).await;
+    let (s, b) = d
+        .get(&format!("/mcp/servers/{name}/resources"), &admin)
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"], json!([]));
 

@@ -25,6 +25,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A managed HTTP server needs a moment to listen after its container starts; connects
 /// are retried this often until [`CONNECT_TIMEOUT`].
 const CONNECT_RETRY: Duration = Duration::from_millis(250);
+/// How often open sessions are checked with an MCP `ping`, and how long one may take.
+const LIVENESS_INTERVAL: Duration = Duration::from_secs(30);
+const LIVENESS_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest server name (same rule as service names, which it shares).
 const MAX_NAME_LEN: usize = 63;
 
@@ -760,9 +763,10 @@ pub async fn test(app: &App, id_or_name: &str) -> Result<TestResult> {
 }
 
 /// Background work of the MCP domain, spawned on `app.tasks`: refresh a server's cache
-/// when it announces a list change, and reopen the sessions of running servers after a
-/// daemon restart (attaching to the containers that kept running). Stops on shutdown;
-/// sessions are closed then.
+/// when it announces a list change, reopen the sessions of running servers after a
+/// daemon restart (attaching to the containers that kept running), and ping every open
+/// session periodically, dropping those that do not answer (the next call reopens
+/// them). Stops on shutdown; sessions are closed then.
 pub fn spawn_background(app: &crate::app::AppState) {
     if let Some(mut changes) = app.mcp.take_changes() {
         let app2 = app.clone();
@@ -786,6 +790,32 @@ pub fn spawn_background(app: &crate::app::AppState) {
             _ = reconnect_all(&app2) => {}
         }
     });
+    let app2 = app.clone();
+    app.tasks.spawn(async move {
+        let mut tick = tokio::time::interval(LIVENESS_INTERVAL);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = app2.shutdown.cancelled() => break,
+                _ = tick.tick() => check_liveness(&app2).await,
+            }
+        }
+    });
+}
+
+/// Pings every open session; one that fails or does not answer in time is dropped.
+async fn check_liveness(app: &App) {
+    for (id, client) in app.mcp.live().await {
+        let ping = rmcp::model::ClientRequest::PingRequest(Default::default());
+        let alive = matches!(
+            tokio::time::timeout(LIVENESS_TIMEOUT, client.send_request(ping)).await,
+            Ok(Ok(_))
+        );
+        if !alive {
+            tracing::warn!(server_id = %id, "MCP session did not answer ping; dropping it");
+            app.mcp.discard(&id, &client).await;
+        }
+    }
 }
 
 async fn refresh_after_change(app: &App, server_id: &str) {

@@ -106,6 +106,21 @@ impl Sessions {
         }
     }
 
+    /// Every open session (for the liveness check).
+    pub async fn live(&self) -> Vec<(String, Arc<Client>)> {
+        let slots: Vec<(String, Slot)> = {
+            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        let mut out = Vec::new();
+        for (id, slot) in slots {
+            if let Some(c) = slot.lock().await.as_ref() {
+                out.push((id, c.clone()));
+            }
+        }
+        out
+    }
+
     /// Closes every session (shutdown).
     pub async fn close_all(&self) {
         let ids: Vec<String> = {
