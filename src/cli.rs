@@ -1,4 +1,4 @@
-//! Command line: `mcpd serve | init | configtest | admin … | version`.
+//! Command line: `mcpd serve | init | configtest | admin … | vault … | version`.
 
 use crate::config::{Config, LogFormat, Overrides};
 use clap::{Parser, Subcommand};
@@ -38,8 +38,20 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Vault maintenance, offline (stop the daemon first: the database is written).
+    Vault {
+        #[command(subcommand)]
+        command: VaultCommand,
+    },
     /// Print version, commit and build date.
     Version,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum VaultCommand {
+    /// Replace the master key: re-seal every stored secret with a new key in one
+    /// transaction, then install the new key file. Back up the new key file afterwards.
+    RotateKey,
 }
 
 #[derive(Subcommand, Debug, Clone)]

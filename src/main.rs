@@ -1,5 +1,5 @@
 use clap::Parser;
-use mcpd::cli::{AdminCommand, Cli, Command};
+use mcpd::cli::{AdminCommand, Cli, Command, VaultCommand};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -57,6 +57,14 @@ fn main() -> ExitCode {
                 let app = mcpd::app::App::open(config).await?;
                 let password = mcpd::users::reset_password(&app.store, &user).await?;
                 println!("{password}");
+                Ok(())
+            }
+            Command::Vault {
+                command: VaultCommand::RotateKey,
+            } => {
+                let app = mcpd::app::App::open(config).await?;
+                let (old, new, n) = app.vault.rotate(&app.store).await?;
+                println!("master key rotated: {old} -> {new}, {n} values re-sealed");
                 Ok(())
             }
             Command::Version | Command::Configtest => Ok(()),

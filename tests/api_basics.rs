@@ -96,7 +96,7 @@ async fn info_reports_build_and_docker() {
 async fn data_dir_secrets_are_private() {
     use std::os::unix::fs::PermissionsExt;
     let d = Daemon::start().await;
-    for f in ["jwt.key", "tls/key.pem", "listen-addr"] {
+    for f in ["master.key", "tls/key.pem", "listen-addr", "mcpd.db"] {
         let mode = std::fs::metadata(d.data_path(f))
             .unwrap()
             .permissions()
