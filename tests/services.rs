@@ -611,3 +611,103 @@ async fn status_follows_docker_and_reconcile_restores_after_daemon_restart() {
         "false"
     );
 }
+
+/// Removes a Docker network this test made when dropped, even when the test fails.
+struct NetworkGuard(String);
+
+impl Drop for NetworkGuard {
+    fn drop(&mut self) {
+        let _ = docker(&["network", "rm", &self.0]);
+    }
+}
+
+#[tokio::test]
+async fn health_checks_volumes_and_extra_networks() {
+    require_docker!();
+    // Declared before the daemon so it drops after the daemon's cleanup has removed
+    // the containers attached to it.
+    let extra = NetworkGuard(format!("mcpd-test-extra-{}", std::process::id()));
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+
+    // A failing health check makes the service unhealthy (stored from Docker's
+    // health_status events, so the list filter sees it); a passing one, running.
+    let sick = d.name("sick");
+    let well = d.name("well");
+    for (name, test) in [(&sick, json!(["CMD", "false"])), (&well, json!(["true"]))] {
+        let mut body = sleeper(name);
+        body["start"] = json!(true);
+        body["health_check"] = json!({"test": test, "interval_s": 1, "timeout_s": 1, "retries": 1});
+        create(&d, &admin, body).await;
+    }
+    wait_for(
+        &d,
+        &admin,
+        &format!("/services?name={sick}&status=unhealthy"),
+        |b| b["meta"]["pagination"]["total"] == 1,
+    )
+    .await;
+    let b = wait_for(&d, &admin, &format!("/services/{well}"), |b| {
+        b["data"]["status"] == "running"
+    })
+    .await;
+    assert_eq!(b["data"]["health_check"]["test"], json!(["CMD", "true"]));
+    assert_eq!(
+        inspect(&format!("mcpd-{well}-1"), "{{.State.Health.Status}}"),
+        "healthy"
+    );
+    let (s, b) = d
+        .post(
+            "/services",
+            &admin,
+            json!({"name": d.name("nohc"), "image": BUSYBOX_IMAGE, "health_check": {"test": []}}),
+        )
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "health_check.test");
+
+    // A read-only bind mount.
+    let host_dir = tempfile::tempdir().unwrap();
+    std::fs::write(host_dir.path().join("f.txt"), "from the host").unwrap();
+    let vol = d.name("vol");
+    let mut body = sleeper(&vol);
+    body["start"] = json!(true);
+    body["volumes"] = json!([{"source": host_dir.path().to_str().unwrap(), "target": "/data", "read_only": true}]);
+    create(&d, &admin, body).await;
+    let c = format!("mcpd-{vol}-1");
+    assert_eq!(
+        docker(&["exec", &c, "cat", "/data/f.txt"]).as_deref(),
+        Some("from the host")
+    );
+    assert!(
+        docker(&["exec", &c, "touch", "/data/new"]).is_none(),
+        "read-only mount was writable"
+    );
+
+    // Extra networks must exist; the container joins them besides the managed one.
+    let (s, b) = d
+        .post(
+            "/services",
+            &admin,
+            json!({"name": d.name("nonet"), "image": BUSYBOX_IMAGE, "networks": [format!("{}-absent", d.network)]}),
+        )
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "networks[0]");
+    docker(&["network", "create", &extra.0]).expect("create extra network");
+    let net = d.name("net");
+    let mut body = sleeper(&net);
+    body["networks"] = json!([extra.0]);
+    body["start"] = json!(true);
+    create(&d, &admin, body).await;
+    let nets = inspect(
+        &format!("mcpd-{net}-1"),
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+    );
+    assert!(
+        nets.contains(&d.network) && nets.contains(&extra.0),
+        "{nets}"
+    );
+    let (s, _) = d.delete(&format!("/services/{net}"), &admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+}

@@ -502,16 +502,14 @@ pub fn derive_status(desired_state: &str, replicas: u32, containers: &[Observed]
             "starting"
         } else if replicas == 0 {
             "stopped"
-        } else if any("exited") || any("dead") || running < replicas as usize {
-            if containers
-                .iter()
-                .any(|c| !c.running && c.exit_code != Some(0))
-                || running < replicas as usize
-            {
-                "failed"
-            } else {
-                "stopped"
-            }
+        } else if running < replicas as usize {
+            // Containers that finished cleanly (exit 0) are stopped; missing ones or a
+            // non-zero exit are a failure.
+            let clean = containers.len() >= replicas as usize
+                && containers
+                    .iter()
+                    .all(|c| c.running || c.exit_code == Some(0));
+            if clean { "stopped" } else { "failed" }
         } else {
             "running"
         }
@@ -562,6 +560,11 @@ mod tests {
             derive_status("running", 1, &[obs("exited", false, Some(1))]),
             "failed"
         );
+        assert_eq!(
+            derive_status("running", 1, &[obs("exited", false, Some(0))]),
+            "stopped"
+        );
+        assert_eq!(derive_status("running", 1, &[]), "failed");
         assert_eq!(derive_status("stopped", 1, &[run]), "stopping");
         assert_eq!(
             derive_status("stopped", 1, &[obs("created", false, Some(0))]),
