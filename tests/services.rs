@@ -304,6 +304,31 @@ async fn list_filters_and_pagination() {
         .await;
     assert_eq!(b["meta"]["pagination"]["total"], 3, "{b}");
 
+    // Rename through PATCH: the container follows the new name; a taken name is a 409.
+    let (old, new) = (d.name("c"), d.name("c2"));
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/services/{old}"),
+            Some(&admin),
+            Some(json!({"name": new})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["containers"][0]["name"], format!("mcpd-{new}-1"));
+    assert!(common::containers_named(&format!("mcpd-{old}-")).is_empty());
+    let (s, _) = d.get(&format!("/services/{new}"), &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/services/{new}"),
+            Some(&admin),
+            Some(json!({"name": d.name("a")})),
+        )
+        .await;
+    assert_error(s, &b, 409, "RESOURCE_ALREADY_EXISTS");
+
     let (s, b) = d.get("/services?colour=red", &admin).await;
     let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
     assert_eq!(e["details"][0]["field"], "colour");

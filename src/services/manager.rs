@@ -347,8 +347,8 @@ pub async fn list(app: &App, query: ListQuery) -> Result<Page<Service>> {
 }
 
 /// Brings the containers of a service to its spec: removes containers that are out of
-/// date (config hash or name changed) or beyond `replicas`; when `run`, creates the
-/// missing replicas and starts every container. Containers created here are removed
+/// date (config hash or name changed) or beyond `replicas`, creates the missing
+/// replicas, and when `run` starts every container. Containers created here are removed
 /// again if a later step fails. Returns the containers afterwards.
 async fn converge(
     app: &App,
@@ -379,28 +379,28 @@ async fn converge(
             runtime::remove_container(docker, &c.id).await?;
         }
     }
-    if run {
-        runtime::ensure_network(docker, network).await?;
-        let mut made = Vec::new();
-        let r: Result<()> = async {
-            for n in 1..=spec.replicas {
-                match kept.get(&n) {
-                    Some(c) if c.running => {}
-                    Some(c) => runtime::start_container(docker, &c.id).await?,
-                    None => {
-                        let cid = runtime::create_container(docker, id, spec, n, network).await?;
-                        made.push(cid.clone());
+    runtime::ensure_network(docker, network).await?;
+    let mut made = Vec::new();
+    let r: Result<()> = async {
+        for n in 1..=spec.replicas {
+            match kept.get(&n) {
+                Some(c) if c.running || !run => {}
+                Some(c) => runtime::start_container(docker, &c.id).await?,
+                None => {
+                    let cid = runtime::create_container(docker, id, spec, n, network).await?;
+                    made.push(cid.clone());
+                    if run {
                         runtime::start_container(docker, &cid).await?;
                     }
                 }
             }
-            Ok(())
         }
-        .await;
-        if let Err(e) = r {
-            remove_all(docker, &made).await;
-            return Err(e);
-        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = r {
+        remove_all(docker, &made).await;
+        return Err(e);
     }
     runtime::service_containers(docker, id).await
 }
@@ -496,7 +496,7 @@ async fn run_op(
 }
 
 /// Changes the number of containers (0..=20): adds or removes the highest-numbered
-/// ones. A stopped service only loses containers; new ones come at start.
+/// ones (added ones are started when the service runs).
 pub async fn scale(app: &App, actor: &Actor, id_or_name: &str, replicas: u32) -> Result<Service> {
     if replicas > MAX_REPLICAS {
         return Err(Error::field(
@@ -512,10 +512,10 @@ pub async fn scale(app: &App, actor: &Actor, id_or_name: &str, replicas: u32) ->
 }
 
 /// Replaces the desired state with `spec` (validated like create; a new name must be
-/// free; `stdin_open` and `managed_by` are kept from the stored spec by the caller's
-/// choice). Containers whose configuration changed are recreated when the service runs
-/// (removed, to be recreated at start, when it is stopped). If Docker refuses the new
-/// configuration the previous one is restored and the error returned.
+/// free; the caller decides `stdin_open` and `managed_by`, see [`spec`]). Containers
+/// whose configuration changed are recreated (and started again when the service
+/// runs). If Docker refuses the new configuration the previous one is restored and the
+/// error returned.
 pub async fn update(
     app: &App,
     actor: &Actor,
