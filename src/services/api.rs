@@ -23,6 +23,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 
+/// The services routes, relative to `/api/v1`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/services", get(list).post(create))

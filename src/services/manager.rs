@@ -18,7 +18,9 @@ use bollard::Docker;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
+/// `desired_state` of a service that should run.
 pub const DESIRED_RUNNING: &str = "running";
+/// `desired_state` of a service that should not run.
 pub const DESIRED_STOPPED: &str = "stopped";
 
 type ServiceLock = Arc<tokio::sync::Mutex<()>>;

@@ -22,9 +22,13 @@ use bollard::query_parameters::{
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
+/// `true` on every container and network mcpd manages.
 pub const LABEL_MANAGED: &str = "io.mcpd.managed";
+/// The owning service's id (`svc_…`).
 pub const LABEL_SERVICE: &str = "io.mcpd.service";
+/// The replica number, from 1.
 pub const LABEL_REPLICA: &str = "io.mcpd.replica";
+/// Hash of the container-shaping spec (see [`config_hash`]).
 pub const LABEL_CONFIG: &str = "io.mcpd.config";
 
 /// `mcpd-<service name>-<n>`, n from 1.
