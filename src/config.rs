@@ -21,6 +21,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub docker: DockerConfig,
     pub mcp: McpConfig,
+    pub vault: VaultConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -90,6 +91,15 @@ pub struct McpConfig {
     pub max_call_timeout_s: u64,
     /// Arguments and results are kept in the request log up to this many bytes each.
     pub request_log_payload_cap_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultConfig {
+    /// Master key file (64 hex digits or 32 bytes, mode 0600). Unset: systemd's
+    /// `$CREDENTIALS_DIRECTORY/master.key` when present, else `<data_dir>/master.key`
+    /// (created at init).
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {

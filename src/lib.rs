@@ -16,6 +16,8 @@ pub mod mcp;
 pub mod services;
 pub mod store;
 pub mod system;
+pub mod systemd;
 pub mod telemetry;
 pub mod time;
 pub mod users;
+pub mod vault;

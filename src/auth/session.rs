@@ -385,3 +385,88 @@ pub async fn client_credentials(
         scope: scope_str,
     })
 }
+
+/// Deletes login sessions (with their refresh tokens) that expired or were revoked more
+/// than a week ago; returns how many. The week keeps recent revocations visible for
+/// investigation.
+pub fn purge_stale(conn: &Connection) -> Result<usize> {
+    let cutoff =
+        crate::time::format_rfc3339(time::OffsetDateTime::now_utc() - time::Duration::days(7));
+    Ok(conn.execute(
+        "DELETE FROM auth_sessions WHERE expires_at < ?1 OR revoked_at < ?1",
+        [cutoff],
+    )?)
+}
+
+/// Background task: [`purge_stale`] at start and then hourly, until shutdown.
+pub fn spawn_cleanup(app: &std::sync::Arc<App>) {
+    let app2 = app.clone();
+    app.tasks.spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = app2.shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            match app2.store.write(|tx| purge_stale(tx)).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(sessions = n, "purged stale login sessions"),
+                Err(e) => tracing::warn!("purging stale login sessions: {e}"),
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn purge_keeps_live_and_recent_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("t.db")).unwrap();
+        let n = store
+            .write(|tx| {
+                let now = crate::time::now_rfc3339();
+                tx.execute(
+                    "INSERT INTO users (id, username, email, password_hash, created_at, updated_at, password_changed_at)
+                     VALUES ('usr_a', 'a', 'a@x.y', 'h', ?1, ?1, ?1)",
+                    [&now],
+                )?;
+                let old = "2001-01-01T00:00:00.000Z";
+                let future = expiry_after(3600);
+                for (id, expires, revoked) in [
+                    ("ses_live", future.as_str(), None),
+                    ("ses_revoked_now", future.as_str(), Some(now.as_str())),
+                    ("ses_revoked_old", future.as_str(), Some(old)),
+                    ("ses_expired_old", old, None),
+                ] {
+                    tx.execute(
+                        "INSERT INTO auth_sessions (id, user_id, created_at, expires_at, revoked_at) VALUES (?1, 'usr_a', ?2, ?3, ?4)",
+                        params![id, now, expires, revoked],
+                    )?;
+                }
+                insert_refresh_token(tx, "ses_expired_old", 1)?;
+                purge_stale(tx)
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+        let left: Vec<String> = store
+            .read(|c| {
+                let mut s = c.prepare("SELECT id FROM auth_sessions ORDER BY id")?;
+                let v = s
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(v)
+            })
+            .await
+            .unwrap();
+        assert_eq!(left, ["ses_live", "ses_revoked_now"]);
+        let tokens: i64 = store
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM refresh_tokens", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(tokens, 0, "refresh tokens go with their session");
+    }
+}

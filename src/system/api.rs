@@ -66,19 +66,15 @@ async fn health(State(app): State<AppState>) -> Response {
     let database = Check::from(app.store.ping().await, t);
     let t = std::time::Instant::now();
     let docker = Check::from(app.docker.ping().await, t);
-    // The vault and the scheduler arrive with their issues; until then the JWT key file
-    // stands in for the vault and no schedules exist.
-    let vault = Check {
-        status: "ok",
-        message: None,
-        latency_ms: None,
-    };
+    let t = std::time::Instant::now();
+    let vault = Check::from(app.vault.verify(&app.store).await, t);
+    // The scheduler arrives with the backups issue; until then no schedules exist.
     let scheduler = Check {
         status: "ok",
         message: None,
         latency_ms: None,
     };
-    let status = if database.status != "ok" {
+    let status = if database.status != "ok" || vault.status != "ok" {
         "down"
     } else if docker.status != "ok" {
         "degraded"

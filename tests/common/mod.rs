@@ -178,6 +178,24 @@ impl Daemon {
         self.admin_token = None;
     }
 
+    /// Sends `sig` (e.g. `libc::SIGHUP`) to the running daemon.
+    pub fn signal(&self, sig: i32) {
+        let pid = self.child.as_ref().expect("daemon running").id();
+        unsafe { libc::kill(pid as i32, sig) };
+    }
+
+    /// Waits up to `secs` for `needle` to appear in the log.
+    pub async fn wait_for_log(&self, needle: &str, secs: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
     /// The daemon's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("daemon.log")).unwrap_or_default()
