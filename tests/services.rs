@@ -736,3 +736,91 @@ async fn health_checks_volumes_and_extra_networks() {
     let (s, _) = d.delete(&format!("/services/{net}"), &admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn every_services_route_enforces_its_permission() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let name = d.name("perm");
+    let id = create(&d, &admin, sleeper(&name)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tag = d.tag.clone();
+    let viewer = d.user_with_roles(&format!("v{tag}"), &["viewer"]).await;
+    let developer = d
+        .user_with_roles(&format!("dev{tag}"), &["developer"])
+        .await;
+    let operator = d.user_with_roles(&format!("op{tag}"), &["operator"]).await;
+
+    let reads = [
+        (Method::GET, "/services".to_string(), None),
+        (Method::GET, format!("/services/{id}"), None),
+    ];
+    let writes = [
+        (
+            Method::POST,
+            "/services".to_string(),
+            Some(sleeper(&d.name("other"))),
+        ),
+        (Method::PUT, format!("/services/{id}"), Some(sleeper(&name))),
+        (
+            Method::PATCH,
+            format!("/services/{id}"),
+            Some(json!({"env": {"A": "1"}})),
+        ),
+        (
+            Method::POST,
+            format!("/services/{id}/start"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            format!("/services/{id}/stop"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            format!("/services/{id}/restart"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            format!("/services/{id}/scale"),
+            Some(json!({"replicas": 2})),
+        ),
+        (Method::DELETE, format!("/services/{id}"), None),
+    ];
+    for token in [&viewer, &developer, &operator] {
+        for (m, path, body) in &reads {
+            let (s, b) = d.call(m.clone(), path, Some(token), body.clone()).await;
+            assert_eq!(s, StatusCode::OK, "{m} {path}: {b}");
+        }
+    }
+    for token in [&viewer, &developer] {
+        for (m, path, body) in &writes {
+            let (s, b) = d.call(m.clone(), path, Some(token), body.clone()).await;
+            let e = assert_error(s, &b, 403, "FORBIDDEN");
+            assert!(
+                e["message"].as_str().unwrap().contains("services:write"),
+                "{m} {path}: {b}"
+            );
+        }
+    }
+    // Nothing changed by the denied calls.
+    let (_, b) = d.get(&format!("/services/{id}"), &admin).await;
+    assert_eq!(b["data"]["status"], "created");
+    assert_eq!(b["data"]["env"], json!({}));
+    assert!(common::containers_named(&format!("mcpd-{}", d.name("other"))).is_empty());
+    for (m, path, body) in &writes {
+        let (s, b) = d.call(m.clone(), path, Some(&operator), body.clone()).await;
+        assert!(s.is_success(), "operator {m} {path}: {s} {b}");
+    }
+    let (s, _) = d.get(&format!("/services/{id}"), &admin).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = d
+        .delete(&format!("/services/{}", d.name("other")), &admin)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+}
