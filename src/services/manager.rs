@@ -276,6 +276,21 @@ async fn settle(docker: &Docker, ids: &[String]) -> Result<()> {
     }
 }
 
+/// Stops (and with `remove`, removes) containers concurrently, each within
+/// `docker.stop_timeout_s`.
+async fn stop_all(app: &App, docker: &Docker, containers: &[Observed], remove: bool) -> Result<()> {
+    let timeout = app.config.docker.stop_timeout_s;
+    futures::future::try_join_all(containers.iter().map(|c| async move {
+        runtime::stop_container(docker, &c.id, timeout).await?;
+        if remove {
+            runtime::remove_container(docker, &c.id).await?;
+        }
+        Ok::<(), Error>(())
+    }))
+    .await?;
+    Ok(())
+}
+
 async fn remove_all(docker: &Docker, ids: &[String]) {
     for c in ids {
         if let Err(e) = runtime::remove_container(docker, c).await {
@@ -331,8 +346,9 @@ pub async fn get(app: &App, id_or_name: &str) -> Result<Service> {
 /// listing; while Docker is down they are empty and status is the last known.
 pub async fn list(app: &App, query: ListQuery) -> Result<Page<Service>> {
     let page = app.store.read(move |c| store::list(c, &query)).await?;
+    let ids = page.items.iter().map(|r| r.id.clone()).collect();
     let all = match app.docker.get().await {
-        Ok(d) => runtime::managed_containers(&d).await.ok(),
+        Ok(d) => runtime::containers_of(&d, &ids).await.ok(),
         Err(_) => None,
     };
     Ok(page.map(|row| match &all {
@@ -469,9 +485,8 @@ async fn run_op(
     }
     let outcome: Result<Vec<Observed>> = async {
         if stop_first || row.desired_state == DESIRED_STOPPED {
-            for c in runtime::service_containers(&docker, &row.id).await? {
-                runtime::stop_container(&docker, &c.id, app.config.docker.stop_timeout_s).await?;
-            }
+            let containers = runtime::service_containers(&docker, &row.id).await?;
+            stop_all(app, &docker, &containers, false).await?;
         }
         if row.desired_state == DESIRED_RUNNING {
             converge(app, &docker, &row.id, &row.spec, true).await
@@ -594,11 +609,8 @@ pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
     let row = load(app, &row.id).await?;
     let docker = app.docker.get().await?;
     let removed: Result<()> = async {
-        for c in runtime::service_containers(&docker, &row.id).await? {
-            runtime::stop_container(&docker, &c.id, app.config.docker.stop_timeout_s).await?;
-            runtime::remove_container(&docker, &c.id).await?;
-        }
-        Ok(())
+        let containers = runtime::service_containers(&docker, &row.id).await?;
+        stop_all(app, &docker, &containers, true).await
     }
     .await;
     if let Err(e) = removed {

@@ -310,6 +310,10 @@ fn container_error(e: bollard::errors::Error, what: &str) -> Error {
             None
         };
         let msg = format!("container failed to {what}: {message}");
+        if *status_code == 409 {
+            // e.g. a container of that name exists but belongs to no service of ours.
+            return Error::conflict(msg);
+        }
         return match field {
             Some(f) => Error::validation(msg).with_detail(f, message.clone()),
             None => Error::validation(msg),
@@ -459,6 +463,15 @@ pub async fn inspect(docker: &Docker, id: &str) -> Result<Option<Observed>> {
 /// Containers (any state) carrying `label` (`key=value` or `key`), inspected, ordered
 /// by service then replica number.
 pub async fn containers_labelled(docker: &Docker, label: &str) -> Result<Vec<Observed>> {
+    containers_labelled_where(docker, label, |_| true).await
+}
+
+/// Like [`containers_labelled`], inspecting only the containers whose labels pass `keep`.
+async fn containers_labelled_where(
+    docker: &Docker,
+    label: &str,
+    keep: impl Fn(&HashMap<String, String>) -> bool,
+) -> Result<Vec<Observed>> {
     let mut filters = HashMap::new();
     filters.insert("label".to_string(), vec![label.to_string()]);
     let summaries = docker
@@ -472,6 +485,9 @@ pub async fn containers_labelled(docker: &Docker, label: &str) -> Result<Vec<Obs
     let mut out = Vec::with_capacity(summaries.len());
     for s in summaries {
         let Some(id) = s.id else { continue };
+        if !keep(&s.labels.unwrap_or_default()) {
+            continue;
+        }
         if let Some(o) = inspect(docker, &id).await? {
             out.push(o);
         }
@@ -490,6 +506,17 @@ pub async fn service_containers(docker: &Docker, service_id: &str) -> Result<Vec
 /// Every container mcpd manages.
 pub async fn managed_containers(docker: &Docker) -> Result<Vec<Observed>> {
     containers_labelled(docker, &format!("{LABEL_MANAGED}=true")).await
+}
+
+/// The containers of the services in `ids` (one listing; only theirs are inspected).
+pub async fn containers_of(
+    docker: &Docker,
+    ids: &std::collections::HashSet<String>,
+) -> Result<Vec<Observed>> {
+    containers_labelled_where(docker, &format!("{LABEL_MANAGED}=true"), |labels| {
+        labels.get(LABEL_SERVICE).is_some_and(|s| ids.contains(s))
+    })
+    .await
 }
 
 /// A service's status from its containers (DESIGN.md: `created, starting, running,
