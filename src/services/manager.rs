@@ -608,14 +608,24 @@ pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
     let _guard = lock(&row.id).await;
     let row = load(app, &row.id).await?;
     let docker = app.docker.get().await?;
+    let containers = runtime::service_containers(&docker, &row.id).await?;
+    // Readers see `removing` while the containers go.
+    let id = row.id.clone();
+    app.store
+        .write(move |tx| store::set_status(tx, &id, "removing"))
+        .await?;
     let removed: Result<()> = async {
-        let containers = runtime::service_containers(&docker, &row.id).await?;
-        stop_all(app, &docker, &containers, true).await
+        stop_all(app, &docker, &containers, true).await?;
+        // Containers made meanwhile (none expected under the lock) go too.
+        let rest = runtime::service_containers(&docker, &row.id).await?;
+        stop_all(app, &docker, &rest, true).await
     }
     .await;
     if let Err(e) = removed {
         let failed = Err(Error::new(e.code, e.message.clone()));
-        finish(app, actor, "services.delete", &row.id, None, &failed).await?;
+        // Back to the last status; the events watcher corrects it from Docker.
+        let status = Some(row.status.clone());
+        finish(app, actor, "services.delete", &row.id, status, &failed).await?;
         return Err(e);
     }
     let (actor, id, name) = (actor.clone(), row.id.clone(), row.spec.name.clone());
