@@ -516,6 +516,49 @@ async fn start_stop_restart_scale_patch_delete() {
         .post(&format!("/services/{id}/start"), &admin, json!({}))
         .await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+
+    // Every change is in the audit log, attributed to the admin, without env values.
+    let db = rusqlite::Connection::open_with_flags(
+        d.data_path("mcpd.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = db
+        .prepare(
+            "SELECT a.action, a.outcome, u.username, coalesce(a.details, '') FROM audit_log a
+             LEFT JOIN users u ON u.id = a.actor_user_id
+             WHERE a.target_id = ?1 ORDER BY a.timestamp, a.rowid",
+        )
+        .unwrap();
+    let rows: Vec<(String, String, Option<String>, String)> = stmt
+        .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let actions: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.1 == "success")
+        .map(|r| r.0.as_str())
+        .collect();
+    for want in [
+        "services.create",
+        "services.stop",
+        "services.start",
+        "services.restart",
+        "services.scale",
+        "services.update",
+        "services.delete",
+    ] {
+        assert!(actions.contains(&want), "{want} not audited: {rows:?}");
+    }
+    assert!(
+        rows.iter().all(|r| r.2.as_deref() == Some("admin")),
+        "{rows:?}"
+    );
+    assert!(
+        !rows.iter().any(|r| r.3.contains("blue")),
+        "env value in audit: {rows:?}"
+    );
 }
 
 #[tokio::test]
