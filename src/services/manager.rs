@@ -123,8 +123,15 @@ async fn observe(app: &App, row: &Row) -> Option<Vec<Observed>> {
 }
 
 /// Re-reads one service's containers and stores the status they give. Used by the
-/// events watcher; a service that no longer exists is ignored.
+/// events watcher; a service that no longer exists is ignored. Waits for an operation
+/// in progress on the service, so its final state is what gets stored.
 pub async fn refresh_status(app: &App, docker: &Docker, service_id: &str) -> Result<()> {
+    let _guard = lock(service_id).await;
+    refresh_status_locked(app, docker, service_id).await
+}
+
+/// [`refresh_status`] for a caller already holding the service's lock.
+async fn refresh_status_locked(app: &App, docker: &Docker, service_id: &str) -> Result<()> {
     let key = service_id.to_string();
     let Some(row) = app.store.read(move |c| store::find(c, &key)).await? else {
         return Ok(());
@@ -173,6 +180,8 @@ pub async fn create(
     runtime::ensure_network(&docker, &network).await?;
 
     let id = crate::ids::new_id("svc");
+    // Events about the new containers wait until the row exists.
+    let _id_guard = lock(&id).await;
     let mut made = Vec::new();
     let realised: Result<()> = async {
         for n in 1..=spec.replicas {
@@ -329,15 +338,6 @@ async fn audit_failure(app: &App, actor: &Actor, action: &'static str, name: &st
 pub async fn get(app: &App, id_or_name: &str) -> Result<Service> {
     let row = load(app, id_or_name).await?;
     let observed = observe(app, &row).await;
-    if let Some(obs) = &observed {
-        let status = runtime::derive_status(&row.desired_state, row.spec.replicas, obs);
-        if status != row.status {
-            let id = row.id.clone();
-            app.store
-                .write(move |tx| store::set_status(tx, &id, &status))
-                .await?;
-        }
-    }
     Ok(to_service(row, observed.as_deref()))
 }
 
@@ -702,7 +702,7 @@ pub async fn reconcile(app: &App) -> Result<()> {
                 .await?;
             }
         }
-        refresh_status(app, &docker, &row.id).await?;
+        refresh_status_locked(app, &docker, &row.id).await?;
     }
     Ok(())
 }
