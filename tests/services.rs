@@ -304,6 +304,31 @@ async fn list_filters_and_pagination() {
         .await;
     assert_eq!(b["meta"]["pagination"]["total"], 3, "{b}");
 
+    // Rename through PATCH: the container follows the new name; a taken name is a 409.
+    let (old, new) = (d.name("c"), d.name("c2"));
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/services/{old}"),
+            Some(&admin),
+            Some(json!({"name": new})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["containers"][0]["name"], format!("mcpd-{new}-1"));
+    assert!(common::containers_named(&format!("mcpd-{old}-")).is_empty());
+    let (s, _) = d.get(&format!("/services/{new}"), &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/services/{new}"),
+            Some(&admin),
+            Some(json!({"name": d.name("a")})),
+        )
+        .await;
+    assert_error(s, &b, 409, "RESOURCE_ALREADY_EXISTS");
+
     let (s, b) = d.get("/services?colour=red", &admin).await;
     let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
     assert_eq!(e["details"][0]["field"], "colour");
@@ -491,6 +516,49 @@ async fn start_stop_restart_scale_patch_delete() {
         .post(&format!("/services/{id}/start"), &admin, json!({}))
         .await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+
+    // Every change is in the audit log, attributed to the admin, without env values.
+    let db = rusqlite::Connection::open_with_flags(
+        d.data_path("mcpd.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = db
+        .prepare(
+            "SELECT a.action, a.outcome, u.username, coalesce(a.details, '') FROM audit_log a
+             LEFT JOIN users u ON u.id = a.actor_user_id
+             WHERE a.target_id = ?1 ORDER BY a.timestamp, a.rowid",
+        )
+        .unwrap();
+    let rows: Vec<(String, String, Option<String>, String)> = stmt
+        .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let actions: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.1 == "success")
+        .map(|r| r.0.as_str())
+        .collect();
+    for want in [
+        "services.create",
+        "services.stop",
+        "services.start",
+        "services.restart",
+        "services.scale",
+        "services.update",
+        "services.delete",
+    ] {
+        assert!(actions.contains(&want), "{want} not audited: {rows:?}");
+    }
+    assert!(
+        rows.iter().all(|r| r.2.as_deref() == Some("admin")),
+        "{rows:?}"
+    );
+    assert!(
+        !rows.iter().any(|r| r.3.contains("blue")),
+        "env value in audit: {rows:?}"
+    );
 }
 
 #[tokio::test]
@@ -610,4 +678,192 @@ async fn status_follows_docker_and_reconcile_restores_after_daemon_restart() {
         inspect(&format!("mcpd-{name}-1"), "{{.State.Running}}"),
         "false"
     );
+}
+
+/// Removes a Docker network this test made when dropped, even when the test fails.
+struct NetworkGuard(String);
+
+impl Drop for NetworkGuard {
+    fn drop(&mut self) {
+        let _ = docker(&["network", "rm", &self.0]);
+    }
+}
+
+#[tokio::test]
+async fn health_checks_volumes_and_extra_networks() {
+    require_docker!();
+    // Declared before the daemon so it drops after the daemon's cleanup has removed
+    // the containers attached to it.
+    let extra = NetworkGuard(format!("mcpd-test-extra-{}", std::process::id()));
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+
+    // A failing health check makes the service unhealthy (stored from Docker's
+    // health_status events, so the list filter sees it); a passing one, running.
+    let sick = d.name("sick");
+    let well = d.name("well");
+    for (name, test) in [(&sick, json!(["CMD", "false"])), (&well, json!(["true"]))] {
+        let mut body = sleeper(name);
+        body["start"] = json!(true);
+        body["health_check"] = json!({"test": test, "interval_s": 1, "timeout_s": 1, "retries": 1});
+        create(&d, &admin, body).await;
+    }
+    wait_for(
+        &d,
+        &admin,
+        &format!("/services?name={sick}&status=unhealthy"),
+        |b| b["meta"]["pagination"]["total"] == 1,
+    )
+    .await;
+    let b = wait_for(&d, &admin, &format!("/services/{well}"), |b| {
+        b["data"]["status"] == "running"
+    })
+    .await;
+    assert_eq!(b["data"]["health_check"]["test"], json!(["CMD", "true"]));
+    assert_eq!(
+        inspect(&format!("mcpd-{well}-1"), "{{.State.Health.Status}}"),
+        "healthy"
+    );
+    let (s, b) = d
+        .post(
+            "/services",
+            &admin,
+            json!({"name": d.name("nohc"), "image": BUSYBOX_IMAGE, "health_check": {"test": []}}),
+        )
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "health_check.test");
+
+    // A read-only bind mount.
+    let host_dir = tempfile::tempdir().unwrap();
+    std::fs::write(host_dir.path().join("f.txt"), "from the host").unwrap();
+    let vol = d.name("vol");
+    let mut body = sleeper(&vol);
+    body["start"] = json!(true);
+    body["volumes"] = json!([{"source": host_dir.path().to_str().unwrap(), "target": "/data", "read_only": true}]);
+    create(&d, &admin, body).await;
+    let c = format!("mcpd-{vol}-1");
+    assert_eq!(
+        docker(&["exec", &c, "cat", "/data/f.txt"]).as_deref(),
+        Some("from the host")
+    );
+    assert!(
+        docker(&["exec", &c, "touch", "/data/new"]).is_none(),
+        "read-only mount was writable"
+    );
+
+    // Extra networks must exist; the container joins them besides the managed one.
+    let (s, b) = d
+        .post(
+            "/services",
+            &admin,
+            json!({"name": d.name("nonet"), "image": BUSYBOX_IMAGE, "networks": [format!("{}-absent", d.network)]}),
+        )
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "networks[0]");
+    docker(&["network", "create", &extra.0]).expect("create extra network");
+    let net = d.name("net");
+    let mut body = sleeper(&net);
+    body["networks"] = json!([extra.0]);
+    body["start"] = json!(true);
+    create(&d, &admin, body).await;
+    let nets = inspect(
+        &format!("mcpd-{net}-1"),
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+    );
+    assert!(
+        nets.contains(&d.network) && nets.contains(&extra.0),
+        "{nets}"
+    );
+    let (s, _) = d.delete(&format!("/services/{net}"), &admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn every_services_route_enforces_its_permission() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let name = d.name("perm");
+    let id = create(&d, &admin, sleeper(&name)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tag = d.tag.clone();
+    let viewer = d.user_with_roles(&format!("v{tag}"), &["viewer"]).await;
+    let developer = d
+        .user_with_roles(&format!("dev{tag}"), &["developer"])
+        .await;
+    let operator = d.user_with_roles(&format!("op{tag}"), &["operator"]).await;
+
+    let reads = [
+        (Method::GET, "/services".to_string(), None),
+        (Method::GET, format!("/services/{id}"), None),
+    ];
+    let writes = [
+        (
+            Method::POST,
+            "/services".to_string(),
+            Some(sleeper(&d.name("other"))),
+        ),
+        (Method::PUT, format!("/services/{id}"), Some(sleeper(&name))),
+        (
+            Method::PATCH,
+            format!("/services/{id}"),
+            Some(json!({"env": {"A": "1"}})),
+        ),
+        (
+            Method::POST,
+            format!("/services/{id}/start"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            format!("/services/{id}/stop"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            format!("/services/{id}/restart"),
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            format!("/services/{id}/scale"),
+            Some(json!({"replicas": 2})),
+        ),
+        (Method::DELETE, format!("/services/{id}"), None),
+    ];
+    for token in [&viewer, &developer, &operator] {
+        for (m, path, body) in &reads {
+            let (s, b) = d.call(m.clone(), path, Some(token), body.clone()).await;
+            assert_eq!(s, StatusCode::OK, "{m} {path}: {b}");
+        }
+    }
+    for token in [&viewer, &developer] {
+        for (m, path, body) in &writes {
+            let (s, b) = d.call(m.clone(), path, Some(token), body.clone()).await;
+            let e = assert_error(s, &b, 403, "FORBIDDEN");
+            assert!(
+                e["message"].as_str().unwrap().contains("services:write"),
+                "{m} {path}: {b}"
+            );
+        }
+    }
+    // Nothing changed by the denied calls.
+    let (_, b) = d.get(&format!("/services/{id}"), &admin).await;
+    assert_eq!(b["data"]["status"], "created");
+    assert_eq!(b["data"]["env"], json!({}));
+    assert!(common::containers_named(&format!("mcpd-{}", d.name("other"))).is_empty());
+    for (m, path, body) in &writes {
+        let (s, b) = d.call(m.clone(), path, Some(&operator), body.clone()).await;
+        assert!(s.is_success(), "operator {m} {path}: {s} {b}");
+    }
+    let (s, _) = d.get(&format!("/services/{id}"), &admin).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = d
+        .delete(&format!("/services/{}", d.name("other")), &admin)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
 }

@@ -23,6 +23,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 
+/// The services routes, relative to `/api/v1`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/services", get(list).post(create))
@@ -320,4 +321,48 @@ async fn scale(
     Ok(Reply::ok(
         manager::scale(&app, &Actor::from(&who), &current.id, r.replicas).await?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_managed_service_is_changed_only_through_its_owner() {
+        let mut svc = Service {
+            id: "svc_x".into(),
+            name: "fs".into(),
+            image: "i".into(),
+            command: None,
+            env: BTreeMap::new(),
+            ports: vec![],
+            volumes: vec![],
+            networks: vec![],
+            labels: BTreeMap::new(),
+            resources: Resources::default(),
+            health_check: None,
+            replicas: 1,
+            restart_policy: RestartPolicy::No,
+            status: "running".into(),
+            desired_state: "running".into(),
+            managed_by: None,
+            containers: vec![],
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        assert!(not_managed(&svc).is_ok());
+        svc.managed_by = Some("mcp_abc".into());
+        let e = not_managed(&svc).unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::Conflict);
+        assert!(e.message.contains("mcp_abc"), "{}", e.message);
+    }
+
+    #[test]
+    fn patch_tells_null_from_absent() {
+        let p: PatchRequest = crate::http::extract::parse_json(br#"{"command": null}"#).unwrap();
+        assert_eq!(p.command, Some(None));
+        assert!(p.health_check.is_none());
+        let p: PatchRequest = crate::http::extract::parse_json(br#"{}"#).unwrap();
+        assert!(p.command.is_none());
+    }
 }

@@ -18,7 +18,9 @@ use bollard::Docker;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
+/// `desired_state` of a service that should run.
 pub const DESIRED_RUNNING: &str = "running";
+/// `desired_state` of a service that should not run.
 pub const DESIRED_STOPPED: &str = "stopped";
 
 type ServiceLock = Arc<tokio::sync::Mutex<()>>;
@@ -121,8 +123,15 @@ async fn observe(app: &App, row: &Row) -> Option<Vec<Observed>> {
 }
 
 /// Re-reads one service's containers and stores the status they give. Used by the
-/// events watcher; a service that no longer exists is ignored.
+/// events watcher; a service that no longer exists is ignored. Waits for an operation
+/// in progress on the service, so its final state is what gets stored.
 pub async fn refresh_status(app: &App, docker: &Docker, service_id: &str) -> Result<()> {
+    let _guard = lock(service_id).await;
+    refresh_status_locked(app, docker, service_id).await
+}
+
+/// [`refresh_status`] for a caller already holding the service's lock.
+async fn refresh_status_locked(app: &App, docker: &Docker, service_id: &str) -> Result<()> {
     let key = service_id.to_string();
     let Some(row) = app.store.read(move |c| store::find(c, &key)).await? else {
         return Ok(());
@@ -171,6 +180,8 @@ pub async fn create(
     runtime::ensure_network(&docker, &network).await?;
 
     let id = crate::ids::new_id("svc");
+    // Events about the new containers wait until the row exists.
+    let _id_guard = lock(&id).await;
     let mut made = Vec::new();
     let realised: Result<()> = async {
         for n in 1..=spec.replicas {
@@ -274,6 +285,21 @@ async fn settle(docker: &Docker, ids: &[String]) -> Result<()> {
     }
 }
 
+/// Stops (and with `remove`, removes) containers concurrently, each within
+/// `docker.stop_timeout_s`.
+async fn stop_all(app: &App, docker: &Docker, containers: &[Observed], remove: bool) -> Result<()> {
+    let timeout = app.config.docker.stop_timeout_s;
+    futures::future::try_join_all(containers.iter().map(|c| async move {
+        runtime::stop_container(docker, &c.id, timeout).await?;
+        if remove {
+            runtime::remove_container(docker, &c.id).await?;
+        }
+        Ok::<(), Error>(())
+    }))
+    .await?;
+    Ok(())
+}
+
 async fn remove_all(docker: &Docker, ids: &[String]) {
     for c in ids {
         if let Err(e) = runtime::remove_container(docker, c).await {
@@ -312,15 +338,6 @@ async fn audit_failure(app: &App, actor: &Actor, action: &'static str, name: &st
 pub async fn get(app: &App, id_or_name: &str) -> Result<Service> {
     let row = load(app, id_or_name).await?;
     let observed = observe(app, &row).await;
-    if let Some(obs) = &observed {
-        let status = runtime::derive_status(&row.desired_state, row.spec.replicas, obs);
-        if status != row.status {
-            let id = row.id.clone();
-            app.store
-                .write(move |tx| store::set_status(tx, &id, &status))
-                .await?;
-        }
-    }
     Ok(to_service(row, observed.as_deref()))
 }
 
@@ -329,8 +346,9 @@ pub async fn get(app: &App, id_or_name: &str) -> Result<Service> {
 /// listing; while Docker is down they are empty and status is the last known.
 pub async fn list(app: &App, query: ListQuery) -> Result<Page<Service>> {
     let page = app.store.read(move |c| store::list(c, &query)).await?;
+    let ids = page.items.iter().map(|r| r.id.clone()).collect();
     let all = match app.docker.get().await {
-        Ok(d) => runtime::managed_containers(&d).await.ok(),
+        Ok(d) => runtime::containers_of(&d, &ids).await.ok(),
         Err(_) => None,
     };
     Ok(page.map(|row| match &all {
@@ -347,8 +365,8 @@ pub async fn list(app: &App, query: ListQuery) -> Result<Page<Service>> {
 }
 
 /// Brings the containers of a service to its spec: removes containers that are out of
-/// date (config hash or name changed) or beyond `replicas`; when `run`, creates the
-/// missing replicas and starts every container. Containers created here are removed
+/// date (config hash or name changed) or beyond `replicas`, creates the missing
+/// replicas, and when `run` starts every container. Containers created here are removed
 /// again if a later step fails. Returns the containers afterwards.
 async fn converge(
     app: &App,
@@ -379,28 +397,28 @@ async fn converge(
             runtime::remove_container(docker, &c.id).await?;
         }
     }
-    if run {
-        runtime::ensure_network(docker, network).await?;
-        let mut made = Vec::new();
-        let r: Result<()> = async {
-            for n in 1..=spec.replicas {
-                match kept.get(&n) {
-                    Some(c) if c.running => {}
-                    Some(c) => runtime::start_container(docker, &c.id).await?,
-                    None => {
-                        let cid = runtime::create_container(docker, id, spec, n, network).await?;
-                        made.push(cid.clone());
+    runtime::ensure_network(docker, network).await?;
+    let mut made = Vec::new();
+    let r: Result<()> = async {
+        for n in 1..=spec.replicas {
+            match kept.get(&n) {
+                Some(c) if c.running || !run => {}
+                Some(c) => runtime::start_container(docker, &c.id).await?,
+                None => {
+                    let cid = runtime::create_container(docker, id, spec, n, network).await?;
+                    made.push(cid.clone());
+                    if run {
                         runtime::start_container(docker, &cid).await?;
                     }
                 }
             }
-            Ok(())
         }
-        .await;
-        if let Err(e) = r {
-            remove_all(docker, &made).await;
-            return Err(e);
-        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = r {
+        remove_all(docker, &made).await;
+        return Err(e);
     }
     runtime::service_containers(docker, id).await
 }
@@ -467,9 +485,8 @@ async fn run_op(
     }
     let outcome: Result<Vec<Observed>> = async {
         if stop_first || row.desired_state == DESIRED_STOPPED {
-            for c in runtime::service_containers(&docker, &row.id).await? {
-                runtime::stop_container(&docker, &c.id, app.config.docker.stop_timeout_s).await?;
-            }
+            let containers = runtime::service_containers(&docker, &row.id).await?;
+            stop_all(app, &docker, &containers, false).await?;
         }
         if row.desired_state == DESIRED_RUNNING {
             converge(app, &docker, &row.id, &row.spec, true).await
@@ -496,7 +513,7 @@ async fn run_op(
 }
 
 /// Changes the number of containers (0..=20): adds or removes the highest-numbered
-/// ones. A stopped service only loses containers; new ones come at start.
+/// ones (added ones are started when the service runs).
 pub async fn scale(app: &App, actor: &Actor, id_or_name: &str, replicas: u32) -> Result<Service> {
     if replicas > MAX_REPLICAS {
         return Err(Error::field(
@@ -512,10 +529,10 @@ pub async fn scale(app: &App, actor: &Actor, id_or_name: &str, replicas: u32) ->
 }
 
 /// Replaces the desired state with `spec` (validated like create; a new name must be
-/// free; `stdin_open` and `managed_by` are kept from the stored spec by the caller's
-/// choice). Containers whose configuration changed are recreated when the service runs
-/// (removed, to be recreated at start, when it is stopped). If Docker refuses the new
-/// configuration the previous one is restored and the error returned.
+/// free; the caller decides `stdin_open` and `managed_by`, see [`spec`]). Containers
+/// whose configuration changed are recreated (and started again when the service
+/// runs). If Docker refuses the new configuration the previous one is restored and the
+/// error returned.
 pub async fn update(
     app: &App,
     actor: &Actor,
@@ -591,17 +608,24 @@ pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
     let _guard = lock(&row.id).await;
     let row = load(app, &row.id).await?;
     let docker = app.docker.get().await?;
+    let containers = runtime::service_containers(&docker, &row.id).await?;
+    // Readers see `removing` while the containers go.
+    let id = row.id.clone();
+    app.store
+        .write(move |tx| store::set_status(tx, &id, "removing"))
+        .await?;
     let removed: Result<()> = async {
-        for c in runtime::service_containers(&docker, &row.id).await? {
-            runtime::stop_container(&docker, &c.id, app.config.docker.stop_timeout_s).await?;
-            runtime::remove_container(&docker, &c.id).await?;
-        }
-        Ok(())
+        stop_all(app, &docker, &containers, true).await?;
+        // Containers made meanwhile (none expected under the lock) go too.
+        let rest = runtime::service_containers(&docker, &row.id).await?;
+        stop_all(app, &docker, &rest, true).await
     }
     .await;
     if let Err(e) = removed {
         let failed = Err(Error::new(e.code, e.message.clone()));
-        finish(app, actor, "services.delete", &row.id, None, &failed).await?;
+        // Back to the last status; the events watcher corrects it from Docker.
+        let status = Some(row.status.clone());
+        finish(app, actor, "services.delete", &row.id, status, &failed).await?;
         return Err(e);
     }
     let (actor, id, name) = (actor.clone(), row.id.clone(), row.spec.name.clone());
@@ -678,7 +702,7 @@ pub async fn reconcile(app: &App) -> Result<()> {
                 .await?;
             }
         }
-        refresh_status(app, &docker, &row.id).await?;
+        refresh_status_locked(app, &docker, &row.id).await?;
     }
     Ok(())
 }

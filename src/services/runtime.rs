@@ -22,9 +22,13 @@ use bollard::query_parameters::{
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
+/// `true` on every container and network mcpd manages.
 pub const LABEL_MANAGED: &str = "io.mcpd.managed";
+/// The owning service's id (`svc_…`).
 pub const LABEL_SERVICE: &str = "io.mcpd.service";
+/// The replica number, from 1.
 pub const LABEL_REPLICA: &str = "io.mcpd.replica";
+/// Hash of the container-shaping spec (see [`config_hash`]).
 pub const LABEL_CONFIG: &str = "io.mcpd.config";
 
 /// `mcpd-<service name>-<n>`, n from 1.
@@ -306,6 +310,10 @@ fn container_error(e: bollard::errors::Error, what: &str) -> Error {
             None
         };
         let msg = format!("container failed to {what}: {message}");
+        if *status_code == 409 {
+            // e.g. a container of that name exists but belongs to no service of ours.
+            return Error::conflict(msg);
+        }
         return match field {
             Some(f) => Error::validation(msg).with_detail(f, message.clone()),
             None => Error::validation(msg),
@@ -455,6 +463,15 @@ pub async fn inspect(docker: &Docker, id: &str) -> Result<Option<Observed>> {
 /// Containers (any state) carrying `label` (`key=value` or `key`), inspected, ordered
 /// by service then replica number.
 pub async fn containers_labelled(docker: &Docker, label: &str) -> Result<Vec<Observed>> {
+    containers_labelled_where(docker, label, |_| true).await
+}
+
+/// Like [`containers_labelled`], inspecting only the containers whose labels pass `keep`.
+async fn containers_labelled_where(
+    docker: &Docker,
+    label: &str,
+    keep: impl Fn(&HashMap<String, String>) -> bool,
+) -> Result<Vec<Observed>> {
     let mut filters = HashMap::new();
     filters.insert("label".to_string(), vec![label.to_string()]);
     let summaries = docker
@@ -468,6 +485,9 @@ pub async fn containers_labelled(docker: &Docker, label: &str) -> Result<Vec<Obs
     let mut out = Vec::with_capacity(summaries.len());
     for s in summaries {
         let Some(id) = s.id else { continue };
+        if !keep(&s.labels.unwrap_or_default()) {
+            continue;
+        }
         if let Some(o) = inspect(docker, &id).await? {
             out.push(o);
         }
@@ -488,6 +508,17 @@ pub async fn managed_containers(docker: &Docker) -> Result<Vec<Observed>> {
     containers_labelled(docker, &format!("{LABEL_MANAGED}=true")).await
 }
 
+/// The containers of the services in `ids` (one listing; only theirs are inspected).
+pub async fn containers_of(
+    docker: &Docker,
+    ids: &std::collections::HashSet<String>,
+) -> Result<Vec<Observed>> {
+    containers_labelled_where(docker, &format!("{LABEL_MANAGED}=true"), |labels| {
+        labels.get(LABEL_SERVICE).is_some_and(|s| ids.contains(s))
+    })
+    .await
+}
+
 /// A service's status from its containers (DESIGN.md: `created, starting, running,
 /// unhealthy, stopping, stopped, failed, removing`).
 pub fn derive_status(desired_state: &str, replicas: u32, containers: &[Observed]) -> String {
@@ -502,16 +533,14 @@ pub fn derive_status(desired_state: &str, replicas: u32, containers: &[Observed]
             "starting"
         } else if replicas == 0 {
             "stopped"
-        } else if any("exited") || any("dead") || running < replicas as usize {
-            if containers
-                .iter()
-                .any(|c| !c.running && c.exit_code != Some(0))
-                || running < replicas as usize
-            {
-                "failed"
-            } else {
-                "stopped"
-            }
+        } else if running < replicas as usize {
+            // Containers that finished cleanly (exit 0) are stopped; missing ones or a
+            // non-zero exit are a failure.
+            let clean = containers.len() >= replicas as usize
+                && containers
+                    .iter()
+                    .all(|c| c.running || c.exit_code == Some(0));
+            if clean { "stopped" } else { "failed" }
         } else {
             "running"
         }
@@ -562,6 +591,11 @@ mod tests {
             derive_status("running", 1, &[obs("exited", false, Some(1))]),
             "failed"
         );
+        assert_eq!(
+            derive_status("running", 1, &[obs("exited", false, Some(0))]),
+            "stopped"
+        );
+        assert_eq!(derive_status("running", 1, &[]), "failed");
         assert_eq!(derive_status("stopped", 1, &[run]), "stopping");
         assert_eq!(
             derive_status("stopped", 1, &[obs("created", false, Some(0))]),

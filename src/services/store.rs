@@ -114,13 +114,22 @@ pub fn all(conn: &Connection) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// Replaces the desired state (spec) of a service.
+/// Replaces the desired state (spec) of a service, its name included; a name taken by
+/// another service is `RESOURCE_ALREADY_EXISTS`.
 pub fn update_spec(conn: &Connection, id: &str, spec: &ServiceSpec, now: &str) -> Result<()> {
-    conn.execute(
-        "UPDATE services SET image = ?2, spec = ?3, updated_at = ?4 WHERE id = ?1",
-        params![id, spec.image, serde_json::to_string(spec)?, now],
-    )?;
-    Ok(())
+    let r = conn.execute(
+        "UPDATE services SET name = ?2, image = ?3, spec = ?4, updated_at = ?5 WHERE id = ?1",
+        params![id, spec.name, spec.image, serde_json::to_string(spec)?, now],
+    );
+    match r {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Err(Error::already_exists("service", &spec.name))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Sets whether the service should run.
@@ -145,4 +154,81 @@ pub fn set_status(conn: &Connection, id: &str, status: &str) -> Result<bool> {
 pub fn delete(conn: &Connection, id: &str) -> Result<()> {
     conn.execute("DELETE FROM services WHERE id = ?1", [id])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn db() -> Connection {
+        let c = Connection::open_in_memory().unwrap();
+        crate::store::list::register_regexp(&c).unwrap();
+        c.execute_batch(include_str!("../store/migrations/0001_init.sql"))
+            .unwrap();
+        c
+    }
+
+    fn row(id: &str, name: &str, at: &str) -> Row {
+        Row {
+            id: id.into(),
+            spec: ServiceSpec {
+                name: name.into(),
+                image: "busybox".into(),
+                ..Default::default()
+            },
+            desired_state: "stopped".into(),
+            status: "created".into(),
+            created_by: None,
+            created_at: at.into(),
+            updated_at: at.into(),
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_found_by_id_or_name() {
+        let c = db();
+        insert(&c, &row("svc_1", "web", "2026-01-01T00:00:00.000Z")).unwrap();
+        let e = insert(&c, &row("svc_2", "web", "2026-01-01T00:00:00.000Z")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ResourceAlreadyExists);
+        assert_eq!(get(&c, "web").unwrap().id, "svc_1");
+        assert_eq!(get(&c, "svc_1").unwrap().spec.name, "web");
+        assert_eq!(
+            get(&c, "nope").unwrap_err().code,
+            ErrorCode::ResourceNotFound
+        );
+    }
+
+    #[test]
+    fn rename_updates_the_name_column_and_keeps_names_unique() {
+        let c = db();
+        insert(&c, &row("svc_1", "a", "2026-01-01T00:00:00.000Z")).unwrap();
+        insert(&c, &row("svc_2", "b", "2026-01-02T00:00:00.000Z")).unwrap();
+        let mut spec = get(&c, "a").unwrap().spec;
+        spec.name = "b".into();
+        let e = update_spec(&c, "svc_1", &spec, "t").unwrap_err();
+        assert_eq!(e.code, ErrorCode::ResourceAlreadyExists);
+        spec.name = "c".into();
+        update_spec(&c, "svc_1", &spec, "t").unwrap();
+        assert_eq!(get(&c, "c").unwrap().id, "svc_1");
+        assert!(find(&c, "a").unwrap().is_none());
+    }
+
+    #[test]
+    fn list_filters_and_status_updates() {
+        let c = db();
+        insert(&c, &row("svc_1", "a", "2026-01-01T00:00:00.000Z")).unwrap();
+        insert(&c, &row("svc_2", "b", "2026-01-02T00:00:00.000Z")).unwrap();
+        assert!(set_status(&c, "svc_2", "running").unwrap());
+        assert!(!set_status(&c, "svc_2", "running").unwrap());
+        let pairs = vec![("status".to_string(), "running".to_string())];
+        let page = list(&c, &ListQuery::parse(&pairs).unwrap()).unwrap();
+        assert_eq!(page.total, 1);
+        assert_eq!(page.items[0].spec.name, "b");
+        let page = list(&c, &ListQuery::default()).unwrap();
+        let names: Vec<_> = page.items.iter().map(|r| r.spec.name.as_str()).collect();
+        assert_eq!(names, ["b", "a"], "newest first by default");
+        delete(&c, "svc_1").unwrap();
+        assert_eq!(all(&c).unwrap().len(), 1);
+    }
 }
