@@ -422,6 +422,14 @@ async fn streamable_http_managed_and_remote() {
     assert_eq!(echo(&d, &admin, &remote, "remote").await, "Echo: remote");
     let (_, got) = d.get(&format!("/mcp/servers/{remote}"), &admin).await;
     assert!(!got.to_string().contains(secret));
+    // Header values are sealed by the vault: not in the database files in clear.
+    for f in ["mcpd.db", "mcpd.db-wal"] {
+        let bytes = std::fs::read(d.data_path(f)).unwrap_or_default();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{f} holds the header value"
+        );
+    }
     // Stopping a remote server disables it.
     let (s, _) = d
         .post(&format!("/mcp/servers/{remote}/stop"), &admin, json!({}))

@@ -118,7 +118,44 @@ fn check_path(path: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks a create request and builds the record (not yet stored).
+/// The vault row of a server's header values.
+fn headers_row(server_id: &str) -> crate::vault::seal::RowRef<'_> {
+    crate::vault::seal::RowRef {
+        table: "mcp_servers",
+        column: "headers",
+        id: server_id,
+    }
+}
+
+/// Seals `headers` into the record (names kept in clear for display).
+fn set_headers(
+    app: &App,
+    rec: &mut ServerRecord,
+    headers: &BTreeMap<String, String>,
+) -> Result<()> {
+    rec.header_names = headers.keys().cloned().collect();
+    rec.headers_sealed = if headers.is_empty() {
+        None
+    } else {
+        let clear = zeroize::Zeroizing::new(serde_json::to_vec(headers)?);
+        Some(app.vault.seal(headers_row(&rec.id), &clear)?)
+    };
+    Ok(())
+}
+
+/// Opens a remote server's header values (only to connect).
+fn open_headers(app: &App, rec: &ServerRecord) -> Result<BTreeMap<String, String>> {
+    match &rec.headers_sealed {
+        None => Ok(BTreeMap::new()),
+        Some(sealed) => {
+            let clear = app.vault.open(headers_row(&rec.id), sealed)?;
+            Ok(serde_json::from_slice(&clear)?)
+        }
+    }
+}
+
+/// Checks a create request and builds the record (not yet stored; header values are
+/// sealed by [`create`]).
 fn plan(req: &CreateServer, actor: &Actor) -> Result<ServerRecord> {
     if !valid_name(&req.name) {
         return Err(Error::field(
@@ -133,7 +170,8 @@ fn plan(req: &CreateServer, actor: &Actor) -> Result<ServerRecord> {
         transport: Transport::Stdio,
         service_id: None,
         url: None,
-        headers: BTreeMap::new(),
+        header_names: Vec::new(),
+        headers_sealed: None,
         port: None,
         path: None,
         status: status::RUNNING.into(),
@@ -180,11 +218,9 @@ fn plan(req: &CreateServer, actor: &Actor) -> Result<ServerRecord> {
                 ));
             }
             check_url(url)?;
-            let headers = req.headers.clone().unwrap_or_default();
-            check_headers(&headers)?;
+            check_headers(req.headers.as_ref().unwrap_or(&BTreeMap::new()))?;
             r.transport = Transport::StreamableHttp;
             r.url = Some(url.clone());
-            r.headers = headers;
         }
         (Some(image), None) => {
             if image.trim().is_empty() {
@@ -237,6 +273,11 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
         return Err(Error::already_exists("MCP server", &rec.name));
     }
     let Some(image) = req.image.clone() else {
+        set_headers(
+            app,
+            &mut rec,
+            req.headers.as_ref().unwrap_or(&BTreeMap::new()),
+        )?;
         insert(app, actor, &rec).await?;
         if let Err(e) = connect_and_discover(app, &rec).await {
             tracing::warn!(server = %rec.name, error = %e, "remote MCP server not reachable yet");
@@ -396,7 +437,7 @@ pub async fn patch(
         }
         if let Some(headers) = req.headers {
             check_headers(&headers)?;
-            rec.headers = headers;
+            set_headers(app, &mut rec, &headers)?;
         }
     }
     let (r, a) = (rec.clone(), actor.clone());
@@ -411,7 +452,7 @@ pub async fn patch(
                     target_type: Some("mcp_server"),
                     target_id: Some(&r.id),
                     success: true,
-                    details: Some(json!({"url": r.url, "headers": r.headers.keys().collect::<Vec<_>>(), "port": r.port, "path": r.path})),
+                    details: Some(json!({"url": r.url, "headers": r.header_names, "port": r.port, "path": r.path})),
                 },
             )
         })
@@ -580,7 +621,8 @@ async fn open(app: &App, rec: &ServerRecord) -> Result<Client> {
     match (&rec.service_id, rec.transport) {
         (None, _) => {
             let url = rec.url.clone().unwrap_or_default();
-            session::connect_http(&url, &rec.headers, handler)
+            let headers = open_headers(app, rec)?;
+            session::connect_http(&url, &headers, handler)
                 .await
                 .map_err(unavailable)
         }

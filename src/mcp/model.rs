@@ -2,7 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// How mcpd speaks to a server: JSON-RPC lines over the container's stdin/stdout, or
 /// the MCP streamable HTTP transport (spec 2025-06-18, "Transports").
@@ -56,8 +55,11 @@ pub struct ServerRecord {
     pub service_id: Option<String>,
     /// Remote servers: the streamable HTTP endpoint.
     pub url: Option<String>,
-    /// Remote servers: extra request headers. Values are secrets.
-    pub headers: BTreeMap<String, String>,
+    /// Remote servers: names of the extra request headers.
+    pub header_names: Vec<String>,
+    /// Remote servers: the header values as a JSON object, sealed by the vault
+    /// (`mcp_servers.headers` of this id). Opened only to connect.
+    pub headers_sealed: Option<String>,
     /// Managed streamable HTTP servers: container port and path of the endpoint.
     pub port: Option<u16>,
     pub path: Option<String>,
@@ -131,7 +133,7 @@ impl ServerRecord {
             },
             None => Backend::Remote {
                 url: self.url.clone().unwrap_or_default(),
-                headers: self.headers.keys().cloned().collect(),
+                headers: self.header_names.clone(),
             },
         };
         McpServer {

@@ -6,7 +6,7 @@ use crate::store::list::{Field, FieldKind, ListQuery, ListSpec, Order, Page};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
-const COLUMNS: &str = "id, name, transport, service_id, url, headers, port, path, status, server_info, capabilities, \
+const COLUMNS: &str = "id, name, transport, service_id, url, headers, header_names, port, path, status, server_info, capabilities, \
      json_array_length(coalesce(tools, '[]')), json_array_length(coalesce(resources, '[]')), \
      json_array_length(coalesce(resource_templates, '[]')), json_array_length(coalesce(prompts, '[]')), \
      discovered_at, created_by, created_at, updated_at";
@@ -35,37 +35,38 @@ fn json_col<T: serde::de::DeserializeOwned>(
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<ServerRecord> {
     let transport: String = row.get(2)?;
-    let port: Option<i64> = row.get(6)?;
+    let port: Option<i64> = row.get(7)?;
     Ok(ServerRecord {
         id: row.get(0)?,
         name: row.get(1)?,
         transport: Transport::parse(&transport).unwrap_or(Transport::Stdio),
         service_id: row.get(3)?,
         url: row.get(4)?,
-        headers: json_col(row, 5)?.unwrap_or_default(),
+        headers_sealed: row.get(5)?,
+        header_names: json_col(row, 6)?.unwrap_or_default(),
         port: port.and_then(|p| u16::try_from(p).ok()),
-        path: row.get(7)?,
-        status: row.get(8)?,
-        server_info: json_col::<ServerInfo>(row, 9)?,
-        capabilities: json_col::<Value>(row, 10)?,
+        path: row.get(8)?,
+        status: row.get(9)?,
+        server_info: json_col::<ServerInfo>(row, 10)?,
+        capabilities: json_col::<Value>(row, 11)?,
         counts: Counts {
-            tools: row.get::<_, i64>(11)? as u64,
-            resources: row.get::<_, i64>(12)? as u64,
-            resource_templates: row.get::<_, i64>(13)? as u64,
-            prompts: row.get::<_, i64>(14)? as u64,
+            tools: row.get::<_, i64>(12)? as u64,
+            resources: row.get::<_, i64>(13)? as u64,
+            resource_templates: row.get::<_, i64>(14)? as u64,
+            prompts: row.get::<_, i64>(15)? as u64,
         },
-        discovered_at: row.get(15)?,
-        created_by: row.get(16)?,
-        created_at: row.get(17)?,
-        updated_at: row.get(18)?,
+        discovered_at: row.get(16)?,
+        created_by: row.get(17)?,
+        created_at: row.get(18)?,
+        updated_at: row.get(19)?,
     })
 }
 
 /// Inserts a new record (discovery cache empty).
 pub fn insert(conn: &Connection, r: &ServerRecord) -> Result<()> {
     conn.execute(
-        "INSERT INTO mcp_servers (id, name, transport, backend_type, service_id, url, headers, port, path, status, created_by, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT INTO mcp_servers (id, name, transport, backend_type, service_id, url, headers, header_names, port, path, status, created_by, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             r.id,
             r.name,
@@ -73,7 +74,8 @@ pub fn insert(conn: &Connection, r: &ServerRecord) -> Result<()> {
             if r.is_managed() { "container" } else { "remote" },
             r.service_id,
             r.url,
-            (!r.headers.is_empty()).then(|| serde_json::to_string(&r.headers)).transpose()?,
+            r.headers_sealed,
+            serde_json::to_string(&r.header_names)?,
             r.port,
             r.path,
             r.status,
@@ -177,14 +179,15 @@ pub fn cached(conn: &Connection, id: &str, which: Catalog) -> Result<Vec<Value>>
 /// Changes the connection settings of a server (PATCH).
 pub fn update_endpoint(conn: &Connection, r: &ServerRecord) -> Result<()> {
     conn.execute(
-        "UPDATE mcp_servers SET url = ?2, headers = ?3, port = ?4, path = ?5, updated_at = ?6 WHERE id = ?1",
+        "UPDATE mcp_servers SET url = ?2, headers = ?3, header_names = ?7, port = ?4, path = ?5, updated_at = ?6 WHERE id = ?1",
         params![
             r.id,
             r.url,
-            (!r.headers.is_empty()).then(|| serde_json::to_string(&r.headers)).transpose()?,
+            r.headers_sealed,
             r.port,
             r.path,
             crate::time::now_rfc3339(),
+            serde_json::to_string(&r.header_names)?,
         ],
     )?;
     Ok(())

@@ -26,6 +26,7 @@ use zeroize::Zeroizing;
 pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
     ("daemon_secrets", "value", "name"),
     ("config_entries", "sealed_value", "key"),
+    ("mcp_servers", "headers", "id"),
 ];
 
 const CHECK_PLAINTEXT: &[u8] = b"mcpd vault key check";
