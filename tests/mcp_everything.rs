@@ -465,6 +465,23 @@ async fn streamable_http_managed_and_remote() {
     assert_eq!(echo(&d, &admin, &remote, "patched").await, "Echo: patched");
     let (_, list) = d.get("/mcp/servers?backend=remote", &admin).await;
     assert_eq!(list["meta"]["pagination"]["total"], 1, "{list}");
+    // A remote server that does not answer is stored; executing on it is a 503.
+    let gone = d.name("gone");
+    let g = create_server(
+        &d,
+        &admin,
+        json!({"name": gone, "url": "http://127.0.0.1:9/mcp"}),
+    )
+    .await;
+    assert_eq!(g["tools_count"], 0);
+    let (s, b) = tool(&d, &admin, &gone, "echo", json!({"message": "x"})).await;
+    assert_error(s, &b, 503, "MCP_SERVICE_UNAVAILABLE");
+    let (s, b) = d
+        .post(&format!("/mcp/servers/{gone}/test"), &admin, json!({}))
+        .await;
+    assert_error(s, &b, 503, "MCP_SERVICE_UNAVAILABLE");
+    let (s, _) = d.delete(&format!("/mcp/servers/{gone}"), &admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = d.delete(&format!("/mcp/servers/{remote}"), &admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = d.delete(&format!("/mcp/servers/{name}"), &admin).await;
