@@ -564,6 +564,20 @@ async fn bad_inputs_are_400_and_create_nothing() {
     assert!(s.is_client_error() || s.is_server_error(), "{s} {b}");
     let (_, list) = d.get("/mcp/servers", &admin).await;
     assert_eq!(list["meta"]["pagination"]["total"], 0, "{list}");
+    // The failed creates are audited as failures (written just after the reply).
+    let mut failures = 0;
+    for _ in 0..20 {
+        let (s, b) = d
+            .get("/audit?action=mcp.servers.create&outcome=failure", &admin)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        failures = b["meta"]["pagination"]["total"].as_u64().unwrap();
+        if failures >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(failures, 2);
     let (s, _) = d.get(&format!("/services/{name}"), &admin).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert!(containers_named(&format!("mcpd-{name}-")).is_empty());

@@ -278,7 +278,7 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
             &mut rec,
             req.headers.as_ref().unwrap_or(&BTreeMap::new()),
         )?;
-        insert(app, actor, &rec).await?;
+        insert(app, actor, &rec, None).await?;
         if let Err(e) = connect_and_discover(app, &rec).await {
             tracing::warn!(server = %rec.name, error = %e, "remote MCP server not reachable yet");
         }
@@ -301,26 +301,70 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
             stdin: rec.transport == Transport::Stdio,
         },
     )
-    .await?;
+    .await
+    .inspect_err(|e| audit_failure(app, actor, &req.name, e))?;
     rec.service_id = Some(svc.id.clone());
+    // Session and discovery first, so the record is stored complete or not at all.
     let made = async {
-        insert(app, actor, &rec).await?;
-        connect_and_discover(app, &rec).await
+        let client = session(app, &rec).await?;
+        if let Some((info, caps)) = peer_identity(&client) {
+            rec.server_info = Some(info);
+            rec.capabilities = Some(caps);
+        }
+        let found = discover_with(app, &rec, &client).await?;
+        insert(app, actor, &rec, Some(found)).await
     }
     .await;
     if let Err(e) = made {
         app.mcp.close(&rec.id).await;
-        let id = rec.id.clone();
-        let _ = app.store.write(move |tx| store::delete(tx, &id)).await;
         if let Err(de) = backing::delete(app, actor, &svc.id).await {
             tracing::error!(service = %svc.id, error = %de, "could not remove the service of a failed MCP server");
         }
+        audit_failure(app, actor, &req.name, &e);
         return Err(e);
     }
     get(app, &rec.id).await.map(|r| r.view())
 }
 
-async fn insert(app: &App, actor: &Actor, rec: &ServerRecord) -> Result<()> {
+/// Audits a create that failed (there is no record to point at). Runs detached: the
+/// caller's error is what matters.
+fn audit_failure(app: &App, actor: &Actor, name: &str, e: &Error) {
+    let (store, actor, name, code) = (
+        app.store.clone(),
+        actor.clone(),
+        name.to_string(),
+        e.code.as_str(),
+    );
+    tokio::spawn(async move {
+        let r = store
+            .write(move |tx| {
+                audit::record(
+                    tx,
+                    &actor,
+                    &Entry {
+                        action: "mcp.servers.create",
+                        target_type: Some("mcp_server"),
+                        target_id: None,
+                        success: false,
+                        details: Some(json!({"name": name, "error": code})),
+                    },
+                )
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "could not audit a failed MCP server create");
+        }
+    });
+}
+
+/// Stores a new record (with its first discovery, when there is one) and its audit
+/// entry in one transaction.
+async fn insert(
+    app: &App,
+    actor: &Actor,
+    rec: &ServerRecord,
+    found: Option<Discovery>,
+) -> Result<()> {
     let (rec, actor) = (rec.clone(), actor.clone());
     app.store
         .write(move |tx| {
@@ -328,6 +372,12 @@ async fn insert(app: &App, actor: &Actor, rec: &ServerRecord) -> Result<()> {
                 return Err(Error::already_exists("MCP server", &rec.name));
             }
             store::insert(tx, &rec)?;
+            if let (Some(info), Some(caps)) = (&rec.server_info, &rec.capabilities) {
+                store::set_server_info(tx, &rec.id, info, caps)?;
+            }
+            if let Some(found) = &found {
+                store::save_discovery(tx, &rec.id, found)?;
+            }
             audit::record(
                 tx,
                 &actor,
