@@ -13,6 +13,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 
+/// The request log routes, relative to `/api/v1`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/logs/requests", get(list))

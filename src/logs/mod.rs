@@ -19,6 +19,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The wire name (`tool`, `resource`, `prompt`).
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Tool => "tool",

@@ -20,6 +20,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::Value;
 
+/// The MCP routes, relative to `/api/v1`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/mcp/servers", get(list).post(create))

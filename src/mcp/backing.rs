@@ -43,22 +43,27 @@ pub async fn create(
     manager::create(app, actor, spec, true).await
 }
 
+/// The backing service (status and containers read from Docker).
 pub async fn get(app: &App, service_id: &str) -> Result<Service> {
     manager::get(app, service_id).await
 }
 
+/// Starts the backing service's containers.
 pub async fn start(app: &App, actor: &Actor, service_id: &str) -> Result<Service> {
     manager::start(app, actor, service_id).await
 }
 
+/// Stops the backing service's containers.
 pub async fn stop(app: &App, actor: &Actor, service_id: &str) -> Result<Service> {
     manager::stop(app, actor, service_id).await
 }
 
+/// Restarts the backing service's containers.
 pub async fn restart(app: &App, actor: &Actor, service_id: &str) -> Result<Service> {
     manager::restart(app, actor, service_id).await
 }
 
+/// Deletes the backing service and its containers.
 pub async fn delete(app: &App, actor: &Actor, service_id: &str) -> Result<()> {
     manager::delete(app, actor, service_id).await
 }

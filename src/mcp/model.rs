@@ -13,6 +13,7 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// The wire name (`stdio`, `streamable_http`).
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Stdio => "stdio",
@@ -20,6 +21,7 @@ impl Transport {
         }
     }
 
+    /// Parses the wire name.
     pub fn parse(s: &str) -> Option<Transport> {
         match s {
             "stdio" => Some(Transport::Stdio),

@@ -32,6 +32,8 @@ pub struct Handler {
 }
 
 impl Handler {
+    /// A handler for the session of `server_id`; list-changed notifications go to
+    /// `changed` when given.
     pub fn new(server_id: &str, changed: Option<mpsc::UnboundedSender<ListChanged>>) -> Self {
         Self {
             server_id: server_id.to_string(),
