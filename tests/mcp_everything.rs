@@ -463,6 +463,82 @@ async fn streamable_http_managed_and_remote() {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(echo(&d, &admin, &remote, "patched").await, "Echo: patched");
+    // Header values may refer to secret config entries, resolved when the session
+    // opens; an unknown key is refused, a key deleted later makes the server unconfigured.
+    let key = format!("t{}.remote-token", d.tag);
+    let (s, b) = d
+        .call(
+            Method::PUT,
+            &format!("/config/{key}"),
+            Some(&admin),
+            Some(json!({"value": "tok-789", "secret": true})),
+        )
+        .await;
+    assert!(s.is_success(), "{b}");
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/mcp/servers/{remote}"),
+            Some(&admin),
+            Some(json!({"headers": {"Authorization": "Bearer ${secret:no.such.key}"}})),
+        )
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "headers.Authorization", "{e}");
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/mcp/servers/{remote}"),
+            Some(&admin),
+            Some(json!({"headers": {"Authorization": format!("Bearer ${{secret:{key}}}")}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        echo(&d, &admin, &remote, "with secret").await,
+        "Echo: with secret"
+    );
+    // What goes on the wire is the resolved value: a listener stands in for the server.
+    let spy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let spy_addr = spy.local_addr().unwrap();
+    let captured = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut sock, _) = spy.accept().await.unwrap();
+        let mut buf = vec![0u8; 16 * 1024];
+        let n = sock.read(&mut buf).await.unwrap();
+        let _ = sock
+            .write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .await;
+        String::from_utf8_lossy(&buf[..n]).to_lowercase()
+    });
+    let spy_name = d.name("spy");
+    let (s, b) = d
+        .post(
+            "/mcp/servers",
+            &admin,
+            json!({"name": spy_name, "url": format!("http://{spy_addr}/mcp"),
+                   "headers": {"Authorization": format!("Bearer ${{secret:{key}}}")}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let request = tokio::time::timeout(std::time::Duration::from_secs(10), captured)
+        .await
+        .expect("mcpd connected to the spy")
+        .unwrap();
+    assert!(
+        request.contains("authorization: bearer tok-789"),
+        "{request}"
+    );
+    let (s, _) = d.delete(&format!("/mcp/servers/{spy_name}"), &admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = d.delete(&format!("/config/{key}"), &admin).await;
+    assert!(s.is_success(), "{b}");
+    let (s, _) = d
+        .post(&format!("/mcp/servers/{remote}/restart"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = tool(&d, &admin, &remote, "echo", json!({"message": "x"})).await;
+    assert_error(s, &b, 503, "MCP_SERVICE_UNCONFIGURED");
     let (_, list) = d.get("/mcp/servers?backend=remote", &admin).await;
     assert_eq!(list["meta"]["pagination"]["total"], 1, "{list}");
     // A remote server that does not answer is stored; executing on it is a 503.

@@ -53,7 +53,8 @@ pub struct CreateServer {
     pub path: Option<String>,
     /// Remote: `http(s)://…` endpoint.
     pub url: Option<String>,
-    /// Remote: extra request headers; values are secrets, never returned.
+    /// Remote: extra request headers; values are secrets, never returned, and may hold
+    /// `${secret:<config key>}` references resolved when the session opens.
     pub headers: Option<BTreeMap<String, String>>,
 }
 
@@ -143,15 +144,43 @@ fn set_headers(
     Ok(())
 }
 
-/// Opens a remote server's header values (only to connect).
-fn open_headers(app: &App, rec: &ServerRecord) -> Result<BTreeMap<String, String>> {
-    match &rec.headers_sealed {
-        None => Ok(BTreeMap::new()),
-        Some(sealed) => {
-            let clear = app.vault.open(headers_row(&rec.id), sealed)?;
-            Ok(serde_json::from_slice(&clear)?)
-        }
-    }
+/// Opens a remote server's header values and resolves their `${secret:<key>}`
+/// references (only to connect). A reference whose config key is gone is 503
+/// `MCP_SERVICE_UNCONFIGURED`.
+async fn open_headers(app: &App, rec: &ServerRecord) -> Result<BTreeMap<String, String>> {
+    let Some(sealed) = &rec.headers_sealed else {
+        return Ok(BTreeMap::new());
+    };
+    let clear = app.vault.open(headers_row(&rec.id), sealed)?;
+    let headers: BTreeMap<String, String> = serde_json::from_slice(&clear)?;
+    let vault = app.vault.clone();
+    let resolved = app
+        .store
+        .read(move |c| crate::configuration::refs::resolve(c, &vault, &headers))
+        .await
+        .map_err(|e| match e.code {
+            ErrorCode::ValidationError => Error::new(
+                ErrorCode::McpServiceUnconfigured,
+                format!(
+                    "MCP server '{}' has a header that refers to a missing config entry",
+                    rec.name
+                ),
+            ),
+            _ => e,
+        })?;
+    Ok(resolved
+        .into_iter()
+        .map(|(k, v)| (k, v.as_str().to_string()))
+        .collect())
+}
+
+/// Checks that every `${secret:<key>}` in header values names an existing config
+/// entry (400 naming `headers.<Name>` otherwise).
+async fn check_header_refs(app: &App, headers: &BTreeMap<String, String>) -> Result<()> {
+    let headers = headers.clone();
+    app.store
+        .read(move |c| crate::configuration::refs::check(c, "headers", &headers))
+        .await
 }
 
 /// Checks a create request and builds the record (not yet stored; header values are
@@ -273,6 +302,7 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
         return Err(Error::already_exists("MCP server", &rec.name));
     }
     let Some(image) = req.image.clone() else {
+        check_header_refs(app, req.headers.as_ref().unwrap_or(&BTreeMap::new())).await?;
         set_headers(
             app,
             &mut rec,
@@ -487,6 +517,7 @@ pub async fn patch(
         }
         if let Some(headers) = req.headers {
             check_headers(&headers)?;
+            check_header_refs(app, &headers).await?;
             set_headers(app, &mut rec, &headers)?;
         }
     }
@@ -671,7 +702,7 @@ async fn open(app: &App, rec: &ServerRecord) -> Result<Client> {
     match (&rec.service_id, rec.transport) {
         (None, _) => {
             let url = rec.url.clone().unwrap_or_default();
-            let headers = open_headers(app, rec)?;
+            let headers = open_headers(app, rec).await?;
             session::connect_http(&url, &headers, handler)
                 .await
                 .map_err(unavailable)
