@@ -664,20 +664,26 @@ async fn status_follows_docker_and_reconcile_restores_after_daemon_restart() {
         .await;
     assert_eq!(b["meta"]["pagination"]["total"], 1, "{b}");
 
-    // A stopped service stays stopped across a restart.
+    // A stopped service stays stopped across a restart, even when one of its containers
+    // was started behind mcpd's back (as restart policy `always` does when dockerd
+    // restarts).
     let (s, _) = d
         .post(&format!("/services/{id}/stop"), &admin, json!({}))
         .await;
     assert_eq!(s, StatusCode::OK);
+    docker(&["start", &format!("mcpd-{name}-1")]).unwrap();
     d.restart().await;
     let admin = d.admin().await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (_, b) = d.get(&format!("/services/{id}"), &admin).await;
-    assert_eq!(b["data"]["status"], "stopped", "{b}");
-    assert_eq!(
-        inspect(&format!("mcpd-{name}-1"), "{{.State.Running}}"),
-        "false"
-    );
+    wait_for(&d, &admin, &format!("/services/{id}"), |b| {
+        b["data"]["status"] == "stopped"
+    })
+    .await;
+    for n in 1..=2 {
+        assert_eq!(
+            inspect(&format!("mcpd-{name}-{n}"), "{{.State.Running}}"),
+            "false"
+        );
+    }
 }
 
 /// Removes a Docker network this test made when dropped, even when the test fails.

@@ -650,8 +650,9 @@ pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
 }
 
 /// Startup / reconnect reconcile: services meant to run get their missing or exited
-/// containers recreated or started; every status is refreshed from Docker; containers
-/// labelled `io.mcpd.managed` that belong to no service are reported (not removed).
+/// containers recreated or started, services meant to be stopped get running
+/// containers stopped; every status is refreshed from Docker; containers labelled
+/// `io.mcpd.managed` that belong to no service are reported (not removed).
 pub async fn reconcile(app: &App) -> Result<()> {
     let docker = app.docker.get().await?;
     runtime::ensure_network(&docker, &app.config.docker.network).await?;
@@ -700,6 +701,20 @@ pub async fn reconcile(app: &App) -> Result<()> {
                     &outcome,
                 )
                 .await?;
+            }
+        } else {
+            // e.g. restart policy `always` brings containers back when dockerd restarts,
+            // even after they were stopped on purpose.
+            let running: Vec<Observed> = runtime::service_containers(&docker, &row.id)
+                .await?
+                .into_iter()
+                .filter(|c| c.running)
+                .collect();
+            if !running.is_empty() {
+                tracing::info!(service = %row.spec.name, "reconcile: stopping containers of a stopped service");
+                if let Err(e) = stop_all(app, &docker, &running, false).await {
+                    tracing::warn!(service = %row.spec.name, error = %e, "reconcile could not stop the service");
+                }
             }
         }
         refresh_status_locked(app, &docker, &row.id).await?;
