@@ -493,6 +493,24 @@ async fn start_stop_restart_scale_patch_delete() {
     assert_eq!(container_ids(&b["data"]), recreated);
     assert_eq!(b["data"]["env"], json!({"COLOUR": "blue"}));
 
+    // A PATCH whose new container dies at once is refused and the previous
+    // configuration is back, running.
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/services/{id}"),
+            Some(&admin),
+            Some(json!({"command": ["/no/such/program"]})),
+        )
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "command", "{b}");
+    let (_, b) = d.get(&format!("/services/{id}"), &admin).await;
+    assert_eq!(b["data"]["command"], json!(["sleep", "3600"]));
+    assert_eq!(b["data"]["status"], "running", "{b}");
+    assert_eq!(inspect(&c1, "{{json .Config.Cmd}}"), r#"["sleep","3600"]"#);
+    assert_eq!(inspect(&c1, "{{.State.Running}}"), "true");
+
     // PUT replaces: the command and env go back to defaults given.
     let (s, b) = d
         .call(

@@ -569,13 +569,32 @@ async fn update_inner(
         runtime::check_image(&docker, &spec.image).await?;
     }
     runtime::check_networks(&docker, &spec.networks).await?;
+    let before: std::collections::HashSet<String> = runtime::service_containers(&docker, &row.id)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     let run = row.desired_state == DESIRED_RUNNING;
     let (id, now) = (row.id.clone(), crate::time::now_rfc3339());
     let new = spec.clone();
     app.store
         .write(move |tx| store::update_spec(tx, &id, &new, &now))
         .await?;
-    let outcome = converge(app, &docker, &row.id, &spec, run).await;
+    let outcome = match converge(app, &docker, &row.id, &spec, run).await {
+        // New containers that die at once (a bad command) fail the change too.
+        Ok(obs) if run => {
+            let new: Vec<String> = obs
+                .iter()
+                .filter(|c| !before.contains(&c.id))
+                .map(|c| c.id.clone())
+                .collect();
+            match settle(&docker, &new).await {
+                Ok(()) => runtime::service_containers(&docker, &row.id).await,
+                Err(e) => Err(e),
+            }
+        }
+        other => other,
+    };
     let obs = match outcome {
         Ok(obs) => obs,
         Err(e) => {
