@@ -891,3 +891,38 @@ async fn every_services_route_enforces_its_permission() {
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn a_create_abandoned_by_its_client_leaves_all_or_nothing() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let name = d.name("gone");
+    // Five replicas take over a second to start; the client gives up long before.
+    let r = d
+        .client
+        .post(d.url("/services"))
+        .bearer_auth(&admin)
+        .timeout(Duration::from_millis(300))
+        .json(&json!({"name": name, "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"], "replicas": 5, "start": true}))
+        .send()
+        .await;
+    assert!(r.is_err(), "the request was expected to time out: {r:?}");
+    // Settled state: either the whole service exists with its five containers, or
+    // neither the service nor any container does.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (s, b) = d.get(&format!("/services/{name}"), &admin).await;
+    let containers = common::containers_named(&format!("mcpd-{name}-"));
+    if s == StatusCode::OK {
+        assert_eq!(b["data"]["containers"].as_array().unwrap().len(), 5, "{b}");
+        assert_eq!(containers.len(), 5, "{containers:?}");
+    } else {
+        assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+        assert!(
+            containers.is_empty(),
+            "orphaned: {containers:?}\n{}",
+            d.log()
+        );
+    }
+    eprintln!("abandoned create ended with {s}");
+}

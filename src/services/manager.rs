@@ -182,6 +182,11 @@ pub async fn create(
     let id = crate::ids::new_id("svc");
     // Events about the new containers wait until the row exists.
     let _id_guard = lock(&id).await;
+    let undo = UndoCreate {
+        docker: docker.clone(),
+        service_id: id.clone(),
+        armed: true,
+    };
     let mut made = Vec::new();
     let realised: Result<()> = async {
         for n in 1..=spec.replicas {
@@ -203,7 +208,7 @@ pub async fn create(
     let observed = match observed {
         Ok(o) => o,
         Err(e) => {
-            remove_all(&docker, &made).await;
+            undo.now().await;
             audit_failure(app, actor, "services.create", &spec.name, &e).await;
             return Err(e);
         }
@@ -248,11 +253,70 @@ pub async fn create(
         })
         .await;
     if let Err(e) = inserted {
-        remove_all(&docker, &made).await;
+        undo.now().await;
         return Err(e);
     }
+    undo.keep();
     tracing::info!(service = %row.spec.name, id = %row.id, "service created");
     Ok(to_service(row, Some(&observed)))
+}
+
+/// Removes every container of a service whose create did not complete: on a failure,
+/// and also when the create's future is dropped half-way (the client went away), so
+/// no container is left without a row.
+struct UndoCreate {
+    docker: Docker,
+    service_id: String,
+    armed: bool,
+}
+
+impl UndoCreate {
+    async fn now(mut self) {
+        self.armed = false;
+        remove_service_containers(&self.docker, &self.service_id).await;
+    }
+
+    fn keep(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for UndoCreate {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (docker, id) = (self.docker.clone(), std::mem::take(&mut self.service_id));
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                // A Docker call cut off with the future may still complete inside the
+                // engine: give it a moment to show up before looking.
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                remove_service_containers(&docker, &id).await
+            });
+        }
+    }
+}
+
+/// Removes every container labelled with `service_id`, looking again until none is
+/// left: a create or start cut off half-way may still be finishing inside Docker, and a
+/// container that is starting refuses removal for a moment.
+async fn remove_service_containers(docker: &Docker, service_id: &str) {
+    for attempt in 0..10 {
+        match runtime::service_containers(docker, service_id).await {
+            Ok(cs) if cs.is_empty() => return,
+            Ok(cs) => {
+                let ids: Vec<String> = cs.into_iter().map(|c| c.id).collect();
+                remove_all(docker, &ids).await;
+            }
+            Err(e) => {
+                tracing::warn!(service = %service_id, error = %e, "could not list containers to undo a failed create");
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100 * (attempt + 1))).await;
+    }
+    tracing::warn!(service = %service_id, "containers of a failed create are still there after retries");
 }
 
 /// How long a newly created service's containers are watched after start for an
