@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod configuration;
 pub mod docker;
 pub mod error;
 pub mod fsutil;

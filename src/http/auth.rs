@@ -113,5 +113,7 @@ pub mod perm {
         McpRead = Mcp Read, McpWrite = Mcp Write, McpExecute = Mcp Execute,
         LogsRead = Logs Read, LogsAdmin = Logs Admin,
         SystemRead = System Read,
+        ConfigRead = Config Read, ConfigWrite = Config Write, ConfigAdmin = Config Admin,
+        AuditRead = Audit Read,
     );
 }

@@ -8,6 +8,7 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("migrations/0001_init.sql")),
         M::up(include_str!("migrations/0002_vault.sql")),
+        M::up(include_str!("migrations/0003_config.sql")),
     ])
 }
 

@@ -23,7 +23,10 @@ use zeroize::Zeroizing;
 
 /// Where sealed values live: `(table, sealed column, id column)`. Rotation re-seals
 /// every non-null value of each; a domain that stores a sealed column adds it here.
-pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[("daemon_secrets", "value", "name")];
+pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("daemon_secrets", "value", "name"),
+    ("config_entries", "sealed_value", "key"),
+];
 
 const CHECK_PLAINTEXT: &[u8] = b"mcpd vault key check";
 
