@@ -926,3 +926,67 @@ async fn a_create_abandoned_by_its_client_leaves_all_or_nothing() {
     }
     eprintln!("abandoned create ended with {s}");
 }
+
+#[tokio::test]
+async fn secret_references_in_env_resolve_only_inside_the_container() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    const SECRET: &str = "s3cret-value-for-services-test";
+    let key = format!("t{}.db.password", d.tag);
+    let (s, b) = d
+        .call(
+            Method::PUT,
+            &format!("/config/{key}"),
+            Some(&admin),
+            Some(json!({"value": SECRET, "secret": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+
+    // An unknown key is refused, naming the variable; nothing is created.
+    let bad = d.name("badref");
+    let (s, b) = d
+        .post(
+            "/services",
+            &admin,
+            json!({"name": bad, "image": BUSYBOX_IMAGE, "env": {"PW": "${secret:no.such.key}"}}),
+        )
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "env.PW", "{b}");
+    assert!(common::containers_named(&format!("mcpd-{bad}-")).is_empty());
+
+    let name = d.name("withsecret");
+    let reference = format!("${{secret:{key}}}");
+    let mut body = sleeper(&name);
+    body["start"] = json!(true);
+    body["env"] = json!({"PW": reference, "URL": format!("pg://app:{reference}@db/app")});
+    let svc = create(&d, &admin, body).await;
+    // The API shows the reference, never the value.
+    assert_eq!(svc["env"]["PW"], reference.as_str());
+    let (_, b) = d.get(&format!("/services/{name}"), &admin).await;
+    assert!(!b.to_string().contains(SECRET), "{b}");
+    // The process inside gets the value.
+    let c = format!("mcpd-{name}-1");
+    assert_eq!(
+        docker(&["exec", &c, "sh", "-c", "echo \"$PW|$URL\""]).as_deref(),
+        Some(format!("{SECRET}|pg://app:{SECRET}@db/app").as_str())
+    );
+    // Nowhere in the daemon's log.
+    assert!(!d.log().contains(SECRET), "secret in the log");
+
+    // PATCH to an unknown key is refused and changes nothing.
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/services/{name}"),
+            Some(&admin),
+            Some(json!({"env": {"PW": "${secret:missing}"}})),
+        )
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "env.PW", "{b}");
+    let (_, b) = d.get(&format!("/services/{name}"), &admin).await;
+    assert_eq!(b["data"]["env"]["PW"], reference.as_str());
+}

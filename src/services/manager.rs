@@ -75,6 +75,23 @@ async fn load(app: &App, id_or_name: &str) -> Result<Row> {
     app.store.read(move |c| store::get(c, &key)).await
 }
 
+/// Every `${secret:<key>}` in the env must name an existing config entry
+/// (`VALIDATION_ERROR` on field `env.<VAR>` otherwise).
+async fn check_env_refs(app: &App, spec: &ServiceSpec) -> Result<()> {
+    let env = spec.env.clone();
+    app.store
+        .read(move |c| crate::configuration::refs::check(c, "env", &env))
+        .await
+}
+
+/// The env with its `${secret:…}` references resolved, for creating containers.
+async fn resolve_env(app: &App, spec: &ServiceSpec) -> Result<runtime::ResolvedEnv> {
+    let (env, vault) = (spec.env.clone(), app.vault.clone());
+    app.store
+        .read(move |c| crate::configuration::refs::resolve(c, &vault, &env))
+        .await
+}
+
 /// Records the observed status and the audit entry of an operation in one transaction.
 async fn finish(
     app: &App,
@@ -163,6 +180,7 @@ pub async fn create(
     start: bool,
 ) -> Result<Service> {
     spec.validate()?;
+    check_env_refs(app, &spec).await?;
     let _guard = lock(&format!("name:{}", spec.name)).await;
     let name = spec.name.clone();
     if app
@@ -179,6 +197,7 @@ pub async fn create(
     let network = app.config.docker.network.clone();
     runtime::ensure_network(&docker, &network).await?;
 
+    let env = resolve_env(app, &spec).await?;
     let id = crate::ids::new_id("svc");
     // Events about the new containers wait until the row exists.
     let _id_guard = lock(&id).await;
@@ -190,7 +209,7 @@ pub async fn create(
     let mut made = Vec::new();
     let realised: Result<()> = async {
         for n in 1..=spec.replicas {
-            made.push(runtime::create_container(&docker, &id, &spec, n, &network).await?);
+            made.push(runtime::create_container(&docker, &id, &spec, &env, n, &network).await?);
         }
         if start {
             for c in &made {
@@ -463,13 +482,19 @@ async fn converge(
     }
     runtime::ensure_network(docker, network).await?;
     let mut made = Vec::new();
+    // Resolved only if a container has to be created.
+    let mut env: Option<runtime::ResolvedEnv> = None;
     let r: Result<()> = async {
         for n in 1..=spec.replicas {
             match kept.get(&n) {
                 Some(c) if c.running || !run => {}
                 Some(c) => runtime::start_container(docker, &c.id).await?,
                 None => {
-                    let cid = runtime::create_container(docker, id, spec, n, network).await?;
+                    let env = match &env {
+                        Some(env) => env,
+                        None => env.insert(resolve_env(app, spec).await?),
+                    };
+                    let cid = runtime::create_container(docker, id, spec, env, n, network).await?;
                     made.push(cid.clone());
                     if run {
                         runtime::start_container(docker, &cid).await?;
@@ -604,6 +629,7 @@ pub async fn update(
     mut spec: ServiceSpec,
 ) -> Result<Service> {
     spec.validate()?;
+    check_env_refs(app, &spec).await?;
     let row = load(app, id_or_name).await?;
     if spec.name != row.spec.name {
         let name = spec.name.clone();
