@@ -976,6 +976,26 @@ async fn secret_references_in_env_resolve_only_inside_the_container() {
     // Nowhere in the daemon's log.
     assert!(!d.log().contains(SECRET), "secret in the log");
 
+    // A changed secret reaches the container at its next restart.
+    let (s, b) = d
+        .call(
+            Method::PUT,
+            &format!("/config/{key}"),
+            Some(&admin),
+            Some(json!({"value": "rotated-value", "secret": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = d
+        .post(&format!("/services/{name}/restart"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["status"], "running", "{b}");
+    assert_eq!(
+        docker(&["exec", &c, "sh", "-c", "echo \"$PW\""]).as_deref(),
+        Some("rotated-value")
+    );
+
     // PATCH to an unknown key is refused and changes nothing.
     let (s, b) = d
         .call(

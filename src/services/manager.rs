@@ -84,6 +84,13 @@ async fn check_env_refs(app: &App, spec: &ServiceSpec) -> Result<()> {
         .await
 }
 
+/// Whether any env value refers to a config entry.
+fn has_secret_refs(spec: &ServiceSpec) -> bool {
+    spec.env
+        .values()
+        .any(|v| !crate::configuration::refs::referenced_keys(v).is_empty())
+}
+
 /// The env with its `${secret:…}` references resolved, for creating containers.
 async fn resolve_env(app: &App, spec: &ServiceSpec) -> Result<runtime::ResolvedEnv> {
     let (env, vault) = (spec.env.clone(), app.vault.clone());
@@ -513,7 +520,8 @@ async fn converge(
 }
 
 /// Sets the desired state to running and starts the containers (creating missing or
-/// out-of-date ones); returns once Docker reports them running.
+/// out-of-date ones); returns once Docker reports them running. When the env refers to
+/// secrets, stopped containers are created afresh so they start with current values.
 pub async fn start(app: &App, actor: &Actor, id_or_name: &str) -> Result<Service> {
     run_op(
         app,
@@ -540,7 +548,8 @@ pub async fn stop(app: &App, actor: &Actor, id_or_name: &str) -> Result<Service>
     .await
 }
 
-/// Stops then starts every container; the desired state becomes running.
+/// Stops then starts every container (created afresh when the env refers to secrets);
+/// the desired state becomes running.
 pub async fn restart(app: &App, actor: &Actor, id_or_name: &str) -> Result<Service> {
     run_op(
         app,
@@ -578,6 +587,17 @@ async fn run_op(
             stop_all(app, &docker, &containers, false).await?;
         }
         if row.desired_state == DESIRED_RUNNING {
+            if has_secret_refs(&row.spec) {
+                // Docker fixes a container's env when it is created: containers that
+                // are about to start are made again so they get the secrets' values
+                // as of now.
+                let stopped: Vec<Observed> = runtime::service_containers(&docker, &row.id)
+                    .await?
+                    .into_iter()
+                    .filter(|c| !c.running)
+                    .collect();
+                stop_all(app, &docker, &stopped, true).await?;
+            }
             converge(app, &docker, &row.id, &row.spec, true).await
         } else {
             runtime::service_containers(&docker, &row.id).await
