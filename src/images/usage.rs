@@ -1,0 +1,89 @@
+//! Which services use an image: a service uses it when its `image` names it (by tag or
+//! id), or when one of its containers (labelled `io.mcpd.service=<id>`) runs it.
+
+use super::reference;
+use crate::app::App;
+use crate::docker::map_err;
+use crate::error::Result;
+use std::collections::{BTreeSet, HashMap};
+
+/// Label every managed container carries (DESIGN.md, "Services on Docker").
+pub const MANAGED_LABEL: &str = "io.mcpd.managed";
+/// Label holding the owning service's id.
+pub const SERVICE_LABEL: &str = "io.mcpd.service";
+
+/// A snapshot of what services use, taken once per request.
+pub struct Usage {
+    /// `(service id, service name, image reference)` of every service.
+    services: Vec<(String, String, String)>,
+    /// Image id → ids of services with a container of that image.
+    containers: HashMap<String, BTreeSet<String>>,
+}
+
+impl Usage {
+    /// Reads the services table and the managed containers.
+    pub async fn load(app: &App) -> Result<Usage> {
+        let services = app
+            .store
+            .read(|c| {
+                let mut stmt = c.prepare("SELECT id, name, image FROM services")?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<rusqlite::Result<Vec<(String, String, String)>>>()?;
+                Ok(rows)
+            })
+            .await?;
+        let docker = app.docker.get().await?;
+        let filters = HashMap::from([("label".to_string(), vec![format!("{MANAGED_LABEL}=true")])]);
+        let list = docker
+            .list_containers(Some(bollard::query_parameters::ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .map_err(map_err)?;
+        let mut containers: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for c in list {
+            let service = c.labels.as_ref().and_then(|l| l.get(SERVICE_LABEL));
+            if let (Some(image_id), Some(service)) = (c.image_id, service) {
+                containers
+                    .entry(image_id)
+                    .or_default()
+                    .insert(service.clone());
+            }
+        }
+        Ok(Usage {
+            services,
+            containers,
+        })
+    }
+
+    /// Names of the services that use the image `id` (known as `repo_tags`), sorted.
+    pub fn of_image(&self, id: &str, repo_tags: &[String]) -> Vec<String> {
+        let by_container = self.containers.get(id);
+        let names: BTreeSet<String> = self
+            .services
+            .iter()
+            .filter(|(sid, _, image)| {
+                reference::matches(image, id, repo_tags)
+                    || by_container.is_some_and(|s| s.contains(sid))
+            })
+            .map(|(_, name, _)| name.clone())
+            .collect();
+        names.into_iter().collect()
+    }
+
+    /// Names of the services whose `image` is exactly this tag reference (what removing
+    /// only that tag would break), sorted.
+    pub fn of_tag(&self, tag_reference: &str) -> Vec<String> {
+        let want = reference::normalize(tag_reference);
+        let names: BTreeSet<String> = self
+            .services
+            .iter()
+            .filter(|(_, _, image)| reference::normalize(image) == want)
+            .map(|(_, name, _)| name.clone())
+            .collect();
+        names.into_iter().collect()
+    }
+}
