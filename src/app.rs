@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::docker::DockerClient;
 use crate::store::Store;
+use crate::vault::Vault;
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -19,6 +20,10 @@ pub struct App {
     pub store: Store,
     pub jwt: crate::auth::jwt::JwtKeys,
     pub docker: DockerClient,
+    /// Seals every secret before it reaches the database.
+    pub vault: Arc<Vault>,
+    /// Failed-login throttle per (username, client address).
+    pub login_limiter: crate::auth::ratelimit::LoginLimiter,
     pub started: Instant,
     pub started_at: String,
     /// Cancelled on shutdown; background tasks watch it.
@@ -29,7 +34,8 @@ pub struct App {
 
 /// Files in the data dir.
 pub const DB_FILE: &str = "mcpd.db";
-pub const JWT_KEY_FILE: &str = "jwt.key";
+/// Where versions before the vault kept the token signing key; imported and removed.
+pub const LEGACY_JWT_KEY_FILE: &str = "jwt.key";
 pub const LISTEN_ADDR_FILE: &str = "listen-addr";
 pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
 
@@ -45,11 +51,32 @@ impl App {
             })
             .await??
         };
-        let jwt_key = crate::fsutil::read_or_create_key(&data_dir.join(JWT_KEY_FILE), 32)?;
+        let vault = {
+            let d = data_dir.clone();
+            let configured = config.vault.master_key_file.clone();
+            // Returned inside Ok so the clear message reaches the operator; a failed
+            // load writes nothing, so committing is harmless.
+            let loaded = store
+                .write(move |tx| Ok(Vault::load(tx, &d, configured.as_deref())))
+                .await?;
+            Arc::new(loaded?)
+        };
+        let jwt_key = crate::vault::daemon_secret(
+            &vault,
+            &store,
+            "jwt_signing_key",
+            32,
+            Some(data_dir.join(LEGACY_JWT_KEY_FILE)),
+        )
+        .await?;
         bootstrap_admin(&store, &data_dir).await?;
         Ok(Arc::new(App {
             jwt: crate::auth::jwt::JwtKeys::new(&jwt_key),
+            vault,
             docker: DockerClient::new(config.docker.host.clone()),
+            login_limiter: crate::auth::ratelimit::LoginLimiter::new(
+                config.auth.login_failures_per_minute,
+            ),
             config,
             store,
             started: Instant::now(),
@@ -64,7 +91,7 @@ impl App {
 /// `MCPD_ADMIN_PASSWORD_FILE`), else a random password written to
 /// `<data_dir>/initial-admin-password` (0600) and announced in the log.
 async fn bootstrap_admin(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
-    if store.read(|c| crate::users::store::any(c)).await? {
+    if store.read(crate::users::store::any).await? {
         return Ok(());
     }
     let (password, generated) = match crate::config::secret_from_env("MCPD_ADMIN_PASSWORD")? {
@@ -112,8 +139,8 @@ async fn bootstrap_admin(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Runs the daemon until SIGTERM/SIGINT: binds TLS, writes `listen-addr`, notifies
-/// systemd, serves, then drains requests (bounded), stops tasks and checkpoints the DB.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+/// systemd, serves (SIGHUP reloads through `reload`), then drains requests (bounded), stops tasks and checkpoints the DB.
+pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyhow::Result<()> {
     let app = App::open(config).await?;
     let cfg = &app.config.server;
     let tls_files = crate::http::tls::resolve(cfg)?;
@@ -132,6 +159,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let handle = axum_server::Handle::<SocketAddr>::new();
     let router = crate::http::router(app.clone());
+    crate::systemd::spawn_reload(&app, tls.clone(), reload);
+    crate::systemd::spawn_watchdog(&app);
+    crate::auth::session::spawn_cleanup(&app);
     let server = axum_server::from_tcp_rustls(listener, tls)?
         .handle(handle.clone())
         .serve(router.into_make_service_with_connect_info::<SocketAddr>());

@@ -1,11 +1,11 @@
-//! Command line: `mcpd serve | init | configtest | admin … | version`.
+//! Command line: `mcpd serve | init | configtest | admin … | vault … | version`.
 
 use crate::config::{Config, LogFormat, Overrides};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(name = "mcpd", version, about = "Runs and governs MCP servers and the infrastructure around them", long_about = None)]
 pub struct Cli {
     /// Config file (default: /etc/mcpd/mcpd.toml when it exists).
@@ -21,7 +21,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum Command {
     /// Run the daemon (the REST API on TLS).
     Serve {
@@ -38,11 +38,23 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Vault maintenance, offline (stop the daemon first: the database is written).
+    Vault {
+        #[command(subcommand)]
+        command: VaultCommand,
+    },
     /// Print version, commit and build date.
     Version,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
+pub enum VaultCommand {
+    /// Replace the master key: re-seal every stored secret with a new key in one
+    /// transaction, then install the new key file. Back up the new key file afterwards.
+    RotateKey,
+}
+
+#[derive(Subcommand, Debug, Clone)]
 pub enum AdminCommand {
     /// Set a new random password for USER, revoke their sessions, print the password.
     ResetPassword {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// Where the packaged config lives; used when `--config` is not given and it exists.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/mcpd/mcpd.toml";
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -21,6 +21,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub docker: DockerConfig,
     pub mcp: McpConfig,
+    pub vault: VaultConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -95,16 +96,13 @@ pub struct McpConfig {
     pub request_log_payload_cap_bytes: usize,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            log: LogConfig::default(),
-            auth: AuthConfig::default(),
-            docker: DockerConfig::default(),
-            mcp: McpConfig::default(),
-        }
-    }
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultConfig {
+    /// Master key file (64 hex digits or 32 bytes, mode 0600). Unset: systemd's
+    /// `$CREDENTIALS_DIRECTORY/master.key` when present, else `<data_dir>/master.key`
+    /// (created at init).
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {

@@ -19,6 +19,9 @@ pub enum ErrorCode {
     ResourceNotFound,
     ResourceAlreadyExists,
     Conflict,
+    /// `If-Match` named another version (RFC 9110 §13.1.1); not in DESIGN.md's table,
+    /// added for optimistic concurrency on configuration keys.
+    PreconditionFailed,
     PayloadTooLarge,
     RateLimitExceeded,
     InternalServerError,
@@ -38,7 +41,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests that walk the whole table.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 26] = [
         Self::ValidationError,
         Self::Unauthorized,
         Self::AuthInvalidCredentials,
@@ -49,6 +52,7 @@ impl ErrorCode {
         Self::ResourceNotFound,
         Self::ResourceAlreadyExists,
         Self::Conflict,
+        Self::PreconditionFailed,
         Self::PayloadTooLarge,
         Self::RateLimitExceeded,
         Self::InternalServerError,
@@ -79,6 +83,7 @@ impl ErrorCode {
             Self::ResourceNotFound => "RESOURCE_NOT_FOUND",
             Self::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
             Self::Conflict => "CONFLICT",
+            Self::PreconditionFailed => "PRECONDITION_FAILED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
             Self::InternalServerError => "INTERNAL_SERVER_ERROR",

@@ -1,5 +1,5 @@
 use clap::Parser;
-use mcpd::cli::{AdminCommand, Cli, Command};
+use mcpd::cli::{AdminCommand, Cli, Command, VaultCommand};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -44,7 +44,10 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Serve { .. } => mcpd::app::serve(config).await,
+            Command::Serve { .. } => {
+                let loader = cli.clone();
+                mcpd::app::serve(config, Box::new(move || loader.load_config())).await
+            }
             Command::Init => mcpd::app::App::open(config)
                 .await
                 .map(|_| println!("initialised")),
@@ -54,6 +57,14 @@ fn main() -> ExitCode {
                 let app = mcpd::app::App::open(config).await?;
                 let password = mcpd::users::reset_password(&app.store, &user).await?;
                 println!("{password}");
+                Ok(())
+            }
+            Command::Vault {
+                command: VaultCommand::RotateKey,
+            } => {
+                let app = mcpd::app::App::open(config).await?;
+                let (old, new, n) = app.vault.rotate(&app.store).await?;
+                println!("master key rotated: {old} -> {new}, {n} values re-sealed");
                 Ok(())
             }
             Command::Version | Command::Configtest => Ok(()),

@@ -96,7 +96,7 @@ async fn info_reports_build_and_docker() {
 async fn data_dir_secrets_are_private() {
     use std::os::unix::fs::PermissionsExt;
     let d = Daemon::start().await;
-    for f in ["jwt.key", "tls/key.pem", "listen-addr"] {
+    for f in ["master.key", "tls/key.pem", "listen-addr", "mcpd.db"] {
         let mode = std::fs::metadata(d.data_path(f))
             .unwrap()
             .permissions()
@@ -197,4 +197,49 @@ async fn bad_bodies_get_clear_errors() {
     let big = serde_json::json!({"username": "a".repeat(4096), "password": "b"});
     let (s, body) = d.call(Method::POST, "/auth/login", None, Some(big)).await;
     assert_error(s, &body, 413, "PAYLOAD_TOO_LARGE");
+}
+
+/// SIGHUP reloads the certificate: a replaced self-signed pair is served to new
+/// connections without a restart, and the daemon keeps answering.
+#[tokio::test]
+async fn sighup_reloads_the_tls_certificate() {
+    let d = Daemon::start().await;
+    let tls = d.data_dir.join("tls");
+    let old_fp = mcpd::http::tls::fingerprint(&tls.join("cert.pem")).unwrap();
+    let old_cert = std::fs::read(tls.join("cert.pem")).unwrap();
+    // Removing the pair makes the daemon create a new one on reload, as at first start.
+    for f in std::fs::read_dir(&tls).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
+    d.signal(libc::SIGHUP);
+    assert!(
+        d.wait_for_log("TLS certificate reloaded", 10).await,
+        "{}",
+        d.log()
+    );
+    let new_cert = std::fs::read(tls.join("cert.pem")).unwrap();
+    let new_fp = mcpd::http::tls::fingerprint(&tls.join("cert.pem")).unwrap();
+    assert_ne!(old_fp, new_fp);
+    let client = |pem: &[u8]| {
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(pem).unwrap())
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap()
+    };
+    let resp = client(&new_cert)
+        .get(d.url("/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // A fresh connection that trusts only the old certificate is refused.
+    assert!(
+        client(&old_cert)
+            .get(d.url("/health"))
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(d.log().contains(&new_fp), "new fingerprint logged");
 }

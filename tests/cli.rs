@@ -48,7 +48,11 @@ fn init_creates_private_state_and_a_generated_admin_password() {
     assert_eq!(mode(&pw_file), 0o600);
     let pw = std::fs::read_to_string(&pw_file).unwrap();
     assert_eq!(pw.trim().len(), 24);
-    assert_eq!(mode(&data.join("jwt.key")), 0o600);
+    assert_eq!(mode(&data.join("master.key")), 0o600);
+    assert!(
+        !data.join("jwt.key").exists(),
+        "the signing key lives in the vault"
+    );
     assert_eq!(mode(&data.join("mcpd.db")), 0o600);
     // A second init keeps the existing admin and password.
     let out = mcpd(&["init"], &data);

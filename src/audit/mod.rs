@@ -1,6 +1,8 @@
 //! The audit log: every mutating request and every secret reveal, written in the same
 //! transaction as the change it records where there is one.
 
+pub mod api;
+
 use crate::auth::principal::Principal;
 use rusqlite::Connection;
 use serde_json::Value;
@@ -61,4 +63,84 @@ pub fn record(conn: &Connection, actor: &Actor, e: &Entry<'_>) -> crate::error::
         ],
     )?;
     Ok(())
+}
+
+/// An audit entry as `GET /audit` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditEntry {
+    pub id: String,
+    pub timestamp: String,
+    pub actor_user_id: Option<String>,
+    pub actor_api_key_id: Option<String>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub outcome: String,
+    pub client_addr: Option<String>,
+    pub request_id: Option<String>,
+    pub details: Option<Value>,
+}
+
+const LIST: crate::store::list::ListSpec = {
+    use crate::store::list::{Field, FieldKind, ListSpec, Order};
+    ListSpec {
+        fields: &[
+            Field::new("timestamp", "a.timestamp", FieldKind::Time),
+            Field::new("actor_user_id", "a.actor_user_id", FieldKind::Text),
+            Field::new("actor_api_key_id", "a.actor_api_key_id", FieldKind::Text),
+            Field::new("action", "a.action", FieldKind::Text),
+            Field::new("target_type", "a.target_type", FieldKind::Text),
+            Field::new("target_id", "a.target_id", FieldKind::Text),
+            Field::new("outcome", "a.outcome", FieldKind::Text),
+            Field::new("request_id", "a.request_id", FieldKind::Text),
+        ],
+        default_sort: "a.timestamp",
+        default_order: Order::Desc,
+    }
+};
+
+/// Audit entries, newest first by default; `from`/`to` bound the timestamp (RFC 3339).
+pub async fn list(
+    store: &crate::store::Store,
+    mut q: crate::store::list::ListQuery,
+) -> crate::error::Result<crate::store::list::Page<AuditEntry>> {
+    use crate::error::Error;
+    use rusqlite::types::Value as Sql;
+    let mut bounds = Vec::new();
+    for (name, op) in [("from", ">="), ("to", "<")] {
+        if let Some(v) = q.take(name) {
+            let t = crate::time::parse_rfc3339(&v)
+                .ok_or_else(|| Error::field(name, "must be an RFC 3339 time"))?;
+            bounds.push((op, crate::time::format_rfc3339(t)));
+        }
+    }
+    let mut parts = q.sql(&LIST)?;
+    for (op, t) in bounds {
+        parts = parts.and(&format!("a.timestamp {op} ?"), [Sql::Text(t)]);
+    }
+    store
+        .read(move |c| {
+            parts.query(
+                c,
+                "a.id, a.timestamp, a.actor_user_id, a.actor_api_key_id, a.action, a.target_type, a.target_id, a.outcome, a.client_addr, a.request_id, a.details",
+                "audit_log a",
+                |r| {
+                    let details: Option<String> = r.get(10)?;
+                    Ok(AuditEntry {
+                        id: r.get(0)?,
+                        timestamp: r.get(1)?,
+                        actor_user_id: r.get(2)?,
+                        actor_api_key_id: r.get(3)?,
+                        action: r.get(4)?,
+                        target_type: r.get(5)?,
+                        target_id: r.get(6)?,
+                        outcome: r.get(7)?,
+                        client_addr: r.get(8)?,
+                        request_id: r.get(9)?,
+                        details: details.and_then(|d| serde_json::from_str(&d).ok()),
+                    })
+                },
+            )
+        })
+        .await
 }

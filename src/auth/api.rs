@@ -1,8 +1,251 @@
 //! `/api/v1/auth/…` and `/api/v1/api-keys…`.
 
+use super::api_keys::{self, ApiKey, NewApiKey};
+use super::principal::Principal;
+use super::session::{self, AccessToken, TokenPair};
 use crate::app::AppState;
+use crate::audit::Actor;
+use crate::error::{Error, Result};
+use crate::http::auth::ClientAddr;
+use crate::http::envelope::{Reply, no_content};
+use crate::http::extract::{Json, List, Path};
+use crate::users::model::User;
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use base64::Engine;
+use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/auth/login", post(login))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/logout", post(logout))
+        .route("/auth/token", post(token))
+        .route("/auth/register", post(register))
+        .route("/api-keys", get(list_keys).post(create_key))
+        .route("/api-keys/{id}", delete(revoke_key))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    /// Username or email.
+    username: String,
+    password: String,
+    /// TOTP code; accepted for clients that always send it. MFA enrolment is not
+    /// available yet, so no account requires it.
+    #[allow(dead_code)]
+    mfa_code: Option<String>,
+}
+
+/// Login answers carry `X-RateLimit-Limit`: the failed attempts allowed per minute.
+fn with_limit_header(app: &AppState, mut r: Response) -> Response {
+    r.headers_mut().insert(
+        "x-ratelimit-limit",
+        HeaderValue::from(app.login_limiter.limit()),
+    );
+    r
+}
+
+async fn login(
+    State(app): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Json(req): Json<LoginRequest>,
+) -> Response {
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(256).collect());
+    let r = session::login(&app, &req.username, req.password, addr, ua).await;
+    let r = match r {
+        Ok(pair) => Reply::ok(pair).into_response(),
+        Err(e) => {
+            let limited = e.retry_after_s;
+            let mut r = e.into_response();
+            if let Some(s) = limited {
+                r.headers_mut()
+                    .insert("x-ratelimit-remaining", HeaderValue::from(0));
+                r.headers_mut().insert(
+                    "x-ratelimit-reset",
+                    HeaderValue::from(crate::time::unix_now() + s as i64),
+                );
+            }
+            r
+        }
+    };
+    with_limit_header(&app, r)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+async fn refresh(
+    State(app): State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> Result<Reply<TokenPair>> {
+    session::refresh(&app, &req.refresh_token)
+        .await
+        .map(Reply::ok)
+}
+
+#[derive(serde::Serialize)]
+struct LoggedOut {
+    logged_out: bool,
+}
+
+async fn logout(State(app): State<AppState>, who: Principal) -> Result<Reply<LoggedOut>> {
+    session::logout(&app, &who).await?;
+    Ok(Reply::ok(LoggedOut { logged_out: true }))
+}
+
+/// RFC 6749 §4.4.2 request parameters. Unknown parameters are ignored, as §3.2 requires.
+#[derive(Deserialize)]
+struct TokenRequest {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scope: Option<String>,
+}
+
+/// Client credentials come in the body or as HTTP Basic (RFC 6749 §2.3.1).
+async fn token(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Reply<AccessToken>> {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return Err(Error::validation(
+            "expected Content-Type: application/x-www-form-urlencoded (RFC 6749 §4.4.2)",
+        ));
+    }
+    let req: TokenRequest = serde_urlencoded::from_bytes(&body)
+        .map_err(|e| Error::validation(format!("malformed form body: {e}")))?;
+    match req.grant_type.as_deref() {
+        Some("client_credentials") => {}
+        Some(other) => {
+            return Err(Error::field(
+                "grant_type",
+                format!("unsupported grant type '{other}' (only client_credentials)"),
+            ));
+        }
+        None => return Err(Error::field("grant_type", "required")),
+    }
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            s.split_once(':')
+                .map(|(i, p)| (percent_decode(i), percent_decode(p)))
+        });
+    let (id, secret) = match (basic, req.client_id, req.client_secret) {
+        (Some((i, s)), _, _) => (i, s),
+        (None, Some(i), Some(s)) => (i, s),
+        (None, None, _) => return Err(Error::field("client_id", "required")),
+        (None, _, None) => return Err(Error::field("client_secret", "required")),
+    };
+    session::client_credentials(&app, &id, &secret, req.scope.as_deref())
+        .await
+        .map(Reply::ok)
+}
+
+/// Basic credentials are form-urlencoded before base64 (RFC 6749 §2.3.1).
+fn percent_decode(s: &str) -> String {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}"))
+        .ok()
+        .and_then(|v| v.into_iter().next())
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| s.to_string())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterRequest {
+    username: String,
+    email: String,
+    password: String,
+    full_name: Option<String>,
+}
+
+/// Self-service sign-up, off unless `auth.allow_registration`; new users get `viewer`.
+async fn register(
+    State(app): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    Json(req): Json<RegisterRequest>,
+) -> Result<Reply<User>> {
+    if !app.config.auth.allow_registration {
+        return Err(Error::forbidden(
+            "registration is disabled (auth.allow_registration)",
+        ));
+    }
+    let actor = Actor {
+        client_addr: addr,
+        ..Actor::default()
+    };
+    let req = crate::users::CreateUser {
+        username: req.username,
+        email: req.email,
+        password: req.password,
+        roles: vec!["viewer".into()],
+        full_name: req.full_name,
+    };
+    crate::users::create(&app, &actor, req)
+        .await
+        .map(Reply::created)
+}
+
+async fn list_keys(
+    State(app): State<AppState>,
+    who: Principal,
+    List(q): List,
+) -> Result<Reply<Vec<ApiKey>>> {
+    api_keys::list(&app, &who, q).await.map(Reply::page)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKeyRequest {
+    name: String,
+    scopes: Vec<String>,
+    expires_at: Option<String>,
+}
+
+async fn create_key(
+    State(app): State<AppState>,
+    who: Principal,
+    Json(req): Json<CreateKeyRequest>,
+) -> Result<Reply<ApiKey>> {
+    let new = NewApiKey {
+        name: req.name,
+        scopes: req.scopes,
+        expires_at: req.expires_at,
+    };
+    api_keys::create(&app, &who, new).await.map(Reply::created)
+}
+
+async fn revoke_key(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    api_keys::revoke(&app, &who, &id).await?;
+    Ok(no_content())
 }

@@ -19,6 +19,14 @@ pub struct Claims {
     pub exp: i64,
     pub iss: String,
     pub jti: String,
+    /// API key id (`key_…`) of a client-credentials token (RFC 6749 §4.4): the key's
+    /// scopes apply, and the token stops working when the key is revoked or expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// Scopes the client asked for at the token endpoint, each allowed by the key's
+    /// scopes; when present they replace the key's scopes for this token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<Vec<String>>,
 }
 
 /// Signs and verifies access tokens.
@@ -43,6 +51,19 @@ impl JwtKeys {
 
     /// A token for `user_id` in session `session_id`, valid for `ttl_s` seconds.
     pub fn issue(&self, user_id: &str, session_id: &str, ttl_s: u64) -> Result<String> {
+        self.issue_for_key(user_id, session_id, None, None, ttl_s)
+    }
+
+    /// A client-credentials token: like [`JwtKeys::issue`] but bound to API key
+    /// `key_id` and, when `scopes` is given, narrowed to them.
+    pub fn issue_for_key(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        key_id: Option<&str>,
+        scopes: Option<Vec<String>>,
+        ttl_s: u64,
+    ) -> Result<String> {
         let now = crate::time::unix_now();
         let claims = Claims {
             sub: user_id.to_string(),
@@ -51,6 +72,8 @@ impl JwtKeys {
             exp: now + ttl_s as i64,
             iss: ISSUER.to_string(),
             jti: crate::ids::random_alnum(16),
+            kid: key_id.map(str::to_string),
+            scp: scopes,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(Error::internal)
@@ -100,6 +123,8 @@ mod tests {
             exp: now - 60,
             iss: ISSUER.into(),
             jti: "j".into(),
+            kid: None,
+            scp: None,
         };
         let t = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),

@@ -92,6 +92,20 @@ fn active_user(conn: &rusqlite::Connection, user_id: &str) -> Result<Option<(Str
     Ok(Some((name, roles)))
 }
 
+/// Scopes of API key `key_id` owned by `user_id`, if it is neither revoked nor expired.
+fn live_key_scopes(conn: &rusqlite::Connection, key_id: &str, user_id: &str) -> Result<Vec<Scope>> {
+    let scopes: Option<String> = conn
+        .query_row(
+            "SELECT scopes FROM api_keys WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)",
+            rusqlite::params![key_id, user_id, crate::time::now_rfc3339()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let scopes = scopes.ok_or_else(invalid_key)?;
+    let scopes: Vec<String> = serde_json::from_str(&scopes)?;
+    Ok(scopes.iter().filter_map(|s| s.parse().ok()).collect())
+}
+
 /// Resolves an access token's claims to a principal: session live, user active.
 pub async fn from_access_token(
     store: &Store,
@@ -115,18 +129,41 @@ pub async fn from_access_token(
             }
             let (username, roles) = active_user(c, &claims.sub)?
                 .ok_or_else(|| Error::new(ErrorCode::AuthTokenInvalid, "user is disabled or no longer exists"))?;
+            // A client-credentials token acts as its API key: the key's scopes (or the
+            // narrower ones asked for at the token endpoint) apply while the key lives.
+            let scopes = match &claims.kid {
+                Some(kid) => {
+                    let key_scopes = live_key_scopes(c, kid, &claims.sub)?;
+                    Some(match &claims.scp {
+                        Some(asked) => asked.iter().filter_map(|s| s.parse().ok()).collect(),
+                        None => key_scopes,
+                    })
+                }
+                None => None,
+            };
             Ok(Principal {
                 user_id: claims.sub,
                 username,
                 roles,
-                api_key_id: None,
-                scopes: None,
+                api_key_id: claims.kid,
+                scopes,
                 session_id: Some(claims.sid),
                 client_addr: None,
             })
         })
         .await
 }
+
+/// `(id, user_id, key_hash, scopes, expires_at, revoked_at, last_used_at)`.
+type KeyRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 /// Resolves an API key: known prefix, matching hash (constant-time), not revoked or
 /// expired, owner active. Records `last_used_at` at most once a minute.
@@ -135,7 +172,7 @@ pub async fn from_api_key(store: &Store, key: &str) -> Result<Principal> {
     let hash = sha256_hex(key);
     let (principal, stale) = store
         .read(move |c| {
-            let row: Option<(String, String, String, String, Option<String>, Option<String>, Option<String>)> = c
+            let row: Option<KeyRow> = c
                 .query_row(
                     "SELECT id, user_id, key_hash, scopes, expires_at, revoked_at, last_used_at FROM api_keys WHERE prefix = ?1",
                     [&prefix],

@@ -108,7 +108,6 @@ impl Role {
                 p(Logs, &[Admin]).collect(),
                 p(System, &[Read]).collect(),
                 p(Users, &[Read]).collect(),
-                p(Audit, &[Read]).collect(),
                 p(Config, &[Read, Write]).collect(),
                 p(Backups, &[Read, Write]).collect(),
                 p(Kubernetes, &[Read, Write, Execute]).collect(),

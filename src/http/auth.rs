@@ -4,6 +4,7 @@
 
 use crate::app::AppState;
 use crate::auth::principal::{self, API_KEY_PREFIX, Principal};
+use crate::auth::rbac::Permission;
 use crate::error::{Error, ErrorCode};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::{header, request::Parts};
@@ -45,10 +46,74 @@ impl FromRequestParts<AppState> for Principal {
             (None, Some(k)) => principal::from_api_key(&app.store, k).await?,
             (None, None) => return Err(Error::unauthorized("authentication required")),
         };
-        principal.client_addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ci| ci.0.ip().to_string());
+        principal.client_addr = client_addr(parts);
         Ok(principal)
     }
+}
+
+fn client_addr(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip().to_string())
+}
+
+/// The peer's IP address, for unauthenticated routes (login) that still log and throttle
+/// by client; `None` when the router runs without connect info (in-process tests).
+pub struct ClientAddr(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client_addr(parts)))
+    }
+}
+
+/// A permission named as a type, so a handler can demand it in its signature with
+/// [`Can`]: the check then runs before the body is read, and a caller without the
+/// permission gets 403 whatever they sent (never a 400 that reveals the route's schema).
+pub trait Required {
+    const PERMISSION: Permission;
+}
+
+/// An authenticated caller who holds `P::PERMISSION` (401 when unauthenticated, 403
+/// `FORBIDDEN` without the permission).
+pub struct Can<P: Required>(pub Principal, pub std::marker::PhantomData<P>);
+
+impl<P: Required> FromRequestParts<AppState> for Can<P> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Error> {
+        let who = Principal::from_request_parts(parts, app).await?;
+        who.require(P::PERMISSION)?;
+        Ok(Can(who, std::marker::PhantomData))
+    }
+}
+
+/// Permission types for [`Can`], one per `<domain>:<action>` a route demands.
+pub mod perm {
+    use super::Required;
+    use crate::auth::rbac::{Action, Domain, Permission};
+
+    macro_rules! perms {
+        ($($name:ident = $d:ident $a:ident),+ $(,)?) => {$(
+            #[doc = concat!("`", stringify!($d), ":", stringify!($a), "`")]
+            pub struct $name;
+            impl Required for $name {
+                const PERMISSION: Permission = Permission(Domain::$d, Action::$a);
+            }
+        )+};
+    }
+
+    perms!(
+        UsersRead = Users Read, UsersWrite = Users Write,
+        ServicesRead = Services Read, ServicesWrite = Services Write, ServicesExecute = Services Execute,
+        ImagesRead = Images Read, ImagesWrite = Images Write,
+        McpRead = Mcp Read, McpWrite = Mcp Write, McpExecute = Mcp Execute,
+        LogsRead = Logs Read, LogsAdmin = Logs Admin,
+        SystemRead = System Read,
+        ConfigRead = Config Read, ConfigWrite = Config Write, ConfigAdmin = Config Admin,
+        AuditRead = Audit Read,
+    );
 }

@@ -22,7 +22,9 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::users::api::routes())
         .merge(crate::services::api::routes())
         .merge(crate::images::api::routes())
-        .merge(crate::mcp::api::routes());
+        .merge(crate::mcp::api::routes())
+        .merge(crate::configuration::api::routes())
+        .merge(crate::audit::api::routes());
     Router::new()
         .nest("/api/v1", api)
         .fallback(not_found)

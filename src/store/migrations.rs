@@ -5,7 +5,11 @@ use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("migrations/0001_init.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("migrations/0001_init.sql")),
+        M::up(include_str!("migrations/0002_vault.sql")),
+        M::up(include_str!("migrations/0003_config.sql")),
+    ])
 }
 
 /// Brings the schema to the latest version in one transaction per migration.

@@ -1,9 +1,8 @@
 //! `GET /api/v1/health` (no auth) and `GET /api/v1/info`.
 
 use crate::app::AppState;
-use crate::auth::principal::Principal;
-use crate::auth::rbac::{Action, Domain, Permission};
 use crate::error::{Error, ErrorCode, Result};
+use crate::http::auth::{Can, perm::SystemRead};
 use crate::http::envelope::Reply;
 use axum::Router;
 use axum::extract::State;
@@ -67,19 +66,15 @@ async fn health(State(app): State<AppState>) -> Response {
     let database = Check::from(app.store.ping().await, t);
     let t = std::time::Instant::now();
     let docker = Check::from(app.docker.ping().await, t);
-    // The vault and the scheduler arrive with their issues; until then the JWT key file
-    // stands in for the vault and no schedules exist.
-    let vault = Check {
-        status: "ok",
-        message: None,
-        latency_ms: None,
-    };
+    let t = std::time::Instant::now();
+    let vault = Check::from(app.vault.verify(&app.store).await, t);
+    // The scheduler arrives with the backups issue; until then no schedules exist.
     let scheduler = Check {
         status: "ok",
         message: None,
         latency_ms: None,
     };
-    let status = if database.status != "ok" {
+    let status = if database.status != "ok" || vault.status != "ok" {
         "down"
     } else if docker.status != "ok" {
         "degraded"
@@ -118,13 +113,12 @@ struct Info {
     started_at: String,
 }
 
-async fn info(State(app): State<AppState>, who: Principal) -> Result<Reply<Info>> {
-    who.require(Permission(Domain::System, Action::Read))?;
+async fn info(State(app): State<AppState>, _: Can<SystemRead>) -> Result<Reply<Info>> {
     let docker = app.docker.version().await;
-    if let Err(e) = &docker {
-        if e.code != ErrorCode::DockerUnavailable {
-            tracing::warn!("docker version: {e}");
-        }
+    if let Err(e) = &docker
+        && e.code != ErrorCode::DockerUnavailable
+    {
+        tracing::warn!("docker version: {e}");
     }
     let (docker_version, docker_api_version) = docker
         .ok()

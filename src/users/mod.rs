@@ -32,3 +32,383 @@ pub async fn reset_password(store: &Store, user: &str) -> Result<String> {
         .await?;
     Ok(password)
 }
+
+use crate::app::App;
+use crate::audit::{self, Actor, Entry};
+use crate::auth::principal::Principal;
+use crate::auth::rbac::Role;
+use crate::store::list::{Field, FieldKind, ListQuery, ListSpec, Order, Page};
+use model::{NewUser, User};
+use rusqlite::{Connection, params};
+
+const LIST: ListSpec = ListSpec {
+    fields: &[
+        Field::new("username", "u.username", FieldKind::Text),
+        Field::new("email", "u.email", FieldKind::Text),
+        Field::new("full_name", "u.full_name", FieldKind::Text),
+        Field::new("status", "u.status", FieldKind::Text),
+        Field::new("created_at", "u.created_at", FieldKind::Time),
+        Field::new("last_login_at", "u.last_login_at", FieldKind::Time),
+    ],
+    default_sort: "u.created_at",
+    default_order: Order::Asc,
+};
+
+/// A create request as the API takes it (`roles` as strings, password in clear).
+#[derive(Debug, Clone)]
+pub struct CreateUser {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub roles: Vec<String>,
+    pub full_name: Option<String>,
+}
+
+/// Writable fields; `None` leaves a field unchanged (PATCH). PUT passes them all.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub roles: Option<Vec<String>>,
+    pub status: Option<String>,
+}
+
+/// Usernames: 1..=64 of `[a-zA-Z0-9._-]`, starting with a letter or digit (they appear
+/// in logs and audit entries, so no spaces or control characters).
+pub fn validate_username(s: &str) -> Result<()> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::field(
+            "username",
+            "must be 1 to 64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit",
+        ))
+    }
+}
+
+/// A plausible address (`local@domain.tld`, ≤ 254 bytes per RFC 5321 §4.5.3.1.3); mail
+/// is never sent, so this only catches typos.
+pub fn validate_email(s: &str) -> Result<()> {
+    let ok = s.len() <= 254
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        && s.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::field("email", "must be an email address"))
+    }
+}
+
+fn parse_roles(roles: &[String]) -> Result<Vec<Role>> {
+    if roles.is_empty() {
+        return Err(Error::field("roles", "at least one role is required"));
+    }
+    let mut out = Vec::new();
+    for r in roles {
+        let role: Role = r.parse().map_err(|_| {
+            Error::field(
+                "roles",
+                format!("unknown role '{r}' (roles: admin, operator, developer, viewer)"),
+            )
+        })?;
+        if !out.contains(&role) {
+            out.push(role);
+        }
+    }
+    Ok(out)
+}
+
+fn validate_full_name(s: &str) -> Result<()> {
+    if s.len() > 256 || s.chars().any(char::is_control) {
+        return Err(Error::field(
+            "full_name",
+            "must be at most 256 printable characters",
+        ));
+    }
+    Ok(())
+}
+
+fn audited(tx: &Connection, actor: &Actor, action: &str, user_id: &str) -> Result<()> {
+    audit::record(
+        tx,
+        actor,
+        &Entry {
+            action,
+            target_type: Some("user"),
+            target_id: Some(user_id),
+            success: true,
+            details: None,
+        },
+    )
+}
+
+fn load(tx: &Connection, id: &str) -> Result<User> {
+    store::get(tx, id)?.ok_or_else(|| Error::not_found("user", id))
+}
+
+/// Fails with `CONFLICT` when the change would leave no active admin.
+fn keep_an_admin(tx: &Connection) -> Result<()> {
+    let admins: i64 = tx.query_row(
+        "SELECT count(*) FROM users u JOIN user_roles r ON r.user_id = u.id WHERE r.role = 'admin' AND u.status = 'active'",
+        [],
+        |r| r.get(0),
+    )?;
+    if admins == 0 {
+        return Err(Error::conflict("at least one active admin must remain"));
+    }
+    Ok(())
+}
+
+/// Users matching the list query.
+pub async fn list(app: &App, q: ListQuery) -> Result<Page<User>> {
+    let parts = q.sql(&LIST)?;
+    app.store
+        .read(move |c| {
+            let mut page = parts.query(c, store::COLUMNS, "users u", store::from_row)?;
+            for u in &mut page.items {
+                store::load_roles(c, u)?;
+            }
+            Ok(page)
+        })
+        .await
+}
+
+/// One user by id or username. `RESOURCE_NOT_FOUND` otherwise.
+pub async fn get(app: &App, id: &str) -> Result<User> {
+    let id = id.to_string();
+    app.store.read(move |c| load(c, &id)).await
+}
+
+/// Creates a user. Errors: `VALIDATION_ERROR` naming the field,
+/// `RESOURCE_ALREADY_EXISTS` for a taken username or email.
+pub async fn create(app: &App, actor: &Actor, req: CreateUser) -> Result<User> {
+    validate_username(&req.username)?;
+    validate_email(&req.email)?;
+    crate::auth::password::check_policy("password", &req.password)?;
+    let roles = parse_roles(&req.roles)?;
+    let full_name = req.full_name.unwrap_or_default();
+    validate_full_name(&full_name)?;
+    let password_hash = crate::auth::password::hash(req.password).await?;
+    let new = NewUser {
+        username: req.username,
+        email: req.email,
+        full_name,
+        password_hash,
+        roles,
+    };
+    let actor = actor.clone();
+    app.store
+        .write(move |tx| {
+            let u = store::insert(tx, &new)?;
+            audited(tx, &actor, "users.create", &u.id)?;
+            Ok(u)
+        })
+        .await
+}
+
+/// Applies `changes`. Disabling a user revokes their sessions (their tokens and keys
+/// already stop on the next request because every request re-reads the user).
+/// Errors: `VALIDATION_ERROR`, `RESOURCE_NOT_FOUND`, `RESOURCE_ALREADY_EXISTS` (email
+/// taken), `CONFLICT` when no active admin would remain.
+pub async fn update(app: &App, actor: &Actor, id: &str, changes: UserChanges) -> Result<User> {
+    if let Some(e) = &changes.email {
+        validate_email(e)?;
+    }
+    if let Some(n) = &changes.full_name {
+        validate_full_name(n)?;
+    }
+    let roles = changes.roles.as_deref().map(parse_roles).transpose()?;
+    if let Some(s) = &changes.status
+        && s != "active"
+        && s != "disabled"
+    {
+        return Err(Error::field("status", "must be 'active' or 'disabled'"));
+    }
+    let id = id.to_string();
+    let actor = actor.clone();
+    app.store
+        .write(move |tx| {
+            let user = load(tx, &id)?;
+            let now = crate::time::now_rfc3339();
+            if let Some(e) = &changes.email {
+                let taken: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM users WHERE email = ?1 AND id <> ?2)",
+                    params![e, user.id],
+                    |r| r.get(0),
+                )?;
+                if taken {
+                    return Err(
+                        Error::already_exists("user", e).with_detail("email", "already taken")
+                    );
+                }
+                tx.execute(
+                    "UPDATE users SET email = ?1 WHERE id = ?2",
+                    params![e, user.id],
+                )?;
+            }
+            if let Some(n) = &changes.full_name {
+                tx.execute(
+                    "UPDATE users SET full_name = ?1 WHERE id = ?2",
+                    params![n, user.id],
+                )?;
+            }
+            if let Some(roles) = &roles {
+                tx.execute("DELETE FROM user_roles WHERE user_id = ?1", [&user.id])?;
+                for r in roles {
+                    tx.execute(
+                        "INSERT INTO user_roles (user_id, role) VALUES (?1, ?2)",
+                        params![user.id, r.as_str()],
+                    )?;
+                }
+            }
+            if let Some(s) = &changes.status {
+                tx.execute(
+                    "UPDATE users SET status = ?1 WHERE id = ?2",
+                    params![s, user.id],
+                )?;
+                if s == "disabled" && user.status != "disabled" {
+                    crate::auth::session::revoke_user_sessions(tx, &user.id, "user disabled")?;
+                }
+            }
+            keep_an_admin(tx)?;
+            tx.execute(
+                "UPDATE users SET updated_at = ?1 WHERE id = ?2",
+                params![now, user.id],
+            )?;
+            let fields: Vec<&str> = [
+                changes.email.as_ref().map(|_| "email"),
+                changes.full_name.as_ref().map(|_| "full_name"),
+                changes.roles.as_ref().map(|_| "roles"),
+                changes.status.as_ref().map(|_| "status"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            audit::record(
+                tx,
+                &actor,
+                &Entry {
+                    action: "users.update",
+                    target_type: Some("user"),
+                    target_id: Some(&user.id),
+                    success: true,
+                    details: Some(serde_json::json!({ "fields": fields })),
+                },
+            )?;
+            load(tx, &user.id)
+        })
+        .await
+}
+
+/// Deletes a user with their sessions and API keys. Deleting oneself or the last
+/// active admin is a `CONFLICT`.
+pub async fn delete(app: &App, who: &Principal, id: &str) -> Result<()> {
+    let id = id.to_string();
+    let me = who.user_id.clone();
+    let actor = Actor::from(who);
+    app.store
+        .write(move |tx| {
+            let user = load(tx, &id)?;
+            if user.id == me {
+                return Err(Error::conflict("you cannot delete your own account"));
+            }
+            tx.execute("DELETE FROM users WHERE id = ?1", [&user.id])?;
+            keep_an_admin(tx)?;
+            audited(tx, &actor, "users.delete", &user.id)
+        })
+        .await
+}
+
+/// Grants `role` (idempotent).
+pub async fn add_role(app: &App, actor: &Actor, id: &str, role: &str) -> Result<User> {
+    let role = parse_roles(&[role.to_string()])?[0];
+    let id = id.to_string();
+    let actor = actor.clone();
+    app.store
+        .write(move |tx| {
+            let user = load(tx, &id)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO user_roles (user_id, role) VALUES (?1, ?2)",
+                params![user.id, role.as_str()],
+            )?;
+            tx.execute(
+                "UPDATE users SET updated_at = ?1 WHERE id = ?2",
+                params![crate::time::now_rfc3339(), user.id],
+            )?;
+            audited(tx, &actor, "users.add_role", &user.id)?;
+            load(tx, &user.id)
+        })
+        .await
+}
+
+/// Removes `role`. `RESOURCE_NOT_FOUND` when the user does not hold it; `CONFLICT`
+/// when it is the last role or the last active admin's admin role.
+pub async fn remove_role(app: &App, actor: &Actor, id: &str, role: &str) -> Result<()> {
+    let id = id.to_string();
+    let role = role.to_string();
+    let actor = actor.clone();
+    app.store
+        .write(move |tx| {
+            let user = load(tx, &id)?;
+            if !user.roles.contains(&role) {
+                return Err(Error::not_found("role", &role));
+            }
+            if user.roles.len() == 1 {
+                return Err(Error::conflict("a user must keep at least one role"));
+            }
+            tx.execute(
+                "DELETE FROM user_roles WHERE user_id = ?1 AND role = ?2",
+                params![user.id, role],
+            )?;
+            keep_an_admin(tx)?;
+            tx.execute(
+                "UPDATE users SET updated_at = ?1 WHERE id = ?2",
+                params![crate::time::now_rfc3339(), user.id],
+            )?;
+            audited(tx, &actor, "users.remove_role", &user.id)
+        })
+        .await
+}
+
+/// Changes the caller's own password after checking the current one; every login
+/// session of theirs (refresh tokens included) is revoked. Errors: `VALIDATION_ERROR`
+/// (field `current_password` wrong, or `new_password` against the policy).
+pub async fn change_password(
+    app: &App,
+    who: &Principal,
+    current: String,
+    new: String,
+) -> Result<()> {
+    crate::auth::password::check_policy("new_password", &new)?;
+    let uid = who.user_id.clone();
+    let phc: Option<String> = app
+        .store
+        .read(move |c| {
+            Ok(c.query_row(
+                "SELECT password_hash FROM users WHERE id = ?1",
+                [&uid],
+                |r| r.get(0),
+            )
+            .ok())
+        })
+        .await?;
+    if !crate::auth::password::verify(current, phc).await {
+        return Err(Error::field("current_password", "incorrect"));
+    }
+    let hash = crate::auth::password::hash(new).await?;
+    let uid = who.user_id.clone();
+    let actor = Actor::from(who);
+    app.store
+        .write(move |tx| {
+            store::set_password(tx, &uid, &hash, "password changed")?;
+            audited(tx, &actor, "users.change_password", &uid)
+        })
+        .await
+}

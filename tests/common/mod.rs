@@ -153,10 +153,10 @@ impl Daemon {
         self.child = Some(cmd.spawn().expect("spawn mcpd"));
         let deadline = Instant::now() + Duration::from_secs(30);
         let addr = loop {
-            if let Ok(s) = std::fs::read_to_string(&addr_file) {
-                if s.ends_with('\n') {
-                    break s.trim().to_string();
-                }
+            if let Ok(s) = std::fs::read_to_string(&addr_file)
+                && s.ends_with('\n')
+            {
+                break s.trim().to_string();
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("mcpd exited early ({status}); log:\n{}", self.log());
@@ -176,6 +176,24 @@ impl Daemon {
             .unwrap();
         self.base = format!("https://{addr}/api/v1");
         self.admin_token = None;
+    }
+
+    /// Sends `sig` (e.g. `libc::SIGHUP`) to the running daemon.
+    pub fn signal(&self, sig: i32) {
+        let pid = self.child.as_ref().expect("daemon running").id();
+        unsafe { libc::kill(pid as i32, sig) };
+    }
+
+    /// Waits up to `secs` for `needle` to appear in the log.
+    pub async fn wait_for_log(&self, needle: &str, secs: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
     }
 
     /// The daemon's log so far.

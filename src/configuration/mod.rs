@@ -1,0 +1,447 @@
+//! Configuration entries (`/api/v1/config`): named JSON values, global or scoped to a
+//! service, optionally secret. Secret values are sealed by the vault (column
+//! `sealed_value`, the row's key as associated data) and shown as `"********"` unless
+//! revealed by a holder of `config:admin`, which is audited. Each entry carries a
+//! `version` for optimistic concurrency (`If-Match`).
+//!
+//! Keys: 1–128 characters, dot-separated segments of `[a-z0-9_-]`, each starting with
+//! a letter or digit (`smtp.password`, `github.token`). Services and MCP servers refer to
+//! secret entries as `${secret:<key>}` in their env.
+
+pub mod api;
+pub mod refs;
+
+use crate::app::App;
+use crate::audit::{self, Actor, Entry};
+use crate::error::{Error, ErrorCode, Result};
+use crate::store::list::{Field, FieldKind, ListQuery, ListSpec, Order, Page};
+use crate::vault::seal::RowRef;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Placeholder shown instead of a secret value.
+pub const MASK: &str = "********";
+/// Longest key.
+pub const MAX_KEY_LEN: usize = 128;
+/// Largest value, as JSON text.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+/// Most entries in one bulk request.
+pub const MAX_BULK: usize = 500;
+
+/// `{key, value, secret, scope, description, version, created_at, updated_at, updated_by}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigEntry {
+    pub key: String,
+    /// The value, or `"********"` for a secret not revealed.
+    pub value: Value,
+    pub secret: bool,
+    /// `global` or `service:<service id>`.
+    pub scope: String,
+    pub description: String,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub updated_by: Option<String>,
+}
+
+/// A write: the new value and attributes. `None` keeps the stored attribute (or the
+/// default for a new key: not secret, global, empty description).
+#[derive(Debug, Clone)]
+pub struct ConfigWrite {
+    pub key: String,
+    pub value: Value,
+    pub secret: Option<bool>,
+    pub scope: Option<String>,
+    pub description: Option<String>,
+}
+
+fn sealed_row(key: &str) -> RowRef<'_> {
+    RowRef {
+        table: "config_entries",
+        column: "sealed_value",
+        id: key,
+    }
+}
+
+/// Checks a key against the documented character set and length.
+pub fn validate_key(key: &str) -> Result<()> {
+    let seg_ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    };
+    if key.len() > MAX_KEY_LEN || !key.split('.').all(seg_ok) {
+        return Err(Error::field(
+            "key",
+            "must be 1-128 characters: dot-separated segments of a-z, 0-9, '_' and '-', each starting with a letter or digit",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_scope(conn: &Connection, scope: &str) -> Result<()> {
+    if scope == "global" {
+        return Ok(());
+    }
+    let Some(id) = scope.strip_prefix("service:") else {
+        return Err(Error::field(
+            "scope",
+            "must be 'global' or 'service:<service id>'",
+        ));
+    };
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM services WHERE id = ?1)",
+        [id],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Err(Error::field(
+            "scope",
+            format!("service '{id}' does not exist"),
+        ));
+    }
+    Ok(())
+}
+
+const COLUMNS: &str = "c.key, c.value, c.sealed_value, c.scope, c.description, c.version, c.created_at, c.updated_at, c.updated_by";
+
+/// Reads a row; secret values stay sealed here (`value` = the sealed text) and are
+/// masked or opened by the caller.
+fn from_row(r: &Row<'_>) -> rusqlite::Result<(ConfigEntry, Option<String>)> {
+    let sealed: Option<String> = r.get(2)?;
+    let value: Option<String> = r.get(1)?;
+    let value = value
+        .and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or(Value::Null);
+    Ok((
+        ConfigEntry {
+            key: r.get(0)?,
+            value,
+            secret: sealed.is_some(),
+            scope: r.get(3)?,
+            description: r.get(4)?,
+            version: r.get(5)?,
+            created_at: r.get(6)?,
+            updated_at: r.get(7)?,
+            updated_by: r.get(8)?,
+        },
+        sealed,
+    ))
+}
+
+fn masked((mut e, sealed): (ConfigEntry, Option<String>)) -> ConfigEntry {
+    if sealed.is_some() {
+        e.value = Value::String(MASK.into());
+    }
+    e
+}
+
+const LIST: ListSpec = ListSpec {
+    fields: &[
+        Field::new("key", "c.key", FieldKind::Text),
+        Field::new("scope", "c.scope", FieldKind::Text),
+        Field::new("secret", "(c.sealed_value IS NOT NULL)", FieldKind::Bool),
+        Field::new("updated_at", "c.updated_at", FieldKind::Time),
+        Field::new("created_at", "c.created_at", FieldKind::Time),
+        Field::new("updated_by", "c.updated_by", FieldKind::Text),
+    ],
+    default_sort: "c.key",
+    default_order: Order::Asc,
+};
+
+/// Entries matching the query, secrets masked.
+pub async fn list(app: &App, q: ListQuery) -> Result<Page<ConfigEntry>> {
+    let parts = q.sql(&LIST)?;
+    app.store
+        .read(move |c| {
+            Ok(parts
+                .query(c, COLUMNS, "config_entries c", from_row)?
+                .map(masked))
+        })
+        .await
+}
+
+fn load(conn: &Connection, key: &str) -> Result<Option<(ConfigEntry, Option<String>)>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM config_entries c WHERE c.key = ?1"),
+            [key],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// One entry; with `reveal` the secret value is opened and the reveal audited (the
+/// caller has checked `config:admin`). `RESOURCE_NOT_FOUND` for an unknown key.
+pub async fn get(app: &App, actor: &Actor, key: &str, reveal: bool) -> Result<ConfigEntry> {
+    let key = key.to_string();
+    let vault = app.vault.clone();
+    let actor = actor.clone();
+    let run = move |c: &Connection| -> Result<ConfigEntry> {
+        let (mut e, sealed) = load(c, &key)?.ok_or_else(|| Error::not_found("config key", &key))?;
+        match sealed {
+            Some(s) if reveal => {
+                let clear = vault.open_string(sealed_row(&key), &s)?;
+                e.value = serde_json::from_str(&clear)?;
+                audit::record(
+                    c,
+                    &actor,
+                    &Entry {
+                        action: "config.reveal",
+                        target_type: Some("config"),
+                        target_id: Some(&key),
+                        success: true,
+                        details: None,
+                    },
+                )?;
+                Ok(e)
+            }
+            s => Ok(masked((e, s))),
+        }
+    };
+    if reveal {
+        app.store.write(move |tx| run(tx)).await
+    } else {
+        app.store.read(move |c| run(c)).await
+    }
+}
+
+/// Writes one entry inside `tx`; returns the masked entry and whether it was created.
+/// `if_match`: the version the caller last saw (`PRECONDITION_FAILED` otherwise; for a
+/// key that does not exist yet, any `If-Match` fails, as RFC 9110 §13.1.1 says).
+fn put_in(
+    tx: &Connection,
+    vault: &crate::vault::Vault,
+    actor: &Actor,
+    w: &ConfigWrite,
+    if_match: Option<i64>,
+) -> Result<(ConfigEntry, bool)> {
+    validate_key(&w.key)?;
+    let text = serde_json::to_string(&w.value)?;
+    if text.len() > MAX_VALUE_BYTES {
+        return Err(Error::field(
+            "value",
+            format!("larger than {MAX_VALUE_BYTES} bytes"),
+        ));
+    }
+    let existing = load(tx, &w.key)?;
+    if let Some(v) = if_match {
+        let current = existing.as_ref().map(|(e, _)| e.version);
+        if current != Some(v) {
+            return Err(Error::new(
+                ErrorCode::PreconditionFailed,
+                format!(
+                    "config key '{}' is at version {}, not {v}",
+                    w.key,
+                    current.map_or("(none)".to_string(), |c| c.to_string())
+                ),
+            ));
+        }
+    }
+    let (old, _) = existing
+        .clone()
+        .map(|(e, s)| (Some(e), s))
+        .unwrap_or((None, None));
+    let secret = w.secret.unwrap_or(old.as_ref().is_some_and(|e| e.secret));
+    let scope = w
+        .scope
+        .clone()
+        .or_else(|| old.as_ref().map(|e| e.scope.clone()))
+        .unwrap_or_else(|| "global".into());
+    validate_scope(tx, &scope)?;
+    let description = w
+        .description
+        .clone()
+        .or_else(|| old.as_ref().map(|e| e.description.clone()))
+        .unwrap_or_default();
+    if description.len() > 1024 {
+        return Err(Error::field("description", "longer than 1024 bytes"));
+    }
+    let (value, sealed) = if secret {
+        (None, Some(vault.seal(sealed_row(&w.key), text.as_bytes())?))
+    } else {
+        (Some(text), None)
+    };
+    let now = crate::time::now_rfc3339();
+    let by = actor.user_id.clone();
+    let created = old.is_none();
+    if created {
+        tx.execute(
+            "INSERT INTO config_entries (key, value, sealed_value, scope, description, version, created_at, updated_at, updated_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6, ?7)",
+            params![w.key, value, sealed, scope, description, now, by],
+        )?;
+    } else {
+        tx.execute(
+            "UPDATE config_entries SET value = ?2, sealed_value = ?3, scope = ?4, description = ?5,
+               version = version + 1, updated_at = ?6, updated_by = ?7 WHERE key = ?1",
+            params![w.key, value, sealed, scope, description, now, by],
+        )?;
+    }
+    audit::record(
+        tx,
+        actor,
+        &Entry {
+            action: if created {
+                "config.create"
+            } else {
+                "config.update"
+            },
+            target_type: Some("config"),
+            target_id: Some(&w.key),
+            success: true,
+            details: Some(serde_json::json!({"secret": secret, "scope": scope})),
+        },
+    )?;
+    let row =
+        load(tx, &w.key)?.ok_or_else(|| Error::internal(anyhow::anyhow!("entry vanished")))?;
+    Ok((masked(row), created))
+}
+
+/// Creates or replaces one entry. Returns the entry (masked) and whether it was new.
+pub async fn put(
+    app: &App,
+    actor: &Actor,
+    w: ConfigWrite,
+    if_match: Option<i64>,
+) -> Result<(ConfigEntry, bool)> {
+    let vault = app.vault.clone();
+    let actor = actor.clone();
+    app.store
+        .write(move |tx| put_in(tx, &vault, &actor, &w, if_match))
+        .await
+}
+
+/// Writes every entry or none: the first invalid one fails the whole request with its
+/// index in the error's field (`entries[3].key`).
+pub async fn bulk(app: &App, actor: &Actor, writes: Vec<ConfigWrite>) -> Result<Vec<ConfigEntry>> {
+    if writes.is_empty() || writes.len() > MAX_BULK {
+        return Err(Error::field(
+            "entries",
+            format!("must hold 1 to {MAX_BULK} entries"),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, w) in writes.iter().enumerate() {
+        if !seen.insert(w.key.as_str()) {
+            return Err(Error::field(
+                format!("entries[{i}].key"),
+                "duplicate key in this request",
+            ));
+        }
+    }
+    let vault = app.vault.clone();
+    let actor = actor.clone();
+    app.store
+        .write(move |tx| {
+            let mut out = Vec::with_capacity(writes.len());
+            for (i, w) in writes.iter().enumerate() {
+                let (e, _) = put_in(tx, &vault, &actor, w, None).map_err(|mut e| {
+                    for d in &mut e.details {
+                        d.field = format!("entries[{i}].{}", d.field);
+                    }
+                    e.message = format!("entries[{i}]: {}", e.message);
+                    e
+                })?;
+                out.push(e);
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// Deletes an entry. `RESOURCE_NOT_FOUND` for an unknown key.
+pub async fn delete(app: &App, actor: &Actor, key: &str) -> Result<()> {
+    let key = key.to_string();
+    let actor = actor.clone();
+    app.store
+        .write(move |tx| {
+            let n = tx.execute("DELETE FROM config_entries WHERE key = ?1", [&key])?;
+            if n == 0 {
+                return Err(Error::not_found("config key", &key));
+            }
+            audit::record(
+                tx,
+                &actor,
+                &Entry {
+                    action: "config.delete",
+                    target_type: Some("config"),
+                    target_id: Some(&key),
+                    success: true,
+                    details: None,
+                },
+            )
+        })
+        .await
+}
+
+/// `{old_key_id, new_key_id, resealed}` of a master key rotation.
+#[derive(Debug, Serialize)]
+pub struct Rotation {
+    pub old_key_id: String,
+    pub new_key_id: String,
+    pub resealed: usize,
+}
+
+/// Rotates the vault's master key (audited).
+pub async fn rotate_key(app: &App, actor: &Actor) -> Result<Rotation> {
+    let (old, new, n) = app.vault.rotate(&app.store).await?;
+    let actor = actor.clone();
+    let details = serde_json::json!({"old_key_id": old, "new_key_id": new, "resealed": n});
+    app.store
+        .write(move |tx| {
+            audit::record(
+                tx,
+                &actor,
+                &Entry {
+                    action: "config.rotate_key",
+                    target_type: Some("vault"),
+                    target_id: None,
+                    success: true,
+                    details: Some(details),
+                },
+            )
+        })
+        .await?;
+    Ok(Rotation {
+        old_key_id: old,
+        new_key_id: new,
+        resealed: n,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_rules() {
+        for ok in [
+            "a",
+            "smtp.password",
+            "github.token-2",
+            "x_y.z9",
+            &"a".repeat(128),
+        ] {
+            assert!(validate_key(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            ".a",
+            "a.",
+            "a..b",
+            "A",
+            "-a",
+            "a b",
+            "a/b",
+            "é",
+            &"a".repeat(129),
+        ] {
+            assert!(validate_key(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! systemd integration beyond READY/STOPPING: the watchdog and SIGHUP reload.
+//!
+//! Protocol: sd_notify(3). The watchdog is kept alive only while the database answers,
+//! so a wedged daemon is restarted by systemd (`WatchdogSec=` in the unit).
+
+use crate::app::App;
+use crate::config::Config;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Re-reads the configuration from the same file, environment and flags as at start.
+pub type ConfigLoader = Box<dyn Fn() -> anyhow::Result<Config> + Send + Sync>;
+
+/// When systemd asked for a watchdog (`WATCHDOG_USEC`), pings it at half the interval
+/// as long as the database answers a trivial query.
+pub fn spawn_watchdog(app: &Arc<App>) {
+    let mut usec = 0u64;
+    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
+        return;
+    }
+    let every = Duration::from_micros(usec / 2);
+    let app2 = app.clone();
+    app.tasks.spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = app2.shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            match tokio::time::timeout(every, app2.store.ping()).await {
+                Ok(Ok(())) => {
+                    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+                }
+                _ => tracing::warn!("database did not answer; withholding the watchdog ping"),
+            }
+        }
+    });
+}
+
+/// On SIGHUP: re-reads the configuration; when it is valid, reloads the TLS
+/// certificate and key (from the configured files, or the self-signed pair in the data
+/// dir) and the log level, and names the changed settings that need a restart. An
+/// invalid configuration is logged and changes nothing.
+pub fn spawn_reload(
+    app: &Arc<App>,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    load: ConfigLoader,
+) {
+    let app2 = app.clone();
+    app.tasks.spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot install the SIGHUP handler; reload is unavailable");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = app2.shutdown.cancelled() => return,
+                got = hup.recv() => if got.is_none() { return },
+            }
+            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Reloading]);
+            match reload(&app2.config, &tls, &load).await {
+                Ok(needs_restart) if needs_restart.is_empty() => {
+                    tracing::info!("configuration reloaded");
+                }
+                Ok(needs_restart) => tracing::warn!(
+                    "configuration reloaded; changes to {} take effect after a restart",
+                    needs_restart.join(", ")
+                ),
+                Err(e) => {
+                    tracing::error!("reload failed, keeping the running configuration: {e:#}")
+                }
+            }
+            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+        }
+    });
+}
+
+async fn reload(
+    running: &Config,
+    tls: &axum_server::tls_rustls::RustlsConfig,
+    load: &ConfigLoader,
+) -> anyhow::Result<Vec<&'static str>> {
+    let new = load()?;
+    let files = crate::http::tls::resolve(&new.server)?;
+    let server_config = crate::http::tls::server_config(&files)?;
+    tls.reload_from_config(server_config);
+    let fp = crate::http::tls::fingerprint(&files.cert)?;
+    tracing::info!(tls_sha256 = %fp, "TLS certificate reloaded");
+    crate::telemetry::set_level(&new.log.level)?;
+    Ok(restart_needed(running, &new))
+}
+
+/// Sections whose changes are read only at start.
+fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let (o, n) = (&old.server, &new.server);
+    if o.listen != n.listen {
+        out.push("server.listen");
+    }
+    if o.data_dir != n.data_dir {
+        out.push("server.data_dir");
+    }
+    if o.max_body_bytes != n.max_body_bytes || o.shutdown_grace_s != n.shutdown_grace_s {
+        out.push("server");
+    }
+    if old.auth != new.auth {
+        out.push("auth");
+    }
+    if old.docker != new.docker {
+        out.push("docker");
+    }
+    if old.mcp != new.mcp {
+        out.push("mcp");
+    }
+    out
+}

@@ -1,0 +1,590 @@
+//! Login and token lifecycle, API keys and scopes, users and roles, against the real
+//! binary.
+
+mod common;
+
+use common::{ADMIN_PASSWORD, Daemon, assert_error};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn login_body(d: &Daemon, username: &str, password: &str) -> (StatusCode, Value) {
+    d.call(
+        Method::POST,
+        "/auth/login",
+        None,
+        Some(json!({"username": username, "password": password})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn login_refresh_rotation_reuse_and_logout() {
+    let d = Daemon::start().await;
+    let (s, b) = login_body(&d, "admin", ADMIN_PASSWORD).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let data = &b["data"];
+    assert_eq!(data["token_type"], "Bearer");
+    assert_eq!(data["expires_in"], 900);
+    assert_eq!(data["user"]["username"], "admin");
+    assert_eq!(data["user"]["roles"], json!(["admin"]));
+    assert!(data["user"].get("password_hash").is_none());
+    let access = data["access_token"].as_str().unwrap().to_string();
+    let refresh1 = data["refresh_token"].as_str().unwrap().to_string();
+
+    // Email works as the login name too.
+    let (s, _) = login_body(&d, "admin@localhost", ADMIN_PASSWORD).await;
+    assert_eq!(s, StatusCode::OK);
+
+    let (s, me) = d.get("/users/me", &access).await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    assert!(
+        me["data"]["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("users:admin"))
+    );
+
+    // Rotation: the new pair works, the old refresh token is spent.
+    let (s, b) = d
+        .post("/auth/refresh", "", json!({"refresh_token": refresh1}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let access2 = b["data"]["access_token"].as_str().unwrap().to_string();
+    let refresh2 = b["data"]["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(refresh1, refresh2);
+    assert_eq!(d.get("/users/me", &access2).await.0, StatusCode::OK);
+
+    // Reuse of the rotated token revokes the whole family: refresh2 and both access
+    // tokens stop working.
+    let (s, b) = d
+        .post("/auth/refresh", "", json!({"refresh_token": refresh1}))
+        .await;
+    assert_error(s, &b, 401, "AUTH_TOKEN_INVALID");
+    let (s, b) = d
+        .post("/auth/refresh", "", json!({"refresh_token": refresh2}))
+        .await;
+    assert_error(s, &b, 401, "AUTH_TOKEN_INVALID");
+    let (s, b) = d.get("/users/me", &access2).await;
+    assert_error(s, &b, 401, "AUTH_TOKEN_INVALID");
+    let (s, b) = d.get("/users/me", &access).await;
+    assert_error(s, &b, 401, "AUTH_TOKEN_INVALID");
+
+    // Logout revokes the session of a fresh login.
+    let (_, b) = login_body(&d, "admin", ADMIN_PASSWORD).await;
+    let access3 = b["data"]["access_token"].as_str().unwrap().to_string();
+    let refresh3 = b["data"]["refresh_token"].as_str().unwrap().to_string();
+    let (s, b) = d.post("/auth/logout", &access3, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_error(
+        d.get("/users/me", &access3).await.0,
+        &d.get("/users/me", &access3).await.1,
+        401,
+        "AUTH_TOKEN_INVALID",
+    );
+    let (s, b) = d
+        .post("/auth/refresh", "", json!({"refresh_token": refresh3}))
+        .await;
+    assert_error(s, &b, 401, "AUTH_TOKEN_INVALID");
+
+    // Garbage tokens.
+    let (s, b) = d.get("/users/me", "not-a-jwt").await;
+    assert_error(s, &b, 401, "AUTH_TOKEN_INVALID");
+    let (s, b) = d
+        .post("/auth/refresh", "", json!({"refresh_token": "mcpdr_nope"}))
+        .await;
+    assert_error(s, &b, 401, "AUTH_TOKEN_INVALID");
+    let (s, b) = d
+        .post("/auth/refresh", "", json!({"refresh_token": 42}))
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "refresh_token");
+}
+
+#[tokio::test]
+async fn failed_logins_are_rejected_then_rate_limited() {
+    let d = Daemon::start().await;
+    // Unknown user and wrong password answer alike.
+    let (s, b) = login_body(&d, "nobody", "whatever-password").await;
+    let unknown = assert_error(s, &b, 401, "AUTH_INVALID_CREDENTIALS");
+    let (s, b) = login_body(&d, "admin", "wrong-password-1").await;
+    let wrong = assert_error(s, &b, 401, "AUTH_INVALID_CREDENTIALS");
+    assert_eq!(unknown["message"], wrong["message"]);
+
+    // 5 failures per minute per username+address; the 6th is refused with Retry-After,
+    // and while blocked even the right password is refused.
+    for i in 2..=5 {
+        let (s, b) = login_body(&d, "admin", &format!("wrong-password-{i}")).await;
+        assert_error(s, &b, 401, "AUTH_INVALID_CREDENTIALS");
+    }
+    let resp = d
+        .client
+        .post(d.url("/auth/login"))
+        .json(&json!({"username": "admin", "password": "wrong-password-6"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(resp.headers()["x-ratelimit-limit"], "5");
+    let b: Value = resp.json().await.unwrap();
+    assert_eq!(b["error"]["code"], "RATE_LIMIT_EXCEEDED");
+    let (s, b) = login_body(&d, "admin", ADMIN_PASSWORD).await;
+    assert_error(s, &b, 429, "RATE_LIMIT_EXCEEDED");
+    // Another username from the same address is unaffected.
+    let (s, b) = login_body(&d, "someone-else", "wrong-password-x").await;
+    assert_error(s, &b, 401, "AUTH_INVALID_CREDENTIALS");
+    assert!(d.log().contains("login failed"), "failures are logged");
+}
+
+#[tokio::test]
+async fn users_crud_roles_disable_and_password_change() {
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let (s, b) = d
+        .post(
+            "/users",
+            &admin,
+            json!({"username": "alice", "email": "alice@example.test", "password": "alice-password-1", "roles": ["developer"], "full_name": "Alice A"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let alice_id = b["data"]["id"].as_str().unwrap().to_string();
+    assert!(alice_id.starts_with("usr_"));
+    assert_eq!(b["data"]["status"], "active");
+    assert_eq!(b["data"]["mfa_enabled"], false);
+
+    // Bad input: duplicate, unknown role, short password, unknown field, wrong type.
+    let cases = [
+        (
+            json!({"username": "alice", "email": "x@example.test", "password": "long-enough-pass", "roles": ["viewer"]}),
+            409,
+            "RESOURCE_ALREADY_EXISTS",
+            Some("username"),
+        ),
+        (
+            json!({"username": "bob", "email": "alice@example.test", "password": "long-enough-pass", "roles": ["viewer"]}),
+            409,
+            "RESOURCE_ALREADY_EXISTS",
+            Some("email"),
+        ),
+        (
+            json!({"username": "bob", "email": "bob@example.test", "password": "long-enough-pass", "roles": ["root"]}),
+            400,
+            "VALIDATION_ERROR",
+            Some("roles"),
+        ),
+        (
+            json!({"username": "bob", "email": "bob@example.test", "password": "short", "roles": ["viewer"]}),
+            400,
+            "VALIDATION_ERROR",
+            Some("password"),
+        ),
+        (
+            json!({"username": "bob", "email": "not-an-email", "password": "long-enough-pass", "roles": ["viewer"]}),
+            400,
+            "VALIDATION_ERROR",
+            Some("email"),
+        ),
+        (
+            json!({"username": "b o b", "email": "bob@example.test", "password": "long-enough-pass", "roles": ["viewer"]}),
+            400,
+            "VALIDATION_ERROR",
+            Some("username"),
+        ),
+        (
+            json!({"username": "bob", "email": "bob@example.test", "password": "long-enough-pass", "roles": ["viewer"], "is_root": true}),
+            400,
+            "VALIDATION_ERROR",
+            Some("is_root"),
+        ),
+        (
+            json!({"username": "bob", "email": "bob@example.test", "password": "long-enough-pass", "roles": "viewer"}),
+            400,
+            "VALIDATION_ERROR",
+            Some("roles"),
+        ),
+        (
+            json!({"username": "bob", "email": "bob@example.test", "password": "long-enough-pass"}),
+            400,
+            "VALIDATION_ERROR",
+            Some("roles"),
+        ),
+    ];
+    for (body, status, code, field) in cases {
+        let (s, b) = d.post("/users", &admin, body.clone()).await;
+        let e = assert_error(s, &b, status, code);
+        if let Some(f) = field {
+            assert_eq!(e["details"][0]["field"], f, "{body} → {b}");
+        }
+    }
+    let (_, b) = d.get("/users?username=bob", &admin).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 0, "nothing half-created");
+
+    // List with filters, get by id and by name.
+    let (s, b) = d
+        .get("/users?status=active&sort=username&order=asc", &admin)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let names: Vec<&str> = b["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["admin", "alice"]);
+    let (s, b) = d.get("/users?colour=blue", &admin).await;
+    assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(
+        d.get("/users/alice", &admin).await.1["data"]["id"],
+        alice_id
+    );
+    let (s, b) = d.get("/users/usr_nope", &admin).await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+
+    // Alice (developer) may not manage users.
+    let alice = d.login("alice", "alice-password-1").await;
+    let (s, b) = d.get("/users", &alice).await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+    let (s, b) = d
+        .post(
+            &format!("/users/{alice_id}/roles"),
+            &alice,
+            json!({"role": "admin"}),
+        )
+        .await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+
+    // Roles: add, remove, patch.
+    let (s, b) = d
+        .post(
+            &format!("/users/{alice_id}/roles"),
+            &admin,
+            json!({"role": "operator"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["roles"], json!(["developer", "operator"]));
+    let (s, _) = d
+        .delete(&format!("/users/{alice_id}/roles/operator"), &admin)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = d
+        .delete(&format!("/users/{alice_id}/roles/developer"), &admin)
+        .await;
+    assert_error(s, &b, 409, "CONFLICT");
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/users/{alice_id}"),
+            Some(&admin),
+            Some(json!({"full_name": "Alice B"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["full_name"], "Alice B");
+    assert_eq!(b["data"]["email"], "alice@example.test");
+
+    // The last admin cannot be demoted, disabled or deleted.
+    let (s, b) = d.get("/users/me", &admin).await;
+    let admin_id = b["data"]["id"].as_str().unwrap().to_string();
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/users/{admin_id}"),
+            Some(&admin),
+            Some(json!({"roles": ["viewer"]})),
+        )
+        .await;
+    assert_error(s, &b, 409, "CONFLICT");
+    let (s, b) = d.delete(&format!("/users/{admin_id}"), &admin).await;
+    assert_error(s, &b, 409, "CONFLICT");
+
+    // Password change: wrong current → 400, right → sessions revoked, new password works.
+    let (s, b) = d
+        .post(
+            "/users/me/password",
+            &alice,
+            json!({"current_password": "nope-nope-nope", "new_password": "alice-password-2"}),
+        )
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "current_password");
+    let (s, b) = d
+        .post(
+            "/users/me/password",
+            &alice,
+            json!({"current_password": "alice-password-1", "new_password": "alice-password-2"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_error(
+        d.get("/users/me", &alice).await.0,
+        &d.get("/users/me", &alice).await.1,
+        401,
+        "AUTH_TOKEN_INVALID",
+    );
+    let (s, b) = login_body(&d, "alice", "alice-password-1").await;
+    assert_error(s, &b, 401, "AUTH_INVALID_CREDENTIALS");
+    let alice = d.login("alice", "alice-password-2").await;
+
+    // An API key of alice's, then disable alice: token and key stop at once.
+    let (s, b) = d
+        .post("/api-keys", &alice, json!({"name": "ci", "scopes": ["*"]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let key = b["data"]["key"].as_str().unwrap().to_string();
+    assert_eq!(d.get("/users/me", &key).await.0, StatusCode::OK);
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/users/{alice_id}"),
+            Some(&admin),
+            Some(json!({"status": "disabled"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_error(
+        d.get("/users/me", &alice).await.0,
+        &d.get("/users/me", &alice).await.1,
+        401,
+        "AUTH_TOKEN_INVALID",
+    );
+    assert_error(
+        d.get("/users/me", &key).await.0,
+        &d.get("/users/me", &key).await.1,
+        401,
+        "AUTH_TOKEN_INVALID",
+    );
+    let (s, b) = login_body(&d, "alice", "alice-password-2").await;
+    assert_error(s, &b, 401, "AUTH_INVALID_CREDENTIALS");
+
+    // Delete.
+    let (s, _) = d.delete(&format!("/users/{alice_id}"), &admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = d.get(&format!("/users/{alice_id}"), &admin).await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+
+    // Roles are listed for any authenticated caller.
+    let (s, b) = d.get("/roles", &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    let roles: Vec<&str> = b["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["admin", "operator", "developer", "viewer"]);
+    let viewer = &b["data"][3]["permissions"];
+    assert!(viewer.as_array().unwrap().contains(&json!("mcp:read")));
+    assert!(!viewer.as_array().unwrap().contains(&json!("mcp:execute")));
+
+    // Registration is off by default.
+    let (s, b) = d
+        .post(
+            "/auth/register",
+            "",
+            json!({"username": "eve", "email": "eve@example.test", "password": "eve-password-123"}),
+        )
+        .await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn api_keys_scopes_headers_expiry_and_revocation() {
+    let mut d = Daemon::start().await;
+    let op = d.user_with_roles("olga", &["operator"]).await;
+
+    let (s, b) = d
+        .post(
+            "/api-keys",
+            &op,
+            json!({"name": "reader", "scopes": ["services:read", "mcp:read"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let key = b["data"]["key"].as_str().unwrap().to_string();
+    let key_id = b["data"]["id"].as_str().unwrap().to_string();
+    let prefix = b["data"]["prefix"].as_str().unwrap().to_string();
+    assert!(key.starts_with(&format!("mcpd_{prefix}_")), "{key}");
+
+    // The list shows the prefix, never the key or its hash.
+    let (s, b) = d.get("/api-keys", &op).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["data"][0]["prefix"], prefix.as_str());
+    assert!(b["data"][0].get("key").is_none());
+    assert!(!b.to_string().contains(&key));
+
+    // Bearer and X-API-Key both work; scopes narrow the owner's permissions.
+    let (s, me) = d.get("/users/me", &key).await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    assert_eq!(
+        me["data"]["permissions"],
+        json!(["services:read", "mcp:read"])
+    );
+    let resp = d
+        .client
+        .get(d.url("/users/me"))
+        .header("X-API-Key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let (s, b) = d.get("/users", &key).await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+    // A key cannot mint keys.
+    let (s, b) = d
+        .post("/api-keys", &key, json!({"name": "child", "scopes": ["*"]}))
+        .await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+
+    // Scopes the owner lacks, unknown scopes, duplicates and past expiry are refused.
+    for (body, field) in [
+        (json!({"name": "a", "scopes": ["users:admin"]}), "scopes"),
+        (json!({"name": "a", "scopes": ["services:fly"]}), "scopes"),
+        (json!({"name": "a", "scopes": []}), "scopes"),
+        (
+            json!({"name": "a", "scopes": ["*"], "expires_at": "2001-01-01T00:00:00Z"}),
+            "expires_at",
+        ),
+        (
+            json!({"name": "a", "scopes": ["*"], "expires_at": "tomorrow"}),
+            "expires_at",
+        ),
+        (
+            json!({"name": "a", "scopes": ["*"], "owner": "admin"}),
+            "owner",
+        ),
+    ] {
+        let (s, b) = d.post("/api-keys", &op, body.clone()).await;
+        let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+        assert_eq!(e["details"][0]["field"], field, "{body}");
+    }
+    let (s, b) = d
+        .post("/api-keys", &op, json!({"name": "reader", "scopes": ["*"]}))
+        .await;
+    assert_error(s, &b, 409, "RESOURCE_ALREADY_EXISTS");
+
+    // OAuth2 client credentials with the key, narrowed further by `scope`.
+    let resp = d
+        .client
+        .post(d.url("/auth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &key_id),
+            ("client_secret", &key),
+            ("scope", "mcp:read"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let b: Value = resp.json().await.unwrap();
+    assert_eq!(b["data"]["token_type"], "Bearer");
+    assert_eq!(b["data"]["scope"], "mcp:read");
+    let machine = b["data"]["access_token"].as_str().unwrap().to_string();
+    let (s, me) = d.get("/users/me", &machine).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(me["data"]["permissions"], json!(["mcp:read"]));
+    // HTTP Basic client authentication (RFC 6749 §2.3.1).
+    let resp = d
+        .client
+        .post(d.url("/auth/token"))
+        .basic_auth(&key_id, Some(&key))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // Wrong secret, wider scope, wrong grant.
+    for (form, status, code) in [
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", key_id.as_str()),
+                ("client_secret", "mcpd_aaaaaaaa_bbbb"),
+            ],
+            401,
+            "AUTH_INVALID_CREDENTIALS",
+        ),
+        (
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", key_id.as_str()),
+                ("client_secret", key.as_str()),
+                ("scope", "services:write"),
+            ],
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            vec![
+                ("grant_type", "password"),
+                ("client_id", key_id.as_str()),
+                ("client_secret", key.as_str()),
+            ],
+            400,
+            "VALIDATION_ERROR",
+        ),
+    ] {
+        let resp = d
+            .client
+            .post(d.url("/auth/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let s = resp.status();
+        let b: Value = resp.json().await.unwrap();
+        assert_error(s, &b, status, code);
+    }
+
+    // Revocation stops the key and the tokens minted from it.
+    let (s, _) = d.delete(&format!("/api-keys/{key_id}"), &op).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = d.get("/users/me", &key).await;
+    assert_error(s, &b, 401, "AUTH_TOKEN_INVALID");
+    let (s, b) = d.get("/users/me", &machine).await;
+    assert_error(s, &b, 401, "AUTH_TOKEN_INVALID");
+    let (s, b) = d.delete(&format!("/api-keys/{key_id}"), &op).await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+
+    // Expiry: a key that expires in a moment stops working.
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let soon = soon
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let (s, b) = d
+        .post(
+            "/api-keys",
+            &op,
+            json!({"name": "short", "scopes": ["*"], "expires_at": soon}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let short = b["data"]["key"].as_str().unwrap().to_string();
+    assert_eq!(d.get("/users/me", &short).await.0, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let (s, b) = d.get("/users/me", &short).await;
+    assert_error(s, &b, 401, "AUTH_TOKEN_INVALID");
+
+    // Someone else's key is invisible.
+    let admin = d.admin().await;
+    let (_, b) = d
+        .post(
+            "/api-keys",
+            &admin,
+            json!({"name": "admin-key", "scopes": ["*"]}),
+        )
+        .await;
+    let admin_key_id = b["data"]["id"].as_str().unwrap().to_string();
+    let (s, b) = d.delete(&format!("/api-keys/{admin_key_id}"), &op).await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+    // The key's secret never reaches the log.
+    assert!(!d.log().contains(&key));
+}

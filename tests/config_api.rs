@@ -1,0 +1,218 @@
+//! The configuration API against the real binary: versions and If-Match, secrets
+//! masked everywhere and revealed only to config:admin (audited), bulk all-or-nothing,
+//! key rotation through the API, and no secret in clear in the database or the log.
+
+mod common;
+
+use common::{Daemon, assert_error};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const SECRET: &str = "s3cr3t-value-for-the-vault-test";
+
+async fn put(
+    d: &Daemon,
+    token: &str,
+    key: &str,
+    body: Value,
+    if_match: Option<&str>,
+) -> (StatusCode, Value, Option<String>) {
+    let mut req = d
+        .client
+        .put(d.url(&format!("/config/{key}")))
+        .bearer_auth(token)
+        .json(&body);
+    if let Some(m) = if_match {
+        req = req.header("If-Match", m);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let etag = resp
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, resp.json().await.unwrap_or(Value::Null), etag)
+}
+
+#[tokio::test]
+async fn entries_versions_secrets_bulk_rotation_and_audit() {
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let operator = d.user_with_roles("cfg-op", &["operator"]).await;
+    let developer = d.user_with_roles("cfg-dev", &["developer"]).await;
+    let viewer = d.user_with_roles("cfg-viewer", &["viewer"]).await;
+
+    // Create, replace, optimistic concurrency.
+    let (s, b, etag) = put(
+        &d,
+        &operator,
+        "smtp.host",
+        json!({"value": "mail.example.test", "description": "relay"}),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(etag.as_deref(), Some("\"1\""));
+    assert_eq!(b["data"]["scope"], "global");
+    assert_eq!(b["data"]["secret"], false);
+    assert_eq!(b["data"]["version"], 1);
+    let (s, b, _) = put(
+        &d,
+        &operator,
+        "smtp.host",
+        json!({"value": "mx.example.test"}),
+        Some("\"1\""),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["version"], 2);
+    assert_eq!(
+        b["data"]["description"], "relay",
+        "unsent attributes are kept"
+    );
+    let (s, b, _) = put(
+        &d,
+        &operator,
+        "smtp.host",
+        json!({"value": "lost update"}),
+        Some("\"1\""),
+    )
+    .await;
+    assert_error(s, &b, 412, "PRECONDITION_FAILED");
+    let (_, b) = d.get("/config/smtp.host", &developer).await;
+    assert_eq!(b["data"]["value"], "mx.example.test");
+
+    // A secret: masked in every answer, revealed only with config:admin.
+    let (s, b, _) = put(
+        &d,
+        &operator,
+        "smtp.password",
+        json!({"value": SECRET, "secret": true}),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["data"]["value"], "********");
+    let (_, b) = d.get("/config/smtp.password", &developer).await;
+    assert_eq!(b["data"]["value"], "********");
+    assert_eq!(b["data"]["secret"], true);
+    let (_, b) = d.get("/config?secret=true", &operator).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 1);
+    assert!(!b.to_string().contains(SECRET));
+    let (s, b) = d.get("/config/smtp.password?reveal=true", &operator).await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+    let (s, b) = d.get("/config/smtp.password?reveal=true", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["value"], SECRET);
+
+    // Roles: viewer cannot read config; developer cannot write.
+    let (s, b) = d.get("/config", &viewer).await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+    let (s, b, _) = put(&d, &developer, "x", json!({"value": 1}), None).await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+
+    // Bad input changes nothing.
+    for (key, body, field) in [
+        ("Bad Key", json!({"value": 1}), "key"),
+        ("a..b", json!({"value": 1}), "key"),
+        ("ok.key", json!({"value": 1, "colour": "red"}), "colour"),
+        ("ok.key", json!({"value": 1, "secret": "yes"}), "secret"),
+        (
+            "ok.key",
+            json!({"value": 1, "scope": "service:svc_doesnotexist"}),
+            "scope",
+        ),
+        ("ok.key", json!({"value": 1, "scope": "team"}), "scope"),
+        ("ok.key", json!({"secret": true}), "value"),
+    ] {
+        let (s, b, _) = put(&d, &operator, &urlencode(key), body.clone(), None).await;
+        let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+        assert_eq!(e["details"][0]["field"], field, "{key} {body}: {b}");
+    }
+    // Bulk: one bad entry → nothing written.
+    let (s, b) = d
+        .post(
+            "/config/bulk",
+            &operator,
+            json!({"entries": [
+                {"key": "feature.a", "value": true},
+                {"key": "feature.b", "value": {"n": 2}, "secret": true},
+                {"key": "BAD", "value": 3},
+            ]}),
+        )
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "entries[2].key");
+    let (_, b) = d.get("/config", &operator).await;
+    assert_eq!(
+        b["meta"]["pagination"]["total"], 2,
+        "bulk was all-or-nothing: {b}"
+    );
+    let (s, b) = d
+        .post(
+            "/config/bulk",
+            &operator,
+            json!({"entries": [
+                {"key": "feature.a", "value": true},
+                {"key": "feature.b", "value": {"n": 2}, "secret": true},
+            ]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"][1]["value"], "********");
+    let (_, b) = d.get("/config?key[regex]=^feature\\.", &operator).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 2);
+
+    // Rotation through the API keeps every secret readable, also after a restart.
+    let (s, b) = d.post("/config/rotate-key", &operator, json!({})).await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+    let (s, b) = d.post("/config/rotate-key", &admin, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_ne!(b["data"]["old_key_id"], b["data"]["new_key_id"]);
+    assert!(b["data"]["resealed"].as_u64().unwrap() >= 3, "{b}");
+    let (_, b) = d.get("/config/feature.b?reveal=true", &admin).await;
+    assert_eq!(b["data"]["value"], json!({"n": 2}));
+    d.restart().await;
+    let admin = d.admin().await;
+    let (_, b) = d.get("/config/smtp.password?reveal=true", &admin).await;
+    assert_eq!(b["data"]["value"], SECRET);
+
+    // Delete.
+    let (s, _) = d
+        .call(Method::DELETE, "/config/smtp.host", Some(&admin), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = d.get("/config/smtp.host", &admin).await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+
+    // The audit log has the reveals and the rotation, never the value.
+    let (s, b) = d.get("/audit?action=config.reveal", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(
+        b["meta"]["pagination"]["total"].as_u64().unwrap() >= 3,
+        "{b}"
+    );
+    assert_eq!(b["data"][0]["target_id"], "smtp.password");
+    let (_, b) = d.get("/audit?action=config.rotate_key", &admin).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 1);
+    let (_, b) = d.get("/audit?limit=100", &admin).await;
+    assert!(!b.to_string().contains(SECRET));
+    let (s, b) = d.get("/audit", &operator).await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+
+    // Nothing in clear on disk or in the log.
+    d.stop().await;
+    for f in ["mcpd.db", "mcpd.db-wal"] {
+        if let Ok(bytes) = std::fs::read(d.data_path(f)) {
+            assert!(
+                !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+                "{f} holds the secret in clear"
+            );
+        }
+    }
+    assert!(!d.log().contains(SECRET));
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace(' ', "%20")
+}
