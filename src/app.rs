@@ -166,6 +166,7 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
         .handle(handle.clone())
         .serve(router.into_make_service_with_connect_info::<SocketAddr>());
 
+    crate::services::events::spawn(app.clone());
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     let grace = Duration::from_secs(cfg.shutdown_grace_s);
     let watcher = {
