@@ -7,10 +7,7 @@ use crate::docker::map_err;
 use crate::error::Result;
 use std::collections::{BTreeSet, HashMap};
 
-/// Label every managed container carries (DESIGN.md, "Services on Docker").
-pub const MANAGED_LABEL: &str = "io.mcpd.managed";
-/// Label holding the owning service's id.
-pub const SERVICE_LABEL: &str = "io.mcpd.service";
+use crate::services::runtime::{LABEL_MANAGED as MANAGED_LABEL, LABEL_SERVICE as SERVICE_LABEL};
 
 /// A snapshot of what services use, taken once per request.
 pub struct Usage {
@@ -25,14 +22,11 @@ impl Usage {
     pub async fn load(app: &App) -> Result<Usage> {
         let services = app
             .store
-            .read(|c| {
-                let mut stmt = c.prepare("SELECT id, name, image FROM services")?;
-                let rows = stmt
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<rusqlite::Result<Vec<(String, String, String)>>>()?;
-                Ok(rows)
-            })
-            .await?;
+            .read(crate::services::store::all)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.spec.name, r.spec.image))
+            .collect();
         let docker = app.docker.get().await?;
         let filters = HashMap::from([("label".to_string(), vec![format!("{MANAGED_LABEL}=true")])]);
         let list = docker
