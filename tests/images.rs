@@ -255,3 +255,46 @@ async fn permissions() {
     let (s, b) = d.call(reqwest::Method::GET, "/images", None, None).await;
     assert_error(s, &b, 401, "UNAUTHORIZED");
 }
+
+#[tokio::test]
+async fn uploads_over_the_configured_cap_are_413() {
+    require_docker!();
+    let mut d = Daemon::start_with_env(vec![(
+        "MCPD_DOCKER__MAX_IMAGE_UPLOAD_BYTES".into(),
+        "65536".into(),
+    )])
+    .await;
+    let admin = d.admin().await;
+    let archive = tempfile::NamedTempFile::new().unwrap();
+    docker(&[
+        "save",
+        "-o",
+        archive.path().to_str().unwrap(),
+        BUSYBOX_IMAGE,
+    ])
+    .expect("docker save");
+    let bytes = std::fs::read(archive.path()).unwrap();
+    assert!(bytes.len() > 65536);
+
+    // Declared length over the cap: refused before anything reaches the engine.
+    let (s, b) = upload(&d, &admin, "application/x-tar", bytes.clone()).await;
+    let e = assert_error(s, &b, 413, "PAYLOAD_TOO_LARGE");
+    assert!(e["message"].as_str().unwrap().contains("65536"), "{b}");
+
+    // Chunked, no length: cut off while streaming, once the cap is passed.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        bytes.chunks(16 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let resp = d
+        .client
+        .post(d.url("/images/load"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/x-tar")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .expect("upload");
+    let status = resp.status();
+    let b: Value = resp.json().await.unwrap();
+    assert_error(status, &b, 413, "PAYLOAD_TOO_LARGE");
+    assert!(image_exists(BUSYBOX_IMAGE));
+}

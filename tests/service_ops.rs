@@ -422,3 +422,138 @@ async fn permissions() {
         .await;
     assert_error(s, &b, 401, "UNAUTHORIZED");
 }
+
+#[tokio::test]
+async fn replicas_are_prefixed_in_logs_and_chosen_for_exec() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let name = d.name("multi");
+    ticker(&d, &admin, &name, json!({"replicas": 2})).await;
+    let (c1, c2) = (format!("mcpd-{name}-1"), format!("mcpd-{name}-2"));
+
+    let all = eventually("hello from both replicas", 20, || async {
+        let (_, body, _) = text(&d, &format!("/services/{name}/logs"), &admin).await;
+        (body.contains(&format!("{c1} | hello")) && body.contains(&format!("{c2} | hello")))
+            .then_some(body)
+    })
+    .await;
+    assert!(
+        all.lines()
+            .all(|l| l.starts_with(&format!("{c1} | ")) || l.starts_with(&format!("{c2} | "))),
+        "{all:?}"
+    );
+    let (_, only2, _) = text(
+        &d,
+        &format!("/services/{name}/logs?replica=2&tail=1"),
+        &admin,
+    )
+    .await;
+    assert_eq!(only2, "tick\n", "one replica: no prefix");
+
+    let (s, b) = d
+        .post(
+            &format!("/services/{name}/exec"),
+            &admin,
+            json!({"command": ["hostname"], "replica": 2}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["container"], c2);
+
+    // A program that does not exist: the engine's answer, as Docker's CLI shows it.
+    let (s, b) = d
+        .post(
+            &format!("/services/{name}/exec"),
+            &admin,
+            json!({"command": ["no-such-program"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["exit_code"], 126, "{b}");
+    let out = format!("{}{}", b["data"]["stdout"], b["data"]["stderr"]);
+    assert!(out.contains("no-such-program"), "{b}");
+
+    let (s, b) = d.get(&format!("/services/{name}/stats"), &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let cs = b["data"]["containers"].as_array().unwrap();
+    assert_eq!(cs.len(), 2, "{b}");
+    let sum: u64 = cs.iter().map(|c| c["memory_bytes"].as_u64().unwrap()).sum();
+    assert_eq!(b["data"]["total"]["memory_bytes"], sum);
+}
+
+/// Forwards connections on a socket of the test's own to the engine, so that stopping
+/// it is a Docker outage as one daemon sees it (other tests keep their engine).
+struct EngineProxy {
+    path: std::path::PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EngineProxy {
+    fn start(path: &std::path::Path) -> EngineProxy {
+        let listener = tokio::net::UnixListener::bind(path).expect("bind proxy socket");
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                conns.spawn(async move {
+                    if let Ok(mut engine) =
+                        tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+                    }
+                });
+            }
+        });
+        EngineProxy {
+            path: path.to_path_buf(),
+            task,
+        }
+    }
+
+    /// Closes the listener and every forwarded connection.
+    async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[tokio::test]
+async fn docker_down_is_503_for_every_operation() {
+    require_docker!();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("engine.sock");
+    let proxy = EngineProxy::start(&socket);
+    let mut d = Daemon::start_with_env(vec![(
+        "MCPD_DOCKER__HOST".into(),
+        format!("unix://{}", socket.display()),
+    )])
+    .await;
+    let admin = d.admin().await;
+    let name = d.name("outage");
+    ticker(&d, &admin, &name, json!({})).await;
+    let (s, _, _) = text(&d, &format!("/services/{name}/logs?tail=1"), &admin).await;
+    assert_eq!(s, StatusCode::OK);
+
+    proxy.stop().await;
+    let (s, b) = d.get(&format!("/services/{name}/logs"), &admin).await;
+    assert_error(s, &b, 503, "DOCKER_UNAVAILABLE");
+    let (s, b) = d
+        .post(
+            &format!("/services/{name}/exec"),
+            &admin,
+            json!({"command": ["true"]}),
+        )
+        .await;
+    assert_error(s, &b, 503, "DOCKER_UNAVAILABLE");
+    let (s, b) = d.get(&format!("/services/{name}/stats"), &admin).await;
+    assert_error(s, &b, 503, "DOCKER_UNAVAILABLE");
+    let (s, b) = d.get(&format!("/services/{name}/health"), &admin).await;
+    assert_error(s, &b, 503, "DOCKER_UNAVAILABLE");
+    let (s, b) = d.get("/images", &admin).await;
+    assert_error(s, &b, 503, "DOCKER_UNAVAILABLE");
+    let (s, b) = d.get(&format!("/images/{BUSYBOX_IMAGE}"), &admin).await;
+    assert_error(s, &b, 503, "DOCKER_UNAVAILABLE");
+    // The container was never touched: the harness removes it by name.
+    assert_eq!(common::containers_named(&format!("mcpd-{name}-")).len(), 1);
+}
