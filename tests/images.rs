@@ -102,6 +102,13 @@ async fn load_an_archive_then_delete_it() {
     assert!(image_exists(BUSYBOX_IMAGE), "the shared image must stay");
     let (s, b) = d.get(&format!("/images/{reference}"), &admin).await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+
+    // Both changes are in the audit log.
+    for action in ["images.load", "images.delete"] {
+        let (s, b) = d.get(&format!("/audit?action={action}"), &admin).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["data"][0]["outcome"], "success", "{action}: {b}");
+    }
 }
 
 #[tokio::test]

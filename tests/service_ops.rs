@@ -293,6 +293,21 @@ async fn exec_output_exit_codes_truncation_and_timeout() {
         .post(&path, &admin, json!({"command": ["echo", "hi"]}))
         .await;
     assert_error(s, &b, 409, "CONFLICT");
+
+    // Every exec is audited: program and outcome, never the arguments.
+    let (s, b) = d.get("/audit?action=services.exec&limit=100", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let rows = b["data"].as_array().unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r["outcome"] == "success" && r["details"]["exit_code"] == 3),
+        "{b}"
+    );
+    assert!(rows.iter().any(|r| r["outcome"] == "failure"), "{b}");
+    assert!(
+        !b.to_string().contains("bad $X"),
+        "arguments must not be audited: {b}"
+    );
 }
 
 #[tokio::test]
@@ -432,9 +447,14 @@ async fn replicas_are_prefixed_in_logs_and_chosen_for_exec() {
     ticker(&d, &admin, &name, json!({"replicas": 2})).await;
     let (c1, c2) = (format!("mcpd-{name}-1"), format!("mcpd-{name}-2"));
 
-    let all = eventually("hello from both replicas", 20, || async {
+    let all = eventually("hello and three ticks from both replicas", 20, || async {
         let (_, body, _) = text(&d, &format!("/services/{name}/logs"), &admin).await;
-        (body.contains(&format!("{c1} | hello")) && body.contains(&format!("{c2} | hello")))
+        [&c1, &c2]
+            .iter()
+            .all(|c| {
+                body.contains(&format!("{c} | hello"))
+                    && body.matches(&format!("{c} | tick")).count() >= 3
+            })
             .then_some(body)
     })
     .await;

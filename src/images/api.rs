@@ -17,8 +17,9 @@ use super::{Image, ImageDetail, load, pull, remove};
 use crate::app::{App, AppState};
 use crate::audit::{self, Actor, Entry};
 use crate::auth::principal::Principal;
-use crate::auth::rbac::{Action, Domain, Permission};
 use crate::error::{Error, Result};
+use crate::http::auth::Can;
+use crate::http::auth::perm::{ImagesRead, ImagesWrite};
 use crate::http::envelope::{Reply, no_content};
 use crate::http::extract::{Json, List, Path, Query};
 use axum::Router;
@@ -38,9 +39,6 @@ pub fn routes() -> Router<AppState> {
         .route("/images/{*reference}", get(inspect).delete(delete))
 }
 
-const READ: Permission = Permission(Domain::Images, Action::Read);
-const WRITE: Permission = Permission(Domain::Images, Action::Write);
-
 /// Media types accepted for an image archive upload.
 const ARCHIVE_TYPES: &[&str] = &[
     "application/x-tar",
@@ -52,29 +50,26 @@ const ARCHIVE_TYPES: &[&str] = &[
 
 async fn list(
     State(app): State<AppState>,
-    who: Principal,
+    Can(_, _): Can<ImagesRead>,
     List(q): List,
 ) -> Result<Reply<Vec<Image>>> {
-    who.require(READ)?;
     Ok(Reply::page(super::list(&app, &q).await?))
 }
 
 async fn inspect(
     State(app): State<AppState>,
-    who: Principal,
+    Can(_, _): Can<ImagesRead>,
     Path(reference): Path<String>,
 ) -> Result<Reply<ImageDetail>> {
-    who.require(READ)?;
     Ok(Reply::ok(super::inspect(&app, &reference).await?))
 }
 
 async fn load_archive(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<ImagesWrite>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Reply<load::Loaded>> {
-    who.require(WRITE)?;
     let media = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -114,10 +109,9 @@ struct PullRequest {
 
 async fn pull_image(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<ImagesWrite>,
     Json(req): Json<PullRequest>,
 ) -> Result<Reply<pull::Pulled>> {
-    who.require(WRITE)?;
     let result = pull::pull(&app, &req.image, req.tag.as_deref()).await;
     let target = match &result {
         Ok(p) => p.reference.clone(),
@@ -147,11 +141,10 @@ struct DeleteQuery {
 
 async fn delete(
     State(app): State<AppState>,
-    who: Principal,
+    Can(who, _): Can<ImagesWrite>,
     Path(reference): Path<String>,
     Query(q): Query<DeleteQuery>,
 ) -> Result<Response> {
-    who.require(WRITE)?;
     let force = match q.force.as_deref() {
         None | Some("false") => false,
         Some("true") => true,
