@@ -577,3 +577,36 @@ async fn docker_down_is_503_for_every_operation() {
     // The container was never touched: the harness removes it by name.
     assert_eq!(common::containers_named(&format!("mcpd-{name}-")).len(), 1);
 }
+
+#[tokio::test]
+async fn follow_of_a_quiet_container_ends_when_the_client_leaves() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let name = d.name("quiet");
+    let (s, b) = d
+        .post(
+            "/services",
+            &admin,
+            json!({"name": name, "image": BUSYBOX_IMAGE, "command": ["sh", "-c", "echo once; exec sleep 3600"], "start": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let url = d.url(&format!("/services/{name}/logs?follow=true"));
+    let resp = d.client.get(&url).bearer_auth(&admin).send().await.unwrap();
+    let mut body = resp.bytes_stream();
+    let first = tokio::time::timeout(Duration::from_secs(10), body.next())
+        .await
+        .expect("the first line")
+        .unwrap()
+        .unwrap();
+    assert_eq!(&first[..], b"once\n");
+    drop(body);
+    // Nothing more is ever written, yet the daemon notices the client is gone.
+    eventually(
+        "the daemon to close the quiet follow stream",
+        15,
+        || async { d.log().contains("log follow stream closed").then_some(()) },
+    )
+    .await;
+}
