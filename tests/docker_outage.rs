@@ -178,3 +178,46 @@ async fn docker_outage_is_reported_and_recovered_without_restart() {
     }
     assert!(common::containers_named(&d.container_prefix()).is_empty());
 }
+
+#[tokio::test]
+async fn daemon_starts_without_docker_and_picks_it_up_later() {
+    require_docker!();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("docker.sock");
+    // No proxy yet: Docker is down from the start.
+    let mut d = Daemon::start_with_env(vec![(
+        "MCPD_DOCKER__HOST".into(),
+        format!("unix://{}", sock.display()),
+    )])
+    .await;
+    let admin = d.admin().await;
+    let (s, b) = d.call(reqwest::Method::GET, "/health", None, None).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["checks"]["docker"]["status"], "error", "{b}");
+    let name = d.name("late");
+    let body =
+        json!({"name": name, "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"], "start": true});
+    let (s, b) = d.post("/services", &admin, body.clone()).await;
+    assert_error(s, &b, 503, "DOCKER_UNAVAILABLE");
+    let (s, b) = d.get("/services", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["meta"]["pagination"]["total"], 0);
+
+    let _proxy = Proxy::start(&sock);
+    let b = wait_until("create once Docker is back", || {
+        let body = body.clone();
+        let (d, admin) = (&d, &admin);
+        async move {
+            let (s, b) = d.post("/services", admin, body).await;
+            (s == StatusCode::CREATED).then_some(b)
+        }
+    })
+    .await;
+    assert_eq!(b["data"]["status"], "running", "{b}");
+    wait_until("events watcher connected", || async {
+        d.log().contains("following events").then_some(Value::Null)
+    })
+    .await;
+    let (s, _) = d.delete(&format!("/services/{name}"), &admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+}

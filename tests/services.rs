@@ -493,6 +493,24 @@ async fn start_stop_restart_scale_patch_delete() {
     assert_eq!(container_ids(&b["data"]), recreated);
     assert_eq!(b["data"]["env"], json!({"COLOUR": "blue"}));
 
+    // A PATCH whose new container dies at once is refused and the previous
+    // configuration is back, running.
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/services/{id}"),
+            Some(&admin),
+            Some(json!({"command": ["/no/such/program"]})),
+        )
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "command", "{b}");
+    let (_, b) = d.get(&format!("/services/{id}"), &admin).await;
+    assert_eq!(b["data"]["command"], json!(["sleep", "3600"]));
+    assert_eq!(b["data"]["status"], "running", "{b}");
+    assert_eq!(inspect(&c1, "{{json .Config.Cmd}}"), r#"["sleep","3600"]"#);
+    assert_eq!(inspect(&c1, "{{.State.Running}}"), "true");
+
     // PUT replaces: the command and env go back to defaults given.
     let (s, b) = d
         .call(
@@ -516,6 +534,49 @@ async fn start_stop_restart_scale_patch_delete() {
         .post(&format!("/services/{id}/start"), &admin, json!({}))
         .await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+
+    // Every change is in the audit log, attributed to the admin, without env values.
+    let db = rusqlite::Connection::open_with_flags(
+        d.data_path("mcpd.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = db
+        .prepare(
+            "SELECT a.action, a.outcome, u.username, coalesce(a.details, '') FROM audit_log a
+             LEFT JOIN users u ON u.id = a.actor_user_id
+             WHERE a.target_id = ?1 ORDER BY a.timestamp, a.rowid",
+        )
+        .unwrap();
+    let rows: Vec<(String, String, Option<String>, String)> = stmt
+        .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let actions: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.1 == "success")
+        .map(|r| r.0.as_str())
+        .collect();
+    for want in [
+        "services.create",
+        "services.stop",
+        "services.start",
+        "services.restart",
+        "services.scale",
+        "services.update",
+        "services.delete",
+    ] {
+        assert!(actions.contains(&want), "{want} not audited: {rows:?}");
+    }
+    assert!(
+        rows.iter().all(|r| r.2.as_deref() == Some("admin")),
+        "{rows:?}"
+    );
+    assert!(
+        !rows.iter().any(|r| r.3.contains("blue")),
+        "env value in audit: {rows:?}"
+    );
 }
 
 #[tokio::test]
@@ -621,20 +682,26 @@ async fn status_follows_docker_and_reconcile_restores_after_daemon_restart() {
         .await;
     assert_eq!(b["meta"]["pagination"]["total"], 1, "{b}");
 
-    // A stopped service stays stopped across a restart.
+    // A stopped service stays stopped across a restart, even when one of its containers
+    // was started behind mcpd's back (as restart policy `always` does when dockerd
+    // restarts).
     let (s, _) = d
         .post(&format!("/services/{id}/stop"), &admin, json!({}))
         .await;
     assert_eq!(s, StatusCode::OK);
+    docker(&["start", &format!("mcpd-{name}-1")]).unwrap();
     d.restart().await;
     let admin = d.admin().await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (_, b) = d.get(&format!("/services/{id}"), &admin).await;
-    assert_eq!(b["data"]["status"], "stopped", "{b}");
-    assert_eq!(
-        inspect(&format!("mcpd-{name}-1"), "{{.State.Running}}"),
-        "false"
-    );
+    wait_for(&d, &admin, &format!("/services/{id}"), |b| {
+        b["data"]["status"] == "stopped"
+    })
+    .await;
+    for n in 1..=2 {
+        assert_eq!(
+            inspect(&format!("mcpd-{name}-{n}"), "{{.State.Running}}"),
+            "false"
+        );
+    }
 }
 
 /// Removes a Docker network this test made when dropped, even when the test fails.
@@ -823,4 +890,123 @@ async fn every_services_route_enforces_its_permission() {
         .delete(&format!("/services/{}", d.name("other")), &admin)
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn a_create_abandoned_by_its_client_leaves_all_or_nothing() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let name = d.name("gone");
+    // Five replicas take over a second to start; the client gives up long before.
+    let r = d
+        .client
+        .post(d.url("/services"))
+        .bearer_auth(&admin)
+        .timeout(Duration::from_millis(300))
+        .json(&json!({"name": name, "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"], "replicas": 5, "start": true}))
+        .send()
+        .await;
+    assert!(r.is_err(), "the request was expected to time out: {r:?}");
+    // Settled state: either the whole service exists with its five containers, or
+    // neither the service nor any container does.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (s, b) = d.get(&format!("/services/{name}"), &admin).await;
+    let containers = common::containers_named(&format!("mcpd-{name}-"));
+    if s == StatusCode::OK {
+        assert_eq!(b["data"]["containers"].as_array().unwrap().len(), 5, "{b}");
+        assert_eq!(containers.len(), 5, "{containers:?}");
+    } else {
+        assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+        assert!(
+            containers.is_empty(),
+            "orphaned: {containers:?}\n{}",
+            d.log()
+        );
+    }
+    eprintln!("abandoned create ended with {s}");
+}
+
+#[tokio::test]
+async fn secret_references_in_env_resolve_only_inside_the_container() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    const SECRET: &str = "s3cret-value-for-services-test";
+    let key = format!("t{}.db.password", d.tag);
+    let (s, b) = d
+        .call(
+            Method::PUT,
+            &format!("/config/{key}"),
+            Some(&admin),
+            Some(json!({"value": SECRET, "secret": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+
+    // An unknown key is refused, naming the variable; nothing is created.
+    let bad = d.name("badref");
+    let (s, b) = d
+        .post(
+            "/services",
+            &admin,
+            json!({"name": bad, "image": BUSYBOX_IMAGE, "env": {"PW": "${secret:no.such.key}"}}),
+        )
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "env.PW", "{b}");
+    assert!(common::containers_named(&format!("mcpd-{bad}-")).is_empty());
+
+    let name = d.name("withsecret");
+    let reference = format!("${{secret:{key}}}");
+    let mut body = sleeper(&name);
+    body["start"] = json!(true);
+    body["env"] = json!({"PW": reference, "URL": format!("pg://app:{reference}@db/app")});
+    let svc = create(&d, &admin, body).await;
+    // The API shows the reference, never the value.
+    assert_eq!(svc["env"]["PW"], reference.as_str());
+    let (_, b) = d.get(&format!("/services/{name}"), &admin).await;
+    assert!(!b.to_string().contains(SECRET), "{b}");
+    // The process inside gets the value.
+    let c = format!("mcpd-{name}-1");
+    assert_eq!(
+        docker(&["exec", &c, "sh", "-c", "echo \"$PW|$URL\""]).as_deref(),
+        Some(format!("{SECRET}|pg://app:{SECRET}@db/app").as_str())
+    );
+    // Nowhere in the daemon's log.
+    assert!(!d.log().contains(SECRET), "secret in the log");
+
+    // A changed secret reaches the container at its next restart.
+    let (s, b) = d
+        .call(
+            Method::PUT,
+            &format!("/config/{key}"),
+            Some(&admin),
+            Some(json!({"value": "rotated-value", "secret": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = d
+        .post(&format!("/services/{name}/restart"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["status"], "running", "{b}");
+    assert_eq!(
+        docker(&["exec", &c, "sh", "-c", "echo \"$PW\""]).as_deref(),
+        Some("rotated-value")
+    );
+
+    // PATCH to an unknown key is refused and changes nothing.
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/services/{name}"),
+            Some(&admin),
+            Some(json!({"env": {"PW": "${secret:missing}"}})),
+        )
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "env.PW", "{b}");
+    let (_, b) = d.get(&format!("/services/{name}"), &admin).await;
+    assert_eq!(b["data"]["env"]["PW"], reference.as_str());
 }

@@ -75,6 +75,30 @@ async fn load(app: &App, id_or_name: &str) -> Result<Row> {
     app.store.read(move |c| store::get(c, &key)).await
 }
 
+/// Every `${secret:<key>}` in the env must name an existing config entry
+/// (`VALIDATION_ERROR` on field `env.<VAR>` otherwise).
+async fn check_env_refs(app: &App, spec: &ServiceSpec) -> Result<()> {
+    let env = spec.env.clone();
+    app.store
+        .read(move |c| crate::configuration::refs::check(c, "env", &env))
+        .await
+}
+
+/// Whether any env value refers to a config entry.
+fn has_secret_refs(spec: &ServiceSpec) -> bool {
+    spec.env
+        .values()
+        .any(|v| !crate::configuration::refs::referenced_keys(v).is_empty())
+}
+
+/// The env with its `${secret:…}` references resolved, for creating containers.
+async fn resolve_env(app: &App, spec: &ServiceSpec) -> Result<runtime::ResolvedEnv> {
+    let (env, vault) = (spec.env.clone(), app.vault.clone());
+    app.store
+        .read(move |c| crate::configuration::refs::resolve(c, &vault, &env))
+        .await
+}
+
 /// Records the observed status and the audit entry of an operation in one transaction.
 async fn finish(
     app: &App,
@@ -123,8 +147,15 @@ async fn observe(app: &App, row: &Row) -> Option<Vec<Observed>> {
 }
 
 /// Re-reads one service's containers and stores the status they give. Used by the
-/// events watcher; a service that no longer exists is ignored.
+/// events watcher; a service that no longer exists is ignored. Waits for an operation
+/// in progress on the service, so its final state is what gets stored.
 pub async fn refresh_status(app: &App, docker: &Docker, service_id: &str) -> Result<()> {
+    let _guard = lock(service_id).await;
+    refresh_status_locked(app, docker, service_id).await
+}
+
+/// [`refresh_status`] for a caller already holding the service's lock.
+async fn refresh_status_locked(app: &App, docker: &Docker, service_id: &str) -> Result<()> {
     let key = service_id.to_string();
     let Some(row) = app.store.read(move |c| store::find(c, &key)).await? else {
         return Ok(());
@@ -156,6 +187,7 @@ pub async fn create(
     start: bool,
 ) -> Result<Service> {
     spec.validate()?;
+    check_env_refs(app, &spec).await?;
     let _guard = lock(&format!("name:{}", spec.name)).await;
     let name = spec.name.clone();
     if app
@@ -172,11 +204,19 @@ pub async fn create(
     let network = app.config.docker.network.clone();
     runtime::ensure_network(&docker, &network).await?;
 
+    let env = resolve_env(app, &spec).await?;
     let id = crate::ids::new_id("svc");
+    // Events about the new containers wait until the row exists.
+    let _id_guard = lock(&id).await;
+    let undo = UndoCreate {
+        docker: docker.clone(),
+        service_id: id.clone(),
+        armed: true,
+    };
     let mut made = Vec::new();
     let realised: Result<()> = async {
         for n in 1..=spec.replicas {
-            made.push(runtime::create_container(&docker, &id, &spec, n, &network).await?);
+            made.push(runtime::create_container(&docker, &id, &spec, &env, n, &network).await?);
         }
         if start {
             for c in &made {
@@ -194,7 +234,7 @@ pub async fn create(
     let observed = match observed {
         Ok(o) => o,
         Err(e) => {
-            remove_all(&docker, &made).await;
+            undo.now().await;
             audit_failure(app, actor, "services.create", &spec.name, &e).await;
             return Err(e);
         }
@@ -239,11 +279,70 @@ pub async fn create(
         })
         .await;
     if let Err(e) = inserted {
-        remove_all(&docker, &made).await;
+        undo.now().await;
         return Err(e);
     }
+    undo.keep();
     tracing::info!(service = %row.spec.name, id = %row.id, "service created");
     Ok(to_service(row, Some(&observed)))
+}
+
+/// Removes every container of a service whose create did not complete: on a failure,
+/// and also when the create's future is dropped half-way (the client went away), so
+/// no container is left without a row.
+struct UndoCreate {
+    docker: Docker,
+    service_id: String,
+    armed: bool,
+}
+
+impl UndoCreate {
+    async fn now(mut self) {
+        self.armed = false;
+        remove_service_containers(&self.docker, &self.service_id).await;
+    }
+
+    fn keep(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for UndoCreate {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (docker, id) = (self.docker.clone(), std::mem::take(&mut self.service_id));
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                // A Docker call cut off with the future may still complete inside the
+                // engine: give it a moment to show up before looking.
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                remove_service_containers(&docker, &id).await
+            });
+        }
+    }
+}
+
+/// Removes every container labelled with `service_id`, looking again until none is
+/// left: a create or start cut off half-way may still be finishing inside Docker, and a
+/// container that is starting refuses removal for a moment.
+async fn remove_service_containers(docker: &Docker, service_id: &str) {
+    for attempt in 0..10 {
+        match runtime::service_containers(docker, service_id).await {
+            Ok(cs) if cs.is_empty() => return,
+            Ok(cs) => {
+                let ids: Vec<String> = cs.into_iter().map(|c| c.id).collect();
+                remove_all(docker, &ids).await;
+            }
+            Err(e) => {
+                tracing::warn!(service = %service_id, error = %e, "could not list containers to undo a failed create");
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100 * (attempt + 1))).await;
+    }
+    tracing::warn!(service = %service_id, "containers of a failed create are still there after retries");
 }
 
 /// How long a newly created service's containers are watched after start for an
@@ -329,15 +428,6 @@ async fn audit_failure(app: &App, actor: &Actor, action: &'static str, name: &st
 pub async fn get(app: &App, id_or_name: &str) -> Result<Service> {
     let row = load(app, id_or_name).await?;
     let observed = observe(app, &row).await;
-    if let Some(obs) = &observed {
-        let status = runtime::derive_status(&row.desired_state, row.spec.replicas, obs);
-        if status != row.status {
-            let id = row.id.clone();
-            app.store
-                .write(move |tx| store::set_status(tx, &id, &status))
-                .await?;
-        }
-    }
     Ok(to_service(row, observed.as_deref()))
 }
 
@@ -399,13 +489,19 @@ async fn converge(
     }
     runtime::ensure_network(docker, network).await?;
     let mut made = Vec::new();
+    // Resolved only if a container has to be created.
+    let mut env: Option<runtime::ResolvedEnv> = None;
     let r: Result<()> = async {
         for n in 1..=spec.replicas {
             match kept.get(&n) {
                 Some(c) if c.running || !run => {}
                 Some(c) => runtime::start_container(docker, &c.id).await?,
                 None => {
-                    let cid = runtime::create_container(docker, id, spec, n, network).await?;
+                    let env = match &env {
+                        Some(env) => env,
+                        None => env.insert(resolve_env(app, spec).await?),
+                    };
+                    let cid = runtime::create_container(docker, id, spec, env, n, network).await?;
                     made.push(cid.clone());
                     if run {
                         runtime::start_container(docker, &cid).await?;
@@ -424,7 +520,8 @@ async fn converge(
 }
 
 /// Sets the desired state to running and starts the containers (creating missing or
-/// out-of-date ones); returns once Docker reports them running.
+/// out-of-date ones); returns once Docker reports them running. When the env refers to
+/// secrets, stopped containers are created afresh so they start with current values.
 pub async fn start(app: &App, actor: &Actor, id_or_name: &str) -> Result<Service> {
     run_op(
         app,
@@ -451,7 +548,8 @@ pub async fn stop(app: &App, actor: &Actor, id_or_name: &str) -> Result<Service>
     .await
 }
 
-/// Stops then starts every container; the desired state becomes running.
+/// Stops then starts every container (created afresh when the env refers to secrets);
+/// the desired state becomes running.
 pub async fn restart(app: &App, actor: &Actor, id_or_name: &str) -> Result<Service> {
     run_op(
         app,
@@ -489,6 +587,17 @@ async fn run_op(
             stop_all(app, &docker, &containers, false).await?;
         }
         if row.desired_state == DESIRED_RUNNING {
+            if has_secret_refs(&row.spec) {
+                // Docker fixes a container's env when it is created: containers that
+                // are about to start are made again so they get the secrets' values
+                // as of now.
+                let stopped: Vec<Observed> = runtime::service_containers(&docker, &row.id)
+                    .await?
+                    .into_iter()
+                    .filter(|c| !c.running)
+                    .collect();
+                stop_all(app, &docker, &stopped, true).await?;
+            }
             converge(app, &docker, &row.id, &row.spec, true).await
         } else {
             runtime::service_containers(&docker, &row.id).await
@@ -540,6 +649,7 @@ pub async fn update(
     mut spec: ServiceSpec,
 ) -> Result<Service> {
     spec.validate()?;
+    check_env_refs(app, &spec).await?;
     let row = load(app, id_or_name).await?;
     if spec.name != row.spec.name {
         let name = spec.name.clone();
@@ -569,13 +679,32 @@ async fn update_inner(
         runtime::check_image(&docker, &spec.image).await?;
     }
     runtime::check_networks(&docker, &spec.networks).await?;
+    let before: std::collections::HashSet<String> = runtime::service_containers(&docker, &row.id)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     let run = row.desired_state == DESIRED_RUNNING;
     let (id, now) = (row.id.clone(), crate::time::now_rfc3339());
     let new = spec.clone();
     app.store
         .write(move |tx| store::update_spec(tx, &id, &new, &now))
         .await?;
-    let outcome = converge(app, &docker, &row.id, &spec, run).await;
+    let outcome = match converge(app, &docker, &row.id, &spec, run).await {
+        // New containers that die at once (a bad command) fail the change too.
+        Ok(obs) if run => {
+            let new: Vec<String> = obs
+                .iter()
+                .filter(|c| !before.contains(&c.id))
+                .map(|c| c.id.clone())
+                .collect();
+            match settle(&docker, &new).await {
+                Ok(()) => runtime::service_containers(&docker, &row.id).await,
+                Err(e) => Err(e),
+            }
+        }
+        other => other,
+    };
     let obs = match outcome {
         Ok(obs) => obs,
         Err(e) => {
@@ -608,14 +737,24 @@ pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
     let _guard = lock(&row.id).await;
     let row = load(app, &row.id).await?;
     let docker = app.docker.get().await?;
+    let containers = runtime::service_containers(&docker, &row.id).await?;
+    // Readers see `removing` while the containers go.
+    let id = row.id.clone();
+    app.store
+        .write(move |tx| store::set_status(tx, &id, "removing"))
+        .await?;
     let removed: Result<()> = async {
-        let containers = runtime::service_containers(&docker, &row.id).await?;
-        stop_all(app, &docker, &containers, true).await
+        stop_all(app, &docker, &containers, true).await?;
+        // Containers made meanwhile (none expected under the lock) go too.
+        let rest = runtime::service_containers(&docker, &row.id).await?;
+        stop_all(app, &docker, &rest, true).await
     }
     .await;
     if let Err(e) = removed {
         let failed = Err(Error::new(e.code, e.message.clone()));
-        finish(app, actor, "services.delete", &row.id, None, &failed).await?;
+        // Back to the last status; the events watcher corrects it from Docker.
+        let status = Some(row.status.clone());
+        finish(app, actor, "services.delete", &row.id, status, &failed).await?;
         return Err(e);
     }
     let (actor, id, name) = (actor.clone(), row.id.clone(), row.spec.name.clone());
@@ -640,8 +779,9 @@ pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
 }
 
 /// Startup / reconnect reconcile: services meant to run get their missing or exited
-/// containers recreated or started; every status is refreshed from Docker; containers
-/// labelled `io.mcpd.managed` that belong to no service are reported (not removed).
+/// containers recreated or started, services meant to be stopped get running
+/// containers stopped; every status is refreshed from Docker; containers labelled
+/// `io.mcpd.managed` that belong to no service are reported (not removed).
 pub async fn reconcile(app: &App) -> Result<()> {
     let docker = app.docker.get().await?;
     runtime::ensure_network(&docker, &app.config.docker.network).await?;
@@ -691,8 +831,22 @@ pub async fn reconcile(app: &App) -> Result<()> {
                 )
                 .await?;
             }
+        } else {
+            // e.g. restart policy `always` brings containers back when dockerd restarts,
+            // even after they were stopped on purpose.
+            let running: Vec<Observed> = runtime::service_containers(&docker, &row.id)
+                .await?
+                .into_iter()
+                .filter(|c| c.running)
+                .collect();
+            if !running.is_empty() {
+                tracing::info!(service = %row.spec.name, "reconcile: stopping containers of a stopped service");
+                if let Err(e) = stop_all(app, &docker, &running, false).await {
+                    tracing::warn!(service = %row.spec.name, error = %e, "reconcile could not stop the service");
+                }
+            }
         }
-        refresh_status(app, &docker, &row.id).await?;
+        refresh_status_locked(app, &docker, &row.id).await?;
     }
     Ok(())
 }

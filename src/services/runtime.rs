@@ -76,10 +76,15 @@ pub fn config_hash(spec: &ServiceSpec, network: &str) -> String {
 
 const NS_PER_S: i64 = 1_000_000_000;
 
-/// Docker's create body for replica `n` of service `id`.
+/// The environment a container gets: the spec's env with `${secret:…}` references
+/// resolved (see `crate::configuration::refs`). Wiped from memory when dropped.
+pub type ResolvedEnv = BTreeMap<String, zeroize::Zeroizing<String>>;
+
+/// Docker's create body for replica `n` of service `id`, with `env` already resolved.
 pub fn container_config(
     id: &str,
     spec: &ServiceSpec,
+    env: &ResolvedEnv,
     replica: u32,
     network: &str,
 ) -> ContainerCreateBody {
@@ -139,7 +144,11 @@ pub fn container_config(
     ContainerCreateBody {
         image: Some(spec.image.clone()),
         cmd: spec.command.clone(),
-        env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        env: Some(
+            env.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str()))
+                .collect(),
+        ),
         labels: Some(labels),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         healthcheck,
@@ -250,6 +259,7 @@ pub async fn create_container(
     docker: &Docker,
     id: &str,
     spec: &ServiceSpec,
+    env: &ResolvedEnv,
     replica: u32,
     network: &str,
 ) -> Result<String> {
@@ -260,7 +270,7 @@ pub async fn create_container(
                 name: Some(name.clone()),
                 ..Default::default()
             }),
-            container_config(id, spec, replica, network),
+            container_config(id, spec, env, replica, network),
         )
         .await
         .map_err(|e| container_error(e, "create"))?;
@@ -635,7 +645,8 @@ mod tests {
             }],
             ..Default::default()
         };
-        let c = container_config("svc_1", &spec, 1, "mcpd");
+        let env = ResolvedEnv::new();
+        let c = container_config("svc_1", &spec, &env, 1, "mcpd");
         let b = c.host_config.unwrap().port_bindings.unwrap();
         let pb = b["80/tcp"].as_ref().unwrap()[0].clone();
         assert_eq!(pb.host_ip.as_deref(), Some("127.0.0.1"));
