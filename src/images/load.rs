@@ -8,8 +8,10 @@ use crate::error::{Error, ErrorCode, Result};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde::Serialize;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use tokio::sync::Mutex;
 
 /// What one load put into the engine.
 #[derive(Debug, Clone, Serialize)]
@@ -46,7 +48,10 @@ where
     E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
 {
     let cap = app.config.docker.max_image_upload_bytes;
+    // Shared so that what the engine did not read can still be drained (see `linger`).
+    let archive: Shared<S> = Arc::new(Mutex::new(Box::pin(archive)));
     if declared_len.is_some_and(|n| n > cap) {
+        linger(&archive).await;
         return Err(too_large(cap));
     }
     if declared_len == Some(0) {
@@ -57,19 +62,26 @@ where
     let docker = app.docker.get().await?;
     let received = Arc::new(AtomicU64::new(0));
     let over = Arc::new(AtomicBool::new(false));
-    let counted = {
-        let (received, over) = (received.clone(), over.clone());
-        archive.map(move |chunk| {
-            let chunk = chunk.map_err(Into::into)?;
-            let total =
-                received.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
-            if total > cap {
-                over.store(true, Ordering::Relaxed);
-                return Err(Box::new(TooLarge) as Box<dyn std::error::Error + Send + Sync>);
-            }
-            Ok(chunk)
-        })
-    };
+    let counted = futures::stream::unfold(
+        (archive.clone(), received.clone(), over.clone()),
+        move |(src, received, over)| async move {
+            let chunk = src.lock().await.next().await?;
+            let item = match chunk {
+                Err(e) => Err(e.into()),
+                Ok(chunk) => {
+                    let total = received.fetch_add(chunk.len() as u64, Ordering::Relaxed)
+                        + chunk.len() as u64;
+                    if total > cap {
+                        over.store(true, Ordering::Relaxed);
+                        Err(Box::new(TooLarge) as Box<dyn std::error::Error + Send + Sync>)
+                    } else {
+                        Ok(chunk)
+                    }
+                }
+            };
+            Some((item, (src, received, over)))
+        },
+    );
     let options = bollard::query_parameters::ImportImageOptions {
         quiet: true,
         ..Default::default()
@@ -92,6 +104,8 @@ where
                 }
             }
             Err(e) => {
+                drop(progress);
+                linger(&archive).await;
                 if over.load(Ordering::Relaxed) {
                     return Err(too_large(cap));
                 }
@@ -100,6 +114,7 @@ where
         }
     }
     if over.load(Ordering::Relaxed) {
+        linger(&archive).await;
         return Err(too_large(cap));
     }
     loaded.size_bytes = received.load(Ordering::Relaxed);
@@ -109,6 +124,30 @@ where
         ));
     }
     Ok(loaded)
+}
+
+type Shared<S> = Arc<Mutex<Pin<Box<S>>>>;
+
+/// After refusing an upload part-way, how much more of it is read and dropped, and for
+/// how long, before answering: a client still sending when the server answers and
+/// closes sees a broken pipe instead of the error (the "lingering close" of web
+/// servers). Bounded so a client cannot keep the request open.
+const LINGER_BYTES: u64 = 64 * 1024 * 1024;
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn linger<S, E>(archive: &Shared<S>)
+where
+    S: Stream<Item = std::result::Result<Bytes, E>> + Send,
+{
+    let deadline = tokio::time::Instant::now() + LINGER_TIME;
+    let mut left = LINGER_BYTES;
+    let mut src = archive.lock().await;
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(deadline, src.next()).await {
+        left = left.saturating_sub(chunk.len() as u64);
+        if left == 0 {
+            break;
+        }
+    }
 }
 
 fn too_large(cap: u64) -> Error {
