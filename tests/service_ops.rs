@@ -264,6 +264,26 @@ async fn exec_output_exit_codes_truncation_and_timeout() {
     })
     .await;
 
+    // The client gives up first: the command is killed with the request.
+    let gone = d
+        .client
+        .post(d.url(&path))
+        .bearer_auth(&admin)
+        .json(&json!({"command": ["sleep", "418"], "timeout_s": 120}))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(
+        gone.is_err(),
+        "the request should have timed out client-side"
+    );
+    eventually("the abandoned process to be killed", 15, || async {
+        let ps = docker(&["exec", &container, "ps"]).unwrap_or_default();
+        (!ps.contains("sleep 418")).then_some(())
+    })
+    .await;
+    assert!(d.log().contains("exec request dropped by its client"));
+
     // Bad bodies are 400s naming the field; nothing runs.
     for (body, field) in [
         (json!({"command": []}), "command"),

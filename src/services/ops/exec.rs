@@ -2,7 +2,8 @@
 //! stderr (each capped at [`MAX_OUTPUT_BYTES`]), duration. Past the timeout the call
 //! answers `GATEWAY_TIMEOUT` and the process tree is killed when the daemon can see it
 //! (same PID namespace and enough privilege, checked by the container id in its
-//! cgroup); otherwise it is abandoned and runs on inside the container.
+//! cgroup); otherwise it is abandoned and runs on inside the container. The same
+//! happens when the client goes away before the command ends.
 
 use super::Target;
 use crate::app::App;
@@ -148,6 +149,15 @@ pub async fn exec(app: &App, id_or_name: &str, req: &ExecRequest) -> Result<Exec
         .await
         .map_err(exec_error)?;
     let timeout = Duration::from_secs(req.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S));
+    // If this future is dropped (the client went away), the command is killed too.
+    let mut abandoned = KillOnDrop {
+        app: Some((
+            app.tasks.clone(),
+            docker.clone(),
+            created.id.clone(),
+            container.id.clone(),
+        )),
+    };
     let started = Instant::now();
     let run = async {
         let StartExecResults::Attached { mut output, .. } = docker
@@ -173,6 +183,7 @@ pub async fn exec(app: &App, id_or_name: &str, req: &ExecRequest) -> Result<Exec
     let (stdout, stderr) = match tokio::time::timeout(timeout, run).await {
         Ok(r) => r?,
         Err(_) => {
+            abandoned.disarm();
             let killed = kill_exec(docker, &created.id, &container.id).await;
             let what = if killed {
                 "it was killed"
@@ -188,6 +199,7 @@ pub async fn exec(app: &App, id_or_name: &str, req: &ExecRequest) -> Result<Exec
             ));
         }
     };
+    abandoned.disarm();
     let duration_ms = started.elapsed().as_millis() as u64;
     let exit_code = exit_code(docker, &created.id).await?;
     Ok(ExecResult {
@@ -254,6 +266,33 @@ async fn exit_code(docker: &bollard::Docker, exec_id: &str) -> Result<i64> {
     Err(Error::internal(anyhow::anyhow!(
         "exec {exec_id} ended its output but reports no exit code"
     )))
+}
+
+/// Kills the exec when the request is dropped before the command finished.
+struct KillOnDrop {
+    app: Option<(
+        tokio_util::task::TaskTracker,
+        bollard::Docker,
+        String,
+        String,
+    )>,
+}
+
+impl KillOnDrop {
+    fn disarm(&mut self) {
+        self.app = None;
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some((tasks, docker, exec_id, container_id)) = self.app.take() {
+            tasks.spawn(async move {
+                let killed = kill_exec(&docker, &exec_id, &container_id).await;
+                tracing::info!(exec = %exec_id, killed, "exec request dropped by its client");
+            });
+        }
+    }
 }
 
 /// Kills the exec's process and its descendants with SIGKILL when they are visible
