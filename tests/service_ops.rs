@@ -630,3 +630,90 @@ async fn follow_of_a_quiet_container_ends_when_the_client_leaves() {
     )
     .await;
 }
+
+/// Every operations and images route × every role: allowed requests get past
+/// authorization (to a 200, 400 or 404 that changes nothing), denied ones are 403.
+#[tokio::test]
+async fn role_matrix_for_operations_and_images() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let missing_service = d.name("absent");
+    let missing_image = format!("mcpd-test/absent-{}:1", d.tag);
+    // (method, path, body, roles allowed)
+    let all = ["viewer", "developer", "operator", "admin"];
+    let ops = ["operator", "admin"];
+    let routes: Vec<(&str, String, Option<Value>, &[&str])> = vec![
+        (
+            "GET",
+            format!("/services/{missing_service}/logs"),
+            None,
+            &all,
+        ),
+        (
+            "GET",
+            format!("/services/{missing_service}/health"),
+            None,
+            &all,
+        ),
+        (
+            "GET",
+            format!("/services/{missing_service}/stats"),
+            None,
+            &all,
+        ),
+        (
+            "POST",
+            format!("/services/{missing_service}/exec"),
+            Some(json!({"command": ["true"]})),
+            &ops,
+        ),
+        ("GET", "/images".to_string(), None, &all),
+        ("GET", format!("/images/{missing_image}"), None, &all),
+        ("DELETE", format!("/images/{missing_image}"), None, &ops),
+        (
+            "POST",
+            "/images/pull".to_string(),
+            Some(json!({"image": ""})),
+            &ops,
+        ),
+    ];
+    for role in all {
+        let token = if role == "admin" {
+            d.admin().await
+        } else {
+            d.user_with_roles(&d.name(role), &[role]).await
+        };
+        for (method, path, body, allowed) in &routes {
+            let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let (s, b) = d.call(m, path, Some(&token), body.clone()).await;
+            if allowed.contains(&role) {
+                assert!(
+                    [200, 400, 404].contains(&s.as_u16()),
+                    "{role} {method} {path}: {s} {b}"
+                );
+            } else {
+                assert_error(s, &b, 403, "FORBIDDEN");
+            }
+        }
+        let (s, b) = upload_garbage(&d, &token).await;
+        if ops.contains(&role) {
+            assert_error(s, &b, 400, "VALIDATION_ERROR");
+        } else {
+            assert_error(s, &b, 403, "FORBIDDEN");
+        }
+    }
+}
+
+async fn upload_garbage(d: &Daemon, token: &str) -> (StatusCode, Value) {
+    let resp = d
+        .client
+        .post(d.url("/images/load"))
+        .bearer_auth(token)
+        .header("content-type", "application/x-tar")
+        .body(b"not a tar".to_vec())
+        .send()
+        .await
+        .unwrap();
+    let s = resp.status();
+    (s, resp.json().await.unwrap())
+}
