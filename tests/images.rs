@@ -132,6 +132,16 @@ async fn bad_archives_and_unknown_images() {
     let (s, b) = upload(&d, &admin, "application/x-tar", Vec::new()).await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
 
+    // An id prefix names an image too.
+    let id = docker(&["image", "inspect", "-f", "{{.Id}}", BUSYBOX_IMAGE]).unwrap();
+    let short = &id["sha256:".len().."sha256:".len() + 12];
+    let (s, b) = d.get(&format!("/images/{short}"), &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["id"], id.as_str());
+    let (s, b) = d.get(&format!("/images?id={id}"), &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["meta"]["pagination"]["total"], 1, "{b}");
+
     let missing = format!("mcpd-test/missing-{}:1", d.tag);
     let (s, b) = d.delete(&format!("/images/{missing}"), &admin).await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");

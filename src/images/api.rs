@@ -31,6 +31,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
+/// The images routes, relative to `/api/v1`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/images", get(list))
