@@ -141,7 +141,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + LINGER_TIME;
     let mut left = LINGER_BYTES;
-    let mut src = archive.lock().await;
+    // The engine connection may still hold the stream for a moment after it failed.
+    let Ok(mut src) = tokio::time::timeout_at(deadline, archive.lock()).await else {
+        return;
+    };
     while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(deadline, src.next()).await {
         left = left.saturating_sub(chunk.len() as u64);
         if left == 0 {
