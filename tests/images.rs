@@ -198,6 +198,10 @@ async fn an_image_in_use_by_a_service_cannot_be_deleted() {
     let (s, b) = d.get(&format!("/images/{reference}"), &admin).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["data"]["in_use_by"], json!([name]));
+    let (_, b) = d
+        .get(&format!("/images?reference={reference}"), &admin)
+        .await;
+    assert_eq!(b["data"][0]["in_use_by"], json!([name]), "{b}");
 
     let (s, b) = d.delete(&format!("/services/{name}"), &admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{b}");

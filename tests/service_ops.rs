@@ -717,3 +717,28 @@ async fn upload_garbage(d: &Daemon, token: &str) -> (StatusCode, Value) {
     let s = resp.status();
     (s, resp.json().await.unwrap())
 }
+
+#[tokio::test]
+async fn an_open_follow_does_not_hold_up_shutdown() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let name = d.name("shut");
+    ticker(&d, &admin, &name, json!({})).await;
+    let url = d.url(&format!("/services/{name}/logs?follow=true"));
+    let resp = d.client.get(&url).bearer_auth(&admin).send().await.unwrap();
+    let mut body = resp.bytes_stream();
+    tokio::time::timeout(Duration::from_secs(10), body.next())
+        .await
+        .expect("a first line")
+        .unwrap()
+        .unwrap();
+    let t = Instant::now();
+    d.stop().await;
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "shutdown waited {:?} on the follow stream",
+        t.elapsed()
+    );
+    assert!(d.log().contains("log follow stream closed"));
+}
