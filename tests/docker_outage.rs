@@ -209,6 +209,9 @@ async fn daemon_starts_without_docker_and_picks_it_up_later() {
         let (d, admin) = (&d, &admin);
         async move {
             let (s, b) = d.post("/services", admin, body).await;
+            if s != StatusCode::CREATED {
+                eprintln!("create while Docker comes back: {s} {b}");
+            }
             (s == StatusCode::CREATED).then_some(b)
         }
     })

@@ -10,6 +10,8 @@ pub mod events;
 pub mod manager;
 /// Shapes and validation.
 pub mod model;
+/// Status refresh and startup/reconnect reconcile.
+pub mod reconcile;
 /// Docker calls and container configuration.
 pub mod runtime;
 /// SQL of the `services` table.
