@@ -56,7 +56,10 @@ async fn watch(app: &AppState, connected: &mut bool) -> crate::error::Result<()>
     // Events from before the reconcile are replayed (`since`), so none is missed
     // between the reconcile's reads and the subscription.
     let since = crate::time::unix_now().to_string();
-    reconcile::reconcile(app).await?;
+    tokio::select! {
+        _ = app.shutdown.cancelled() => return Ok(()),
+        r = reconcile::reconcile(app) => r?,
+    }
     *connected = true;
     tracing::info!("Docker connected; services reconciled; following events");
     let mut filters = HashMap::new();

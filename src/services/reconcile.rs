@@ -58,56 +58,66 @@ pub async fn reconcile(app: &App) -> Result<()> {
         }
     }
     for row in rows {
-        let _guard = lock(&row.id).await;
-        let Some(row) = ({
-            let id = row.id.clone();
-            app.store.read(move |c| store::find(c, &id)).await?
-        }) else {
-            continue;
-        };
-        if row.desired_state == DESIRED_RUNNING {
-            let before = runtime::service_containers(&docker, &row.id).await?;
-            let healthy =
-                before.len() == row.spec.replicas as usize && before.iter().all(|c| c.running);
-            if !healthy {
-                tracing::info!(service = %row.spec.name, "reconcile: bringing containers back to the desired state");
-                let r = converge(app, &docker, &row.id, &row.spec, true).await;
-                let outcome = r
-                    .as_ref()
-                    .map(|_| ())
-                    .map_err(|e| Error::new(e.code, e.message.clone()));
-                if let Err(e) = &r {
-                    tracing::warn!(service = %row.spec.name, error = %e, "reconcile could not start the service");
-                    if e.code == ErrorCode::DockerUnavailable {
-                        return Err(Error::new(e.code, e.message.clone()));
-                    }
-                }
-                finish(
-                    app,
-                    &Actor::system(),
-                    "services.reconcile",
-                    &row.id,
-                    None,
-                    &outcome,
-                )
-                .await?;
-            }
-        } else {
-            // e.g. restart policy `always` brings containers back when dockerd restarts,
-            // even after they were stopped on purpose.
-            let running: Vec<Observed> = runtime::service_containers(&docker, &row.id)
-                .await?
-                .into_iter()
-                .filter(|c| c.running)
-                .collect();
-            if !running.is_empty() {
-                tracing::info!(service = %row.spec.name, "reconcile: stopping containers of a stopped service");
-                if let Err(e) = stop_all(app, &docker, &running, false).await {
-                    tracing::warn!(service = %row.spec.name, error = %e, "reconcile could not stop the service");
-                }
+        let name = row.spec.name.clone();
+        match reconcile_one(app, &docker, &row.id).await {
+            Ok(()) => {}
+            // Docker went away again: the watcher retries the whole reconcile.
+            Err(e) if e.code == ErrorCode::DockerUnavailable => return Err(e),
+            // One service's trouble must not keep the others (or the watcher) waiting.
+            Err(e) => {
+                tracing::warn!(service = %name, error = %e, "reconcile failed for this service")
             }
         }
-        refresh_status_locked(app, &docker, &row.id).await?;
     }
     Ok(())
+}
+
+/// Reconciles one service under its lock.
+async fn reconcile_one(app: &App, docker: &Docker, service_id: &str) -> Result<()> {
+    let _guard = lock(service_id).await;
+    let id = service_id.to_string();
+    let Some(row) = app.store.read(move |c| store::find(c, &id)).await? else {
+        return Ok(()); // deleted meanwhile
+    };
+    if row.desired_state == DESIRED_RUNNING {
+        let before = runtime::service_containers(docker, &row.id).await?;
+        let healthy =
+            before.len() == row.spec.replicas as usize && before.iter().all(|c| c.running);
+        if !healthy {
+            tracing::info!(service = %row.spec.name, "reconcile: bringing containers back to the desired state");
+            let r = converge(app, docker, &row.id, &row.spec, true).await;
+            let outcome = r
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| Error::new(e.code, e.message.clone()));
+            if let Err(e) = r {
+                if e.code == ErrorCode::DockerUnavailable {
+                    return Err(e);
+                }
+                tracing::warn!(service = %row.spec.name, error = %e, "reconcile could not start the service");
+            }
+            finish(
+                app,
+                &Actor::system(),
+                "services.reconcile",
+                &row.id,
+                None,
+                &outcome,
+            )
+            .await?;
+        }
+    } else {
+        // e.g. restart policy `always` brings containers back when dockerd restarts,
+        // even after they were stopped on purpose.
+        let running: Vec<Observed> = runtime::service_containers(docker, &row.id)
+            .await?
+            .into_iter()
+            .filter(|c| c.running)
+            .collect();
+        if !running.is_empty() {
+            tracing::info!(service = %row.spec.name, "reconcile: stopping containers of a stopped service");
+            stop_all(app, docker, &running, false).await?;
+        }
+    }
+    refresh_status_locked(app, docker, &row.id).await
 }
