@@ -124,6 +124,20 @@ async fn create_read_and_bad_inputs() {
         ),
         "8080/tcp 127.0.0.1"
     );
+    let nets = docker(&[
+        "network",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name=^{}$", d.network),
+    ])
+    .unwrap();
+    assert_eq!(
+        nets.lines().count(),
+        1,
+        "networks named {}: {nets}",
+        d.network
+    );
     assert_eq!(
         docker(&[
             "network",

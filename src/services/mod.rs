@@ -14,6 +14,8 @@ pub mod model;
 pub mod ops;
 /// HTTP routes of the operations.
 pub mod ops_api;
+/// Status refresh and startup/reconnect reconcile.
+pub mod reconcile;
 /// Docker calls and container configuration.
 pub mod runtime;
 /// SQL of the `services` table.
