@@ -81,3 +81,46 @@ impl Usage {
         names.into_iter().collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage() -> Usage {
+        let s = |id: &str, name: &str, image: &str| {
+            (id.to_string(), name.to_string(), image.to_string())
+        };
+        Usage {
+            services: vec![
+                s("svc_a", "web", "mcpd-test/busybox:1"),
+                s("svc_b", "api", "busybox"),
+                s("svc_c", "old", "retagged/gone:1"),
+            ],
+            // svc_c's image reference no longer names anything, but its container runs it.
+            containers: HashMap::from([(
+                "sha256:aaaa".to_string(),
+                BTreeSet::from(["svc_c".to_string()]),
+            )]),
+        }
+    }
+
+    #[test]
+    fn image_use_by_reference_or_container() {
+        let u = usage();
+        let tags = vec!["mcpd-test/busybox:1".to_string(), "extra/tag:2".to_string()];
+        assert_eq!(u.of_image("sha256:aaaa", &tags), ["old", "web"]);
+        assert_eq!(
+            u.of_image("sha256:bbbb", &["busybox:latest".to_string()]),
+            ["api"]
+        );
+        assert!(u.of_image("sha256:cccc", &[]).is_empty());
+    }
+
+    #[test]
+    fn tag_use_is_exact_after_normalizing() {
+        let u = usage();
+        assert_eq!(u.of_tag("extra/tag:2"), Vec::<String>::new());
+        assert_eq!(u.of_tag("mcpd-test/busybox:1"), ["web"]);
+        assert_eq!(u.of_tag("docker.io/library/busybox:latest"), ["api"]);
+    }
+}
