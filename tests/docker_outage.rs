@@ -209,6 +209,9 @@ async fn daemon_starts_without_docker_and_picks_it_up_later() {
         let (d, admin) = (&d, &admin);
         async move {
             let (s, b) = d.post("/services", admin, body).await;
+            if s != StatusCode::CREATED {
+                eprintln!("create while Docker comes back: {s} {b}");
+            }
             (s == StatusCode::CREATED).then_some(b)
         }
     })
@@ -218,6 +221,22 @@ async fn daemon_starts_without_docker_and_picks_it_up_later() {
         d.log().contains("following events").then_some(Value::Null)
     })
     .await;
+    // The watcher's reconcile and the create both made sure the network exists: one
+    // network, not two of the same name.
+    let nets = docker(&[
+        "network",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name=^{}$", d.network),
+    ])
+    .unwrap();
+    assert_eq!(
+        nets.lines().count(),
+        1,
+        "networks named {}: {nets}",
+        d.network
+    );
     let (s, _) = d.delete(&format!("/services/{name}"), &admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
 }

@@ -124,6 +124,20 @@ async fn create_read_and_bad_inputs() {
         ),
         "8080/tcp 127.0.0.1"
     );
+    let nets = docker(&[
+        "network",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name=^{}$", d.network),
+    ])
+    .unwrap();
+    assert_eq!(
+        nets.lines().count(),
+        1,
+        "networks named {}: {nets}",
+        d.network
+    );
     assert_eq!(
         docker(&[
             "network",
@@ -677,10 +691,14 @@ async fn status_follows_docker_and_reconcile_restores_after_daemon_restart() {
         inspect(&format!("mcpd-{name}-1"), "{{.State.Running}}"),
         "true"
     );
-    let (_, b) = d
-        .get(&format!("/services?name={name}&status=running"), &admin)
-        .await;
-    assert_eq!(b["meta"]["pagination"]["total"], 1, "{b}");
+    // The stored status (what list filters read) catches up once the reconcile is done.
+    wait_for(
+        &d,
+        &admin,
+        &format!("/services?name={name}&status=running"),
+        |b| b["meta"]["pagination"]["total"] == 1,
+    )
+    .await;
 
     // A stopped service stays stopped across a restart, even when one of its containers
     // was started behind mcpd's back (as restart policy `always` does when dockerd

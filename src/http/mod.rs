@@ -21,6 +21,7 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::auth::api::routes())
         .merge(crate::users::api::routes())
         .merge(crate::services::api::routes())
+        .merge(crate::services::ops_api::routes())
         .merge(crate::images::api::routes())
         .merge(crate::mcp::api::routes())
         .merge(crate::logs::api::routes())

@@ -1,10 +1,10 @@
 //! The Docker events watcher: a background task that follows Docker's event stream
 //! (containers labelled `io.mcpd.managed=true`) and stores each service's status as
 //! Docker reports it. On every (re)connect it first reconciles (see
-//! [`super::manager::reconcile`]); when the stream fails (Docker down) it retries with
-//! exponential backoff from 1 s up to 30 s. It stops when `app.shutdown` is cancelled.
+//! [`super::reconcile::reconcile`]); when the stream fails (Docker down) it retries with
+//! exponential backoff from 1 s up to 10 s. It stops when `app.shutdown` is cancelled.
 
-use super::manager;
+use super::reconcile;
 use super::runtime::{LABEL_MANAGED, LABEL_SERVICE};
 use crate::app::AppState;
 use futures::StreamExt;
@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// Spawns the watcher on `app.tasks`.
 pub fn spawn(app: AppState) {
@@ -56,7 +56,10 @@ async fn watch(app: &AppState, connected: &mut bool) -> crate::error::Result<()>
     // Events from before the reconcile are replayed (`since`), so none is missed
     // between the reconcile's reads and the subscription.
     let since = crate::time::unix_now().to_string();
-    manager::reconcile(app).await?;
+    tokio::select! {
+        _ = app.shutdown.cancelled() => return Ok(()),
+        r = reconcile::reconcile(app) => r?,
+    }
     *connected = true;
     tracing::info!("Docker connected; services reconciled; following events");
     let mut filters = HashMap::new();
@@ -81,7 +84,7 @@ async fn watch(app: &AppState, connected: &mut bool) -> crate::error::Result<()>
                     .and_then(|a| a.get(LABEL_SERVICE).cloned());
                 if let Some(service) = service {
                     tracing::trace!(%service, action = ?ev.action, "docker event");
-                    if let Err(e) = manager::refresh_status(app, &docker, &service).await {
+                    if let Err(e) = reconcile::refresh_status(app, &docker, &service).await {
                         tracing::debug!(%service, error = %e, "status refresh failed");
                     }
                 }

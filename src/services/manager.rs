@@ -12,11 +12,13 @@ use super::runtime::{self, Observed};
 use super::store::{self, Row};
 use crate::app::App;
 use crate::audit::{self, Actor, Entry};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::store::list::{ListQuery, Page};
 use bollard::Docker;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
+
+pub use super::reconcile::{reconcile, refresh_status};
 
 /// `desired_state` of a service that should run.
 pub const DESIRED_RUNNING: &str = "running";
@@ -27,7 +29,7 @@ type ServiceLock = Arc<tokio::sync::Mutex<()>>;
 static LOCKS: LazyLock<Mutex<HashMap<String, ServiceLock>>> = LazyLock::new(Default::default);
 
 /// Serialises operations on one service (keyed by id, or by name while creating).
-async fn lock(key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+pub(super) async fn lock(key: &str) -> tokio::sync::OwnedMutexGuard<()> {
     let m = {
         let mut map = LOCKS.lock().unwrap_or_else(|p| p.into_inner());
         // Drop entries nobody holds, so the map does not grow with deleted services.
@@ -100,7 +102,7 @@ async fn resolve_env(app: &App, spec: &ServiceSpec) -> Result<runtime::ResolvedE
 }
 
 /// Records the observed status and the audit entry of an operation in one transaction.
-async fn finish(
+pub(super) async fn finish(
     app: &App,
     actor: &Actor,
     action: &'static str,
@@ -144,35 +146,6 @@ async fn observe(app: &App, row: &Row) -> Option<Vec<Observed>> {
             None
         }
     }
-}
-
-/// Re-reads one service's containers and stores the status they give. Used by the
-/// events watcher; a service that no longer exists is ignored. Waits for an operation
-/// in progress on the service, so its final state is what gets stored.
-pub async fn refresh_status(app: &App, docker: &Docker, service_id: &str) -> Result<()> {
-    let _guard = lock(service_id).await;
-    refresh_status_locked(app, docker, service_id).await
-}
-
-/// [`refresh_status`] for a caller already holding the service's lock.
-async fn refresh_status_locked(app: &App, docker: &Docker, service_id: &str) -> Result<()> {
-    let key = service_id.to_string();
-    let Some(row) = app.store.read(move |c| store::find(c, &key)).await? else {
-        return Ok(());
-    };
-    let obs = runtime::service_containers(docker, &row.id).await?;
-    let status = runtime::derive_status(&row.desired_state, row.spec.replicas, &obs);
-    if status != row.status {
-        let id = row.id.clone();
-        let changed = app
-            .store
-            .write(move |tx| store::set_status(tx, &id, &status))
-            .await?;
-        if changed {
-            tracing::debug!(service = %row.spec.name, "service status changed");
-        }
-    }
-    Ok(())
 }
 
 /// Creates a service: validates `spec` (400 naming the field; 409
@@ -377,7 +350,12 @@ async fn settle(docker: &Docker, ids: &[String]) -> Result<()> {
 
 /// Stops (and with `remove`, removes) containers concurrently, each within
 /// `docker.stop_timeout_s`.
-async fn stop_all(app: &App, docker: &Docker, containers: &[Observed], remove: bool) -> Result<()> {
+pub(super) async fn stop_all(
+    app: &App,
+    docker: &Docker,
+    containers: &[Observed],
+    remove: bool,
+) -> Result<()> {
     let timeout = app.config.docker.stop_timeout_s;
     futures::future::try_join_all(containers.iter().map(|c| async move {
         runtime::stop_container(docker, &c.id, timeout).await?;
@@ -458,7 +436,7 @@ pub async fn list(app: &App, query: ListQuery) -> Result<Page<Service>> {
 /// date (config hash or name changed) or beyond `replicas`, creates the missing
 /// replicas, and when `run` starts every container. Containers created here are removed
 /// again if a later step fails. Returns the containers afterwards.
-async fn converge(
+pub(super) async fn converge(
     app: &App,
     docker: &Docker,
     id: &str,
@@ -775,79 +753,6 @@ pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
         })
         .await?;
     tracing::info!(service = %row.spec.name, id = %row.id, "service deleted");
-    Ok(())
-}
-
-/// Startup / reconnect reconcile: services meant to run get their missing or exited
-/// containers recreated or started, services meant to be stopped get running
-/// containers stopped; every status is refreshed from Docker; containers labelled
-/// `io.mcpd.managed` that belong to no service are reported (not removed).
-pub async fn reconcile(app: &App) -> Result<()> {
-    let docker = app.docker.get().await?;
-    runtime::ensure_network(&docker, &app.config.docker.network).await?;
-    let rows = app.store.read(store::all).await?;
-    let known: std::collections::HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    for c in runtime::managed_containers(&docker).await? {
-        // The managed network itself is labelled too; only containers are listed here.
-        match c.service_id.as_deref() {
-            Some(s) if known.contains(s) => {}
-            _ => {
-                tracing::warn!(container = %c.name, id = %c.id, "container labelled io.mcpd.managed belongs to no service; leaving it alone")
-            }
-        }
-    }
-    for row in rows {
-        let _guard = lock(&row.id).await;
-        let Some(row) = ({
-            let id = row.id.clone();
-            app.store.read(move |c| store::find(c, &id)).await?
-        }) else {
-            continue;
-        };
-        if row.desired_state == DESIRED_RUNNING {
-            let before = runtime::service_containers(&docker, &row.id).await?;
-            let healthy =
-                before.len() == row.spec.replicas as usize && before.iter().all(|c| c.running);
-            if !healthy {
-                tracing::info!(service = %row.spec.name, "reconcile: bringing containers back to the desired state");
-                let r = converge(app, &docker, &row.id, &row.spec, true).await;
-                let outcome = r
-                    .as_ref()
-                    .map(|_| ())
-                    .map_err(|e| Error::new(e.code, e.message.clone()));
-                if let Err(e) = &r {
-                    tracing::warn!(service = %row.spec.name, error = %e, "reconcile could not start the service");
-                    if e.code == ErrorCode::DockerUnavailable {
-                        return Err(Error::new(e.code, e.message.clone()));
-                    }
-                }
-                finish(
-                    app,
-                    &Actor::system(),
-                    "services.reconcile",
-                    &row.id,
-                    None,
-                    &outcome,
-                )
-                .await?;
-            }
-        } else {
-            // e.g. restart policy `always` brings containers back when dockerd restarts,
-            // even after they were stopped on purpose.
-            let running: Vec<Observed> = runtime::service_containers(&docker, &row.id)
-                .await?
-                .into_iter()
-                .filter(|c| c.running)
-                .collect();
-            if !running.is_empty() {
-                tracing::info!(service = %row.spec.name, "reconcile: stopping containers of a stopped service");
-                if let Err(e) = stop_all(app, &docker, &running, false).await {
-                    tracing::warn!(service = %row.spec.name, error = %e, "reconcile could not stop the service");
-                }
-            }
-        }
-        refresh_status_locked(app, &docker, &row.id).await?;
-    }
     Ok(())
 }
 

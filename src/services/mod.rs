@@ -10,6 +10,12 @@ pub mod events;
 pub mod manager;
 /// Shapes and validation.
 pub mod model;
+/// Operations on running containers: logs, exec, health, stats.
+pub mod ops;
+/// HTTP routes of the operations.
+pub mod ops_api;
+/// Status refresh and startup/reconnect reconcile.
+pub mod reconcile;
 /// Docker calls and container configuration.
 pub mod runtime;
 /// SQL of the `services` table.

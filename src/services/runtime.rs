@@ -216,41 +216,37 @@ pub async fn check_networks(docker: &Docker, networks: &[String]) -> Result<()> 
 }
 
 /// Creates the managed bridge network `name` (labelled `io.mcpd.managed=true`) when it
-/// does not exist yet.
+/// does not exist yet. Calls are serialised: the engine (API 1.41 without
+/// `CheckDuplicate`) would otherwise create two networks of the same name when two
+/// requests race, and a name matching two networks is ambiguous for every later call.
 pub async fn ensure_network(docker: &Docker, name: &str) -> Result<()> {
-    match docker
-        .inspect_network(
-            name,
-            None::<bollard::query_parameters::InspectNetworkOptions>,
-        )
+    static ENSURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = ENSURING.lock().await;
+    let mut filters = HashMap::new();
+    filters.insert("name".to_string(), vec![name.to_string()]);
+    let existing = docker
+        .list_networks(Some(bollard::query_parameters::ListNetworksOptions {
+            filters: Some(filters),
+        }))
         .await
-    {
-        Ok(_) => return Ok(()),
-        Err(e) => {
-            let e = map_err(e);
-            if e.code != ErrorCode::ResourceNotFound {
-                return Err(e);
-            }
-        }
+        .map_err(map_err)?;
+    // The name filter matches substrings; only an exact name counts.
+    if existing.iter().any(|n| n.name.as_deref() == Some(name)) {
+        return Ok(());
     }
     let mut labels = HashMap::new();
     labels.insert(LABEL_MANAGED.to_string(), "true".to_string());
-    let r = docker
+    docker
         .create_network(NetworkCreateRequest {
             name: name.to_string(),
             driver: Some("bridge".into()),
             labels: Some(labels),
             ..Default::default()
         })
-        .await;
-    match r {
-        Ok(_) => Ok(()),
-        // Created concurrently by another request: fine.
-        Err(e) => match map_err(e) {
-            e if e.code == ErrorCode::Conflict => Ok(()),
-            e => Err(e),
-        },
-    }
+        .await
+        .map_err(map_err)?;
+    tracing::info!(network = %name, "created the managed Docker network");
+    Ok(())
 }
 
 /// Creates replica `n` (not started); connects it to the extra networks. On failure
