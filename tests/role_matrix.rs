@@ -147,6 +147,13 @@ fn routes() -> Vec<Route> {
         ),
         (M::GET, "/images", None, Some("images:read")),
         (
+            M::GET,
+            "/images/mcpd-test/doesnotexist:0",
+            None,
+            Some("images:read"),
+        ),
+        (M::POST, "/images/load", None, Some("images:write")),
+        (
             M::DELETE,
             "/images/mcpd-test/doesnotexist:0",
             None,
