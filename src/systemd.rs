@@ -45,14 +45,10 @@ pub fn spawn_reload(
     app: &Arc<App>,
     tls: axum_server::tls_rustls::RustlsConfig,
     load: ConfigLoader,
+    mut hup: tokio::signal::unix::Signal,
 ) {
     let app2 = app.clone();
     app.tasks.spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot install the SIGHUP handler; reload is unavailable");
-            return;
-        };
         loop {
             tokio::select! {
                 _ = app2.shutdown.cancelled() => return,
