@@ -354,12 +354,82 @@ pub async fn bulk(app: &App, actor: &Actor, writes: Vec<ConfigWrite>) -> Result<
         .await
 }
 
-/// Deletes an entry. `RESOURCE_NOT_FOUND` for an unknown key.
+/// A service whose env refers to a config key: `{id, name, running}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dependent {
+    pub id: String,
+    pub name: String,
+    /// Whether it is meant to be running (a restart applies the new value).
+    pub running: bool,
+}
+
+/// Services whose env refers to `key` (`${secret:<key>}`).
+pub fn dependents(conn: &Connection, key: &str) -> Result<Vec<Dependent>> {
+    let mut stmt =
+        conn.prepare("SELECT id, name, spec, desired_state FROM services ORDER BY name")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, name, spec, desired) = row?;
+        let env: std::collections::BTreeMap<String, String> = serde_json::from_str::<Value>(&spec)?
+            .get("env")
+            .cloned()
+            .and_then(|e| serde_json::from_value(e).ok())
+            .unwrap_or_default();
+        if refs::env_references(&env, key) {
+            out.push(Dependent {
+                id,
+                name,
+                running: desired == "running",
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Services that use `key`, read outside a write.
+pub async fn dependents_of(app: &App, key: &str) -> Result<Vec<Dependent>> {
+    let key = key.to_string();
+    app.store.read(move |c| dependents(c, &key)).await
+}
+
+/// Restarts the running dependents of `key` so they pick up its new value; returns
+/// the names restarted. A failing restart is reported in the error, after the others.
+pub async fn restart_dependents(app: &App, actor: &Actor, key: &str) -> Result<Vec<String>> {
+    let mut restarted = Vec::new();
+    for d in dependents_of(app, key)
+        .await?
+        .into_iter()
+        .filter(|d| d.running)
+    {
+        crate::services::manager::restart(app, actor, &d.id).await?;
+        restarted.push(d.name);
+    }
+    Ok(restarted)
+}
+
+/// Deletes an entry. `RESOURCE_NOT_FOUND` for an unknown key; `CONFLICT` naming the
+/// services whose env still refers to it.
 pub async fn delete(app: &App, actor: &Actor, key: &str) -> Result<()> {
     let key = key.to_string();
     let actor = actor.clone();
     app.store
         .write(move |tx| {
+            let users = dependents(tx, &key)?;
+            if !users.is_empty() {
+                let names: Vec<&str> = users.iter().map(|d| d.name.as_str()).collect();
+                return Err(Error::conflict(format!(
+                    "config key '{key}' is referenced by services: {}",
+                    names.join(", ")
+                )));
+            }
             let n = tx.execute("DELETE FROM config_entries WHERE key = ?1", [&key])?;
             if n == 0 {
                 return Err(Error::not_found("config key", &key));
