@@ -134,7 +134,7 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
         .post(
             "/config/bulk",
             &operator,
-            json!({"entries": [
+            json!({"configs": [
                 {"key": "feature.a", "value": true},
                 {"key": "feature.b", "value": {"n": 2}, "secret": true},
                 {"key": "BAD", "value": 3},
@@ -142,7 +142,7 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
         )
         .await;
     let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
-    assert_eq!(e["details"][0]["field"], "entries[2].key");
+    assert_eq!(e["details"][0]["field"], "configs[2].key");
     let (_, b) = d.get("/config", &operator).await;
     assert_eq!(
         b["meta"]["pagination"]["total"], 2,
@@ -152,7 +152,7 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
         .post(
             "/config/bulk",
             &operator,
-            json!({"entries": [
+            json!({"configs": [
                 {"key": "feature.a", "value": true},
                 {"key": "feature.b", "value": {"n": 2}, "secret": true},
             ]}),
@@ -162,6 +162,20 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
     assert_eq!(b["data"][1]["value"], "********");
     let (_, b) = d.get("/config?key[regex]=^feature\\.", &operator).await;
     assert_eq!(b["meta"]["pagination"]["total"], 2);
+    // Seed 003's search: keys, descriptions and plain values, never secret values.
+    let (_, b) = d.get("/config?search=mx.example", &operator).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 1, "{b}");
+    let (_, b) = d.get("/config?search=relay", &operator).await;
+    assert_eq!(b["data"][0]["key"], "smtp.host");
+    let (_, b) = d
+        .get(&format!("/config?search={}", &SECRET[..10]), &operator)
+        .await;
+    assert_eq!(
+        b["meta"]["pagination"]["total"], 0,
+        "secret values are not searchable"
+    );
+    let (_, b) = d.get("/config?scope=service", &operator).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 0);
 
     // Rotation through the API keeps every secret readable, also after a restart.
     let (s, b) = d.post("/config/rotate-key", &operator, json!({})).await;
@@ -321,6 +335,10 @@ async fn secrets_and_the_services_that_use_them() {
     let (_, b) = d
         .get(&format!("/config?scope=service:{svc_id}"), &admin)
         .await;
+    assert_eq!(b["meta"]["pagination"]["total"], 1);
+    let (_, b) = d.get(&format!("/config?service={name}"), &admin).await;
+    assert_eq!(b["data"][0]["key"], scoped.as_str(), "{b}");
+    let (_, b) = d.get("/config?scope=service", &admin).await;
     assert_eq!(b["meta"]["pagination"]["total"], 1);
     let (s, _) = d.delete(&format!("/services/{name}"), &admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT);

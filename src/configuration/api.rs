@@ -168,7 +168,8 @@ struct BulkEntry {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BulkRequest {
-    entries: Vec<BulkEntry>,
+    /// Seed 003's name for the list.
+    configs: Vec<BulkEntry>,
 }
 
 async fn bulk(
@@ -177,7 +178,7 @@ async fn bulk(
     Json(req): Json<BulkRequest>,
 ) -> Result<Reply<Vec<ConfigEntry>>> {
     let writes = req
-        .entries
+        .configs
         .into_iter()
         .map(|e| ConfigWrite {
             key: e.key,

@@ -153,9 +153,43 @@ const LIST: ListSpec = ListSpec {
     default_order: Order::Asc,
 };
 
-/// Entries matching the query, secrets masked.
-pub async fn list(app: &App, q: ListQuery) -> Result<Page<ConfigEntry>> {
-    let parts = q.sql(&LIST)?;
+/// Entries matching the query, secrets masked. Besides the fields of [`LIST`]:
+/// `scope=service` matches every service scope, `service=<id or name>` one service's,
+/// and `search=<text>` a substring of the key, the description or a non-secret value
+/// (seed 003's filters).
+pub async fn list(app: &App, mut q: ListQuery) -> Result<Page<ConfigEntry>> {
+    use rusqlite::types::Value as Sql;
+    let any_service = q
+        .filters
+        .iter()
+        .any(|f| f.field == "scope" && f.value == "service");
+    if any_service {
+        q.take("scope");
+    }
+    let service = q.take("service");
+    let search = q.take("search");
+    let mut parts = q.sql(&LIST)?;
+    if any_service {
+        parts = parts.and("c.scope LIKE 'service:%'", []);
+    }
+    if let Some(s) = service {
+        parts = parts.and(
+            "c.scope = 'service:' || COALESCE((SELECT id FROM services WHERE id = ? OR name = ?), '')",
+            [Sql::Text(s.clone()), Sql::Text(s)],
+        );
+    }
+    if let Some(text) = search {
+        let pattern = format!(
+            "%{}%",
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        parts = parts.and(
+            "(c.key LIKE ? ESCAPE '\\' OR c.description LIKE ? ESCAPE '\\' OR c.value LIKE ? ESCAPE '\\')",
+            [Sql::Text(pattern.clone()), Sql::Text(pattern.clone()), Sql::Text(pattern)],
+        );
+    }
     app.store
         .read(move |c| {
             Ok(parts
@@ -317,7 +351,7 @@ pub async fn put(
 }
 
 /// Writes every entry or none: the first invalid one fails the whole request with its
-/// index in the error's field (`entries[3].key`).
+/// index in the error's field (`configs[3].key`).
 pub async fn bulk(app: &App, actor: &Actor, writes: Vec<ConfigWrite>) -> Result<Vec<ConfigEntry>> {
     if writes.is_empty() || writes.len() > MAX_BULK {
         return Err(Error::field(
@@ -329,7 +363,7 @@ pub async fn bulk(app: &App, actor: &Actor, writes: Vec<ConfigWrite>) -> Result<
     for (i, w) in writes.iter().enumerate() {
         if !seen.insert(w.key.as_str()) {
             return Err(Error::field(
-                format!("entries[{i}].key"),
+                format!("configs[{i}].key"),
                 "duplicate key in this request",
             ));
         }
@@ -342,9 +376,9 @@ pub async fn bulk(app: &App, actor: &Actor, writes: Vec<ConfigWrite>) -> Result<
             for (i, w) in writes.iter().enumerate() {
                 let (e, _) = put_in(tx, &vault, &actor, w, None).map_err(|mut e| {
                     for d in &mut e.details {
-                        d.field = format!("entries[{i}].{}", d.field);
+                        d.field = format!("configs[{i}].{}", d.field);
                     }
-                    e.message = format!("entries[{i}]: {}", e.message);
+                    e.message = format!("configs[{i}]: {}", e.message);
                     e
                 })?;
                 out.push(e);
