@@ -21,5 +21,6 @@ pub mod system;
 pub mod systemd;
 pub mod telemetry;
 pub mod time;
+pub mod usage;
 pub mod users;
 pub mod vault;

@@ -245,6 +245,21 @@ fn routes() -> Vec<Route> {
             None,
             Some("logs:read"),
         ),
+        (M::GET, "/config", None, Some("config:read")),
+        (M::POST, "/config/bulk", e(), Some("config:write")),
+        (M::GET, "/config/no.such.key", None, Some("config:read")),
+        (
+            M::GET,
+            "/config/no.such.key?reveal=true",
+            None,
+            Some("config:admin"),
+        ),
+        (M::PUT, "/config/no.such.key", e(), Some("config:write")),
+        (M::DELETE, "/config/no.such.key", None, Some("config:write")),
+        (M::POST, "/config/rotate-key", None, Some("config:admin")),
+        (M::GET, "/audit", None, Some("audit:read")),
+        (M::GET, "/usage", None, Some("logs:read")),
+        (M::GET, "/usage/summary", None, Some("logs:read")),
     ]
 }
 
