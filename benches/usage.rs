@@ -81,7 +81,10 @@ async fn run() {
         })
         .await
         .unwrap();
-    println!("\ninserted {ROWS} rows in {:.1}s", t.elapsed().as_secs_f64());
+    println!(
+        "\ninserted {ROWS} rows in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
 
     let base = median(|| async {
         app.store
@@ -101,7 +104,12 @@ async fn run() {
     })
     .await;
     println!("{:<28} {:>10} {:>10}", "query", "median ms", "ratio");
-    println!("{:<28} {:>10.1} {:>10.2}", "count(*) baseline", base.as_secs_f64() * 1e3, 1.0);
+    println!(
+        "{:<28} {:>10.1} {:>10.2}",
+        "count(*) baseline",
+        base.as_secs_f64() * 1e3,
+        1.0
+    );
     for group in ["server", "tool", "user", "day", "server,day"] {
         let d = median(|| async {
             let page = mcpd::usage::grouped(&app, query(&[("group_by", group)]), None)

@@ -24,3 +24,4 @@ pub mod time;
 pub mod usage;
 pub mod users;
 pub mod vault;
+pub mod workspaces;

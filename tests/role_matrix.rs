@@ -260,6 +260,82 @@ fn routes() -> Vec<Route> {
         (M::GET, "/audit", None, Some("audit:read")),
         (M::GET, "/usage", None, Some("logs:read")),
         (M::GET, "/usage/summary", None, Some("logs:read")),
+        (M::GET, "/organization", None, Some("workspaces:read")),
+        (M::PATCH, "/organization", e(), Some("workspaces:write")),
+        (M::GET, "/workspaces", None, Some("workspaces:read")),
+        (M::POST, "/workspaces", e(), Some("workspaces:write")),
+        (
+            M::GET,
+            "/workspaces/wks_doesnotexist0000",
+            None,
+            Some("workspaces:read"),
+        ),
+        (
+            M::PATCH,
+            "/workspaces/wks_doesnotexist0000",
+            e(),
+            Some("workspaces:write"),
+        ),
+        (
+            M::DELETE,
+            "/workspaces/wks_doesnotexist0000",
+            None,
+            Some("workspaces:write"),
+        ),
+        (
+            M::GET,
+            "/workspaces/wks_doesnotexist0000/members",
+            None,
+            Some("workspaces:read"),
+        ),
+        (
+            M::POST,
+            "/workspaces/wks_doesnotexist0000/members",
+            e(),
+            Some("workspaces:write"),
+        ),
+        (
+            M::DELETE,
+            "/workspaces/wks_doesnotexist0000/members/nobody",
+            None,
+            Some("workspaces:write"),
+        ),
+        (
+            M::GET,
+            "/workspaces/wks_doesnotexist0000/access",
+            None,
+            Some("workspaces:read"),
+        ),
+        (
+            M::POST,
+            "/workspaces/wks_doesnotexist0000/access",
+            e(),
+            Some("workspaces:write"),
+        ),
+        (
+            M::PATCH,
+            "/workspaces/wks_doesnotexist0000/access/x",
+            e(),
+            Some("workspaces:write"),
+        ),
+        (
+            M::DELETE,
+            "/workspaces/wks_doesnotexist0000/access/x",
+            None,
+            Some("workspaces:write"),
+        ),
+        (
+            M::POST,
+            "/workspaces/wks_doesnotexist0000/access/x/add-resource",
+            e(),
+            Some("workspaces:write"),
+        ),
+        (
+            M::POST,
+            "/workspaces/wks_doesnotexist0000/access/x/remove-resource",
+            e(),
+            Some("workspaces:write"),
+        ),
     ]
 }
 
