@@ -8,6 +8,24 @@ use crate::config::Config;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Sends `STATUS=<text>` (shown by `systemctl status`); a no-op outside systemd.
+pub fn status(text: &str) {
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Status(text)]);
+}
+
+/// Sends `RELOADING=1` with `MONOTONIC_USEC=` (sd_notify(3): required by
+/// `Type=notify-reload`, accepted by `Type=notify`) and a status line.
+fn notify_reloading() {
+    let mut states = vec![
+        sd_notify::NotifyState::Reloading,
+        sd_notify::NotifyState::Status("reloading the configuration"),
+    ];
+    if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
+        states.push(now);
+    }
+    let _ = sd_notify::notify(false, &states);
+}
+
 /// Re-reads the configuration from the same file, environment and flags as at start.
 pub type ConfigLoader = Box<dyn Fn() -> anyhow::Result<Config> + Send + Sync>;
 
@@ -30,6 +48,7 @@ pub fn spawn_watchdog(app: &Arc<App>) {
             match tokio::time::timeout(every, app2.store.ping()).await {
                 Ok(Ok(())) => {
                     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+                    tracing::debug!("database answered; watchdog ping sent");
                 }
                 _ => tracing::warn!("database did not answer; withholding the watchdog ping"),
             }
@@ -40,11 +59,13 @@ pub fn spawn_watchdog(app: &Arc<App>) {
 /// On SIGHUP: re-reads the configuration; when it is valid, reloads the TLS
 /// certificate and key (from the configured files, or the self-signed pair in the data
 /// dir) and the log level, and names the changed settings that need a restart. An
-/// invalid configuration is logged and changes nothing.
+/// invalid configuration is logged and changes nothing. `listening` is the `STATUS=`
+/// line restored after each reload.
 pub fn spawn_reload(
     app: &Arc<App>,
     tls: axum_server::tls_rustls::RustlsConfig,
     load: ConfigLoader,
+    listening: String,
 ) {
     let app2 = app.clone();
     app.tasks.spawn(async move {
@@ -58,7 +79,7 @@ pub fn spawn_reload(
                 _ = app2.shutdown.cancelled() => return,
                 got = hup.recv() => if got.is_none() { return },
             }
-            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Reloading]);
+            notify_reloading();
             match reload(&app2.config, &tls, &load).await {
                 Ok(needs_restart) if needs_restart.is_empty() => {
                     tracing::info!("configuration reloaded");
@@ -71,7 +92,13 @@ pub fn spawn_reload(
                     tracing::error!("reload failed, keeping the running configuration: {e:#}")
                 }
             }
-            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+            let _ = sd_notify::notify(
+                false,
+                &[
+                    sd_notify::NotifyState::Ready,
+                    sd_notify::NotifyState::Status(&listening),
+                ],
+            );
         }
     });
 }
