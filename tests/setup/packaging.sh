@@ -24,4 +24,4 @@ install_tool() {
 }
 install_tool cargo-deb "$CARGO_DEB_VERSION" cargo-deb
 install_tool cargo-generate-rpm "$CARGO_GENERATE_RPM_VERSION" cargo-generate-rpm
-say "cargo-deb $(cargo-deb --version 2>&1 | head -1), $(cargo-generate-rpm --version 2>&1 | head -1), rpm $(rpm --version | awk '{print $3}')"
+say "tools: $(cargo-deb --version 2>&1 | head -1), $(cargo-generate-rpm --version 2>&1 | head -1), rpm $(rpm --version | awk '{print $3}')"
