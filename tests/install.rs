@@ -36,11 +36,9 @@ fn unavailable(why: &str) {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .stdin(Stdio::null())
+    cmd.stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    out
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
 }
 
 fn text(b: &[u8]) -> String {
