@@ -282,8 +282,10 @@ fn deb_installs_and_runs_under_systemd_rpm_carries_the_same() {
     step(t0, "tools and image ready");
 
     let pkgs = tempfile::tempdir().expect("tempdir");
-    let (deb1, rpm) = build_packages(pkgs.path(), "0.1.0+t1");
-    let (deb2, _) = build_packages(pkgs.path(), "0.1.0+t2");
+    let [deb1, rpm] = <[PathBuf; 2]>::try_from(build_packages(pkgs.path(), "0.1.0+t1", ""))
+        .expect("a .deb and an .rpm");
+    let deb2 = build_packages(pkgs.path(), "0.1.0+t2", "deb").remove(0);
+    assert!(file_name(&deb1).ends_with(".deb") && file_name(&rpm).ends_with(".rpm"));
     step(t0, "packages built");
 
     check_rpm(&rpm, &deb1);
@@ -422,6 +424,11 @@ fn deb_installs_and_runs_under_systemd_rpm_carries_the_same() {
             .iter()
             .any(|e| e["MESSAGE"] == "configuration reloaded"),
         "no 'configuration reloaded' entry"
+    );
+    assert_eq!(
+        m.prop("StatusText"),
+        "listening on https://127.0.0.1:8443/api/v1",
+        "STATUS= after RELOADING=1/READY=1"
     );
     step(t0, "reload applied the log level");
 
