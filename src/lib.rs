@@ -13,6 +13,7 @@ pub mod fsutil;
 pub mod http;
 pub mod ids;
 pub mod images;
+pub mod logs;
 pub mod mcp;
 pub mod services;
 pub mod store;
