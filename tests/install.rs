@@ -72,9 +72,17 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     panic!("timed out after {timeout:?} waiting for {what}");
 }
 
-/// A container booted with systemd as PID 1; removed on drop.
+/// A container booted with systemd as PID 1; removed on drop, together with what mcpd
+/// inside created on the host's engine (containers `mcpd-<tag>-…`, network `<name>`).
 struct Machine {
     name: String,
+}
+
+impl Machine {
+    /// Prefix of the service names the test creates (containers are `mcpd-<prefix>…`).
+    fn service_prefix(&self) -> String {
+        format!("tinstall{}-", std::process::id())
+    }
 }
 
 impl Machine {
@@ -223,35 +231,49 @@ impl Machine {
 
 impl Drop for Machine {
     fn drop(&mut self) {
-        let _ = Command::new("docker")
-            .args(["rm", "-f", "-v", &self.name])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let quiet = |args: &[&str]| {
+            Command::new("docker")
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .output()
+                .map(|o| text(&o.stdout))
+                .unwrap_or_default()
+        };
+        quiet(&["rm", "-f", "-v", &self.name]);
+        let filter = format!("name=^mcpd-{}", self.service_prefix());
+        for id in quiet(&["ps", "-aq", "--filter", &filter]).lines() {
+            quiet(&["rm", "-f", "-v", id]);
+        }
+        quiet(&["network", "rm", &self.name]);
     }
 }
 
-/// packaging/build.sh on the dev binary → (deb, rpm).
-fn build_packages(out: &Path, version: &str) -> (PathBuf, PathBuf) {
-    let stdout = run_ok(
-        Command::new("bash")
-            .arg(repo().join("packaging/build.sh"))
-            .args([
-                "--profile",
-                "dev",
-                "--no-build",
-                "--version",
-                version,
-                "--out",
-            ])
-            .arg(out)
-            .current_dir(repo()),
+/// packaging/build.sh on the dev binary (`only`: "deb", "rpm" or "" for both) → the
+/// package paths it printed.
+fn build_packages(out: &Path, version: &str, only: &str) -> Vec<PathBuf> {
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo().join("packaging/build.sh"))
+        .args([
+            "--profile",
+            "dev",
+            "--no-build",
+            "--version",
+            version,
+            "--out",
+        ])
+        .arg(out)
+        .current_dir(repo());
+    if !only.is_empty() {
+        cmd.args(["--only", only]);
+    }
+    let stdout = run_ok(&mut cmd);
+    let paths: Vec<PathBuf> = stdout.lines().map(PathBuf::from).collect();
+    assert!(
+        !paths.is_empty() && paths.iter().all(|p| p.is_file()),
+        "build.sh printed {stdout}"
     );
-    let mut lines = stdout.lines().rev();
-    let rpm = PathBuf::from(lines.next().expect("rpm path"));
-    let deb = PathBuf::from(lines.next().expect("deb path"));
-    assert!(deb.is_file() && rpm.is_file(), "build.sh printed {stdout}");
-    (deb, rpm)
+    paths
 }
 
 fn file_name(p: &Path) -> String {
@@ -350,6 +372,12 @@ fn deb_installs_and_runs_under_systemd_rpm_carries_the_same() {
     // Test-only drop-in: a short watchdog; SIGABRT's kill gets a short deadline.
     m.ok(&format!(
         "mkdir -p /etc/systemd/system/mcpd.service.d && printf '[Service]\\nWatchdogSec={TEST_WATCHDOG_S}\\nTimeoutAbortSec=5\\n' > /etc/systemd/system/mcpd.service.d/test.conf && systemctl daemon-reload"
+    ));
+
+    // Services the test creates go on a network of its own on the host's engine.
+    m.ok(&format!(
+        r#"sed -i 's/^network = "mcpd"/network = "{}"/' /etc/mcpd/mcpd.toml"#,
+        m.name
     ));
 
     // Start: Type=notify, so `systemctl start` returns once READY=1 arrived.
@@ -484,6 +512,29 @@ fn deb_installs_and_runs_under_systemd_rpm_carries_the_same() {
         Some(&serde_json::json!({"value": "kept-across-upgrade", "secret": true})),
     );
     assert!(s == 200 || s == 201, "{v}");
+    let service = format!("{}web", m.service_prefix());
+    let (s, v) = m.api(
+        "POST",
+        "/services",
+        Some(&admin),
+        Some(&serde_json::json!({
+            "name": service, "image": "mcpd-test/busybox:1",
+            "command": ["sleep", "3600"], "start": true
+        })),
+    );
+    assert_eq!(s, 201, "{v}");
+    let host_containers = || {
+        run_ok(Command::new("docker").args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("name=^mcpd-{service}-"),
+        ]))
+    };
+    assert!(
+        !host_containers().is_empty(),
+        "the service made no container on the host's engine"
+    );
 
     // Stop: clean exit (SIGTERM handled, status 0).
     m.ok("systemctl stop mcpd");
@@ -520,7 +571,25 @@ fn deb_installs_and_runs_under_systemd_rpm_carries_the_same() {
     );
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["data"]["value"], "kept-across-upgrade", "{v}");
-    step(t0, "upgrade kept users, secrets and the edited config");
+    let (s, v) = m.api("GET", &format!("/services/{service}"), Some(&admin), None);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["data"]["name"], service.as_str(), "{v}");
+    step(
+        t0,
+        "upgrade kept users, services, secrets and the edited config",
+    );
+
+    let (s, v) = m.api(
+        "DELETE",
+        &format!("/services/{service}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(s, 204, "{v}");
+    assert!(
+        host_containers().is_empty(),
+        "deleting the service left containers"
+    );
 
     // Purge: stopped, state and config gone.
     m.ok("DEBIAN_FRONTEND=noninteractive apt-get purge -y -q mcpd");
