@@ -8,11 +8,6 @@ use crate::config::Config;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Sends `STATUS=<text>` (shown by `systemctl status`); a no-op outside systemd.
-pub fn status(text: &str) {
-    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Status(text)]);
-}
-
 /// Sends `RELOADING=1` with `MONOTONIC_USEC=` (sd_notify(3): required by
 /// `Type=notify-reload`, accepted by `Type=notify`) and a status line.
 fn notify_reloading() {
@@ -141,4 +136,31 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
         out.push("mcp");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hot_reloadable_changes_need_no_restart() {
+        let old = Config::default();
+        let mut new = old.clone();
+        new.log.level = "debug".into();
+        new.server.tls_cert_file = Some("/etc/mcpd/tls/cert.pem".into());
+        assert!(restart_needed(&old, &new).is_empty());
+    }
+
+    #[test]
+    fn start_time_settings_are_named() {
+        let old = Config::default();
+        let mut new = old.clone();
+        new.server.listen = "127.0.0.1:9443".parse().unwrap();
+        new.docker.network = "other".into();
+        new.auth.allow_registration = !old.auth.allow_registration;
+        assert_eq!(
+            restart_needed(&old, &new),
+            vec!["server.listen", "auth", "docker"]
+        );
+    }
 }
