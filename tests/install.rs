@@ -125,6 +125,10 @@ impl Machine {
             let state = m.sh("systemctl is-system-running 2>/dev/null");
             let state = text(&state.stdout);
             if state == "running" || state == "degraded" {
+                // On a host systemd makes `/` shared at boot; Docker's mounts are private
+                // here, and then LoadCredential='s per-service ramfs (mounted in a child
+                // namespace and moved under /run/credentials) never shows up.
+                m.ok("mount --make-rshared /");
                 return Ok(m);
             }
             if Instant::now() > end {
@@ -460,6 +464,31 @@ fn deb_installs_and_runs_under_systemd_rpm_carries_the_same() {
     );
     step(t0, "reload applied the log level");
 
+    // A bad config on reload: the daemon keeps running on the old one and says why.
+    m.ok("cp /etc/mcpd/mcpd.toml /root/mcpd.toml.good && printf '[log]\\nbogus_key = 1\\n' >> /etc/mcpd/mcpd.toml");
+    let cursor = m.cursor();
+    m.ok("systemctl reload mcpd");
+    wait_until(
+        "the reload failure in the journal",
+        Duration::from_secs(15),
+        || {
+            m.journal(Some(&cursor)).iter().any(|e| {
+                e["MESSAGE"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("reload failed, keeping the running configuration"))
+            })
+        },
+    );
+    assert_eq!(m.main_pid(), pid);
+    assert_eq!(m.ok("systemctl is-active mcpd"), "active");
+    let (s, _) = m.api("GET", "/health", None, None);
+    assert_eq!(s, 200);
+    m.ok("cp /root/mcpd.toml.good /etc/mcpd/mcpd.toml");
+    step(
+        t0,
+        "a bad config on reload is refused, the daemon keeps running",
+    );
+
     // kill -9 → Restart=on-failure.
     let restarts = |m: &Machine| m.prop("NRestarts").parse::<u32>().unwrap();
     let n0 = restarts(&m);
@@ -597,6 +626,37 @@ fn deb_installs_and_runs_under_systemd_rpm_carries_the_same() {
     m.ok("test ! -e /var/lib/mcpd && test ! -e /etc/mcpd && test ! -e /usr/bin/mcpd");
     m.ok("test ! -e /etc/systemd/system/multi-user.target.wants/mcpd.service");
     step(t0, "purged");
+
+    // LoadCredential= for the master key (the unit's commented example, as a drop-in):
+    // the key comes from $CREDENTIALS_DIRECTORY and none is written to the data dir.
+    m.ok(&format!(
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends /pkgs/{}",
+        file_name(&deb2)
+    ));
+    m.ok("mkdir -p /etc/credstore && (umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \\n' > /etc/credstore/mcpd.master.key)");
+    m.ok("mkdir -p /etc/systemd/system/mcpd.service.d && printf '[Service]\\nLoadCredential=master.key:/etc/credstore/mcpd.master.key\\n' > /etc/systemd/system/mcpd.service.d/credential.conf && systemctl daemon-reload");
+    let cursor = m.cursor();
+    m.ok("systemctl start mcpd");
+    let (s, health) = m.api("GET", "/health", None, None);
+    assert_eq!(s, 200, "{health}");
+    assert_eq!(
+        health["data"]["checks"]["vault"]["status"], "ok",
+        "{health}"
+    );
+    m.ok("test -e /var/lib/mcpd/mcpd.db && test ! -e /var/lib/mcpd/master.key");
+    let log = m.journal(Some(&cursor));
+    assert!(
+        log.iter()
+            .any(|e| e["MESSAGE"] == "mcpd listening on https://127.0.0.1:8443/api/v1"),
+        "{log:?}"
+    );
+    assert!(
+        !log.iter()
+            .any(|e| e["MESSAGE"] == "created the vault master key"),
+        "{log:?}"
+    );
+    m.ok("DEBIAN_FRONTEND=noninteractive apt-get purge -y -q mcpd && test ! -e /var/lib/mcpd");
+    step(t0, "LoadCredential= master key");
 }
 
 /// The .rpm lists the .deb's files, carries the scripts, and installs into a scratch
