@@ -144,6 +144,12 @@ async fn bootstrap_admin(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
 /// Runs the daemon until SIGTERM/SIGINT: binds TLS, writes `listen-addr`, notifies
 /// systemd, serves (SIGHUP reloads through `reload`), then drains requests (bounded), stops tasks and checkpoints the DB.
 pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyhow::Result<()> {
+    // Handlers first: a signal that arrives during start-up is then handled once the
+    // daemon runs instead of killing it half-way (the default action).
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let app = App::open(config).await?;
     let cfg = &app.config.server;
     let tls_files = crate::http::tls::resolve(cfg)?;
@@ -163,7 +169,7 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
     let handle = axum_server::Handle::<SocketAddr>::new();
     let router = crate::http::router(app.clone());
     let status = format!("listening on https://{addr}/api/v1");
-    crate::systemd::spawn_reload(&app, tls.clone(), reload, status.clone());
+    crate::systemd::spawn_reload(&app, tls.clone(), reload, hup, status.clone());
     crate::systemd::spawn_watchdog(&app);
     crate::auth::session::spawn_cleanup(&app);
     let server = axum_server::from_tcp_rustls(listener, tls)?
@@ -184,7 +190,10 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
         let app = app.clone();
         let handle = handle.clone();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
             tracing::info!(
                 "shutting down: draining requests for up to {}s",
                 grace.as_secs()
@@ -213,14 +222,4 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
     app.store.checkpoint().await.ok();
     tracing::info!("mcpd stopped");
     Ok(())
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
-    }
 }

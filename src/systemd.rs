@@ -54,21 +54,17 @@ pub fn spawn_watchdog(app: &Arc<App>) {
 /// On SIGHUP: re-reads the configuration; when it is valid, reloads the TLS
 /// certificate and key (from the configured files, or the self-signed pair in the data
 /// dir) and the log level, and names the changed settings that need a restart. An
-/// invalid configuration is logged and changes nothing. `listening` is the `STATUS=`
-/// line restored after each reload.
+/// invalid configuration is logged and changes nothing. `hup` is installed before the
+/// listener binds; `listening` is the `STATUS=` line restored after each reload.
 pub fn spawn_reload(
     app: &Arc<App>,
     tls: axum_server::tls_rustls::RustlsConfig,
     load: ConfigLoader,
+    mut hup: tokio::signal::unix::Signal,
     listening: String,
 ) {
     let app2 = app.clone();
     app.tasks.spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot install the SIGHUP handler; reload is unavailable");
-            return;
-        };
         loop {
             tokio::select! {
                 _ = app2.shutdown.cancelled() => return,

@@ -134,7 +134,7 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
         .post(
             "/config/bulk",
             &operator,
-            json!({"entries": [
+            json!({"configs": [
                 {"key": "feature.a", "value": true},
                 {"key": "feature.b", "value": {"n": 2}, "secret": true},
                 {"key": "BAD", "value": 3},
@@ -142,7 +142,7 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
         )
         .await;
     let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
-    assert_eq!(e["details"][0]["field"], "entries[2].key");
+    assert_eq!(e["details"][0]["field"], "configs[2].key");
     let (_, b) = d.get("/config", &operator).await;
     assert_eq!(
         b["meta"]["pagination"]["total"], 2,
@@ -152,7 +152,7 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
         .post(
             "/config/bulk",
             &operator,
-            json!({"entries": [
+            json!({"configs": [
                 {"key": "feature.a", "value": true},
                 {"key": "feature.b", "value": {"n": 2}, "secret": true},
             ]}),
@@ -162,6 +162,20 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
     assert_eq!(b["data"][1]["value"], "********");
     let (_, b) = d.get("/config?key[regex]=^feature\\.", &operator).await;
     assert_eq!(b["meta"]["pagination"]["total"], 2);
+    // Seed 003's search: keys, descriptions and plain values, never secret values.
+    let (_, b) = d.get("/config?search=mx.example", &operator).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 1, "{b}");
+    let (_, b) = d.get("/config?search=relay", &operator).await;
+    assert_eq!(b["data"][0]["key"], "smtp.host");
+    let (_, b) = d
+        .get(&format!("/config?search={}", &SECRET[..10]), &operator)
+        .await;
+    assert_eq!(
+        b["meta"]["pagination"]["total"], 0,
+        "secret values are not searchable"
+    );
+    let (_, b) = d.get("/config?scope=service", &operator).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 0);
 
     // Rotation through the API keeps every secret readable, also after a restart.
     let (s, b) = d.post("/config/rotate-key", &operator, json!({})).await;
@@ -215,4 +229,136 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
 
 fn urlencode(s: &str) -> String {
     s.replace(' ', "%20")
+}
+
+/// A changed secret can restart the services that use it; a key in use cannot be
+/// deleted; a service's scoped entries go with it.
+#[tokio::test]
+async fn secrets_and_the_services_that_use_them() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let key = format!("t{}.api.token", d.tag);
+    let (s, b, _) = put(
+        &d,
+        &admin,
+        &key,
+        json!({"value": "first-token-value", "secret": true}),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let name = d.name("tokenuser");
+    let (s, b) = d
+        .post(
+            "/services",
+            &admin,
+            json!({
+                "name": name, "image": common::BUSYBOX_IMAGE, "command": ["sleep", "3600"],
+                "env": {"TOKEN": format!("${{secret:{key}}}")}, "start": true
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let svc_id = b["data"]["id"].as_str().unwrap().to_string();
+    let container = format!("mcpd-{name}-1");
+    let env_in =
+        |c: &str| common::docker(&["exec", c, "sh", "-c", "echo $TOKEN"]).unwrap_or_default();
+    assert_eq!(env_in(&container), "first-token-value");
+
+    // A developer may not ask for restarts (needs services:write); nothing is written.
+    let dev = d.user_with_roles("dev", &["developer"]).await;
+    let (s, b, _) = put(
+        &d,
+        &dev,
+        &key,
+        json!({"value": "x", "secret": true, "restart_dependents": true}),
+        None,
+    )
+    .await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+
+    // Without restart_dependents the running container keeps the old value; the answer
+    // names the dependents.
+    let (s, b, _) = put(
+        &d,
+        &admin,
+        &key,
+        json!({"value": "second-token-value", "secret": true}),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["dependents"][0]["name"], name.as_str());
+    assert_eq!(b["data"]["restarted"], json!([]));
+    assert_eq!(env_in(&container), "first-token-value");
+    // With it, the service is restarted and gets the new value.
+    let (s, b, _) = put(
+        &d,
+        &admin,
+        &key,
+        json!({"value": "third-token-value", "restart_dependents": true}),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["restarted"], json!([name]));
+    assert_eq!(
+        b["data"]["value"], "********",
+        "still secret when `secret` is not sent"
+    );
+    assert_eq!(env_in(&container), "third-token-value");
+
+    // In use → the key cannot be deleted.
+    let (s, b) = d
+        .call(
+            Method::DELETE,
+            &format!("/config/{key}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    let e = assert_error(s, &b, 409, "CONFLICT");
+    assert!(e["message"].as_str().unwrap().contains(&name), "{e}");
+
+    // Service-scoped entries are removed with their service.
+    let scoped = format!("t{}.scoped", d.tag);
+    let (s, b, _) = put(
+        &d,
+        &admin,
+        &scoped,
+        json!({"value": 1, "scope": format!("service:{svc_id}")}),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (_, b) = d
+        .get(&format!("/config?scope=service:{svc_id}"), &admin)
+        .await;
+    assert_eq!(b["meta"]["pagination"]["total"], 1);
+    let (_, b) = d.get(&format!("/config?service={name}"), &admin).await;
+    assert_eq!(b["data"][0]["key"], scoped.as_str(), "{b}");
+    let (_, b) = d.get("/config?scope=service", &admin).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 1);
+    let (s, _) = d.delete(&format!("/services/{name}"), &admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = d.get(&format!("/config/{scoped}"), &admin).await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+    // With the service gone the key can be deleted; the secret never reached the log.
+    let (s, _) = d
+        .call(
+            Method::DELETE,
+            &format!("/config/{key}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    for v in [
+        "first-token-value",
+        "second-token-value",
+        "third-token-value",
+    ] {
+        assert!(!d.log().contains(v));
+    }
 }

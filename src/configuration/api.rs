@@ -72,6 +72,20 @@ struct PutRequest {
     secret: Option<bool>,
     scope: Option<String>,
     description: Option<String>,
+    /// Restart the running services whose env refers to this key, so they get the new
+    /// value now rather than at their next restart.
+    #[serde(default)]
+    restart_dependents: bool,
+}
+
+/// A written entry plus who uses it: `dependents` (services referring to the key) and
+/// `restarted` (those restarted because `restart_dependents` was set).
+#[derive(serde::Serialize)]
+struct Written {
+    #[serde(flatten)]
+    entry: ConfigEntry,
+    dependents: Vec<super::Dependent>,
+    restarted: Vec<String>,
 }
 
 /// `If-Match: "3"` (or `3`) → 3. `*` means "any existing version" and is not supported
@@ -106,12 +120,28 @@ async fn put_one(
         scope: req.scope,
         description: req.description,
     };
-    let (e, created) = super::put(&app, &Actor::from(&who), w, expected).await?;
-    let v = e.version;
-    let r = if created {
-        Reply::created(e)
+    if req.restart_dependents && !who.can(Permission(Domain::Services, Action::Write)) {
+        return Err(Error::forbidden("restart_dependents needs services:write"));
+    }
+    let actor = Actor::from(&who);
+    let key = w.key.clone();
+    let (entry, created) = super::put(&app, &actor, w, expected).await?;
+    let restarted = if req.restart_dependents {
+        super::restart_dependents(&app, &actor, &key).await?
     } else {
-        Reply::ok(e)
+        Vec::new()
+    };
+    let dependents = super::dependents_of(&app, &key).await?;
+    let v = entry.version;
+    let body = Written {
+        entry,
+        dependents,
+        restarted,
+    };
+    let r = if created {
+        Reply::created(body)
+    } else {
+        Reply::ok(body)
     };
     Ok(with_etag(r.into_response(), v))
 }
@@ -138,7 +168,8 @@ struct BulkEntry {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BulkRequest {
-    entries: Vec<BulkEntry>,
+    /// Seed 003's name for the list.
+    configs: Vec<BulkEntry>,
 }
 
 async fn bulk(
@@ -147,7 +178,7 @@ async fn bulk(
     Json(req): Json<BulkRequest>,
 ) -> Result<Reply<Vec<ConfigEntry>>> {
     let writes = req
-        .entries
+        .configs
         .into_iter()
         .map(|e| ConfigWrite {
             key: e.key,

@@ -153,9 +153,43 @@ const LIST: ListSpec = ListSpec {
     default_order: Order::Asc,
 };
 
-/// Entries matching the query, secrets masked.
-pub async fn list(app: &App, q: ListQuery) -> Result<Page<ConfigEntry>> {
-    let parts = q.sql(&LIST)?;
+/// Entries matching the query, secrets masked. Besides the fields of [`LIST`]:
+/// `scope=service` matches every service scope, `service=<id or name>` one service's,
+/// and `search=<text>` a substring of the key, the description or a non-secret value
+/// (seed 003's filters).
+pub async fn list(app: &App, mut q: ListQuery) -> Result<Page<ConfigEntry>> {
+    use rusqlite::types::Value as Sql;
+    let any_service = q
+        .filters
+        .iter()
+        .any(|f| f.field == "scope" && f.value == "service");
+    if any_service {
+        q.take("scope");
+    }
+    let service = q.take("service");
+    let search = q.take("search");
+    let mut parts = q.sql(&LIST)?;
+    if any_service {
+        parts = parts.and("c.scope LIKE 'service:%'", []);
+    }
+    if let Some(s) = service {
+        parts = parts.and(
+            "c.scope = 'service:' || COALESCE((SELECT id FROM services WHERE id = ? OR name = ?), '')",
+            [Sql::Text(s.clone()), Sql::Text(s)],
+        );
+    }
+    if let Some(text) = search {
+        let pattern = format!(
+            "%{}%",
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        parts = parts.and(
+            "(c.key LIKE ? ESCAPE '\\' OR c.description LIKE ? ESCAPE '\\' OR c.value LIKE ? ESCAPE '\\')",
+            [Sql::Text(pattern.clone()), Sql::Text(pattern.clone()), Sql::Text(pattern)],
+        );
+    }
     app.store
         .read(move |c| {
             Ok(parts
@@ -317,7 +351,7 @@ pub async fn put(
 }
 
 /// Writes every entry or none: the first invalid one fails the whole request with its
-/// index in the error's field (`entries[3].key`).
+/// index in the error's field (`configs[3].key`).
 pub async fn bulk(app: &App, actor: &Actor, writes: Vec<ConfigWrite>) -> Result<Vec<ConfigEntry>> {
     if writes.is_empty() || writes.len() > MAX_BULK {
         return Err(Error::field(
@@ -329,7 +363,7 @@ pub async fn bulk(app: &App, actor: &Actor, writes: Vec<ConfigWrite>) -> Result<
     for (i, w) in writes.iter().enumerate() {
         if !seen.insert(w.key.as_str()) {
             return Err(Error::field(
-                format!("entries[{i}].key"),
+                format!("configs[{i}].key"),
                 "duplicate key in this request",
             ));
         }
@@ -342,9 +376,9 @@ pub async fn bulk(app: &App, actor: &Actor, writes: Vec<ConfigWrite>) -> Result<
             for (i, w) in writes.iter().enumerate() {
                 let (e, _) = put_in(tx, &vault, &actor, w, None).map_err(|mut e| {
                     for d in &mut e.details {
-                        d.field = format!("entries[{i}].{}", d.field);
+                        d.field = format!("configs[{i}].{}", d.field);
                     }
-                    e.message = format!("entries[{i}]: {}", e.message);
+                    e.message = format!("configs[{i}]: {}", e.message);
                     e
                 })?;
                 out.push(e);
@@ -354,12 +388,82 @@ pub async fn bulk(app: &App, actor: &Actor, writes: Vec<ConfigWrite>) -> Result<
         .await
 }
 
-/// Deletes an entry. `RESOURCE_NOT_FOUND` for an unknown key.
+/// A service whose env refers to a config key: `{id, name, running}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dependent {
+    pub id: String,
+    pub name: String,
+    /// Whether it is meant to be running (a restart applies the new value).
+    pub running: bool,
+}
+
+/// Services whose env refers to `key` (`${secret:<key>}`).
+pub fn dependents(conn: &Connection, key: &str) -> Result<Vec<Dependent>> {
+    let mut stmt =
+        conn.prepare("SELECT id, name, spec, desired_state FROM services ORDER BY name")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, name, spec, desired) = row?;
+        let env: std::collections::BTreeMap<String, String> = serde_json::from_str::<Value>(&spec)?
+            .get("env")
+            .cloned()
+            .and_then(|e| serde_json::from_value(e).ok())
+            .unwrap_or_default();
+        if refs::env_references(&env, key) {
+            out.push(Dependent {
+                id,
+                name,
+                running: desired == "running",
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Services that use `key`, read outside a write.
+pub async fn dependents_of(app: &App, key: &str) -> Result<Vec<Dependent>> {
+    let key = key.to_string();
+    app.store.read(move |c| dependents(c, &key)).await
+}
+
+/// Restarts the running dependents of `key` so they pick up its new value; returns
+/// the names restarted. A failing restart is reported in the error, after the others.
+pub async fn restart_dependents(app: &App, actor: &Actor, key: &str) -> Result<Vec<String>> {
+    let mut restarted = Vec::new();
+    for d in dependents_of(app, key)
+        .await?
+        .into_iter()
+        .filter(|d| d.running)
+    {
+        crate::services::manager::restart(app, actor, &d.id).await?;
+        restarted.push(d.name);
+    }
+    Ok(restarted)
+}
+
+/// Deletes an entry. `RESOURCE_NOT_FOUND` for an unknown key; `CONFLICT` naming the
+/// services whose env still refers to it.
 pub async fn delete(app: &App, actor: &Actor, key: &str) -> Result<()> {
     let key = key.to_string();
     let actor = actor.clone();
     app.store
         .write(move |tx| {
+            let users = dependents(tx, &key)?;
+            if !users.is_empty() {
+                let names: Vec<&str> = users.iter().map(|d| d.name.as_str()).collect();
+                return Err(Error::conflict(format!(
+                    "config key '{key}' is referenced by services: {}",
+                    names.join(", ")
+                )));
+            }
             let n = tx.execute("DELETE FROM config_entries WHERE key = ?1", [&key])?;
             if n == 0 {
                 return Err(Error::not_found("config key", &key));

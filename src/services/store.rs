@@ -153,6 +153,11 @@ pub fn set_status(conn: &Connection, id: &str, status: &str) -> Result<bool> {
 /// Removes the row.
 pub fn delete(conn: &Connection, id: &str) -> Result<()> {
     conn.execute("DELETE FROM services WHERE id = ?1", [id])?;
+    // Configuration scoped to the service goes with it.
+    conn.execute(
+        "DELETE FROM config_entries WHERE scope = 'service:' || ?1",
+        [id],
+    )?;
     Ok(())
 }
 
