@@ -24,7 +24,8 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::images::api::routes())
         .merge(crate::mcp::api::routes())
         .merge(crate::configuration::api::routes())
-        .merge(crate::audit::api::routes());
+        .merge(crate::audit::api::routes())
+        .merge(crate::backups::api::routes());
     Router::new()
         .nest("/api/v1", api)
         .fallback(not_found)
