@@ -588,3 +588,136 @@ async fn api_keys_scopes_headers_expiry_and_revocation() {
     // The key's secret never reaches the log.
     assert!(!d.log().contains(&key));
 }
+
+#[tokio::test]
+async fn totp_enrolment_login_replay_and_admin_reset() {
+    let mut d = Daemon::start().await;
+    let alice = d.user_with_roles("alice", &["developer"]).await;
+    let (s, b) = d.post("/auth/mfa/setup", &alice, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let secret = b["data"]["secret"].as_str().unwrap().to_string();
+    assert!(
+        b["data"]["otpauth_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/mcpd:alice?")
+    );
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let code = |t: u64| mcpd::auth::mfa::code_at(&secret, t).unwrap();
+
+    // Not on until confirmed with a right code.
+    let (s, b) = d
+        .post("/auth/mfa/enable", &alice, json!({"code": "12345x"}))
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "code");
+    assert_eq!(
+        login_body(&d, "alice", "user-password-for-tests").await.0,
+        StatusCode::OK
+    );
+    let first = code(now());
+    let (s, b) = d
+        .post("/auth/mfa/enable", &alice, json!({"code": first}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        d.get("/users/me", &alice).await.1["data"]["mfa_enabled"],
+        true
+    );
+    let (s, b) = d.post("/auth/mfa/setup", &alice, json!({})).await;
+    assert_error(s, &b, 409, "CONFLICT");
+
+    // Login now needs the code; a wrong password still says only that.
+    let (s, b) = login_body(&d, "alice", "user-password-for-tests").await;
+    assert_error(s, &b, 401, "AUTH_MFA_REQUIRED");
+    let (s, b) = login_body(&d, "alice", "wrong-password-xx").await;
+    assert_error(s, &b, 401, "AUTH_INVALID_CREDENTIALS");
+    let with_code = |c: String| json!({"username": "alice", "password": "user-password-for-tests", "mfa_code": c});
+    // The code used to enable cannot be replayed.
+    let (s, b) = d
+        .call(
+            Method::POST,
+            "/auth/login",
+            None,
+            Some(with_code(first.clone())),
+        )
+        .await;
+    assert_error(s, &b, 401, "AUTH_INVALID_CREDENTIALS");
+    // The next step's code is within the allowed skew and not used yet.
+    let (s, b) = d
+        .call(
+            Method::POST,
+            "/auth/login",
+            None,
+            Some(with_code(code(now() + 30))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+
+    // An admin resets it (lost device); the password alone works again.
+    let admin = d.admin().await;
+    let (_, me) = d.get("/users/alice", &admin).await;
+    let id = me["data"]["id"].as_str().unwrap().to_string();
+    let (s, _) = d.delete(&format!("/users/{id}/mfa"), &admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(
+        login_body(&d, "alice", "user-password-for-tests").await.0,
+        StatusCode::OK
+    );
+    // The audit log has the enrolment and the reset; never the secret.
+    let (_, b) = d.get("/audit?limit=100", &admin).await;
+    let actions: Vec<&str> = b["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"auth.mfa_enable") && actions.contains(&"users.reset_mfa"),
+        "{actions:?}"
+    );
+    assert!(!b.to_string().contains(&secret));
+    assert!(!d.log().contains(&secret));
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_revocable_by_their_owner() {
+    let mut d = Daemon::start().await;
+    let bob1 = d.user_with_roles("bob", &["viewer"]).await;
+    let bob2 = d.login("bob", "user-password-for-tests").await;
+    let (s, b) = d.get("/auth/sessions", &bob1).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let sessions = b["data"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    let current: Vec<_> = sessions.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    let other = sessions.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, _) = d.delete(&format!("/auth/sessions/{other}"), &bob1).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = d.get("/users/me", &bob2).await;
+    assert_error(s, &b, 401, "AUTH_TOKEN_INVALID");
+    assert_eq!(d.get("/users/me", &bob1).await.0, StatusCode::OK);
+    // Someone else's session is not found.
+    let admin = d.admin().await;
+    let (_, b) = d.get("/auth/sessions", &admin).await;
+    let admin_session = b["data"][0]["id"].as_str().unwrap().to_string();
+    let (s, b) = d
+        .delete(&format!("/auth/sessions/{admin_session}"), &bob1)
+        .await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+    // API keys cannot manage MFA.
+    let (_, b) = d
+        .post("/api-keys", &bob1, json!({"name": "k", "scopes": ["*"]}))
+        .await;
+    let key = b["data"]["key"].as_str().unwrap().to_string();
+    let (s, b) = d.post("/auth/mfa/setup", &key, json!({})).await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+}

@@ -26,6 +26,11 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/logout", post(logout))
         .route("/auth/token", post(token))
         .route("/auth/register", post(register))
+        .route("/auth/sessions", get(list_sessions))
+        .route("/auth/sessions/{id}", delete(revoke_session))
+        .route("/auth/mfa/setup", post(mfa_setup))
+        .route("/auth/mfa/enable", post(mfa_enable))
+        .route("/auth/mfa/disable", post(mfa_disable))
         .route("/api-keys", get(list_keys).post(create_key))
         .route("/api-keys/{id}", delete(revoke_key))
 }
@@ -36,9 +41,7 @@ struct LoginRequest {
     /// Username or email.
     username: String,
     password: String,
-    /// TOTP code; accepted for clients that always send it. MFA enrolment is not
-    /// available yet, so no account requires it.
-    #[allow(dead_code)]
+    /// TOTP code, required when the account has MFA enabled.
     mfa_code: Option<String>,
 }
 
@@ -61,7 +64,7 @@ async fn login(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(256).collect());
-    let r = session::login(&app, &req.username, req.password, addr, ua).await;
+    let r = session::login(&app, &req.username, req.password, req.mfa_code, addr, ua).await;
     let r = match r {
         Ok(pair) => Reply::ok(pair).into_response(),
         Err(e) => {
@@ -248,4 +251,56 @@ async fn revoke_key(
 ) -> Result<Response> {
     api_keys::revoke(&app, &who, &id).await?;
     Ok(no_content())
+}
+
+async fn list_sessions(
+    State(app): State<AppState>,
+    who: Principal,
+) -> Result<Reply<Vec<session::SessionInfo>>> {
+    session::list_sessions(&app, &who).await.map(Reply::ok)
+}
+
+async fn revoke_session(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    session::revoke_own_session(&app, &who, &id).await?;
+    Ok(no_content())
+}
+
+async fn mfa_setup(
+    State(app): State<AppState>,
+    who: Principal,
+) -> Result<Reply<super::mfa::Enrolment>> {
+    super::mfa::setup(&app, &who).await.map(Reply::ok)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeRequest {
+    code: String,
+}
+
+#[derive(serde::Serialize)]
+struct MfaState {
+    mfa_enabled: bool,
+}
+
+async fn mfa_enable(
+    State(app): State<AppState>,
+    who: Principal,
+    Json(req): Json<CodeRequest>,
+) -> Result<Reply<MfaState>> {
+    super::mfa::enable(&app, &who, req.code).await?;
+    Ok(Reply::ok(MfaState { mfa_enabled: true }))
+}
+
+async fn mfa_disable(
+    State(app): State<AppState>,
+    who: Principal,
+    Json(req): Json<CodeRequest>,
+) -> Result<Reply<MfaState>> {
+    super::mfa::disable(&app, &who, req.code).await?;
+    Ok(Reply::ok(MfaState { mfa_enabled: false }))
 }

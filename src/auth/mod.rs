@@ -4,6 +4,7 @@
 pub mod api;
 pub mod api_keys;
 pub mod jwt;
+pub mod mfa;
 pub mod password;
 pub mod principal;
 pub mod ratelimit;

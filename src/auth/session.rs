@@ -71,6 +71,7 @@ pub async fn login(
     app: &App,
     username: &str,
     password: String,
+    mfa_code: Option<String>,
     client_addr: Option<String>,
     user_agent: Option<String>,
 ) -> Result<TokenPair> {
@@ -79,13 +80,13 @@ pub async fn login(
         return Err(rate_limited(l.retry_after_s));
     }
     let name = username.to_string();
-    let found: Option<(String, String, String)> = app
+    let found: Option<(String, String, String, bool, String)> = app
         .store
         .read(move |c| {
             Ok(c.query_row(
-                "SELECT id, password_hash, status FROM users WHERE username = ?1 OR email = ?1",
+                "SELECT id, password_hash, status, mfa_enabled, username FROM users WHERE username = ?1 OR email = ?1",
                 [&name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?)
         })
@@ -93,11 +94,43 @@ pub async fn login(
     let ok = password::verify(password, found.as_ref().map(|f| f.1.clone())).await;
     let user_id = found.as_ref().map(|f| f.0.clone());
     let active = found.as_ref().is_some_and(|f| f.2 == "active");
-    if !ok || !active {
+    // Second factor, only once the password is right (a missing code says nothing
+    // about the password to someone who does not know it).
+    let mut mfa_failed = None;
+    if let Some((id, _, _, true, name)) = found.as_ref().filter(|_| ok && active) {
+        let (vault, id, name, code) = (
+            app.vault.clone(),
+            id.clone(),
+            name.clone(),
+            mfa_code.clone(),
+        );
+        let checked = app
+            .store
+            .write(move |tx| {
+                Ok(super::mfa::check_login(
+                    tx,
+                    &vault,
+                    &id,
+                    &name,
+                    code.as_deref(),
+                ))
+            })
+            .await?;
+        match checked {
+            Ok(()) => {}
+            Err(e) if e.code == ErrorCode::AuthMfaRequired => return Err(e),
+            Err(e) => mfa_failed = Some(e),
+        }
+    }
+    if !ok || !active || mfa_failed.is_some() {
         tracing::warn!(
             username,
             client_addr = addr,
-            reason = if ok { "disabled" } else { "bad credentials" },
+            reason = match (ok, active) {
+                (false, _) => "bad credentials",
+                (true, false) => "disabled",
+                (true, true) => "bad one-time code",
+            },
             "login failed"
         );
         let actor = Actor {
@@ -124,10 +157,10 @@ pub async fn login(
         if let Err(l) = app.login_limiter.failed(username, addr) {
             return Err(rate_limited(l.retry_after_s));
         }
-        return Err(if ok {
-            Error::new(ErrorCode::AuthInvalidCredentials, "account is disabled")
-        } else {
-            invalid_credentials()
+        return Err(match mfa_failed {
+            Some(e) => e,
+            None if ok => Error::new(ErrorCode::AuthInvalidCredentials, "account is disabled"),
+            None => invalid_credentials(),
         });
     }
     let user_id = user_id.unwrap_or_default();
@@ -415,6 +448,80 @@ pub fn spawn_cleanup(app: &std::sync::Arc<App>) {
             }
         }
     });
+}
+
+/// A login session as its owner sees it.
+#[derive(Debug, Serialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub last_used_at: Option<String>,
+    pub client_addr: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session of the token used for this request.
+    pub current: bool,
+}
+
+/// The caller's live sessions, newest first.
+pub async fn list_sessions(app: &App, who: &Principal) -> Result<Vec<SessionInfo>> {
+    let uid = who.user_id.clone();
+    let current = who.session_id.clone();
+    app.store
+        .read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, created_at, expires_at, last_used_at, client_addr, user_agent FROM auth_sessions
+                 WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 ORDER BY created_at DESC",
+            )?;
+            let rows = stmt
+                .query_map(params![uid, crate::time::now_rfc3339()], |r| {
+                    let id: String = r.get(0)?;
+                    Ok(SessionInfo {
+                        current: current.as_deref() == Some(id.as_str()),
+                        id,
+                        created_at: r.get(1)?,
+                        expires_at: r.get(2)?,
+                        last_used_at: r.get(3)?,
+                        client_addr: r.get(4)?,
+                        user_agent: r.get(5)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+}
+
+/// Revokes one of the caller's own sessions (`RESOURCE_NOT_FOUND` for anyone else's).
+pub async fn revoke_own_session(app: &App, who: &Principal, id: &str) -> Result<()> {
+    let (uid, id) = (who.user_id.clone(), id.to_string());
+    let actor = Actor::from(who);
+    app.store
+        .write(move |tx| {
+            let owner: Option<String> = tx
+                .query_row(
+                    "SELECT user_id FROM auth_sessions WHERE id = ?1 AND revoked_at IS NULL",
+                    [&id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if owner.as_deref() != Some(uid.as_str()) {
+                return Err(Error::not_found("session", &id));
+            }
+            revoke_session(tx, &id, "revoked by owner")?;
+            audit::record(
+                tx,
+                &actor,
+                &Entry {
+                    action: "auth.session_revoke",
+                    target_type: Some("session"),
+                    target_id: Some(&id),
+                    success: true,
+                    details: None,
+                },
+            )
+        })
+        .await
 }
 
 #[cfg(test)]

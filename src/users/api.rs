@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
                 .delete(delete_one),
         )
         .route("/users/{id}/roles", post(add_role))
+        .route("/users/{id}/mfa", delete(reset_mfa))
         .route("/users/{id}/roles/{role}", delete(remove_role))
         .route("/roles", get(roles))
 }
@@ -256,4 +257,14 @@ async fn roles(who: Principal) -> Reply<Vec<RoleInfo>> {
             })
             .collect(),
     )
+}
+
+/// Admin reset of a user's second factor (lost device).
+async fn reset_mfa(
+    State(app): State<AppState>,
+    Can(who, _): Can<UsersWrite>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    super::reset_mfa(&app, &Actor::from(&who), &id).await?;
+    Ok(no_content())
 }

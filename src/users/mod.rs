@@ -412,3 +412,16 @@ pub async fn change_password(
         })
         .await
 }
+
+/// Removes a user's second factor so they can enrol again (admin, audited).
+pub async fn reset_mfa(app: &App, actor: &Actor, id: &str) -> Result<()> {
+    let id = id.to_string();
+    let actor = actor.clone();
+    app.store
+        .write(move |tx| {
+            let user = load(tx, &id)?;
+            crate::auth::mfa::clear(tx, &user.id)?;
+            audited(tx, &actor, "users.reset_mfa", &user.id)
+        })
+        .await
+}

@@ -26,6 +26,7 @@ use zeroize::Zeroizing;
 pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
     ("daemon_secrets", "value", "name"),
     ("config_entries", "sealed_value", "key"),
+    ("users", "mfa_secret", "id"),
 ];
 
 const CHECK_PLAINTEXT: &[u8] = b"mcpd vault key check";

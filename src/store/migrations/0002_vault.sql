@@ -13,3 +13,8 @@ CREATE TABLE daemon_secrets (
     value      TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+
+-- TOTP second factor: the secret sealed by the vault (set from setup on), and the
+-- last accepted time step so a code works once.
+ALTER TABLE users ADD COLUMN mfa_secret TEXT;
+ALTER TABLE users ADD COLUMN mfa_last_step INTEGER;

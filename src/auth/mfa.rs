@@ -1,0 +1,276 @@
+//! TOTP second factor (RFC 6238: SHA-1, 6 digits, 30 s steps, ±1 step of skew, the
+//! parameters every authenticator app supports).
+//!
+//! Enrolment is two steps: `setup` creates a secret (sealed in `users.mfa_secret`) and
+//! returns it with an `otpauth://` URL for the app; `enable` with a current code turns
+//! MFA on. From then on login needs `mfa_code` (`AUTH_MFA_REQUIRED` without it). Each
+//! code is accepted once: the last used step is remembered (RFC 6238 §5.2).
+
+use crate::app::App;
+use crate::audit::{self, Actor, Entry};
+use crate::auth::principal::Principal;
+use crate::error::{Error, ErrorCode, Result};
+use crate::vault::Vault;
+use crate::vault::seal::RowRef;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use totp_rs::{Algorithm, Secret, Totp};
+use zeroize::Zeroizing;
+
+const ISSUER: &str = "mcpd";
+
+fn secret_row(user_id: &str) -> RowRef<'_> {
+    RowRef {
+        table: "users",
+        column: "mfa_secret",
+        id: user_id,
+    }
+}
+
+fn totp(secret: Vec<u8>, account: &str) -> Result<Totp> {
+    totp_rs::Builder::new()
+        .with_algorithm(Algorithm::SHA1)
+        .with_digits(6)
+        .with_skew(1)
+        .with_step_duration(30)
+        .with_secret(secret)
+        .with_issuer(Some(ISSUER))
+        .with_account_name(account.replace(':', "_"))
+        .build()
+        .map_err(|e| Error::internal(anyhow::anyhow!("TOTP parameters: {e}")))
+}
+
+/// `{secret, otpauth_url}`: shown once, for the authenticator app.
+#[derive(Debug, Serialize)]
+pub struct Enrolment {
+    /// Base32 secret (RFC 4648), for manual entry.
+    pub secret: String,
+    /// `otpauth://totp/mcpd:<user>?secret=…&issuer=mcpd` (Key Uri Format).
+    pub otpauth_url: String,
+}
+
+fn session_only(who: &Principal) -> Result<()> {
+    if who.api_key_id.is_some() {
+        return Err(Error::forbidden(
+            "MFA is managed from a login session, not with an API key",
+        ));
+    }
+    Ok(())
+}
+
+/// Step 1: a new secret, stored sealed but not yet enforced. `CONFLICT` when MFA is on.
+pub async fn setup(app: &App, who: &Principal) -> Result<Enrolment> {
+    session_only(who)?;
+    let secret = Secret::generate();
+    let bytes = secret.as_bytes().to_vec();
+    let t = totp(bytes.clone(), &who.username)?;
+    let url = t
+        .to_url()
+        .map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?;
+    let b32 = secret.to_base32();
+    let vault = app.vault.clone();
+    let uid = who.user_id.clone();
+    let actor = Actor::from(who);
+    app.store
+        .write(move |tx| {
+            let enabled: bool =
+                tx.query_row("SELECT mfa_enabled FROM users WHERE id = ?1", [&uid], |r| {
+                    r.get(0)
+                })?;
+            if enabled {
+                return Err(Error::conflict("MFA is already enabled; disable it first"));
+            }
+            let sealed = vault.seal(secret_row(&uid), &bytes)?;
+            tx.execute(
+                "UPDATE users SET mfa_secret = ?1, mfa_last_step = NULL WHERE id = ?2",
+                params![sealed, uid],
+            )?;
+            audit::record(
+                tx,
+                &actor,
+                &Entry {
+                    action: "auth.mfa_setup",
+                    target_type: Some("user"),
+                    target_id: Some(&uid),
+                    success: true,
+                    details: None,
+                },
+            )
+        })
+        .await?;
+    Ok(Enrolment {
+        secret: b32,
+        otpauth_url: url,
+    })
+}
+
+/// Checks `code` against the user's stored secret and burns its step. Returns false for
+/// a wrong or replayed code; `None` secret → false.
+pub fn verify_code(
+    tx: &Connection,
+    vault: &Vault,
+    user_id: &str,
+    username: &str,
+    code: &str,
+) -> Result<bool> {
+    let row: Option<(Option<String>, Option<i64>)> = tx
+        .query_row(
+            "SELECT mfa_secret, mfa_last_step FROM users WHERE id = ?1",
+            [user_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((Some(sealed), last)) = row else {
+        return Ok(false);
+    };
+    let secret: Zeroizing<Vec<u8>> = vault.open(secret_row(user_id), &sealed)?;
+    let t = totp(secret.to_vec(), username)?;
+    let now = crate::time::unix_now().max(0) as u64;
+    let Some(step) = t.check(code.trim(), now) else {
+        return Ok(false);
+    };
+    if last.is_some_and(|l| step as i64 <= l) {
+        return Ok(false);
+    }
+    tx.execute(
+        "UPDATE users SET mfa_last_step = ?1 WHERE id = ?2",
+        params![step as i64, user_id],
+    )?;
+    Ok(true)
+}
+
+fn invalid_code() -> Error {
+    Error::field("code", "invalid or already used code")
+}
+
+/// Step 2: a current code from the app turns MFA on. `CONFLICT` without a pending
+/// setup or when already on; `VALIDATION_ERROR` (field `code`) for a wrong code.
+pub async fn enable(app: &App, who: &Principal, code: String) -> Result<()> {
+    session_only(who)?;
+    let vault = app.vault.clone();
+    let (uid, name) = (who.user_id.clone(), who.username.clone());
+    let actor = Actor::from(who);
+    let ok = app
+        .store
+        .write(move |tx| {
+            let (enabled, pending): (bool, bool) = tx.query_row(
+                "SELECT mfa_enabled, mfa_secret IS NOT NULL FROM users WHERE id = ?1",
+                [&uid],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if enabled {
+                return Err(Error::conflict("MFA is already enabled"));
+            }
+            if !pending {
+                return Err(Error::conflict(
+                    "no MFA setup in progress; call /auth/mfa/setup first",
+                ));
+            }
+            if !verify_code(tx, &vault, &uid, &name, &code)? {
+                return Ok(false);
+            }
+            tx.execute(
+                "UPDATE users SET mfa_enabled = 1, updated_at = ?1 WHERE id = ?2",
+                params![crate::time::now_rfc3339(), uid],
+            )?;
+            audit::record(
+                tx,
+                &actor,
+                &Entry {
+                    action: "auth.mfa_enable",
+                    target_type: Some("user"),
+                    target_id: Some(&uid),
+                    success: true,
+                    details: None,
+                },
+            )?;
+            Ok(true)
+        })
+        .await?;
+    if ok { Ok(()) } else { Err(invalid_code()) }
+}
+
+/// Turns MFA off for the caller, who proves possession with a current code.
+pub async fn disable(app: &App, who: &Principal, code: String) -> Result<()> {
+    session_only(who)?;
+    let vault = app.vault.clone();
+    let (uid, name) = (who.user_id.clone(), who.username.clone());
+    let actor = Actor::from(who);
+    let ok = app
+        .store
+        .write(move |tx| {
+            let enabled: bool =
+                tx.query_row("SELECT mfa_enabled FROM users WHERE id = ?1", [&uid], |r| {
+                    r.get(0)
+                })?;
+            if !enabled {
+                return Err(Error::conflict("MFA is not enabled"));
+            }
+            if !verify_code(tx, &vault, &uid, &name, &code)? {
+                return Ok(false);
+            }
+            clear(tx, &uid)?;
+            audit::record(
+                tx,
+                &actor,
+                &Entry {
+                    action: "auth.mfa_disable",
+                    target_type: Some("user"),
+                    target_id: Some(&uid),
+                    success: true,
+                    details: None,
+                },
+            )?;
+            Ok(true)
+        })
+        .await?;
+    if ok { Ok(()) } else { Err(invalid_code()) }
+}
+
+/// Removes a user's second factor (admin reset for a lost device, or disable).
+pub fn clear(tx: &Connection, user_id: &str) -> Result<()> {
+    let n = tx.execute(
+        "UPDATE users SET mfa_enabled = 0, mfa_secret = NULL, mfa_last_step = NULL, updated_at = ?1 WHERE id = ?2",
+        params![crate::time::now_rfc3339(), user_id],
+    )?;
+    if n == 0 {
+        return Err(Error::not_found("user", user_id));
+    }
+    Ok(())
+}
+
+/// The login-time check for a user with MFA on: no code → `AUTH_MFA_REQUIRED`; a wrong
+/// or replayed code → `AUTH_INVALID_CREDENTIALS` (and the caller counts a failure).
+pub fn check_login(
+    tx: &Connection,
+    vault: &Vault,
+    user_id: &str,
+    username: &str,
+    code: Option<&str>,
+) -> Result<()> {
+    let Some(code) = code.filter(|c| !c.trim().is_empty()) else {
+        return Err(Error::new(
+            ErrorCode::AuthMfaRequired,
+            "this account requires a one-time code (mfa_code)",
+        ));
+    };
+    if verify_code(tx, vault, user_id, username, code)? {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorCode::AuthInvalidCredentials,
+            "invalid one-time code",
+        ))
+    }
+}
+
+/// The code for `secret_base32` at `unix_time` (seconds), as an authenticator app
+/// would show it (tests and tooling).
+pub fn code_at(secret_base32: &str, unix_time: u64) -> Option<String> {
+    let s = Secret::try_from_base32(secret_base32)
+        .ok()?
+        .as_bytes()
+        .to_vec();
+    let t = totp(s, "x").ok()?;
+    Some(t.generate(unix_time).to_string())
+}
