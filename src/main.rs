@@ -133,7 +133,11 @@ async fn backup(config: mcpd::config::Config, command: BackupCommand) -> anyhow:
             passphrase_file,
             identity_file,
         } => {
-            let u = offline::unseal(&config, passphrase_file.as_deref(), identity_file.as_deref())?;
+            let u = offline::unseal(
+                &config,
+                passphrase_file.as_deref(),
+                identity_file.as_deref(),
+            )?;
             let m = tokio::task::spawn_blocking(move || offline::verify(&file, &u)).await??;
             println!(
                 "OK: backup {} of {} (mcpd {}, schema {}), {} files verified",
@@ -151,7 +155,11 @@ async fn backup(config: mcpd::config::Config, command: BackupCommand) -> anyhow:
             key_file,
             dry_run,
         } => {
-            let u = offline::unseal(&config, passphrase_file.as_deref(), identity_file.as_deref())?;
+            let u = offline::unseal(
+                &config,
+                passphrase_file.as_deref(),
+                identity_file.as_deref(),
+            )?;
             let r = tokio::task::spawn_blocking(move || {
                 offline::restore(&config, &file, &u, key_file.as_deref(), dry_run)
             })

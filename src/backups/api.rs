@@ -123,7 +123,10 @@ async fn download(
         .await
         .map_err(|e| Error::internal(anyhow::anyhow!("stat {}: {e}", path.display())))?
         .len();
-    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+        file,
+        256 * 1024,
+    ));
     let mut r = body.into_response();
     let h = r.headers_mut();
     h.insert(

@@ -296,9 +296,7 @@ pub fn open(path: &Path, unseal: &Unseal) -> Result<Box<dyn Read + Send>> {
 }
 
 fn starts_with(r: &mut Box<dyn io::BufRead + Send>, magic: &[u8]) -> Result<bool> {
-    let buf = r
-        .fill_buf()
-        .map_err(|e| invalid(format!("reading: {e}")))?;
+    let buf = r.fill_buf().map_err(|e| invalid(format!("reading: {e}")))?;
     Ok(buf.starts_with(magic))
 }
 
@@ -309,14 +307,16 @@ fn starts_with(r: &mut Box<dyn io::BufRead + Send>, magic: &[u8]) -> Result<bool
 pub fn verify(path: &Path, unseal: &Unseal, extract_to: Option<&Path>) -> Result<Manifest> {
     let stream = open(path, unseal)?;
     let mut tar = tar::Archive::new(stream);
-    let mut entries = tar
-        .entries()
-        .map_err(|e| invalid(format!("tar: {e}")))?;
+    let mut entries = tar.entries().map_err(|e| invalid(format!("tar: {e}")))?;
     let mut first = entries
         .next()
         .ok_or_else(|| invalid("empty archive"))?
         .map_err(|e| invalid(format!("tar: {e}")))?;
-    if first.path().map(|p| p.to_string_lossy() != MANIFEST).unwrap_or(true) {
+    if first
+        .path()
+        .map(|p| p.to_string_lossy() != MANIFEST)
+        .unwrap_or(true)
+    {
         return Err(invalid("the first entry is not manifest.json"));
     }
     let mut raw = Vec::new();

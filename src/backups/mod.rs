@@ -365,7 +365,8 @@ pub async fn create(
             .await?
     };
     let app2 = app.clone();
-    app.tasks.spawn(async move { run(app2, id, opts, seal).await });
+    app.tasks
+        .spawn(async move { run(app2, id, opts, seal).await });
     Ok(row)
 }
 
@@ -580,9 +581,8 @@ struct Built {
 
 /// Bytes available to an unprivileged writer on the file system holding `dir`.
 pub fn free_bytes(dir: &Path) -> Result<u64> {
-    let s = nix::sys::statvfs::statvfs(dir).map_err(|e| {
-        Error::internal(anyhow::anyhow!("statvfs {}: {e}", dir.display()))
-    })?;
+    let s = nix::sys::statvfs::statvfs(dir)
+        .map_err(|e| Error::internal(anyhow::anyhow!("statvfs {}: {e}", dir.display())))?;
     Ok(s.blocks_available() as u64 * s.fragment_size() as u64)
 }
 
@@ -600,19 +600,41 @@ pub fn copy_database(src: &Path, dest: &Path) -> Result<i64> {
     )?;
     from.busy_timeout(Duration::from_secs(5))?;
     let mut to = Connection::open(dest)?;
-    {
-        let b = rusqlite::backup::Backup::new(&from, &mut to)?;
-        b.run_to_completion(-1, Duration::ZERO, None)?;
-    }
+    copy_all(&from, &mut to)?;
     to.pragma_update(None, "journal_mode", "DELETE")?;
     let v: i64 = to.pragma_query_value(None, "user_version", |r| r.get(0))?;
     Ok(v)
 }
 
+/// Copies every page of `from` into `to` in one backup step (one read snapshot of the
+/// source, one write transaction on the destination), retrying while locks are held
+/// (bounded: 30 s).
+pub fn copy_all(from: &Connection, to: &mut Connection) -> Result<()> {
+    use rusqlite::backup::{Backup, StepResult};
+    let b = Backup::new(from, to)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match b.step(-1)? {
+            StepResult::Done => return Ok(()),
+            StepResult::More => continue,
+            StepResult::Busy | StepResult::Locked if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            _ => {
+                return Err(Error::new(
+                    ErrorCode::ServiceUnavailable,
+                    "the database stayed locked; try again",
+                ));
+            }
+        }
+    }
+}
+
 impl Job {
     fn build(self) -> Result<Built> {
-        std::fs::create_dir_all(&self.dir)
-            .map_err(|e| Error::internal(anyhow::anyhow!("creating {}: {e}", self.dir.display())))?;
+        std::fs::create_dir_all(&self.dir).map_err(|e| {
+            Error::internal(anyhow::anyhow!("creating {}: {e}", self.dir.display()))
+        })?;
         let staging = self.dir.join(format!(".staging-{}", self.id));
         let ext = match (self.opts.compress, self.opts.encrypt) {
             (true, true) => "tar.zst.age",

@@ -63,17 +63,15 @@ pub fn restore(
     crate::fsutil::create_private_dir(data_dir)?;
     let backups_dir = config.backups.dir(data_dir);
     std::fs::create_dir_all(&backups_dir)?;
-    let staging = backups_dir.join(format!(
-        ".staging-restore-{}",
-        crate::ids::random_alnum(8)
-    ));
+    let staging = backups_dir.join(format!(".staging-restore-{}", crate::ids::random_alnum(8)));
     let staged =
         restore::stage(file, unseal, staging).map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
     let live_db = data_dir.join(crate::app::DB_FILE);
     let mut report = restore::compare(&staged, &live_db, dry_run)
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
     let source = key::locate(data_dir, config.vault.master_key_file.as_deref());
-    let wanted = restore::staged_key_id(&staged).map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    let wanted =
+        restore::staged_key_id(&staged).map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
     let install = match &wanted {
         None => None,
         Some(kid) => {
@@ -84,7 +82,11 @@ pub fn restore(
             if let Some(k) = staged.master_key() {
                 candidates.push(k);
             }
-            let current = source.path.exists().then(|| key::read(&source.path)).transpose()?;
+            let current = source
+                .path
+                .exists()
+                .then(|| key::read(&source.path))
+                .transpose()?;
             if current
                 .as_ref()
                 .is_some_and(|k| crate::vault::seal::key_id(k) == *kid)

@@ -89,7 +89,9 @@ pub fn stage(path: &Path, unseal: &Unseal, staging: PathBuf) -> Result<Staged> {
     };
     staged.manifest = archive::verify(path, unseal, Some(&staged.dir))?;
     if !staged.manifest.included.data {
-        return Err(refuse("the archive holds no database (include_data was false)"));
+        return Err(refuse(
+            "the archive holds no database (include_data was false)",
+        ));
     }
     let latest = latest_schema_version(&staged.dir)?;
     if staged.manifest.schema_version > latest {
@@ -139,13 +141,12 @@ fn placeholder() -> Manifest {
 pub fn staged_key_id(staged: &Staged) -> Result<Option<String>> {
     let c = Connection::open_with_flags(staged.db(), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     use rusqlite::OptionalExtension;
-    Ok(c
-        .query_row(
-            "SELECT key_id FROM vault_keys WHERE retired_at IS NULL",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?)
+    Ok(c.query_row(
+        "SELECT key_id FROM vault_keys WHERE retired_at IS NULL",
+        [],
+        |r| r.get(0),
+    )
+    .optional()?)
 }
 
 fn names(c: &Connection, table: &str, name: &str, stamp: &str) -> Result<BTreeMap<String, String>> {
@@ -162,7 +163,10 @@ fn names(c: &Connection, table: &str, name: &str, stamp: &str) -> Result<BTreeMa
     ))?;
     let rows = st
         .query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?.unwrap_or_default()))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            ))
         })?
         .collect::<rusqlite::Result<BTreeMap<_, _>>>()?;
     Ok(rows)
@@ -170,8 +174,16 @@ fn names(c: &Connection, table: &str, name: &str, stamp: &str) -> Result<BTreeMa
 
 fn delta(live: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Delta {
     Delta {
-        added: new.keys().filter(|k| !live.contains_key(*k)).cloned().collect(),
-        removed: live.keys().filter(|k| !new.contains_key(*k)).cloned().collect(),
+        added: new
+            .keys()
+            .filter(|k| !live.contains_key(*k))
+            .cloned()
+            .collect(),
+        removed: live
+            .keys()
+            .filter(|k| !new.contains_key(*k))
+            .cloned()
+            .collect(),
         changed: new
             .iter()
             .filter(|(k, v)| live.get(*k).is_some_and(|lv| lv != *v))
@@ -240,9 +252,5 @@ pub fn apply(staged: &Staged, live_db: &Path) -> Result<()> {
     }
     let mut live = Connection::open(live_db)?;
     live.busy_timeout(Duration::from_secs(10))?;
-    {
-        let b = rusqlite::backup::Backup::new(&new, &mut live)?;
-        b.run_to_completion(-1, Duration::from_millis(50), None)?;
-    }
-    Ok(())
+    super::copy_all(&new, &mut live)
 }
