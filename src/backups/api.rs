@@ -2,6 +2,7 @@
 //! Reading needs `backups:read`; creating, deleting and downloading `backups:write`;
 //! restoring and putting the master key into an archive `backups:admin`.
 
+use super::schedule::{self, RunOptions, Schedule, ScheduleSpec};
 use super::{Backup, BackupOptions, BackupType};
 use crate::app::AppState;
 use crate::audit::Actor;
@@ -25,6 +26,14 @@ pub fn routes() -> Router<AppState> {
         .route("/backups/{id}", get(get_one).delete(delete_one))
         .route("/backups/{id}/download", get(download))
         .route("/backups/{id}/restore", post(restore))
+        .route(
+            "/backups/schedules",
+            get(list_schedules).post(create_schedule),
+        )
+        .route(
+            "/backups/schedules/{id}",
+            get(get_schedule).put(put_schedule).delete(delete_schedule),
+        )
 }
 
 /// `POST /backups` body. Defaults: full, include_data and include_config true,
@@ -201,4 +210,119 @@ async fn restore(
     super::restore_online(&app, &Actor::from(&who), &id, unseal, req.dry_run)
         .await
         .map(Reply::ok)
+}
+
+/// `POST /backups/schedules` and `PUT /backups/schedules/{id}` body: `name` and
+/// `cron_expression` required; `timezone` defaults to UTC, `enabled` to true, the
+/// backup options to those of `POST /backups`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRequest {
+    pub name: Option<String>,
+    pub cron_expression: Option<String>,
+    pub timezone: Option<String>,
+    pub retention: Option<String>,
+    pub keep_last: Option<u32>,
+    pub enabled: Option<bool>,
+    pub r#type: Option<BackupType>,
+    pub include_data: Option<bool>,
+    pub include_config: Option<bool>,
+    pub include_logs: Option<bool>,
+    pub include_master_key: Option<bool>,
+    pub services: Option<Vec<String>>,
+    pub compress: Option<bool>,
+    pub encrypt: Option<bool>,
+    pub description: Option<String>,
+    /// age X25519 recipient for encrypted runs (else the configured one).
+    pub recipient: Option<String>,
+}
+
+impl ScheduleRequest {
+    fn spec(self) -> Result<ScheduleSpec> {
+        let backup = CreateRequest {
+            r#type: self.r#type,
+            include_data: self.include_data,
+            include_config: self.include_config,
+            include_logs: self.include_logs,
+            include_master_key: self.include_master_key,
+            services: self.services,
+            compress: self.compress,
+            encrypt: self.encrypt,
+            description: self.description,
+            passphrase: None,
+            recipient: None,
+        }
+        .options();
+        Ok(ScheduleSpec {
+            name: self.name.ok_or_else(|| Error::field("name", "required"))?,
+            cron_expression: self
+                .cron_expression
+                .ok_or_else(|| Error::field("cron_expression", "required"))?,
+            timezone: self.timezone.unwrap_or_else(|| "UTC".into()),
+            options: RunOptions {
+                backup,
+                recipient: self.recipient,
+            },
+            retention: self.retention,
+            keep_last: self.keep_last,
+            enabled: self.enabled.unwrap_or(true),
+        })
+    }
+}
+
+fn check_master_key(who: &crate::auth::principal::Principal, spec: &ScheduleSpec) -> Result<()> {
+    if spec.options.backup.include_master_key {
+        who.require(Permission(Domain::Backups, Action::Admin))?;
+    }
+    Ok(())
+}
+
+async fn list_schedules(
+    State(app): State<AppState>,
+    _: Can<BackupsRead>,
+    List(q): List,
+) -> Result<Reply<Vec<Schedule>>> {
+    schedule::list(&app, q).await.map(Reply::page)
+}
+
+async fn create_schedule(
+    State(app): State<AppState>,
+    Can(who, _): Can<BackupsWrite>,
+    Json(req): Json<ScheduleRequest>,
+) -> Result<Reply<Schedule>> {
+    let spec = req.spec()?;
+    check_master_key(&who, &spec)?;
+    schedule::create(&app, &Actor::from(&who), spec)
+        .await
+        .map(Reply::created)
+}
+
+async fn get_schedule(
+    State(app): State<AppState>,
+    _: Can<BackupsRead>,
+    Path(id): Path<String>,
+) -> Result<Reply<Schedule>> {
+    schedule::get(&app, &id).await.map(Reply::ok)
+}
+
+async fn put_schedule(
+    State(app): State<AppState>,
+    Can(who, _): Can<BackupsWrite>,
+    Path(id): Path<String>,
+    Json(req): Json<ScheduleRequest>,
+) -> Result<Reply<Schedule>> {
+    let spec = req.spec()?;
+    check_master_key(&who, &spec)?;
+    schedule::replace(&app, &Actor::from(&who), &id, spec)
+        .await
+        .map(Reply::ok)
+}
+
+async fn delete_schedule(
+    State(app): State<AppState>,
+    Can(who, _): Can<BackupsWrite>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    schedule::delete(&app, &Actor::from(&who), &id).await?;
+    Ok(no_content())
 }

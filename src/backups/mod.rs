@@ -11,6 +11,7 @@ pub mod api;
 pub mod archive;
 pub mod offline;
 pub mod restore;
+pub mod schedule;
 
 use crate::app::AppState;
 use crate::audit::{self, Actor, Entry};
@@ -324,6 +325,20 @@ pub async fn create(
     seal: Seal,
     schedule_id: Option<String>,
 ) -> Result<Backup> {
+    let row = queue(app, actor, opts.clone(), schedule_id).await?;
+    let (app2, id) = (app.clone(), row.id.clone());
+    app.tasks
+        .spawn(async move { run(app2, id, opts, seal).await });
+    Ok(row)
+}
+
+/// Records a queued backup (audited as `backups.create`); [`run`] then takes it.
+pub async fn queue(
+    app: &AppState,
+    actor: &Actor,
+    opts: BackupOptions,
+    schedule_id: Option<String>,
+) -> Result<Backup> {
     opts.validate()?;
     let id = crate::ids::new_id("bkp");
     let row = {
@@ -364,9 +379,6 @@ pub async fn create(
             })
             .await?
     };
-    let app2 = app.clone();
-    app.tasks
-        .spawn(async move { run(app2, id, opts, seal).await });
     Ok(row)
 }
 
