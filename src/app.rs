@@ -24,6 +24,8 @@ pub struct App {
     pub vault: Arc<Vault>,
     /// Failed-login throttle per (username, client address).
     pub login_limiter: crate::auth::ratelimit::LoginLimiter,
+    /// Live MCP client sessions, one per running MCP server.
+    pub mcp: Arc<crate::mcp::sessions::Sessions>,
     pub started: Instant,
     pub started_at: String,
     /// Cancelled on shutdown; background tasks watch it.
@@ -77,6 +79,7 @@ impl App {
             login_limiter: crate::auth::ratelimit::LoginLimiter::new(
                 config.auth.login_failures_per_minute,
             ),
+            mcp: Arc::default(),
             config,
             store,
             started: Instant::now(),
@@ -168,6 +171,8 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
         .handle(handle.clone())
         .serve(router.into_make_service_with_connect_info::<SocketAddr>());
 
+    crate::services::events::spawn(app.clone());
+    crate::mcp::manager::spawn_background(&app);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     let grace = Duration::from_secs(cfg.shutdown_grace_s);
     let watcher = {

@@ -81,6 +81,9 @@ pub struct DockerConfig {
     pub network: String,
     /// Seconds a container gets to stop on SIGTERM before it is killed.
     pub stop_timeout_s: u32,
+    /// Largest image archive `POST /images/load` accepts, in bytes. The upload is
+    /// streamed to the engine, so this bounds disk use, not memory.
+    pub max_image_upload_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -178,6 +181,7 @@ impl Default for DockerConfig {
             host: None,
             network: "mcpd".into(),
             stop_timeout_s: 10,
+            max_image_upload_bytes: 8 * 1024 * 1024 * 1024,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod fsutil;
 pub mod http;
 pub mod ids;
 pub mod images;
+pub mod logs;
 pub mod mcp;
 pub mod services;
 pub mod store;

@@ -721,3 +721,24 @@ async fn sessions_are_listed_and_revocable_by_their_owner() {
     let (s, b) = d.post("/auth/mfa/setup", &key, json!({})).await;
     assert_error(s, &b, 403, "FORBIDDEN");
 }
+
+/// Audit rows carry the id of the request that caused them.
+#[tokio::test]
+async fn audit_entries_carry_the_request_id() {
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let resp = d
+        .client
+        .post(d.url("/api-keys"))
+        .bearer_auth(&admin)
+        .header("X-Request-ID", "chk-audit-123")
+        .json(&json!({"name": "traced", "scopes": ["*"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let (s, b) = d.get("/audit?request_id=chk-audit-123", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["meta"]["pagination"]["total"], 1, "{b}");
+    assert_eq!(b["data"][0]["action"], "api_keys.create");
+}

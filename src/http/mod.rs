@@ -21,8 +21,10 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::auth::api::routes())
         .merge(crate::users::api::routes())
         .merge(crate::services::api::routes())
+        .merge(crate::services::ops_api::routes())
         .merge(crate::images::api::routes())
         .merge(crate::mcp::api::routes())
+        .merge(crate::logs::api::routes())
         .merge(crate::configuration::api::routes())
         .merge(crate::audit::api::routes())
         .merge(crate::backups::api::routes());

@@ -15,11 +15,37 @@ tokio::task_local! {
     static REQUEST_ID: String;
 }
 
+std::thread_local! {
+    /// The request id while a request's blocking work (database closures) runs on the
+    /// blocking pool, where the task-local is not visible.
+    static BLOCKING: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
 /// The current request's id, or a fresh one outside a request.
 pub fn current() -> String {
     REQUEST_ID
         .try_with(|id| id.clone())
-        .unwrap_or_else(|_| crate::ids::new_id("req"))
+        .ok()
+        .or_else(|| BLOCKING.with(|b| b.borrow().clone()))
+        .unwrap_or_else(|| crate::ids::new_id("req"))
+}
+
+/// The current request's id, if inside one (to carry into blocking work).
+pub fn in_request() -> Option<String> {
+    REQUEST_ID.try_with(|id| id.clone()).ok()
+}
+
+/// Runs blocking `f` with `id` visible to [`current`] on this thread.
+pub fn with_blocking<R>(id: Option<String>, f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            BLOCKING.with(|b| *b.borrow_mut() = None);
+        }
+    }
+    BLOCKING.with(|b| *b.borrow_mut() = id);
+    let _reset = Reset;
+    f()
 }
 
 fn acceptable(id: &str) -> bool {

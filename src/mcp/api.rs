@@ -1,8 +1,238 @@
-//! `/api/v1/mcp/…` and `/api/v1/logs/requests…`.
+//! `/api/v1/mcp/…`: server CRUD, start/stop/restart and discover (`mcp:write`),
+//! reads and catalogs (`mcp:read`), `test` and execution (`mcp:execute`). Path segments
+//! and the `server` body field take an id or a unique name.
 
+use super::execute::{
+    self, PromptGet, PromptResult, ResourceRead, ResourceResult, ToolCall, ToolResult,
+};
+use super::manager::{self, CreateServer, Lifecycle, PatchServer, TestResult};
+use super::model::{Catalog, McpServer};
 use crate::app::AppState;
+use crate::audit::Actor;
+use crate::error::Result;
+use crate::http::auth::{Can, perm};
+use crate::http::envelope::{Reply, no_content};
+use crate::http::extract::{Json, List, Path};
+use crate::store::list::Page;
 use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::Value;
 
+/// The MCP routes, relative to `/api/v1`.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/mcp/servers", get(list).post(create))
+        .route("/mcp/servers/{id}", get(show).patch(patch).delete(delete))
+        .route("/mcp/servers/{id}/start", post(start))
+        .route("/mcp/servers/{id}/stop", post(stop))
+        .route("/mcp/servers/{id}/restart", post(restart))
+        .route("/mcp/servers/{id}/test", post(test))
+        .route("/mcp/servers/{id}/discover", post(discover))
+        .route("/mcp/servers/{id}/tools", get(tools))
+        .route("/mcp/servers/{id}/resources", get(resources))
+        .route(
+            "/mcp/servers/{id}/resource-templates",
+            get(resource_templates),
+        )
+        .route("/mcp/servers/{id}/prompts", get(prompts))
+        .route("/mcp/resources", get(all_resources))
+        .route("/mcp/execute/tool", post(execute_tool))
+        .route("/mcp/execute/resource", post(execute_resource))
+        .route("/mcp/execute/prompt", post(execute_prompt))
+}
+
+async fn list(
+    State(app): State<AppState>,
+    _: Can<perm::McpRead>,
+    List(q): List,
+) -> Result<Reply<Vec<McpServer>>> {
+    Ok(Reply::page(manager::list(&app, q).await?))
+}
+
+async fn create(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::McpWrite>,
+    Json(req): Json<CreateServer>,
+) -> Result<Reply<McpServer>> {
+    Ok(Reply::created(
+        manager::create(&app, &Actor::from(&who), req).await?,
+    ))
+}
+
+async fn show(
+    State(app): State<AppState>,
+    _: Can<perm::McpRead>,
+    Path(id): Path<String>,
+) -> Result<Reply<McpServer>> {
+    Ok(Reply::ok(manager::get(&app, &id).await?.view()))
+}
+
+async fn patch(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::McpWrite>,
+    Path(id): Path<String>,
+    Json(req): Json<PatchServer>,
+) -> Result<Reply<McpServer>> {
+    Ok(Reply::ok(
+        manager::patch(&app, &Actor::from(&who), &id, req).await?,
+    ))
+}
+
+async fn delete(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::McpWrite>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    manager::delete(&app, &Actor::from(&who), &id).await?;
+    Ok(no_content())
+}
+
+async fn lifecycle(
+    app: AppState,
+    who: crate::auth::principal::Principal,
+    id: String,
+    op: Lifecycle,
+) -> Result<Reply<McpServer>> {
+    Ok(Reply::ok(
+        manager::lifecycle(&app, &Actor::from(&who), &id, op).await?,
+    ))
+}
+
+async fn start(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::McpWrite>,
+    Path(id): Path<String>,
+) -> Result<Reply<McpServer>> {
+    lifecycle(app, who, id, Lifecycle::Start).await
+}
+
+async fn stop(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::McpWrite>,
+    Path(id): Path<String>,
+) -> Result<Reply<McpServer>> {
+    lifecycle(app, who, id, Lifecycle::Stop).await
+}
+
+async fn restart(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::McpWrite>,
+    Path(id): Path<String>,
+) -> Result<Reply<McpServer>> {
+    lifecycle(app, who, id, Lifecycle::Restart).await
+}
+
+async fn test(
+    State(app): State<AppState>,
+    _: Can<perm::McpExecute>,
+    Path(id): Path<String>,
+) -> Result<Reply<TestResult>> {
+    Ok(Reply::ok(manager::test(&app, &id).await?))
+}
+
+async fn discover(
+    State(app): State<AppState>,
+    _: Can<perm::McpWrite>,
+    Path(id): Path<String>,
+) -> Result<Reply<McpServer>> {
+    Ok(Reply::ok(manager::discover(&app, &id).await?))
+}
+
+async fn catalog(
+    app: AppState,
+    id: String,
+    which: Catalog,
+    q: crate::store::list::ListQuery,
+) -> Result<Reply<Vec<Value>>> {
+    if let Some(f) = q.filters.first() {
+        return Err(crate::error::Error::field(
+            f.field.as_str(),
+            "unknown filter field (this list takes only page and limit)",
+        ));
+    }
+    let items = manager::catalog(&app, &id, which).await?;
+    Ok(Reply::page(Page::from_vec(items, &q)))
+}
+
+async fn tools(
+    State(app): State<AppState>,
+    _: Can<perm::McpRead>,
+    Path(id): Path<String>,
+    List(q): List,
+) -> Result<Reply<Vec<Value>>> {
+    catalog(app, id, Catalog::Tools, q).await
+}
+
+async fn resources(
+    State(app): State<AppState>,
+    _: Can<perm::McpRead>,
+    Path(id): Path<String>,
+    List(q): List,
+) -> Result<Reply<Vec<Value>>> {
+    catalog(app, id, Catalog::Resources, q).await
+}
+
+async fn resource_templates(
+    State(app): State<AppState>,
+    _: Can<perm::McpRead>,
+    Path(id): Path<String>,
+    List(q): List,
+) -> Result<Reply<Vec<Value>>> {
+    catalog(app, id, Catalog::ResourceTemplates, q).await
+}
+
+async fn prompts(
+    State(app): State<AppState>,
+    _: Can<perm::McpRead>,
+    Path(id): Path<String>,
+    List(q): List,
+) -> Result<Reply<Vec<Value>>> {
+    catalog(app, id, Catalog::Prompts, q).await
+}
+
+async fn all_resources(
+    State(app): State<AppState>,
+    _: Can<perm::McpRead>,
+    List(q): List,
+) -> Result<Reply<Vec<Value>>> {
+    if let Some(f) = q.filters.first() {
+        return Err(crate::error::Error::field(
+            f.field.as_str(),
+            "unknown filter field (this list takes only page and limit)",
+        ));
+    }
+    let items = manager::all_resources(&app).await?;
+    Ok(Reply::page(Page::from_vec(items, &q)))
+}
+
+async fn execute_tool(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::McpExecute>,
+    Json(req): Json<ToolCall>,
+) -> Result<Reply<ToolResult>> {
+    Ok(Reply::ok(
+        execute::tool(&app, &Actor::from(&who), req).await?,
+    ))
+}
+
+async fn execute_resource(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::McpExecute>,
+    Json(req): Json<ResourceRead>,
+) -> Result<Reply<ResourceResult>> {
+    Ok(Reply::ok(
+        execute::resource(&app, &Actor::from(&who), req).await?,
+    ))
+}
+
+async fn execute_prompt(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::McpExecute>,
+    Json(req): Json<PromptGet>,
+) -> Result<Reply<PromptResult>> {
+    Ok(Reply::ok(
+        execute::prompt(&app, &Actor::from(&who), req).await?,
+    ))
 }

@@ -131,7 +131,9 @@ fn lock(m: &Mutex<Connection>) -> Result<std::sync::MutexGuard<'_, Connection>> 
 async fn run_blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    tokio::task::spawn_blocking(f)
+    // Audit rows written in `f` carry the request's id.
+    let id = crate::http::request_id::in_request();
+    tokio::task::spawn_blocking(move || crate::http::request_id::with_blocking(id, f))
         .await
         .map_err(|e| Error::internal(anyhow::anyhow!("database task failed: {e}")))?
 }

@@ -27,6 +27,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
     ("daemon_secrets", "value", "name"),
     ("config_entries", "sealed_value", "key"),
     ("users", "mfa_secret", "id"),
+    ("mcp_servers", "headers", "id"),
 ];
 
 const CHECK_PLAINTEXT: &[u8] = b"mcpd vault key check";

@@ -78,9 +78,10 @@ CREATE TABLE mcp_servers (
     name               TEXT NOT NULL UNIQUE,
     transport          TEXT NOT NULL CHECK (transport IN ('stdio', 'streamable_http')),
     backend_type       TEXT NOT NULL CHECK (backend_type IN ('container', 'remote')),
-    service_id         TEXT REFERENCES services (id) ON DELETE RESTRICT,
+    service_id         TEXT REFERENCES services (id) ON DELETE SET NULL, -- managed servers; deleted with it
     url                TEXT,
-    headers            TEXT, -- JSON object; values are secrets and never returned
+    headers            TEXT, -- sealed by the vault: JSON object of header values (secrets, never returned)
+    header_names       TEXT, -- JSON array of the header names (shown)
     port               INTEGER,
     path               TEXT,
     status             TEXT NOT NULL,

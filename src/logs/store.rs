@@ -1,0 +1,155 @@
+//! SQL for `request_logs`.
+
+use super::redact::{cap, redact};
+use super::{NewRequestLog, RequestLog, RequestLogDetail};
+use crate::error::{Error, Result};
+use crate::store::list::{Field, FieldKind, ListQuery, ListSpec, Order, Page};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::Value;
+
+const COLUMNS: &str = "id, timestamp, user_id, api_key_id, server_id, server_name, kind, name, status, \
+     error_code, error_message, duration_ms, request_bytes, response_bytes, truncated";
+
+/// Filters of `GET /logs/requests`; `server` (id or name) and `from`/`to` (RFC 3339,
+/// inclusive) are handled by [`list`] itself.
+pub const LIST_SPEC: ListSpec = ListSpec {
+    fields: &[
+        Field::new("kind", "kind", FieldKind::Text),
+        Field::new("name", "name", FieldKind::Text),
+        Field::new("status", "status", FieldKind::Text),
+        Field::new("user_id", "user_id", FieldKind::Text),
+        Field::new("server_id", "server_id", FieldKind::Text),
+        Field::new("error_code", "error_code", FieldKind::Text),
+        Field::new("timestamp", "timestamp", FieldKind::Time),
+        Field::new("duration_ms", "duration_ms", FieldKind::Integer),
+    ],
+    default_sort: "timestamp",
+    default_order: Order::Desc,
+};
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<RequestLog> {
+    Ok(RequestLog {
+        id: r.get(0)?,
+        timestamp: r.get(1)?,
+        user_id: r.get(2)?,
+        api_key_id: r.get(3)?,
+        server_id: r.get(4)?,
+        server_name: r.get(5)?,
+        kind: r.get(6)?,
+        name: r.get(7)?,
+        status: r.get(8)?,
+        error_code: r.get(9)?,
+        error_message: r.get(10)?,
+        duration_ms: r.get::<_, i64>(11)? as u64,
+        request_bytes: r.get::<_, i64>(12)? as u64,
+        response_bytes: r.get::<_, i64>(13)? as u64,
+        truncated: r.get(14)?,
+    })
+}
+
+/// Writes one row: arguments and result redacted, then capped at `payload_cap` bytes
+/// each. Returns the new id (`rlog_…`).
+pub fn insert(conn: &Connection, log: &NewRequestLog, payload_cap: usize) -> Result<String> {
+    let id = crate::ids::new_id("rlog");
+    let request_bytes = log.arguments.to_string().len();
+    let response_bytes = log.result.as_ref().map_or(0, |r| r.to_string().len());
+    let (arguments, cut_args) = cap(&redact(&log.arguments), payload_cap);
+    let (result, cut_result) = match &log.result {
+        Some(r) => {
+            let (v, t) = cap(&redact(r), payload_cap);
+            (Some(v), t)
+        }
+        None => (None, false),
+    };
+    conn.execute(
+        "INSERT INTO request_logs (id, timestamp, user_id, api_key_id, server_id, server_name, kind, name, status,
+             error_code, error_message, duration_ms, request_bytes, response_bytes, arguments, result, truncated)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        params![
+            id,
+            crate::time::now_rfc3339(),
+            log.user_id,
+            log.api_key_id,
+            log.server_id,
+            log.server_name,
+            log.kind.as_str(),
+            log.name,
+            if log.error_code.is_none() { "success" } else { "error" },
+            log.error_code,
+            log.error_message,
+            log.duration_ms as i64,
+            request_bytes as i64,
+            response_bytes as i64,
+            arguments.to_string(),
+            result.map(|r| r.to_string()),
+            cut_args || cut_result,
+        ],
+    )?;
+    Ok(id)
+}
+
+/// Who may see which rows: `None` = everyone's, `Some(user)` = only that user's.
+pub type Visibility = Option<String>;
+
+/// One page of rows. `q` may carry `server` (id or name), `from` and `to`.
+pub fn list(
+    conn: &Connection,
+    mut q: ListQuery,
+    only_user: Visibility,
+) -> Result<Page<RequestLog>> {
+    let server = q.take("server");
+    let from = q.take("from").map(|v| time_param("from", &v)).transpose()?;
+    let to = q.take("to").map(|v| time_param("to", &v)).transpose()?;
+    let mut parts = q.sql(&LIST_SPEC)?;
+    if let Some(s) = server {
+        parts = parts.and(
+            "server_id = ? OR server_name = ?",
+            [SqlValue::Text(s.clone()), SqlValue::Text(s)],
+        );
+    }
+    if let Some(f) = from {
+        parts = parts.and("timestamp >= ?", [SqlValue::Text(f)]);
+    }
+    if let Some(t) = to {
+        parts = parts.and("timestamp <= ?", [SqlValue::Text(t)]);
+    }
+    if let Some(user) = only_user {
+        parts = parts.and("user_id = ?", [SqlValue::Text(user)]);
+    }
+    parts.query(conn, COLUMNS, "request_logs", from_row)
+}
+
+fn time_param(name: &str, v: &str) -> Result<String> {
+    crate::time::parse_rfc3339(v)
+        .map(crate::time::format_rfc3339)
+        .ok_or_else(|| Error::field(name, "must be an RFC 3339 time"))
+}
+
+/// One row with arguments and result, if visible to `only_user`.
+pub fn get(conn: &Connection, id: &str, only_user: Visibility) -> Result<Option<RequestLogDetail>> {
+    let row = conn
+        .query_row(
+            &format!("SELECT {COLUMNS}, arguments, result FROM request_logs WHERE id = ?1"),
+            [id],
+            |r| {
+                let log = from_row(r)?;
+                let args: Option<String> = r.get(15)?;
+                let result: Option<String> = r.get(16)?;
+                Ok((log, args, result))
+            },
+        )
+        .optional()?;
+    let Some((log, args, result)) = row else {
+        return Ok(None);
+    };
+    if only_user.is_some() && log.user_id != only_user {
+        return Ok(None);
+    }
+    let parse = |t: Option<String>| t.and_then(|t| serde_json::from_str::<Value>(&t).ok());
+    Ok(Some(RequestLogDetail {
+        log,
+        arguments: parse(args),
+        result: parse(result),
+    }))
+}

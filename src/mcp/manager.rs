@@ -1,0 +1,974 @@
+//! MCP server lifecycle: create (managed: create and start the backing service, open a
+//! session and discover; remote: record and try to connect), get, list, patch, delete,
+//! start/stop/restart, `test` and `discover`, and the per-server session every call uses.
+
+use super::backing::{self, ContainerPlan};
+use super::model::{
+    Catalog, Counts, Discovery, McpServer, ServerInfo, ServerRecord, Transport, status,
+};
+use super::session::{self, Client};
+use super::store;
+use crate::app::App;
+use crate::audit::{self, Actor, Entry};
+use crate::error::{Error, ErrorCode, Result};
+use crate::services::VolumeSpec;
+use crate::store::list::{ListQuery, Page};
+use rmcp::ServiceError;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long opening a session (attach or HTTP connect, then `initialize`) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// A managed HTTP server needs a moment to listen after its container starts; connects
+/// are retried this often until [`CONNECT_TIMEOUT`].
+const CONNECT_RETRY: Duration = Duration::from_millis(250);
+/// How often open sessions are checked with an MCP `ping`, and how long one may take.
+const LIVENESS_INTERVAL: Duration = Duration::from_secs(30);
+const LIVENESS_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest server name (same rule as service names, which it shares).
+const MAX_NAME_LEN: usize = 63;
+
+/// `POST /mcp/servers`: managed `{name, image, command?, args?, env?, volumes?,
+/// transport, port?, path?}` or remote `{name, url, headers?}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServer {
+    pub name: String,
+    /// Managed: image of the container (must exist locally).
+    pub image: Option<String>,
+    /// Managed: replaces the image's CMD; `args` follow it.
+    pub command: Option<Vec<String>>,
+    /// Managed: arguments after the image's ENTRYPOINT (or after `command`).
+    pub args: Option<Vec<String>>,
+    pub env: Option<BTreeMap<String, String>>,
+    pub volumes: Option<Vec<VolumeSpec>>,
+    /// `stdio` (default for managed) or `streamable_http` (the only one for remote).
+    pub transport: Option<Transport>,
+    /// Managed streamable HTTP: container port of the endpoint.
+    pub port: Option<u16>,
+    /// Managed streamable HTTP: path of the endpoint (default `/mcp`).
+    pub path: Option<String>,
+    /// Remote: `http(s)://…` endpoint.
+    pub url: Option<String>,
+    /// Remote: extra request headers; values are secrets, never returned, and may hold
+    /// `${secret:<config key>}` references resolved when the session opens.
+    pub headers: Option<BTreeMap<String, String>>,
+}
+
+/// `PATCH /mcp/servers/{id}`: connection settings only (remote `url`, `headers`;
+/// managed HTTP `port`, `path`). The session is reopened on the next call.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchServer {
+    pub url: Option<String>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub port: Option<u16>,
+    pub path: Option<String>,
+}
+
+/// Result of `POST /mcp/servers/{id}/test`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestResult {
+    pub ok: bool,
+    /// Round trip of one MCP `ping`, in milliseconds.
+    pub latency_ms: f64,
+    pub server_info: Option<ServerInfo>,
+    pub protocol_version: Option<String>,
+}
+
+fn valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_NAME_LEN
+        && b[0].is_ascii_alphanumeric()
+        && b.iter().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.')
+        })
+}
+
+fn check_url(url: &str) -> Result<()> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        _ => Err(Error::field("url", "must be an absolute http or https URL")),
+    }
+}
+
+fn check_headers(headers: &BTreeMap<String, String>) -> Result<()> {
+    for (k, v) in headers {
+        if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
+            return Err(Error::field(format!("headers.{k}"), "invalid header name"));
+        }
+        if http::HeaderValue::from_str(v).is_err() {
+            // Never echo the value: it is a secret.
+            return Err(Error::field(format!("headers.{k}"), "invalid header value"));
+        }
+    }
+    Ok(())
+}
+
+fn check_path(path: &str) -> Result<()> {
+    if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::field(
+            "path",
+            "must start with '/' and hold no spaces",
+        ));
+    }
+    Ok(())
+}
+
+/// The vault row of a server's header values.
+fn headers_row(server_id: &str) -> crate::vault::seal::RowRef<'_> {
+    crate::vault::seal::RowRef {
+        table: "mcp_servers",
+        column: "headers",
+        id: server_id,
+    }
+}
+
+/// Seals `headers` into the record (names kept in clear for display).
+fn set_headers(
+    app: &App,
+    rec: &mut ServerRecord,
+    headers: &BTreeMap<String, String>,
+) -> Result<()> {
+    rec.header_names = headers.keys().cloned().collect();
+    rec.headers_sealed = if headers.is_empty() {
+        None
+    } else {
+        let clear = zeroize::Zeroizing::new(serde_json::to_vec(headers)?);
+        Some(app.vault.seal(headers_row(&rec.id), &clear)?)
+    };
+    Ok(())
+}
+
+/// Opens a remote server's header values and resolves their `${secret:<key>}`
+/// references (only to connect). A reference whose config key is gone is 503
+/// `MCP_SERVICE_UNCONFIGURED`.
+async fn open_headers(app: &App, rec: &ServerRecord) -> Result<BTreeMap<String, String>> {
+    let Some(sealed) = &rec.headers_sealed else {
+        return Ok(BTreeMap::new());
+    };
+    let clear = app.vault.open(headers_row(&rec.id), sealed)?;
+    let headers: BTreeMap<String, String> = serde_json::from_slice(&clear)?;
+    let vault = app.vault.clone();
+    let resolved = app
+        .store
+        .read(move |c| crate::configuration::refs::resolve(c, &vault, &headers))
+        .await
+        .map_err(|e| match e.code {
+            ErrorCode::ValidationError => Error::new(
+                ErrorCode::McpServiceUnconfigured,
+                format!(
+                    "MCP server '{}' has a header that refers to a missing config entry",
+                    rec.name
+                ),
+            ),
+            _ => e,
+        })?;
+    Ok(resolved
+        .into_iter()
+        .map(|(k, v)| (k, v.as_str().to_string()))
+        .collect())
+}
+
+/// Checks that every `${secret:<key>}` in header values names an existing config
+/// entry (400 naming `headers.<Name>` otherwise).
+async fn check_header_refs(app: &App, headers: &BTreeMap<String, String>) -> Result<()> {
+    let headers = headers.clone();
+    app.store
+        .read(move |c| crate::configuration::refs::check(c, "headers", &headers))
+        .await
+}
+
+/// Checks a create request and builds the record (not yet stored; header values are
+/// sealed by [`create`]).
+fn plan(req: &CreateServer, actor: &Actor) -> Result<ServerRecord> {
+    if !valid_name(&req.name) {
+        return Err(Error::field(
+            "name",
+            "must be 1-63 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit",
+        ));
+    }
+    let now = crate::time::now_rfc3339();
+    let mut r = ServerRecord {
+        id: crate::ids::new_id("mcp"),
+        name: req.name.clone(),
+        transport: Transport::Stdio,
+        service_id: None,
+        url: None,
+        header_names: Vec::new(),
+        headers_sealed: None,
+        port: None,
+        path: None,
+        status: status::RUNNING.into(),
+        server_info: None,
+        capabilities: None,
+        counts: Counts::default(),
+        discovered_at: None,
+        created_by: actor.user_id.clone(),
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    match (&req.image, &req.url) {
+        (Some(_), Some(_)) => {
+            return Err(Error::field(
+                "url",
+                "give either image (managed) or url (remote), not both",
+            ));
+        }
+        (None, None) => {
+            return Err(Error::field(
+                "image",
+                "required (or url for a remote server)",
+            ));
+        }
+        (None, Some(url)) => {
+            let managed_only = [
+                ("command", req.command.is_some()),
+                ("args", req.args.is_some()),
+                ("env", req.env.is_some()),
+                ("volumes", req.volumes.is_some()),
+                ("port", req.port.is_some()),
+                ("path", req.path.is_some()),
+            ];
+            if let Some((field, _)) = managed_only.iter().find(|(_, set)| *set) {
+                return Err(Error::field(
+                    *field,
+                    "only for managed servers (with image)",
+                ));
+            }
+            if req.transport == Some(Transport::Stdio) {
+                return Err(Error::field(
+                    "transport",
+                    "a remote server speaks streamable_http",
+                ));
+            }
+            check_url(url)?;
+            check_headers(req.headers.as_ref().unwrap_or(&BTreeMap::new()))?;
+            r.transport = Transport::StreamableHttp;
+            r.url = Some(url.clone());
+        }
+        (Some(image), None) => {
+            if image.trim().is_empty() {
+                return Err(Error::field("image", "must not be empty"));
+            }
+            if req.headers.is_some() {
+                return Err(Error::field(
+                    "headers",
+                    "only for remote servers (with url)",
+                ));
+            }
+            r.transport = req.transport.unwrap_or(Transport::Stdio);
+            match r.transport {
+                Transport::Stdio => {
+                    if req.port.is_some() {
+                        return Err(Error::field("port", "only for transport streamable_http"));
+                    }
+                    if req.path.is_some() {
+                        return Err(Error::field("path", "only for transport streamable_http"));
+                    }
+                }
+                Transport::StreamableHttp => {
+                    let port = req.port.filter(|p| *p > 0).ok_or_else(|| {
+                        Error::field("port", "required for transport streamable_http (1-65535)")
+                    })?;
+                    let path = req.path.clone().unwrap_or_else(|| "/mcp".into());
+                    check_path(&path)?;
+                    r.port = Some(port);
+                    r.path = Some(path);
+                }
+            }
+            // Placeholder until the service exists; set by `create`.
+            r.service_id = Some(String::new());
+        }
+    }
+    Ok(r)
+}
+
+/// Creates a server. Managed: creates and starts the service (same name), opens the
+/// session and discovers; any failure removes what was made and nothing remains.
+/// Remote: stored, then connected and discovered on a best-effort basis.
+///
+/// Errors: 400 on bad input, 409 when the name is taken (by a server or a service),
+/// the services domain's errors (image missing, Docker down), 503
+/// `MCP_SERVICE_UNAVAILABLE` when the container does not speak MCP.
+pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpServer> {
+    let mut rec = plan(&req, actor)?;
+    let name = rec.name.clone();
+    if app.store.read(move |c| store::name_taken(c, &name)).await? {
+        return Err(Error::already_exists("MCP server", &rec.name));
+    }
+    let Some(image) = req.image.clone() else {
+        check_header_refs(app, req.headers.as_ref().unwrap_or(&BTreeMap::new())).await?;
+        set_headers(
+            app,
+            &mut rec,
+            req.headers.as_ref().unwrap_or(&BTreeMap::new()),
+        )?;
+        insert(app, actor, &rec, None).await?;
+        if let Err(e) = connect_and_discover(app, &rec).await {
+            tracing::warn!(server = %rec.name, error = %e, "remote MCP server not reachable yet");
+        }
+        return get(app, &rec.id).await.map(|r| r.view());
+    };
+    let cmd = match (req.command.clone(), req.args.clone()) {
+        (None, None) => None,
+        (c, a) => Some([c.unwrap_or_default(), a.unwrap_or_default()].concat()),
+    };
+    let svc = backing::create(
+        app,
+        actor,
+        &rec.id,
+        ContainerPlan {
+            name: rec.name.clone(),
+            image,
+            cmd,
+            env: req.env.clone().unwrap_or_default(),
+            volumes: req.volumes.clone().unwrap_or_default(),
+            stdin: rec.transport == Transport::Stdio,
+        },
+    )
+    .await
+    .inspect_err(|e| audit_failure(app, actor, &req.name, e))?;
+    rec.service_id = Some(svc.id.clone());
+    // Session and discovery first, so the record is stored complete or not at all.
+    let made = async {
+        let client = session(app, &rec).await?;
+        if let Some((info, caps)) = peer_identity(&client) {
+            rec.server_info = Some(info);
+            rec.capabilities = Some(caps);
+        }
+        let found = discover_with(app, &rec, &client).await?;
+        insert(app, actor, &rec, Some(found)).await
+    }
+    .await;
+    if let Err(e) = made {
+        app.mcp.close(&rec.id).await;
+        if let Err(de) = backing::delete(app, actor, &svc.id).await {
+            tracing::error!(service = %svc.id, error = %de, "could not remove the service of a failed MCP server");
+        }
+        audit_failure(app, actor, &req.name, &e);
+        return Err(e);
+    }
+    get(app, &rec.id).await.map(|r| r.view())
+}
+
+/// Audits a create that failed (there is no record to point at). Runs detached: the
+/// caller's error is what matters.
+fn audit_failure(app: &App, actor: &Actor, name: &str, e: &Error) {
+    let (store, actor, name, code) = (
+        app.store.clone(),
+        actor.clone(),
+        name.to_string(),
+        e.code.as_str(),
+    );
+    tokio::spawn(async move {
+        let r = store
+            .write(move |tx| {
+                audit::record(
+                    tx,
+                    &actor,
+                    &Entry {
+                        action: "mcp.servers.create",
+                        target_type: Some("mcp_server"),
+                        target_id: None,
+                        success: false,
+                        details: Some(json!({"name": name, "error": code})),
+                    },
+                )
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "could not audit a failed MCP server create");
+        }
+    });
+}
+
+/// Stores a new record (with its first discovery, when there is one) and its audit
+/// entry in one transaction.
+async fn insert(
+    app: &App,
+    actor: &Actor,
+    rec: &ServerRecord,
+    found: Option<Discovery>,
+) -> Result<()> {
+    let (rec, actor) = (rec.clone(), actor.clone());
+    app.store
+        .write(move |tx| {
+            if store::name_taken(tx, &rec.name)? {
+                return Err(Error::already_exists("MCP server", &rec.name));
+            }
+            store::insert(tx, &rec)?;
+            if let (Some(info), Some(caps)) = (&rec.server_info, &rec.capabilities) {
+                store::set_server_info(tx, &rec.id, info, caps)?;
+            }
+            if let Some(found) = &found {
+                store::save_discovery(tx, &rec.id, found)?;
+            }
+            audit::record(
+                tx,
+                &actor,
+                &Entry {
+                    action: "mcp.servers.create",
+                    target_type: Some("mcp_server"),
+                    target_id: Some(&rec.id),
+                    success: true,
+                    details: Some(json!({
+                        "name": rec.name,
+                        "transport": rec.transport.as_str(),
+                        "service_id": rec.service_id,
+                        "url": rec.url,
+                    })),
+                },
+            )
+        })
+        .await
+}
+
+async fn connect_and_discover(app: &App, rec: &ServerRecord) -> Result<()> {
+    let client = session(app, rec).await?;
+    discover_with(app, rec, &client).await.map(|_| ())
+}
+
+/// The server named `id_or_name` (id or unique name), with the status of a managed
+/// server refreshed from its service. 404 when there is none.
+pub async fn get(app: &App, id_or_name: &str) -> Result<ServerRecord> {
+    let key = id_or_name.to_string();
+    let mut rec = app
+        .store
+        .read(move |c| store::find(c, &key))
+        .await?
+        .ok_or_else(|| Error::not_found("MCP server", id_or_name))?;
+    sync_status(app, &mut rec).await;
+    Ok(rec)
+}
+
+/// Copies the backing service's status onto a managed server (kept as is when the
+/// service cannot be read, e.g. Docker down).
+async fn sync_status(app: &App, rec: &mut ServerRecord) {
+    let Some(service_id) = rec.service_id.clone() else {
+        return;
+    };
+    let Ok(svc) = backing::get(app, &service_id).await else {
+        return;
+    };
+    if svc.status != rec.status {
+        rec.status = svc.status.clone();
+        let (id, st) = (rec.id.clone(), svc.status);
+        let _ = app
+            .store
+            .write(move |tx| store::set_status(tx, &id, &st))
+            .await;
+    }
+}
+
+/// One page of servers (filters: name, status, transport, backend, created_at, updated_at).
+pub async fn list(app: &App, q: ListQuery) -> Result<Page<McpServer>> {
+    let all = app.store.read(store::all).await?;
+    for mut rec in all.into_iter().filter(ServerRecord::is_managed) {
+        sync_status(app, &mut rec).await;
+    }
+    app.store.read(move |c| store::list(c, &q)).await
+}
+
+/// Changes connection settings; the session is closed and reopens on the next call.
+pub async fn patch(
+    app: &App,
+    actor: &Actor,
+    id_or_name: &str,
+    req: PatchServer,
+) -> Result<McpServer> {
+    let mut rec = get(app, id_or_name).await?;
+    if rec.is_managed() {
+        for (field, set) in [
+            ("url", req.url.is_some()),
+            ("headers", req.headers.is_some()),
+        ] {
+            if set {
+                return Err(Error::field(field, "only for remote servers"));
+            }
+        }
+        if rec.transport == Transport::Stdio && (req.port.is_some() || req.path.is_some()) {
+            let field = if req.port.is_some() { "port" } else { "path" };
+            return Err(Error::field(field, "only for transport streamable_http"));
+        }
+        if let Some(port) = req.port {
+            if port == 0 {
+                return Err(Error::field("port", "must be 1-65535"));
+            }
+            rec.port = Some(port);
+        }
+        if let Some(path) = req.path {
+            check_path(&path)?;
+            rec.path = Some(path);
+        }
+    } else {
+        for (field, set) in [("port", req.port.is_some()), ("path", req.path.is_some())] {
+            if set {
+                return Err(Error::field(field, "only for managed servers"));
+            }
+        }
+        if let Some(url) = req.url {
+            check_url(&url)?;
+            rec.url = Some(url);
+        }
+        if let Some(headers) = req.headers {
+            check_headers(&headers)?;
+            check_header_refs(app, &headers).await?;
+            set_headers(app, &mut rec, &headers)?;
+        }
+    }
+    let (r, a) = (rec.clone(), actor.clone());
+    app.store
+        .write(move |tx| {
+            store::update_endpoint(tx, &r)?;
+            audit::record(
+                tx,
+                &a,
+                &Entry {
+                    action: "mcp.servers.update",
+                    target_type: Some("mcp_server"),
+                    target_id: Some(&r.id),
+                    success: true,
+                    details: Some(json!({"url": r.url, "headers": r.header_names, "port": r.port, "path": r.path})),
+                },
+            )
+        })
+        .await?;
+    app.mcp.close(&rec.id).await;
+    get(app, &rec.id).await.map(|r| r.view())
+}
+
+/// Deletes a server: closes its session, deletes its backing service (containers
+/// gone), then the record.
+pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
+    let rec = get(app, id_or_name).await?;
+    app.mcp.close(&rec.id).await;
+    if let Some(service_id) = &rec.service_id {
+        match backing::delete(app, actor, service_id).await {
+            Ok(()) => {}
+            Err(e) if e.code == ErrorCode::ResourceNotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let (id, a) = (rec.id.clone(), actor.clone());
+    app.store
+        .write(move |tx| {
+            store::delete(tx, &id)?;
+            audit::record(
+                tx,
+                &a,
+                &Entry {
+                    action: "mcp.servers.delete",
+                    target_type: Some("mcp_server"),
+                    target_id: Some(&id),
+                    success: true,
+                    details: None,
+                },
+            )
+        })
+        .await
+}
+
+/// What `start`, `stop` and `restart` do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    Start,
+    Stop,
+    Restart,
+}
+
+impl Lifecycle {
+    fn action(self) -> &'static str {
+        match self {
+            Lifecycle::Start => "mcp.servers.start",
+            Lifecycle::Stop => "mcp.servers.stop",
+            Lifecycle::Restart => "mcp.servers.restart",
+        }
+    }
+}
+
+/// Starts, stops or restarts a server. Managed: drives the backing service; the
+/// session follows (closed on stop and restart, reopened on start and restart).
+/// Remote: enables or disables the server.
+pub async fn lifecycle(
+    app: &App,
+    actor: &Actor,
+    id_or_name: &str,
+    op: Lifecycle,
+) -> Result<McpServer> {
+    let mut rec = get(app, id_or_name).await?;
+    if op != Lifecycle::Start {
+        app.mcp.close(&rec.id).await;
+    }
+    let new_status = match (&rec.service_id, op) {
+        (Some(sid), Lifecycle::Start) => backing::start(app, actor, sid).await?.status,
+        (Some(sid), Lifecycle::Stop) => backing::stop(app, actor, sid).await?.status,
+        (Some(sid), Lifecycle::Restart) => backing::restart(app, actor, sid).await?.status,
+        (None, Lifecycle::Stop) => status::STOPPED.to_string(),
+        (None, _) => status::RUNNING.to_string(),
+    };
+    rec.status = new_status.clone();
+    let (id, a) = (rec.id.clone(), actor.clone());
+    app.store
+        .write(move |tx| {
+            store::set_status(tx, &id, &new_status)?;
+            audit::record(
+                tx,
+                &a,
+                &Entry {
+                    action: op.action(),
+                    target_type: Some("mcp_server"),
+                    target_id: Some(&id),
+                    success: true,
+                    details: None,
+                },
+            )
+        })
+        .await?;
+    if op != Lifecycle::Stop
+        && rec.status == status::RUNNING
+        && let Err(e) = session(app, &rec).await
+    {
+        tracing::warn!(server = %rec.name, error = %e, "MCP server started but no session yet");
+    }
+    get(app, &rec.id).await.map(|r| r.view())
+}
+
+/// The server's live session, opened (and initialised) when there is none or the old
+/// one closed. 503 `MCP_SERVICE_UNAVAILABLE` when the server is stopped or cannot be
+/// reached.
+pub async fn session(app: &App, rec: &ServerRecord) -> Result<Arc<Client>> {
+    if rec.status != status::RUNNING {
+        return Err(backing::not_running(&rec.name, &rec.status));
+    }
+    let (client, fresh) = app
+        .mcp
+        .get_or_connect(&rec.id, || async {
+            tokio::time::timeout(CONNECT_TIMEOUT, open(app, rec))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::new(
+                        ErrorCode::McpServiceUnavailable,
+                        format!(
+                            "MCP server '{}' did not complete initialize in time",
+                            rec.name
+                        ),
+                    ))
+                })
+        })
+        .await?;
+    if fresh {
+        tracing::info!(server = %rec.name, "MCP session opened");
+        if let Some((info, caps)) = peer_identity(&client) {
+            let id = rec.id.clone();
+            app.store
+                .write(move |tx| store::set_server_info(tx, &id, &info, &caps))
+                .await?;
+        }
+    }
+    Ok(client)
+}
+
+/// `serverInfo`, protocol version and capabilities from `initialize`.
+fn peer_identity(client: &Client) -> Option<(ServerInfo, Value)> {
+    let info = client.peer_info()?;
+    let implementation = info.server_info.clone();
+    let server_info = ServerInfo {
+        name: implementation
+            .as_ref()
+            .map(|i| i.name.clone())
+            .unwrap_or_default(),
+        version: implementation.map(|i| i.version).unwrap_or_default(),
+        protocol_version: info.protocol_version.to_string(),
+    };
+    let caps = serde_json::to_value(&info.capabilities).unwrap_or(Value::Null);
+    Some((server_info, caps))
+}
+
+/// Opens a new session: attach to the container (stdio), connect to the container's
+/// address (managed HTTP, retried while it boots) or to the URL (remote).
+async fn open(app: &App, rec: &ServerRecord) -> Result<Client> {
+    let handler = app.mcp.handler(&rec.id);
+    let unavailable = |e: anyhow::Error| {
+        Error::new(
+            ErrorCode::McpServiceUnavailable,
+            format!("could not open an MCP session with '{}': {e:#}", rec.name),
+        )
+    };
+    match (&rec.service_id, rec.transport) {
+        (None, _) => {
+            let url = rec.url.clone().unwrap_or_default();
+            let headers = open_headers(app, rec).await?;
+            session::connect_http(&url, &headers, handler)
+                .await
+                .map_err(unavailable)
+        }
+        (Some(sid), Transport::Stdio) => {
+            let container = backing::running_container(app, &rec.name, sid).await?;
+            let docker = app.docker.get().await?;
+            session::connect_stdio(&docker, &container, handler)
+                .await
+                .map_err(unavailable)
+        }
+        (Some(sid), Transport::StreamableHttp) => {
+            let container = backing::running_container(app, &rec.name, sid).await?;
+            let ip = backing::container_ip(app, &container).await?;
+            let url = format!(
+                "http://{ip}:{}{}",
+                rec.port.unwrap_or(80),
+                rec.path.as_deref().unwrap_or("/mcp")
+            );
+            let empty = BTreeMap::new();
+            loop {
+                match session::connect_http(&url, &empty, handler.clone()).await {
+                    Ok(c) => return Ok(c),
+                    Err(e) => {
+                        tracing::debug!(server = %rec.name, error = %e, "MCP server not answering yet; retrying");
+                        tokio::time::sleep(CONNECT_RETRY).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Maps a failed MCP request: JSON-RPC error → 502 `MCP_SERVICE_ERROR` (message from
+/// the server, JSON-RPC code in `details`), rmcp timeout → 504 `MCP_TIMEOUT`, closed
+/// transport → 503 `MCP_SERVICE_UNAVAILABLE`.
+pub fn map_service_error(server: &str, e: ServiceError) -> Error {
+    match e {
+        ServiceError::McpError(data) => Error::new(
+            ErrorCode::McpServiceError,
+            format!("MCP server '{server}' returned an error: {}", data.message),
+        )
+        .with_detail("jsonrpc_code", data.code.0.to_string()),
+        ServiceError::Timeout { .. } => Error::new(
+            ErrorCode::McpTimeout,
+            format!("MCP server '{server}' did not answer in time"),
+        ),
+        ServiceError::TransportClosed | ServiceError::TransportSend(_) => Error::new(
+            ErrorCode::McpServiceUnavailable,
+            format!("the session with MCP server '{server}' closed"),
+        ),
+        other => Error::new(
+            ErrorCode::McpServiceError,
+            format!("MCP server '{server}' answered unexpectedly: {other}"),
+        ),
+    }
+}
+
+/// Whether an error means the session is gone (and should be reopened next time).
+pub fn session_lost(e: &Error) -> bool {
+    e.code == ErrorCode::McpServiceUnavailable
+}
+
+/// `POST /mcp/servers/{id}/discover`: refreshes and caches tools, resources, resource
+/// templates and prompts (each only when the server declares the capability).
+pub async fn discover(app: &App, id_or_name: &str) -> Result<McpServer> {
+    let rec = get(app, id_or_name).await?;
+    let client = session(app, &rec).await?;
+    discover_with(app, &rec, &client).await?;
+    get(app, &rec.id).await.map(|r| r.view())
+}
+
+/// Lists everything the server offers on `client` and stores it.
+pub async fn discover_with(
+    app: &App,
+    rec: &ServerRecord,
+    client: &Arc<Client>,
+) -> Result<Discovery> {
+    let caps = client
+        .peer_info()
+        .map(|i| serde_json::to_value(&i.capabilities).unwrap_or(Value::Null))
+        .unwrap_or(Value::Null);
+    let has = |k: &str| caps.get(k).is_some_and(|v| !v.is_null());
+    let fail = |e: ServiceError| {
+        let err = map_service_error(&rec.name, e);
+        if session_lost(&err) {
+            let (mcp, id, c) = (app.mcp.clone(), rec.id.clone(), client.clone());
+            tokio::spawn(async move { mcp.discard(&id, &c).await });
+        }
+        err
+    };
+    fn values<T: Serialize>(items: Vec<T>) -> Vec<Value> {
+        items
+            .into_iter()
+            .filter_map(|i| serde_json::to_value(i).ok())
+            .collect()
+    }
+    let mut d = Discovery::default();
+    if has("tools") {
+        d.tools = values(client.list_all_tools().await.map_err(fail)?);
+    }
+    if has("resources") {
+        d.resources = values(client.list_all_resources().await.map_err(fail)?);
+        d.resource_templates = values(client.list_all_resource_templates().await.map_err(fail)?);
+    }
+    if has("prompts") {
+        d.prompts = values(client.list_all_prompts().await.map_err(fail)?);
+    }
+    let (id, saved) = (rec.id.clone(), d.clone());
+    app.store
+        .write(move |tx| store::save_discovery(tx, &id, &saved))
+        .await?;
+    tracing::debug!(server = %rec.name, tools = d.tools.len(), resources = d.resources.len(), prompts = d.prompts.len(), "discovered");
+    Ok(d)
+}
+
+/// One cached list of a server; discovers first when the server never was.
+pub async fn catalog(app: &App, id_or_name: &str, which: Catalog) -> Result<Vec<Value>> {
+    let rec = get(app, id_or_name).await?;
+    if rec.discovered_at.is_none() && rec.status == status::RUNNING {
+        let client = session(app, &rec).await?;
+        discover_with(app, &rec, &client).await?;
+    }
+    let id = rec.id.clone();
+    app.store.read(move |c| store::cached(c, &id, which)).await
+}
+
+/// Resources of every server, each with `server_id` and `server_name` added.
+pub async fn all_resources(app: &App) -> Result<Vec<Value>> {
+    app.store
+        .read(|c| {
+            let mut out = Vec::new();
+            for rec in store::all(c)? {
+                for mut r in store::cached(c, &rec.id, Catalog::Resources)? {
+                    if let Value::Object(m) = &mut r {
+                        m.insert("server_id".into(), Value::String(rec.id.clone()));
+                        m.insert("server_name".into(), Value::String(rec.name.clone()));
+                    }
+                    out.push(r);
+                }
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// `test`: opens the session if needed and times one MCP `ping`.
+pub async fn test(app: &App, id_or_name: &str) -> Result<TestResult> {
+    let rec = get(app, id_or_name).await?;
+    let client = session(app, &rec).await?;
+    let started = Instant::now();
+    let ping = rmcp::model::ClientRequest::PingRequest(Default::default());
+    match tokio::time::timeout(
+        Duration::from_secs(app.config.mcp.call_timeout_s),
+        client.send_request(ping),
+    )
+    .await
+    {
+        Err(_) => Err(Error::new(
+            ErrorCode::McpTimeout,
+            format!("MCP server '{}' did not answer ping in time", rec.name),
+        )),
+        Ok(Err(e)) => {
+            let err = map_service_error(&rec.name, e);
+            if session_lost(&err) {
+                app.mcp.discard(&rec.id, &client).await;
+            }
+            Err(err)
+        }
+        Ok(Ok(_)) => {
+            let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let identity = peer_identity(&client);
+            Ok(TestResult {
+                ok: true,
+                latency_ms: (latency_ms * 1000.0).round() / 1000.0,
+                protocol_version: identity.as_ref().map(|(i, _)| i.protocol_version.clone()),
+                server_info: identity.map(|(i, _)| i),
+            })
+        }
+    }
+}
+
+/// Background work of the MCP domain, spawned on `app.tasks`: refresh a server's cache
+/// when it announces a list change, reopen the sessions of running servers after a
+/// daemon restart (attaching to the containers that kept running), and ping every open
+/// session periodically, dropping those that do not answer (the next call reopens
+/// them). Stops on shutdown; sessions are closed then.
+pub fn spawn_background(app: &crate::app::AppState) {
+    if let Some(mut changes) = app.mcp.take_changes() {
+        let app2 = app.clone();
+        app.tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = app2.shutdown.cancelled() => break,
+                    msg = changes.recv() => {
+                        let Some(msg) = msg else { break };
+                        refresh_after_change(&app2, &msg.server_id).await;
+                    }
+                }
+            }
+            app2.mcp.close_all().await;
+        });
+    }
+    let app2 = app.clone();
+    app.tasks.spawn(async move {
+        tokio::select! {
+            _ = app2.shutdown.cancelled() => {}
+            _ = reconnect_all(&app2) => {}
+        }
+    });
+    let app2 = app.clone();
+    app.tasks.spawn(async move {
+        let mut tick = tokio::time::interval(LIVENESS_INTERVAL);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = app2.shutdown.cancelled() => break,
+                _ = tick.tick() => check_liveness(&app2).await,
+            }
+        }
+    });
+}
+
+/// Pings every open session; one that fails or does not answer in time is dropped.
+async fn check_liveness(app: &App) {
+    for (id, client) in app.mcp.live().await {
+        let ping = rmcp::model::ClientRequest::PingRequest(Default::default());
+        let alive = matches!(
+            tokio::time::timeout(LIVENESS_TIMEOUT, client.send_request(ping)).await,
+            Ok(Ok(_))
+        );
+        if !alive {
+            tracing::warn!(server_id = %id, "MCP session did not answer ping; dropping it");
+            app.mcp.discard(&id, &client).await;
+        }
+    }
+}
+
+async fn refresh_after_change(app: &App, server_id: &str) {
+    let Ok(rec) = get(app, server_id).await else {
+        return;
+    };
+    let Some(client) = app.mcp.current(server_id).await else {
+        return;
+    };
+    if let Err(e) = discover_with(app, &rec, &client).await {
+        tracing::warn!(server = %rec.name, error = %e, "refresh after list_changed failed");
+    }
+}
+
+async fn reconnect_all(app: &App) {
+    let Ok(all) = app.store.read(store::all).await else {
+        return;
+    };
+    for rec in all {
+        let Ok(rec) = get(app, &rec.id).await else {
+            continue;
+        };
+        if rec.status != status::RUNNING {
+            continue;
+        }
+        match session(app, &rec).await {
+            Ok(_) => tracing::info!(server = %rec.name, "MCP session re-established after start"),
+            Err(e) => {
+                tracing::warn!(server = %rec.name, error = %e, "MCP session not re-established; retried on the next call")
+            }
+        }
+    }
+}

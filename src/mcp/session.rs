@@ -1,0 +1,197 @@
+//! MCP client sessions (rmcp): over a container's attached stdin/stdout (stdio servers)
+//! or over streamable HTTP (managed HTTP servers and remote servers).
+//!
+//! A stdio session is one long-lived `docker attach` (stream, stdin, stdout, stderr;
+//! never `logs`, which would replay stale JSON-RPC responses of earlier sessions).
+//! Concurrent calls share it; rmcp matches responses by JSON-RPC id.
+
+use bollard::Docker;
+use bollard::container::LogOutput;
+use futures::StreamExt;
+use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use std::collections::BTreeMap;
+use tokio::sync::mpsc;
+
+/// A running MCP client session.
+pub type Client = RunningService<RoleClient, Handler>;
+
+/// What a server told us outside a request: a list changed, so the cache is stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListChanged {
+    pub server_id: String,
+}
+
+/// Client side of a session: identifies mcpd in `initialize` and forwards list-changed
+/// notifications so the discovery cache is refreshed.
+#[derive(Clone)]
+pub struct Handler {
+    server_id: String,
+    changed: Option<mpsc::UnboundedSender<ListChanged>>,
+}
+
+impl Handler {
+    /// A handler for the session of `server_id`; list-changed notifications go to
+    /// `changed` when given.
+    pub fn new(server_id: &str, changed: Option<mpsc::UnboundedSender<ListChanged>>) -> Self {
+        Self {
+            server_id: server_id.to_string(),
+            changed,
+        }
+    }
+
+    fn notify(&self) {
+        if let Some(tx) = &self.changed {
+            let _ = tx.send(ListChanged {
+                server_id: self.server_id.clone(),
+            });
+        }
+    }
+}
+
+impl ClientHandler for Handler {
+    async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.notify();
+    }
+    async fn on_resource_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.notify();
+    }
+    async fn on_prompt_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.notify();
+    }
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("mcpd", env!("CARGO_PKG_VERSION")),
+        )
+    }
+}
+
+/// Attaches to a running container's stdin/stdout and runs `initialize`.
+///
+/// The container must have been created with `OpenStdin`, `StdinOnce=false` and no TTY
+/// (a TTY echoes requests back). Closing this session ends only the attach; the
+/// server process keeps running. StdErr frames go to the debug log.
+pub async fn connect_stdio(
+    docker: &Docker,
+    container: &str,
+    handler: Handler,
+) -> anyhow::Result<Client> {
+    let opts = bollard::query_parameters::AttachContainerOptionsBuilder::new()
+        .stream(true)
+        .stdin(true)
+        .stdout(true)
+        .stderr(true)
+        .logs(false)
+        .build();
+    let attach = docker.attach_container(container, Some(opts)).await?;
+    let name = container.to_string();
+    // Frames are not messages: one frame may hold several JSON lines or half of one,
+    // so turn the StdOut frames into a byte stream and let rmcp split lines.
+    let stdout = attach.output.filter_map(move |frame| {
+        let name = name.clone();
+        async move {
+            match frame {
+                Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
+                    Some(Ok(message))
+                }
+                Ok(LogOutput::StdErr { message }) => {
+                    tracing::debug!(container = %name, stderr = %String::from_utf8_lossy(&message).trim_end(), "mcp server stderr");
+                    None
+                }
+                Ok(LogOutput::StdIn { .. }) => None,
+                Err(e) => Some(Err(std::io::Error::other(e))),
+            }
+        }
+    });
+    let reader = tokio_util::io::StreamReader::new(Box::pin(stdout));
+    let client = handler.serve((reader, attach.input)).await?;
+    Ok(client)
+}
+
+/// Opens a streamable HTTP session to `url` with extra request `headers`
+/// (values are secrets: they are never logged).
+pub async fn connect_http(
+    url: &str,
+    headers: &BTreeMap<String, String>,
+    handler: Handler,
+) -> anyhow::Result<Client> {
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let mut custom = std::collections::HashMap::new();
+    for (k, v) in headers {
+        let name = http::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| anyhow::anyhow!("invalid header name {k}"))?;
+        let mut value = http::HeaderValue::from_str(v)
+            .map_err(|_| anyhow::anyhow!("invalid value for header {k}"))?;
+        value.set_sensitive(true);
+        custom.insert(name, value);
+    }
+    let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(custom);
+    let transport = StreamableHttpClientTransport::from_config(config);
+    let client = handler.serve(transport).await?;
+    Ok(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmcp::model::CallToolRequestParams;
+    use serde_json::{Value, json};
+    use std::time::Duration;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    /// What execution relies on for `MCP_TIMEOUT`: dropping a pending call (as
+    /// `tokio::time::timeout` does) makes rmcp send `notifications/cancelled` with the
+    /// call's request id. Checked on the wire against a scripted stdio peer.
+    #[tokio::test]
+    async fn a_call_dropped_at_its_timeout_is_cancelled_on_the_server() {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let (cr, cw) = tokio::io::split(client_io);
+        let (sr, mut sw) = tokio::io::split(server_io);
+        let (seen_tx, mut seen) = mpsc::unbounded_channel::<Value>();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(sr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let msg: Value = serde_json::from_str(&line).unwrap();
+                if msg["method"] == "initialize" {
+                    let reply = json!({"jsonrpc": "2.0", "id": msg["id"], "result": {
+                        "protocolVersion": "2025-06-18",
+                        "capabilities": {"tools": {}},
+                        "serverInfo": {"name": "scripted", "version": "1"}}});
+                    sw.write_all(format!("{reply}\n").as_bytes()).await.unwrap();
+                } else {
+                    // tools/call is never answered: the client must give up and cancel.
+                    let _ = seen_tx.send(msg);
+                }
+            }
+        });
+        let client = Handler::new("mcp_test", None)
+            .serve((cr, cw))
+            .await
+            .unwrap();
+        let call = client.peer().call_tool(CallToolRequestParams::new("slow"));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), call)
+                .await
+                .is_err()
+        );
+        let mut call_id = Value::Null;
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(5), seen.recv())
+                .await
+                .expect("notifications/cancelled within 5 s")
+                .expect("peer open");
+            match msg["method"].as_str() {
+                Some("tools/call") => call_id = msg["id"].clone(),
+                Some("notifications/cancelled") => {
+                    assert_eq!(msg["params"]["requestId"], call_id);
+                    assert!(!call_id.is_null());
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+}

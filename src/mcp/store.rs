@@ -1,0 +1,200 @@
+//! SQL for `mcp_servers`: the server records and their discovery cache.
+
+use super::model::{Catalog, Counts, Discovery, McpServer, ServerInfo, ServerRecord, Transport};
+use crate::error::Result;
+use crate::store::list::{Field, FieldKind, ListQuery, ListSpec, Order, Page};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::Value;
+
+const COLUMNS: &str = "id, name, transport, service_id, url, headers, header_names, port, path, status, server_info, capabilities, \
+     json_array_length(coalesce(tools, '[]')), json_array_length(coalesce(resources, '[]')), \
+     json_array_length(coalesce(resource_templates, '[]')), json_array_length(coalesce(prompts, '[]')), \
+     discovered_at, created_by, created_at, updated_at";
+
+/// Filters and sorts of `GET /mcp/servers`.
+pub const LIST_SPEC: ListSpec = ListSpec {
+    fields: &[
+        Field::new("name", "name", FieldKind::Text),
+        Field::new("status", "status", FieldKind::Text),
+        Field::new("transport", "transport", FieldKind::Text),
+        Field::new("backend", "backend_type", FieldKind::Text),
+        Field::new("created_at", "created_at", FieldKind::Time),
+        Field::new("updated_at", "updated_at", FieldKind::Time),
+    ],
+    default_sort: "created_at",
+    default_order: Order::Desc,
+};
+
+fn json_col<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    i: usize,
+) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = row.get(i)?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<ServerRecord> {
+    let transport: String = row.get(2)?;
+    let port: Option<i64> = row.get(7)?;
+    Ok(ServerRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        transport: Transport::parse(&transport).unwrap_or(Transport::Stdio),
+        service_id: row.get(3)?,
+        url: row.get(4)?,
+        headers_sealed: row.get(5)?,
+        header_names: json_col(row, 6)?.unwrap_or_default(),
+        port: port.and_then(|p| u16::try_from(p).ok()),
+        path: row.get(8)?,
+        status: row.get(9)?,
+        server_info: json_col::<ServerInfo>(row, 10)?,
+        capabilities: json_col::<Value>(row, 11)?,
+        counts: Counts {
+            tools: row.get::<_, i64>(12)? as u64,
+            resources: row.get::<_, i64>(13)? as u64,
+            resource_templates: row.get::<_, i64>(14)? as u64,
+            prompts: row.get::<_, i64>(15)? as u64,
+        },
+        discovered_at: row.get(16)?,
+        created_by: row.get(17)?,
+        created_at: row.get(18)?,
+        updated_at: row.get(19)?,
+    })
+}
+
+/// Inserts a new record (discovery cache empty).
+pub fn insert(conn: &Connection, r: &ServerRecord) -> Result<()> {
+    conn.execute(
+        "INSERT INTO mcp_servers (id, name, transport, backend_type, service_id, url, headers, header_names, port, path, status, created_by, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            r.id,
+            r.name,
+            r.transport.as_str(),
+            if r.is_managed() { "container" } else { "remote" },
+            r.service_id,
+            r.url,
+            r.headers_sealed,
+            serde_json::to_string(&r.header_names)?,
+            r.port,
+            r.path,
+            r.status,
+            r.created_by,
+            r.created_at,
+            r.updated_at,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Finds a server by id or unique name.
+pub fn find(conn: &Connection, id_or_name: &str) -> Result<Option<ServerRecord>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM mcp_servers WHERE id = ?1 OR name = ?1"),
+            [id_or_name],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// Whether any server has this name.
+pub fn name_taken(conn: &Connection, name: &str) -> Result<bool> {
+    Ok(conn
+        .query_row("SELECT 1 FROM mcp_servers WHERE name = ?1", [name], |_| {
+            Ok(())
+        })
+        .optional()?
+        .is_some())
+}
+
+/// One page of servers.
+pub fn list(conn: &Connection, q: &ListQuery) -> Result<Page<McpServer>> {
+    let parts = q.sql(&LIST_SPEC)?;
+    Ok(parts
+        .query(conn, COLUMNS, "mcp_servers", from_row)?
+        .map(|r| r.view()))
+}
+
+/// Every server record (for startup reconnects and cross-server listings).
+pub fn all(conn: &Connection) -> Result<Vec<ServerRecord>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM mcp_servers ORDER BY name"))?;
+    let rows = stmt
+        .query_map([], from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Records a new status (and `updated_at` when it changed).
+pub fn set_status(conn: &Connection, id: &str, status: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE mcp_servers SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status IS NOT ?2",
+        params![id, status, crate::time::now_rfc3339()],
+    )?;
+    Ok(())
+}
+
+/// Records what `initialize` said.
+pub fn set_server_info(
+    conn: &Connection,
+    id: &str,
+    info: &ServerInfo,
+    capabilities: &Value,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE mcp_servers SET server_info = ?2, capabilities = ?3 WHERE id = ?1",
+        params![id, serde_json::to_string(info)?, capabilities.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Replaces the discovery cache.
+pub fn save_discovery(conn: &Connection, id: &str, d: &Discovery) -> Result<()> {
+    conn.execute(
+        "UPDATE mcp_servers SET tools = ?2, resources = ?3, resource_templates = ?4, prompts = ?5, discovered_at = ?6 WHERE id = ?1",
+        params![
+            id,
+            serde_json::to_string(&d.tools)?,
+            serde_json::to_string(&d.resources)?,
+            serde_json::to_string(&d.resource_templates)?,
+            serde_json::to_string(&d.prompts)?,
+            crate::time::now_rfc3339(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// One cached list, as stored (empty when never discovered).
+pub fn cached(conn: &Connection, id: &str, which: Catalog) -> Result<Vec<Value>> {
+    let text: Option<String> = conn.query_row(
+        &format!("SELECT {} FROM mcp_servers WHERE id = ?1", which.column()),
+        [id],
+        |r| r.get(0),
+    )?;
+    Ok(text
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default())
+}
+
+/// Changes the connection settings of a server (PATCH).
+pub fn update_endpoint(conn: &Connection, r: &ServerRecord) -> Result<()> {
+    conn.execute(
+        "UPDATE mcp_servers SET url = ?2, headers = ?3, header_names = ?7, port = ?4, path = ?5, updated_at = ?6 WHERE id = ?1",
+        params![
+            r.id,
+            r.url,
+            r.headers_sealed,
+            r.port,
+            r.path,
+            crate::time::now_rfc3339(),
+            serde_json::to_string(&r.header_names)?,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Removes the record (the request log keeps its rows).
+pub fn delete(conn: &Connection, id: &str) -> Result<()> {
+    conn.execute("DELETE FROM mcp_servers WHERE id = ?1", [id])?;
+    Ok(())
+}

@@ -1,0 +1,338 @@
+//! Every route × every role (and a scoped API key, and no credentials): allowed or
+//! denied exactly as the published role grants (`GET /roles`) say.
+//!
+//! Requests use ids that do not exist and empty bodies, so an allowed call ends in a
+//! 400/404/409/503 without changing anything, and a denied one must be a 403 whatever
+//! the body (authorization runs before the body is read).
+
+mod common;
+
+use common::Daemon;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// `(method, path, body, permission)`; `None` = any authenticated caller.
+type Route = (Method, &'static str, Option<Value>, Option<&'static str>);
+
+fn routes() -> Vec<Route> {
+    use Method as M;
+    let e = || Some(json!({}));
+    vec![
+        (M::GET, "/info", None, Some("system:read")),
+        (M::GET, "/users/me", None, None),
+        (M::PATCH, "/users/me", e(), None),
+        (M::GET, "/roles", None, None),
+        (M::GET, "/auth/sessions", None, None),
+        (M::DELETE, "/auth/sessions/ses_doesnotexist0000", None, None),
+        (
+            M::DELETE,
+            "/users/usr_doesnotexist0000/mfa",
+            None,
+            Some("users:write"),
+        ),
+        (M::GET, "/api-keys", None, None),
+        (M::DELETE, "/api-keys/key_doesnotexist0000", None, None),
+        (M::GET, "/users", None, Some("users:read")),
+        (M::POST, "/users", e(), Some("users:write")),
+        (
+            M::GET,
+            "/users/usr_doesnotexist0000",
+            None,
+            Some("users:read"),
+        ),
+        (
+            M::PUT,
+            "/users/usr_doesnotexist0000",
+            e(),
+            Some("users:write"),
+        ),
+        (
+            M::PATCH,
+            "/users/usr_doesnotexist0000",
+            e(),
+            Some("users:write"),
+        ),
+        (
+            M::DELETE,
+            "/users/usr_doesnotexist0000",
+            None,
+            Some("users:write"),
+        ),
+        (
+            M::POST,
+            "/users/usr_doesnotexist0000/roles",
+            e(),
+            Some("users:write"),
+        ),
+        (
+            M::DELETE,
+            "/users/usr_doesnotexist0000/roles/viewer",
+            None,
+            Some("users:write"),
+        ),
+        (M::GET, "/services", None, Some("services:read")),
+        (M::POST, "/services", e(), Some("services:write")),
+        (
+            M::GET,
+            "/services/svc_doesnotexist0000",
+            None,
+            Some("services:read"),
+        ),
+        (
+            M::PUT,
+            "/services/svc_doesnotexist0000",
+            e(),
+            Some("services:write"),
+        ),
+        (
+            M::PATCH,
+            "/services/svc_doesnotexist0000",
+            e(),
+            Some("services:write"),
+        ),
+        (
+            M::DELETE,
+            "/services/svc_doesnotexist0000",
+            None,
+            Some("services:write"),
+        ),
+        (
+            M::POST,
+            "/services/svc_doesnotexist0000/start",
+            None,
+            Some("services:write"),
+        ),
+        (
+            M::POST,
+            "/services/svc_doesnotexist0000/stop",
+            None,
+            Some("services:write"),
+        ),
+        (
+            M::POST,
+            "/services/svc_doesnotexist0000/restart",
+            None,
+            Some("services:write"),
+        ),
+        (
+            M::POST,
+            "/services/svc_doesnotexist0000/scale",
+            e(),
+            Some("services:write"),
+        ),
+        (
+            M::GET,
+            "/services/svc_doesnotexist0000/logs",
+            None,
+            Some("services:read"),
+        ),
+        (
+            M::POST,
+            "/services/svc_doesnotexist0000/exec",
+            e(),
+            Some("services:execute"),
+        ),
+        (
+            M::GET,
+            "/services/svc_doesnotexist0000/health",
+            None,
+            Some("services:read"),
+        ),
+        (
+            M::GET,
+            "/services/svc_doesnotexist0000/stats",
+            None,
+            Some("services:read"),
+        ),
+        (M::GET, "/images", None, Some("images:read")),
+        (
+            M::GET,
+            "/images/mcpd-test/doesnotexist:0",
+            None,
+            Some("images:read"),
+        ),
+        (M::POST, "/images/load", None, Some("images:write")),
+        (
+            M::DELETE,
+            "/images/mcpd-test/doesnotexist:0",
+            None,
+            Some("images:write"),
+        ),
+        (M::POST, "/images/pull", e(), Some("images:write")),
+        (M::GET, "/mcp/servers", None, Some("mcp:read")),
+        (M::POST, "/mcp/servers", e(), Some("mcp:write")),
+        (
+            M::GET,
+            "/mcp/servers/mcp_doesnotexist0000",
+            None,
+            Some("mcp:read"),
+        ),
+        (
+            M::PATCH,
+            "/mcp/servers/mcp_doesnotexist0000",
+            e(),
+            Some("mcp:write"),
+        ),
+        (
+            M::DELETE,
+            "/mcp/servers/mcp_doesnotexist0000",
+            None,
+            Some("mcp:write"),
+        ),
+        (
+            M::GET,
+            "/mcp/servers/mcp_doesnotexist0000/tools",
+            None,
+            Some("mcp:read"),
+        ),
+        (
+            M::GET,
+            "/mcp/servers/mcp_doesnotexist0000/resources",
+            None,
+            Some("mcp:read"),
+        ),
+        (
+            M::GET,
+            "/mcp/servers/mcp_doesnotexist0000/resource-templates",
+            None,
+            Some("mcp:read"),
+        ),
+        (
+            M::GET,
+            "/mcp/servers/mcp_doesnotexist0000/prompts",
+            None,
+            Some("mcp:read"),
+        ),
+        (M::GET, "/mcp/resources", None, Some("mcp:read")),
+        (
+            M::POST,
+            "/mcp/servers/mcp_doesnotexist0000/test",
+            None,
+            Some("mcp:execute"),
+        ),
+        (
+            M::POST,
+            "/mcp/servers/mcp_doesnotexist0000/discover",
+            None,
+            Some("mcp:write"),
+        ),
+        (
+            M::POST,
+            "/mcp/servers/mcp_doesnotexist0000/start",
+            None,
+            Some("mcp:write"),
+        ),
+        (
+            M::POST,
+            "/mcp/servers/mcp_doesnotexist0000/stop",
+            None,
+            Some("mcp:write"),
+        ),
+        (
+            M::POST,
+            "/mcp/servers/mcp_doesnotexist0000/restart",
+            None,
+            Some("mcp:write"),
+        ),
+        (M::POST, "/mcp/execute/tool", e(), Some("mcp:execute")),
+        (M::POST, "/mcp/execute/resource", e(), Some("mcp:execute")),
+        (M::POST, "/mcp/execute/prompt", e(), Some("mcp:execute")),
+        (M::GET, "/logs/requests", None, Some("logs:read")),
+        (
+            M::GET,
+            "/logs/requests/rlog_doesnotexist0000",
+            None,
+            Some("logs:read"),
+        ),
+    ]
+}
+
+/// Whether a set of held permissions implies `wanted` (admin implies all actions of its
+/// domain; write and execute imply read) — the rule DESIGN.md states.
+fn implies(held: &BTreeSet<String>, wanted: &str) -> bool {
+    let (domain, action) = wanted.split_once(':').unwrap();
+    held.contains(wanted)
+        || held.contains(&format!("{domain}:admin"))
+        || (action == "read"
+            && (held.contains(&format!("{domain}:write"))
+                || held.contains(&format!("{domain}:execute"))))
+}
+
+#[tokio::test]
+async fn every_route_by_every_role() {
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let (s, b) = d.get("/roles", &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    let grants: BTreeMap<String, BTreeSet<String>> = b["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let perms = r["permissions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap().to_string())
+                .collect();
+            (r["name"].as_str().unwrap().to_string(), perms)
+        })
+        .collect();
+    assert_eq!(grants.len(), 4);
+
+    // One caller per role, plus an admin's API key narrowed to `mcp:read`.
+    let mut callers: Vec<(String, String, BTreeSet<String>)> = Vec::new();
+    callers.push(("admin".into(), admin.clone(), grants["admin"].clone()));
+    for role in ["operator", "developer", "viewer"] {
+        let token = d.user_with_roles(&format!("u-{role}"), &[role]).await;
+        callers.push((role.into(), token, grants[role].clone()));
+    }
+    let (s, b) = d
+        .post(
+            "/api-keys",
+            &admin,
+            json!({"name": "narrow", "scopes": ["mcp:read"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    callers.push((
+        "admin key scoped mcp:read".into(),
+        b["data"]["key"].as_str().unwrap().into(),
+        BTreeSet::from(["mcp:read".to_string()]),
+    ));
+
+    let mut failures = Vec::new();
+    for (method, path, body, perm) in routes() {
+        // No credentials: always 401.
+        let (s, _) = d.call(method.clone(), path, None, body.clone()).await;
+        if s != StatusCode::UNAUTHORIZED {
+            failures.push(format!("{method} {path} without credentials → {s}"));
+        }
+        for (who, token, held) in &callers {
+            let allowed = perm.is_none_or(|p| implies(held, p));
+            let (s, b) = d
+                .call(method.clone(), path, Some(token), body.clone())
+                .await;
+            let denied = s == StatusCode::FORBIDDEN;
+            if allowed == denied
+                || s == StatusCode::UNAUTHORIZED
+                || s.is_server_error() && s != StatusCode::SERVICE_UNAVAILABLE
+            {
+                failures.push(format!(
+                    "{method} {path} as {who} (needs {perm:?}): expected {}, got {s} {b}",
+                    if allowed { "allowed" } else { "403" }
+                ));
+            }
+            if denied {
+                assert_eq!(b["error"]["code"], "FORBIDDEN", "{method} {path}: {b}");
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
