@@ -47,6 +47,7 @@ pub struct CreateRequest {
     pub include_logs: Option<bool>,
     pub include_master_key: Option<bool>,
     pub services: Option<Vec<String>>,
+    pub pause_services: Option<bool>,
     pub compress: Option<bool>,
     pub encrypt: Option<bool>,
     pub description: Option<String>,
@@ -67,6 +68,7 @@ impl CreateRequest {
             include_logs: self.include_logs.unwrap_or(d.include_logs),
             include_master_key: self.include_master_key.unwrap_or(d.include_master_key),
             services: self.services.clone().unwrap_or_default(),
+            pause_services: self.pause_services.unwrap_or(d.pause_services),
             compress: self.compress.unwrap_or(d.compress),
             encrypt: self.encrypt.unwrap_or(d.encrypt),
             description: self.description.clone().unwrap_or_default(),
@@ -85,6 +87,8 @@ async fn create(
     }
     opts.validate()?;
     let seal = super::choose_seal(&app, opts.encrypt, req.passphrase, req.recipient)?;
+    // Unknown services and volumes are refused now rather than failing in the background.
+    super::volumes::locate(&app, &opts.services).await?;
     super::create(&app, &Actor::from(&who), opts, seal, None)
         .await
         .map(Reply::accepted)
@@ -169,12 +173,13 @@ pub struct RestoreRequest {
     /// Report what would change and change nothing.
     #[serde(default)]
     pub dry_run: bool,
-    /// Restore the database (the only part restorable online; default true).
+    /// Restore the database (default true).
     pub include_data: Option<bool>,
     /// The daemon configuration comes from its config file; restoring it online is
     /// refused (use the archive's `config/mcpd.json` by hand).
     pub include_config: Option<bool>,
-    /// Volumes of these services (not available yet: must be empty).
+    /// Restore the volumes of these services (ids or names): they are stopped, their
+    /// volumes replaced, and started again if they were meant to run.
     pub services: Option<Vec<String>>,
     /// Opens a passphrase-encrypted archive (else `backups.passphrase_file`).
     pub passphrase: Option<String>,
@@ -188,10 +193,12 @@ async fn restore(
     Path(id): Path<String>,
     Json(req): Json<RestoreRequest>,
 ) -> Result<Reply<super::restore::Report>> {
-    if req.include_data == Some(false) {
+    let services = req.services.unwrap_or_default();
+    let data = req.include_data.unwrap_or(true);
+    if !data && services.is_empty() {
         return Err(Error::field(
             "include_data",
-            "an online restore restores the database; nothing else is restorable online",
+            "nothing to restore: include_data is false and no services are listed",
         ));
     }
     if req.include_config == Some(true) {
@@ -200,14 +207,13 @@ async fn restore(
             "the daemon configuration is read from its config file; copy config/mcpd.json from the archive by hand",
         ));
     }
-    if req.services.as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(Error::field(
-            "services",
-            "volume restores are not available in this version; leave services empty",
-        ));
-    }
     let unseal = super::unseal_for(&app, req.passphrase, req.identity)?;
-    super::restore_online(&app, &Actor::from(&who), &id, unseal, req.dry_run)
+    let scope = super::RestoreScope {
+        data,
+        services,
+        dry_run: req.dry_run,
+    };
+    super::restore_online(&app, &Actor::from(&who), &id, unseal, scope)
         .await
         .map(Reply::ok)
 }
@@ -230,6 +236,7 @@ pub struct ScheduleRequest {
     pub include_logs: Option<bool>,
     pub include_master_key: Option<bool>,
     pub services: Option<Vec<String>>,
+    pub pause_services: Option<bool>,
     pub compress: Option<bool>,
     pub encrypt: Option<bool>,
     pub description: Option<String>,
@@ -246,6 +253,7 @@ impl ScheduleRequest {
             include_logs: self.include_logs,
             include_master_key: self.include_master_key,
             services: self.services,
+            pause_services: self.pause_services,
             compress: self.compress,
             encrypt: self.encrypt,
             description: self.description,

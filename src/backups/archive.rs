@@ -72,6 +72,24 @@ pub struct Manifest {
     pub vault_key_id: String,
     pub included: Included,
     pub files: Vec<FileEntry>,
+    /// Service volumes, each a tar file among `files`.
+    #[serde(default)]
+    pub volumes: Vec<VolumeEntry>,
+}
+
+/// One service volume in an archive.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VolumeEntry {
+    /// Service name at backup time.
+    pub service: String,
+    /// Named Docker volume or absolute host path (bind mount), as in the service spec.
+    pub source: String,
+    /// Mount point in the container.
+    pub target: String,
+    /// `volume` or `bind`.
+    pub kind: String,
+    /// The tar file in the archive holding the volume's contents.
+    pub entry: String,
 }
 
 /// How an archive is encrypted.
@@ -411,6 +429,7 @@ mod tests {
                 sha256,
                 size_bytes,
             }],
+            volumes: vec![],
         };
         (m, vec![(DB_ENTRY.into(), p)])
     }

@@ -12,6 +12,7 @@ pub mod archive;
 pub mod offline;
 pub mod restore;
 pub mod schedule;
+pub mod volumes;
 
 use crate::app::AppState;
 use crate::audit::{self, Actor, Entry};
@@ -57,8 +58,12 @@ pub struct BackupOptions {
     pub include_logs: bool,
     /// The vault master key; only with `encrypt` (and `backups:admin`).
     pub include_master_key: bool,
-    /// Services whose volumes to archive (not available yet: must be empty).
+    /// Services (ids or names) whose volumes to archive.
     pub services: Vec<String>,
+    /// Pause those services' running containers while their volumes are read (a
+    /// consistent copy at the cost of a pause).
+    #[serde(default)]
+    pub pause_services: bool,
     /// zstd level 3.
     pub compress: bool,
     /// age, with the request's passphrase/recipient or the configured one.
@@ -75,6 +80,7 @@ impl Default for BackupOptions {
             include_logs: false,
             include_master_key: false,
             services: Vec::new(),
+            pause_services: false,
             compress: true,
             encrypt: false,
             description: String::new(),
@@ -91,17 +97,14 @@ impl BackupOptions {
                 "a backup needs include_data or include_config",
             ));
         }
-        if !self.services.is_empty() {
-            return Err(Error::field(
-                "services",
-                "volume backups are not available in this version; leave services empty",
-            ));
-        }
         if self.r#type == BackupType::Incremental {
             return Err(Error::field(
                 "type",
-                "incremental backups carry changed volume files only, and volume backups are not available in this version",
+                "incremental backups are not available in this version; use full",
             ));
+        }
+        if self.pause_services && self.services.is_empty() {
+            return Err(Error::field("pause_services", "needs services"));
         }
         if self.include_master_key && !self.encrypt {
             return Err(Error::field(
@@ -409,6 +412,22 @@ pub async fn run(app: AppState, id: String, opts: BackupOptions, seal: Seal) -> 
     if !matches!(started, Ok(1)) {
         return Status::Failed;
     }
+    let located = match volumes::locate(&app, &opts.services).await {
+        Ok(v) => v,
+        Err(e) => {
+            finish(&app, &id, Err(format!("services: {}", e.message))).await;
+            return Status::Failed;
+        }
+    };
+    let paused: Vec<String> = if opts.pause_services {
+        let mut ids: Vec<String> = located.iter().flat_map(|l| l.running.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        volumes::set_paused(&app, &ids, true).await;
+        ids
+    } else {
+        Vec::new()
+    };
     let progress = Arc::new(AtomicU8::new(0));
     let cancel = Arc::new(AtomicBool::new(false));
     let job = Job {
@@ -428,6 +447,7 @@ pub async fn run(app: AppState, id: String, opts: BackupOptions, seal: Seal) -> 
             .path
         }),
         vault_key_id: app.vault.key_id(),
+        volumes: located.into_iter().map(|l| (l.entry, l.path)).collect(),
         min_free_bytes: app.config.backups.min_free_bytes,
         opts,
         seal,
@@ -451,6 +471,7 @@ pub async fn run(app: AppState, id: String, opts: BackupOptions, seal: Seal) -> 
             _ = app.shutdown.cancelled(), if !cancel.load(Ordering::Relaxed) => cancel.store(true, Ordering::Relaxed),
         }
     };
+    volumes::set_paused(&app, &paused, false).await;
     let status = if outcome.is_ok() {
         Status::Completed
     } else {
@@ -577,6 +598,7 @@ struct Job {
     config_json: Option<Vec<u8>>,
     master_key_file: Option<PathBuf>,
     vault_key_id: String,
+    volumes: Vec<(archive::VolumeEntry, PathBuf)>,
     min_free_bytes: u64,
     opts: BackupOptions,
     seal: Seal,
@@ -671,7 +693,8 @@ impl Job {
     fn build_in(&self, staging: &Path, partial: &Path, file_name: &str) -> Result<Built> {
         // The copy and the archive each take at most about the database's size.
         let db_size = file_len(&self.db_path) + file_len(&wal_path(&self.db_path));
-        let need = 2 * db_size + self.min_free_bytes;
+        let vol_size: u64 = self.volumes.iter().map(|(_, p)| volumes::dir_size(p)).sum();
+        let need = 2 * (db_size + vol_size) + self.min_free_bytes;
         let free = free_bytes(&self.dir)?;
         if free < need {
             return Err(Error::validation(format!(
@@ -704,6 +727,14 @@ impl Job {
                 .map_err(|e| Error::internal(anyhow::anyhow!("reading the master key: {e}")))?;
             files.push((archive::MASTER_KEY_ENTRY.into(), p));
         }
+        for (i, (v, path)) in self.volumes.iter().enumerate() {
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(Error::internal(anyhow::anyhow!("cancelled")));
+            }
+            let p = staging.join(format!("vol-{i}.tar"));
+            volumes::tar_dir(path, &p)?;
+            files.push((v.entry.clone(), p));
+        }
         let mut entries = Vec::new();
         for (name, path) in &files {
             let (sha256, size_bytes) = archive::hash_file(path)
@@ -731,6 +762,7 @@ impl Job {
                 services: self.opts.services.clone(),
             },
             files: entries,
+            volumes: self.volumes.iter().map(|(v, _)| v.clone()).collect(),
         };
         let (sha256, size_bytes) = archive::write(
             partial,
@@ -791,21 +823,33 @@ fn wal_path(db: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// What an online restore restores.
+pub struct RestoreScope {
+    /// Replace the database.
+    pub data: bool,
+    /// Services (ids or names) whose volumes to restore.
+    pub services: Vec<String>,
+    pub dry_run: bool,
+}
+
 /// Restores backup `id` into the running daemon (see [`restore`] for the design); with
 /// `dry_run` only reports. Refuses (`CONFLICT`) while a backup is queued or running,
 /// (`PRECONDITION_FAILED`) a damaged archive, a newer schema, or a database sealed with
 /// another master key (restore those offline with `mcpd backup restore --key-file`).
-/// A real restore is audited as `backups.restore` in the restored database.
+/// Volumes: the services are stopped, each volume's contents replaced (old contents
+/// kept aside until the database swap has succeeded, put back on failure), and the
+/// services that were meant to run are started again. A real restore is audited as
+/// `backups.restore` (in the restored database).
 pub async fn restore_online(
     app: &AppState,
     actor: &Actor,
     id: &str,
     unseal: archive::Unseal,
-    dry_run: bool,
+    scope: RestoreScope,
 ) -> Result<restore::Report> {
     let b = get(app, id).await?;
     let path = archive_path(app, &b)?;
-    // Holding the run lock: no backup starts while the database is being replaced.
+    // Holding the run lock: no backup starts while things are being replaced.
     let _turn = RUN_LOCK.try_lock().map_err(|_| {
         Error::conflict("a backup or restore is in progress; try again when it ends")
     })?;
@@ -827,49 +871,137 @@ pub async fn restore_online(
     let staging = dir(app).join(format!(".staging-restore-{}", crate::ids::random_alnum(8)));
     let live = app.store.path().to_path_buf();
     let key_id = app.vault.key_id();
-    let report = tokio::task::spawn_blocking(move || -> Result<restore::Report> {
-        let staged = restore::stage(&path, &unseal, staging)?;
-        let archive_key = restore::staged_key_id(&staged)?;
-        if archive_key.as_deref().is_some_and(|k| k != key_id) {
-            return Err(Error::new(
-                ErrorCode::PreconditionFailed,
-                format!(
-                    "the archive's secrets are sealed with master key {} but this daemon uses {key_id}; restore it offline with `mcpd backup restore` and that key (--key-file, or an archive that includes it)",
-                    archive_key.unwrap_or_default()
-                ),
-            ));
+    let (data, dry_run) = (scope.data, scope.dry_run);
+    let (staged, mut report) = {
+        let live = live.clone();
+        tokio::task::spawn_blocking(move || -> Result<(restore::Staged, restore::Report)> {
+            let staged = restore::stage(&path, &unseal, staging, data)?;
+            let mut report = if data {
+                let archive_key = restore::staged_key_id(&staged)?;
+                if archive_key.as_deref().is_some_and(|k| k != key_id) {
+                    return Err(Error::new(
+                        ErrorCode::PreconditionFailed,
+                        format!(
+                            "the archive's secrets are sealed with master key {} but this daemon uses {key_id}; restore it offline with `mcpd backup restore` and that key (--key-file, or an archive that includes it)",
+                            archive_key.unwrap_or_default()
+                        ),
+                    ));
+                }
+                restore::compare(&staged, &live, dry_run)?
+            } else {
+                restore::Report {
+                    dry_run,
+                    applied: false,
+                    backup_id: staged.manifest.backup_id.clone(),
+                    archive_created_at: staged.manifest.created_at.clone(),
+                    archive_schema_version: staged.manifest.schema_version,
+                    current_schema_version: staged.manifest.schema_version,
+                    vault_key_id: staged.manifest.vault_key_id.clone(),
+                    users: Default::default(),
+                    services: Default::default(),
+                    mcp_servers: Default::default(),
+                    config_keys: Default::default(),
+                    volumes: Default::default(),
+                }
+            };
+            report.dry_run = dry_run;
+            Ok((staged, report))
+        })
+        .await
+        .map_err(|e| Error::internal(anyhow::anyhow!("restore task: {e}")))??
+    };
+    // Match the requested services' current volumes with the archive's.
+    let located = volumes::locate(app, &scope.services).await?;
+    let mut pairs: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for l in &located {
+        let v = staged
+            .manifest
+            .volumes
+            .iter()
+            .find(|v| v.service == l.entry.service && v.source == l.entry.source)
+            .ok_or_else(|| {
+                Error::field(
+                    "services",
+                    format!(
+                        "the archive holds no copy of {} of service {}",
+                        l.entry.source, l.entry.service
+                    ),
+                )
+            })?;
+        pairs.push((staged.dir.join(&v.entry), l.path.clone()));
+        report
+            .volumes
+            .changed
+            .push(format!("{}:{}", l.entry.service, l.entry.source));
+    }
+    if dry_run {
+        return Ok(report);
+    }
+    let mut to_restart: Vec<String> = located
+        .iter()
+        .filter(|l| l.desired_running)
+        .map(|l| l.service_id.clone())
+        .collect();
+    to_restart.dedup();
+    for sid in &to_restart {
+        crate::services::manager::stop(app, actor, sid).await?;
+    }
+    let applied = tokio::task::spawn_blocking(move || -> Result<()> {
+        let mut done: Vec<(PathBuf, PathBuf)> = Vec::new();
+        let undo = |done: &[(PathBuf, PathBuf)]| {
+            for (dir, old) in done {
+                volumes::roll_back(dir, old);
+            }
+        };
+        for (tar, dir) in &pairs {
+            match volumes::swap_in(tar, dir) {
+                Ok(old) => done.push((dir.clone(), old)),
+                Err(e) => {
+                    undo(&done);
+                    return Err(e);
+                }
+            }
         }
-        let mut report = restore::compare(&staged, &live, dry_run)?;
-        if !dry_run {
-            restore::apply(&staged, &live)?;
-            report.applied = true;
+        if data && let Err(e) = restore::apply(&staged, &live) {
+            undo(&done);
+            return Err(e);
         }
-        Ok(report)
+        for (_, old) in &done {
+            let _ = std::fs::remove_dir_all(old);
+        }
+        Ok(())
     })
     .await
-    .map_err(|e| Error::internal(anyhow::anyhow!("restore task: {e}")))??;
-    if report.applied {
-        let (actor, target) = (actor.clone(), id.to_string());
-        let details = serde_json::json!({
-            "users": report.users, "services": report.services,
-            "mcp_servers": report.mcp_servers, "config_keys": report.config_keys,
-        });
-        app.store
-            .write(move |tx| {
-                audit::record(
-                    tx,
-                    &actor,
-                    &Entry {
-                        action: "backups.restore",
-                        target_type: Some("backup"),
-                        target_id: Some(&target),
-                        success: true,
-                        details: Some(details),
-                    },
-                )
-            })
-            .await?;
-        tracing::warn!(backup = %id, "database restored from a backup");
+    .map_err(|e| Error::internal(anyhow::anyhow!("restore task: {e}")))?;
+    // Whatever happened, what was meant to run runs again.
+    for sid in &to_restart {
+        if let Err(e) = crate::services::manager::start(app, actor, sid).await {
+            tracing::warn!(service = %sid, "restarting after a restore: {}", e.message);
+        }
     }
+    applied?;
+    report.applied = true;
+    let (actor, target) = (actor.clone(), id.to_string());
+    let details = serde_json::json!({
+        "users": report.users, "services": report.services,
+        "mcp_servers": report.mcp_servers, "config_keys": report.config_keys,
+        "volumes": report.volumes,
+    });
+    app.store
+        .write(move |tx| {
+            audit::record(
+                tx,
+                &actor,
+                &Entry {
+                    action: "backups.restore",
+                    target_type: Some("backup"),
+                    target_id: Some(&target),
+                    success: true,
+                    details: Some(details),
+                },
+            )
+        })
+        .await?;
+    tracing::warn!(backup = %id, "restored from a backup");
     Ok(report)
 }

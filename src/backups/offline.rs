@@ -64,8 +64,8 @@ pub fn restore(
     let backups_dir = config.backups.dir(data_dir);
     std::fs::create_dir_all(&backups_dir)?;
     let staging = backups_dir.join(format!(".staging-restore-{}", crate::ids::random_alnum(8)));
-    let staged =
-        restore::stage(file, unseal, staging).map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    let staged = restore::stage(file, unseal, staging, true)
+        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
     let live_db = data_dir.join(crate::app::DB_FILE);
     let mut report = restore::compare(&staged, &live_db, dry_run)
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;

@@ -41,6 +41,8 @@ pub struct Report {
     pub services: Delta,
     pub mcp_servers: Delta,
     pub config_keys: Delta,
+    /// Service volumes (`<service>:<source>`) replaced by the archive's contents.
+    pub volumes: Delta,
 }
 
 /// `(table, name column, column whose change means "changed")` compared by a restore.
@@ -78,9 +80,9 @@ fn refuse(msg: impl Into<String>) -> Error {
 }
 
 /// Verifies every checksum of `path` and extracts it under `staging` (created; removed
-/// when the result drops). Refuses archives without a database and databases from a
-/// newer schema than this binary's.
-pub fn stage(path: &Path, unseal: &Unseal, staging: PathBuf) -> Result<Staged> {
+/// when the result drops). With `need_data`, refuses archives without a database and
+/// databases from a newer schema than this binary's, and migrates an older copy.
+pub fn stage(path: &Path, unseal: &Unseal, staging: PathBuf, need_data: bool) -> Result<Staged> {
     std::fs::create_dir_all(&staging)
         .map_err(|e| Error::internal(anyhow::anyhow!("creating {}: {e}", staging.display())))?;
     let mut staged = Staged {
@@ -88,6 +90,9 @@ pub fn stage(path: &Path, unseal: &Unseal, staging: PathBuf) -> Result<Staged> {
         dir: staging,
     };
     staged.manifest = archive::verify(path, unseal, Some(&staged.dir))?;
+    if !need_data {
+        return Ok(staged);
+    }
     if !staged.manifest.included.data {
         return Err(refuse(
             "the archive holds no database (include_data was false)",
@@ -134,6 +139,7 @@ fn placeholder() -> Manifest {
             services: vec![],
         },
         files: vec![],
+        volumes: vec![],
     }
 }
 
@@ -228,6 +234,7 @@ pub fn compare(staged: &Staged, live_db: &Path, dry_run: bool) -> Result<Report>
         services: d.next().unwrap_or_default(),
         mcp_servers: d.next().unwrap_or_default(),
         config_keys: d.next().unwrap_or_default(),
+        volumes: Delta::default(),
     })
 }
 
