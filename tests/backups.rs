@@ -479,3 +479,89 @@ async fn not_enough_free_space_fails_cleanly() {
     let (s, b) = d.get(&format!("/backups/{id}/download"), &admin).await;
     assert_error(s, &b, 409, "CONFLICT");
 }
+
+#[tokio::test]
+async fn every_backups_route_by_role() {
+    let mut d = Daemon::start().await;
+    let bad = || Some(json!({"bogus": 1}));
+    // (method, path, body, needed: 0 read, 1 write, 2 admin)
+    let routes: Vec<(reqwest::Method, &str, Option<Value>, u8)> = vec![
+        (reqwest::Method::GET, "/backups", None, 0),
+        (reqwest::Method::POST, "/backups", bad(), 1),
+        (
+            reqwest::Method::GET,
+            "/backups/bkp_doesnotexist0000",
+            None,
+            0,
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/backups/bkp_doesnotexist0000",
+            None,
+            1,
+        ),
+        (
+            reqwest::Method::GET,
+            "/backups/bkp_doesnotexist0000/download",
+            None,
+            1,
+        ),
+        (
+            reqwest::Method::POST,
+            "/backups/bkp_doesnotexist0000/restore",
+            bad(),
+            2,
+        ),
+        (reqwest::Method::GET, "/backups/schedules", None, 0),
+        (reqwest::Method::POST, "/backups/schedules", bad(), 1),
+        (
+            reqwest::Method::GET,
+            "/backups/schedules/bks_doesnotexist0000",
+            None,
+            0,
+        ),
+        (
+            reqwest::Method::PUT,
+            "/backups/schedules/bks_doesnotexist0000",
+            bad(),
+            1,
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/backups/schedules/bks_doesnotexist0000",
+            None,
+            1,
+        ),
+    ];
+    // Highest level each role holds in the backups domain (-1: none).
+    let roles: [(&str, i8); 4] = [
+        ("viewer", -1),
+        ("developer", -1),
+        ("operator", 1),
+        ("admin", 2),
+    ];
+    for (role, level) in roles {
+        let token = d.user_with_roles(&d.name(role), &[role]).await;
+        for (m, path, body, need) in &routes {
+            let (s, b) = d.call(m.clone(), path, Some(&token), body.clone()).await;
+            if level >= *need as i8 {
+                assert!(
+                    [200, 400, 404].contains(&s.as_u16()),
+                    "{role} {m} {path}: allowed call should end in 200/400/404, got {s} {b}"
+                );
+            } else {
+                assert_error(s, &b, 403, "FORBIDDEN");
+            }
+        }
+    }
+    for (m, path, body, _) in &routes {
+        let (s, b) = d.call(m.clone(), path, None, body.clone()).await;
+        assert_error(s, &b, 401, "UNAUTHORIZED");
+    }
+    let admin = d.admin().await;
+    let (_, list) = d.get("/backups", &admin).await;
+    assert_eq!(
+        list["meta"]["pagination"]["total"], 0,
+        "nothing was created"
+    );
+}

@@ -427,6 +427,8 @@ pub fn health() -> Result<()> {
 
 /// Starts the scheduler task (stops when `app.shutdown` is cancelled).
 pub fn spawn(app: &AppState) {
+    // Healthy from the moment it is started, before the task's first tick runs.
+    LAST_TICK.store(crate::time::unix_now(), Ordering::Relaxed);
     let app = app.clone();
     app.tasks.clone().spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
