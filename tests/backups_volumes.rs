@@ -160,6 +160,59 @@ async fn named_volume_is_backed_up_and_restored_online() {
     );
     assert_eq!(cat(&c, "/data/f.txt").as_deref(), Some("v1"));
 
+    // Incremental: only what changed since the full one, deletions included.
+    docker(&[
+        "exec",
+        &c,
+        "sh",
+        "-c",
+        "echo v3 > /data/f.txt; rm /data/sub/g.txt; echo inc > /data/inc.txt",
+    ]);
+    let (s, b) = d
+        .post("/backups", &admin, json!({"type": "incremental", "services": [svc], "include_data": false, "include_config": true}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let inc = b["data"]["id"].as_str().unwrap().to_string();
+    let done = wait_for(&d, &admin, &format!("/backups/{inc}"), |b| {
+        b["data"]["status"] == "completed" || b["data"]["status"] == "failed"
+    })
+    .await;
+    assert_eq!(done["data"]["status"], "completed", "{done}");
+    let m = &done["data"]["manifest"];
+    assert_eq!(m["base_backup_id"], json!(id), "{m}");
+    assert!(m["volumes"][0]["listing"].is_string(), "{m}");
+    let (s, b) = d.delete(&format!("/backups/{id}"), &admin).await;
+    assert_error(s, &b, 409, "CONFLICT");
+
+    docker(&[
+        "exec",
+        &c,
+        "sh",
+        "-c",
+        "echo v4 > /data/f.txt; echo later > /data/later.txt",
+    ]);
+    let (s, b) = d
+        .post(
+            &format!("/backups/{inc}/restore"),
+            &admin,
+            json!({"include_data": false, "services": [svc]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    wait_for(&d, &admin, &format!("/services/{svc}"), |b| {
+        b["data"]["status"] == "running"
+    })
+    .await;
+    assert_eq!(cat(&c, "/data/f.txt").as_deref(), Some("v3"));
+    assert_eq!(cat(&c, "/data/inc.txt").as_deref(), Some("inc"));
+    assert_eq!(
+        cat(&c, "/data/sub/g.txt"),
+        None,
+        "deleted before the increment"
+    );
+    assert_eq!(cat(&c, "/data/later.txt"), None, "made after the increment");
+    assert!(docker(&["exec", &c, "test", "-d", "/data/sub"]).is_some());
+
     for s in [&svc, &plain] {
         let (st, _) = d.delete(&format!("/services/{s}"), &admin).await;
         assert!(st.is_success(), "delete {s}: {st}");

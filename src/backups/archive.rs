@@ -75,6 +75,9 @@ pub struct Manifest {
     /// Service volumes, each a tar file among `files`.
     #[serde(default)]
     pub volumes: Vec<VolumeEntry>,
+    /// For an incremental backup: the backup whose volumes it builds on.
+    #[serde(default)]
+    pub base_backup_id: Option<String>,
 }
 
 /// One service volume in an archive.
@@ -88,8 +91,13 @@ pub struct VolumeEntry {
     pub target: String,
     /// `volume` or `bind`.
     pub kind: String,
-    /// The tar file in the archive holding the volume's contents.
+    /// The tar file in the archive holding the volume's contents (incremental: only
+    /// files changed since the base, plus every directory).
     pub entry: String,
+    /// Incremental only: a file in the archive listing every path present (one per
+    /// line), so a restore removes what was deleted since the base.
+    #[serde(default)]
+    pub listing: Option<String>,
 }
 
 /// How an archive is encrypted.
@@ -430,6 +438,7 @@ mod tests {
                 size_bytes,
             }],
             volumes: vec![],
+            base_backup_id: None,
         };
         (m, vec![(DB_ENTRY.into(), p)])
     }

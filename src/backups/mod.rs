@@ -26,8 +26,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
-/// `full` copies everything asked for; `incremental` (volume data changed since a base)
-/// is accepted in the schema but refused until volume backups exist.
+/// `full` copies everything asked for; `incremental` copies the database and config in
+/// full but of each volume only the files changed since its base (the newest completed
+/// backup holding the same volumes), naming that base.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum BackupType {
@@ -97,10 +98,10 @@ impl BackupOptions {
                 "a backup needs include_data or include_config",
             ));
         }
-        if self.r#type == BackupType::Incremental {
+        if self.r#type == BackupType::Incremental && self.services.is_empty() {
             return Err(Error::field(
                 "type",
-                "incremental backups are not available in this version; use full",
+                "an incremental backup carries changed volume files: list services",
             ));
         }
         if self.pause_services && self.services.is_empty() {
@@ -419,6 +420,17 @@ pub async fn run(app: AppState, id: String, opts: BackupOptions, seal: Seal) -> 
             return Status::Failed;
         }
     };
+    let base = if opts.r#type == BackupType::Incremental {
+        match find_base(&app, &located).await {
+            Ok(b) => Some(b),
+            Err(e) => {
+                finish(&app, &id, Err(e.message)).await;
+                return Status::Failed;
+            }
+        }
+    } else {
+        None
+    };
     let paused: Vec<String> = if opts.pause_services {
         let mut ids: Vec<String> = located.iter().flat_map(|l| l.running.clone()).collect();
         ids.sort();
@@ -448,6 +460,7 @@ pub async fn run(app: AppState, id: String, opts: BackupOptions, seal: Seal) -> 
         }),
         vault_key_id: app.vault.key_id(),
         volumes: located.into_iter().map(|l| (l.entry, l.path)).collect(),
+        base,
         min_free_bytes: app.config.backups.min_free_bytes,
         opts,
         seal,
@@ -534,6 +547,18 @@ pub async fn delete(app: &AppState, actor: &Actor, id: &str) -> Result<()> {
                     b.status
                 )));
             }
+            let dependent: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM backups WHERE json_extract(manifest, '$.base_backup_id') = ?1 LIMIT 1",
+                    [&id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(dep) = dependent {
+                return Err(Error::conflict(format!(
+                    "backup {id} is the base of incremental backup {dep}; delete that first"
+                )));
+            }
             tx.execute("DELETE FROM backups WHERE id = ?1", [&id])?;
             audit::record(
                 tx,
@@ -599,6 +624,8 @@ struct Job {
     master_key_file: Option<PathBuf>,
     vault_key_id: String,
     volumes: Vec<(archive::VolumeEntry, PathBuf)>,
+    /// Incremental: the base backup's id and creation time (Unix seconds).
+    base: Option<(String, i64)>,
     min_free_bytes: u64,
     opts: BackupOptions,
     seal: Seal,
@@ -691,6 +718,9 @@ impl Job {
     }
 
     fn build_in(&self, staging: &Path, partial: &Path, file_name: &str) -> Result<Built> {
+        // Taken before anything is read: an incremental based on this backup must carry
+        // every file changed after this moment.
+        let snapshot_at = crate::time::now_rfc3339();
         // The copy and the archive each take at most about the database's size.
         let db_size = file_len(&self.db_path) + file_len(&wal_path(&self.db_path));
         let vol_size: u64 = self.volumes.iter().map(|(_, p)| volumes::dir_size(p)).sum();
@@ -732,8 +762,18 @@ impl Job {
                 return Err(Error::internal(anyhow::anyhow!("cancelled")));
             }
             let p = staging.join(format!("vol-{i}.tar"));
-            volumes::tar_dir(path, &p)?;
-            files.push((v.entry.clone(), p));
+            match &self.base {
+                Some((_, since)) => {
+                    let list = staging.join(format!("vol-{i}.list"));
+                    volumes::tar_changed(path, &p, &list, *since)?;
+                    files.push((v.entry.clone(), p));
+                    files.push((listing_entry(&v.entry), list));
+                }
+                None => {
+                    volumes::tar_dir(path, &p)?;
+                    files.push((v.entry.clone(), p));
+                }
+            }
         }
         let mut entries = Vec::new();
         for (name, path) in &files {
@@ -750,7 +790,7 @@ impl Job {
             format: archive::FORMAT.into(),
             backup_id: self.id.clone(),
             r#type: self.opts.r#type.as_str().into(),
-            created_at: crate::time::now_rfc3339(),
+            created_at: snapshot_at,
             mcpd_version: env!("CARGO_PKG_VERSION").into(),
             schema_version,
             vault_key_id: self.vault_key_id.clone(),
@@ -762,7 +802,15 @@ impl Job {
                 services: self.opts.services.clone(),
             },
             files: entries,
-            volumes: self.volumes.iter().map(|(v, _)| v.clone()).collect(),
+            volumes: self
+                .volumes
+                .iter()
+                .map(|(v, _)| archive::VolumeEntry {
+                    listing: self.base.as_ref().map(|_| listing_entry(&v.entry)),
+                    ..v.clone()
+                })
+                .collect(),
+            base_backup_id: self.base.as_ref().map(|(id, _)| id.clone()),
         };
         let (sha256, size_bytes) = archive::write(
             partial,
@@ -817,11 +865,54 @@ impl Job {
     }
 }
 
+fn listing_entry(tar_entry: &str) -> String {
+    format!("{}.list", tar_entry.trim_end_matches(".tar"))
+}
+
+/// The newest completed backup whose manifest holds every one of these volumes.
+async fn find_base(app: &AppState, located: &[volumes::Located]) -> Result<(String, i64)> {
+    let want: Vec<(String, String)> = located
+        .iter()
+        .map(|l| (l.entry.service.clone(), l.entry.source.clone()))
+        .collect();
+    let rows: Vec<(String, String)> = app
+        .store
+        .read(|c| {
+            let mut st = c.prepare(
+                "SELECT id, manifest FROM backups WHERE status = 'completed' AND manifest IS NOT NULL ORDER BY created_at DESC",
+            )?;
+            let v = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(v)
+        })
+        .await?;
+    for (id, m) in rows {
+        let Ok(m) = serde_json::from_str::<Manifest>(&m) else {
+            continue;
+        };
+        let covers = want.iter().all(|(svc, src)| {
+            m.volumes
+                .iter()
+                .any(|v| &v.service == svc && &v.source == src)
+        });
+        if covers && let Some(t) = crate::time::parse_rfc3339(&m.created_at) {
+            return Ok((id, t.unix_timestamp()));
+        }
+    }
+    Err(Error::validation(
+        "no completed backup holds these volumes to base an incremental backup on; take a full one first",
+    ))
+}
+
 fn wal_path(db: &Path) -> PathBuf {
     let mut s = db.as_os_str().to_owned();
     s.push("-wal");
     PathBuf::from(s)
 }
+
+/// One layer of a volume restore: a staged tar, and for an increment its listing.
+type Layer = (PathBuf, Option<PathBuf>);
 
 /// What an online restore restores.
 pub struct RestoreScope {
@@ -872,6 +963,7 @@ pub async fn restore_online(
     let live = app.store.path().to_path_buf();
     let key_id = app.vault.key_id();
     let (data, dry_run) = (scope.data, scope.dry_run);
+    let unseal_again = unseal.clone();
     let (staged, mut report) = {
         let live = live.clone();
         tokio::task::spawn_blocking(move || -> Result<(restore::Staged, restore::Report)> {
@@ -910,25 +1002,56 @@ pub async fn restore_online(
         .await
         .map_err(|e| Error::internal(anyhow::anyhow!("restore task: {e}")))??
     };
-    // Match the requested services' current volumes with the archive's.
+    // Match the requested services' current volumes with the archive's. An incremental
+    // archive needs its chain down to a full one, each verified and staged.
     let located = volumes::locate(app, &scope.services).await?;
-    let mut pairs: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut chain: Vec<restore::Staged> = Vec::new();
+    let mut next_base = if located.is_empty() {
+        None
+    } else {
+        staged.manifest.base_backup_id.clone()
+    };
+    while let Some(base_id) = next_base.take() {
+        if chain.len() > 1000 {
+            return Err(archive::invalid("the incremental chain does not end"));
+        }
+        let base = get(app, &base_id)
+            .await
+            .map_err(|_| archive::invalid(format!("its base backup {base_id} no longer exists")))?;
+        let path = archive_path(app, &base)?;
+        let staging = dir(app).join(format!(".staging-restore-{}", crate::ids::random_alnum(8)));
+        let u = unseal_again.clone();
+        let s = tokio::task::spawn_blocking(move || restore::stage(&path, &u, staging, false))
+            .await
+            .map_err(|e| Error::internal(anyhow::anyhow!("restore task: {e}")))??;
+        next_base = s.manifest.base_backup_id.clone();
+        chain.push(s);
+    }
+    chain.reverse();
+    let mut pairs: Vec<(Vec<Layer>, PathBuf)> = Vec::new();
     for l in &located {
-        let v = staged
-            .manifest
-            .volumes
-            .iter()
-            .find(|v| v.service == l.entry.service && v.source == l.entry.source)
-            .ok_or_else(|| {
-                Error::field(
-                    "services",
-                    format!(
-                        "the archive holds no copy of {} of service {}",
-                        l.entry.source, l.entry.service
-                    ),
-                )
-            })?;
-        pairs.push((staged.dir.join(&v.entry), l.path.clone()));
+        let mut layers = Vec::new();
+        for s in chain.iter().chain(std::iter::once(&staged)) {
+            let v = s
+                .manifest
+                .volumes
+                .iter()
+                .find(|v| v.service == l.entry.service && v.source == l.entry.source)
+                .ok_or_else(|| {
+                    Error::field(
+                        "services",
+                        format!(
+                            "backup {} holds no copy of {} of service {}",
+                            s.manifest.backup_id, l.entry.source, l.entry.service
+                        ),
+                    )
+                })?;
+            layers.push((
+                s.dir.join(&v.entry),
+                v.listing.as_ref().map(|x| s.dir.join(x)),
+            ));
+        }
+        pairs.push((layers, l.path.clone()));
         report
             .volumes
             .changed
@@ -953,15 +1076,31 @@ pub async fn restore_online(
                 volumes::roll_back(dir, old);
             }
         };
-        for (tar, dir) in &pairs {
-            match volumes::swap_in(tar, dir) {
+        for (layers, dir) in &pairs {
+            let Some(((first, _), rest)) = layers.split_first() else {
+                continue;
+            };
+            match volumes::swap_in(first, dir) {
                 Ok(old) => done.push((dir.clone(), old)),
                 Err(e) => {
                     undo(&done);
                     return Err(e);
                 }
             }
+            for (tar, listing) in rest {
+                let r = match listing {
+                    Some(l) => volumes::apply_increment(tar, l, dir),
+                    None => volumes::swap_in(tar, dir).map(|old| {
+                        let _ = std::fs::remove_dir_all(old);
+                    }),
+                };
+                if let Err(e) = r {
+                    undo(&done);
+                    return Err(e);
+                }
+            }
         }
+        let _staged_chain = &chain;
         if data && let Err(e) = restore::apply(&staged, &live) {
             undo(&done);
             return Err(e);

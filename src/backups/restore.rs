@@ -140,6 +140,7 @@ fn placeholder() -> Manifest {
         },
         files: vec![],
         volumes: vec![],
+        base_backup_id: None,
     }
 }
 

@@ -593,9 +593,15 @@ pub async fn prune(app: &AppState, s: &Schedule) -> Result<Vec<String>> {
             doomed.push(id);
         }
     }
-    for id in &doomed {
-        super::delete(app, &Actor::system(), id).await?;
+    // A base of a newer incremental backup stays (delete refuses it) until that one goes.
+    let mut removed = Vec::new();
+    for id in doomed {
+        match super::delete(app, &Actor::system(), &id).await {
+            Ok(()) => removed.push(id),
+            Err(e) => tracing::info!(backup = %id, "kept by pruning: {}", e.message),
+        }
     }
+    let doomed = removed;
     if !doomed.is_empty() {
         tracing::info!(schedule = %s.name, removed = doomed.len(), "pruned scheduled backups");
     }

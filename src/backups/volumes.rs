@@ -75,6 +75,7 @@ pub async fn locate(app: &AppState, services: &[String]) -> Result<Vec<Located>>
                     target: v.target.clone(),
                     kind: kind.into(),
                     entry: format!("volumes/{}/{i}.tar", svc.name),
+                    listing: None,
                 },
                 path,
                 service_id: svc.id.clone(),
@@ -116,6 +117,90 @@ pub fn tar_dir(dir: &Path, dest: &Path) -> Result<()> {
     b.into_inner()
         .and_then(|mut w| w.flush())
         .map_err(|e| Error::internal(anyhow::anyhow!("staging a volume: {e}")))
+}
+
+/// Every path under `dir` (relative, never following symlinks), parents before children.
+fn walk(dir: &Path) -> Result<Vec<(PathBuf, std::fs::FileType, std::fs::Metadata)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let rd = std::fs::read_dir(dir.join(&rel))
+            .map_err(|e| Error::internal(anyhow::anyhow!("reading {}: {e}", dir.display())))?;
+        for e in rd {
+            let e = e.map_err(|e| Error::internal(anyhow::anyhow!("reading: {e}")))?;
+            let r = rel.join(e.file_name());
+            let meta = e
+                .metadata()
+                .map_err(|err| Error::internal(anyhow::anyhow!("stat {}: {err}", r.display())))?;
+            let t = meta.file_type();
+            if t.is_dir() {
+                stack.push(r.clone());
+            }
+            out.push((r, t, meta));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Incremental: writes to `dest_tar` every directory and every file or link of `dir`
+/// modified after `since` (Unix seconds; 2 s of slack for coarse clocks), and to
+/// `dest_list` every path present.
+pub fn tar_changed(dir: &Path, dest_tar: &Path, dest_list: &Path, since: i64) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::MetadataExt;
+    let io = |e: std::io::Error| Error::internal(anyhow::anyhow!("staging a volume: {e}"));
+    let entries = walk(dir)?;
+    let mut list = String::new();
+    let f = std::fs::File::create(dest_tar).map_err(io)?;
+    let mut b = tar::Builder::new(std::io::BufWriter::new(f));
+    b.follow_symlinks(false);
+    for (rel, t, meta) in &entries {
+        let name = rel.to_string_lossy();
+        if name.contains('\n') {
+            return Err(Error::internal(anyhow::anyhow!(
+                "a file name holds a newline"
+            )));
+        }
+        list.push_str(&name);
+        list.push('\n');
+        if t.is_dir() {
+            b.append_dir(rel, dir.join(rel)).map_err(io)?;
+        } else if meta.mtime() >= since - 2 {
+            b.append_path_with_name(dir.join(rel), rel).map_err(io)?;
+        }
+    }
+    b.into_inner().and_then(|mut w| w.flush()).map_err(io)?;
+    std::fs::write(dest_list, list).map_err(io)
+}
+
+/// Applies an incremental layer on top of `dir`: unpacks `tar` over it, then removes
+/// every path not in `listing` (deepest first).
+pub fn apply_increment(tar_file: &Path, listing: &Path, dir: &Path) -> Result<()> {
+    let io = |e: std::io::Error| Error::internal(anyhow::anyhow!("applying an increment: {e}"));
+    let f = std::fs::File::open(tar_file).map_err(io)?;
+    let mut a = tar::Archive::new(std::io::BufReader::new(f));
+    a.set_preserve_permissions(true);
+    a.set_overwrite(true);
+    a.unpack(dir).map_err(io)?;
+    let keep: std::collections::HashSet<String> = std::fs::read_to_string(listing)
+        .map_err(io)?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut present = walk(dir)?;
+    present.reverse();
+    for (rel, t, _) in present {
+        if !keep.contains(rel.to_string_lossy().as_ref()) {
+            let p = dir.join(&rel);
+            if t.is_dir() {
+                std::fs::remove_dir_all(&p).map_err(io)?;
+            } else {
+                std::fs::remove_file(&p).map_err(io)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Total size of the regular files under `dir`, in bytes.
@@ -243,5 +328,50 @@ mod tests {
             std::fs::read_to_string(live.join("old.txt")).unwrap(),
             "old"
         );
+    }
+
+    #[test]
+    fn increments_carry_changes_and_deletions() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        std::fs::create_dir_all(src.join("sub")).unwrap();
+        std::fs::write(src.join("keep.txt"), "K").unwrap();
+        std::fs::write(src.join("sub/gone.txt"), "G").unwrap();
+        let full = t.path().join("full.tar");
+        tar_dir(&src, &full).unwrap();
+        // Later: one file deleted, one added (its mtime set past `since`).
+        let since = crate::time::unix_now() + 5;
+        std::fs::remove_file(src.join("sub/gone.txt")).unwrap();
+        std::fs::write(src.join("new.txt"), "N").unwrap();
+        let f = std::fs::File::options()
+            .write(true)
+            .open(src.join("new.txt"))
+            .unwrap();
+        f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+            .unwrap();
+        let (inc, list) = (t.path().join("inc.tar"), t.path().join("inc.list"));
+        tar_changed(&src, &inc, &list, since).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&list).unwrap(),
+            "keep.txt\nnew.txt\nsub\n"
+        );
+        // keep.txt is older than `since`: not in the increment.
+        let names: Vec<String> = tar::Archive::new(std::fs::File::open(&inc).unwrap())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().any(|n| n == "new.txt") && !names.iter().any(|n| n == "keep.txt"),
+            "{names:?}"
+        );
+        let live = t.path().join("live");
+        std::fs::create_dir(&live).unwrap();
+        let old = swap_in(&full, &live).unwrap();
+        apply_increment(&inc, &list, &live).unwrap();
+        assert_eq!(std::fs::read_to_string(live.join("keep.txt")).unwrap(), "K");
+        assert_eq!(std::fs::read_to_string(live.join("new.txt")).unwrap(), "N");
+        assert!(!live.join("sub/gone.txt").exists() && live.join("sub").is_dir());
+        let _ = std::fs::remove_dir_all(old);
     }
 }
