@@ -565,3 +565,79 @@ async fn every_backups_route_by_role() {
         "nothing was created"
     );
 }
+
+#[tokio::test]
+async fn offline_create_list_verify_and_wrong_passphrase() {
+    let mut d = Daemon::start().await;
+    d.stop().await;
+    let dd = d.data_dir.to_str().unwrap().to_string();
+    let work = tempfile::tempdir().unwrap();
+    let pass = work.path().join("pass");
+    std::fs::write(&pass, format!("{PASSPHRASE}\n")).unwrap();
+    let wrong = work.path().join("wrong");
+    std::fs::write(&wrong, "not the passphrase at all\n").unwrap();
+    let out = mcpd(&[
+        "backup",
+        "create",
+        "--data-dir",
+        &dd,
+        "--encrypt",
+        "--passphrase-file",
+        pass.to_str().unwrap(),
+        "--include-master-key",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let file = stdout.split_whitespace().next().unwrap().to_string();
+    assert!(
+        file.ends_with(".tar.zst.age") && Path::new(&file).is_file(),
+        "{stdout}"
+    );
+    let out = mcpd(&["backup", "list", "--data-dir", &dd]);
+    assert!(out.status.success());
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("\tcompleted\t"), "{listed}");
+    let out = mcpd(&[
+        "backup",
+        "verify",
+        &file,
+        "--passphrase-file",
+        pass.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("OK: backup bkp_"));
+    let out = mcpd(&[
+        "backup",
+        "verify",
+        &file,
+        "--passphrase-file",
+        wrong.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success(), "a wrong passphrase must fail");
+    // The restore refuses too, and changes nothing.
+    let db = std::fs::read(d.data_path("mcpd.db")).unwrap();
+    let out = mcpd(&[
+        "backup",
+        "restore",
+        &file,
+        "--data-dir",
+        &dd,
+        "--passphrase-file",
+        wrong.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read(d.data_path("mcpd.db")).unwrap(), db);
+    // The daemon still starts on the data dir, and the API lists the offline backup.
+    d.restart().await;
+    let admin = d.admin().await;
+    let (_, list) = d.get("/backups", &admin).await;
+    assert_eq!(list["data"][0]["status"], "completed", "{list}");
+}
