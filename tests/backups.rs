@@ -641,3 +641,59 @@ async fn offline_create_list_verify_and_wrong_passphrase() {
     let (_, list) = d.get("/backups", &admin).await;
     assert_eq!(list["data"][0]["status"], "completed", "{list}");
 }
+
+#[tokio::test]
+async fn an_archive_from_a_newer_schema_is_refused() {
+    use mcpd::backups::archive;
+    let mut d = Daemon::start().await;
+    d.stop().await;
+    let work = tempfile::tempdir().unwrap();
+    let db = work.path().join("copy.db");
+    mcpd::backups::copy_database(&d.data_path("mcpd.db"), &db).unwrap();
+    let (sha256, size_bytes) = archive::hash_file(&db).unwrap();
+    let manifest = archive::Manifest {
+        format: archive::FORMAT.into(),
+        backup_id: "bkp_fromthefuture00".into(),
+        r#type: "full".into(),
+        created_at: "2030-01-01T00:00:00.000Z".into(),
+        mcpd_version: "99.0.0".into(),
+        schema_version: 99,
+        vault_key_id: "k".into(),
+        included: archive::Included {
+            data: true,
+            config: false,
+            logs: false,
+            master_key: false,
+            services: vec![],
+        },
+        files: vec![archive::FileEntry {
+            path: archive::DB_ENTRY.into(),
+            size_bytes,
+            sha256,
+        }],
+        volumes: vec![],
+        base_backup_id: None,
+    };
+    let file = work.path().join("future.tar.zst");
+    archive::write(
+        &file,
+        &manifest,
+        &[(archive::DB_ENTRY.into(), db)],
+        true,
+        &archive::Seal::None,
+        Default::default(),
+    )
+    .unwrap();
+    let before = std::fs::read(d.data_path("mcpd.db")).unwrap();
+    let out = mcpd(&[
+        "backup",
+        "restore",
+        file.to_str().unwrap(),
+        "--data-dir",
+        d.data_dir.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("newer than this mcpd"), "{err}");
+    assert_eq!(std::fs::read(d.data_path("mcpd.db")).unwrap(), before);
+}
