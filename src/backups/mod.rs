@@ -757,6 +757,7 @@ impl Job {
                 .map_err(|e| Error::internal(anyhow::anyhow!("reading the master key: {e}")))?;
             files.push((archive::MASTER_KEY_ENTRY.into(), p));
         }
+        let mut known = std::collections::HashMap::new();
         for (i, (v, path)) in self.volumes.iter().enumerate() {
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(Error::internal(anyhow::anyhow!("cancelled")));
@@ -770,15 +771,19 @@ impl Job {
                     files.push((listing_entry(&v.entry), list));
                 }
                 None => {
-                    volumes::tar_dir(path, &p)?;
+                    let hashed = volumes::tar_dir(path, &p)?;
+                    known.insert(v.entry.clone(), hashed);
                     files.push((v.entry.clone(), p));
                 }
             }
         }
         let mut entries = Vec::new();
         for (name, path) in &files {
-            let (sha256, size_bytes) = archive::hash_file(path)
-                .map_err(|e| Error::internal(anyhow::anyhow!("hashing {name}: {e}")))?;
+            let (sha256, size_bytes) = match known.remove(name) {
+                Some(h) => h,
+                None => archive::hash_file(path)
+                    .map_err(|e| Error::internal(anyhow::anyhow!("hashing {name}: {e}")))?,
+            };
             entries.push(FileEntry {
                 path: name.clone(),
                 size_bytes,

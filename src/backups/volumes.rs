@@ -106,17 +106,46 @@ pub async fn set_paused(app: &AppState, ids: &[String], paused: bool) {
 }
 
 /// Writes the contents of `dir` as a tar file (symlinks kept as links, never followed).
-pub fn tar_dir(dir: &Path, dest: &Path) -> Result<()> {
+pub fn tar_dir(dir: &Path, dest: &Path) -> Result<(String, u64)> {
     let f = std::fs::File::create(dest)
         .map_err(|e| Error::internal(anyhow::anyhow!("staging a volume: {e}")))?;
-    let mut b = tar::Builder::new(std::io::BufWriter::new(f));
+    // Hashed while written, so the staged tar need not be read again for the manifest.
+    let mut b = tar::Builder::new(HashingWriter {
+        inner: std::io::BufWriter::with_capacity(1 << 20, f),
+        hash: sha2::Sha256::default(),
+        bytes: 0,
+    });
     b.follow_symlinks(false);
     b.append_dir_all(".", dir)
         .map_err(|e| Error::internal(anyhow::anyhow!("reading {}: {e}", dir.display())))?;
     use std::io::Write;
-    b.into_inner()
-        .and_then(|mut w| w.flush())
-        .map_err(|e| Error::internal(anyhow::anyhow!("staging a volume: {e}")))
+    let mut w = b
+        .into_inner()
+        .map_err(|e| Error::internal(anyhow::anyhow!("staging a volume: {e}")))?;
+    w.inner
+        .flush()
+        .map_err(|e| Error::internal(anyhow::anyhow!("staging a volume: {e}")))?;
+    use sha2::Digest;
+    Ok((hex::encode(w.hash.finalize()), w.bytes))
+}
+
+struct HashingWriter<W> {
+    inner: W,
+    hash: sha2::Sha256,
+    bytes: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Every path under `dir` (relative, never following symlinks), parents before children.
@@ -304,7 +333,11 @@ mod tests {
         std::fs::write(src.join("a.txt"), "A").unwrap();
         std::fs::write(src.join("sub/b.txt"), "B").unwrap();
         let tarf = t.path().join("v.tar");
-        tar_dir(&src, &tarf).unwrap();
+        let (sha, len) = tar_dir(&src, &tarf).unwrap();
+        assert_eq!(
+            crate::backups::archive::hash_file(&tarf).unwrap(),
+            (sha, len)
+        );
         assert_eq!(dir_size(&src), 2);
         let live = t.path().join("live");
         std::fs::create_dir(&live).unwrap();
