@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the test suite needs on a fresh Debian 12 machine (idempotent):
-# the C build deps, a Docker engine that answers, and the offline-built test images.
+# the C build deps, a Docker engine that answers, the offline-built test images, and the
+# Python MCP SDK (an independent MCP client for the /mcp gateway tests).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -8,3 +9,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 bash "$here/apt-install.sh" pkg-config libssl-dev
 bash "$here/docker.sh"
 bash "$here/images.sh"
+bash "$here/python-mcp.sh"
