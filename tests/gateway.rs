@@ -478,6 +478,7 @@ fn python(d: &Daemon, env: &[(&str, &str)], args: &[&str]) -> Option<Value> {
         .arg(gateway_url(d))
         .arg(cert)
         .args(args)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .env_remove("MCPD_TOKEN")
         .env_remove("MCPD_API_KEY");
     for (k, v) in env {
