@@ -25,6 +25,8 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::images::api::routes())
         .merge(crate::mcp::api::routes())
         .merge(crate::logs::api::routes())
+        .merge(crate::usage::api::routes())
+        .merge(crate::workspaces::api::routes())
         .merge(crate::configuration::api::routes())
         .merge(crate::audit::api::routes());
     Router::new()
