@@ -4,8 +4,8 @@
 //! Behind the gateway run the real `server-everything` and `server-filesystem` images.
 //! Checked: namespaced listing, tool calls (including a tool's own `isError`), a
 //! resource read, a prompt, unknown tools, a stopped server, a viewer who may list but
-//! not call, 401 without or with bad credentials, an API key, and the request log rows
-//! with the caller's user id.
+//! not call, a developer narrowed by workspace grants, 401 without or with bad
+//! credentials, an API key, and the request log rows with the caller's user id.
 
 mod common;
 
@@ -347,6 +347,73 @@ async fn rmcp_and_python_clients_use_the_running_servers_through_the_gateway() {
         "a refused call is not executed"
     );
     v.cancel().await.ok();
+
+    // Workspaces narrow what a non-admin sees and uses through the gateway as well:
+    // close the default workspace, grant a team only `echo` on everything.
+    let dev_name = d.name("dev");
+    let dev = d.user_with_roles(&dev_name, &["developer"]).await;
+    let (s, b) = d
+        .call(
+            reqwest::Method::PATCH,
+            "/workspaces/default",
+            Some(&admin),
+            Some(json!({"all_servers": false})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = d
+        .post("/workspaces", &admin, json!({"name": "gw-team"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = d
+        .post(
+            "/workspaces/gw-team/members",
+            &admin,
+            json!({"user": dev_name}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = d
+        .post(
+            "/workspaces/gw-team/access",
+            &admin,
+            json!({"server": every, "allowed_tools": ["echo"], "allowed_resources": []}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let w = connect(&d, &dev).await;
+    let names: Vec<String> = w
+        .peer()
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(names, [format!("{every}__echo")]);
+    assert!(w.peer().list_all_resources().await.unwrap().is_empty());
+    let r = tool(&w, &format!("{every}__echo"), json!({"message": "granted"}))
+        .await
+        .expect("granted echo");
+    assert_eq!(
+        text(&serde_json::to_value(&r.content).unwrap()),
+        "Echo: granted"
+    );
+    for name in [format!("{every}__get-sum"), format!("{fs}__read_text_file")] {
+        let e = rpc_error(tool(&w, &name, json!({"path": "/data/hello.txt"})).await);
+        assert_eq!(
+            e.code,
+            rmcp::model::ErrorCode::INVALID_PARAMS,
+            "{name}: {e:?}"
+        );
+    }
+    let e = rpc_error(
+        w.peer()
+            .read_resource(ReadResourceRequestParams::new(uri.clone()))
+            .await,
+    );
+    assert_eq!(e.code, rmcp::model::ErrorCode::RESOURCE_NOT_FOUND, "{e:?}");
+    w.cancel().await.ok();
 
     // A stopped server's tools leave the list; calling one says it is not running.
     let (s, b) = d

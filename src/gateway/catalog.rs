@@ -3,12 +3,14 @@
 //! notifications and on `discover`), with tool and prompt names namespaced
 //! `<server>__<name>` so that two servers' `echo` tools stay apart. Resources keep
 //! their URIs; a read goes to the server that listed the URI (or whose URI template
-//! matches it).
+//! matches it). A caller sees only the servers, tools and resources their workspaces
+//! grant ([`crate::workspaces::access`]); execution checks the same grants again.
 
 use crate::app::App;
 use crate::error::Result;
 use crate::mcp::manager;
 use crate::mcp::model::{Catalog, ServerRecord, status};
+use crate::workspaces::access::{Grant, McpScope};
 use serde_json::Value;
 
 /// Separator between the server name and the server's own tool or prompt name.
@@ -57,20 +59,44 @@ pub async fn server_names(app: &App) -> Result<Vec<String>> {
     Ok(all.into_iter().map(|r| r.name).collect())
 }
 
-/// One list of every running server, each item as the server gave it. A server whose
-/// list cannot be read (it went away since) is left out and logged, so that one broken
-/// server does not hide the others.
-pub async fn gather(app: &App, which: Catalog) -> Result<Vec<(ServerRecord, Vec<Value>)>> {
+/// One list of every running server the caller's workspaces grant (`scope`), each item
+/// as the server gave it, narrowed to the granted tools and resources (the same rule
+/// as `GET /mcp/servers/{id}/tools`). A server whose list cannot be read (it went away
+/// since) is left out and logged, so that one broken server does not hide the others.
+pub async fn gather(
+    app: &App,
+    which: Catalog,
+    scope: &McpScope,
+) -> Result<Vec<(ServerRecord, Vec<Value>)>> {
     let mut out = Vec::new();
     for rec in running_servers(app).await? {
+        let Some(grant) = scope.grant(&rec.id) else {
+            continue;
+        };
         match manager::catalog(app, &rec.id, which).await {
-            Ok(items) => out.push((rec, items)),
+            Ok(items) => {
+                let items = items
+                    .into_iter()
+                    .filter(|item| granted(&grant, which, item))
+                    .collect();
+                out.push((rec, items));
+            }
             Err(e) => {
                 tracing::warn!(server = %rec.name, error = %e, "MCP gateway: server left out of a list");
             }
         }
     }
     Ok(out)
+}
+
+/// Whether `grant` lets the caller see `item` of list `which`.
+fn granted(grant: &Grant, which: Catalog, item: &Value) -> bool {
+    let field = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or_default();
+    match which {
+        Catalog::Tools => grant.allows_tool(field("name")),
+        Catalog::Resources => grant.allows_resource(field("uri")),
+        Catalog::ResourceTemplates | Catalog::Prompts => true,
+    }
 }
 
 /// `item` with its `name` namespaced (tools and prompts) and the server named in
@@ -130,10 +156,15 @@ pub fn template_matches(template: &str, uri: &str) -> bool {
     left.len() > tail.len() && left.ends_with(tail)
 }
 
-/// The server that offers resource `uri`: the first running server (by name) that
-/// listed it, else the first whose resource template matches it.
-pub async fn resource_owner(app: &App, uri: &str) -> Result<Option<ServerRecord>> {
-    let listed = gather(app, Catalog::Resources).await?;
+/// The server that offers resource `uri` to the caller: the first running server (by
+/// name) in `scope` that listed it, else the first whose resource template matches it
+/// (execution then checks the caller's resource grant on that server).
+pub async fn resource_owner(
+    app: &App,
+    uri: &str,
+    scope: &McpScope,
+) -> Result<Option<ServerRecord>> {
+    let listed = gather(app, Catalog::Resources, scope).await?;
     for (rec, items) in &listed {
         if items
             .iter()
@@ -142,7 +173,7 @@ pub async fn resource_owner(app: &App, uri: &str) -> Result<Option<ServerRecord>
             return Ok(Some(rec.clone()));
         }
     }
-    for (rec, items) in gather(app, Catalog::ResourceTemplates).await? {
+    for (rec, items) in gather(app, Catalog::ResourceTemplates, scope).await? {
         if items.iter().any(|t| {
             t.get("uriTemplate")
                 .and_then(Value::as_str)

@@ -6,7 +6,8 @@
 //! Every request is authorised on its own: the HTTP layer ([`super::authenticate`])
 //! puts the caller's [`Principal`] into the request, and rmcp hands the request's HTTP
 //! parts to each handler call. Listing needs `mcp:read`, calling, reading and getting
-//! need `mcp:execute`.
+//! need `mcp:execute`; on top of that the caller's workspaces decide which servers,
+//! tools and resources they see (lists) and use (execution checks them).
 
 use super::catalog;
 use super::errors::{Asked, to_rpc};
@@ -17,6 +18,7 @@ use crate::auth::rbac::{Action, Domain, Permission};
 use crate::error::{Error, Result};
 use crate::mcp::execute::{self, PromptGet, ResourceRead, ToolCall};
 use crate::mcp::model::Catalog;
+use crate::workspaces::access::{self, McpScope};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, GetPromptRequestParams,
     GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
@@ -67,15 +69,22 @@ fn typed<T: DeserializeOwned>(v: Value) -> Result<T> {
     serde_json::from_value(v).map_err(Error::from)
 }
 
-/// Every item of `which` across the running servers, relabelled, as rmcp items.
-/// Items a server sent that are not valid MCP are left out (and logged).
+/// The caller's workspace scope.
+async fn scope(app: &AppState, who: &Principal) -> Result<McpScope> {
+    access::scope(app, Some(&who.user_id)).await
+}
+
+/// Every item of `which` across the running servers the caller may use, relabelled, as
+/// rmcp items. Items a server sent that are not valid MCP are left out (and logged).
 async fn aggregate<T: DeserializeOwned>(
     app: &AppState,
+    who: &Principal,
     which: Catalog,
     rename: bool,
 ) -> Result<Vec<T>> {
+    let scope = scope(app, who).await?;
     let mut out = Vec::new();
-    for (rec, items) in catalog::gather(app, which).await? {
+    for (rec, items) in catalog::gather(app, which, &scope).await? {
         for item in items {
             match typed::<T>(catalog::relabel(&rec.name, item, rename)) {
                 Ok(t) => out.push(t),
@@ -129,8 +138,8 @@ impl ServerHandler for Gateway {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<ListToolsResult, ErrorData> {
-        caller(&ctx, READ, Asked::List)?;
-        let tools = aggregate(&self.app, Catalog::Tools, true)
+        let who = caller(&ctx, READ, Asked::List)?;
+        let tools = aggregate(&self.app, &who, Catalog::Tools, true)
             .await
             .map_err(|e| to_rpc(&e, Asked::List))?;
         Ok(ListToolsResult::with_all_items(tools))
@@ -166,8 +175,8 @@ impl ServerHandler for Gateway {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<ListResourcesResult, ErrorData> {
-        caller(&ctx, READ, Asked::List)?;
-        let items = aggregate(&self.app, Catalog::Resources, false)
+        let who = caller(&ctx, READ, Asked::List)?;
+        let items = aggregate(&self.app, &who, Catalog::Resources, false)
             .await
             .map_err(|e| to_rpc(&e, Asked::List))?;
         Ok(ListResourcesResult::with_all_items(items))
@@ -178,8 +187,8 @@ impl ServerHandler for Gateway {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<ListResourceTemplatesResult, ErrorData> {
-        caller(&ctx, READ, Asked::List)?;
-        let items = aggregate(&self.app, Catalog::ResourceTemplates, false)
+        let who = caller(&ctx, READ, Asked::List)?;
+        let items = aggregate(&self.app, &who, Catalog::ResourceTemplates, false)
             .await
             .map_err(|e| to_rpc(&e, Asked::List))?;
         Ok(ListResourceTemplatesResult::with_all_items(items))
@@ -192,7 +201,8 @@ impl ServerHandler for Gateway {
     ) -> std::result::Result<ReadResourceResponse, ErrorData> {
         let who = caller(&ctx, EXECUTE, Asked::Resource)?;
         let fail = |e: Error| to_rpc(&e, Asked::Resource);
-        let owner = catalog::resource_owner(&self.app, &request.uri)
+        let scope = scope(&self.app, &who).await.map_err(fail)?;
+        let owner = catalog::resource_owner(&self.app, &request.uri, &scope)
             .await
             .map_err(fail)?
             .ok_or_else(|| {
@@ -217,8 +227,8 @@ impl ServerHandler for Gateway {
         _request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<ListPromptsResult, ErrorData> {
-        caller(&ctx, READ, Asked::List)?;
-        let items = aggregate(&self.app, Catalog::Prompts, true)
+        let who = caller(&ctx, READ, Asked::List)?;
+        let items = aggregate(&self.app, &who, Catalog::Prompts, true)
             .await
             .map_err(|e| to_rpc(&e, Asked::List))?;
         Ok(ListPromptsResult::with_all_items(items))
