@@ -455,6 +455,16 @@ async fn rmcp_and_python_clients_use_the_running_servers_through_the_gateway() {
 async fn gateway_requires_credentials() {
     let mut d = Daemon::start().await;
     let admin = d.admin().await;
+    let viewer = d.user_with_roles("gw-viewer", &["viewer"]).await;
+    let (s, b) = d
+        .post(
+            "/api-keys",
+            &admin,
+            json!({"name": "services-only", "scopes": ["services:read"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let services_key = b["data"]["key"].as_str().unwrap().to_string();
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
         "clientInfo": {"name": "t", "version": "1"}}});
@@ -500,11 +510,35 @@ async fn gateway_requires_credentials() {
     // With credentials the same request initialises a session.
     let resp = send(Some(&admin)).await.expect("request");
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(
-        resp.headers().contains_key("mcp-session-id"),
-        "{:?}",
-        resp.headers()
-    );
+    let session = resp.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+
+    // The session belongs to the user who opened it: another user gets 404 with it.
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let with_session = |token: &str| {
+        d.client
+            .post(gateway_url(&d))
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &session)
+            .bearer_auth(token)
+            .json(&initialized)
+            .send()
+    };
+    let resp = with_session(&viewer).await.expect("request");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "RESOURCE_NOT_FOUND", "{body}");
+    let resp = with_session(&admin).await.expect("request");
+    assert!(resp.status().is_success(), "{}", resp.status());
+
+    // A key without MCP scopes connects (it is a valid credential) but may not list.
+    let c = connect(&d, &services_key).await;
+    let e = rpc_error(c.peer().list_all_tools().await);
+    assert_eq!(e.code, rmcp::model::ErrorCode::INVALID_REQUEST, "{e:?}");
+    assert_eq!(e.data.as_ref().unwrap()["code"], "FORBIDDEN", "{e:?}");
+    c.cancel().await.ok();
 }
 
 /// The venv's Python, installed by tests/setup/python-mcp.sh.
