@@ -539,6 +539,16 @@ async fn gateway_requires_credentials() {
     assert_eq!(e.code, rmcp::model::ErrorCode::INVALID_REQUEST, "{e:?}");
     assert_eq!(e.data.as_ref().unwrap()["code"], "FORBIDDEN", "{e:?}");
     c.cancel().await.ok();
+
+    // An open MCP session does not hold up the daemon's shutdown.
+    let _open = connect(&d, &admin).await;
+    let started = std::time::Instant::now();
+    d.stop().await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "stopping took {:?} with a gateway session open",
+        started.elapsed()
+    );
 }
 
 /// The venv's Python, installed by tests/setup/python-mcp.sh.
