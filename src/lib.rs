@@ -11,6 +11,7 @@ pub mod configuration;
 pub mod docker;
 pub mod error;
 pub mod fsutil;
+pub mod gateway;
 pub mod http;
 pub mod ids;
 pub mod images;

@@ -33,6 +33,7 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::backups::api::routes());
     Router::new()
         .nest("/api/v1", api)
+        .merge(crate::gateway::routes(&app))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(app.config.server.max_body_bytes))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the test suite needs on a fresh Debian 12 machine (idempotent):
-# the C build deps, a Docker engine that answers, and the offline-built test images.
+# the C build deps, a Docker engine that answers, the offline-built test images, and the
+# Python MCP SDK (an independent MCP client for the /mcp gateway tests).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -11,3 +12,4 @@ bash "$here/images.sh"
 # .deb/.rpm tools and the Debian 12 systemd image for tests/install.rs (image cached by tag).
 bash "$here/packaging.sh"
 bash "$here/systemd-image.sh"
+bash "$here/python-mcp.sh"

@@ -1,0 +1,260 @@
+//! The MCP server behind `/mcp`: lists what the running servers offer (namespaced, see
+//! [`super::catalog`]) and forwards calls through [`crate::mcp::execute`], so a call made
+//! through the gateway is executed, timed out, cancelled and request-logged exactly like
+//! one made through `POST /api/v1/mcp/execute/…`.
+//!
+//! Every request is authorised on its own: the HTTP layer ([`super::authenticate`])
+//! puts the caller's [`Principal`] into the request, and rmcp hands the request's HTTP
+//! parts to each handler call. Listing needs `mcp:read`, calling, reading and getting
+//! need `mcp:execute`; on top of that the caller's workspaces decide which servers,
+//! tools and resources they see (lists) and use (execution checks them).
+
+use super::catalog;
+use super::errors::{Asked, to_rpc};
+use crate::app::AppState;
+use crate::audit::Actor;
+use crate::auth::principal::Principal;
+use crate::auth::rbac::{Action, Domain, Permission};
+use crate::error::{Error, Result};
+use crate::mcp::execute::{self, PromptGet, ResourceRead, ToolCall};
+use crate::mcp::model::Catalog;
+use crate::workspaces::access::{self, McpScope};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ServerCapabilities,
+    ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+const READ: Permission = Permission(Domain::Mcp, Action::Read);
+const EXECUTE: Permission = Permission(Domain::Mcp, Action::Execute);
+
+/// One gateway handler; rmcp makes one per MCP session, all sharing the daemon state.
+#[derive(Clone)]
+pub struct Gateway {
+    app: AppState,
+}
+
+impl Gateway {
+    pub fn new(app: AppState) -> Self {
+        Self { app }
+    }
+}
+
+/// The authenticated caller of this request, holding `wanted`.
+fn caller(
+    ctx: &RequestContext<RoleServer>,
+    wanted: Permission,
+    asked: Asked,
+) -> std::result::Result<Principal, ErrorData> {
+    let who = ctx
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<Principal>())
+        .cloned()
+        // The HTTP layer rejects unauthenticated requests before rmcp sees them, so
+        // this means the gateway was mounted without it: refuse rather than serve.
+        .ok_or_else(|| to_rpc(&Error::unauthorized("authentication required"), asked))?;
+    who.require(wanted).map_err(|e| to_rpc(&e, asked))?;
+    Ok(who)
+}
+
+/// Turns MCP JSON (as cached or as execution returned it) into an rmcp type.
+fn typed<T: DeserializeOwned>(v: Value) -> Result<T> {
+    serde_json::from_value(v).map_err(Error::from)
+}
+
+/// The caller's workspace scope.
+async fn scope(app: &AppState, who: &Principal) -> Result<McpScope> {
+    access::scope(app, Some(&who.user_id)).await
+}
+
+/// Every item of `which` across the running servers the caller may use, relabelled, as
+/// rmcp items. Items a server sent that are not valid MCP are left out (and logged).
+async fn aggregate<T: DeserializeOwned>(
+    app: &AppState,
+    who: &Principal,
+    which: Catalog,
+    rename: bool,
+) -> Result<Vec<T>> {
+    let scope = scope(app, who).await?;
+    let mut out = Vec::new();
+    for (rec, items) in catalog::gather(app, which, &scope).await? {
+        for item in items {
+            match typed::<T>(catalog::relabel(&rec.name, item, rename)) {
+                Ok(t) => out.push(t),
+                Err(e) => {
+                    tracing::warn!(server = %rec.name, error = %e, "MCP gateway: item left out")
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Resolves `<server>__<name>` to the server name and the server's own name; an
+/// unknown namespace is reported as an unknown `kind`.
+async fn resolve(app: &AppState, full: &str, kind: &str) -> Result<(String, String)> {
+    let servers = catalog::server_names(app).await?;
+    catalog::split(full, &servers)
+        .map(|(s, n)| (s, n.to_string()))
+        .ok_or_else(|| {
+            Error::not_found(kind, full).with_detail(
+                "name",
+                format!(
+                    "expected <server>{}<{kind}> naming a known MCP server",
+                    catalog::SEPARATOR
+                ),
+            )
+        })
+}
+
+impl ServerHandler for Gateway {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new("mcpd", env!("CARGO_PKG_VERSION")).with_title("mcpd MCP gateway"),
+        )
+        .with_instructions(format!(
+            "Tools and prompts of the MCP servers this mcpd runs, named <server>{sep}<name> \
+             (e.g. files{sep}read_text_file); resources keep their servers' URIs.",
+            sep = catalog::SEPARATOR
+        ))
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<ListToolsResult, ErrorData> {
+        let who = caller(&ctx, READ, Asked::List)?;
+        let tools = aggregate(&self.app, &who, Catalog::Tools, true)
+            .await
+            .map_err(|e| to_rpc(&e, Asked::List))?;
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResponse, ErrorData> {
+        let who = caller(&ctx, EXECUTE, Asked::Tool)?;
+        let fail = |e: Error| to_rpc(&e, Asked::Tool);
+        let (server, tool) = resolve(&self.app, &request.name, "tool")
+            .await
+            .map_err(fail)?;
+        let call = ToolCall {
+            server,
+            tool,
+            arguments: request.arguments,
+            timeout_s: None,
+        };
+        let r = execute::tool(&self.app, &Actor::from(&who), call)
+            .await
+            .map_err(fail)?;
+        let mut result = CallToolResult::success(typed(r.content).map_err(fail)?);
+        result.is_error = Some(r.is_error);
+        result.structured_content = r.structured_content;
+        Ok(result.into())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<ListResourcesResult, ErrorData> {
+        let who = caller(&ctx, READ, Asked::List)?;
+        let items = aggregate(&self.app, &who, Catalog::Resources, false)
+            .await
+            .map_err(|e| to_rpc(&e, Asked::List))?;
+        Ok(ListResourcesResult::with_all_items(items))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<ListResourceTemplatesResult, ErrorData> {
+        let who = caller(&ctx, READ, Asked::List)?;
+        let items = aggregate(&self.app, &who, Catalog::ResourceTemplates, false)
+            .await
+            .map_err(|e| to_rpc(&e, Asked::List))?;
+        Ok(ListResourceTemplatesResult::with_all_items(items))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<ReadResourceResponse, ErrorData> {
+        let who = caller(&ctx, EXECUTE, Asked::Resource)?;
+        let fail = |e: Error| to_rpc(&e, Asked::Resource);
+        let scope = scope(&self.app, &who).await.map_err(fail)?;
+        let owner = catalog::resource_owner(&self.app, &request.uri, &scope)
+            .await
+            .map_err(fail)?
+            .ok_or_else(|| {
+                fail(Error::not_found("resource", &request.uri).with_detail(
+                    "uri",
+                    "no running MCP server lists this resource or a template matching it",
+                ))
+            })?;
+        let read = ResourceRead {
+            server: owner.id,
+            uri: request.uri,
+            timeout_s: None,
+        };
+        let r = execute::resource(&self.app, &Actor::from(&who), read)
+            .await
+            .map_err(fail)?;
+        Ok(ReadResourceResult::new(typed(r.contents).map_err(fail)?).into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<ListPromptsResult, ErrorData> {
+        let who = caller(&ctx, READ, Asked::List)?;
+        let items = aggregate(&self.app, &who, Catalog::Prompts, true)
+            .await
+            .map_err(|e| to_rpc(&e, Asked::List))?;
+        Ok(ListPromptsResult::with_all_items(items))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<GetPromptResponse, ErrorData> {
+        let who = caller(&ctx, EXECUTE, Asked::Prompt)?;
+        let fail = |e: Error| to_rpc(&e, Asked::Prompt);
+        let (server, prompt) = resolve(&self.app, &request.name, "prompt")
+            .await
+            .map_err(fail)?;
+        let get = PromptGet {
+            server,
+            prompt,
+            arguments: request.arguments,
+            timeout_s: None,
+        };
+        let r = execute::prompt(&self.app, &Actor::from(&who), get)
+            .await
+            .map_err(fail)?;
+        let mut result = GetPromptResult::new(typed(r.messages).map_err(fail)?);
+        result.description = r.description;
+        Ok(result.into())
+    }
+}

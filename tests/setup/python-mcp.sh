@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install the Python MCP SDK (PyPI `mcp`) in a virtualenv, the independent MCP client
+# that tests/gateway.rs drives against mcpd's /mcp endpoint. Idempotent: the venv is
+# kept in the cache dir and rebuilt only when the pinned version changes.
+#
+#   venv: ${MCPD_TEST_CACHE:-$HOME/.cache/mcpd-test}/python-mcp  (bin/python)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+MCP_SDK_VERSION=2.3.0
+cache=${MCPD_TEST_CACHE:-${HOME:-/root}/.cache/mcpd-test}
+venv=$cache/python-mcp
+stamp=$venv/.mcpd-recipe
+recipe="mcp==$MCP_SDK_VERSION"
+
+say() { printf '[python-mcp.sh] %s\n' "$*" >&2; }
+
+if [[ -x $venv/bin/python && $(cat "$stamp" 2>/dev/null) == "$recipe" ]]; then
+  exit 0
+fi
+
+# A fresh Debian 12 has no Python venv module unless asked for.
+if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  bash "$here/apt-install.sh" python3 python3-venv
+fi
+
+say "creating $venv with $recipe"
+rm -rf "$venv"
+mkdir -p "$cache"
+python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --disable-pip-version-check "$recipe"
+"$venv/bin/python" -c 'import mcp.client.streamable_http' # the client the test uses
+echo "$recipe" >"$stamp"
+say "installed $("$venv/bin/python" -m pip show mcp | sed -n 's/^Version: //p')"
