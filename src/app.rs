@@ -177,6 +177,7 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
 
     crate::services::events::spawn(app.clone());
     crate::mcp::manager::spawn_background(&app);
+    crate::catalog::announce(&app).await;
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     let grace = Duration::from_secs(cfg.shutdown_grace_s);
     let watcher = {
