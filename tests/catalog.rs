@@ -89,24 +89,40 @@ async fn registry_lists_builtins_and_admins_manage_entries() {
         "{all:?}"
     );
     assert_eq!(b["meta"]["pagination"]["total"], all.len());
-    assert!(b["data"].as_array().unwrap().iter().all(|e| e["builtin"] == true));
+    assert!(
+        b["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["builtin"] == true)
+    );
 
     let (s, b) = d.get("/mcp/registry?search=file", &viewer).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(names(&b), vec!["filesystem"]);
-    let (s, b) = d.get("/mcp/registry?transport=streamable_http", &viewer).await;
+    let (s, b) = d
+        .get("/mcp/registry?transport=streamable_http", &viewer)
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert!(names(&b).is_empty(), "{b}");
     let (s, b) = d.get("/mcp/registry?colour=red", &viewer).await;
-    assert_eq!(fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")), vec!["colour"]);
+    assert_eq!(
+        fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")),
+        vec!["colour"]
+    );
 
     let (s, b) = d.get("/mcp/registry/filesystem", &viewer).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let fs = &b["data"];
     assert_eq!(fs["image"], "mcpd-test/mcp-filesystem:1");
     assert_eq!(fs["transport"], "stdio");
-    assert_eq!(fs["config_mapping"]["args"][0]["field"], "/allowed_directories");
-    let (s, b) = d.get("/mcp/registry/filesystem/config-schema", &viewer).await;
+    assert_eq!(
+        fs["config_mapping"]["args"][0]["field"],
+        "/allowed_directories"
+    );
+    let (s, b) = d
+        .get("/mcp/registry/filesystem/config-schema", &viewer)
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["type"], "object");
     assert_eq!(b["data"]["required"], json!(["allowed_directories"]));
@@ -114,7 +130,9 @@ async fn registry_lists_builtins_and_admins_manage_entries() {
         b["data"]["properties"]["allowed_directories"]["type"],
         "array"
     );
-    let (s, b) = d.get("/mcp/registry/everything/config-schema", &viewer).await;
+    let (s, b) = d
+        .get("/mcp/registry/everything/config-schema", &viewer)
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let (s, b) = d.get("/mcp/registry/nope/config-schema", &viewer).await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
@@ -162,7 +180,7 @@ async fn registry_lists_builtins_and_admins_manage_entries() {
         fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")),
         vec!["config_mapping.args[0].field"]
     );
-    let (s, b) = d.get(&format!("/mcp/registry?builtin=false"), &admin).await;
+    let (s, b) = d.get("/mcp/registry?builtin=false", &admin).await;
     assert_eq!(names(&b), vec![entry_name.clone()], "{s} {b}");
 
     // Built-in entries are read-only.
@@ -180,9 +198,21 @@ async fn registry_lists_builtins_and_admins_manage_entries() {
     // Replace and remove an added entry.
     let mut changed = entry.clone();
     changed["title"] = json!("Renamed");
-    let (s, b) = put(&d, &format!("/mcp/registry/{entry_name}"), &viewer, changed.clone()).await;
+    let (s, b) = put(
+        &d,
+        &format!("/mcp/registry/{entry_name}"),
+        &viewer,
+        changed.clone(),
+    )
+    .await;
     assert_error(s, &b, 403, "FORBIDDEN");
-    let (s, b) = put(&d, &format!("/mcp/registry/{entry_name}"), &admin, changed.clone()).await;
+    let (s, b) = put(
+        &d,
+        &format!("/mcp/registry/{entry_name}"),
+        &admin,
+        changed.clone(),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["title"], "Renamed");
     let (s, b) = put(&d, "/mcp/registry/other", &admin, changed).await;
@@ -190,9 +220,13 @@ async fn registry_lists_builtins_and_admins_manage_entries() {
         fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")),
         vec!["name"]
     );
-    let (s, b) = d.delete(&format!("/mcp/registry/{entry_name}"), &viewer).await;
+    let (s, b) = d
+        .delete(&format!("/mcp/registry/{entry_name}"), &viewer)
+        .await;
     assert_error(s, &b, 403, "FORBIDDEN");
-    let (s, _) = d.delete(&format!("/mcp/registry/{entry_name}"), &admin).await;
+    let (s, _) = d
+        .delete(&format!("/mcp/registry/{entry_name}"), &admin)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, b) = d.get(&format!("/mcp/registry/{entry_name}"), &admin).await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
@@ -206,7 +240,11 @@ async fn registry_lists_builtins_and_admins_manage_entries() {
         .iter()
         .filter_map(|e| e["action"].as_str())
         .collect();
-    for a in ["mcp.registry.create", "mcp.registry.update", "mcp.registry.delete"] {
+    for a in [
+        "mcp.registry.create",
+        "mcp.registry.update",
+        "mcp.registry.delete",
+    ] {
         assert!(actions.contains(&a), "{a} not in {actions:?}");
     }
 }
@@ -221,8 +259,14 @@ async fn filesystem_from_registry_checks_config_and_reconfigures() {
 
     // Invalid config: 400 naming the JSON pointer; nothing created.
     for (config, field) in [
-        (json!({"allowed_directories": "/data"}), "/allowed_directories"),
-        (json!({"allowed_directories": ["data"]}), "/allowed_directories/0"),
+        (
+            json!({"allowed_directories": "/data"}),
+            "/allowed_directories",
+        ),
+        (
+            json!({"allowed_directories": ["data"]}),
+            "/allowed_directories/0",
+        ),
         (json!({"allowed_directories": []}), "/allowed_directories"),
     ] {
         let (s, b) = d
@@ -250,11 +294,21 @@ async fn filesystem_from_registry_checks_config_and_reconfigures() {
             json!({"name": name, "registry": "filesystem", "image": "mcpd-test/busybox:1"}),
         )
         .await;
-    assert_eq!(fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")), vec!["image"]);
+    assert_eq!(
+        fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")),
+        vec!["image"]
+    );
     let (s, b) = d
-        .post("/mcp/servers", &admin, json!({"name": name, "registry": "nope"}))
+        .post(
+            "/mcp/servers",
+            &admin,
+            json!({"name": name, "registry": "nope"}),
+        )
         .await;
-    assert_eq!(fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")), vec!["registry"]);
+    assert_eq!(
+        fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")),
+        vec!["registry"]
+    );
     let (s, b) = d.get(&server, &admin).await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
     assert!(containers_named(&format!("mcpd-{name}-")).is_empty());
@@ -275,18 +329,30 @@ async fn filesystem_from_registry_checks_config_and_reconfigures() {
     assert!(text_of(&b["data"]).contains("readme.md"), "{b}");
     let (s, b) = list_dir(&d, &admin, &name, "/data").await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!(b["data"]["is_error"], true, "outside the allowed directory: {b}");
+    assert_eq!(
+        b["data"]["is_error"], true,
+        "outside the allowed directory: {b}"
+    );
     let (s, b) = d.get(&format!("{server}/config"), &admin).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["registry"], "filesystem");
-    assert_eq!(b["data"]["config"], json!({"allowed_directories": ["/data/notes"]}));
+    assert_eq!(
+        b["data"]["config"],
+        json!({"allowed_directories": ["/data/notes"]})
+    );
     assert_eq!(b["data"]["missing"], json!([]));
     let before = containers_named(&format!("mcpd-{name}-"));
     assert_eq!(before.len(), 1);
     let started_before = docker(&["inspect", "-f", "{{.State.StartedAt}}", &before[0]]);
 
     // Reconfigure: incomplete or invalid config is refused and changes nothing.
-    let (s, b) = put(&d, &format!("{server}/config"), &admin, json!({"config": {}})).await;
+    let (s, b) = put(
+        &d,
+        &format!("{server}/config"),
+        &admin,
+        json!({"config": {}}),
+    )
+    .await;
     assert_eq!(
         fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")),
         vec!["/allowed_directories"]
@@ -302,7 +368,13 @@ async fn filesystem_from_registry_checks_config_and_reconfigures() {
         fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")),
         vec!["/allowed_directories/0"]
     );
-    let (s, b) = put(&d, &format!("{server}/config"), &admin, json!({"config": {}, "x": 1})).await;
+    let (s, b) = put(
+        &d,
+        &format!("{server}/config"),
+        &admin,
+        json!({"config": {}, "x": 1}),
+    )
+    .await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     let viewer = d.user_with_roles("cfg-viewer", &["viewer"]).await;
     let (s, b) = put(
@@ -360,7 +432,13 @@ async fn filesystem_from_registry_checks_config_and_reconfigures() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
-    let (s, b) = put(&d, &format!("/mcp/servers/{plain}/config"), &admin, json!({"config": {}})).await;
+    let (s, b) = put(
+        &d,
+        &format!("/mcp/servers/{plain}/config"),
+        &admin,
+        json!({"config": {}}),
+    )
+    .await;
     assert_error(s, &b, 409, "CONFLICT");
 
     for n in [&name, &plain] {
@@ -378,7 +456,11 @@ async fn missing_required_config_is_unconfigured_until_configured() {
     let name = d.name("uncfg");
 
     let (s, b) = d
-        .post("/mcp/servers", &admin, json!({"name": name, "registry": "filesystem"}))
+        .post(
+            "/mcp/servers",
+            &admin,
+            json!({"name": name, "registry": "filesystem"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     assert_eq!(b["data"]["status"], "unconfigured");
@@ -392,9 +474,13 @@ async fn missing_required_config_is_unconfigured_until_configured() {
 
     let (s, b) = list_dir(&d, &admin, &name, "/data").await;
     assert_error(s, &b, 503, "MCP_SERVICE_UNCONFIGURED");
-    let (s, b) = d.post(&format!("/mcp/servers/{name}/start"), &admin, json!({})).await;
+    let (s, b) = d
+        .post(&format!("/mcp/servers/{name}/start"), &admin, json!({}))
+        .await;
     assert_error(s, &b, 503, "MCP_SERVICE_UNCONFIGURED");
-    let (s, b) = d.post(&format!("/mcp/servers/{name}/test"), &admin, json!({})).await;
+    let (s, b) = d
+        .post(&format!("/mcp/servers/{name}/test"), &admin, json!({}))
+        .await;
     assert_error(s, &b, 503, "MCP_SERVICE_UNCONFIGURED");
 
     let (s, b) = put(
@@ -484,14 +570,15 @@ async fn secret_config_is_sealed_and_never_returned() {
     assert_eq!(cfg["data"]["config"], json!({"greeting": "hi"}));
     assert_eq!(cfg["data"]["secret_fields"], json!(["token"]));
     for b in &seen {
-        assert!(!b.to_string().contains(&secret), "secret in a response: {b}");
+        assert!(
+            !b.to_string().contains(&secret),
+            "secret in a response: {b}"
+        );
     }
     // Stored sealed: the database files never hold it in clear.
     for file in ["mcpd.db", "mcpd.db-wal"] {
         if let Ok(bytes) = std::fs::read(d.data_path(file)) {
-            let found = bytes
-                .windows(secret.len())
-                .any(|w| w == secret.as_bytes());
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
             assert!(!found, "secret in clear in {file}");
         }
     }
@@ -505,7 +592,10 @@ async fn secret_config_is_sealed_and_never_returned() {
         json!({"config": {"greeting": "hi"}}),
     )
     .await;
-    assert_eq!(fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")), vec!["/token"]);
+    assert_eq!(
+        fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")),
+        vec!["/token"]
+    );
     let secret2 = format!("{secret}-2");
     let (s, b) = put(
         &d,

@@ -242,7 +242,12 @@ fn routes() -> Vec<Route> {
         (M::POST, "/mcp/registry", e(), Some("mcp:admin")),
         (M::GET, "/mcp/registry/doesnotexist", None, Some("mcp:read")),
         (M::PUT, "/mcp/registry/doesnotexist", e(), Some("mcp:admin")),
-        (M::DELETE, "/mcp/registry/doesnotexist", None, Some("mcp:admin")),
+        (
+            M::DELETE,
+            "/mcp/registry/doesnotexist",
+            None,
+            Some("mcp:admin"),
+        ),
         (
             M::GET,
             "/mcp/registry/doesnotexist/config-schema",

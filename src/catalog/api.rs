@@ -18,10 +18,7 @@ use serde_json::Value;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/mcp/registry", get(list).post(create))
-        .route(
-            "/mcp/registry/{name}",
-            get(show).put(update).delete(delete),
-        )
+        .route("/mcp/registry/{name}", get(show).put(update).delete(delete))
         .route("/mcp/registry/{name}/config-schema", get(schema))
 }
 

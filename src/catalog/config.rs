@@ -187,7 +187,11 @@ mod tests {
 
     #[test]
     fn violations_name_the_field_and_hide_secret_values() {
-        let e = check(&entry(), &json!({"level": "high", "token": "abc", "dirs": [1]})).unwrap_err();
+        let e = check(
+            &entry(),
+            &json!({"level": "high", "token": "abc", "dirs": [1]}),
+        )
+        .unwrap_err();
         let fields: Vec<_> = e.details.iter().map(|d| d.field.as_str()).collect();
         assert!(fields.contains(&"/level"), "{fields:?}");
         assert!(fields.contains(&"/dirs/0"), "{fields:?}");
@@ -207,7 +211,10 @@ mod tests {
         assert_eq!(r.args, vec!["run", "--dirs", "/a", "/b"]);
         assert_eq!(r.env["LEVEL"], "2");
         assert_eq!(r.env["TOKEN"], "${secret:mcp.my-srv.token}");
-        assert_eq!(r.secrets, vec![("mcp.my-srv.token".to_string(), json!("s3cret"))]);
+        assert_eq!(
+            r.secrets,
+            vec![("mcp.my-srv.token".to_string(), json!("s3cret"))]
+        );
         assert_eq!(r.public, json!({"level": 2, "dirs": ["/a", "/b"]}));
         assert!(secret_key("a", "Weird/Key").starts_with(&secret_prefix("a")));
     }

@@ -89,7 +89,11 @@ pub async fn builtin(app: &App) -> Vec<Entry> {
 
 /// Logs the built-in entries at start (and warns about invalid files).
 pub async fn announce(app: &App) {
-    let names: Vec<String> = builtin(app).await.into_iter().map(|e| e.spec.name).collect();
+    let names: Vec<String> = builtin(app)
+        .await
+        .into_iter()
+        .map(|e| e.spec.name)
+        .collect();
     tracing::info!(entries = ?names, dir = %app.config.mcp.catalog_dir.display(), "MCP catalog loaded");
 }
 
@@ -127,7 +131,11 @@ pub async fn list(app: &App, mut q: ListQuery) -> Result<Page<Entry>> {
     let items: Vec<Entry> = all(app)
         .await?
         .into_iter()
-        .filter(|e| transport.as_deref().is_none_or(|t| e.spec.transport.as_str() == t))
+        .filter(|e| {
+            transport
+                .as_deref()
+                .is_none_or(|t| e.spec.transport.as_str() == t)
+        })
         .filter(|e| builtin.is_none_or(|b| e.builtin == b))
         .filter(|e| image.as_deref().is_none_or(|i| e.spec.image == i))
         .filter(|e| {

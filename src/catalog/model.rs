@@ -182,9 +182,7 @@ impl EntrySpec {
         for (var, ptr) in &self.config_mapping.env {
             if var.is_empty()
                 || var.contains('=')
-                || !var
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             {
                 return Err(Error::field(
                     format!("config_mapping.env.{var}"),

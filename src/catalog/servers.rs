@@ -126,7 +126,11 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
         config: rendered.public.clone(),
         secret_keys: keys(&rendered),
     };
-    if let Err(e) = app.store.write(move |tx| cstore::save_config(tx, &row)).await {
+    if let Err(e) = app
+        .store
+        .write(move |tx| cstore::save_config(tx, &row))
+        .await
+    {
         if let Err(de) = manager::delete(app, actor, &server.id).await {
             tracing::error!(server = %server.id, error = %de, "could not remove a half-created MCP server");
         }

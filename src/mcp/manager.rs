@@ -770,7 +770,9 @@ pub async fn session(app: &App, rec: &ServerRecord) -> Result<Arc<Client>> {
 pub fn unconfigured(name: &str) -> Error {
     Error::new(
         ErrorCode::McpServiceUnconfigured,
-        format!("MCP server '{name}' requires configuration: PUT /api/v1/mcp/servers/{name}/config"),
+        format!(
+            "MCP server '{name}' requires configuration: PUT /api/v1/mcp/servers/{name}/config"
+        ),
     )
 }
 
