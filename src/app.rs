@@ -168,7 +168,8 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
 
     let handle = axum_server::Handle::<SocketAddr>::new();
     let router = crate::http::router(app.clone());
-    crate::systemd::spawn_reload(&app, tls.clone(), reload, hup);
+    let status = format!("listening on https://{addr}/api/v1");
+    crate::systemd::spawn_reload(&app, tls.clone(), reload, hup, status.clone());
     crate::systemd::spawn_watchdog(&app);
     crate::auth::session::spawn_cleanup(&app);
     let server = axum_server::from_tcp_rustls(listener, tls)?
@@ -178,7 +179,13 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
     crate::services::events::spawn(app.clone());
     crate::mcp::manager::spawn_background(&app);
     crate::catalog::announce(&app).await;
-    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    let _ = sd_notify::notify(
+        false,
+        &[
+            sd_notify::NotifyState::Ready,
+            sd_notify::NotifyState::Status(&status),
+        ],
+    );
     let grace = Duration::from_secs(cfg.shutdown_grace_s);
     let watcher = {
         let app = app.clone();
@@ -192,7 +199,13 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
                 "shutting down: draining requests for up to {}s",
                 grace.as_secs()
             );
-            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+            let _ = sd_notify::notify(
+                false,
+                &[
+                    sd_notify::NotifyState::Stopping,
+                    sd_notify::NotifyState::Status("draining requests"),
+                ],
+            );
             app.shutdown.cancel();
             handle.graceful_shutdown(Some(grace));
         })

@@ -22,5 +22,7 @@ pub mod system;
 pub mod systemd;
 pub mod telemetry;
 pub mod time;
+pub mod usage;
 pub mod users;
 pub mod vault;
+pub mod workspaces;

@@ -8,6 +8,19 @@ use crate::config::Config;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Sends `RELOADING=1` with `MONOTONIC_USEC=` (sd_notify(3): required by
+/// `Type=notify-reload`, accepted by `Type=notify`) and a status line.
+fn notify_reloading() {
+    let mut states = vec![
+        sd_notify::NotifyState::Reloading,
+        sd_notify::NotifyState::Status("reloading the configuration"),
+    ];
+    if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
+        states.push(now);
+    }
+    let _ = sd_notify::notify(false, &states);
+}
+
 /// Re-reads the configuration from the same file, environment and flags as at start.
 pub type ConfigLoader = Box<dyn Fn() -> anyhow::Result<Config> + Send + Sync>;
 
@@ -30,6 +43,7 @@ pub fn spawn_watchdog(app: &Arc<App>) {
             match tokio::time::timeout(every, app2.store.ping()).await {
                 Ok(Ok(())) => {
                     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+                    tracing::debug!("database answered; watchdog ping sent");
                 }
                 _ => tracing::warn!("database did not answer; withholding the watchdog ping"),
             }
@@ -40,12 +54,14 @@ pub fn spawn_watchdog(app: &Arc<App>) {
 /// On SIGHUP: re-reads the configuration; when it is valid, reloads the TLS
 /// certificate and key (from the configured files, or the self-signed pair in the data
 /// dir) and the log level, and names the changed settings that need a restart. An
-/// invalid configuration is logged and changes nothing.
+/// invalid configuration is logged and changes nothing. `hup` is installed before the
+/// listener binds; `listening` is the `STATUS=` line restored after each reload.
 pub fn spawn_reload(
     app: &Arc<App>,
     tls: axum_server::tls_rustls::RustlsConfig,
     load: ConfigLoader,
     mut hup: tokio::signal::unix::Signal,
+    listening: String,
 ) {
     let app2 = app.clone();
     app.tasks.spawn(async move {
@@ -54,7 +70,7 @@ pub fn spawn_reload(
                 _ = app2.shutdown.cancelled() => return,
                 got = hup.recv() => if got.is_none() { return },
             }
-            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Reloading]);
+            notify_reloading();
             match reload(&app2.config, &tls, &load).await {
                 Ok(needs_restart) if needs_restart.is_empty() => {
                     tracing::info!("configuration reloaded");
@@ -67,7 +83,13 @@ pub fn spawn_reload(
                     tracing::error!("reload failed, keeping the running configuration: {e:#}")
                 }
             }
-            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+            let _ = sd_notify::notify(
+                false,
+                &[
+                    sd_notify::NotifyState::Ready,
+                    sd_notify::NotifyState::Status(&listening),
+                ],
+            );
         }
     });
 }
@@ -110,4 +132,31 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
         out.push("mcp");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hot_reloadable_changes_need_no_restart() {
+        let old = Config::default();
+        let mut new = old.clone();
+        new.log.level = "debug".into();
+        new.server.tls_cert_file = Some("/etc/mcpd/tls/cert.pem".into());
+        assert!(restart_needed(&old, &new).is_empty());
+    }
+
+    #[test]
+    fn start_time_settings_are_named() {
+        let old = Config::default();
+        let mut new = old.clone();
+        new.server.listen = "127.0.0.1:9443".parse().unwrap();
+        new.docker.network = "other".into();
+        new.auth.allow_registration = !old.auth.allow_registration;
+        assert_eq!(
+            restart_needed(&old, &new),
+            vec!["server.listen", "auth", "docker"]
+        );
+    }
 }

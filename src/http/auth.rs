@@ -115,5 +115,6 @@ pub mod perm {
         SystemRead = System Read,
         ConfigRead = Config Read, ConfigWrite = Config Write, ConfigAdmin = Config Admin,
         AuditRead = Audit Read,
+        WorkspacesRead = Workspaces Read, WorkspacesWrite = Workspaces Write,
     );
 }

@@ -26,6 +26,8 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::mcp::api::routes())
         .merge(crate::catalog::api::routes())
         .merge(crate::logs::api::routes())
+        .merge(crate::usage::api::routes())
+        .merge(crate::workspaces::api::routes())
         .merge(crate::configuration::api::routes())
         .merge(crate::audit::api::routes());
     Router::new()

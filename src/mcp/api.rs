@@ -9,11 +9,13 @@ use super::manager::{self, CreateServer, Lifecycle, PatchServer, Reconfigure, Te
 use super::model::{Catalog, McpServer};
 use crate::app::AppState;
 use crate::audit::Actor;
+use crate::auth::principal::Principal;
 use crate::error::Result;
 use crate::http::auth::{Can, perm};
 use crate::http::envelope::{Reply, no_content};
 use crate::http::extract::{Json, List, Path};
-use crate::store::list::Page;
+use crate::store::list::{Filter, ListQuery, Op, Page};
+use crate::workspaces::access::{self, McpScope};
 use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
@@ -44,11 +46,34 @@ pub fn routes() -> Router<AppState> {
         .route("/mcp/execute/prompt", post(execute_prompt))
 }
 
+/// The caller's workspace scope.
+async fn scope(app: &AppState, who: &Principal) -> Result<McpScope> {
+    access::scope(app, Some(&who.user_id)).await
+}
+
+/// 404 unless the caller's workspaces grant the server (see [`access`]).
+async fn visible(app: &AppState, who: &Principal, id: &str) -> Result<(McpScope, access::Grant)> {
+    let rec = manager::get(app, id).await?;
+    let scope = scope(app, who).await?;
+    let grant = scope
+        .grant(&rec.id)
+        .ok_or_else(|| crate::error::Error::not_found("mcp server", id))?;
+    Ok((scope, grant))
+}
+
 async fn list(
     State(app): State<AppState>,
-    _: Can<perm::McpRead>,
-    List(q): List,
+    Can(who, _): Can<perm::McpRead>,
+    List(mut q): List,
 ) -> Result<Reply<Vec<McpServer>>> {
+    if let McpScope::Only(granted) = scope(&app, &who).await? {
+        let ids: Vec<&str> = granted.keys().map(String::as_str).collect();
+        q.filters.push(Filter {
+            field: "id".into(),
+            op: Op::In,
+            value: ids.join(","),
+        });
+    }
     Ok(Reply::page(manager::list(&app, q).await?))
 }
 
@@ -64,9 +89,10 @@ async fn create(
 
 async fn show(
     State(app): State<AppState>,
-    _: Can<perm::McpRead>,
+    Can(who, _): Can<perm::McpRead>,
     Path(id): Path<String>,
 ) -> Result<Reply<McpServer>> {
+    visible(&app, &who, &id).await?;
     Ok(Reply::ok(manager::get(&app, &id).await?.view()))
 }
 
@@ -76,6 +102,7 @@ async fn patch(
     Path(id): Path<String>,
     Json(req): Json<PatchServer>,
 ) -> Result<Reply<McpServer>> {
+    visible(&app, &who, &id).await?;
     Ok(Reply::ok(
         manager::patch(&app, &Actor::from(&who), &id, req).await?,
     ))
@@ -86,6 +113,7 @@ async fn delete(
     Can(who, _): Can<perm::McpWrite>,
     Path(id): Path<String>,
 ) -> Result<Response> {
+    visible(&app, &who, &id).await?;
     manager::delete(&app, &Actor::from(&who), &id).await?;
     Ok(no_content())
 }
@@ -94,9 +122,10 @@ async fn delete(
 /// catalog (secret values never shown).
 async fn show_config(
     State(app): State<AppState>,
-    _: Can<perm::McpRead>,
+    Can(who, _): Can<perm::McpRead>,
     Path(id): Path<String>,
 ) -> Result<Reply<Value>> {
+    visible(&app, &who, &id).await?;
     Ok(Reply::ok(crate::catalog::servers::show(&app, &id).await?))
 }
 
@@ -107,6 +136,7 @@ async fn put_config(
     Path(id): Path<String>,
     Json(req): Json<Reconfigure>,
 ) -> Result<Reply<McpServer>> {
+    visible(&app, &who, &id).await?;
     Ok(Reply::ok(
         crate::catalog::servers::reconfigure(&app, &Actor::from(&who), &id, req).await?,
     ))
@@ -118,6 +148,7 @@ async fn lifecycle(
     id: String,
     op: Lifecycle,
 ) -> Result<Reply<McpServer>> {
+    visible(&app, &who, &id).await?;
     Ok(Reply::ok(
         manager::lifecycle(&app, &Actor::from(&who), &id, op).await?,
     ))
@@ -149,75 +180,95 @@ async fn restart(
 
 async fn test(
     State(app): State<AppState>,
-    _: Can<perm::McpExecute>,
+    Can(who, _): Can<perm::McpExecute>,
     Path(id): Path<String>,
 ) -> Result<Reply<TestResult>> {
+    visible(&app, &who, &id).await?;
     Ok(Reply::ok(manager::test(&app, &id).await?))
 }
 
 async fn discover(
     State(app): State<AppState>,
-    _: Can<perm::McpWrite>,
+    Can(who, _): Can<perm::McpWrite>,
     Path(id): Path<String>,
 ) -> Result<Reply<McpServer>> {
+    visible(&app, &who, &id).await?;
     Ok(Reply::ok(manager::discover(&app, &id).await?))
 }
 
 async fn catalog(
     app: AppState,
+    who: Principal,
     id: String,
     which: Catalog,
-    q: crate::store::list::ListQuery,
+    q: ListQuery,
 ) -> Result<Reply<Vec<Value>>> {
+    let (_, grant) = visible(&app, &who, &id).await?;
     if let Some(f) = q.filters.first() {
         return Err(crate::error::Error::field(
             f.field.as_str(),
             "unknown filter field (this list takes only page and limit)",
         ));
     }
-    let items = manager::catalog(&app, &id, which).await?;
+    let items: Vec<Value> = manager::catalog(&app, &id, which)
+        .await?
+        .into_iter()
+        .filter(|item| {
+            let field = |k: &str| {
+                item.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            match which {
+                Catalog::Tools => grant.allows_tool(&field("name")),
+                Catalog::Resources => grant.allows_resource(&field("uri")),
+                _ => true,
+            }
+        })
+        .collect();
     Ok(Reply::page(Page::from_vec(items, &q)))
 }
 
 async fn tools(
     State(app): State<AppState>,
-    _: Can<perm::McpRead>,
+    Can(who, _): Can<perm::McpRead>,
     Path(id): Path<String>,
     List(q): List,
 ) -> Result<Reply<Vec<Value>>> {
-    catalog(app, id, Catalog::Tools, q).await
+    catalog(app, who, id, Catalog::Tools, q).await
 }
 
 async fn resources(
     State(app): State<AppState>,
-    _: Can<perm::McpRead>,
+    Can(who, _): Can<perm::McpRead>,
     Path(id): Path<String>,
     List(q): List,
 ) -> Result<Reply<Vec<Value>>> {
-    catalog(app, id, Catalog::Resources, q).await
+    catalog(app, who, id, Catalog::Resources, q).await
 }
 
 async fn resource_templates(
     State(app): State<AppState>,
-    _: Can<perm::McpRead>,
+    Can(who, _): Can<perm::McpRead>,
     Path(id): Path<String>,
     List(q): List,
 ) -> Result<Reply<Vec<Value>>> {
-    catalog(app, id, Catalog::ResourceTemplates, q).await
+    catalog(app, who, id, Catalog::ResourceTemplates, q).await
 }
 
 async fn prompts(
     State(app): State<AppState>,
-    _: Can<perm::McpRead>,
+    Can(who, _): Can<perm::McpRead>,
     Path(id): Path<String>,
     List(q): List,
 ) -> Result<Reply<Vec<Value>>> {
-    catalog(app, id, Catalog::Prompts, q).await
+    catalog(app, who, id, Catalog::Prompts, q).await
 }
 
 async fn all_resources(
     State(app): State<AppState>,
-    _: Can<perm::McpRead>,
+    Can(who, _): Can<perm::McpRead>,
     List(q): List,
 ) -> Result<Reply<Vec<Value>>> {
     if let Some(f) = q.filters.first() {
@@ -226,7 +277,20 @@ async fn all_resources(
             "unknown filter field (this list takes only page and limit)",
         ));
     }
-    let items = manager::all_resources(&app).await?;
+    let scope = scope(&app, &who).await?;
+    let items: Vec<Value> = manager::all_resources(&app)
+        .await?
+        .into_iter()
+        .filter(|r| {
+            let (sid, uri) = (
+                r.get("server_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+                r.get("uri").and_then(Value::as_str).unwrap_or_default(),
+            );
+            scope.grant(sid).is_some_and(|g| g.allows_resource(uri))
+        })
+        .collect();
     Ok(Reply::page(Page::from_vec(items, &q)))
 }
 

@@ -14,6 +14,7 @@ use crate::app::App;
 use crate::audit::Actor;
 use crate::error::{Error, ErrorCode, Result};
 use crate::logs::{Kind, NewRequestLog};
+use crate::workspaces::access::{self, Use};
 use rmcp::ServiceError;
 use rmcp::model::{
     CallToolRequestParams, GetPromptRequestParams, JsonObject, ReadResourceRequestParams,
@@ -231,6 +232,15 @@ pub async fn tool(app: &App, actor: &Actor, req: ToolCall) -> Result<ToolResult>
     non_empty("tool", &req.tool)?;
     let timeout = call_timeout(app, req.timeout_s)?;
     let rec = manager::get(app, &req.server).await?;
+    // Outside the caller's workspaces the server or tool does not exist for them.
+    access::check(
+        app,
+        actor.user_id.as_deref(),
+        &rec.id,
+        &req.server,
+        Use::Tool(&req.tool),
+    )
+    .await?;
     let started = Instant::now();
     let args = req.arguments.clone().unwrap_or_default();
     let outcome = async {
@@ -282,6 +292,14 @@ pub async fn resource(app: &App, actor: &Actor, req: ResourceRead) -> Result<Res
     non_empty("uri", &req.uri)?;
     let timeout = call_timeout(app, req.timeout_s)?;
     let rec = manager::get(app, &req.server).await?;
+    access::check(
+        app,
+        actor.user_id.as_deref(),
+        &rec.id,
+        &req.server,
+        Use::Resource(&req.uri),
+    )
+    .await?;
     let started = Instant::now();
     let outcome = async {
         let client = manager::session(app, &rec).await?;
@@ -323,6 +341,14 @@ pub async fn prompt(app: &App, actor: &Actor, req: PromptGet) -> Result<PromptRe
     non_empty("prompt", &req.prompt)?;
     let timeout = call_timeout(app, req.timeout_s)?;
     let rec = manager::get(app, &req.server).await?;
+    access::check(
+        app,
+        actor.user_id.as_deref(),
+        &rec.id,
+        &req.server,
+        Use::Prompt,
+    )
+    .await?;
     let started = Instant::now();
     let args = req.arguments.clone().unwrap_or_default();
     let outcome = async {

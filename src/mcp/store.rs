@@ -14,6 +14,7 @@ const COLUMNS: &str = "id, name, transport, service_id, url, headers, header_nam
 /// Filters and sorts of `GET /mcp/servers`.
 pub const LIST_SPEC: ListSpec = ListSpec {
     fields: &[
+        Field::new("id", "id", FieldKind::Text),
         Field::new("name", "name", FieldKind::Text),
         Field::new("status", "status", FieldKind::Text),
         Field::new("transport", "transport", FieldKind::Text),

@@ -8,3 +8,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 bash "$here/apt-install.sh" pkg-config libssl-dev
 bash "$here/docker.sh"
 bash "$here/images.sh"
+# .deb/.rpm tools and the Debian 12 systemd image for tests/install.rs (image cached by tag).
+bash "$here/packaging.sh"
+bash "$here/systemd-image.sh"

@@ -118,6 +118,8 @@ CREATE TABLE request_logs (
 );
 CREATE INDEX request_logs_time ON request_logs (timestamp);
 CREATE INDEX request_logs_server ON request_logs (server_id, timestamp);
+CREATE INDEX request_logs_user ON request_logs (user_id, timestamp);
+CREATE INDEX request_logs_name ON request_logs (server_id, name, timestamp);
 
 CREATE TABLE audit_log (
     id               TEXT PRIMARY KEY,

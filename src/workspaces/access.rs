@@ -1,0 +1,208 @@
+//! Which MCP servers, tools and resources a user may see and use, from their
+//! workspaces. Admins (role `admin`) see everything. Everyone else gets the union of
+//! the active grants of the workspaces they belong to; a workspace with `all_servers`
+//! (like the built-in `default`) grants every server with execute permission, and one
+//! with `all_members` counts every user as a member.
+//!
+//! Hidden servers, tools and resources answer 404 as if they did not exist; a server
+//! granted read-only answers 403 to execution.
+
+use crate::app::App;
+use crate::error::{Error, Result};
+use rusqlite::Connection;
+use std::collections::{BTreeSet, HashMap};
+
+/// What a grant allows on one server (the union over the user's workspaces).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub execute: bool,
+    /// `None`: every tool.
+    pub tools: Option<BTreeSet<String>>,
+    /// `None`: every resource. Entries are URIs; a trailing `*` matches a prefix.
+    pub resources: Option<BTreeSet<String>>,
+}
+
+impl Grant {
+    fn merge(&mut self, other: Grant) {
+        self.execute |= other.execute;
+        self.tools = match (self.tools.take(), other.tools) {
+            (Some(mut a), Some(b)) => {
+                a.extend(b);
+                Some(a)
+            }
+            _ => None,
+        };
+        self.resources = match (self.resources.take(), other.resources) {
+            (Some(mut a), Some(b)) => {
+                a.extend(b);
+                Some(a)
+            }
+            _ => None,
+        };
+    }
+
+    pub fn allows_tool(&self, name: &str) -> bool {
+        self.tools.as_ref().is_none_or(|t| t.contains(name))
+    }
+
+    pub fn allows_resource(&self, uri: &str) -> bool {
+        self.resources.as_ref().is_none_or(|rs| {
+            rs.iter().any(|r| match r.strip_suffix('*') {
+                Some(prefix) => uri.starts_with(prefix),
+                None => r == uri,
+            })
+        })
+    }
+}
+
+/// A user's MCP scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum McpScope {
+    /// Every server, fully.
+    All,
+    /// Only these server ids, each with its grant.
+    Only(HashMap<String, Grant>),
+}
+
+impl McpScope {
+    /// The grant on `server_id`, if visible (`All` → a full grant).
+    pub fn grant(&self, server_id: &str) -> Option<Grant> {
+        match self {
+            McpScope::All => Some(Grant {
+                execute: true,
+                tools: None,
+                resources: None,
+            }),
+            McpScope::Only(m) => m.get(server_id).cloned(),
+        }
+    }
+
+    pub fn sees(&self, server_id: &str) -> bool {
+        self.grant(server_id).is_some()
+    }
+}
+
+fn json_set(s: Option<String>) -> Option<BTreeSet<String>> {
+    s.and_then(|s| serde_json::from_str(&s).ok())
+}
+
+/// Computes `user_id`'s scope (blocking; inside a store closure).
+pub fn scope_of(conn: &Connection, user_id: &str) -> Result<McpScope> {
+    let admin: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM user_roles WHERE user_id = ?1 AND role = 'admin')",
+        [user_id],
+        |r| r.get(0),
+    )?;
+    if admin {
+        return Ok(McpScope::All);
+    }
+    let member_of = "SELECT w.id, w.all_servers FROM workspaces w
+         WHERE w.all_members = 1
+            OR EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = w.id AND m.user_id = ?1)";
+    let mut stmt = conn.prepare(member_of)?;
+    let workspaces: Vec<(String, bool)> = stmt
+        .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if workspaces.iter().any(|(_, all)| *all) {
+        return Ok(McpScope::All);
+    }
+    let mut out: HashMap<String, Grant> = HashMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT server_id, permission_level, allowed_tools, allowed_resources FROM workspace_access
+         WHERE workspace_id = ?1 AND is_active = 1",
+    )?;
+    for (ws, _) in &workspaces {
+        let grants = stmt
+            .query_map([ws], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Grant {
+                        execute: r.get::<_, String>(1)? == "execute",
+                        tools: json_set(r.get(2)?),
+                        resources: json_set(r.get(3)?),
+                    },
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (server, g) in grants {
+            match out.get_mut(&server) {
+                Some(existing) => existing.merge(g),
+                None => {
+                    out.insert(server, g);
+                }
+            }
+        }
+    }
+    Ok(McpScope::Only(out))
+}
+
+/// [`scope_of`] off the async runtime. `None` user (the daemon itself) → `All`.
+pub async fn scope(app: &App, user_id: Option<&str>) -> Result<McpScope> {
+    let Some(uid) = user_id.map(str::to_string) else {
+        return Ok(McpScope::All);
+    };
+    app.store.read(move |c| scope_of(c, &uid)).await
+}
+
+/// What an execution touches, for [`check`].
+#[derive(Debug, Clone, Copy)]
+pub enum Use<'a> {
+    Tool(&'a str),
+    Resource(&'a str),
+    Prompt,
+}
+
+/// Checks that `user_id` may execute on `server_id` (given by id; `server` is the name
+/// the caller used, for the message). Errors: `RESOURCE_NOT_FOUND` for a server or
+/// tool/resource outside the user's workspaces, `FORBIDDEN` for a read-only grant.
+pub async fn check(
+    app: &App,
+    user_id: Option<&str>,
+    server_id: &str,
+    server: &str,
+    what: Use<'_>,
+) -> Result<()> {
+    let scope = scope(app, user_id).await?;
+    let grant = scope
+        .grant(server_id)
+        .ok_or_else(|| Error::not_found("mcp server", server))?;
+    if !grant.execute {
+        return Err(Error::forbidden(format!(
+            "your workspaces grant read-only access to MCP server '{server}'"
+        )));
+    }
+    match what {
+        Use::Tool(t) if !grant.allows_tool(t) => Err(Error::not_found("tool", t)),
+        Use::Resource(u) if !grant.allows_resource(u) => Err(Error::not_found("resource", u)),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_merge_and_match() {
+        let mut a = Grant {
+            execute: false,
+            tools: Some(["echo".to_string()].into()),
+            resources: Some(["demo://a".to_string()].into()),
+        };
+        a.merge(Grant {
+            execute: true,
+            tools: Some(["add".to_string()].into()),
+            resources: Some(["file:///data/*".to_string()].into()),
+        });
+        assert!(a.execute);
+        assert!(a.allows_tool("echo") && a.allows_tool("add") && !a.allows_tool("rm"));
+        assert!(a.allows_resource("demo://a") && !a.allows_resource("demo://ab"));
+        assert!(a.allows_resource("file:///data/x/y"));
+        a.merge(Grant {
+            execute: false,
+            tools: None,
+            resources: None,
+        });
+        assert!(a.allows_tool("anything") && a.allows_resource("any://thing"));
+    }
+}

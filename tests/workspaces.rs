@@ -1,0 +1,254 @@
+//! Organization and workspaces: the built-in `default` workspace keeps access open until
+//! an admin narrows it; then non-admin users see and execute only what their
+//! workspaces grant (servers, tools, resources, read-only vs execute).
+
+mod common;
+
+use common::{Daemon, EVERYTHING_IMAGE, FILESYSTEM_IMAGE, assert_error};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn server(d: &Daemon, admin: &str, name: &str, image: &str) {
+    let (s, b) = d
+        .post(
+            "/mcp/servers",
+            admin,
+            json!({"name": name, "image": image, "transport": "stdio"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+}
+
+async fn echo(d: &Daemon, token: &str, srv: &str) -> (StatusCode, Value) {
+    d.post(
+        "/mcp/execute/tool",
+        token,
+        json!({"server": srv, "tool": "echo", "arguments": {"message": "hi"}}),
+    )
+    .await
+}
+
+async fn read(d: &Daemon, token: &str, srv: &str, uri: &str) -> (StatusCode, Value) {
+    d.post(
+        "/mcp/execute/resource",
+        token,
+        json!({"server": srv, "uri": uri}),
+    )
+    .await
+}
+
+fn names(b: &Value) -> Vec<String> {
+    let mut v: Vec<String> = b["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn organization_and_workspace_access() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let dev = d.user_with_roles("ws-dev", &["developer"]).await;
+    let other = d.user_with_roles("ws-other", &["developer"]).await;
+    let every = d.name("every");
+    let files = d.name("files");
+    server(&d, &admin, &every, EVERYTHING_IMAGE).await;
+    server(&d, &admin, &files, FILESYSTEM_IMAGE).await;
+
+    // The organization.
+    let (s, b) = d.get("/organization", &dev).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["members"].as_array().unwrap().len(), 3);
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            "/organization",
+            Some(&dev),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            "/organization",
+            Some(&admin),
+            Some(json!({"name": "Acme Ops", "settings": {"region": "eu"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["settings"]["region"], "eu");
+
+    // Out of the box the default workspace opens everything to everyone.
+    let (_, b) = d.get("/workspaces", &dev).await;
+    assert_eq!(names(&b), ["default"]);
+    let (_, b) = d.get("/mcp/servers", &dev).await;
+    assert_eq!(names(&b).len(), 2);
+    assert_eq!(echo(&d, &dev, &every).await.0, StatusCode::OK);
+
+    // The admin closes the default workspace's servers: non-admins see nothing.
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            "/workspaces/default",
+            Some(&admin),
+            Some(json!({"all_servers": false})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, b) = d.get("/mcp/servers", &dev).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 0, "{b}");
+    let (s, b) = echo(&d, &dev, &every).await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+    let (s, b) = d.get(&format!("/mcp/servers/{every}"), &dev).await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+    let (_, b) = d.get("/mcp/servers", &admin).await;
+    assert_eq!(names(&b).len(), 2, "admins see everything");
+
+    // A team workspace: `echo` only on everything (execute), files read-only.
+    let (s, b) = d
+        .post(
+            "/workspaces",
+            &admin,
+            json!({"name": "team-a", "description": "A"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = d
+        .post("/workspaces", &admin, json!({"name": "team-a"}))
+        .await;
+    assert_error(s, &b, 409, "RESOURCE_ALREADY_EXISTS");
+    let (s, b) = d
+        .post(
+            "/workspaces/team-a/members",
+            &admin,
+            json!({"user": "ws-dev"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"][0]["role"], "member");
+    let (s, b) = d
+        .post(
+            "/workspaces/team-a/access",
+            &admin,
+            json!({"server": every, "allowed_tools": ["echo"], "allowed_resources": []}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = d
+        .post(
+            "/workspaces/team-a/access",
+            &admin,
+            json!({"server": files, "permission_level": "read"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    for (body, status, field) in [
+        (json!({"server": every}), 409, None),
+        (json!({"server": "no-such-server"}), 400, Some("server")),
+        (
+            json!({"server": files, "permission_level": "root"}),
+            400,
+            Some("permission_level"),
+        ),
+        (
+            json!({"server": files, "colour": "red"}),
+            400,
+            Some("colour"),
+        ),
+    ] {
+        let (s, b) = d
+            .post("/workspaces/team-a/access", &admin, body.clone())
+            .await;
+        assert_eq!(s.as_u16(), status, "{body}: {b}");
+        if let Some(f) = field {
+            assert_eq!(b["error"]["details"][0]["field"], f, "{b}");
+        }
+    }
+
+    let (_, b) = d.get("/mcp/servers", &dev).await;
+    assert_eq!(names(&b), {
+        let mut v = vec![every.clone(), files.clone()];
+        v.sort();
+        v
+    });
+    let (_, b) = d.get(&format!("/mcp/servers/{every}/tools"), &dev).await;
+    assert_eq!(names(&b), ["echo"], "only granted tools are listed");
+    assert_eq!(echo(&d, &dev, &every).await.0, StatusCode::OK);
+    let (s, b) = d
+        .post(
+            "/mcp/execute/tool",
+            &dev,
+            json!({"server": every, "tool": "get-sum", "arguments": {"a": 1, "b": 2}}),
+        )
+        .await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+    let (s, b) = d
+        .post(
+            "/mcp/execute/tool",
+            &dev,
+            json!({"server": files, "tool": "list_directory", "arguments": {"path": "/data"}}),
+        )
+        .await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+    // Resources: none granted, then one added (seed 002's add-resource), then removed.
+    let (_, b) = d
+        .get(&format!("/mcp/servers/{every}/resources"), &admin)
+        .await;
+    let uri = b["data"][0]["uri"].as_str().unwrap().to_string();
+    assert_error(
+        read(&d, &dev, &every, &uri).await.0,
+        &read(&d, &dev, &every, &uri).await.1,
+        404,
+        "RESOURCE_NOT_FOUND",
+    );
+    let (s, b) = d
+        .post(
+            &format!("/workspaces/team-a/access/{every}/add-resource"),
+            &admin,
+            json!({"uri": uri}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(read(&d, &dev, &every, &uri).await.0, StatusCode::OK);
+    let (_, b) = d.get("/mcp/resources", &dev).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 1, "{b}");
+    let (s, _) = d
+        .post(
+            &format!("/workspaces/team-a/access/{every}/remove-resource"),
+            &admin,
+            json!({"uri": uri}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(read(&d, &dev, &every, &uri).await.0, StatusCode::NOT_FOUND);
+
+    // A user outside the workspace sees nothing; the workspace is hidden from them.
+    let (_, b) = d.get("/mcp/servers", &other).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 0);
+    let (s, b) = d.get("/workspaces/team-a", &other).await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+    let (_, b) = d.get("/workspaces", &other).await;
+    assert_eq!(names(&b), ["default"]);
+
+    // Revoking the grant and removing the member close it again.
+    let (s, _) = d
+        .delete(&format!("/workspaces/team-a/access/{every}"), &admin)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(echo(&d, &dev, &every).await.0, StatusCode::NOT_FOUND);
+    let (s, _) = d.delete("/workspaces/team-a/members/ws-dev", &admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, b) = d.get("/mcp/servers", &dev).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 0);
+    // Developers cannot change workspaces.
+    let (s, b) = d.post("/workspaces", &dev, json!({"name": "mine"})).await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+    let (s, _) = d.delete("/workspaces/team-a", &admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+}
