@@ -167,10 +167,9 @@ mod tests {
     use crate::error::ErrorCode;
 
     fn db() -> Connection {
-        let c = Connection::open_in_memory().unwrap();
+        let mut c = Connection::open_in_memory().unwrap();
         crate::store::list::register_regexp(&c).unwrap();
-        c.execute_batch(include_str!("../store/migrations/0001_init.sql"))
-            .unwrap();
+        crate::store::migrations::apply(&mut c).unwrap();
         c
     }
 

@@ -7,7 +7,7 @@
 //! closure returns `Ok`: a multi-row change is all or nothing.
 
 pub mod list;
-mod migrations;
+pub mod migrations;
 
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
