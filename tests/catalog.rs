@@ -483,6 +483,19 @@ async fn missing_required_config_is_unconfigured_until_configured() {
         .await;
     assert_error(s, &b, 503, "MCP_SERVICE_UNCONFIGURED");
 
+    // A daemon restart keeps it unconfigured and its container not running.
+    d.restart().await;
+    let admin = d.admin().await;
+    let (s, b) = d.get(&format!("/mcp/servers/{name}"), &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["status"], "unconfigured");
+    for c in containers_named(&format!("mcpd-{name}-")) {
+        let running = docker(&["inspect", "-f", "{{.State.Running}}", &c]).unwrap();
+        assert_eq!(running.trim(), "false", "container {c} runs");
+    }
+    let (s, b) = list_dir(&d, &admin, &name, "/data").await;
+    assert_error(s, &b, 503, "MCP_SERVICE_UNCONFIGURED");
+
     let (s, b) = put(
         &d,
         &format!("/mcp/servers/{name}/config"),
