@@ -627,12 +627,29 @@ async fn secret_config_is_sealed_and_never_returned() {
     // An entry in use cannot be removed; deleting the server removes its secret.
     let (s, b) = d.delete(&format!("/mcp/registry/{entry}"), &admin).await;
     assert_error(s, &b, 409, "CONFLICT");
+    // One secret config entry (the new one), masked.
+    let (s, b) = d.get("/config?limit=100", &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    let held: Vec<&Value> = b["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["key"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("mcp.{name}-"))
+        })
+        .collect();
+    assert_eq!(held.len(), 1, "{b}");
+    assert_eq!(held[0]["secret"], true);
+    assert!(held[0]["key"].as_str().unwrap().ends_with(".token"));
     let (s, _) = d.delete(&format!("/mcp/servers/{name}"), &admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, b) = d.get("/config?limit=100", &admin).await;
     assert_eq!(s, StatusCode::OK);
     assert!(
-        !b.to_string().contains(&format!("mcp.{name}.")),
+        !b.to_string().contains(&format!("mcp.{name}")),
         "secret config left behind: {b}"
     );
     let (s, _) = d.delete(&format!("/mcp/registry/{entry}"), &admin).await;

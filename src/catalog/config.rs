@@ -80,33 +80,40 @@ pub struct Rendered {
     pub public: Value,
 }
 
-/// The config key holding secret field `field` of server `server` (both sanitised to
-/// the configuration key alphabet).
-pub fn secret_key(server: &str, field: &str) -> String {
-    let seg = |s: &str| {
-        let mut out: String = s
-            .chars()
-            .map(|c| {
-                let c = c.to_ascii_lowercase();
-                if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        if !out.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-            out.insert(0, 'f');
-        }
-        out
-    };
-    format!("mcp.{}.{}", seg(&server.replace('.', "-")), seg(field))
+/// One configuration-key segment: lowercase, characters outside `a-z 0-9 - _`
+/// replaced by `_`, starting with a letter or digit.
+fn segment(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !out.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        out.insert(0, 'f');
+    }
+    out
 }
 
-/// The prefix of every config key [`secret_key`] gives for `server`.
-pub fn secret_prefix(server: &str) -> String {
-    let k = secret_key(server, "x");
-    k[..k.len() - 1].to_string()
+/// The config key holding secret field `field` for one configuration version `stem`
+/// (the server name plus a random suffix, so a new configuration never overwrites the
+/// keys the running one refers to): `mcp.<stem>.<field>`.
+pub fn secret_key(stem: &str, field: &str) -> String {
+    format!(
+        "mcp.{}.{}",
+        segment(&stem.replace('.', "-")),
+        segment(field)
+    )
+}
+
+/// Whether config key `key` (from [`secret_key`]) holds top-level field `field`.
+pub fn key_holds(key: &str, field: &str) -> bool {
+    key.rsplit('.').next() == Some(segment(field).as_str())
 }
 
 fn text(v: &Value) -> String {
@@ -121,8 +128,8 @@ fn literal(s: &str) -> String {
     s.replace("${", "$${")
 }
 
-/// Renders `config` for server `server` (call after [`check`]).
-pub fn render(entry: &Entry, server: &str, config: &Value) -> Rendered {
+/// Renders `config` (call after [`check`]); secret keys are named after `stem`.
+pub fn render(entry: &Entry, stem: &str, config: &Value) -> Rendered {
     let mut r = Rendered {
         args: entry.spec.args.clone(),
         ..Rendered::default()
@@ -142,7 +149,7 @@ pub fn render(entry: &Entry, server: &str, config: &Value) -> Rendered {
             continue;
         };
         if is_secret(&entry.secret_fields, ptr) {
-            let key = secret_key(server, ptr.trim_start_matches('/'));
+            let key = secret_key(stem, ptr.trim_start_matches('/'));
             r.env.insert(var.clone(), format!("${{secret:{key}}}"));
             r.secrets.push((key, v.clone()));
         } else {
@@ -216,6 +223,7 @@ mod tests {
             vec![("mcp.my-srv.token".to_string(), json!("s3cret"))]
         );
         assert_eq!(r.public, json!({"level": 2, "dirs": ["/a", "/b"]}));
-        assert!(secret_key("a", "Weird/Key").starts_with(&secret_prefix("a")));
+        assert!(key_holds(&secret_key("a", "Weird/Key"), "Weird/Key"));
+        assert!(!key_holds(&secret_key("a", "token"), "tok"));
     }
 }

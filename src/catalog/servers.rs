@@ -51,6 +51,14 @@ async fn drop_secrets(app: &App, keys: Vec<String>) {
     }
 }
 
+/// A fresh name stem for the secret keys of one configuration of `server`.
+fn stem(server: &str) -> String {
+    format!(
+        "{server}-{}",
+        crate::ids::random_alnum(8).to_ascii_lowercase()
+    )
+}
+
 fn keys(r: &Rendered) -> Vec<String> {
     r.secrets.iter().map(|(k, _)| k.clone()).collect()
 }
@@ -94,7 +102,7 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
     {
         return Err(Error::already_exists("MCP server", &req.name));
     }
-    let rendered = cfg::render(&entry, &req.name, &config);
+    let rendered = cfg::render(&entry, &stem(&req.name), &config);
     let managed = CreateServer {
         name: req.name.clone(),
         image: Some(entry.spec.image.clone()),
@@ -150,8 +158,7 @@ pub async fn show(app: &App, id_or_name: &str) -> Result<Value> {
     if let Value::Object(m) = &mut probe {
         // Secrets are set when a key holds them; only their presence matters here.
         for s in &entry.secret_fields {
-            let key = cfg::secret_key(&rec.name, s);
-            if stored.secret_keys.contains(&key) {
+            if stored.secret_keys.iter().any(|k| cfg::key_holds(k, s)) {
                 m.insert(s.clone(), Value::String(String::new()));
             }
         }
@@ -205,20 +212,16 @@ pub async fn reconfigure(
         .service_id
         .clone()
         .ok_or_else(|| Error::internal(anyhow::anyhow!("catalog server without a service")))?;
-    let rendered = cfg::render(&entry, &rec.name, &req.config);
+    let rendered = cfg::render(&entry, &stem(&rec.name), &req.config);
     write_secrets(app, actor, &rec.name, &rendered).await?;
-    let mut spec = crate::services::manager::spec(app, &sid).await?;
-    let command = Some(rendered.args.clone()).filter(|a| !a.is_empty());
-    let changed = spec.command != command || spec.env != rendered.env;
-    spec.command = command;
-    spec.env = rendered.env.clone();
-    app.mcp.close(&rec.id).await;
-    if changed {
-        crate::services::manager::update(app, actor, &sid, spec).await?;
-        crate::services::manager::start(app, actor, &sid).await?;
-    } else {
-        crate::services::manager::restart(app, actor, &sid).await?;
-    }
+    // New keys: the running configuration keeps its own until the change succeeds.
+    let started = match apply(app, actor, &rec, &sid, &rendered).await {
+        Ok(started) => started,
+        Err(e) => {
+            drop_secrets(app, keys(&rendered)).await;
+            return Err(e);
+        }
+    };
     let new_keys = keys(&rendered);
     let stale: Vec<String> = stored
         .secret_keys
@@ -233,11 +236,17 @@ pub async fn reconfigure(
         secret_keys: new_keys,
     };
     let (a, id) = (actor.clone(), rec.id.clone());
+    // Not `unconfigured` any more; a managed server's status then follows its service.
+    let now = if started.is_ok() {
+        status::RUNNING
+    } else {
+        status::STOPPED
+    };
     app.store
         .write(move |tx| {
             cstore::save_config(tx, &row)?;
             cstore::delete_secret_keys(tx, &stale)?;
-            crate::mcp::store::set_status(tx, &id, status::RUNNING)?;
+            crate::mcp::store::set_status(tx, &id, now)?;
             audit::record(
                 tx,
                 &a,
@@ -251,5 +260,35 @@ pub async fn reconfigure(
             )
         })
         .await?;
+    started?;
     manager::discover(app, &rec.id).await
+}
+
+/// Puts the rendered arguments and environment into the server's service and
+/// (re)starts it: an update recreates the container, an unchanged spec is restarted.
+/// The outer error means the service kept its previous spec; the inner one that the
+/// new spec is in place but the service did not start.
+async fn apply(
+    app: &App,
+    actor: &Actor,
+    rec: &crate::mcp::model::ServerRecord,
+    sid: &str,
+    rendered: &Rendered,
+) -> Result<Result<()>> {
+    let mut spec = crate::services::manager::spec(app, sid).await?;
+    let command = Some(rendered.args.clone()).filter(|a| !a.is_empty());
+    let changed = spec.command != command || spec.env != rendered.env;
+    spec.command = command;
+    spec.env = rendered.env.clone();
+    app.mcp.close(&rec.id).await;
+    if changed {
+        crate::services::manager::update(app, actor, sid, spec).await?;
+        Ok(crate::services::manager::start(app, actor, sid)
+            .await
+            .map(|_| ()))
+    } else {
+        Ok(crate::services::manager::restart(app, actor, sid)
+            .await
+            .map(|_| ()))
+    }
 }
