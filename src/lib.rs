@@ -15,6 +15,7 @@ pub mod http;
 pub mod ids;
 pub mod images;
 pub mod logs;
+pub mod mappings;
 pub mod mcp;
 pub mod services;
 pub mod store;

@@ -60,7 +60,12 @@ pub fn init(cfg: &LogConfig) {
         }
         LogFormat::Text => {
             let _ = registry
-                .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_writer(std::io::stderr)
+                        // Colours only on a terminal: log files and pipes get plain text.
+                        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+                )
                 .try_init();
         }
     }

@@ -52,6 +52,33 @@ async fn request_id_is_echoed_or_generated() {
             .unwrap()
             .starts_with("req_")
     );
+    // Log lines of a request carry its id (and, once authenticated, the user).
+    let mut d = d;
+    let token = d.admin().await;
+    let r = d
+        .client
+        .get(d.url("/users/me"))
+        .bearer_auth(&token)
+        .header("X-Request-ID", "trace-456")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    assert!(
+        d.wait_for_log("request_id=trace-456", 5).await,
+        "{}",
+        d.log()
+    );
+    let line = d
+        .log()
+        .lines()
+        .find(|l| l.contains("request_id=trace-456") && l.contains("request finished"))
+        .map(str::to_string)
+        .unwrap_or_default();
+    assert!(
+        line.contains("user=\"admin\"") && line.contains("status=200"),
+        "{line}"
+    );
 }
 
 #[tokio::test]

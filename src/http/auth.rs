@@ -47,6 +47,7 @@ impl FromRequestParts<AppState> for Principal {
             (None, None) => return Err(Error::unauthorized("authentication required")),
         };
         principal.client_addr = client_addr(parts);
+        tracing::Span::current().record("user", principal.username.as_str());
         Ok(principal)
     }
 }

@@ -28,6 +28,7 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::logs::api::routes())
         .merge(crate::usage::api::routes())
         .merge(crate::workspaces::api::routes())
+        .merge(crate::mappings::api::routes())
         .merge(crate::configuration::api::routes())
         .merge(crate::audit::api::routes());
     Router::new()

@@ -500,6 +500,7 @@ pub(super) async fn converge(
 /// Sets the desired state to running and starts the containers (creating missing or
 /// out-of-date ones); returns once Docker reports them running. When the env refers to
 /// secrets, stopped containers are created afresh so they start with current values.
+#[tracing::instrument(name = "service", skip_all, fields(service = %id_or_name, op = "start"))]
 pub async fn start(app: &App, actor: &Actor, id_or_name: &str) -> Result<Service> {
     run_op(
         app,
@@ -514,6 +515,7 @@ pub async fn start(app: &App, actor: &Actor, id_or_name: &str) -> Result<Service
 
 /// Sets the desired state to stopped and stops every container (SIGTERM, then SIGKILL
 /// after `docker.stop_timeout_s`).
+#[tracing::instrument(name = "service", skip_all, fields(service = %id_or_name, op = "stop"))]
 pub async fn stop(app: &App, actor: &Actor, id_or_name: &str) -> Result<Service> {
     run_op(
         app,
@@ -528,6 +530,7 @@ pub async fn stop(app: &App, actor: &Actor, id_or_name: &str) -> Result<Service>
 
 /// Stops then starts every container (created afresh when the env refers to secrets);
 /// the desired state becomes running.
+#[tracing::instrument(name = "service", skip_all, fields(service = %id_or_name, op = "restart"))]
 pub async fn restart(app: &App, actor: &Actor, id_or_name: &str) -> Result<Service> {
     run_op(
         app,
@@ -601,6 +604,7 @@ async fn run_op(
 
 /// Changes the number of containers (0..=20): adds or removes the highest-numbered
 /// ones (added ones are started when the service runs).
+#[tracing::instrument(name = "service", skip_all, fields(service = %id_or_name, op = "scale"))]
 pub async fn scale(app: &App, actor: &Actor, id_or_name: &str, replicas: u32) -> Result<Service> {
     if replicas > MAX_REPLICAS {
         return Err(Error::field(
@@ -710,6 +714,7 @@ async fn update_inner(
 
 /// Stops and removes every container of the service, then its row. Nothing is
 /// orphaned: if Docker fails (or is down, `DOCKER_UNAVAILABLE`) the row stays.
+#[tracing::instrument(name = "service", skip_all, fields(service = %id_or_name, op = "delete"))]
 pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
     let row = load(app, id_or_name).await?;
     let _guard = lock(&row.id).await;

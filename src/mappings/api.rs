@@ -1,0 +1,149 @@
+//! `/api/v1/mappings…`. Reading needs `workspaces:read` (callers without
+//! `workspaces:admin` see only their workspaces' mappings); changes and sync need
+//! `workspaces:write`.
+
+use super::{Mapping, MappingChanges, NewMapping, SyncReport};
+use crate::app::AppState;
+use crate::audit::Actor;
+use crate::auth::rbac::{Action, Domain, Permission};
+use crate::error::{Error, Result};
+use crate::http::auth::{Can, perm};
+use crate::http::envelope::{Reply, no_content};
+use crate::http::extract::{Json, List, Path};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::Value;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/mappings", get(list).post(create))
+        .route("/mappings/sync", post(sync))
+        .route("/mappings/{id}", get(show).patch(patch).delete(remove))
+}
+
+async fn list(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::WorkspacesRead>,
+    List(q): List,
+) -> Result<Reply<Vec<Mapping>>> {
+    let member =
+        (!who.can(Permission(Domain::Workspaces, Action::Admin))).then(|| who.user_id.clone());
+    super::list(&app, q, member).await.map(Reply::page)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRequest {
+    /// Workspace id or name.
+    workspace: String,
+    /// MCP server id or name.
+    server: String,
+    uri: Option<String>,
+    uri_template: Option<String>,
+    alias: String,
+    description: Option<String>,
+    component_type: Option<String>,
+    component_id: Option<String>,
+    mapping_config: Option<Value>,
+}
+
+async fn create(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::WorkspacesWrite>,
+    Json(req): Json<CreateRequest>,
+) -> Result<Reply<Mapping>> {
+    let m = NewMapping {
+        workspace: req.workspace,
+        server: req.server,
+        uri: req.uri,
+        uri_template: req.uri_template,
+        alias: req.alias,
+        description: req.description,
+        component_type: req.component_type,
+        component_id: req.component_id,
+        mapping_config: req.mapping_config,
+    };
+    super::create(&app, &Actor::from(&who), m)
+        .await
+        .map(Reply::created)
+}
+
+async fn show(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::WorkspacesRead>,
+    Path(id): Path<String>,
+) -> Result<Reply<Mapping>> {
+    let m = super::get(&app, &id).await?;
+    if !who.can(Permission(Domain::Workspaces, Action::Admin)) {
+        crate::workspaces::get(&app, &m.workspace_id, Some(who.user_id.clone()))
+            .await
+            .map_err(|_| Error::not_found("mapping", &id))?;
+    }
+    Ok(Reply::ok(m))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchRequest {
+    alias: Option<String>,
+    description: Option<String>,
+    component_type: Option<String>,
+    component_id: Option<String>,
+    mapping_config: Option<Value>,
+    is_active: Option<bool>,
+}
+
+async fn patch(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::WorkspacesWrite>,
+    Path(id): Path<String>,
+    Json(req): Json<PatchRequest>,
+) -> Result<Reply<Mapping>> {
+    let ch = MappingChanges {
+        alias: req.alias,
+        description: req.description,
+        component_type: req.component_type,
+        component_id: req.component_id,
+        mapping_config: req.mapping_config,
+        is_active: req.is_active,
+    };
+    super::update(&app, &Actor::from(&who), &id, ch)
+        .await
+        .map(Reply::ok)
+}
+
+async fn remove(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::WorkspacesWrite>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    super::delete(&app, &Actor::from(&who), &id).await?;
+    Ok(no_content())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SyncRequest {
+    /// Only this MCP server (id or name); default: every server with mappings.
+    server: Option<String>,
+}
+
+/// The body is optional: no body syncs every server that has mappings.
+async fn sync(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::WorkspacesWrite>,
+    body: Bytes,
+) -> Result<Reply<SyncReport>> {
+    let req: SyncRequest = if body.is_empty() {
+        SyncRequest::default()
+    } else {
+        crate::http::extract::parse_json(&body)?
+    };
+    super::sync(&app, &Actor::from(&who), req.server)
+        .await
+        .map(Reply::ok)
+}
