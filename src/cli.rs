@@ -43,8 +43,65 @@ pub enum Command {
         #[command(subcommand)]
         command: VaultCommand,
     },
+    /// Backups with the daemon stopped (disaster recovery onto a fresh machine).
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
     /// Print version, commit and build date.
     Version,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum BackupCommand {
+    /// Take a full backup of the data dir into the backups directory.
+    Create {
+        /// Encrypt with age (passphrase file, recipient, or the configured ones).
+        #[arg(long)]
+        encrypt: bool,
+        /// File holding the age passphrase.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        /// age X25519 recipient (age1…).
+        #[arg(long)]
+        recipient: Option<String>,
+        /// Put the vault master key into the (encrypted) archive.
+        #[arg(long)]
+        include_master_key: bool,
+        /// Keep the request log in the copy.
+        #[arg(long)]
+        include_logs: bool,
+        /// Leave out the effective configuration.
+        #[arg(long)]
+        no_config: bool,
+    },
+    /// List the backups recorded in the database.
+    List,
+    /// Check every file of an archive against its manifest.
+    Verify {
+        file: PathBuf,
+        /// File holding the age passphrase (else MCPD_BACKUP_PASSPHRASE).
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        /// age identity file (AGE-SECRET-KEY-1…).
+        #[arg(long, value_name = "FILE")]
+        identity_file: Option<PathBuf>,
+    },
+    /// Replace the data dir's database with the archive's (installing its master key
+    /// when needed); stop the daemon first.
+    Restore {
+        file: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        identity_file: Option<PathBuf>,
+        /// Master key file the archive's secrets are sealed with.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+        /// Report what would change and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone)]

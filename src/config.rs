@@ -22,6 +22,7 @@ pub struct Config {
     pub docker: DockerConfig,
     pub mcp: McpConfig,
     pub vault: VaultConfig,
+    pub backups: BackupsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -106,6 +107,42 @@ pub struct VaultConfig {
     /// `$CREDENTIALS_DIRECTORY/master.key` when present, else `<data_dir>/master.key`
     /// (created at init).
     pub master_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupsConfig {
+    /// Where archives are written. Unset: `<data_dir>/backups`.
+    pub dir: Option<PathBuf>,
+    /// File holding the passphrase used when a request asks for encryption without
+    /// giving one (scheduled backups), and to open such archives on restore.
+    pub passphrase_file: Option<PathBuf>,
+    /// age X25519 recipient (`age1…`) used when encryption is asked for without a
+    /// passphrase; preferred over `passphrase_file` for unattended backups.
+    pub recipient: Option<String>,
+    /// age identity file (`AGE-SECRET-KEY-1…`) that opens archives made for `recipient`.
+    pub identity_file: Option<PathBuf>,
+    /// A backup does not start unless this many bytes stay free after it (estimated).
+    pub min_free_bytes: u64,
+}
+
+impl Default for BackupsConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            passphrase_file: None,
+            recipient: None,
+            identity_file: None,
+            min_free_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl BackupsConfig {
+    /// The effective archive directory.
+    pub fn dir(&self, data_dir: &Path) -> PathBuf {
+        self.dir.clone().unwrap_or_else(|| data_dir.join("backups"))
+    }
 }
 
 impl Default for ServerConfig {

@@ -1,5 +1,5 @@
 use clap::Parser;
-use mcpd::cli::{AdminCommand, Cli, Command, VaultCommand};
+use mcpd::cli::{AdminCommand, BackupCommand, Cli, Command, VaultCommand};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -67,6 +67,7 @@ fn main() -> ExitCode {
                 println!("master key rotated: {old} -> {new}, {n} values re-sealed");
                 Ok(())
             }
+            Command::Backup { command } => backup(config, command).await,
             Command::Version | Command::Configtest => Ok(()),
         }
     });
@@ -78,4 +79,93 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn backup(config: mcpd::config::Config, command: BackupCommand) -> anyhow::Result<()> {
+    use mcpd::backups::{BackupOptions, offline};
+    match command {
+        BackupCommand::Create {
+            encrypt,
+            passphrase_file,
+            recipient,
+            include_master_key,
+            include_logs,
+            no_config,
+        } => {
+            let dir = config.backups.dir(&config.server.data_dir);
+            let opts = BackupOptions {
+                encrypt,
+                include_master_key,
+                include_logs,
+                include_config: !no_config,
+                ..BackupOptions::default()
+            };
+            let b = offline::create(config, opts, passphrase_file.as_deref(), recipient).await?;
+            println!(
+                "{} {} bytes sha256 {}",
+                dir.join(b.file_name.unwrap_or_default()).display(),
+                b.size_bytes.unwrap_or_default(),
+                b.sha256.unwrap_or_default()
+            );
+        }
+        BackupCommand::List => {
+            let app = mcpd::app::App::open(config).await?;
+            let q = mcpd::store::list::ListQuery {
+                limit: mcpd::store::list::MAX_LIMIT,
+                ..Default::default()
+            };
+            let page = mcpd::backups::list(&app, q)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            for b in page.items {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    b.id,
+                    b.status,
+                    b.created_at,
+                    b.size_bytes.unwrap_or_default(),
+                    b.file_name.unwrap_or_default()
+                );
+            }
+        }
+        BackupCommand::Verify {
+            file,
+            passphrase_file,
+            identity_file,
+        } => {
+            let u = offline::unseal(
+                &config,
+                passphrase_file.as_deref(),
+                identity_file.as_deref(),
+            )?;
+            let m = tokio::task::spawn_blocking(move || offline::verify(&file, &u)).await??;
+            println!(
+                "OK: backup {} of {} (mcpd {}, schema {}), {} files verified",
+                m.backup_id,
+                m.created_at,
+                m.mcpd_version,
+                m.schema_version,
+                m.files.len()
+            );
+        }
+        BackupCommand::Restore {
+            file,
+            passphrase_file,
+            identity_file,
+            key_file,
+            dry_run,
+        } => {
+            let u = offline::unseal(
+                &config,
+                passphrase_file.as_deref(),
+                identity_file.as_deref(),
+            )?;
+            let r = tokio::task::spawn_blocking(move || {
+                offline::restore(&config, &file, &u, key_file.as_deref(), dry_run)
+            })
+            .await??;
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
+    }
+    Ok(())
 }

@@ -117,5 +117,6 @@ pub mod perm {
         ConfigRead = Config Read, ConfigWrite = Config Write, ConfigAdmin = Config Admin,
         AuditRead = Audit Read,
         WorkspacesRead = Workspaces Read, WorkspacesWrite = Workspaces Write,
+        BackupsRead = Backups Read, BackupsWrite = Backups Write, BackupsAdmin = Backups Admin,
     );
 }

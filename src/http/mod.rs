@@ -30,7 +30,8 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::workspaces::api::routes())
         .merge(crate::mappings::api::routes())
         .merge(crate::configuration::api::routes())
-        .merge(crate::audit::api::routes());
+        .merge(crate::audit::api::routes())
+        .merge(crate::backups::api::routes());
     Router::new()
         .nest("/api/v1", api)
         .fallback(not_found)

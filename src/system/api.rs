@@ -68,15 +68,13 @@ async fn health(State(app): State<AppState>) -> Response {
     let docker = Check::from(app.docker.ping().await, t);
     let t = std::time::Instant::now();
     let vault = Check::from(app.vault.verify(&app.store).await, t);
-    // The scheduler arrives with the backups issue; until then no schedules exist.
-    let scheduler = Check {
-        status: "ok",
-        message: None,
-        latency_ms: None,
-    };
+    let scheduler = Check::from(
+        crate::backups::schedule::health(),
+        std::time::Instant::now(),
+    );
     let status = if database.status != "ok" || vault.status != "ok" {
         "down"
-    } else if docker.status != "ok" {
+    } else if docker.status != "ok" || scheduler.status != "ok" {
         "degraded"
     } else {
         "ok"

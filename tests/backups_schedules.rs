@@ -1,0 +1,236 @@
+//! Backup schedules against the real binary: validation, an every-two-seconds schedule
+//! that fires, prunes by keep_last (never the newest) and reports its status, a run
+//! missed while the daemon was down that runs once at start-up, and the health check.
+
+mod common;
+
+use common::{Daemon, assert_error};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+async fn schedule_backups(d: &Daemon, token: &str, sid: &str) -> Vec<Value> {
+    let (s, b) = d
+        .get(&format!("/backups?schedule_id={sid}&limit=100"), token)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["data"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn schedules_validate_fire_prune_and_report() {
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+
+    // The scheduler reports in the health check.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, h) = d.call(reqwest::Method::GET, "/health", None, None).await;
+        if h["data"]["checks"]["scheduler"]["status"] == "ok" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "scheduler not healthy: {h}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Invalid input is a 400 naming the field; nothing is created.
+    for (body, field) in [
+        (
+            json!({"name": "x", "cron_expression": "61 * * * *"}),
+            "cron_expression",
+        ),
+        (
+            json!({"name": "x", "cron_expression": "* * *"}),
+            "cron_expression",
+        ),
+        (
+            json!({"name": "x", "cron_expression": "@sometimes"}),
+            "cron_expression",
+        ),
+        (
+            json!({"name": "x", "cron_expression": "0 2 * * *", "timezone": "Mars/Base"}),
+            "timezone",
+        ),
+        (
+            json!({"name": "x", "cron_expression": "0 2 * * *", "retention": "7x"}),
+            "retention",
+        ),
+        (
+            json!({"name": "x", "cron_expression": "0 2 * * *", "keep_last": 0}),
+            "keep_last",
+        ),
+        (
+            json!({"name": "x", "cron_expression": "0 2 * * *", "encrypt": true}),
+            "passphrase",
+        ),
+        (json!({"cron_expression": "0 2 * * *"}), "name"),
+    ] {
+        let (s, b) = d.post("/backups/schedules", &admin, body.clone()).await;
+        let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+        assert_eq!(e["details"][0]["field"], field, "{body} → {b}");
+    }
+    let (s, b) = d
+        .post(
+            "/backups/schedules",
+            &admin,
+            json!({"name": "x", "cron_expression": "@daily", "bogus": 1}),
+        )
+        .await;
+    assert_error(s, &b, 400, "VALIDATION_ERROR");
+    let viewer = d.user_with_roles(&d.name("viewer"), &["viewer"]).await;
+    let (s, b) = d
+        .post(
+            "/backups/schedules",
+            &viewer,
+            json!({"name": "x", "cron_expression": "@daily"}),
+        )
+        .await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+    let (_, l) = d.get("/backups/schedules", &admin).await;
+    assert_eq!(l["meta"]["pagination"]["total"], 0, "{l}");
+
+    // The standard forms are accepted, with next_run_at in the future.
+    for expr in ["0 2 * * *", "@daily", "@hourly", "30 4 * * 1-5"] {
+        let name = d.name(&format!("f{}", expr.len()));
+        let (s, b) = d
+            .post(
+                "/backups/schedules",
+                &admin,
+                json!({"name": name, "cron_expression": expr, "timezone": "Europe/Berlin", "retention": "7d"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{expr}: {b}");
+        assert!(
+            b["data"]["next_run_at"].as_str().unwrap() > b["data"]["created_at"].as_str().unwrap()
+        );
+        let (s, _) = d
+            .delete(
+                &format!("/backups/schedules/{}", b["data"]["id"].as_str().unwrap()),
+                &admin,
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+    }
+
+    // Every two seconds, keep the last two.
+    let name = d.name("every2s");
+    let (s, b) = d
+        .post(
+            "/backups/schedules",
+            &admin,
+            json!({"name": name, "cron_expression": "*/2 * * * * *", "keep_last": 2, "description": "often"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let sid = b["data"]["id"].as_str().unwrap().to_string();
+    let (s, b) = d
+        .post(
+            "/backups/schedules",
+            &admin,
+            json!({"name": name, "cron_expression": "@daily"}),
+        )
+        .await;
+    assert_error(s, &b, 409, "RESOURCE_ALREADY_EXISTS");
+
+    let mut seen = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < 5 {
+        for b in schedule_backups(&d, &admin, &sid).await {
+            seen.insert(b["id"].as_str().unwrap().to_string());
+        }
+        assert!(Instant::now() < deadline, "only {} runs seen", seen.len());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Stop it (by name), let the last run end, then check pruning and status.
+    let (s, b) = d
+        .call(
+            reqwest::Method::PUT,
+            &format!("/backups/schedules/{name}"),
+            Some(&admin),
+            Some(json!({"name": name, "cron_expression": "*/2 * * * * *", "keep_last": 2, "enabled": false})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["next_run_at"], Value::Null);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (left, sched) = loop {
+        let (_, sc) = d.get(&format!("/backups/schedules/{sid}"), &admin).await;
+        let left = schedule_backups(&d, &admin, &sid).await;
+        let settled = sc["data"]["last_status"] != "running"
+            && left.iter().all(|b| b["status"] == "completed");
+        if settled && left.len() <= 2 {
+            break (left, sc["data"].clone());
+        }
+        assert!(Instant::now() < deadline, "did not settle: {sc} {left:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(left.len(), 2, "keep_last 2: {left:?}");
+    assert_eq!(sched["last_status"], "completed", "{sched}");
+    assert!(sched["last_run_at"].is_string());
+    assert_eq!(
+        left[0]["id"], sched["last_backup_id"],
+        "the newest run is kept"
+    );
+    let files = std::fs::read_dir(d.data_path("backups")).unwrap().count();
+    assert_eq!(files, 2, "pruned archives are gone from disk");
+
+    // Deleting the schedule keeps its backups.
+    let (s, _) = d.delete(&format!("/backups/schedules/{sid}"), &admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = d
+        .get(
+            &format!("/backups/{}", left[0]["id"].as_str().unwrap()),
+            &admin,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["data"]["schedule_id"], Value::Null);
+    let (s, b) = d.get(&format!("/backups/schedules/{sid}"), &admin).await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn a_run_missed_while_down_runs_once_at_startup() {
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let (s, b) = d
+        .post(
+            "/backups/schedules",
+            &admin,
+            json!({"name": d.name("nightly"), "cron_expression": "0 2 * * *"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let sid = b["data"]["id"].as_str().unwrap().to_string();
+    d.stop().await;
+    // While down, two nightly runs were due.
+    let db = rusqlite::Connection::open(d.data_path("mcpd.db")).unwrap();
+    db.execute(
+        "UPDATE backup_schedules SET next_run_at = '2020-01-01T02:00:00.000Z' WHERE id = ?1",
+        [&sid],
+    )
+    .unwrap();
+    drop(db);
+    d.restart().await;
+    let admin = d.admin().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let sched = loop {
+        let (_, sc) = d.get(&format!("/backups/schedules/{sid}"), &admin).await;
+        if sc["data"]["last_status"] == "completed" {
+            break sc["data"].clone();
+        }
+        assert!(Instant::now() < deadline, "missed run did not run: {sc}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        sched["next_run_at"].as_str().unwrap() > "2026-01-01",
+        "{sched}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        schedule_backups(&d, &admin, &sid).await.len(),
+        1,
+        "ran once"
+    );
+}

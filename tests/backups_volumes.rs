@@ -1,0 +1,220 @@
+//! Service volumes in backups, against the real binary and Docker engine: a named
+//! volume is archived (with the service paused), changed, then restored online (the
+//! service stopped and started again), with a dry run that changes nothing first.
+
+mod common;
+
+use common::{BUSYBOX_IMAGE, Daemon, assert_error, docker};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// Removes the named volume even when the test fails (after the daemon's cleanup).
+struct VolumeGuard(String);
+
+impl Drop for VolumeGuard {
+    fn drop(&mut self) {
+        let _ = docker(&["volume", "rm", "-f", &self.0]);
+    }
+}
+
+async fn wait_for(d: &Daemon, token: &str, path: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, b) = d.get(path, token).await;
+        if ok(&b) {
+            return b;
+        }
+        assert!(Instant::now() < deadline, "timed out on {path}: {b}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn cat(container: &str, file: &str) -> Option<String> {
+    docker(&["exec", container, "cat", file])
+}
+
+#[tokio::test]
+async fn named_volume_is_backed_up_and_restored_online() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let _vol_guard = VolumeGuard(format!("mcpd-test-vol-{}", d.tag));
+    let vol = _vol_guard.0.clone();
+    let admin = d.admin().await;
+    let svc = d.name("data");
+    let (s, b) = d
+        .post(
+            "/services",
+            &admin,
+            json!({
+                "name": svc, "image": BUSYBOX_IMAGE, "start": true,
+                "command": ["sh", "-c", "[ -f /data/f.txt ] || { echo v1 > /data/f.txt; mkdir -p /data/sub; echo deep > /data/sub/g.txt; }; sleep 3600"],
+                "volumes": [{"source": vol, "target": "/data"}],
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    wait_for(&d, &admin, &format!("/services/{svc}"), |b| {
+        b["data"]["status"] == "running"
+    })
+    .await;
+    let c = format!("mcpd-{svc}-1");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cat(&c, "/data/sub/g.txt").as_deref() != Some("deep") {
+        assert!(Instant::now() < deadline, "service did not write its files");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Unknown services and services without volumes are refused up front.
+    let (s, b) = d
+        .post("/backups", &admin, json!({"services": ["nope"]}))
+        .await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+    let plain = d.name("plain");
+    let (s, b) = d
+        .post(
+            "/services",
+            &admin,
+            json!({"name": plain, "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = d
+        .post("/backups", &admin, json!({"services": [plain]}))
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][0]["field"], "services");
+
+    let (s, b) = d
+        .post(
+            "/backups",
+            &admin,
+            json!({"services": [svc], "pause_services": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let id = b["data"]["id"].as_str().unwrap().to_string();
+    let done = wait_for(&d, &admin, &format!("/backups/{id}"), |b| {
+        b["data"]["status"] == "completed" || b["data"]["status"] == "failed"
+    })
+    .await;
+    assert_eq!(done["data"]["status"], "completed", "{done}");
+    let m = &done["data"]["manifest"];
+    assert_eq!(m["volumes"][0]["source"], json!(vol), "{m}");
+    assert_eq!(m["volumes"][0]["kind"], "volume");
+    assert_eq!(m["included"]["services"], json!([svc]));
+    // Unpaused afterwards.
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Status}}", &c]).as_deref(),
+        Some("running")
+    );
+
+    docker(&[
+        "exec",
+        &c,
+        "sh",
+        "-c",
+        "echo v2 > /data/f.txt; rm -r /data/sub; echo x > /data/new.txt",
+    ]);
+    assert_eq!(cat(&c, "/data/f.txt").as_deref(), Some("v2"));
+
+    let (s, b) = d
+        .post(
+            &format!("/backups/{id}/restore"),
+            &admin,
+            json!({"dry_run": true, "include_data": false, "services": [svc]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b["data"]["volumes"]["changed"],
+        json!([format!("{svc}:{vol}")])
+    );
+    assert_eq!(
+        cat(&c, "/data/f.txt").as_deref(),
+        Some("v2"),
+        "dry run changed nothing"
+    );
+
+    let (s, b) = d
+        .post(
+            &format!("/backups/{id}/restore"),
+            &admin,
+            json!({"include_data": false, "services": [svc]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["applied"], true);
+    wait_for(&d, &admin, &format!("/services/{svc}"), |b| {
+        b["data"]["status"] == "running"
+    })
+    .await;
+    // The service writes its files only when f.txt is missing, so all of this is the
+    // restore's doing.
+    let c = format!("mcpd-{svc}-1");
+    assert_eq!(cat(&c, "/data/sub/g.txt").as_deref(), Some("deep"));
+    assert_eq!(
+        cat(&c, "/data/new.txt"),
+        None,
+        "files made after the backup are gone"
+    );
+    assert_eq!(cat(&c, "/data/f.txt").as_deref(), Some("v1"));
+
+    // Incremental: only what changed since the full one, deletions included.
+    docker(&[
+        "exec",
+        &c,
+        "sh",
+        "-c",
+        "echo v3 > /data/f.txt; rm /data/sub/g.txt; echo inc > /data/inc.txt",
+    ]);
+    let (s, b) = d
+        .post("/backups", &admin, json!({"type": "incremental", "services": [svc], "include_data": false, "include_config": true}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let inc = b["data"]["id"].as_str().unwrap().to_string();
+    let done = wait_for(&d, &admin, &format!("/backups/{inc}"), |b| {
+        b["data"]["status"] == "completed" || b["data"]["status"] == "failed"
+    })
+    .await;
+    assert_eq!(done["data"]["status"], "completed", "{done}");
+    let m = &done["data"]["manifest"];
+    assert_eq!(m["base_backup_id"], json!(id), "{m}");
+    assert!(m["volumes"][0]["listing"].is_string(), "{m}");
+    let (s, b) = d.delete(&format!("/backups/{id}"), &admin).await;
+    assert_error(s, &b, 409, "CONFLICT");
+
+    docker(&[
+        "exec",
+        &c,
+        "sh",
+        "-c",
+        "echo v4 > /data/f.txt; echo later > /data/later.txt",
+    ]);
+    let (s, b) = d
+        .post(
+            &format!("/backups/{inc}/restore"),
+            &admin,
+            json!({"include_data": false, "services": [svc]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    wait_for(&d, &admin, &format!("/services/{svc}"), |b| {
+        b["data"]["status"] == "running"
+    })
+    .await;
+    assert_eq!(cat(&c, "/data/f.txt").as_deref(), Some("v3"));
+    assert_eq!(cat(&c, "/data/inc.txt").as_deref(), Some("inc"));
+    assert_eq!(
+        cat(&c, "/data/sub/g.txt"),
+        None,
+        "deleted before the increment"
+    );
+    assert_eq!(cat(&c, "/data/later.txt"), None, "made after the increment");
+    assert!(docker(&["exec", &c, "test", "-d", "/data/sub"]).is_some());
+
+    for s in [&svc, &plain] {
+        let (st, _) = d.delete(&format!("/services/{s}"), &admin).await;
+        assert!(st.is_success(), "delete {s}: {st}");
+    }
+}
