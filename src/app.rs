@@ -180,6 +180,7 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
 
     crate::services::events::spawn(app.clone());
     crate::mcp::manager::spawn_background(&app);
+    crate::catalog::announce(&app).await;
     let _ = sd_notify::notify(
         false,
         &[

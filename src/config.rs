@@ -95,6 +95,9 @@ pub struct McpConfig {
     pub max_call_timeout_s: u64,
     /// Arguments and results are kept in the request log up to this many bytes each.
     pub request_log_payload_cap_bytes: usize,
+    /// Directory of extra built-in MCP catalog entries (`*.json`, one entry each); a file
+    /// replaces a shipped entry of the same name. A missing directory adds nothing.
+    pub catalog_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -192,6 +195,7 @@ impl Default for McpConfig {
             call_timeout_s: 60,
             max_call_timeout_s: 600,
             request_log_payload_cap_bytes: 64 * 1024,
+            catalog_dir: PathBuf::from("/etc/mcpd/catalog.d"),
         }
     }
 }

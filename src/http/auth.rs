@@ -111,7 +111,7 @@ pub mod perm {
         UsersRead = Users Read, UsersWrite = Users Write,
         ServicesRead = Services Read, ServicesWrite = Services Write, ServicesExecute = Services Execute,
         ImagesRead = Images Read, ImagesWrite = Images Write,
-        McpRead = Mcp Read, McpWrite = Mcp Write, McpExecute = Mcp Execute,
+        McpRead = Mcp Read, McpWrite = Mcp Write, McpExecute = Mcp Execute, McpAdmin = Mcp Admin,
         LogsRead = Logs Read, LogsAdmin = Logs Admin,
         SystemRead = System Read,
         ConfigRead = Config Read, ConfigWrite = Config Write, ConfigAdmin = Config Admin,

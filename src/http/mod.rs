@@ -24,6 +24,7 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::services::ops_api::routes())
         .merge(crate::images::api::routes())
         .merge(crate::mcp::api::routes())
+        .merge(crate::catalog::api::routes())
         .merge(crate::logs::api::routes())
         .merge(crate::usage::api::routes())
         .merge(crate::workspaces::api::routes())

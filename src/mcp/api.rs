@@ -5,7 +5,7 @@
 use super::execute::{
     self, PromptGet, PromptResult, ResourceRead, ResourceResult, ToolCall, ToolResult,
 };
-use super::manager::{self, CreateServer, Lifecycle, PatchServer, TestResult};
+use super::manager::{self, CreateServer, Lifecycle, PatchServer, Reconfigure, TestResult};
 use super::model::{Catalog, McpServer};
 use crate::app::AppState;
 use crate::audit::Actor;
@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/mcp/servers", get(list).post(create))
         .route("/mcp/servers/{id}", get(show).patch(patch).delete(delete))
+        .route("/mcp/servers/{id}/config", get(show_config).put(put_config))
         .route("/mcp/servers/{id}/start", post(start))
         .route("/mcp/servers/{id}/stop", post(stop))
         .route("/mcp/servers/{id}/restart", post(restart))
@@ -115,6 +116,30 @@ async fn delete(
     visible(&app, &who, &id).await?;
     manager::delete(&app, &Actor::from(&who), &id).await?;
     Ok(no_content())
+}
+
+/// `{registry, config, secret_fields, missing, status}` of a server made from the
+/// catalog (secret values never shown).
+async fn show_config(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::McpRead>,
+    Path(id): Path<String>,
+) -> Result<Reply<Value>> {
+    visible(&app, &who, &id).await?;
+    Ok(Reply::ok(crate::catalog::servers::show(&app, &id).await?))
+}
+
+/// Replaces the configuration of a server made from the catalog and restarts it.
+async fn put_config(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::McpWrite>,
+    Path(id): Path<String>,
+    Json(req): Json<Reconfigure>,
+) -> Result<Reply<McpServer>> {
+    visible(&app, &who, &id).await?;
+    Ok(Reply::ok(
+        crate::catalog::servers::reconfigure(&app, &Actor::from(&who), &id, req).await?,
+    ))
 }
 
 async fn lifecycle(

@@ -32,7 +32,8 @@ const LIVENESS_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_NAME_LEN: usize = 63;
 
 /// `POST /mcp/servers`: managed `{name, image, command?, args?, env?, volumes?,
-/// transport, port?, path?}` or remote `{name, url, headers?}`.
+/// transport, port?, path?}`, remote `{name, url, headers?}`, or from the catalog
+/// `{name, registry, config?}` (see [`crate::catalog`]).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateServer {
@@ -56,6 +57,19 @@ pub struct CreateServer {
     /// Remote: extra request headers; values are secrets, never returned, and may hold
     /// `${secret:<config key>}` references resolved when the session opens.
     pub headers: Option<BTreeMap<String, String>>,
+    /// Catalog: name of the entry the server is made from (image, transport and
+    /// arguments come from it).
+    pub registry: Option<String>,
+    /// Catalog: the configuration, checked against the entry's `config_schema`.
+    pub config: Option<Value>,
+}
+
+/// `PUT /mcp/servers/{id}/config`: the whole new configuration of a server made from
+/// a catalog entry (secret fields must be sent again).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reconfigure {
+    pub config: Value,
 }
 
 /// `PATCH /mcp/servers/{id}`: connection settings only (remote `url`, `headers`;
@@ -87,6 +101,18 @@ fn valid_name(name: &str) -> bool {
         && b.iter().all(|c| {
             c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.')
         })
+}
+
+/// 400 on `name` unless it is a valid server name.
+pub fn check_name(name: &str) -> Result<()> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(Error::field(
+            "name",
+            "must be 1-63 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit",
+        ))
+    }
 }
 
 fn check_url(url: &str) -> Result<()> {
@@ -296,6 +322,17 @@ fn plan(req: &CreateServer, actor: &Actor) -> Result<ServerRecord> {
 /// the services domain's errors (image missing, Docker down), 503
 /// `MCP_SERVICE_UNAVAILABLE` when the container does not speak MCP.
 pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpServer> {
+    if req.registry.is_some() {
+        return crate::catalog::servers::create(app, actor, req).await;
+    }
+    if req.config.is_some() {
+        return Err(Error::field("config", "only with registry"));
+    }
+    create_plain(app, actor, req).await
+}
+
+/// Creates a managed or remote server from explicit settings (see [`create`]).
+pub(crate) async fn create_plain(app: &App, actor: &Actor, req: CreateServer) -> Result<McpServer> {
     let mut rec = plan(&req, actor)?;
     let name = rec.name.clone();
     if app.store.read(move |c| store::name_taken(c, &name)).await? {
@@ -347,6 +384,44 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
     .await;
     if let Err(e) = made {
         app.mcp.close(&rec.id).await;
+        if let Err(de) = backing::delete(app, actor, &svc.id).await {
+            tracing::error!(service = %svc.id, error = %de, "could not remove the service of a failed MCP server");
+        }
+        audit_failure(app, actor, &req.name, &e);
+        return Err(e);
+    }
+    get(app, &rec.id).await.map(|r| r.view())
+}
+
+/// Creates a managed server whose required configuration is missing: the record
+/// (status `unconfigured`) and its service, not started. Nothing remains on failure.
+pub(crate) async fn create_unconfigured(
+    app: &App,
+    actor: &Actor,
+    req: CreateServer,
+) -> Result<McpServer> {
+    let mut rec = plan(&req, actor)?;
+    rec.status = status::UNCONFIGURED.into();
+    let name = rec.name.clone();
+    if app.store.read(move |c| store::name_taken(c, &name)).await? {
+        return Err(Error::already_exists("MCP server", &rec.name));
+    }
+    let spec = crate::services::ServiceSpec {
+        name: rec.name.clone(),
+        image: req.image.clone().unwrap_or_default(),
+        command: req.args.clone().filter(|a| !a.is_empty()),
+        env: req.env.clone().unwrap_or_default(),
+        volumes: req.volumes.clone().unwrap_or_default(),
+        replicas: 1,
+        stdin_open: rec.transport == Transport::Stdio,
+        managed_by: Some(rec.id.clone()),
+        ..crate::services::ServiceSpec::default()
+    };
+    let svc = crate::services::manager::create(app, actor, spec, false)
+        .await
+        .inspect_err(|e| audit_failure(app, actor, &req.name, e))?;
+    rec.service_id = Some(svc.id.clone());
+    if let Err(e) = insert(app, actor, &rec, None).await {
         if let Err(de) = backing::delete(app, actor, &svc.id).await {
             tracing::error!(service = %svc.id, error = %de, "could not remove the service of a failed MCP server");
         }
@@ -452,6 +527,9 @@ async fn sync_status(app: &App, rec: &mut ServerRecord) {
     let Some(service_id) = rec.service_id.clone() else {
         return;
     };
+    if rec.status == status::UNCONFIGURED {
+        return;
+    }
     let Ok(svc) = backing::get(app, &service_id).await else {
         return;
     };
@@ -546,6 +624,11 @@ pub async fn patch(
 /// gone), then the record.
 pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
     let rec = get(app, id_or_name).await?;
+    let id = rec.id.clone();
+    let catalog_config = app
+        .store
+        .read(move |c| crate::catalog::store::load_config(c, &id))
+        .await?;
     app.mcp.close(&rec.id).await;
     if let Some(service_id) = &rec.service_id {
         match backing::delete(app, actor, service_id).await {
@@ -558,6 +641,10 @@ pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
     app.store
         .write(move |tx| {
             store::delete(tx, &id)?;
+            // The secret fields of a catalog server, unreferenced once its service is gone.
+            if let Some(c) = &catalog_config {
+                crate::catalog::store::delete_secret_keys(tx, &c.secret_keys)?;
+            }
             audit::record(
                 tx,
                 &a,
@@ -601,6 +688,9 @@ pub async fn lifecycle(
     op: Lifecycle,
 ) -> Result<McpServer> {
     let mut rec = get(app, id_or_name).await?;
+    if rec.status == status::UNCONFIGURED && op != Lifecycle::Stop {
+        return Err(unconfigured(&rec.name));
+    }
     if op != Lifecycle::Start {
         app.mcp.close(&rec.id).await;
     }
@@ -642,6 +732,9 @@ pub async fn lifecycle(
 /// one closed. 503 `MCP_SERVICE_UNAVAILABLE` when the server is stopped or cannot be
 /// reached.
 pub async fn session(app: &App, rec: &ServerRecord) -> Result<Arc<Client>> {
+    if rec.status == status::UNCONFIGURED {
+        return Err(unconfigured(&rec.name));
+    }
     if rec.status != status::RUNNING {
         return Err(backing::not_running(&rec.name, &rec.status));
     }
@@ -671,6 +764,16 @@ pub async fn session(app: &App, rec: &ServerRecord) -> Result<Arc<Client>> {
         }
     }
     Ok(client)
+}
+
+/// 503 `MCP_SERVICE_UNCONFIGURED` for a server whose required configuration is missing.
+pub fn unconfigured(name: &str) -> Error {
+    Error::new(
+        ErrorCode::McpServiceUnconfigured,
+        format!(
+            "MCP server '{name}' requires configuration: PUT /api/v1/mcp/servers/{name}/config"
+        ),
+    )
 }
 
 /// `serverInfo`, protocol version and capabilities from `initialize`.

@@ -36,6 +36,9 @@ impl Transport {
 pub mod status {
     pub const RUNNING: &str = "running";
     pub const STOPPED: &str = "stopped";
+    /// Created from a catalog entry whose required configuration is missing: its
+    /// service exists but is not started until `PUT /mcp/servers/{id}/config`.
+    pub const UNCONFIGURED: &str = "unconfigured";
 }
 
 /// Identity the server gave in `initialize`.

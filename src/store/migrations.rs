@@ -12,6 +12,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0004_backups.sql")),
         M::up(include_str!("migrations/0006_workspaces.sql")),
         M::up(include_str!("migrations/0007_mappings.sql")),
+        M::up(include_str!("migrations/0008_catalog.sql")),
     ])
 }
 

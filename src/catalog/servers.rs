@@ -1,0 +1,294 @@
+//! MCP servers made from catalog entries: `POST /mcp/servers {name, registry, config}`
+//! and `PUT /mcp/servers/{id}/config`. The managed-server machinery of
+//! [`crate::mcp::manager`] does the rest.
+
+use super::config::{self as cfg, Checked, Rendered};
+use super::model::Entry;
+use super::store::{self as cstore, ServerConfig};
+use crate::app::App;
+use crate::audit::{self, Actor, Entry as AuditEntry};
+use crate::configuration::{self, ConfigWrite};
+use crate::error::{Error, ErrorCode, Result};
+use crate::mcp::manager::{self, CreateServer, Reconfigure};
+use crate::mcp::model::{McpServer, status};
+use serde_json::{Value, json};
+
+/// The entry a request names; an unknown name is a 400 on `registry`.
+async fn entry(app: &App, name: &str) -> Result<Entry> {
+    super::get(app, name).await.map_err(|e| match e.code {
+        ErrorCode::ResourceNotFound => {
+            Error::field("registry", format!("no catalog entry named '{name}'"))
+        }
+        _ => e,
+    })
+}
+
+/// Writes the secret fields as secret config entries (sealed by the vault).
+async fn write_secrets(app: &App, actor: &Actor, server: &str, r: &Rendered) -> Result<()> {
+    for (key, value) in &r.secrets {
+        let w = ConfigWrite {
+            key: key.clone(),
+            value: value.clone(),
+            secret: Some(true),
+            scope: None,
+            description: Some(format!("secret configuration of MCP server '{server}'")),
+        };
+        configuration::put(app, actor, w, None).await?;
+    }
+    Ok(())
+}
+
+async fn drop_secrets(app: &App, keys: Vec<String>) {
+    if keys.is_empty() {
+        return;
+    }
+    if let Err(e) = app
+        .store
+        .write(move |tx| cstore::delete_secret_keys(tx, &keys))
+        .await
+    {
+        tracing::warn!(error = %e, "could not remove the secret config of a failed MCP server");
+    }
+}
+
+/// A fresh name stem for the secret keys of one configuration of `server`.
+fn stem(server: &str) -> String {
+    format!(
+        "{server}-{}",
+        crate::ids::random_alnum(8).to_ascii_lowercase()
+    )
+}
+
+fn keys(r: &Rendered) -> Vec<String> {
+    r.secrets.iter().map(|(k, _)| k.clone()).collect()
+}
+
+/// Creates a server from catalog entry `req.registry` with `req.config` (default
+/// `{}`): the config is checked against the entry's schema (400 naming the JSON
+/// pointer of each bad field; nothing is created), secret fields go to the vault, and
+/// the managed server is created as with an explicit image. When only required fields
+/// are missing the server is created `unconfigured` (its service not started).
+///
+/// Errors: 400 for `image`, `command`, `args`, `env`, `transport`, `port`, `path`,
+/// `url`, `headers` (the entry sets them) or an unknown `registry`, 409 for a taken
+/// name, and those of [`manager::create`].
+pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpServer> {
+    let registry = req.registry.clone().unwrap_or_default();
+    let set_by_entry = [
+        ("image", req.image.is_some()),
+        ("command", req.command.is_some()),
+        ("args", req.args.is_some()),
+        ("env", req.env.is_some()),
+        ("transport", req.transport.is_some()),
+        ("port", req.port.is_some()),
+        ("path", req.path.is_some()),
+        ("url", req.url.is_some()),
+        ("headers", req.headers.is_some()),
+    ];
+    if let Some((field, _)) = set_by_entry.iter().find(|(_, set)| *set) {
+        return Err(Error::field(
+            *field,
+            "set by the catalog entry; give config instead",
+        ));
+    }
+    let entry = entry(app, &registry).await?;
+    let config = req.config.clone().unwrap_or_else(|| json!({}));
+    let checked = cfg::check(&entry, &config)?;
+    let name = req.name.clone();
+    if app
+        .store
+        .read(move |c| crate::mcp::store::name_taken(c, &name))
+        .await?
+    {
+        return Err(Error::already_exists("MCP server", &req.name));
+    }
+    let rendered = cfg::render(&entry, &stem(&req.name), &config);
+    let managed = CreateServer {
+        name: req.name.clone(),
+        image: Some(entry.spec.image.clone()),
+        args: Some(rendered.args.clone()),
+        env: Some(rendered.env.clone()),
+        volumes: req.volumes.clone(),
+        transport: Some(entry.spec.transport),
+        port: entry.spec.port,
+        path: entry.spec.path.clone(),
+        ..CreateServer::default()
+    };
+    // Invalid names fail before any secret is written.
+    manager::check_name(&req.name)?;
+    write_secrets(app, actor, &req.name, &rendered).await?;
+    let made = match checked {
+        Checked::Complete => manager::create_plain(app, actor, managed).await,
+        Checked::Missing(_) => manager::create_unconfigured(app, actor, managed).await,
+    };
+    let server = match made {
+        Ok(s) => s,
+        Err(e) => {
+            drop_secrets(app, keys(&rendered)).await;
+            return Err(e);
+        }
+    };
+    let row = ServerConfig {
+        server_id: server.id.clone(),
+        registry,
+        config: rendered.public.clone(),
+        secret_keys: keys(&rendered),
+    };
+    if let Err(e) = app
+        .store
+        .write(move |tx| cstore::save_config(tx, &row))
+        .await
+    {
+        if let Err(de) = manager::delete(app, actor, &server.id).await {
+            tracing::error!(server = %server.id, error = %de, "could not remove a half-created MCP server");
+        }
+        return Err(e);
+    }
+    Ok(server)
+}
+
+/// The configuration of a catalog server, secret fields left out:
+/// `{registry, config, secret_fields, missing}` (`missing`: JSON pointers of required
+/// fields not set). 409 when the server was not made from the catalog.
+pub async fn show(app: &App, id_or_name: &str) -> Result<Value> {
+    let rec = manager::get(app, id_or_name).await?;
+    let stored = load(app, &rec.id, &rec.name).await?;
+    let entry = super::get(app, &stored.registry).await?;
+    let mut probe = stored.config.clone();
+    if let Value::Object(m) = &mut probe {
+        // Secrets are set when a key holds them; only their presence matters here.
+        for s in &entry.secret_fields {
+            if stored.secret_keys.iter().any(|k| cfg::key_holds(k, s)) {
+                m.insert(s.clone(), Value::String(String::new()));
+            }
+        }
+    }
+    let missing = match cfg::check(&entry, &probe) {
+        Ok(Checked::Missing(m)) => m,
+        _ => Vec::new(),
+    };
+    Ok(json!({
+        "registry": stored.registry,
+        "config": stored.config,
+        "secret_fields": entry.secret_fields,
+        "missing": missing,
+        "status": rec.status,
+    }))
+}
+
+async fn load(app: &App, id: &str, name: &str) -> Result<ServerConfig> {
+    let key = id.to_string();
+    app.store
+        .read(move |c| cstore::load_config(c, &key))
+        .await?
+        .ok_or_else(|| {
+            Error::conflict(format!(
+                "MCP server '{name}' was not created from a catalog entry"
+            ))
+        })
+}
+
+/// Replaces a catalog server's configuration (complete: a missing required field is a
+/// 400 naming it), updates its service's arguments and environment and (re)starts it,
+/// then reopens the session and rediscovers. Secret fields no longer given are removed
+/// from the vault. 409 when the server was not made from the catalog.
+pub async fn reconfigure(
+    app: &App,
+    actor: &Actor,
+    id_or_name: &str,
+    req: Reconfigure,
+) -> Result<McpServer> {
+    let rec = manager::get(app, id_or_name).await?;
+    let stored = load(app, &rec.id, &rec.name).await?;
+    let entry = super::get(app, &stored.registry).await?;
+    if let Checked::Missing(ptrs) = cfg::check(&entry, &req.config)? {
+        let mut e = Error::field(ptrs[0].clone(), "required");
+        for p in &ptrs[1..] {
+            e = e.with_detail(p.clone(), "required");
+        }
+        return Err(e);
+    }
+    let sid = rec
+        .service_id
+        .clone()
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("catalog server without a service")))?;
+    let rendered = cfg::render(&entry, &stem(&rec.name), &req.config);
+    write_secrets(app, actor, &rec.name, &rendered).await?;
+    // New keys: the running configuration keeps its own until the change succeeds.
+    let started = match apply(app, actor, &rec, &sid, &rendered).await {
+        Ok(started) => started,
+        Err(e) => {
+            drop_secrets(app, keys(&rendered)).await;
+            return Err(e);
+        }
+    };
+    let new_keys = keys(&rendered);
+    let stale: Vec<String> = stored
+        .secret_keys
+        .iter()
+        .filter(|k| !new_keys.contains(k))
+        .cloned()
+        .collect();
+    let row = ServerConfig {
+        server_id: rec.id.clone(),
+        registry: stored.registry.clone(),
+        config: rendered.public.clone(),
+        secret_keys: new_keys,
+    };
+    let (a, id) = (actor.clone(), rec.id.clone());
+    // Not `unconfigured` any more; a managed server's status then follows its service.
+    let now = if started.is_ok() {
+        status::RUNNING
+    } else {
+        status::STOPPED
+    };
+    app.store
+        .write(move |tx| {
+            cstore::save_config(tx, &row)?;
+            cstore::delete_secret_keys(tx, &stale)?;
+            crate::mcp::store::set_status(tx, &id, now)?;
+            audit::record(
+                tx,
+                &a,
+                &AuditEntry {
+                    action: "mcp.servers.configure",
+                    target_type: Some("mcp_server"),
+                    target_id: Some(&id),
+                    success: true,
+                    details: Some(json!({"registry": row.registry})),
+                },
+            )
+        })
+        .await?;
+    started?;
+    manager::discover(app, &rec.id).await
+}
+
+/// Puts the rendered arguments and environment into the server's service and
+/// (re)starts it: an update recreates the container, an unchanged spec is restarted.
+/// The outer error means the service kept its previous spec; the inner one that the
+/// new spec is in place but the service did not start.
+async fn apply(
+    app: &App,
+    actor: &Actor,
+    rec: &crate::mcp::model::ServerRecord,
+    sid: &str,
+    rendered: &Rendered,
+) -> Result<Result<()>> {
+    let mut spec = crate::services::manager::spec(app, sid).await?;
+    let command = Some(rendered.args.clone()).filter(|a| !a.is_empty());
+    let changed = spec.command != command || spec.env != rendered.env;
+    spec.command = command;
+    spec.env = rendered.env.clone();
+    app.mcp.close(&rec.id).await;
+    if changed {
+        crate::services::manager::update(app, actor, sid, spec).await?;
+        Ok(crate::services::manager::start(app, actor, sid)
+            .await
+            .map(|_| ()))
+    } else {
+        Ok(crate::services::manager::restart(app, actor, sid)
+            .await
+            .map(|_| ()))
+    }
+}
