@@ -10,9 +10,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0002_vault.sql")),
         M::up(include_str!("migrations/0003_config.sql")),
         M::up(include_str!("migrations/0004_backups.sql")),
-        M::up(include_str!("migrations/0006_workspaces.sql")),
-        M::up(include_str!("migrations/0007_mappings.sql")),
-        M::up(include_str!("migrations/0008_catalog.sql")),
+        M::up(include_str!("migrations/0005_workspaces.sql")),
+        M::up(include_str!("migrations/0006_mappings.sql")),
+        M::up(include_str!("migrations/0007_catalog.sql")),
     ])
 }
 
