@@ -1,7 +1,9 @@
 //! What mcpd costs on the main path: server-everything's `echo` tool called
 //!
-//! 1. directly: an rmcp client over the stdio of `docker run -i` (the baseline), and
-//! 2. through mcpd: `POST /api/v1/mcp/execute/tool` over TLS, with the request log,
+//! 1. directly: an rmcp client over the stdio of `docker run -i` (the baseline),
+//! 2. through mcpd's REST API: `POST /api/v1/mcp/execute/tool` over TLS, and
+//! 3. through mcpd's MCP gateway: an rmcp streamable HTTP client on `/mcp` over TLS,
+//!    calling `<server>__echo` (2 and 3 write the request log),
 //!
 //! at 1, 8 and 64 concurrent callers, in one run on the same machine. Prints p50/p99
 //! latency and calls/s for each, and the ratios to the baseline measured in the same
@@ -15,6 +17,8 @@ mod common;
 
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -169,6 +173,22 @@ async fn run() {
     for i in 0..WARMUP {
         via(i).await;
     }
+    let config = StreamableHttpClientTransportConfig::with_uri(d.base.replace("/api/v1", "/mcp"))
+        .auth_header(token.clone());
+    let transport = StreamableHttpClientTransport::with_client(d.client.clone(), config);
+    let gateway = Arc::new(().serve(transport).await.expect("initialize through /mcp"));
+    let gw_tool = format!("{server}__echo");
+    let gw_echo = move |i: usize| {
+        CallToolRequestParams::new(gw_tool.clone()).with_arguments(
+            json!({"message": format!("m{i}")})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        )
+    };
+    for i in 0..WARMUP {
+        gateway.call_tool(gw_echo(i)).await.expect("echo via /mcp");
+    }
 
     println!(
         "\nserver-everything echo, {CALLS} calls per row (direct = rmcp over `docker run -i` stdio)\n"
@@ -187,7 +207,17 @@ async fn run() {
         })
         .await;
         let through = measure(callers, via.clone()).await;
-        for (label, s) in [("direct", &base), ("mcpd", &through)] {
+        let g = gateway.clone();
+        let ge = gw_echo.clone();
+        let gw = measure(callers, move |i| {
+            let g = g.clone();
+            let params = ge(i);
+            async move {
+                g.call_tool(params).await.expect("echo via /mcp");
+            }
+        })
+        .await;
+        for (label, s) in [("direct", &base), ("rest", &through), ("gateway", &gw)] {
             println!(
                 "{:<10} {:>8} {:>10.3} {:>10.3} {:>10.0} {:>12.2} {:>12.2}",
                 label,
@@ -201,5 +231,6 @@ async fn run() {
         }
     }
     drop(direct);
+    drop(gateway);
     let _ = child.kill().await;
 }
