@@ -175,6 +175,9 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
     crate::backups::recover(&app).await?;
     crate::backups::schedule::spawn(&app);
     let server = axum_server::from_tcp_rustls(listener, tls)?
+        // Small streamed writes (MCP responses over SSE on /mcp) must not wait for
+        // Nagle's algorithm and the peer's delayed ACK (~40 ms each).
+        .map(|rustls| rustls.acceptor(axum_server::accept::NoDelayAcceptor::new()))
         .handle(handle.clone())
         .serve(router.into_make_service_with_connect_info::<SocketAddr>());
 
