@@ -38,6 +38,12 @@ impl Principal {
         }
     }
 
+    /// For lists that show only the caller's own rows unless they administer the
+    /// domain: `None` (everyone's) with `<domain>:admin`, else `Some(own user id)`.
+    pub fn own_rows_unless_admin(&self, domain: rbac::Domain) -> Option<String> {
+        (!self.can(Permission(domain, rbac::Action::Admin))).then(|| self.user_id.clone())
+    }
+
     /// Every permission the caller holds after scopes.
     pub fn permissions(&self) -> Vec<Permission> {
         let mut out: Vec<Permission> = self

@@ -4,7 +4,7 @@
 use super::{RequestLog, RequestLogDetail, store};
 use crate::app::AppState;
 use crate::auth::principal::Principal;
-use crate::auth::rbac::{Action, Domain, Permission};
+use crate::auth::rbac::Domain;
 use crate::error::{Error, Result};
 use crate::http::auth::{Can, perm};
 use crate::http::envelope::Reply;
@@ -22,11 +22,7 @@ pub fn routes() -> Router<AppState> {
 
 /// Whose rows the caller may read.
 fn visibility(who: &Principal) -> store::Visibility {
-    if who.can(Permission(Domain::Logs, Action::Admin)) {
-        None
-    } else {
-        Some(who.user_id.clone())
-    }
+    who.own_rows_unless_admin(Domain::Logs)
 }
 
 async fn list(

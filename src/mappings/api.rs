@@ -5,7 +5,7 @@
 use super::{Mapping, MappingChanges, NewMapping, SyncReport};
 use crate::app::AppState;
 use crate::audit::Actor;
-use crate::auth::rbac::{Action, Domain, Permission};
+use crate::auth::rbac::Domain;
 use crate::error::{Error, Result};
 use crate::http::auth::{Can, perm};
 use crate::http::envelope::{Reply, no_content};
@@ -30,8 +30,7 @@ async fn list(
     Can(who, _): Can<perm::WorkspacesRead>,
     List(q): List,
 ) -> Result<Reply<Vec<Mapping>>> {
-    let member =
-        (!who.can(Permission(Domain::Workspaces, Action::Admin))).then(|| who.user_id.clone());
+    let member = who.own_rows_unless_admin(Domain::Workspaces);
     super::list(&app, q, member).await.map(Reply::page)
 }
 
@@ -78,8 +77,8 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Reply<Mapping>> {
     let m = super::get(&app, &id).await?;
-    if !who.can(Permission(Domain::Workspaces, Action::Admin)) {
-        crate::workspaces::get(&app, &m.workspace_id, Some(who.user_id.clone()))
+    if let Some(user) = who.own_rows_unless_admin(Domain::Workspaces) {
+        crate::workspaces::get(&app, &m.workspace_id, Some(user))
             .await
             .map_err(|_| Error::not_found("mapping", &id))?;
     }

@@ -4,7 +4,7 @@
 use super::{Summary, UsageRow};
 use crate::app::AppState;
 use crate::auth::principal::Principal;
-use crate::auth::rbac::{Action, Domain, Permission};
+use crate::auth::rbac::Domain;
 use crate::error::Result;
 use crate::http::auth::{Can, perm};
 use crate::http::envelope::Reply;
@@ -20,7 +20,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn only_user(who: &Principal) -> Option<String> {
-    (!who.can(Permission(Domain::Logs, Action::Admin))).then(|| who.user_id.clone())
+    who.own_rows_unless_admin(Domain::Logs)
 }
 
 async fn grouped(

@@ -6,7 +6,7 @@ use super::{Access, AccessChanges, Member, Organization, Workspace, WorkspaceCha
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::principal::Principal;
-use crate::auth::rbac::{Action, Domain, Permission};
+use crate::auth::rbac::Domain;
 use crate::error::Result;
 use crate::http::auth::{Can, perm};
 use crate::http::envelope::{Reply, no_content};
@@ -45,7 +45,7 @@ pub fn routes() -> Router<AppState> {
 
 /// `None` for workspace admins (see all), else the caller's user id.
 fn member_filter(who: &Principal) -> Option<String> {
-    (!who.can(Permission(Domain::Workspaces, Action::Admin))).then(|| who.user_id.clone())
+    who.own_rows_unless_admin(Domain::Workspaces)
 }
 
 async fn org(
