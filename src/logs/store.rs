@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 const COLUMNS: &str = "id, timestamp, user_id, api_key_id, server_id, server_name, kind, name, status, \
-     error_code, error_message, duration_ms, request_bytes, response_bytes, truncated";
+     error_code, error_message, duration_ms, request_bytes, response_bytes, truncated, workspace_id";
 
 /// Filters of `GET /logs/requests`; `server` (id or name) and `from`/`to` (RFC 3339,
 /// inclusive) are handled by [`list`] itself.
@@ -20,6 +20,7 @@ pub const LIST_SPEC: ListSpec = ListSpec {
         Field::new("status", "status", FieldKind::Text),
         Field::new("user_id", "user_id", FieldKind::Text),
         Field::new("server_id", "server_id", FieldKind::Text),
+        Field::new("workspace_id", "workspace_id", FieldKind::Text),
         Field::new("error_code", "error_code", FieldKind::Text),
         Field::new("timestamp", "timestamp", FieldKind::Time),
         Field::new("duration_ms", "duration_ms", FieldKind::Integer),
@@ -45,6 +46,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RequestLog> {
         request_bytes: r.get::<_, i64>(12)? as u64,
         response_bytes: r.get::<_, i64>(13)? as u64,
         truncated: r.get(14)?,
+        workspace_id: r.get(15)?,
     })
 }
 
@@ -64,8 +66,9 @@ pub fn insert(conn: &Connection, log: &NewRequestLog, payload_cap: usize) -> Res
     };
     conn.execute(
         "INSERT INTO request_logs (id, timestamp, user_id, api_key_id, server_id, server_name, kind, name, status,
-             error_code, error_message, duration_ms, request_bytes, response_bytes, arguments, result, truncated)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+             error_code, error_message, duration_ms, request_bytes, response_bytes, arguments, result, truncated,
+             workspace_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         params![
             id,
             crate::time::now_rfc3339(),
@@ -84,6 +87,7 @@ pub fn insert(conn: &Connection, log: &NewRequestLog, payload_cap: usize) -> Res
             arguments.to_string(),
             result.map(|r| r.to_string()),
             cut_args || cut_result,
+            log.workspace_id,
         ],
     )?;
     Ok(id)
@@ -134,8 +138,8 @@ pub fn get(conn: &Connection, id: &str, only_user: Visibility) -> Result<Option<
             [id],
             |r| {
                 let log = from_row(r)?;
-                let args: Option<String> = r.get(15)?;
-                let result: Option<String> = r.get(16)?;
+                let args: Option<String> = r.get(16)?;
+                let result: Option<String> = r.get(17)?;
                 Ok((log, args, result))
             },
         )

@@ -206,6 +206,7 @@ async fn log(
 
 fn entry(
     actor: &Actor,
+    workspace_id: Option<String>,
     rec: &ServerRecord,
     kind: Kind,
     name: &str,
@@ -215,6 +216,7 @@ fn entry(
     NewRequestLog {
         user_id: actor.user_id.clone(),
         api_key_id: actor.api_key_id.clone(),
+        workspace_id,
         server_id: rec.id.clone(),
         server_name: rec.name.clone(),
         kind,
@@ -233,7 +235,7 @@ pub async fn tool(app: &App, actor: &Actor, req: ToolCall) -> Result<ToolResult>
     let timeout = call_timeout(app, req.timeout_s)?;
     let rec = manager::get(app, &req.server).await?;
     // Outside the caller's workspaces the server or tool does not exist for them.
-    access::check(
+    let workspace = access::check(
         app,
         actor.user_id.as_deref(),
         &rec.id,
@@ -261,6 +263,7 @@ pub async fn tool(app: &App, actor: &Actor, req: ToolCall) -> Result<ToolResult>
     let execution_time_ms = started.elapsed().as_millis() as u64;
     let e = entry(
         actor,
+        workspace,
         &rec,
         Kind::Tool,
         &req.tool,
@@ -292,7 +295,7 @@ pub async fn resource(app: &App, actor: &Actor, req: ResourceRead) -> Result<Res
     non_empty("uri", &req.uri)?;
     let timeout = call_timeout(app, req.timeout_s)?;
     let rec = manager::get(app, &req.server).await?;
-    access::check(
+    let workspace = access::check(
         app,
         actor.user_id.as_deref(),
         &rec.id,
@@ -314,6 +317,7 @@ pub async fn resource(app: &App, actor: &Actor, req: ResourceRead) -> Result<Res
     let execution_time_ms = started.elapsed().as_millis() as u64;
     let e = entry(
         actor,
+        workspace,
         &rec,
         Kind::Resource,
         &req.uri,
@@ -341,7 +345,7 @@ pub async fn prompt(app: &App, actor: &Actor, req: PromptGet) -> Result<PromptRe
     non_empty("prompt", &req.prompt)?;
     let timeout = call_timeout(app, req.timeout_s)?;
     let rec = manager::get(app, &req.server).await?;
-    access::check(
+    let workspace = access::check(
         app,
         actor.user_id.as_deref(),
         &rec.id,
@@ -368,6 +372,7 @@ pub async fn prompt(app: &App, actor: &Actor, req: PromptGet) -> Result<PromptRe
     let execution_time_ms = started.elapsed().as_millis() as u64;
     let e = entry(
         actor,
+        workspace,
         &rec,
         Kind::Prompt,
         &req.prompt,

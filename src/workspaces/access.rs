@@ -153,16 +153,29 @@ pub enum Use<'a> {
 }
 
 /// Checks that `user_id` may execute on `server_id` (given by id; `server` is the name
-/// the caller used, for the message). Errors: `RESOURCE_NOT_FOUND` for a server or
-/// tool/resource outside the user's workspaces, `FORBIDDEN` for a read-only grant.
+/// the caller used, for the message) and returns the workspace the call is attributed
+/// to (see [`attribute`]). Errors: `RESOURCE_NOT_FOUND` for a server or tool/resource
+/// outside the user's workspaces, `FORBIDDEN` for a read-only grant.
 pub async fn check(
     app: &App,
     user_id: Option<&str>,
     server_id: &str,
     server: &str,
     what: Use<'_>,
-) -> Result<()> {
-    let scope = scope(app, user_id).await?;
+) -> Result<Option<String>> {
+    let Some(uid) = user_id.map(str::to_string) else {
+        return Ok(None);
+    };
+    let sid = server_id.to_string();
+    let owned = what.owned();
+    let (scope, workspace) = app
+        .store
+        .read(move |c| {
+            let scope = scope_of(c, &uid)?;
+            let workspace = attribute(c, &uid, &sid, owned.as_use())?;
+            Ok((scope, workspace))
+        })
+        .await?;
     let grant = scope
         .grant(server_id)
         .ok_or_else(|| Error::not_found("mcp server", server))?;
@@ -174,8 +187,89 @@ pub async fn check(
     match what {
         Use::Tool(t) if !grant.allows_tool(t) => Err(Error::not_found("tool", t)),
         Use::Resource(u) if !grant.allows_resource(u) => Err(Error::not_found("resource", u)),
-        _ => Ok(()),
+        _ => Ok(workspace),
     }
+}
+
+/// [`Use`] with owned names, to move into a blocking store closure.
+#[derive(Debug, Clone)]
+enum OwnedUse {
+    Tool(String),
+    Resource(String),
+    Prompt,
+}
+
+impl Use<'_> {
+    fn owned(self) -> OwnedUse {
+        match self {
+            Use::Tool(t) => OwnedUse::Tool(t.to_string()),
+            Use::Resource(u) => OwnedUse::Resource(u.to_string()),
+            Use::Prompt => OwnedUse::Prompt,
+        }
+    }
+}
+
+impl OwnedUse {
+    fn as_use(&self) -> Use<'_> {
+        match self {
+            OwnedUse::Tool(t) => Use::Tool(t),
+            OwnedUse::Resource(u) => Use::Resource(u),
+            OwnedUse::Prompt => Use::Prompt,
+        }
+    }
+}
+
+/// The workspace one execution is attributed to in the request log and in usage by
+/// workspace (blocking; inside a store closure). Among the user's workspaces, the
+/// first by name whose own active grant on the server allows `what` with execute
+/// permission; failing that, the first by name that grants every server (like the
+/// built-in `default`); `None` when none does (an admin using a server no workspace of
+/// theirs grants).
+pub fn attribute(
+    conn: &Connection,
+    user_id: &str,
+    server_id: &str,
+    what: Use<'_>,
+) -> Result<Option<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT w.id, w.all_servers, a.permission_level, a.allowed_tools, a.allowed_resources
+         FROM workspaces w
+         LEFT JOIN workspace_access a
+           ON a.workspace_id = w.id AND a.server_id = ?2 AND a.is_active = 1
+         WHERE w.all_members = 1
+            OR EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = w.id AND m.user_id = ?1)
+         ORDER BY w.name",
+    )?;
+    let rows = stmt
+        .query_map([user_id, server_id], |r| {
+            let grant = match r.get::<_, Option<String>>(2)? {
+                Some(level) => Some(Grant {
+                    execute: level == "execute",
+                    tools: json_set(r.get(3)?),
+                    resources: json_set(r.get(4)?),
+                }),
+                None => None,
+            };
+            Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, grant))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let allows = |g: &Grant| {
+        g.execute
+            && match what {
+                Use::Tool(t) => g.allows_tool(t),
+                Use::Resource(u) => g.allows_resource(u),
+                Use::Prompt => true,
+            }
+    };
+    let explicit = rows
+        .iter()
+        .find(|(_, _, g)| g.as_ref().is_some_and(allows))
+        .map(|(id, _, _)| id.clone());
+    Ok(explicit.or_else(|| {
+        rows.iter()
+            .find(|(_, all, _)| *all)
+            .map(|(id, _, _)| id.clone())
+    }))
 }
 
 #[cfg(test)]
