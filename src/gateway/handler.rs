@@ -8,6 +8,11 @@
 //! parts to each handler call. Listing needs `mcp:read`, calling, reading and getting
 //! need `mcp:execute`; on top of that the caller's workspaces decide which servers,
 //! tools and resources they see (lists) and use (execution checks them).
+//!
+//! A call ends when its MCP client cancels it (`notifications/cancelled`) or its
+//! session ends (client gone, `DELETE`, idle timeout): rmcp then fires the request's
+//! cancellation token (`ctx.ct`), and the execution drops the upstream call, which
+//! makes rmcp send `notifications/cancelled` to the MCP server behind it.
 
 use super::catalog;
 use super::errors::{Asked, to_rpc};
@@ -100,8 +105,8 @@ async fn aggregate<T: DeserializeOwned>(
 /// Resolves `<server>__<name>` to the server name and the server's own name; an
 /// unknown namespace is reported as an unknown `kind`.
 async fn resolve(app: &AppState, full: &str, kind: &str) -> Result<(String, String)> {
-    let servers = catalog::server_names(app).await?;
-    catalog::split(full, &servers)
+    let servers = crate::mcp::manager::records(app).await?;
+    catalog::split(full, servers.iter().map(|r| r.name.as_str()))
         .map(|(s, n)| (s, n.to_string()))
         .ok_or_else(|| {
             Error::not_found(kind, full).with_detail(
@@ -161,7 +166,7 @@ impl ServerHandler for Gateway {
             arguments: request.arguments,
             timeout_s: None,
         };
-        let r = execute::tool(&self.app, &Actor::from(&who), call)
+        let r = execute::tool(&self.app, &Actor::from(&who), call, Some(&ctx.ct))
             .await
             .map_err(fail)?;
         let mut result = CallToolResult::success(typed(r.content).map_err(fail)?);
@@ -216,7 +221,7 @@ impl ServerHandler for Gateway {
             uri: request.uri,
             timeout_s: None,
         };
-        let r = execute::resource(&self.app, &Actor::from(&who), read)
+        let r = execute::resource(&self.app, &Actor::from(&who), read, Some(&ctx.ct))
             .await
             .map_err(fail)?;
         Ok(ReadResourceResult::new(typed(r.contents).map_err(fail)?).into())
@@ -250,7 +255,7 @@ impl ServerHandler for Gateway {
             arguments: request.arguments,
             timeout_s: None,
         };
-        let r = execute::prompt(&self.app, &Actor::from(&who), get)
+        let r = execute::prompt(&self.app, &Actor::from(&who), get, Some(&ctx.ct))
             .await
             .map_err(fail)?;
         let mut result = GetPromptResult::new(typed(r.messages).map_err(fail)?);
