@@ -5,7 +5,8 @@
 //! Checked: namespaced listing, tool calls (including a tool's own `isError`), a
 //! resource read, a prompt, unknown tools, a stopped server, a viewer who may list but
 //! not call, a developer narrowed by workspace grants, 401 without or with bad
-//! credentials, an API key, and the request log rows with the caller's user id.
+//! credentials, an API key, the request log rows with the caller's user id, and a call
+//! the client cancels ending behind the gateway too.
 
 mod common;
 
@@ -19,6 +20,7 @@ use rmcp::{ServiceError, ServiceExt};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 type Client = RunningService<RoleClient, ()>;
 
@@ -609,4 +611,54 @@ fn python(d: &Daemon, env: &[(&str, &str)], args: &[&str]) -> Option<Value> {
             String::from_utf8_lossy(&out.stderr)
         )
     }))
+}
+
+/// A call its MCP client gives up on (rmcp sends `notifications/cancelled` when the call
+/// future is dropped) ends behind the gateway at once: the execution stops waiting for
+/// the slow tool, logs the call as cancelled, and the shared upstream session keeps
+/// serving calls.
+#[tokio::test]
+async fn a_call_cancelled_by_its_client_ends_behind_the_gateway() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let every = d.name("every");
+    create_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
+    let c = connect(&d, &admin).await;
+    let long = format!("{every}__trigger-long-running-operation");
+    let slow = tool(&c, &long, json!({"duration": 30, "steps": 30}));
+    let started = Instant::now();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), slow)
+            .await
+            .is_err(),
+        "the 30 s operation cannot have finished within 1 s"
+    );
+    // The row is written when the execution ends: long before the tool would finish.
+    let row = loop {
+        let rows = log_rows(&d, &admin, &every).await;
+        if let Some(r) = rows
+            .into_iter()
+            .find(|r| r["name"] == "trigger-long-running-operation")
+        {
+            break r;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no request log row for the cancelled call\nlog:\n{}",
+            d.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(row["status"], "error", "{row}");
+    assert_eq!(row["error_code"], "CANCELLED", "{row}");
+    assert!(row["duration_ms"].as_u64().unwrap() < 15_000, "{row}");
+    let r = tool(&c, &format!("{every}__echo"), json!({"message": "after"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&serde_json::to_value(&r.content).unwrap()),
+        "Echo: after"
+    );
+    c.cancel().await.ok();
 }
