@@ -7,7 +7,7 @@
 //!
 //! at 1, 8 and 64 concurrent callers, in one run on the same machine. Prints p50/p99
 //! latency and calls/s for each, and the ratios to the baseline measured in the same
-//! run. Absolute numbers depend on the machine; the ratios are the result.
+//! run. The daemon logs at its default level (`info`). Absolute numbers depend on the machine; the ratios are the result.
 //!
 //! Run: `cargo bench --bench mcp_overhead` (needs Docker and the test images:
 //! `bash tests/setup/all.sh`). Under `cargo test` it does nothing.
@@ -167,8 +167,9 @@ async fn run() {
         direct.call_tool(echo(i)).await.expect("echo");
     }
 
-    // Through mcpd: the same image as a managed stdio MCP server.
-    let mut d = common::Daemon::start().await;
+    // Through mcpd: the same image as a managed stdio MCP server, the daemon logging at
+    // its default level (the test harness's debug level writes a line per request).
+    let mut d = common::Daemon::start_with_env(vec![("RUST_LOG".into(), "info".into())]).await;
     let token = d.admin().await;
     let server = d.name("bench");
     let (s, b) = d

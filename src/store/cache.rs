@@ -10,10 +10,13 @@ use super::Store;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// Values with the generation they were read under, by (store id, key).
+type Entries<V> = HashMap<(u64, String), (u64, V)>;
+
 /// Entries by (store id, key); at most `cap` entries (then the map starts over).
 pub struct Cache<V> {
     cap: usize,
-    map: Mutex<Option<HashMap<(u64, String), (u64, V)>>>,
+    map: Mutex<Option<Entries<V>>>,
 }
 
 impl<V: Clone> Cache<V> {
@@ -25,7 +28,7 @@ impl<V: Clone> Cache<V> {
         }
     }
 
-    fn map(&self) -> std::sync::MutexGuard<'_, Option<HashMap<(u64, String), (u64, V)>>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, Option<Entries<V>>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
