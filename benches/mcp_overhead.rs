@@ -7,7 +7,8 @@
 //!
 //! at 1, 8 and 64 concurrent callers, in one run on the same machine. Prints p50/p99
 //! latency and calls/s for each, and the ratios to the baseline measured in the same
-//! run. The daemon logs at its default level (`info`). Absolute numbers depend on the machine; the ratios are the result.
+//! run. The daemon logs at its default level (`info`). Absolute numbers depend on the
+//! machine; the ratios are the result.
 //!
 //! Run: `cargo bench --bench mcp_overhead` (needs Docker and the test images:
 //! `bash tests/setup/all.sh`). Under `cargo test` it does nothing.
