@@ -302,7 +302,7 @@ async fn execute_tool(
     Json(req): Json<ToolCall>,
 ) -> Result<Reply<ToolResult>> {
     Ok(Reply::ok(
-        execute::tool(&app, &Actor::from(&who), req, None).await?,
+        execute::tool(&app, &Actor::from(&who), req, &[]).await?,
     ))
 }
 
@@ -312,7 +312,7 @@ async fn execute_resource(
     Json(req): Json<ResourceRead>,
 ) -> Result<Reply<ResourceResult>> {
     Ok(Reply::ok(
-        execute::resource(&app, &Actor::from(&who), req, None).await?,
+        execute::resource(&app, &Actor::from(&who), req, &[]).await?,
     ))
 }
 
@@ -322,6 +322,6 @@ async fn execute_prompt(
     Json(req): Json<PromptGet>,
 ) -> Result<Reply<PromptResult>> {
     Ok(Reply::ok(
-        execute::prompt(&app, &Actor::from(&who), req, None).await?,
+        execute::prompt(&app, &Actor::from(&who), req, &[]).await?,
     ))
 }

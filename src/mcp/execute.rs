@@ -245,15 +245,23 @@ struct Done<T> {
     request_log_id: String,
 }
 
+/// Completes when any of `tokens` is cancelled (never when there is none).
+async fn any_cancelled(tokens: &[CancellationToken]) {
+    if tokens.is_empty() {
+        return std::future::pending().await;
+    }
+    futures::future::select_all(tokens.iter().map(|t| Box::pin(t.cancelled()))).await;
+}
+
 /// The one execution path of tools, resources and prompts: resolve the server, check
 /// the caller's workspaces, take the session, check the name is listed, run `call`
-/// within the timeout (or until `cancel` fires), turn its result into the value and the
+/// within the timeout (or until one of `cancel` fires), turn its result into the value and the
 /// JSON kept in the request log with `shape`, and write the log row.
 async fn execute<R, T, F, Fut, S>(
     app: &App,
     actor: &Actor,
     target: Target<'_>,
-    cancel: Option<&CancellationToken>,
+    cancel: &[CancellationToken],
     call: F,
     shape: S,
 ) -> Result<Done<T>>
@@ -282,12 +290,9 @@ where
     };
     // `None` when the caller cancelled first (the call future is dropped, which
     // cancels it on the server).
-    let outcome = match cancel {
-        Some(ct) => tokio::select! {
-            r = work => Some(r),
-            _ = ct.cancelled() => None,
-        },
-        None => Some(work.await),
+    let outcome = tokio::select! {
+        r = work => Some(r),
+        _ = any_cancelled(cancel) => None,
     };
     let execution_time_ms = started.elapsed().as_millis() as u64;
     let mut entry = NewRequestLog {
@@ -337,13 +342,13 @@ where
     }
 }
 
-/// Calls a tool. See the module docs for the outcomes; `cancel` (the gateway's
-/// request token) abandons the call when it fires.
+/// Calls a tool. See the module docs for the outcomes; any of `cancel` (the gateway's
+/// tokens of the client's request) abandons the call when it fires.
 pub async fn tool(
     app: &App,
     actor: &Actor,
     req: ToolCall,
-    cancel: Option<&CancellationToken>,
+    cancel: &[CancellationToken],
 ) -> Result<ToolResult> {
     non_empty("tool", &req.tool)?;
     let timeout = call_timeout(app, req.timeout_s)?;
@@ -385,7 +390,7 @@ pub async fn resource(
     app: &App,
     actor: &Actor,
     req: ResourceRead,
-    cancel: Option<&CancellationToken>,
+    cancel: &[CancellationToken],
 ) -> Result<ResourceResult> {
     non_empty("uri", &req.uri)?;
     let timeout = call_timeout(app, req.timeout_s)?;
@@ -422,7 +427,7 @@ pub async fn prompt(
     app: &App,
     actor: &Actor,
     req: PromptGet,
-    cancel: Option<&CancellationToken>,
+    cancel: &[CancellationToken],
 ) -> Result<PromptResult> {
     non_empty("prompt", &req.prompt)?;
     let timeout = call_timeout(app, req.timeout_s)?;
