@@ -1,6 +1,7 @@
 //! Request logs: one row per MCP execution (tool, resource or prompt), success or error,
 //! with the caller, server, timing, sizes, and the arguments and result kept up to a size
-//! cap with secret-looking values redacted (DESIGN.md, "MCP servers").
+//! cap with secret-looking values redacted (DESIGN.md, "MCP servers"). Executions write
+//! their rows through [`writer`], which group-commits them.
 
 pub mod api;
 pub mod redact;
