@@ -349,10 +349,24 @@ async fn concurrent_calls_share_one_session_and_survive_a_daemon_restart() {
             )
         }
     });
+    let mut log_ids = std::collections::HashSet::new();
     for (i, (s, b)) in futures::future::join_all(calls).await {
         assert_eq!(s, StatusCode::OK, "call {i}: {b}");
         assert_eq!(b["data"]["content"][0]["text"], format!("Echo: m{i}"));
+        // Rows of concurrent calls share commits; each call gets its own row back,
+        // readable as soon as the response is out.
+        let id = b["data"]["request_log_id"].as_str().unwrap().to_string();
+        let (s, row) = d.get(&format!("/logs/requests/{id}"), &admin).await;
+        assert_eq!(s, StatusCode::OK, "{row}");
+        assert_eq!(
+            row["data"]["arguments"]["message"],
+            format!("m{i}"),
+            "{row}"
+        );
+        assert_eq!(row["data"]["status"], "success", "{row}");
+        log_ids.insert(id);
     }
+    assert_eq!(log_ids.len(), 20);
     assert_eq!(containers_named(&format!("mcpd-{name}-")).len(), 1);
     // One attach session: the daemon opened exactly one.
     let opened = d
