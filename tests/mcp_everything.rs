@@ -731,10 +731,15 @@ async fn bad_inputs_are_400_and_create_nothing() {
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     // The managed service cannot be deleted behind the server's back through /services? It
     // can only be removed with the server.
+    let (s, b) = tool(&d, &admin, &name, "echo", json!({"message": "last"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
     let (s, _) = d.delete(&format!("/mcp/servers/{name}"), &admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert!(containers_named(&format!("mcpd-{name}-")).is_empty());
     let (s, b) = d.delete(&format!("/mcp/servers/{name}"), &admin).await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+    // The call right before does not keep the server alive in memory.
+    let (s, b) = tool(&d, &admin, &name, "echo", json!({"message": "gone"})).await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
     let (s, b) = d
         .call(
