@@ -34,6 +34,26 @@ pub struct App {
     pub tasks: TaskTracker,
 }
 
+impl App {
+    /// Runs `op` to its end even when the caller stops waiting for it: an HTTP client
+    /// that goes away drops its handler's future, which would otherwise cut a
+    /// multi-step change to Docker and the database off half-way. `op` runs on
+    /// [`App::tasks`] (so shutdown waits for it too) in the request's id scope and
+    /// tracing span. A panic in `op` is an internal error.
+    pub async fn to_completion<T, F>(&self, op: F) -> crate::error::Result<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = crate::error::Result<T>> + Send + 'static,
+    {
+        self.tasks
+            .spawn(crate::http::request_id::propagate(op))
+            .await
+            .map_err(|e| {
+                crate::error::Error::internal(anyhow::anyhow!("operation task failed: {e}"))
+            })?
+    }
+}
+
 /// Files in the data dir.
 pub const DB_FILE: &str = "mcpd.db";
 /// Where versions before the vault kept the token signing key; imported and removed.
