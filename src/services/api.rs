@@ -16,6 +16,7 @@ use super::model::{
 };
 use crate::app::AppState;
 use crate::audit::Actor;
+use crate::auth::principal::Principal;
 use crate::error::{Error, Result};
 use crate::http::auth::Can;
 use crate::http::auth::perm::{ServicesRead, ServicesWrite};
@@ -291,16 +292,40 @@ async fn remove(
     Ok(no_content())
 }
 
+/// The three state changes of `POST /services/{id}/start|stop|restart`.
+#[derive(Debug, Clone, Copy)]
+enum Lifecycle {
+    Start,
+    Stop,
+    Restart,
+}
+
+/// Runs one state change to its end (see the module docs).
+async fn lifecycle(
+    app: AppState,
+    who: &Principal,
+    id: String,
+    change: Lifecycle,
+) -> Result<Reply<Service>> {
+    let (actor, a) = (Actor::from(who), app.clone());
+    let done = app
+        .to_completion(async move {
+            match change {
+                Lifecycle::Start => manager::start(&a, &actor, &id).await,
+                Lifecycle::Stop => manager::stop(&a, &actor, &id).await,
+                Lifecycle::Restart => manager::restart(&a, &actor, &id).await,
+            }
+        })
+        .await?;
+    Ok(Reply::ok(done))
+}
+
 async fn start(
     State(app): State<AppState>,
     Can(who, _): Can<ServicesWrite>,
     Path(id): Path<String>,
 ) -> Result<Reply<Service>> {
-    let (actor, a) = (Actor::from(&who), app.clone());
-    Ok(Reply::ok(
-        app.to_completion(async move { manager::start(&a, &actor, &id).await })
-            .await?,
-    ))
+    lifecycle(app, &who, id, Lifecycle::Start).await
 }
 
 async fn stop(
@@ -308,11 +333,7 @@ async fn stop(
     Can(who, _): Can<ServicesWrite>,
     Path(id): Path<String>,
 ) -> Result<Reply<Service>> {
-    let (actor, a) = (Actor::from(&who), app.clone());
-    Ok(Reply::ok(
-        app.to_completion(async move { manager::stop(&a, &actor, &id).await })
-            .await?,
-    ))
+    lifecycle(app, &who, id, Lifecycle::Stop).await
 }
 
 async fn restart(
@@ -320,11 +341,7 @@ async fn restart(
     Can(who, _): Can<ServicesWrite>,
     Path(id): Path<String>,
 ) -> Result<Reply<Service>> {
-    let (actor, a) = (Actor::from(&who), app.clone());
-    Ok(Reply::ok(
-        app.to_completion(async move { manager::restart(&a, &actor, &id).await })
-            .await?,
-    ))
+    lifecycle(app, &who, id, Lifecycle::Restart).await
 }
 
 async fn scale(
