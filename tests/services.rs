@@ -976,7 +976,7 @@ async fn stop_and_delete_abandoned_by_their_client_still_finish() {
     let settled = |want: &'static str| {
         let (d, admin, name) = (&d, &admin, &name);
         async move {
-            for _ in 0..40 {
+            for _ in 0..120 {
                 let (_, b) = d.get(&format!("/services/{name}"), admin).await;
                 if b["data"]["status"] == want {
                     return b;
@@ -1002,7 +1002,7 @@ async fn stop_and_delete_abandoned_by_their_client_still_finish() {
     assert_eq!(s, StatusCode::OK, "{b}");
     abandon(Method::DELETE, format!("/services/{name}")).await;
     let mut gone = false;
-    for _ in 0..40 {
+    for _ in 0..120 {
         let (s, _) = d.get(&format!("/services/{name}"), &admin).await;
         if s == StatusCode::NOT_FOUND
             && common::containers_named(&format!("mcpd-{name}-")).is_empty()
