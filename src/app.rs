@@ -24,6 +24,8 @@ pub struct App {
     pub vault: Arc<Vault>,
     /// Failed-login throttle per (username, client address).
     pub login_limiter: crate::auth::ratelimit::LoginLimiter,
+    /// Authenticated requests per caller (`auth.requests_per_minute`).
+    pub request_limiter: crate::auth::ratelimit::RequestLimiter,
     /// Live MCP client sessions, one per running MCP server.
     pub mcp: Arc<crate::mcp::sessions::Sessions>,
     pub started: Instant,
@@ -98,6 +100,9 @@ impl App {
             docker: DockerClient::new(config.docker.host.clone()),
             login_limiter: crate::auth::ratelimit::LoginLimiter::new(
                 config.auth.login_failures_per_minute,
+            ),
+            request_limiter: crate::auth::ratelimit::RequestLimiter::new(
+                config.auth.requests_per_minute,
             ),
             mcp: Arc::default(),
             config,

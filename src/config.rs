@@ -69,6 +69,10 @@ pub struct AuthConfig {
     pub allow_registration: bool,
     /// Failed logins allowed per minute per username and client address before 429.
     pub login_failures_per_minute: u32,
+    /// Authenticated requests allowed per minute per caller (API key, else user) before
+    /// 429 `RATE_LIMIT_EXCEEDED`; the whole minute's worth may come as one burst.
+    /// 0 turns the limit off.
+    pub requests_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -174,6 +178,7 @@ impl Default for AuthConfig {
             refresh_token_ttl_s: 30 * 24 * 3600,
             allow_registration: false,
             login_failures_per_minute: 5,
+            requests_per_minute: 1200,
         }
     }
 }
