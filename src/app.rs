@@ -28,6 +28,8 @@ pub struct App {
     pub request_limiter: crate::auth::ratelimit::RequestLimiter,
     /// Live MCP client sessions, one per running MCP server.
     pub mcp: Arc<crate::mcp::sessions::Sessions>,
+    /// Group-committed request log rows (started by `serve`).
+    pub request_logs: crate::logs::writer::Writer,
     pub started: Instant,
     pub started_at: String,
     /// Cancelled on shutdown; background tasks watch it.
@@ -105,6 +107,7 @@ impl App {
                 config.auth.requests_per_minute,
             ),
             mcp: Arc::default(),
+            request_logs: Default::default(),
             config,
             store,
             started: Instant::now(),
@@ -207,6 +210,7 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
         .serve(router.into_make_service_with_connect_info::<SocketAddr>());
 
     crate::services::events::spawn(app.clone());
+    crate::logs::writer::Writer::start(&app);
     crate::mcp::manager::spawn_background(&app);
     crate::catalog::announce(&app).await;
     let _ = sd_notify::notify(

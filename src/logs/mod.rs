@@ -5,6 +5,7 @@
 pub mod api;
 pub mod redact;
 pub mod store;
+pub mod writer;
 
 use serde::Serialize;
 use serde_json::Value;
