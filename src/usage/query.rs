@@ -183,7 +183,6 @@ fn plan(from: &str, to: &str) -> Plan {
 fn raw_column(col: &str) -> String {
     match col {
         "day" => "substr(r.timestamp, 1, 10)".into(),
-        c if NULLABLE.contains(&c) => format!("coalesce(r.{c}, '')"),
         c => format!("r.{c}"),
     }
 }
@@ -192,6 +191,9 @@ fn raw_column(col: &str) -> String {
 /// `server_id`, `server_name`, `kind`, `name`, `status`) in `[from, to)` under
 /// `filters`, unsorted. With no keys: one group holding the totals (calls 0 if none).
 /// `rollups: false` reads only raw rows (the reference the tests compare against).
+///
+/// Each source is aggregated by SQLite on its own (a `GROUP BY` straight on a table
+/// is much cheaper than one over a `UNION ALL`), and the partial groups are merged here.
 pub fn groups(
     conn: &Connection,
     from: &str,
@@ -208,15 +210,18 @@ pub fn groups(
             raw: vec![(from.to_string(), to.to_string())],
         }
     };
-    let aliases: Vec<String> = (0..keys.len()).map(|i| format!("k{i}")).collect();
-    let select = |cols: Vec<String>| -> String {
-        cols.iter()
-            .zip(&aliases)
-            .map(|(c, a)| format!("{c} AS {a}, "))
-            .collect()
+    let group_by = if keys.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " GROUP BY {}",
+            (1..=keys.len())
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     };
-    let mut branches = Vec::new();
-    let mut params = Vec::new();
+    let mut parts: Vec<Group> = Vec::new();
     if let Some((first, end)) = &plan.days {
         let mut needed: Vec<&str> = filters.columns();
         needed.extend(keys.iter().filter(|k| **k != "day"));
@@ -224,71 +229,89 @@ pub fn groups(
             .iter()
             .find(|l| needed.iter().all(|c| l.dims.contains(c)))
             .unwrap_or(&LEVELS[LEVELS.len() - 1]);
-        params.push(Sql::Text(first.clone()));
-        params.push(Sql::Text(end.clone()));
+        let cols: String = keys
+            .iter()
+            .map(|k| {
+                if NULLABLE.contains(k) {
+                    format!("nullif({k}, ''), ")
+                } else {
+                    format!("{k}, ")
+                }
+            })
+            .collect();
+        let mut params = vec![Sql::Text(first.clone()), Sql::Text(end.clone())];
         let conds = filters.sql(|c| c.to_string(), &mut params);
-        branches.push(format!(
-            "SELECT {}calls, errors, duration_sum, duration_max, request_bytes, response_bytes, first_at, last_at
-             FROM {} WHERE day >= ? AND day < ?{conds}",
-            select(keys.iter().map(|k| k.to_string()).collect()),
+        let sql = format!(
+            "SELECT {cols}sum(calls), sum(errors), sum(duration_sum), max(duration_max),
+                    sum(request_bytes), sum(response_bytes), min(first_at), max(last_at)
+             FROM {} WHERE day >= ? AND day < ?{conds}{group_by}",
             level.table,
-        ));
+        );
+        read_groups(conn, &sql, &params, keys.len(), &mut parts)?;
     }
     for (a, b) in &plan.raw {
-        params.push(Sql::Text(a.clone()));
-        params.push(Sql::Text(b.clone()));
+        let cols: String = keys
+            .iter()
+            .map(|k| format!("{}, ", raw_column(k)))
+            .collect();
+        let mut params = vec![Sql::Text(a.clone()), Sql::Text(b.clone())];
         let conds = filters.sql(|c| format!("r.{c}"), &mut params);
-        branches.push(format!(
-            "SELECT {}1 AS calls, r.status = 'error' AS errors, r.duration_ms AS duration_sum,
-                    r.duration_ms AS duration_max, r.request_bytes AS request_bytes,
-                    r.response_bytes AS response_bytes, r.timestamp AS first_at, r.timestamp AS last_at
-             FROM request_logs r WHERE r.timestamp >= ? AND r.timestamp < ?{conds}",
-            select(keys.iter().map(|k| raw_column(k)).collect()),
-        ));
+        let sql = format!(
+            "SELECT {cols}count(*), sum(r.status = 'error'), sum(r.duration_ms), max(r.duration_ms),
+                    sum(r.request_bytes), sum(r.response_bytes), min(r.timestamp), max(r.timestamp)
+             FROM request_logs r WHERE r.timestamp >= ? AND r.timestamp < ?{conds}{group_by}"
+        );
+        read_groups(conn, &sql, &params, keys.len(), &mut parts)?;
     }
-    let outer_keys: String = keys
-        .iter()
-        .zip(&aliases)
-        .map(|(k, a)| {
-            if NULLABLE.contains(k) {
-                format!("nullif({a}, ''), ")
-            } else {
-                format!("{a}, ")
-            }
-        })
-        .collect();
-    let group_by = if keys.is_empty() {
-        String::new()
-    } else {
-        format!(" GROUP BY {}", aliases.join(", "))
-    };
-    let sql = format!(
-        "SELECT {outer_keys}coalesce(sum(calls), 0), coalesce(sum(errors), 0), coalesce(sum(duration_sum), 0),
-                coalesce(max(duration_max), 0), coalesce(sum(request_bytes), 0), coalesce(sum(response_bytes), 0),
-                coalesce(min(first_at), ''), coalesce(max(last_at), '')
-         FROM ({}){group_by}",
-        branches.join(" UNION ALL ")
-    );
-    let n = keys.len();
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(params.iter()), |r| {
-            Ok(Group {
-                key: (0..n)
-                    .map(|i| r.get::<_, Option<String>>(i))
-                    .collect::<rusqlite::Result<_>>()?,
-                calls: r.get(n)?,
-                errors: r.get(n + 1)?,
-                duration_sum: r.get(n + 2)?,
-                duration_max: r.get(n + 3)?,
-                request_bytes: r.get(n + 4)?,
-                response_bytes: r.get(n + 5)?,
-                first_at: r.get(n + 6)?,
-                last_at: r.get(n + 7)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+    let all: Vec<usize> = (0..keys.len()).collect();
+    let mut out = regroup(&parts, &all);
+    if out.is_empty() && keys.is_empty() {
+        out.push(Group {
+            key: Vec::new(),
+            calls: 0,
+            errors: 0,
+            duration_sum: 0,
+            duration_max: 0,
+            request_bytes: 0,
+            response_bytes: 0,
+            first_at: String::new(),
+            last_at: String::new(),
+        });
+    }
+    Ok(out)
+}
+
+/// Runs one aggregate query (`n` key columns, then the eight totals) and appends its
+/// non-empty groups (an aggregate without GROUP BY yields a row even over no rows).
+fn read_groups(
+    conn: &Connection,
+    sql: &str,
+    params: &[Sql],
+    n: usize,
+    out: &mut Vec<Group>,
+) -> Result<()> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+    while let Some(r) = rows.next()? {
+        let calls: Option<i64> = r.get(n)?;
+        let Some(calls) = calls.filter(|c| *c > 0) else {
+            continue;
+        };
+        out.push(Group {
+            key: (0..n)
+                .map(|i| r.get::<_, Option<String>>(i))
+                .collect::<rusqlite::Result<_>>()?,
+            calls,
+            errors: r.get(n + 1)?,
+            duration_sum: r.get(n + 2)?,
+            duration_max: r.get(n + 3)?,
+            request_bytes: r.get(n + 4)?,
+            response_bytes: r.get(n + 5)?,
+            first_at: r.get(n + 6)?,
+            last_at: r.get(n + 7)?,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

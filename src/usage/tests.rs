@@ -33,7 +33,7 @@ fn fill(c: &Connection) {
     let servers = [("mcp_1", "alpha"), ("mcp_2", "beta"), ("mcp_3", "gamma")];
     let kinds = [Kind::Tool, Kind::Tool, Kind::Resource, Kind::Prompt];
     let names = ["echo", "add", "fetch", "notes://x"];
-    let mut at = |c: &Connection, t: time::OffsetDateTime, rng: &mut StdRng| {
+    let at = |c: &Connection, t: time::OffsetDateTime, rng: &mut StdRng| {
         let (sid, sname) = *pick(rng, &servers);
         let error = rng.random_range(0..10) == 0;
         let log = NewRequestLog {
