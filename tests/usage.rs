@@ -311,3 +311,79 @@ async fn usage_by_workspace_with_filters_and_period() {
     let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
     assert_eq!(e["details"][1]["field"], "from", "{b}");
 }
+
+/// Old request log rows go after `request_log_retention_days`; usage keeps their days.
+#[tokio::test]
+async fn retention_purges_old_rows_and_keeps_usage() {
+    let mut d = Daemon::start_with_env(vec![(
+        "MCPD_MCP__REQUEST_LOG_RETENTION_DAYS".into(),
+        "2".into(),
+    )])
+    .await;
+    let admin = d.admin().await;
+    let old = time::OffsetDateTime::now_utc() - time::Duration::days(10);
+    let old_day = old.date();
+    {
+        let mut c = rusqlite::Connection::open(d.data_dir.join("mcpd.db")).unwrap();
+        c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+        let tx = c.transaction().unwrap();
+        let noon = old_day.with_hms(12, 0, 0).unwrap().assume_utc();
+        for (i, at) in [
+            noon,
+            noon,
+            noon + time::Duration::hours(3),
+            time::OffsetDateTime::now_utc() - time::Duration::hours(1),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let log = mcpd::logs::NewRequestLog {
+                user_id: None,
+                api_key_id: None,
+                workspace_id: None,
+                server_id: "mcp_retentiontest01".into(),
+                server_name: "retention-test".into(),
+                kind: mcpd::logs::Kind::Tool,
+                name: "echo".into(),
+                error_code: None,
+                error_message: None,
+                duration_ms: 10 * i as u64,
+                arguments: json!({"i": i}),
+                result: None,
+            };
+            mcpd::logs::store::insert_at(&tx, &log, 1024, at).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let (_, b) = d.get("/logs/requests", &admin).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 4, "{b}");
+
+    // The purge runs at startup, then hourly.
+    d.restart().await;
+    let admin = d.admin().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, b) = d.get("/logs/requests", &admin).await;
+        if b["meta"]["pagination"]["total"] == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not purged: {b}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // The old day's usage is still there from the rollups; its raw rows are not.
+    let whole = format!(
+        "/usage?group_by=tool&from={old_day}T00:00:00Z&to={}T00:00:00Z",
+        old_day.next_day().unwrap()
+    );
+    let (s, b) = d.get(&whole, &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"][0]["calls"], 3, "{b}");
+    assert_eq!(b["data"][0]["max_duration_ms"], 20);
+    assert_eq!(b["data"][0]["avg_duration_ms"], 10.0);
+    let partial = format!("/usage?from={old_day}T06:00:00Z&to={old_day}T18:00:00Z");
+    let (_, b) = d.get(&partial, &admin).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 0, "{b}");
+    let (_, b) = d.get("/usage/summary", &admin).await;
+    assert_eq!(b["data"]["calls"], 4, "{b}");
+}

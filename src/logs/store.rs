@@ -146,6 +146,16 @@ fn insert_row(
     Ok((id, request_bytes as i64, response_bytes as i64))
 }
 
+/// Deletes up to `limit` rows older than `cutoff` (RFC 3339 UTC), oldest first, and
+/// returns how many. The usage rollups are left as they are: usage outlives the rows.
+pub fn delete_before(conn: &Connection, cutoff: &str, limit: usize) -> Result<usize> {
+    Ok(conn.execute(
+        "DELETE FROM request_logs WHERE id IN
+             (SELECT id FROM request_logs WHERE timestamp < ?1 ORDER BY timestamp LIMIT ?2)",
+        params![cutoff, limit as i64],
+    )?)
+}
+
 /// Who may see which rows: `None` = everyone's, `Some(user)` = only that user's.
 pub type Visibility = Option<String>;
 

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod query;
+pub mod retention;
 pub mod rollup;
 
 use crate::app::App;
