@@ -387,3 +387,77 @@ async fn retention_purges_old_rows_and_keeps_usage() {
     let (_, b) = d.get("/usage/summary", &admin).await;
     assert_eq!(b["data"]["calls"], 4, "{b}");
 }
+
+/// Rows in each table of the database at `db`.
+fn counts(db: &std::path::Path, tables: &[&str]) -> Vec<i64> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    tables
+        .iter()
+        .map(|t| {
+            c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+                .unwrap()
+        })
+        .collect()
+}
+
+/// A backup without logs carries no usage either; one with logs carries both.
+#[tokio::test]
+async fn backups_without_logs_leave_out_the_usage_rollups() {
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    {
+        let c = rusqlite::Connection::open(d.data_path("mcpd.db")).unwrap();
+        c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+        let log = mcpd::logs::NewRequestLog {
+            user_id: None,
+            api_key_id: None,
+            workspace_id: Some("wks_default".into()),
+            server_id: "mcp_backuptest00001".into(),
+            server_name: "backup-test".into(),
+            kind: mcpd::logs::Kind::Tool,
+            name: "echo".into(),
+            error_code: None,
+            error_message: None,
+            duration_ms: 5,
+            arguments: json!({}),
+            result: None,
+        };
+        mcpd::logs::store::insert(&c, &log, 1024).unwrap();
+    }
+    let mut tables = vec!["request_logs"];
+    tables.extend(mcpd::usage::rollup::TABLES);
+    let work = tempfile::tempdir().unwrap();
+    for (include_logs, want) in [(false, [0, 0, 0, 0]), (true, [1, 1, 1, 1])] {
+        let (s, b) = d
+            .post("/backups", &admin, json!({"include_logs": include_logs}))
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+        let id = b["data"]["id"].as_str().unwrap().to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let done = loop {
+            let (_, b) = d.get(&format!("/backups/{id}"), &admin).await;
+            let st = b["data"]["status"].as_str().unwrap_or_default().to_string();
+            if st == "completed" || st == "failed" {
+                break b["data"].clone();
+            }
+            assert!(std::time::Instant::now() < deadline, "{b}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        assert_eq!(done["status"], "completed", "{done}");
+        let archive = d
+            .data_path("backups")
+            .join(done["file_name"].as_str().unwrap());
+        let out = work.path().join(&id);
+        mcpd::backups::archive::verify(
+            &archive,
+            &mcpd::backups::archive::Unseal::default(),
+            Some(&out),
+        )
+        .unwrap();
+        assert_eq!(
+            counts(&out.join("data/mcpd.db"), &tables),
+            want,
+            "include_logs={include_logs}"
+        );
+    }
+}
