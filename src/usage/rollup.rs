@@ -8,8 +8,7 @@
 //! as NULL; every nullable dimension is an id or a name, never legitimately empty.
 
 use crate::error::Result;
-use rusqlite::Connection;
-use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, ToSql};
 use std::sync::LazyLock;
 
 /// One rollup table and the dimensions it keeps besides `day`.
@@ -120,24 +119,21 @@ fn upsert_sql(level: &Level) -> String {
 /// inserts the request log row).
 pub fn record(conn: &Connection, call: &Call<'_>) -> Result<()> {
     let day = call.timestamp.get(..10).unwrap_or(call.timestamp);
+    let totals: [&dyn ToSql; 7] = [
+        &call.error,
+        &call.duration_ms,
+        &call.duration_ms,
+        &call.request_bytes,
+        &call.response_bytes,
+        &call.timestamp,
+        &call.timestamp,
+    ];
     for (level, sql) in LEVELS.iter().zip(UPSERTS.iter()) {
-        let mut params: Vec<Sql> = Vec::with_capacity(level.dims.len() + 8);
-        params.push(Sql::Text(day.to_string()));
-        params.extend(
-            level
-                .dims
-                .iter()
-                .map(|d| Sql::Text(call.dim(d).to_string())),
-        );
-        params.extend([
-            Sql::Integer(i64::from(call.error)),
-            Sql::Integer(call.duration_ms),
-            Sql::Integer(call.duration_ms),
-            Sql::Integer(call.request_bytes),
-            Sql::Integer(call.response_bytes),
-            Sql::Text(call.timestamp.to_string()),
-            Sql::Text(call.timestamp.to_string()),
-        ]);
+        let dims: Vec<&str> = level.dims.iter().map(|d| call.dim(d)).collect();
+        let mut params: Vec<&dyn ToSql> = Vec::with_capacity(dims.len() + 8);
+        params.push(&day);
+        params.extend(dims.iter().map(|d| d as &dyn ToSql));
+        params.extend(totals);
         conn.prepare_cached(sql)?
             .execute(rusqlite::params_from_iter(params))?;
     }
