@@ -200,6 +200,7 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
     crate::systemd::spawn_reload(&app, tls.clone(), reload, hup, status.clone());
     crate::systemd::spawn_watchdog(&app);
     crate::auth::session::spawn_cleanup(&app);
+    crate::usage::retention::spawn(&app);
     crate::backups::recover(&app).await?;
     crate::backups::schedule::spawn(&app);
     let server = axum_server::from_tcp_rustls(listener, tls)?

@@ -99,6 +99,10 @@ pub struct McpConfig {
     pub max_call_timeout_s: u64,
     /// Arguments and results are kept in the request log up to this many bytes each.
     pub request_log_payload_cap_bytes: usize,
+    /// Request log rows older than this many days are deleted (hourly, in small
+    /// batches); the usage rollups are kept, so usage still answers for whole days of
+    /// older windows. 0 keeps every row.
+    pub request_log_retention_days: u32,
     /// Directory of extra built-in MCP catalog entries (`*.json`, one entry each); a file
     /// replaces a shipped entry of the same name. A missing directory adds nothing.
     pub catalog_dir: PathBuf,
@@ -200,6 +204,7 @@ impl Default for McpConfig {
             call_timeout_s: 60,
             max_call_timeout_s: 600,
             request_log_payload_cap_bytes: 64 * 1024,
+            request_log_retention_days: 90,
             catalog_dir: PathBuf::from("/etc/mcpd/catalog.d"),
         }
     }
