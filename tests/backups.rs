@@ -455,7 +455,7 @@ async fn online_dry_run_then_restore_refuses_damage_and_checks_permissions() {
 }
 
 #[tokio::test]
-async fn not_enough_free_space_fails_cleanly() {
+async fn not_enough_free_space_is_refused_up_front() {
     let mut d = Daemon::start_with_env(vec![(
         "MCPD_BACKUPS__MIN_FREE_BYTES".into(),
         "1000000000000000000".into(),
@@ -463,21 +463,23 @@ async fn not_enough_free_space_fails_cleanly() {
     .await;
     let admin = d.admin().await;
     let (s, b) = d.post("/backups", &admin, json!({})).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let id = b["data"]["id"].as_str().unwrap().to_string();
-    let done = wait_done(&d, &admin, &id).await;
-    assert_eq!(done["status"], "failed");
+    let e = assert_error(s, &b, 503, "SERVICE_UNAVAILABLE");
     assert!(
-        done["error"].as_str().unwrap().contains("free space"),
-        "{done}"
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("not enough free space"),
+        "{b}"
     );
+    // Nothing was recorded or written.
+    let (_, list) = d.get("/backups", &admin).await;
+    assert_eq!(list["meta"]["pagination"]["total"], 0, "{list}");
+    let (_, audit) = d.get("/audit?action=backups.create", &admin).await;
+    assert_eq!(audit["data"], json!([]), "{audit}");
     let left: Vec<PathBuf> = std::fs::read_dir(d.data_path("backups"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert!(left.is_empty(), "no partial file: {left:?}");
-    let (s, b) = d.get(&format!("/backups/{id}/download"), &admin).await;
-    assert_error(s, &b, 409, "CONFLICT");
+        .map(|rd| rd.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "nothing written: {left:?}");
 }
 
 #[tokio::test]

@@ -251,8 +251,10 @@ fn write_tar<W: Write>(w: W, manifest: &Manifest, files: &[(String, PathBuf)]) -
         .map_err(|e| io_err("writing the archive", e))
 }
 
-fn io_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::internal(anyhow::anyhow!("{what}: {e}"))
+/// An internal error keeping `e` as its typed cause (so a full disk is recognised,
+/// see [`super::is_out_of_space`]).
+fn io_err<E: std::error::Error + Send + Sync + 'static>(what: &str, e: E) -> Error {
+    Error::internal(anyhow::Error::new(e).context(what.to_string()))
 }
 
 /// The archive is unreadable: wrong key, corruption, truncation.

@@ -321,7 +321,9 @@ pub fn unseal_for(
 }
 
 /// Queues a backup and starts it in the background; returns the queued row (202).
-/// Audited as `backups.create`.
+/// Checked first, changing nothing when refused: the options ([`BackupOptions::validate`]),
+/// the services and their volumes ([`volumes::locate`]), and the free space of the
+/// backups directory ([`check_space`], `SERVICE_UNAVAILABLE`). Audited as `backups.create`.
 pub async fn create(
     app: &AppState,
     actor: &Actor,
@@ -329,6 +331,16 @@ pub async fn create(
     seal: Seal,
     schedule_id: Option<String>,
 ) -> Result<Backup> {
+    opts.validate()?;
+    // Unknown services and volumes, and a directory without room for the copy, are
+    // refused now rather than failing in the background.
+    let located = volumes::locate(app, &opts.services).await?;
+    let (db, dir) = (app.store.path().to_path_buf(), dir(app));
+    let paths: Vec<PathBuf> = located.into_iter().map(|l| l.path).collect();
+    let min_free = app.config.backups.min_free_bytes;
+    tokio::task::spawn_blocking(move || check_space(&dir, space_needed(&db, &paths, min_free)))
+        .await
+        .map_err(|e| Error::internal(anyhow::anyhow!("space check: {e}")))??;
     let row = queue(app, actor, opts.clone(), schedule_id).await?;
     let (app2, id) = (app.clone(), row.id.clone());
     app.tasks
@@ -492,6 +504,9 @@ pub async fn run(app: AppState, id: String, opts: BackupOptions, seal: Seal) -> 
     };
     let result = outcome.map_err(|e| {
         let reason = match &e.source {
+            Some(s) if is_out_of_space(&e) => format!(
+                "the backups directory ran out of space (ENOSPC: no space left on device): {s:#}"
+            ),
             Some(s) if e.code == ErrorCode::InternalServerError => format!("{s:#}"),
             _ => e.message.clone(),
         };
@@ -640,11 +655,60 @@ struct Built {
     manifest: Manifest,
 }
 
-/// Bytes available to an unprivileged writer on the file system holding `dir`.
+/// Bytes available to an unprivileged writer on the file system holding `dir` (or, when
+/// `dir` does not exist yet, its nearest existing ancestor).
 pub fn free_bytes(dir: &Path) -> Result<u64> {
-    let s = nix::sys::statvfs::statvfs(dir)
-        .map_err(|e| Error::internal(anyhow::anyhow!("statvfs {}: {e}", dir.display())))?;
+    let at = dir
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or_else(|| Path::new("/"));
+    let s = nix::sys::statvfs::statvfs(at)
+        .map_err(|e| Error::internal(anyhow::anyhow!("statvfs {}: {e}", at.display())))?;
     Ok(s.blocks_available() as u64 * s.fragment_size() as u64)
+}
+
+/// Bytes a backup is expected to need in the backups directory: the staged copy and the
+/// archive each take at most about the database (with its WAL) plus the volumes' file
+/// bytes, plus `min_free_bytes` (`backups.min_free_bytes`) to leave free. An estimate:
+/// tar headers are not counted, so a volume of very many tiny files can need more, and
+/// then the write itself fails cleanly (see [`is_out_of_space`]).
+pub fn space_needed(db_path: &Path, volumes: &[PathBuf], min_free_bytes: u64) -> u64 {
+    let db_size = file_len(db_path) + file_len(&wal_path(db_path));
+    let vol_size: u64 = volumes.iter().map(|p| volumes::dir_size(p)).sum();
+    (2 * (db_size + vol_size)).saturating_add(min_free_bytes)
+}
+
+/// `SERVICE_UNAVAILABLE` (503: the request is fine, the server lacks room now) when the
+/// backups directory has less than `need` bytes free.
+pub fn check_space(dir: &Path, need: u64) -> Result<()> {
+    let free = free_bytes(dir)?;
+    if free < need {
+        return Err(Error::new(
+            ErrorCode::ServiceUnavailable,
+            format!(
+                "not enough free space in the backups directory: {free} bytes free, about {need} needed (free some space or lower backups.min_free_bytes)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether an error comes from a full file system: an I/O error `ENOSPC`
+/// (`StorageFull`), or SQLite's `SQLITE_FULL`.
+pub fn is_out_of_space(e: &Error) -> bool {
+    let Some(src) = &e.source else {
+        return false;
+    };
+    src.chain().any(|c| {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::StorageFull
+                || io.raw_os_error() == Some(nix::libc::ENOSPC);
+        }
+        matches!(
+            c.downcast_ref::<rusqlite::Error>(),
+            Some(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::DiskFull
+        )
+    })
 }
 
 fn file_len(p: &Path) -> u64 {
@@ -721,18 +785,16 @@ impl Job {
         // Taken before anything is read: an incremental based on this backup must carry
         // every file changed after this moment.
         let snapshot_at = crate::time::now_rfc3339();
-        // The copy and the archive each take at most about the database's size.
-        let db_size = file_len(&self.db_path) + file_len(&wal_path(&self.db_path));
-        let vol_size: u64 = self.volumes.iter().map(|(_, p)| volumes::dir_size(p)).sum();
-        let need = 2 * (db_size + vol_size) + self.min_free_bytes;
-        let free = free_bytes(&self.dir)?;
-        if free < need {
-            return Err(Error::validation(format!(
-                "not enough free space in the backups directory: {free} bytes free, about {need} needed"
-            )));
-        }
-        std::fs::create_dir(staging)
-            .map_err(|e| Error::internal(anyhow::anyhow!("creating the staging dir: {e}")))?;
+        // Checked again here: scheduled runs were not checked when queued, and space
+        // may have gone meanwhile.
+        let vol_paths: Vec<PathBuf> = self.volumes.iter().map(|(_, p)| p.clone()).collect();
+        check_space(
+            &self.dir,
+            space_needed(&self.db_path, &vol_paths, self.min_free_bytes),
+        )?;
+        std::fs::create_dir(staging).map_err(|e| {
+            Error::internal(anyhow::Error::new(e).context("creating the staging dir"))
+        })?;
         let mut files: Vec<(String, PathBuf)> = Vec::new();
         let mut schema_version = 0;
         if self.opts.include_data {
@@ -748,13 +810,14 @@ impl Job {
         if let Some(cfg) = &self.config_json {
             let p = staging.join("mcpd.json");
             std::fs::write(&p, cfg)
-                .map_err(|e| Error::internal(anyhow::anyhow!("staging config: {e}")))?;
+                .map_err(|e| Error::internal(anyhow::Error::new(e).context("staging config")))?;
             files.push((archive::CONFIG_ENTRY.into(), p));
         }
         if let Some(k) = &self.master_key_file {
             let p = staging.join("master.key");
-            std::fs::copy(k, &p)
-                .map_err(|e| Error::internal(anyhow::anyhow!("reading the master key: {e}")))?;
+            std::fs::copy(k, &p).map_err(|e| {
+                Error::internal(anyhow::Error::new(e).context("copying the master key"))
+            })?;
             files.push((archive::MASTER_KEY_ENTRY.into(), p));
         }
         let mut known = std::collections::HashMap::new();
@@ -856,7 +919,7 @@ impl Job {
             return Err(Error::internal(anyhow::anyhow!("cancelled")));
         }
         std::fs::rename(partial, self.dir.join(file_name))
-            .map_err(|e| Error::internal(anyhow::anyhow!("renaming the archive: {e}")))?;
+            .map_err(|e| Error::internal(anyhow::Error::new(e).context("renaming the archive")))?;
         if let Ok(d) = std::fs::File::open(&self.dir) {
             let _ = d.sync_all();
         }

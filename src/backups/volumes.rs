@@ -107,8 +107,9 @@ pub async fn set_paused(app: &AppState, ids: &[String], paused: bool) {
 
 /// Writes the contents of `dir` as a tar file (symlinks kept as links, never followed).
 pub fn tar_dir(dir: &Path, dest: &Path) -> Result<(String, u64)> {
-    let f = std::fs::File::create(dest)
-        .map_err(|e| Error::internal(anyhow::anyhow!("staging a volume: {e}")))?;
+    let staging =
+        |e: std::io::Error| Error::internal(anyhow::Error::new(e).context("staging a volume"));
+    let f = std::fs::File::create(dest).map_err(staging)?;
     // Hashed while written, so the staged tar need not be read again for the manifest.
     let mut b = tar::Builder::new(HashingWriter {
         inner: std::io::BufWriter::with_capacity(1 << 20, f),
@@ -116,15 +117,15 @@ pub fn tar_dir(dir: &Path, dest: &Path) -> Result<(String, u64)> {
         bytes: 0,
     });
     b.follow_symlinks(false);
-    b.append_dir_all(".", dir)
-        .map_err(|e| Error::internal(anyhow::anyhow!("reading {}: {e}", dir.display())))?;
+    // Errors name both sides: reading the volume or writing the staged tar.
+    b.append_dir_all(".", dir).map_err(|e| {
+        Error::internal(
+            anyhow::Error::new(e).context(format!("copying {} into a staged tar", dir.display())),
+        )
+    })?;
     use std::io::Write;
-    let mut w = b
-        .into_inner()
-        .map_err(|e| Error::internal(anyhow::anyhow!("staging a volume: {e}")))?;
-    w.inner
-        .flush()
-        .map_err(|e| Error::internal(anyhow::anyhow!("staging a volume: {e}")))?;
+    let mut w = b.into_inner().map_err(staging)?;
+    w.inner.flush().map_err(staging)?;
     use sha2::Digest;
     Ok((hex::encode(w.hash.finalize()), w.bytes))
 }
@@ -178,7 +179,7 @@ fn walk(dir: &Path) -> Result<Vec<(PathBuf, std::fs::FileType, std::fs::Metadata
 pub fn tar_changed(dir: &Path, dest_tar: &Path, dest_list: &Path, since: i64) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::MetadataExt;
-    let io = |e: std::io::Error| Error::internal(anyhow::anyhow!("staging a volume: {e}"));
+    let io = |e: std::io::Error| Error::internal(anyhow::Error::new(e).context("staging a volume"));
     let entries = walk(dir)?;
     let mut list = String::new();
     let f = std::fs::File::create(dest_tar).map_err(io)?;
