@@ -68,7 +68,7 @@ pub enum BackupCommand {
         /// Put the vault master key into the (encrypted) archive.
         #[arg(long)]
         include_master_key: bool,
-        /// Keep the request log in the copy.
+        /// Keep the request log in the copy and carry the daemon's log files (log.file).
         #[arg(long)]
         include_logs: bool,
         /// Leave out the effective configuration.

@@ -30,7 +30,14 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    mcpd::telemetry::init(&config.log);
+    // Held to the end of main: dropping it flushes the log file.
+    let _log_guard = match mcpd::telemetry::init(&config.log) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("mcpd: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -147,6 +154,10 @@ async fn backup(config: mcpd::config::Config, command: BackupCommand) -> anyhow:
                 m.schema_version,
                 m.files.len()
             );
+            // Every file with its size and checksum (daemon logs under logs/daemon/).
+            for f in &m.files {
+                println!("  {}\t{} bytes\tsha256 {}", f.path, f.size_bytes, f.sha256);
+            }
         }
         BackupCommand::Restore {
             file,

@@ -25,6 +25,9 @@ pub const MANIFEST: &str = "manifest.json";
 pub const DB_ENTRY: &str = "data/mcpd.db";
 /// The effective daemon configuration (JSON) inside the archive.
 pub const CONFIG_ENTRY: &str = "config/mcpd.json";
+/// Folder of the daemon's log files (`log.file`) in archives made with `include_logs`;
+/// listed in the manifest like every file, never restored.
+pub const DAEMON_LOGS_DIR: &str = "logs/daemon/";
 /// The vault master key, present only in encrypted archives that asked for it.
 pub const MASTER_KEY_ENTRY: &str = "keys/master.key";
 
@@ -48,7 +51,8 @@ pub struct Included {
     pub data: bool,
     /// The effective daemon configuration.
     pub config: bool,
-    /// Request logs kept in the database (`false`: the copy's request log is emptied).
+    /// Logs: the request logs kept in the database (`false`: the copy's request log is
+    /// emptied) and the daemon's log files, if any (under [`DAEMON_LOGS_DIR`]).
     pub logs: bool,
     /// The vault master key (only ever inside an encrypted archive).
     pub master_key: bool,

@@ -55,7 +55,9 @@ pub struct BackupOptions {
     pub include_data: bool,
     /// The effective daemon configuration.
     pub include_config: bool,
-    /// Request logs (a database table); `false` empties it in the copy.
+    /// Logs: the request logs (a database table; `false` empties it in the copy) and
+    /// the daemon's log files when `log.file` is set (under `logs/daemon/` in the
+    /// archive; a restore never writes them back over live logs).
     pub include_logs: bool,
     /// The vault master key; only with `encrypt` (and `backups:admin`).
     pub include_master_key: bool,
@@ -471,6 +473,13 @@ pub async fn run(app: AppState, id: String, opts: BackupOptions, seal: Seal) -> 
             .path
         }),
         vault_key_id: app.vault.key_id(),
+        log_files: if opts.include_logs {
+            crate::telemetry::LogFiles::from_config(&app.config.log)
+                .map(|f| f.list())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        },
         volumes: located.into_iter().map(|l| (l.entry, l.path)).collect(),
         base,
         min_free_bytes: app.config.backups.min_free_bytes,
@@ -638,6 +647,8 @@ struct Job {
     config_json: Option<Vec<u8>>,
     master_key_file: Option<PathBuf>,
     vault_key_id: String,
+    /// The daemon's log files (`log.file` and its rotations) to carry.
+    log_files: Vec<PathBuf>,
     volumes: Vec<(archive::VolumeEntry, PathBuf)>,
     /// Incremental: the base backup's id and creation time (Unix seconds).
     base: Option<(String, i64)>,
@@ -821,6 +832,33 @@ impl Job {
             files.push((archive::MASTER_KEY_ENTRY.into(), p));
         }
         let mut known = std::collections::HashMap::new();
+        if !self.log_files.is_empty() {
+            let logs = staging.join("logs");
+            std::fs::create_dir(&logs).map_err(|e| {
+                Error::internal(anyhow::Error::new(e).context("creating the staging dir"))
+            })?;
+            for src in &self.log_files {
+                let Some(name) = src.file_name() else {
+                    continue;
+                };
+                let p = logs.join(name);
+                match copy_log(src, &p) {
+                    Ok(hashed) => {
+                        let entry =
+                            format!("{}{}", archive::DAEMON_LOGS_DIR, name.to_string_lossy());
+                        known.insert(entry.clone(), hashed);
+                        files.push((entry, p));
+                    }
+                    // Rotated away (deleted) since it was listed: nothing to carry.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(Error::internal(
+                            anyhow::Error::new(e).context(format!("copying {}", src.display())),
+                        ));
+                    }
+                }
+            }
+        }
         for (i, (v, path)) in self.volumes.iter().enumerate() {
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(Error::internal(anyhow::anyhow!("cancelled")));
@@ -865,7 +903,7 @@ impl Job {
             included: Included {
                 data: self.opts.include_data,
                 config: self.opts.include_config,
-                logs: self.opts.include_logs && self.opts.include_data,
+                logs: self.opts.include_logs,
                 master_key: self.opts.include_master_key,
                 services: self.opts.services.clone(),
             },
@@ -931,6 +969,31 @@ impl Job {
             manifest,
         })
     }
+}
+
+/// Copies a log file as it is now: only the bytes present when the copy starts (the
+/// live file keeps growing), hashed on the way. Returns (SHA-256 hex, size).
+fn copy_log(src: &Path, dest: &Path) -> std::io::Result<(String, u64)> {
+    use sha2::Digest;
+    use std::io::{Read, Write};
+    let f = std::fs::File::open(src)?;
+    let len = f.metadata()?.len();
+    let mut out = std::fs::File::create(dest)?;
+    let mut r = f.take(len);
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        let k = r.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        out.write_all(&buf[..k])?;
+        n += k as u64;
+    }
+    out.flush()?;
+    Ok((hex::encode(h.finalize()), n))
 }
 
 fn listing_entry(tar_entry: &str) -> String {
