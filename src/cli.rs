@@ -88,7 +88,8 @@ pub enum BackupCommand {
         identity_file: Option<PathBuf>,
     },
     /// Replace the data dir's database with the archive's (installing its master key
-    /// when needed); stop the daemon first.
+    /// when needed) and restore its service volumes (named volumes through Docker,
+    /// bind mounts on disk); stop the daemon first.
     Restore {
         file: PathBuf,
         #[arg(long, value_name = "FILE")]
@@ -101,6 +102,9 @@ pub enum BackupCommand {
         /// Report what would change and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Leave service volumes alone (restore the database and key only).
+        #[arg(long)]
+        no_volumes: bool,
     },
 }
 

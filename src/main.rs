@@ -165,16 +165,22 @@ async fn backup(config: mcpd::config::Config, command: BackupCommand) -> anyhow:
             identity_file,
             key_file,
             dry_run,
+            no_volumes,
         } => {
             let u = offline::unseal(
                 &config,
                 passphrase_file.as_deref(),
                 identity_file.as_deref(),
             )?;
-            let r = tokio::task::spawn_blocking(move || {
-                offline::restore(&config, &file, &u, key_file.as_deref(), dry_run)
-            })
-            .await??;
+            let r = offline::restore(
+                &config,
+                &file,
+                &u,
+                key_file.as_deref(),
+                dry_run,
+                !no_volumes,
+            )
+            .await?;
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
     }

@@ -10,11 +10,18 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// Removes the named volume even when the test fails (after the daemon's cleanup).
+/// Removes the named volume even when the test fails, with the containers (of this
+/// test's services) still using it: the guard drops before the daemon's own cleanup.
 struct VolumeGuard(String);
 
 impl Drop for VolumeGuard {
     fn drop(&mut self) {
+        let filter = format!("volume={}", self.0);
+        if let Some(ids) = docker(&["ps", "-aq", "--filter", &filter]) {
+            for id in ids.split_whitespace() {
+                let _ = docker(&["rm", "-f", id]);
+            }
+        }
         let _ = docker(&["volume", "rm", "-f", &self.0]);
     }
 }
@@ -370,4 +377,162 @@ async fn a_full_backups_directory_fails_cleanly_and_the_daemon_goes_on() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, _) = d.delete(&format!("/services/{svc}"), &admin).await;
     assert!(s.is_success());
+}
+
+fn mcpd(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mcpd"))
+        .args(args)
+        .env_remove("MCPD_CONFIG")
+        .output()
+        .expect("run mcpd")
+}
+
+#[tokio::test]
+async fn offline_restore_brings_volumes_back_with_the_daemon_stopped() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let _vol_guard = VolumeGuard(format!("mcpd-test-offvol-{}", d.tag));
+    let vol = _vol_guard.0.clone();
+    let bind = tempfile::Builder::new()
+        .prefix("mcpd-test-bind-")
+        .tempdir()
+        .unwrap();
+    std::fs::create_dir(bind.path().join("conf")).unwrap();
+    std::fs::write(bind.path().join("conf/app.ini"), "mode=original\n").unwrap();
+    let admin = d.admin().await;
+    let svc = d.name("offline");
+    let (s, b) = d
+        .post(
+            "/services",
+            &admin,
+            json!({
+                "name": svc, "image": BUSYBOX_IMAGE, "start": true,
+                "command": ["sh", "-c", "[ -f /data/f.txt ] || echo v1 > /data/f.txt; sleep 3600"],
+                "volumes": [{"source": vol, "target": "/data"},
+                            {"source": bind.path().to_str().unwrap(), "target": "/etc/app"}],
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let c = format!("mcpd-{svc}-1");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cat(&c, "/data/f.txt").as_deref() != Some("v1") {
+        assert!(Instant::now() < deadline, "service did not write its file");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (s, b) = d.post("/backups", &admin, json!({"services": [svc]})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let id = b["data"]["id"].as_str().unwrap().to_string();
+    let done = wait_for(&d, &admin, &format!("/backups/{id}"), |b| {
+        b["data"]["status"] == "completed" || b["data"]["status"] == "failed"
+    })
+    .await;
+    assert_eq!(done["data"]["status"], "completed", "{done}");
+    let file = d
+        .data_path("backups")
+        .join(done["data"]["file_name"].as_str().unwrap());
+
+    // Disaster: the daemon is down and both volumes' data is changed or gone.
+    d.stop().await;
+    let mountpoint = docker(&["volume", "inspect", "-f", "{{.Mountpoint}}", &vol]).unwrap();
+    let mountpoint = std::path::Path::new(&mountpoint);
+    std::fs::write(mountpoint.join("f.txt"), "damaged\n").unwrap();
+    std::fs::write(mountpoint.join("junk.txt"), "junk\n").unwrap();
+    std::fs::remove_dir_all(bind.path().join("conf")).unwrap();
+    let dd = d.data_dir.to_str().unwrap().to_string();
+    let (vol_name, bind_name) = (
+        format!("{svc}:{vol}"),
+        format!("{svc}:{}", bind.path().display()),
+    );
+
+    // --no-volumes leaves them alone; a dry run reports them and changes nothing.
+    let out = mcpd(&[
+        "backup",
+        "restore",
+        file.to_str().unwrap(),
+        "--data-dir",
+        &dd,
+        "--dry-run",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["volumes"]["changed"], json!([vol_name, bind_name]), "{r}");
+    assert_eq!(r["applied"], false);
+    let out = mcpd(&[
+        "backup",
+        "restore",
+        file.to_str().unwrap(),
+        "--data-dir",
+        &dd,
+        "--no-volumes",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["volumes"]["changed"], json!([]), "{r}");
+    assert_eq!(
+        std::fs::read_to_string(mountpoint.join("f.txt")).unwrap(),
+        "damaged\n"
+    );
+    assert!(!bind.path().join("conf").exists());
+
+    let out = mcpd(&[
+        "backup",
+        "restore",
+        file.to_str().unwrap(),
+        "--data-dir",
+        &dd,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["applied"], true, "{r}");
+    assert_eq!(r["volumes"]["changed"], json!([vol_name, bind_name]), "{r}");
+    // The service's container was running on the volume: stopped for the swap and
+    // started again.
+    let cid = docker(&["inspect", "-f", "{{.Id}}", &c]).unwrap();
+    assert_eq!(r["containers_restarted"], json!([cid]), "{r}");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Status}}", &c]).as_deref(),
+        Some("running")
+    );
+    assert_eq!(
+        std::fs::read_to_string(mountpoint.join("f.txt")).unwrap(),
+        "v1\n"
+    );
+    assert!(
+        !mountpoint.join("junk.txt").exists(),
+        "files made after the backup are gone"
+    );
+    assert_eq!(
+        std::fs::read_to_string(bind.path().join("conf/app.ini")).unwrap(),
+        "mode=original\n"
+    );
+    assert_eq!(
+        cat(&c, "/etc/app/conf/app.ini").as_deref(),
+        Some("mode=original")
+    );
+    // Nothing staged is left behind.
+    let staged: Vec<_> = std::fs::read_dir(d.data_path("backups"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(staged.is_empty(), "{staged:?}");
+    let left: Vec<_> = std::fs::read_dir(mountpoint.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("mcpd-restore"))
+        .collect();
+    assert!(left.is_empty(), "old contents removed: {left:?}");
 }

@@ -1042,9 +1042,6 @@ fn wal_path(db: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// One layer of a volume restore: a staged tar, and for an increment its listing.
-type Layer = (PathBuf, Option<PathBuf>);
-
 /// What an online restore restores.
 pub struct RestoreScope {
     /// Replace the database.
@@ -1125,6 +1122,7 @@ pub async fn restore_online(
                     mcp_servers: Default::default(),
                     config_keys: Default::default(),
                     volumes: Default::default(),
+                    containers_restarted: Vec::new(),
                 }
             };
             report.dry_run = dry_run;
@@ -1159,29 +1157,10 @@ pub async fn restore_online(
         chain.push(s);
     }
     chain.reverse();
-    let mut pairs: Vec<(Vec<Layer>, PathBuf)> = Vec::new();
+    let mut pairs: Vec<(Vec<volumes::Layer>, PathBuf)> = Vec::new();
+    let layered: Vec<&restore::Staged> = chain.iter().chain(std::iter::once(&staged)).collect();
     for l in &located {
-        let mut layers = Vec::new();
-        for s in chain.iter().chain(std::iter::once(&staged)) {
-            let v = s
-                .manifest
-                .volumes
-                .iter()
-                .find(|v| v.service == l.entry.service && v.source == l.entry.source)
-                .ok_or_else(|| {
-                    Error::field(
-                        "services",
-                        format!(
-                            "backup {} holds no copy of {} of service {}",
-                            s.manifest.backup_id, l.entry.source, l.entry.service
-                        ),
-                    )
-                })?;
-            layers.push((
-                s.dir.join(&v.entry),
-                v.listing.as_ref().map(|x| s.dir.join(x)),
-            ));
-        }
+        let layers = volumes::layers(&layered, &l.entry.service, &l.entry.source)?;
         pairs.push((layers, l.path.clone()));
         report
             .volumes
@@ -1201,44 +1180,13 @@ pub async fn restore_online(
         crate::services::manager::stop(app, actor, sid).await?;
     }
     let applied = tokio::task::spawn_blocking(move || -> Result<()> {
-        let mut done: Vec<(PathBuf, PathBuf)> = Vec::new();
-        let undo = |done: &[(PathBuf, PathBuf)]| {
-            for (dir, old) in done {
-                volumes::roll_back(dir, old);
-            }
-        };
-        for (layers, dir) in &pairs {
-            let Some(((first, _), rest)) = layers.split_first() else {
-                continue;
-            };
-            match volumes::swap_in(first, dir) {
-                Ok(old) => done.push((dir.clone(), old)),
-                Err(e) => {
-                    undo(&done);
-                    return Err(e);
-                }
-            }
-            for (tar, listing) in rest {
-                let r = match listing {
-                    Some(l) => volumes::apply_increment(tar, l, dir),
-                    None => volumes::swap_in(tar, dir).map(|old| {
-                        let _ = std::fs::remove_dir_all(old);
-                    }),
-                };
-                if let Err(e) = r {
-                    undo(&done);
-                    return Err(e);
-                }
-            }
-        }
+        let swapped = volumes::restore_layers(&pairs)?;
         let _staged_chain = &chain;
         if data && let Err(e) = restore::apply(&staged, &live) {
-            undo(&done);
+            swapped.roll_back();
             return Err(e);
         }
-        for (_, old) in &done {
-            let _ = std::fs::remove_dir_all(old);
-        }
+        swapped.commit();
         Ok(())
     })
     .await

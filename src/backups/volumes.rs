@@ -277,6 +277,95 @@ pub fn swap_in(tar_file: &Path, dir: &Path) -> Result<PathBuf> {
     Ok(old)
 }
 
+/// One layer of a volume restore: a staged tar, and for an increment its listing.
+pub type Layer = (PathBuf, Option<PathBuf>);
+
+/// The layers restoring volume `source` of `service` from staged archives ordered base
+/// first (a full archive, then its increments). 400 (`services`) when one of them holds
+/// no copy of it.
+pub fn layers(
+    staged: &[&super::restore::Staged],
+    service: &str,
+    source: &str,
+) -> Result<Vec<Layer>> {
+    staged
+        .iter()
+        .map(|s| {
+            let v = s
+                .manifest
+                .volumes
+                .iter()
+                .find(|v| v.service == service && v.source == source)
+                .ok_or_else(|| {
+                    Error::field(
+                        "services",
+                        format!(
+                            "backup {} holds no copy of {source} of service {service}",
+                            s.manifest.backup_id
+                        ),
+                    )
+                })?;
+            Ok((
+                s.dir.join(&v.entry),
+                v.listing.as_ref().map(|x| s.dir.join(x)),
+            ))
+        })
+        .collect()
+}
+
+/// Volumes whose contents were replaced by [`restore_layers`], the old contents kept
+/// aside: [`Swapped::commit`] drops them, [`Swapped::roll_back`] puts them back.
+#[must_use]
+pub struct Swapped(Vec<(PathBuf, PathBuf)>);
+
+impl Swapped {
+    /// Keeps the restored contents; removes the old ones.
+    pub fn commit(self) {
+        for (_, old) in &self.0 {
+            let _ = std::fs::remove_dir_all(old);
+        }
+    }
+
+    /// Puts every volume's old contents back.
+    pub fn roll_back(self) {
+        for (dir, old) in &self.0 {
+            roll_back(dir, old);
+        }
+    }
+}
+
+/// Replaces each directory's contents with its layers (the first unpacked into the
+/// emptied directory, each increment applied on top). On error every directory done so
+/// far is rolled back and nothing is changed.
+pub fn restore_layers(pairs: &[(Vec<Layer>, PathBuf)]) -> Result<Swapped> {
+    let mut done = Swapped(Vec::new());
+    for (layers, dir) in pairs {
+        let Some(((first, _), rest)) = layers.split_first() else {
+            continue;
+        };
+        match swap_in(first, dir) {
+            Ok(old) => done.0.push((dir.clone(), old)),
+            Err(e) => {
+                done.roll_back();
+                return Err(e);
+            }
+        }
+        for (tar, listing) in rest {
+            let r = match listing {
+                Some(l) => apply_increment(tar, l, dir),
+                None => swap_in(tar, dir).map(|old| {
+                    let _ = std::fs::remove_dir_all(old);
+                }),
+            };
+            if let Err(e) = r {
+                done.roll_back();
+                return Err(e);
+            }
+        }
+    }
+    Ok(done)
+}
+
 /// Puts the old contents saved by [`swap_in`] back.
 pub fn roll_back(dir: &Path, old: &Path) {
     if let Ok(rd) = std::fs::read_dir(dir) {
