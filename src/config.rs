@@ -54,8 +54,15 @@ pub enum LogFormat {
 pub struct LogConfig {
     /// `tracing` filter, e.g. `info` or `mcpd=debug,info`. `RUST_LOG` overrides it.
     pub level: String,
-    /// Format on stderr (journald, when present, gets structured fields either way).
+    /// Format on stderr and in `file` (journald, when present, gets structured fields
+    /// either way).
     pub format: LogFormat,
+    /// Also write logs to this file (like Vault's `log_file`), rotated daily: the day's
+    /// file is `<stem>.<YYYY-MM-DD>.<ext>` beside it (`/var/log/mcpd/mcpd.log` →
+    /// `/var/log/mcpd/mcpd.2026-01-31.log`). Unset: stderr or journald only. Read at start.
+    pub file: Option<PathBuf>,
+    /// Rotated log files kept (the oldest beyond this are deleted); at least 1.
+    pub max_files: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -171,6 +178,8 @@ impl Default for LogConfig {
         Self {
             level: "info".into(),
             format: LogFormat::Text,
+            file: None,
+            max_files: 7,
         }
     }
 }
@@ -292,6 +301,14 @@ impl Config {
             .with_context(|| format!("log.level '{}' is not a valid filter", self.log.level))?;
         if self.docker.network.is_empty() {
             bail!("docker.network must not be empty");
+        }
+        if self.log.max_files == 0 {
+            bail!("log.max_files must be at least 1");
+        }
+        if let Some(f) = &self.log.file
+            && (f.file_name().is_none() || !f.is_absolute())
+        {
+            bail!("log.file must be an absolute path to a file, e.g. /var/log/mcpd/mcpd.log");
         }
         Ok(())
     }
