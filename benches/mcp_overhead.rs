@@ -170,12 +170,7 @@ async fn run() {
 
     // Through mcpd: the same image as a managed stdio MCP server, the daemon logging at
     // its default level (the test harness's debug level writes a line per request).
-    // The per-caller request limit is off: the benchmark is one caller at full speed.
-    let mut d = common::Daemon::start_with_env(vec![
-        ("RUST_LOG".into(), "info".into()),
-        ("MCPD_AUTH__REQUESTS_PER_MINUTE".into(), "0".into()),
-    ])
-    .await;
+    let mut d = common::Daemon::start_with_env(vec![("RUST_LOG".into(), "info".into())]).await;
     let token = d.admin().await;
     let server = d.name("bench");
     let (s, b) = d

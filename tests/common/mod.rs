@@ -143,6 +143,9 @@ impl Daemon {
             .env("MCPD_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("MCPD_DOCKER__NETWORK", &self.network)
             .env("RUST_LOG", "info,mcpd=debug")
+            // Tests drive the API harder than one caller's default allowance; the limit
+            // has its own test, which turns it back on through `start_with_env`.
+            .env("MCPD_AUTH__REQUESTS_PER_MINUTE", "0")
             .env_remove("MCPD_CONFIG")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
