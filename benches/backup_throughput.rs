@@ -87,10 +87,7 @@ async fn run() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1024);
-    // The per-caller request limit is off: the write load is one caller at full speed.
-    let mut d =
-        common::Daemon::start_with_env(vec![("MCPD_AUTH__REQUESTS_PER_MINUTE".into(), "0".into())])
-            .await;
+    let mut d = common::Daemon::start().await;
     let admin = d.admin().await;
     let data = tempfile::tempdir().unwrap();
     let bytes = fill(data.path(), mb);
