@@ -545,9 +545,15 @@ async fn api_keys_scopes_headers_expiry_and_revocation() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
     let b: Value = resp.json().await.unwrap();
     assert_eq!(b["data"]["token_type"], "Bearer");
     assert_eq!(b["data"]["scope"], "mcp:read");
+    // RFC 6749 §5.1's fields at the top level too, for OAuth2 client libraries.
+    assert_eq!(b["access_token"], b["data"]["access_token"]);
+    assert_eq!(b["token_type"], "Bearer");
+    assert_eq!(b["expires_in"], b["data"]["expires_in"]);
+    assert!(b["meta"]["request_id"].is_string(), "{b}");
     let machine = b["data"]["access_token"].as_str().unwrap().to_string();
     let (s, me) = d.get("/users/me", &machine).await;
     assert_eq!(s, StatusCode::OK);
