@@ -151,6 +151,14 @@ async fn run() {
         mbps / 200.0,
         d99.as_secs_f64() / i99.as_secs_f64()
     );
+    // The daemon's own account of where the time went (stage, write, verify).
+    if let Some(line) = d
+        .log()
+        .lines()
+        .find(|l| l.contains("backup archive written and verified"))
+    {
+        println!("daemon: {}", line.trim());
+    }
     let (s, _) = d.delete(&format!("/backups/{id}"), &admin).await;
     assert_eq!(s.as_u16(), 204);
     let (s, _) = d.delete(&format!("/services/{svc}"), &admin).await;

@@ -24,6 +24,8 @@ pub struct App {
     pub vault: Arc<Vault>,
     /// Failed-login throttle per (username, client address).
     pub login_limiter: crate::auth::ratelimit::LoginLimiter,
+    /// Authenticated requests per caller (`auth.requests_per_minute`).
+    pub request_limiter: crate::auth::ratelimit::RequestLimiter,
     /// Live MCP client sessions, one per running MCP server.
     pub mcp: Arc<crate::mcp::sessions::Sessions>,
     /// Group-committed request log rows (started by `serve`).
@@ -34,6 +36,26 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// Background tasks, awaited on shutdown.
     pub tasks: TaskTracker,
+}
+
+impl App {
+    /// Runs `op` to its end even when the caller stops waiting for it: an HTTP client
+    /// that goes away drops its handler's future, which would otherwise cut a
+    /// multi-step change to Docker and the database off half-way. `op` runs on
+    /// [`App::tasks`] (so shutdown waits for it too) in the request's id scope and
+    /// tracing span. A panic in `op` is an internal error.
+    pub async fn to_completion<T, F>(&self, op: F) -> crate::error::Result<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = crate::error::Result<T>> + Send + 'static,
+    {
+        self.tasks
+            .spawn(crate::http::request_id::propagate(op))
+            .await
+            .map_err(|e| {
+                crate::error::Error::internal(anyhow::anyhow!("operation task failed: {e}"))
+            })?
+    }
 }
 
 /// Files in the data dir.
@@ -80,6 +102,9 @@ impl App {
             docker: DockerClient::new(config.docker.host.clone()),
             login_limiter: crate::auth::ratelimit::LoginLimiter::new(
                 config.auth.login_failures_per_minute,
+            ),
+            request_limiter: crate::auth::ratelimit::RequestLimiter::new(
+                config.auth.requests_per_minute,
             ),
             mcp: Arc::default(),
             request_logs: Default::default(),
@@ -175,6 +200,7 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
     crate::systemd::spawn_reload(&app, tls.clone(), reload, hup, status.clone());
     crate::systemd::spawn_watchdog(&app);
     crate::auth::session::spawn_cleanup(&app);
+    crate::usage::retention::spawn(&app);
     crate::backups::recover(&app).await?;
     crate::backups::schedule::spawn(&app);
     let server = axum_server::from_tcp_rustls(listener, tls)?

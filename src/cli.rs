@@ -68,7 +68,7 @@ pub enum BackupCommand {
         /// Put the vault master key into the (encrypted) archive.
         #[arg(long)]
         include_master_key: bool,
-        /// Keep the request log in the copy.
+        /// Keep the request log in the copy and carry the daemon's log files (log.file).
         #[arg(long)]
         include_logs: bool,
         /// Leave out the effective configuration.
@@ -88,7 +88,8 @@ pub enum BackupCommand {
         identity_file: Option<PathBuf>,
     },
     /// Replace the data dir's database with the archive's (installing its master key
-    /// when needed); stop the daemon first.
+    /// when needed) and restore its service volumes (named volumes through Docker,
+    /// bind mounts on disk); stop the daemon first.
     Restore {
         file: PathBuf,
         #[arg(long, value_name = "FILE")]
@@ -101,6 +102,9 @@ pub enum BackupCommand {
         /// Report what would change and change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Leave service volumes alone (restore the database and key only).
+        #[arg(long)]
+        no_volumes: bool,
     },
 }
 

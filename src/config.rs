@@ -54,8 +54,15 @@ pub enum LogFormat {
 pub struct LogConfig {
     /// `tracing` filter, e.g. `info` or `mcpd=debug,info`. `RUST_LOG` overrides it.
     pub level: String,
-    /// Format on stderr (journald, when present, gets structured fields either way).
+    /// Format on stderr and in `file` (journald, when present, gets structured fields
+    /// either way).
     pub format: LogFormat,
+    /// Also write logs to this file (like Vault's `log_file`), rotated daily: the day's
+    /// file is `<stem>.<YYYY-MM-DD>.<ext>` beside it (`/var/log/mcpd/mcpd.log` →
+    /// `/var/log/mcpd/mcpd.2026-01-31.log`). Unset: stderr or journald only. Read at start.
+    pub file: Option<PathBuf>,
+    /// Rotated log files kept (the oldest beyond this are deleted); at least 1.
+    pub max_files: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -69,6 +76,10 @@ pub struct AuthConfig {
     pub allow_registration: bool,
     /// Failed logins allowed per minute per username and client address before 429.
     pub login_failures_per_minute: u32,
+    /// Authenticated requests allowed per minute per caller (API key, else user) before
+    /// 429 `RATE_LIMIT_EXCEEDED`; the whole minute's worth may come as one burst.
+    /// 0 turns the limit off.
+    pub requests_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -95,6 +106,10 @@ pub struct McpConfig {
     pub max_call_timeout_s: u64,
     /// Arguments and results are kept in the request log up to this many bytes each.
     pub request_log_payload_cap_bytes: usize,
+    /// Request log rows older than this many days are deleted (hourly, in small
+    /// batches); the usage rollups are kept, so usage still answers for whole days of
+    /// older windows. 0 keeps every row.
+    pub request_log_retention_days: u32,
     /// Directory of extra built-in MCP catalog entries (`*.json`, one entry each); a file
     /// replaces a shipped entry of the same name. A missing directory adds nothing.
     pub catalog_dir: PathBuf,
@@ -163,6 +178,8 @@ impl Default for LogConfig {
         Self {
             level: "info".into(),
             format: LogFormat::Text,
+            file: None,
+            max_files: 7,
         }
     }
 }
@@ -174,6 +191,7 @@ impl Default for AuthConfig {
             refresh_token_ttl_s: 30 * 24 * 3600,
             allow_registration: false,
             login_failures_per_minute: 5,
+            requests_per_minute: 1200,
         }
     }
 }
@@ -195,6 +213,7 @@ impl Default for McpConfig {
             call_timeout_s: 60,
             max_call_timeout_s: 600,
             request_log_payload_cap_bytes: 64 * 1024,
+            request_log_retention_days: 90,
             catalog_dir: PathBuf::from("/etc/mcpd/catalog.d"),
         }
     }
@@ -282,6 +301,14 @@ impl Config {
             .with_context(|| format!("log.level '{}' is not a valid filter", self.log.level))?;
         if self.docker.network.is_empty() {
             bail!("docker.network must not be empty");
+        }
+        if self.log.max_files == 0 {
+            bail!("log.max_files must be at least 1");
+        }
+        if let Some(f) = &self.log.file
+            && (f.file_name().is_none() || !f.is_absolute())
+        {
+            bail!("log.file must be an absolute path to a file, e.g. /var/log/mcpd/mcpd.log");
         }
         Ok(())
     }

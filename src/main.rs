@@ -30,7 +30,14 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    mcpd::telemetry::init(&config.log);
+    // Held to the end of main: dropping it flushes the log file.
+    let _log_guard = match mcpd::telemetry::init(&config.log) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("mcpd: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -147,6 +154,10 @@ async fn backup(config: mcpd::config::Config, command: BackupCommand) -> anyhow:
                 m.schema_version,
                 m.files.len()
             );
+            // Every file with its size and checksum (daemon logs under logs/daemon/).
+            for f in &m.files {
+                println!("  {}\t{} bytes\tsha256 {}", f.path, f.size_bytes, f.sha256);
+            }
         }
         BackupCommand::Restore {
             file,
@@ -154,16 +165,22 @@ async fn backup(config: mcpd::config::Config, command: BackupCommand) -> anyhow:
             identity_file,
             key_file,
             dry_run,
+            no_volumes,
         } => {
             let u = offline::unseal(
                 &config,
                 passphrase_file.as_deref(),
                 identity_file.as_deref(),
             )?;
-            let r = tokio::task::spawn_blocking(move || {
-                offline::restore(&config, &file, &u, key_file.as_deref(), dry_run)
-            })
-            .await??;
+            let r = offline::restore(
+                &config,
+                &file,
+                &u,
+                key_file.as_deref(),
+                dry_run,
+                !no_volumes,
+            )
+            .await?;
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
     }

@@ -1,7 +1,8 @@
 //! Backups against the real binary: an encrypted backup taken under a concurrent write
 //! load restores (offline, one command) into a fresh data dir with every table and
 //! every vault value intact; online dry run changes nothing; damaged archives are
-//! refused with nothing changed; permissions, unknown fields, free-space failure.
+//! refused with nothing changed; permissions, unknown fields, free space refused up front;
+//! the daemon's log files (log.file) travel only with include_logs; SIGHUP changes their level.
 
 mod common;
 
@@ -455,7 +456,7 @@ async fn online_dry_run_then_restore_refuses_damage_and_checks_permissions() {
 }
 
 #[tokio::test]
-async fn not_enough_free_space_fails_cleanly() {
+async fn not_enough_free_space_is_refused_up_front() {
     let mut d = Daemon::start_with_env(vec![(
         "MCPD_BACKUPS__MIN_FREE_BYTES".into(),
         "1000000000000000000".into(),
@@ -463,21 +464,23 @@ async fn not_enough_free_space_fails_cleanly() {
     .await;
     let admin = d.admin().await;
     let (s, b) = d.post("/backups", &admin, json!({})).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let id = b["data"]["id"].as_str().unwrap().to_string();
-    let done = wait_done(&d, &admin, &id).await;
-    assert_eq!(done["status"], "failed");
+    let e = assert_error(s, &b, 503, "SERVICE_UNAVAILABLE");
     assert!(
-        done["error"].as_str().unwrap().contains("free space"),
-        "{done}"
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("not enough free space"),
+        "{b}"
     );
+    // Nothing was recorded or written.
+    let (_, list) = d.get("/backups", &admin).await;
+    assert_eq!(list["meta"]["pagination"]["total"], 0, "{list}");
+    let (_, audit) = d.get("/audit?action=backups.create", &admin).await;
+    assert_eq!(audit["data"], json!([]), "{audit}");
     let left: Vec<PathBuf> = std::fs::read_dir(d.data_path("backups"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert!(left.is_empty(), "no partial file: {left:?}");
-    let (s, b) = d.get(&format!("/backups/{id}/download"), &admin).await;
-    assert_error(s, &b, 409, "CONFLICT");
+        .map(|rd| rd.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "nothing written: {left:?}");
 }
 
 #[tokio::test]
@@ -696,4 +699,216 @@ async fn an_archive_from_a_newer_schema_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("newer than this mcpd"), "{err}");
     assert_eq!(std::fs::read(d.data_path("mcpd.db")).unwrap(), before);
+}
+
+/// Downloads a backup's archive into `dir` and extracts it (verifying every file).
+async fn download_and_extract(
+    d: &Daemon,
+    token: &str,
+    id: &str,
+    dir: &Path,
+) -> mcpd::backups::archive::Manifest {
+    let bytes = d
+        .client
+        .get(d.url(&format!("/backups/{id}/download")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let file = dir.join(format!("{id}.tar.zst"));
+    std::fs::write(&file, &bytes).unwrap();
+    let out = dir.join(id);
+    mcpd::backups::archive::verify(&file, &Default::default(), Some(&out)).unwrap()
+}
+
+#[tokio::test]
+async fn daemon_log_files_travel_with_include_logs_only() {
+    let logs = tempfile::tempdir().unwrap();
+    let log_file = logs.path().join("mcpd.log");
+    let mut d = Daemon::start_with_env(vec![(
+        "MCPD_LOG__FILE".into(),
+        log_file.to_str().unwrap().into(),
+    )])
+    .await;
+    let admin = d.admin().await;
+    // A request whose path ends up in the (debug) "request finished" line.
+    let marker = format!("bkp_logmarker{}", d.tag);
+    let (s, b) = d.get(&format!("/backups/{marker}"), &admin).await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let day_file = loop {
+        let found = std::fs::read_dir(logs.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| std::fs::read_to_string(p).is_ok_and(|s| s.contains(&marker)));
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(Instant::now() < deadline, "the log file never got the line");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let name = day_file.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("mcpd.")
+            && name.ends_with(".log")
+            && name.len() == "mcpd.2026-01-31.log".len(),
+        "daily file name: {name}"
+    );
+
+    let work = tempfile::tempdir().unwrap();
+    let (s, b) = d
+        .post("/backups", &admin, json!({"include_logs": true}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let with = b["data"]["id"].as_str().unwrap().to_string();
+    assert_eq!(wait_done(&d, &admin, &with).await["status"], "completed");
+    let m = download_and_extract(&d, &admin, &with, work.path()).await;
+    let entry = format!("logs/daemon/{name}");
+    let listed = m.files.iter().find(|f| f.path == entry);
+    assert!(listed.is_some_and(|f| f.size_bytes > 0), "{:?}", m.files);
+    assert!(m.included.logs);
+    let copied = std::fs::read_to_string(work.path().join(&with).join(&entry)).unwrap();
+    assert!(copied.contains(&marker), "the archived log holds the line");
+    // The offline verify lists the log files with the rest.
+    let file = work.path().join(format!("{with}.tar.zst"));
+    let out = mcpd(&["backup", "verify", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&entry));
+
+    let (s, b) = d.post("/backups", &admin, json!({})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let without = b["data"]["id"].as_str().unwrap().to_string();
+    assert_eq!(wait_done(&d, &admin, &without).await["status"], "completed");
+    let m = download_and_extract(&d, &admin, &without, work.path()).await;
+    assert!(!m.included.logs);
+    assert!(
+        !m.files.iter().any(|f| f.path.starts_with("logs/")),
+        "{:?}",
+        m.files
+    );
+
+    // An online restore of the archive with logs leaves the live log files alone.
+    let before = std::fs::read(&day_file).unwrap();
+    let (s, b) = d
+        .post(&format!("/backups/{with}/restore"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let after = std::fs::read(&day_file).unwrap();
+    assert!(
+        after.len() >= before.len() && after.starts_with(&before),
+        "the live log only grew"
+    );
+    for id in [&with, &without] {
+        let (s, _) = d.delete(&format!("/backups/{id}"), &admin).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+    }
+}
+
+/// A daemon started by hand (the harness pins `RUST_LOG`, which a reload never
+/// overrides); killed on drop, its Docker network removed.
+struct OwnDaemon {
+    child: std::process::Child,
+    network: String,
+}
+
+impl Drop for OwnDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = common::docker(&["network", "rm", &self.network]);
+    }
+}
+
+#[tokio::test]
+async fn sighup_changes_the_level_of_the_log_file_too() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, cfg) = (tmp.path().join("data"), tmp.path().join("mcpd.toml"));
+    let logs = tmp.path().join("logs");
+    let tag = mcpd::ids::random_alnum(8).to_lowercase();
+    let network = format!("mcpd-test-hup-{tag}");
+    let config = |level: &str| {
+        format!(
+            "[log]\nlevel = \"{level}\"\nfile = \"{}\"\n\n[docker]\nnetwork = \"{network}\"\n",
+            logs.join("mcpd.log").display()
+        )
+    };
+    std::fs::write(&cfg, config("warn")).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_mcpd"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(&data)
+        .env_remove("RUST_LOG")
+        .env_remove("MCPD_CONFIG")
+        .env("MCPD_ADMIN_PASSWORD", common::ADMIN_PASSWORD)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let own = OwnDaemon {
+        child,
+        network: network.clone(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = loop {
+        if let Ok(s) = std::fs::read_to_string(data.join("listen-addr"))
+            && s.ends_with('\n')
+        {
+            break s.trim().to_string();
+        }
+        assert!(Instant::now() < deadline, "mcpd did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let cert = std::fs::read(data.join("tls/cert.pem")).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
+        .build()
+        .unwrap();
+    let logged = || {
+        std::fs::read_dir(&logs)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                    .collect::<String>()
+            })
+            .unwrap_or_default()
+    };
+    let get = |path: String| {
+        let c = client.clone();
+        let url = format!("https://{addr}/api/v1{path}");
+        async move { c.get(url).send().await.unwrap().status() }
+    };
+    // At "warn" the per-request debug line is not written.
+    let quiet = format!("/backups/bkp_hupquiet{tag}");
+    assert_eq!(get(quiet.clone()).await, StatusCode::UNAUTHORIZED);
+    std::fs::write(&cfg, config("info,mcpd=debug")).unwrap();
+    unsafe { libc::kill(own.child.id() as i32, libc::SIGHUP) };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !logged().contains("configuration reloaded") {
+        assert!(Instant::now() < deadline, "no reload logged: {}", logged());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let loud = format!("/backups/bkp_huploud{tag}");
+    assert_eq!(get(loud.clone()).await, StatusCode::UNAUTHORIZED);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !logged().contains(&loud) {
+        assert!(
+            Instant::now() < deadline,
+            "debug line missing after the reload"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !logged().contains(&quiet),
+        "logged before the reload at warn"
+    );
 }

@@ -1,6 +1,7 @@
 //! Service volumes in backups, against the real binary and Docker engine: a named
 //! volume is archived (with the service paused), changed, then restored online (the
-//! service stopped and started again), with a dry run that changes nothing first.
+//! service stopped and started again), with a dry run that changes nothing first; a
+//! backup into a small tmpfs that runs out of space mid-write fails cleanly.
 
 mod common;
 
@@ -9,11 +10,18 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// Removes the named volume even when the test fails (after the daemon's cleanup).
+/// Removes the named volume even when the test fails, with the containers (of this
+/// test's services) still using it: the guard drops before the daemon's own cleanup.
 struct VolumeGuard(String);
 
 impl Drop for VolumeGuard {
     fn drop(&mut self) {
+        let filter = format!("volume={}", self.0);
+        if let Some(ids) = docker(&["ps", "-aq", "--filter", &filter]) {
+            for id in ids.split_whitespace() {
+                let _ = docker(&["rm", "-f", id]);
+            }
+        }
         let _ = docker(&["volume", "rm", "-f", &self.0]);
     }
 }
@@ -27,6 +35,66 @@ async fn wait_for(d: &Daemon, token: &str, path: &str, ok: impl Fn(&Value) -> bo
         }
         assert!(Instant::now() < deadline, "timed out on {path}: {b}");
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A tmpfs mounted on a temp dir (we run as root; CI does too), unmounted on drop even
+/// when the test fails. `None` (test skipped) when mounting is not permitted outside CI.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::Builder::new()
+            .prefix("mcpd-test-tmpfs-")
+            .tempdir()
+            .unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .expect("run mount");
+        if !out.status.success() {
+            let why = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs as root and must be able to mount a tmpfs: {why}"
+            );
+            eprintln!("SKIPPED: cannot mount a tmpfs here (needs root): {why}");
+            return None;
+        }
+        Some(Tmpfs { dir })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    fn resize(&self, size: &str) {
+        let ok = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(self.path())
+            .status()
+            .expect("run mount");
+        assert!(ok.success(), "remounting the tmpfs");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let p = self.dir.path().to_path_buf();
+        let ok = std::process::Command::new("umount")
+            .arg(&p)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            // Still busy (a process holding a file): detach it now, freed when released.
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&p)
+                .status();
+        }
     }
 }
 
@@ -217,4 +285,254 @@ async fn named_volume_is_backed_up_and_restored_online() {
         let (st, _) = d.delete(&format!("/services/{s}"), &admin).await;
         assert!(st.is_success(), "delete {s}: {st}");
     }
+}
+
+#[tokio::test]
+async fn a_full_backups_directory_fails_cleanly_and_the_daemon_goes_on() {
+    require_docker!();
+    // Declared before the daemon: dropped (unmounted) after it has stopped.
+    let Some(fs) = Tmpfs::mount("24m") else {
+        return;
+    };
+    let mut d = Daemon::start_with_env(vec![
+        (
+            "MCPD_BACKUPS__DIR".into(),
+            fs.path().to_str().unwrap().into(),
+        ),
+        ("MCPD_BACKUPS__MIN_FREE_BYTES".into(), "0".into()),
+    ])
+    .await;
+    let admin = d.admin().await;
+    // 40,000 files of 64 bytes: 2.5 MB of file bytes, which the free-space estimate
+    // counts, but ~40 MB as a tar (a 512-byte header and a padded block per file), so
+    // the pre-check passes and the staged copy really runs out of the 24 MB.
+    let data = tempfile::Builder::new()
+        .prefix("mcpd-test-small-files-")
+        .tempdir()
+        .unwrap();
+    for i in 0..40_000 {
+        std::fs::write(data.path().join(format!("f{i:05}")), [b'x'; 64]).unwrap();
+    }
+    let svc = d.name("many");
+    let (s, b) = d
+        .post(
+            "/services",
+            &admin,
+            json!({"name": svc, "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"],
+                   "volumes": [{"source": data.path().to_str().unwrap(), "target": "/data", "read_only": true}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+
+    let (s, b) = d.post("/backups", &admin, json!({"services": [svc]})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "the pre-check passes: {b}");
+    let id = b["data"]["id"].as_str().unwrap().to_string();
+    let done = wait_for(&d, &admin, &format!("/backups/{id}"), |b| {
+        b["data"]["status"] == "completed" || b["data"]["status"] == "failed"
+    })
+    .await;
+    assert_eq!(done["data"]["status"], "failed", "{done}");
+    let reason = done["data"]["error"].as_str().unwrap();
+    assert!(
+        reason.contains("ran out of space") && reason.contains("ENOSPC"),
+        "{reason}"
+    );
+    // Nothing partial is left, and the space is free again.
+    let left: Vec<String> = std::fs::read_dir(fs.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let (s, b) = d.get(&format!("/backups/{id}/download"), &admin).await;
+    assert_error(s, &b, 409, "CONFLICT");
+
+    // The daemon keeps serving reads and writes.
+    let (s, _) = d.get("/health", &admin).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = d
+        .call(
+            reqwest::Method::PUT,
+            "/config/app.after_full",
+            Some(&admin),
+            Some(json!({"value": "still writable"})),
+        )
+        .await;
+    assert!(s.is_success(), "{s} {b}");
+
+    // With room, the same backup succeeds.
+    fs.resize("256m");
+    let (s, b) = d.post("/backups", &admin, json!({"services": [svc]})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let id2 = b["data"]["id"].as_str().unwrap().to_string();
+    let done = wait_for(&d, &admin, &format!("/backups/{id2}"), |b| {
+        b["data"]["status"] == "completed" || b["data"]["status"] == "failed"
+    })
+    .await;
+    assert_eq!(done["data"]["status"], "completed", "{done}");
+    let file = fs.path().join(done["data"]["file_name"].as_str().unwrap());
+    assert!(file.is_file());
+    let (s, _) = d.delete(&format!("/backups/{id2}"), &admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = d.delete(&format!("/backups/{id}"), &admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = d.delete(&format!("/services/{svc}"), &admin).await;
+    assert!(s.is_success());
+}
+
+fn mcpd(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mcpd"))
+        .args(args)
+        .env_remove("MCPD_CONFIG")
+        .output()
+        .expect("run mcpd")
+}
+
+#[tokio::test]
+async fn offline_restore_brings_volumes_back_with_the_daemon_stopped() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let _vol_guard = VolumeGuard(format!("mcpd-test-offvol-{}", d.tag));
+    let vol = _vol_guard.0.clone();
+    let bind = tempfile::Builder::new()
+        .prefix("mcpd-test-bind-")
+        .tempdir()
+        .unwrap();
+    std::fs::create_dir(bind.path().join("conf")).unwrap();
+    std::fs::write(bind.path().join("conf/app.ini"), "mode=original\n").unwrap();
+    let admin = d.admin().await;
+    let svc = d.name("offline");
+    let (s, b) = d
+        .post(
+            "/services",
+            &admin,
+            json!({
+                "name": svc, "image": BUSYBOX_IMAGE, "start": true,
+                "command": ["sh", "-c", "[ -f /data/f.txt ] || echo v1 > /data/f.txt; sleep 3600"],
+                "volumes": [{"source": vol, "target": "/data"},
+                            {"source": bind.path().to_str().unwrap(), "target": "/etc/app"}],
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let c = format!("mcpd-{svc}-1");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cat(&c, "/data/f.txt").as_deref() != Some("v1") {
+        assert!(Instant::now() < deadline, "service did not write its file");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (s, b) = d.post("/backups", &admin, json!({"services": [svc]})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let id = b["data"]["id"].as_str().unwrap().to_string();
+    let done = wait_for(&d, &admin, &format!("/backups/{id}"), |b| {
+        b["data"]["status"] == "completed" || b["data"]["status"] == "failed"
+    })
+    .await;
+    assert_eq!(done["data"]["status"], "completed", "{done}");
+    let file = d
+        .data_path("backups")
+        .join(done["data"]["file_name"].as_str().unwrap());
+
+    // Disaster: the daemon is down and both volumes' data is changed or gone.
+    d.stop().await;
+    let mountpoint = docker(&["volume", "inspect", "-f", "{{.Mountpoint}}", &vol]).unwrap();
+    let mountpoint = std::path::Path::new(&mountpoint);
+    std::fs::write(mountpoint.join("f.txt"), "damaged\n").unwrap();
+    std::fs::write(mountpoint.join("junk.txt"), "junk\n").unwrap();
+    std::fs::remove_dir_all(bind.path().join("conf")).unwrap();
+    let dd = d.data_dir.to_str().unwrap().to_string();
+    let (vol_name, bind_name) = (
+        format!("{svc}:{vol}"),
+        format!("{svc}:{}", bind.path().display()),
+    );
+
+    // --no-volumes leaves them alone; a dry run reports them and changes nothing.
+    let out = mcpd(&[
+        "backup",
+        "restore",
+        file.to_str().unwrap(),
+        "--data-dir",
+        &dd,
+        "--dry-run",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["volumes"]["changed"], json!([vol_name, bind_name]), "{r}");
+    assert_eq!(r["applied"], false);
+    let out = mcpd(&[
+        "backup",
+        "restore",
+        file.to_str().unwrap(),
+        "--data-dir",
+        &dd,
+        "--no-volumes",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["volumes"]["changed"], json!([]), "{r}");
+    assert_eq!(
+        std::fs::read_to_string(mountpoint.join("f.txt")).unwrap(),
+        "damaged\n"
+    );
+    assert!(!bind.path().join("conf").exists());
+
+    let out = mcpd(&[
+        "backup",
+        "restore",
+        file.to_str().unwrap(),
+        "--data-dir",
+        &dd,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["applied"], true, "{r}");
+    assert_eq!(r["volumes"]["changed"], json!([vol_name, bind_name]), "{r}");
+    // The service's container was running on the volume: stopped for the swap and
+    // started again.
+    let cid = docker(&["inspect", "-f", "{{.Id}}", &c]).unwrap();
+    assert_eq!(r["containers_restarted"], json!([cid]), "{r}");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Status}}", &c]).as_deref(),
+        Some("running")
+    );
+    assert_eq!(
+        std::fs::read_to_string(mountpoint.join("f.txt")).unwrap(),
+        "v1\n"
+    );
+    assert!(
+        !mountpoint.join("junk.txt").exists(),
+        "files made after the backup are gone"
+    );
+    assert_eq!(
+        std::fs::read_to_string(bind.path().join("conf/app.ini")).unwrap(),
+        "mode=original\n"
+    );
+    assert_eq!(
+        cat(&c, "/etc/app/conf/app.ini").as_deref(),
+        Some("mode=original")
+    );
+    // Nothing staged is left behind.
+    let staged: Vec<_> = std::fs::read_dir(d.data_path("backups"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(staged.is_empty(), "{staged:?}");
+    let left: Vec<_> = std::fs::read_dir(mountpoint.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("mcpd-restore"))
+        .collect();
+    assert!(left.is_empty(), "old contents removed: {left:?}");
 }

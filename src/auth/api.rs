@@ -119,11 +119,7 @@ struct TokenRequest {
 }
 
 /// Client credentials come in the body or as HTTP Basic (RFC 6749 §2.3.1).
-async fn token(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Reply<AccessToken>> {
+async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     let form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -167,7 +163,28 @@ async fn token(
     };
     session::client_credentials(&app, &id, &secret, req.scope.as_deref())
         .await
-        .map(Reply::ok)
+        .map(token_response)
+}
+
+/// The token in the API envelope (`data`, `meta`) and, for OAuth2 client libraries,
+/// also at the top level as RFC 6749 §5.1 has it (`access_token`, `token_type`,
+/// `expires_in`, `scope`), with `Cache-Control: no-store` and `Pragma: no-cache`.
+/// Errors stay in the API envelope (status 400/401 as RFC 6749 §5.2 has them).
+fn token_response(t: AccessToken) -> Response {
+    let body = serde_json::json!({
+        "access_token": t.access_token,
+        "token_type": t.token_type,
+        "expires_in": t.expires_in,
+        "scope": t.scope,
+        "data": &t,
+        "meta": crate::http::envelope::Meta::now(None),
+    });
+    let mut r = axum::Json(body).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
 }
 
 /// Basic credentials are form-urlencoded before base64 (RFC 6749 §2.3.1).

@@ -87,8 +87,6 @@ async fn create(
     }
     opts.validate()?;
     let seal = super::choose_seal(&app, opts.encrypt, req.passphrase, req.recipient)?;
-    // Unknown services and volumes are refused now rather than failing in the background.
-    super::volumes::locate(&app, &opts.services).await?;
     super::create(&app, &Actor::from(&who), opts, seal, None)
         .await
         .map(Reply::accepted)

@@ -25,6 +25,9 @@ pub const MANIFEST: &str = "manifest.json";
 pub const DB_ENTRY: &str = "data/mcpd.db";
 /// The effective daemon configuration (JSON) inside the archive.
 pub const CONFIG_ENTRY: &str = "config/mcpd.json";
+/// Folder of the daemon's log files (`log.file`) in archives made with `include_logs`;
+/// listed in the manifest like every file, never restored.
+pub const DAEMON_LOGS_DIR: &str = "logs/daemon/";
 /// The vault master key, present only in encrypted archives that asked for it.
 pub const MASTER_KEY_ENTRY: &str = "keys/master.key";
 
@@ -48,7 +51,8 @@ pub struct Included {
     pub data: bool,
     /// The effective daemon configuration.
     pub config: bool,
-    /// Request logs kept in the database (`false`: the copy's request log is emptied).
+    /// Logs: the request logs kept in the database (`false`: the copy's request log is
+    /// emptied) and the daemon's log files, if any (under [`DAEMON_LOGS_DIR`]).
     pub logs: bool,
     /// The vault master key (only ever inside an encrypted archive).
     pub master_key: bool,
@@ -147,6 +151,54 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
+/// A file written front to back that starts the kernel's writeback of every full
+/// [`Writeback::CHUNK`] as soon as it is written (`sync_file_range(2)`,
+/// `SYNC_FILE_RANGE_WRITE`: asynchronous, no waiting). The archive is fsynced when
+/// complete anyway; starting early keeps the disk busy while the CPU compresses, so the
+/// final fsync has little left, and keeps the page cache from filling with gigabytes of
+/// dirty pages that would then be flushed in one burst under the API's feet.
+struct Writeback {
+    file: File,
+    written: u64,
+    synced: u64,
+}
+
+impl Writeback {
+    const CHUNK: u64 = 8 << 20;
+
+    fn new(file: File) -> Self {
+        Self {
+            file,
+            written: 0,
+            synced: 0,
+        }
+    }
+}
+
+impl Write for Writeback {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.synced >= Self::CHUNK {
+            use std::os::fd::AsRawFd;
+            // Advisory: an error (e.g. a file system without support) changes nothing.
+            unsafe {
+                libc::sync_file_range(
+                    self.file.as_raw_fd(),
+                    self.synced as i64,
+                    (self.written - self.synced) as i64,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                )
+            };
+            self.synced = self.written;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// SHA-256 and size of a file.
 pub fn hash_file(path: &Path) -> io::Result<(String, u64)> {
     let mut f = File::open(path)?;
@@ -172,7 +224,7 @@ pub fn write(
         .open(out)
         .map_err(|e| io_err("creating the archive", e))?;
     let mut hashing = Hashing {
-        inner: BufWriter::with_capacity(1 << 20, file),
+        inner: BufWriter::with_capacity(1 << 20, Writeback::new(file)),
         hash: Sha256::new(),
         bytes: 0,
         cancel,
@@ -207,7 +259,8 @@ pub fn write(
     } = hashing;
     let file = inner
         .into_inner()
-        .map_err(|e| io_err("writing the archive", e.into_error()))?;
+        .map_err(|e| io_err("writing the archive", e.into_error()))?
+        .file;
     file.sync_all()
         .map_err(|e| io_err("syncing the archive", e))?;
     Ok((hex::encode(hash.finalize()), bytes))
@@ -251,8 +304,10 @@ fn write_tar<W: Write>(w: W, manifest: &Manifest, files: &[(String, PathBuf)]) -
         .map_err(|e| io_err("writing the archive", e))
 }
 
-fn io_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::internal(anyhow::anyhow!("{what}: {e}"))
+/// An internal error keeping `e` as its typed cause (so a full disk is recognised,
+/// see [`super::is_out_of_space`]).
+fn io_err<E: std::error::Error + Send + Sync + 'static>(what: &str, e: E) -> Error {
+    Error::internal(anyhow::Error::new(e).context(what.to_string()))
 }
 
 /// The archive is unreadable: wrong key, corruption, truncation.
@@ -282,10 +337,38 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// SHA-256 and byte count of everything read from a file, shared with the caller
+/// while the reader is owned by the layers above it.
+type Tap = Arc<std::sync::Mutex<(Sha256, u64)>>;
+
+/// Hashes every byte read through it into the tap.
+struct Tapped {
+    file: File,
+    tap: Tap,
+}
+
+impl Read for Tapped {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        let mut t = self.tap.lock().unwrap_or_else(|e| e.into_inner());
+        t.0.update(&buf[..n]);
+        t.1 += n as u64;
+        Ok(n)
+    }
+}
+
 /// Opens the plain tar stream of an archive, peeling age and zstd as found.
 pub fn open(path: &Path, unseal: &Unseal) -> Result<Box<dyn Read + Send>> {
+    open_tapped(path, unseal, None)
+}
+
+fn open_tapped(path: &Path, unseal: &Unseal, tap: Option<Tap>) -> Result<Box<dyn Read + Send>> {
     let file = File::open(path).map_err(|e| io_err("opening the archive", e))?;
-    let mut r: Box<dyn io::BufRead + Send> = Box::new(BufReader::with_capacity(1 << 20, file));
+    let raw: Box<dyn Read + Send> = match tap {
+        Some(tap) => Box::new(Tapped { file, tap }),
+        None => Box::new(file),
+    };
+    let mut r: Box<dyn io::BufRead + Send> = Box::new(BufReader::with_capacity(1 << 20, raw));
     if starts_with(&mut r, AGE_MAGIC)? || starts_with(&mut r, AGE_ARMOR_MAGIC)? {
         let armored = age::armor::ArmoredReader::new(r);
         let d = age::Decryptor::new_buffered(BufReader::new(armored))
@@ -331,7 +414,29 @@ fn starts_with(r: &mut Box<dyn io::BufRead + Send>, magic: &[u8]) -> Result<bool
 /// (paths come only from the manifest, never from the tar, so nothing escapes the
 /// directory). Returns the manifest.
 pub fn verify(path: &Path, unseal: &Unseal, extract_to: Option<&Path>) -> Result<Manifest> {
-    let stream = open(path, unseal)?;
+    verify_stream(open(path, unseal)?, extract_to).map(|(m, _)| m)
+}
+
+/// [`verify`], also returning the SHA-256 (hex) and size of the archive file itself,
+/// computed in the same read (so a freshly written archive is read back once, not twice).
+pub fn verify_with_digest(path: &Path, unseal: &Unseal) -> Result<(Manifest, String, u64)> {
+    let tap: Tap = Default::default();
+    let (manifest, mut rest) = verify_stream(open_tapped(path, unseal, Some(tap.clone()))?, None)?;
+    // Read what the layers above have not asked for (tar's end blocks, the zstd and age
+    // trailers); an error here would mean trailing damage, which the digest then shows.
+    let _ = io::copy(&mut rest, &mut io::sink());
+    drop(rest);
+    let (mut hash, mut n) = std::mem::take(&mut *tap.lock().unwrap_or_else(|e| e.into_inner()));
+    // Any bytes past what the decoders read (trailing garbage) are hashed too.
+    let mut f = File::open(path).map_err(|e| io_err("reading the archive", e))?;
+    io::Seek::seek(&mut f, io::SeekFrom::Start(n)).map_err(|e| io_err("reading the archive", e))?;
+    n += io::copy(&mut f, &mut hash).map_err(|e| io_err("reading the archive", e))?;
+    Ok((manifest, hex::encode(hash.finalize()), n))
+}
+
+/// Checks a plain tar stream against its manifest; returns the manifest and the stream
+/// (positioned after the last file).
+fn verify_stream<R: Read>(stream: R, extract_to: Option<&Path>) -> Result<(Manifest, R)> {
     let mut tar = tar::Archive::new(stream);
     let mut entries = tar.entries().map_err(|e| invalid(format!("tar: {e}")))?;
     let mut first = entries
@@ -406,7 +511,7 @@ pub fn verify(path: &Path, unseal: &Unseal, extract_to: Option<&Path>) -> Result
     if let Some(missing) = manifest.files.iter().find(|f| !seen.contains(&f.path)) {
         return Err(invalid(format!("{} is missing", missing.path)));
     }
-    Ok(manifest)
+    Ok((manifest, tar.into_inner()))
 }
 
 #[cfg(test)]
@@ -483,10 +588,15 @@ mod tests {
                 Arc::new(AtomicBool::new(false)),
             )
             .unwrap();
-            assert_eq!(hash_file(&out).unwrap(), (sha, size));
+            assert_eq!(hash_file(&out).unwrap(), (sha.clone(), size));
             let x = dir.path().join(format!("x{i}"));
             let got = verify(&out, &unseal, Some(&x)).unwrap();
             assert_eq!(got, m);
+            assert_eq!(
+                verify_with_digest(&out, &unseal).unwrap(),
+                (m.clone(), sha.clone(), size),
+                "case {i}"
+            );
             assert_eq!(std::fs::read(x.join(DB_ENTRY)).unwrap(), vec![7u8; 300_000]);
             // Truncated and corrupted copies are refused.
             let bytes = std::fs::read(&out).unwrap();

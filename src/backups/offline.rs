@@ -51,14 +51,117 @@ fn describe(e: &crate::error::Error) -> String {
 /// archive, finds the master key its secrets are sealed with (`key_file`, the key inside
 /// the archive, or the data dir's current key), installs that key when it differs (the
 /// old file is kept as `master.key.pre-restore-<unix time>`), then replaces the database
-/// atomically. With `dry_run` only reports.
-pub fn restore(
+/// atomically. With `volumes`, the archive's service volumes are restored too (see
+/// [`locate_volumes`]): their contents replaced (an incremental archive's chain of
+/// bases read from the backups directory), the old contents kept aside until the
+/// database is in place and put back if anything fails. Running containers using them
+/// are stopped for the swap and started again. With `dry_run` only reports.
+pub async fn restore(
     config: &Config,
     file: &Path,
     unseal: &Unseal,
     key_file: Option<&Path>,
     dry_run: bool,
+    volumes: bool,
 ) -> anyhow::Result<restore::Report> {
+    let (config2, file2, unseal2, key_file2) = (
+        config.clone(),
+        file.to_path_buf(),
+        unseal.clone(),
+        key_file.map(Path::to_path_buf),
+    );
+    let (staged, mut report, install) = tokio::task::spawn_blocking(move || {
+        prepare(&config2, &file2, &unseal2, key_file2.as_deref(), dry_run)
+    })
+    .await??;
+    let targets = if volumes && !staged.manifest.volumes.is_empty() {
+        locate_volumes(config, &staged.manifest.volumes, dry_run).await?
+    } else {
+        Vec::new()
+    };
+    for t in &targets {
+        let name = format!("{}:{}", t.entry.service, t.entry.source);
+        if t.created {
+            report.volumes.added.push(name);
+        } else {
+            report.volumes.changed.push(name);
+        }
+    }
+    if dry_run {
+        // Volumes a dry run would create were not created: nothing to undo.
+        return Ok(report);
+    }
+    let chain = if targets.is_empty() {
+        Vec::new()
+    } else {
+        let (dir, base, u) = (
+            config.backups.dir(&config.server.data_dir),
+            staged.manifest.base_backup_id.clone(),
+            unseal.clone(),
+        );
+        tokio::task::spawn_blocking(move || stage_chain(&dir, base, &u)).await??
+    };
+    let mut running: Vec<String> = targets.iter().flat_map(|t| t.running.clone()).collect();
+    running.sort();
+    running.dedup();
+    let docker = match running.is_empty() {
+        true => None,
+        false => Some(docker(config).await?),
+    };
+    if let Some(d) = &docker {
+        for id in &running {
+            crate::services::runtime::stop_container(d, id, 10)
+                .await
+                .map_err(|e| anyhow::anyhow!("stopping container {id}: {}", describe(&e)))?;
+        }
+    }
+    let config2 = config.clone();
+    let applied = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut layered: Vec<&restore::Staged> = chain.iter().collect();
+        layered.push(&staged);
+        let mut pairs = Vec::new();
+        for t in &targets {
+            let layers = super::volumes::layers(&layered, &t.entry.service, &t.entry.source)
+                .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            pairs.push((layers, t.path.clone()));
+        }
+        let swapped = super::volumes::restore_layers(&pairs)
+            .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+        match apply(&config2, &staged, install) {
+            Ok(()) => {
+                swapped.commit();
+                Ok(())
+            }
+            Err(e) => {
+                swapped.roll_back();
+                Err(e)
+            }
+        }
+    })
+    .await?;
+    // Whatever happened, what was running runs again.
+    if let Some(d) = &docker {
+        for id in &running {
+            if let Err(e) = crate::services::runtime::start_container(d, id).await {
+                eprintln!("mcpd: starting container {id} again: {}", describe(&e));
+            }
+        }
+    }
+    applied?;
+    report.applied = true;
+    report.containers_restarted = running;
+    Ok(report)
+}
+
+/// Verifies and stages the archive, compares it with the live database, and finds the
+/// master key to install (if any).
+fn prepare(
+    config: &Config,
+    file: &Path,
+    unseal: &Unseal,
+    key_file: Option<&Path>,
+    dry_run: bool,
+) -> anyhow::Result<(restore::Staged, restore::Report, Option<key::MasterKey>)> {
     let data_dir = &config.server.data_dir;
     crate::fsutil::create_private_dir(data_dir)?;
     let backups_dir = config.backups.dir(data_dir);
@@ -67,7 +170,7 @@ pub fn restore(
     let staged = restore::stage(file, unseal, staging, true)
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
     let live_db = data_dir.join(crate::app::DB_FILE);
-    let mut report = restore::compare(&staged, &live_db, dry_run)
+    let report = restore::compare(&staged, &live_db, dry_run)
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
     let source = key::locate(data_dir, config.vault.master_key_file.as_deref());
     let wanted =
@@ -112,9 +215,17 @@ pub fn restore(
             }
         }
     };
-    if dry_run {
-        return Ok(report);
-    }
+    Ok((staged, report, install))
+}
+
+/// Installs the master key (when it differs) and swaps the database in.
+fn apply(
+    config: &Config,
+    staged: &restore::Staged,
+    install: Option<key::MasterKey>,
+) -> anyhow::Result<()> {
+    let data_dir = &config.server.data_dir;
+    let source = key::locate(data_dir, config.vault.master_key_file.as_deref());
     if let Some(k) = install {
         if source.path.exists() {
             let keep = PathBuf::from(format!(
@@ -128,9 +239,155 @@ pub fn restore(
         }
         key::write(&source.path, &k)?;
     }
-    restore::apply(&staged, &live_db).map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
-    report.applied = true;
-    Ok(report)
+    restore::apply(staged, &data_dir.join(crate::app::DB_FILE))
+        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))
+}
+
+/// A volume of the archive, found (or, outside a dry run, created) on this host.
+pub struct VolumeTarget {
+    pub entry: archive::VolumeEntry,
+    /// The directory whose contents are replaced.
+    pub path: PathBuf,
+    /// It did not exist: a named volume created (empty) or a bind directory made.
+    pub created: bool,
+    /// Running containers using it (stopped during the swap, started again after).
+    pub running: Vec<String>,
+}
+
+async fn docker(config: &Config) -> anyhow::Result<bollard::Docker> {
+    crate::docker::DockerClient::new(config.docker.host.clone())
+        .get()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "restoring service volumes needs the Docker engine ({}); start it, or pass --no-volumes",
+                describe(&e)
+            )
+        })
+}
+
+/// Finds each volume of the archive on this host: a named volume through Docker (its
+/// mountpoint; created when missing, as on a fresh machine), a bind mount at its host
+/// path (made when missing). With `dry_run` nothing is created.
+pub async fn locate_volumes(
+    config: &Config,
+    entries: &[archive::VolumeEntry],
+    dry_run: bool,
+) -> anyhow::Result<Vec<VolumeTarget>> {
+    let docker = docker(config).await?;
+    let mut out = Vec::new();
+    for v in entries {
+        let (path, created) = match v.kind.as_str() {
+            "bind" => {
+                let p = PathBuf::from(&v.source);
+                if !p.is_absolute() {
+                    bail!("bind mount source {} is not an absolute path", v.source);
+                }
+                let missing = !p.exists();
+                if missing && !dry_run {
+                    std::fs::create_dir_all(&p)
+                        .with_context(|| format!("creating {}", p.display()))?;
+                }
+                (p, missing)
+            }
+            _ => match docker.inspect_volume(&v.source).await {
+                Ok(vol) => (PathBuf::from(vol.mountpoint), false),
+                Err(e) => {
+                    let e = crate::docker::map_err(e);
+                    if e.code != crate::error::ErrorCode::ResourceNotFound {
+                        bail!("inspecting volume {}: {}", v.source, describe(&e));
+                    }
+                    if dry_run {
+                        (PathBuf::new(), true)
+                    } else {
+                        let vol = docker
+                            .create_volume(bollard::models::VolumeCreateRequest {
+                                name: Some(v.source.clone()),
+                                ..Default::default()
+                            })
+                            .await
+                            .map_err(|e| {
+                                anyhow::anyhow!(
+                                    "creating volume {}: {}",
+                                    v.source,
+                                    describe(&crate::docker::map_err(e))
+                                )
+                            })?;
+                        (PathBuf::from(vol.mountpoint), true)
+                    }
+                }
+            },
+        };
+        if !dry_run && !path.is_dir() {
+            bail!(
+                "{} ({}) is not a directory on this host",
+                v.source,
+                path.display()
+            );
+        }
+        let mut filters = std::collections::HashMap::new();
+        filters.insert("volume".to_string(), vec![v.source.clone()]);
+        filters.insert("status".to_string(), vec!["running".to_string()]);
+        let running = docker
+            .list_containers(Some(bollard::query_parameters::ListContainersOptions {
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "listing containers: {}",
+                    describe(&crate::docker::map_err(e))
+                )
+            })?
+            .into_iter()
+            .filter_map(|c| c.id)
+            .collect();
+        out.push(VolumeTarget {
+            entry: v.clone(),
+            path,
+            created,
+            running,
+        });
+    }
+    Ok(out)
+}
+
+/// Stages the base archives an incremental archive builds on, oldest (the full one)
+/// first, found in the backups directory by id (`<id>.tar…`).
+fn stage_chain(
+    dir: &Path,
+    mut next: Option<String>,
+    unseal: &Unseal,
+) -> anyhow::Result<Vec<restore::Staged>> {
+    let mut chain = Vec::new();
+    while let Some(id) = next.take() {
+        if chain.len() > 1000 {
+            bail!("the incremental chain does not end");
+        }
+        let prefix = format!("{id}.tar");
+        let file = std::fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+            })
+            .with_context(|| {
+                format!(
+                    "the archive builds on backup {id}, whose archive is not in {}; copy it there (or pass --no-volumes)",
+                    dir.display()
+                )
+            })?;
+        let staging = dir.join(format!(".staging-restore-{}", crate::ids::random_alnum(8)));
+        let s = restore::stage(&file, unseal, staging, false)
+            .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), describe(&e)))?;
+        next = s.manifest.base_backup_id.clone();
+        chain.push(s);
+    }
+    chain.reverse();
+    Ok(chain)
 }
 
 /// `mcpd backup create`: one backup with the daemon stopped; prints the archive path.

@@ -41,8 +41,13 @@ pub struct Report {
     pub services: Delta,
     pub mcp_servers: Delta,
     pub config_keys: Delta,
-    /// Service volumes (`<service>:<source>`) replaced by the archive's contents.
+    /// Service volumes (`<service>:<source>`) replaced by the archive's contents
+    /// (`changed`), or created to hold them (`added`, offline restore).
     pub volumes: Delta,
+    /// Offline restore: running containers stopped while their volumes were replaced
+    /// and started again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub containers_restarted: Vec<String>,
 }
 
 /// `(table, name column, column whose change means "changed")` compared by a restore.
@@ -236,6 +241,7 @@ pub fn compare(staged: &Staged, live_db: &Path, dry_run: bool) -> Result<Report>
         mcp_servers: d.next().unwrap_or_default(),
         config_keys: d.next().unwrap_or_default(),
         volumes: Delta::default(),
+        containers_restarted: Vec::new(),
     })
 }
 

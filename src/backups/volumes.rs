@@ -107,8 +107,9 @@ pub async fn set_paused(app: &AppState, ids: &[String], paused: bool) {
 
 /// Writes the contents of `dir` as a tar file (symlinks kept as links, never followed).
 pub fn tar_dir(dir: &Path, dest: &Path) -> Result<(String, u64)> {
-    let f = std::fs::File::create(dest)
-        .map_err(|e| Error::internal(anyhow::anyhow!("staging a volume: {e}")))?;
+    let staging =
+        |e: std::io::Error| Error::internal(anyhow::Error::new(e).context("staging a volume"));
+    let f = std::fs::File::create(dest).map_err(staging)?;
     // Hashed while written, so the staged tar need not be read again for the manifest.
     let mut b = tar::Builder::new(HashingWriter {
         inner: std::io::BufWriter::with_capacity(1 << 20, f),
@@ -116,15 +117,15 @@ pub fn tar_dir(dir: &Path, dest: &Path) -> Result<(String, u64)> {
         bytes: 0,
     });
     b.follow_symlinks(false);
-    b.append_dir_all(".", dir)
-        .map_err(|e| Error::internal(anyhow::anyhow!("reading {}: {e}", dir.display())))?;
+    // Errors name both sides: reading the volume or writing the staged tar.
+    b.append_dir_all(".", dir).map_err(|e| {
+        Error::internal(
+            anyhow::Error::new(e).context(format!("copying {} into a staged tar", dir.display())),
+        )
+    })?;
     use std::io::Write;
-    let mut w = b
-        .into_inner()
-        .map_err(|e| Error::internal(anyhow::anyhow!("staging a volume: {e}")))?;
-    w.inner
-        .flush()
-        .map_err(|e| Error::internal(anyhow::anyhow!("staging a volume: {e}")))?;
+    let mut w = b.into_inner().map_err(staging)?;
+    w.inner.flush().map_err(staging)?;
     use sha2::Digest;
     Ok((hex::encode(w.hash.finalize()), w.bytes))
 }
@@ -178,7 +179,7 @@ fn walk(dir: &Path) -> Result<Vec<(PathBuf, std::fs::FileType, std::fs::Metadata
 pub fn tar_changed(dir: &Path, dest_tar: &Path, dest_list: &Path, since: i64) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::MetadataExt;
-    let io = |e: std::io::Error| Error::internal(anyhow::anyhow!("staging a volume: {e}"));
+    let io = |e: std::io::Error| Error::internal(anyhow::Error::new(e).context("staging a volume"));
     let entries = walk(dir)?;
     let mut list = String::new();
     let f = std::fs::File::create(dest_tar).map_err(io)?;
@@ -274,6 +275,95 @@ pub fn swap_in(tar_file: &Path, dir: &Path) -> Result<PathBuf> {
         return Err(e);
     }
     Ok(old)
+}
+
+/// One layer of a volume restore: a staged tar, and for an increment its listing.
+pub type Layer = (PathBuf, Option<PathBuf>);
+
+/// The layers restoring volume `source` of `service` from staged archives ordered base
+/// first (a full archive, then its increments). 400 (`services`) when one of them holds
+/// no copy of it.
+pub fn layers(
+    staged: &[&super::restore::Staged],
+    service: &str,
+    source: &str,
+) -> Result<Vec<Layer>> {
+    staged
+        .iter()
+        .map(|s| {
+            let v = s
+                .manifest
+                .volumes
+                .iter()
+                .find(|v| v.service == service && v.source == source)
+                .ok_or_else(|| {
+                    Error::field(
+                        "services",
+                        format!(
+                            "backup {} holds no copy of {source} of service {service}",
+                            s.manifest.backup_id
+                        ),
+                    )
+                })?;
+            Ok((
+                s.dir.join(&v.entry),
+                v.listing.as_ref().map(|x| s.dir.join(x)),
+            ))
+        })
+        .collect()
+}
+
+/// Volumes whose contents were replaced by [`restore_layers`], the old contents kept
+/// aside: [`Swapped::commit`] drops them, [`Swapped::roll_back`] puts them back.
+#[must_use]
+pub struct Swapped(Vec<(PathBuf, PathBuf)>);
+
+impl Swapped {
+    /// Keeps the restored contents; removes the old ones.
+    pub fn commit(self) {
+        for (_, old) in &self.0 {
+            let _ = std::fs::remove_dir_all(old);
+        }
+    }
+
+    /// Puts every volume's old contents back.
+    pub fn roll_back(self) {
+        for (dir, old) in &self.0 {
+            roll_back(dir, old);
+        }
+    }
+}
+
+/// Replaces each directory's contents with its layers (the first unpacked into the
+/// emptied directory, each increment applied on top). On error every directory done so
+/// far is rolled back and nothing is changed.
+pub fn restore_layers(pairs: &[(Vec<Layer>, PathBuf)]) -> Result<Swapped> {
+    let mut done = Swapped(Vec::new());
+    for (layers, dir) in pairs {
+        let Some(((first, _), rest)) = layers.split_first() else {
+            continue;
+        };
+        match swap_in(first, dir) {
+            Ok(old) => done.0.push((dir.clone(), old)),
+            Err(e) => {
+                done.roll_back();
+                return Err(e);
+            }
+        }
+        for (tar, listing) in rest {
+            let r = match listing {
+                Some(l) => apply_increment(tar, l, dir),
+                None => swap_in(tar, dir).map(|old| {
+                    let _ = std::fs::remove_dir_all(old);
+                }),
+            };
+            if let Err(e) = r {
+                done.roll_back();
+                return Err(e);
+            }
+        }
+    }
+    Ok(done)
 }
 
 /// Puts the old contents saved by [`swap_in`] back.

@@ -238,6 +238,7 @@ fn plan(req: &CreateServer, actor: &Actor) -> Result<ServerRecord> {
         created_by: actor.user_id.clone(),
         created_at: now.clone(),
         updated_at: now,
+        registry: None,
     };
     match (&req.image, &req.url) {
         (Some(_), Some(_)) => {
