@@ -331,6 +331,49 @@ async fn everything_server_tools_resources_prompts_and_errors() {
 }
 
 #[tokio::test]
+async fn a_call_whose_client_goes_away_is_cancelled_and_logged() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let name = d.name("gone");
+    create_server(&d, &admin, json!({"name": name, "image": EVERYTHING_IMAGE})).await;
+    const LONG: &str = "trigger-long-running-operation";
+    let started = std::time::Instant::now();
+    let r = d
+        .client
+        .post(d.url("/mcp/execute/tool"))
+        .bearer_auth(&admin)
+        .timeout(std::time::Duration::from_secs(1))
+        .json(&json!({"server": name, "tool": LONG, "arguments": {"duration": 30, "steps": 30}}))
+        .send()
+        .await;
+    assert!(r.is_err(), "the request was expected to time out: {r:?}");
+    // The row is written when the cancelled call ends, long before the 30 s operation.
+    let row = loop {
+        let (s, b) = d
+            .get(&format!("/logs/requests?server={name}&name={LONG}"), &admin)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        if let Some(row) = b["data"].as_array().and_then(|rows| rows.first()) {
+            break row.clone();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "no request log row for the abandoned call\n{}",
+            d.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(row["error_code"], "CANCELLED", "{row}");
+    assert!(row["duration_ms"].as_u64().unwrap() < 15_000, "{row}");
+    // The shared session goes on serving.
+    assert_eq!(
+        echo(&d, &admin, &name, "still here").await,
+        "Echo: still here"
+    );
+}
+
+#[tokio::test]
 async fn concurrent_calls_share_one_session_and_survive_a_daemon_restart() {
     require_docker!();
     let mut d = Daemon::start().await;

@@ -21,6 +21,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 /// The MCP routes, relative to `/api/v1`.
 pub fn routes() -> Router<AppState> {
@@ -296,14 +297,32 @@ async fn all_resources(
     Ok(Reply::page(Page::from_vec(items, &q)))
 }
 
+/// Runs one execution so that a client going away cancels it as a gateway client's
+/// cancel does: dropping the handler's future (hyper does when the connection closes)
+/// fires the token, the execution (spawned, so it outlives the handler) cancels the
+/// call on the server and writes its request log row with `CANCELLED`.
+async fn cancellable<T, F, Fut>(app: &AppState, run: F) -> Result<T>
+where
+    F: FnOnce(AppState, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let gone = CancellationToken::new();
+    let _cancel_when_dropped = gone.clone().drop_guard();
+    app.to_completion(run(app.clone(), gone)).await
+}
+
 async fn execute_tool(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpExecute>,
     Json(req): Json<ToolCall>,
 ) -> Result<Reply<ToolResult>> {
-    Ok(Reply::ok(
-        execute::tool(&app, &Actor::from(&who), req, &[]).await?,
-    ))
+    let actor = Actor::from(&who);
+    let done = cancellable(&app, move |app, gone| async move {
+        execute::tool(&app, &actor, req, &[gone]).await
+    })
+    .await?;
+    Ok(Reply::ok(done))
 }
 
 async fn execute_resource(
@@ -311,9 +330,12 @@ async fn execute_resource(
     Can(who, _): Can<perm::McpExecute>,
     Json(req): Json<ResourceRead>,
 ) -> Result<Reply<ResourceResult>> {
-    Ok(Reply::ok(
-        execute::resource(&app, &Actor::from(&who), req, &[]).await?,
-    ))
+    let actor = Actor::from(&who);
+    let done = cancellable(&app, move |app, gone| async move {
+        execute::resource(&app, &actor, req, &[gone]).await
+    })
+    .await?;
+    Ok(Reply::ok(done))
 }
 
 async fn execute_prompt(
@@ -321,7 +343,10 @@ async fn execute_prompt(
     Can(who, _): Can<perm::McpExecute>,
     Json(req): Json<PromptGet>,
 ) -> Result<Reply<PromptResult>> {
-    Ok(Reply::ok(
-        execute::prompt(&app, &Actor::from(&who), req, &[]).await?,
-    ))
+    let actor = Actor::from(&who);
+    let done = cancellable(&app, move |app, gone| async move {
+        execute::prompt(&app, &actor, req, &[gone]).await
+    })
+    .await?;
+    Ok(Reply::ok(done))
 }
