@@ -7,10 +7,15 @@
 //!
 //! at 1, 8 and 64 concurrent callers, in one run on the same machine. Prints p50/p99
 //! latency and calls/s for each, and the ratios to the baseline measured in the same
-//! run. Absolute numbers depend on the machine; the ratios are the result.
+//! run. The daemon logs at its default level (`info`). Absolute numbers depend on the
+//! machine; the ratios are the result.
 //!
 //! Run: `cargo bench --bench mcp_overhead` (needs Docker and the test images:
 //! `bash tests/setup/all.sh`). Under `cargo test` it does nothing.
+//!
+//! Knobs for shorter looks: `MCPD_BENCH_CALLS` (calls per row, default 2000),
+//! `MCPD_BENCH_CALLERS` (comma-separated, default `1,8,64`) and `MCPD_BENCH_PATHS`
+//! (comma-separated subset of `rest,gateway`; the direct baseline always runs).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -26,6 +31,31 @@ use std::time::{Duration, Instant};
 const CONCURRENCY: [usize; 3] = [1, 8, 64];
 const CALLS: usize = 2000;
 const WARMUP: usize = 200;
+
+/// Calls per row (`MCPD_BENCH_CALLS`).
+fn calls() -> usize {
+    std::env::var("MCPD_BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(CALLS)
+}
+
+/// Concurrency levels (`MCPD_BENCH_CALLERS`).
+fn concurrency() -> Vec<usize> {
+    std::env::var("MCPD_BENCH_CALLERS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|c| c.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| CONCURRENCY.to_vec())
+}
+
+/// Whether path `name` (`rest`, `gateway`) is measured (`MCPD_BENCH_PATHS`).
+fn wanted(name: &str) -> bool {
+    std::env::var("MCPD_BENCH_PATHS")
+        .map(|v| v.split(',').any(|p| p.trim() == name))
+        .unwrap_or(true)
+}
 
 /// Latencies of one run and its wall time.
 struct Sample {
@@ -44,28 +74,29 @@ impl Sample {
     }
 }
 
-/// Runs `CALLS` calls of `call` split over `callers` tasks.
+/// Runs `calls()` calls of `call` split over `callers` tasks.
 async fn measure<F, Fut>(callers: usize, call: F) -> Sample
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
+    let total = calls();
     let call = Arc::new(call);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..callers {
         let call = call.clone();
         tasks.push(tokio::spawn(async move {
-            let mut out = Vec::with_capacity(CALLS / callers);
-            for i in 0..CALLS / callers {
+            let mut out = Vec::with_capacity(total / callers);
+            for i in 0..total / callers {
                 let t = Instant::now();
-                call(c * CALLS + i).await;
+                call(c * total + i).await;
                 out.push(t.elapsed());
             }
             out
         }));
     }
-    let mut latencies = Vec::with_capacity(CALLS);
+    let mut latencies = Vec::with_capacity(total);
     for t in tasks {
         latencies.extend(t.await.expect("caller task"));
     }
@@ -137,8 +168,9 @@ async fn run() {
         direct.call_tool(echo(i)).await.expect("echo");
     }
 
-    // Through mcpd: the same image as a managed stdio MCP server.
-    let mut d = common::Daemon::start().await;
+    // Through mcpd: the same image as a managed stdio MCP server, the daemon logging at
+    // its default level (the test harness's debug level writes a line per request).
+    let mut d = common::Daemon::start_with_env(vec![("RUST_LOG".into(), "info".into())]).await;
     let token = d.admin().await;
     let server = d.name("bench");
     let (s, b) = d
@@ -191,13 +223,14 @@ async fn run() {
     }
 
     println!(
-        "\nserver-everything echo, {CALLS} calls per row (direct = rmcp over `docker run -i` stdio)\n"
+        "\nserver-everything echo, {} calls per row (direct = rmcp over `docker run -i` stdio)\n",
+        calls()
     );
     println!(
         "{:<10} {:>8} {:>10} {:>10} {:>10} {:>12} {:>12}",
         "path", "callers", "p50 ms", "p99 ms", "calls/s", "p50 ratio", "rate ratio"
     );
-    for callers in CONCURRENCY {
+    for callers in concurrency() {
         let c = direct.clone();
         let base = measure(callers, move |i| {
             let c = c.clone();
@@ -206,18 +239,25 @@ async fn run() {
             }
         })
         .await;
-        let through = measure(callers, via.clone()).await;
-        let g = gateway.clone();
-        let ge = gw_echo.clone();
-        let gw = measure(callers, move |i| {
-            let g = g.clone();
-            let params = ge(i);
-            async move {
-                g.call_tool(params).await.expect("echo via /mcp");
-            }
-        })
-        .await;
-        for (label, s) in [("direct", &base), ("rest", &through), ("gateway", &gw)] {
+        let mut rows = vec![("direct", base)];
+        if wanted("rest") {
+            rows.push(("rest", measure(callers, via.clone()).await));
+        }
+        if wanted("gateway") {
+            let g = gateway.clone();
+            let ge = gw_echo.clone();
+            let gw = measure(callers, move |i| {
+                let g = g.clone();
+                let params = ge(i);
+                async move {
+                    g.call_tool(params).await.expect("echo via /mcp");
+                }
+            })
+            .await;
+            rows.push(("gateway", gw));
+        }
+        let base = &rows[0].1;
+        for (label, s) in &rows {
             println!(
                 "{:<10} {:>8} {:>10.3} {:>10.3} {:>10.0} {:>12.2} {:>12.2}",
                 label,

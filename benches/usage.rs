@@ -1,14 +1,39 @@
-//! Usage queries over 29 days of 1,000,000 request log rows (20 servers, 50 tools, 100
-//! users, 1% errors, inside the default 30-day window): each grouping and the summary, as the median
-//! of 5 runs, and as a ratio to a plain `count(*)` over the same window (the cost of
-//! touching every row once), measured in the same run. Goal (issue 5): under 1 s each.
+//! Usage queries over 1,000,000 request log rows spread over 29 days (inside the default
+//! 30-day window), inserted through `logs::store::insert_at` so the rollups are built the
+//! way production builds them. Calls are drawn independently at random (seeded): 50
+//! users, 20 servers × 10 tools, 1% errors, durations 0..500 ms; each user belongs to
+//! one of 5 workspaces and their calls are attributed to it (as `access::attribute`
+//! does for a member of one workspace).
+//!
+//! Prints: the insert rate with the rollups and without (the same rows into an empty
+//! database, one row per transaction and 1,000 per transaction; best of 2) as a ratio; then each
+//! grouping, the summary, a caller without `logs:admin` and an odd window, as the median
+//! of 5 runs and as a ratio to a plain `count(*)` over the window measured in the same
+//! run (the cost of touching every row once). Goal (issue 5): under 1 s each.
 //!
 //! Run: `cargo bench --bench usage`. Under `cargo test` it does nothing.
 
+use mcpd::logs::{Kind, NewRequestLog};
 use mcpd::store::list::{Filter, ListQuery, Op};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
 use std::time::{Duration, Instant};
+use time::OffsetDateTime;
 
-const ROWS: usize = 1_000_000;
+/// Rows in the window: 1,000,000, or `USAGE_BENCH_ROWS` for a quick trial.
+static ROWS: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+    std::env::var("USAGE_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+});
+const SPAN_S: i64 = 29 * 86_400;
+const USERS: usize = 50;
+const WORKSPACES: usize = 5;
+const SERVERS: usize = 20;
+const TOOLS: usize = 10;
+const CAP: usize = 16 * 1024;
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
@@ -46,45 +71,146 @@ where
     v[2]
 }
 
-async fn run() {
-    let dir = tempfile::tempdir().unwrap();
+fn user(i: usize) -> String {
+    format!("usr_{i:016}")
+}
+
+/// Row `i` of the data set (same rows for the same seed), and its time.
+fn row(rng: &mut StdRng, i: usize, start: OffsetDateTime) -> (NewRequestLog, OffsetDateTime) {
+    let u = rng.random_range(0..USERS);
+    let s = rng.random_range(0..SERVERS);
+    let t = rng.random_range(0..TOOLS);
+    let error = rng.random_range(0..100) == 0;
+    let at = start + time::Duration::milliseconds(i as i64 * SPAN_S * 1000 / *ROWS as i64);
+    let log = NewRequestLog {
+        user_id: Some(user(u)),
+        api_key_id: None,
+        workspace_id: Some(format!("wks_{:016}", u % WORKSPACES)),
+        server_id: format!("mcp_{s:016}"),
+        server_name: format!("server-{s}"),
+        kind: Kind::Tool,
+        name: format!("tool-{t}"),
+        error_code: error.then(|| "MCP_TOOL_ERROR".to_string()),
+        error_message: error.then(|| "the tool failed".to_string()),
+        duration_ms: rng.random_range(0..500),
+        arguments: json!({"message": "x".repeat(rng.random_range(0..200))}),
+        result: (!error).then(|| json!({"content": [{"type": "text", "text": "ok"}]})),
+    };
+    (log, at)
+}
+
+async fn open(dir: &std::path::Path) -> mcpd::app::AppState {
     let config = mcpd::config::Config {
         server: mcpd::config::ServerConfig {
-            data_dir: dir.path().to_path_buf(),
+            data_dir: dir.to_path_buf(),
             ..Default::default()
         },
         ..Default::default()
     };
-    let app = mcpd::app::App::open(config).await.expect("open");
+    mcpd::app::App::open(config).await.expect("open")
+}
+
+/// Inserts rows `range` in transactions of `batch` rows; returns rows per second.
+async fn insert(
+    app: &mcpd::app::App,
+    range: std::ops::Range<usize>,
+    batch: usize,
+    rollup: bool,
+    start: OffsetDateTime,
+) -> f64 {
+    let n = range.len();
+    let mut rng = StdRng::seed_from_u64(range.start as u64);
+    let rows: Vec<_> = range.map(|i| row(&mut rng, i, start)).collect();
     let t = Instant::now();
-    app.store
-        .write(|tx| {
-            let now = time::OffsetDateTime::now_utc();
-            let mut stmt = tx.prepare(
-                "INSERT INTO request_logs (id, timestamp, user_id, server_id, server_name, kind, name, status, duration_ms, request_bytes, response_bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'tool', ?6, ?7, ?8, 100, 400)",
-            )?;
-            for i in 0..ROWS {
-                let ts = now - time::Duration::seconds((i as i64 * 2_505_600) / ROWS as i64);
-                stmt.execute(rusqlite::params![
-                    format!("rlog_{i:016}"),
-                    mcpd::time::format_rfc3339(ts),
-                    format!("usr_{:016}", i % 100),
-                    format!("mcp_{:016}", i % 20),
-                    format!("server-{}", i % 20),
-                    format!("tool-{}", i % 50),
-                    if i % 100 == 0 { "error" } else { "success" },
-                    (i % 250) as i64,
-                ])?;
+    for chunk in rows.chunks(batch) {
+        let chunk = chunk.to_vec();
+        app.store
+            .write(move |tx| {
+                for (log, at) in &chunk {
+                    if rollup {
+                        mcpd::logs::store::insert_at(tx, log, CAP, *at)?;
+                    } else {
+                        mcpd::logs::store::insert_without_rollup(tx, log, CAP, *at)?;
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+    n as f64 / t.elapsed().as_secs_f64()
+}
+
+fn line(what: &str, d: Duration, base: Duration) {
+    println!(
+        "{:<44} {:>10.1} {:>10.2}",
+        what,
+        d.as_secs_f64() * 1e3,
+        d.as_secs_f64() / base.as_secs_f64()
+    );
+}
+
+async fn run() {
+    let start = OffsetDateTime::now_utc() - time::Duration::seconds(SPAN_S);
+
+    // Write cost: the same rows into empty databases, with and without the rollups,
+    // alternating twice (the machine is shared) and keeping each side's best run.
+    println!(
+        "\ninsert rate (rows/s)        {:>12} {:>12} {:>8} {:>14}",
+        "rollups", "row only", "ratio", "µs added/row"
+    );
+    for (label, rows, batch) in [
+        ("1 row per transaction", 5_000.min(*ROWS), 1),
+        ("1000 rows per transaction", 100_000.min(*ROWS), 1000),
+    ] {
+        let (mut r_with, mut r_without) = (0f64, 0f64);
+        for _ in 0..2 {
+            for rollup in [false, true] {
+                let dir = tempfile::tempdir().unwrap();
+                let app = open(dir.path()).await;
+                let r = insert(&app, 0..rows, batch, rollup, start).await;
+                let best = if rollup { &mut r_with } else { &mut r_without };
+                *best = best.max(r);
             }
-            Ok(())
+        }
+        println!(
+            "{label:<27} {r_with:>12.0} {r_without:>12.0} {:>8.2} {:>14.1}",
+            r_with / r_without,
+            (1.0 / r_with - 1.0 / r_without) * 1e6
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(dir.path()).await;
+    let t = Instant::now();
+    let mut i = 0;
+    while i < *ROWS {
+        let end = (i + 50_000).min(*ROWS);
+        insert(&app, i..end, 1000, true, start).await;
+        i = end;
+    }
+    println!(
+        "\ninserted {} rows with rollups in {:.1}s",
+        *ROWS,
+        t.elapsed().as_secs_f64()
+    );
+    let sizes = app
+        .store
+        .read(|c| {
+            mcpd::usage::rollup::TABLES
+                .iter()
+                .map(|t| {
+                    c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .map(|n| format!("{t} {n}"))
+                    .map_err(Into::into)
+                })
+                .collect::<mcpd::error::Result<Vec<_>>>()
         })
         .await
         .unwrap();
-    println!(
-        "\ninserted {ROWS} rows in {:.1}s",
-        t.elapsed().as_secs_f64()
-    );
+    println!("rollup rows: {}", sizes.join(", "));
 
     let base = median(|| async {
         app.store
@@ -92,25 +218,31 @@ async fn run() {
                 let n: i64 = c.query_row(
                     "SELECT count(*) FROM request_logs WHERE timestamp >= ?1",
                     [mcpd::time::format_rfc3339(
-                        time::OffsetDateTime::now_utc() - time::Duration::days(31),
+                        OffsetDateTime::now_utc() - time::Duration::days(30),
                     )],
                     |r| r.get(0),
                 )?;
-                assert_eq!(n as usize, ROWS);
+                assert_eq!(n as usize, *ROWS);
                 Ok(())
             })
             .await
             .unwrap();
     })
     .await;
-    println!("{:<28} {:>10} {:>10}", "query", "median ms", "ratio");
     println!(
-        "{:<28} {:>10.1} {:>10.2}",
-        "count(*) baseline",
-        base.as_secs_f64() * 1e3,
-        1.0
+        "\n{:<44} {:>10} {:>10}",
+        "query (30-day window)", "median ms", "ratio"
     );
-    for group in ["server", "tool", "user", "day", "server,day"] {
+    line("count(*) baseline", base, base);
+    for group in [
+        "server",
+        "tool",
+        "user",
+        "workspace",
+        "day",
+        "server,day",
+        "user,tool",
+    ] {
         let d = median(|| async {
             let page = mcpd::usage::grouped(&app, query(&[("group_by", group)]), None)
                 .await
@@ -118,22 +250,58 @@ async fn run() {
             assert!(page.total > 0);
         })
         .await;
-        println!(
-            "{:<28} {:>10.1} {:>10.2}",
-            format!("group_by={group}"),
-            d.as_secs_f64() * 1e3,
-            d.as_secs_f64() / base.as_secs_f64()
-        );
+        line(&format!("group_by={group}"), d, base);
     }
     let d = median(|| async {
         let s = mcpd::usage::summary(&app, query(&[]), None).await.unwrap();
-        assert_eq!(s.calls as usize, ROWS);
+        assert_eq!(s.calls as usize, *ROWS);
     })
     .await;
-    println!(
-        "{:<28} {:>10.1} {:>10.2}",
-        "summary",
-        d.as_secs_f64() * 1e3,
-        d.as_secs_f64() / base.as_secs_f64()
-    );
+    line("summary", d, base);
+    let d = median(|| async {
+        let s = mcpd::usage::summary(&app, query(&[("workspace", "wks_0000000000000002")]), None)
+            .await
+            .unwrap();
+        assert!(s.calls > 0);
+    })
+    .await;
+    line("summary workspace=…", d, base);
+    let me = user(7);
+    let d = median(|| async {
+        let page = mcpd::usage::grouped(&app, query(&[("group_by", "tool")]), Some(me.clone()))
+            .await
+            .unwrap();
+        assert!(page.total > 0 && page.total as usize <= SERVERS * TOOLS);
+    })
+    .await;
+    line("group_by=tool, own calls only", d, base);
+    let d = median(|| async {
+        let s = mcpd::usage::summary(&app, query(&[]), Some(me.clone()))
+            .await
+            .unwrap();
+        assert!(s.calls > 0);
+    })
+    .await;
+    line("summary, own calls only", d, base);
+    // An odd window: 10:17 one day to 03:05 four days later, one server's tools.
+    let day = (start + time::Duration::days(10)).date();
+    let from = format!("{day}T10:17:00Z");
+    let to = format!("{}T03:05:00Z", day + time::Duration::days(4));
+    let d = median(|| async {
+        let page = mcpd::usage::grouped(
+            &app,
+            query(&[
+                ("group_by", "tool"),
+                ("from", &from),
+                ("to", &to),
+                ("server", "server-3"),
+            ]),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(page.total as usize, TOOLS);
+    })
+    .await;
+    line("group_by=tool server=… 10:17 → +4d 03:05", d, base);
 }

@@ -24,14 +24,38 @@ pub struct App {
     pub vault: Arc<Vault>,
     /// Failed-login throttle per (username, client address).
     pub login_limiter: crate::auth::ratelimit::LoginLimiter,
+    /// Authenticated requests per caller (`auth.requests_per_minute`).
+    pub request_limiter: crate::auth::ratelimit::RequestLimiter,
     /// Live MCP client sessions, one per running MCP server.
     pub mcp: Arc<crate::mcp::sessions::Sessions>,
+    /// Group-committed request log rows (started by `serve`).
+    pub request_logs: crate::logs::writer::Writer,
     pub started: Instant,
     pub started_at: String,
     /// Cancelled on shutdown; background tasks watch it.
     pub shutdown: CancellationToken,
     /// Background tasks, awaited on shutdown.
     pub tasks: TaskTracker,
+}
+
+impl App {
+    /// Runs `op` to its end even when the caller stops waiting for it: an HTTP client
+    /// that goes away drops its handler's future, which would otherwise cut a
+    /// multi-step change to Docker and the database off half-way. `op` runs on
+    /// [`App::tasks`] (so shutdown waits for it too) in the request's id scope and
+    /// tracing span. A panic in `op` is an internal error.
+    pub async fn to_completion<T, F>(&self, op: F) -> crate::error::Result<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = crate::error::Result<T>> + Send + 'static,
+    {
+        self.tasks
+            .spawn(crate::http::request_id::propagate(op))
+            .await
+            .map_err(|e| {
+                crate::error::Error::internal(anyhow::anyhow!("operation task failed: {e}"))
+            })?
+    }
 }
 
 /// Files in the data dir.
@@ -79,7 +103,11 @@ impl App {
             login_limiter: crate::auth::ratelimit::LoginLimiter::new(
                 config.auth.login_failures_per_minute,
             ),
+            request_limiter: crate::auth::ratelimit::RequestLimiter::new(
+                config.auth.requests_per_minute,
+            ),
             mcp: Arc::default(),
+            request_logs: Default::default(),
             config,
             store,
             started: Instant::now(),
@@ -172,6 +200,7 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
     crate::systemd::spawn_reload(&app, tls.clone(), reload, hup, status.clone());
     crate::systemd::spawn_watchdog(&app);
     crate::auth::session::spawn_cleanup(&app);
+    crate::usage::retention::spawn(&app);
     crate::backups::recover(&app).await?;
     crate::backups::schedule::spawn(&app);
     let server = axum_server::from_tcp_rustls(listener, tls)?
@@ -182,6 +211,7 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
         .serve(router.into_make_service_with_connect_info::<SocketAddr>());
 
     crate::services::events::spawn(app.clone());
+    crate::logs::writer::Writer::start(&app);
     crate::mcp::manager::spawn_background(&app);
     crate::catalog::announce(&app).await;
     let _ = sd_notify::notify(

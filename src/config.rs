@@ -76,6 +76,10 @@ pub struct AuthConfig {
     pub allow_registration: bool,
     /// Failed logins allowed per minute per username and client address before 429.
     pub login_failures_per_minute: u32,
+    /// Authenticated requests allowed per minute per caller (API key, else user) before
+    /// 429 `RATE_LIMIT_EXCEEDED`; the whole minute's worth may come as one burst.
+    /// 0 turns the limit off.
+    pub requests_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -102,6 +106,10 @@ pub struct McpConfig {
     pub max_call_timeout_s: u64,
     /// Arguments and results are kept in the request log up to this many bytes each.
     pub request_log_payload_cap_bytes: usize,
+    /// Request log rows older than this many days are deleted (hourly, in small
+    /// batches); the usage rollups are kept, so usage still answers for whole days of
+    /// older windows. 0 keeps every row.
+    pub request_log_retention_days: u32,
     /// Directory of extra built-in MCP catalog entries (`*.json`, one entry each); a file
     /// replaces a shipped entry of the same name. A missing directory adds nothing.
     pub catalog_dir: PathBuf,
@@ -183,6 +191,7 @@ impl Default for AuthConfig {
             refresh_token_ttl_s: 30 * 24 * 3600,
             allow_registration: false,
             login_failures_per_minute: 5,
+            requests_per_minute: 1200,
         }
     }
 }
@@ -204,6 +213,7 @@ impl Default for McpConfig {
             call_timeout_s: 60,
             max_call_timeout_s: 600,
             request_log_payload_cap_bytes: 64 * 1024,
+            request_log_retention_days: 90,
             catalog_dir: PathBuf::from("/etc/mcpd/catalog.d"),
         }
     }

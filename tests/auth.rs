@@ -142,6 +142,67 @@ async fn failed_logins_are_rejected_then_rate_limited() {
 }
 
 #[tokio::test]
+async fn requests_are_rate_limited_per_user_and_per_api_key() {
+    // Six a minute: one bucket per user, one per API key.
+    let mut d =
+        Daemon::start_with_env(vec![("MCPD_AUTH__REQUESTS_PER_MINUTE".into(), "6".into())]).await;
+    let dev = d.user_with_roles("rita", &["developer"]).await;
+    let admin = d.admin().await;
+    let get = |auth: (&'static str, String)| {
+        let req = d.client.get(d.url("/users/me")).header(auth.0, auth.1);
+        async move {
+            let r = req.send().await.unwrap();
+            let header = |n: &str| r.headers().get(n).map(|v| v.to_str().unwrap().to_string());
+            let standing = (
+                header("x-ratelimit-limit"),
+                header("x-ratelimit-remaining"),
+                header("x-ratelimit-reset"),
+                header("retry-after"),
+            );
+            let status = r.status();
+            (status, standing, r.json::<Value>().await.unwrap())
+        }
+    };
+    let bearer = ("authorization", format!("Bearer {dev}"));
+    let (s, b) = d
+        .post("/api-keys", &dev, json!({"name": "rl", "scopes": ["*"]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let key = ("x-api-key", b["data"]["key"].as_str().unwrap().to_string());
+    // The key's creation took one of the user's six.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    for left in (0..5).rev() {
+        let (s, (limit, remaining, reset, _), b) = get(bearer.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(limit.as_deref(), Some("6"));
+        assert_eq!(remaining, Some(left.to_string()));
+        let reset: i64 = reset.unwrap().parse().unwrap();
+        assert!(
+            (now..=now + 70).contains(&reset),
+            "reset {reset}, now {now}"
+        );
+    }
+    let (s, (_, remaining, _, retry), b) = get(bearer.clone()).await;
+    assert_error(s, &b, 429, "RATE_LIMIT_EXCEEDED");
+    assert_eq!(remaining.as_deref(), Some("0"));
+    let retry: u64 = retry.expect("Retry-After").parse().unwrap();
+    assert!((1..=10).contains(&retry), "{retry}");
+    // The API key has its own bucket; other users are unaffected; unauthenticated
+    // routes carry no standing.
+    let (s, (_, remaining, _, _), b) = get(key).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(remaining.as_deref(), Some("5"));
+    let (s, (_, remaining, _, _), _) = get(("authorization", format!("Bearer {admin}"))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(remaining.is_some());
+    let r = d.client.get(d.url("/health")).send().await.unwrap();
+    assert!(r.headers().get("x-ratelimit-limit").is_none());
+}
+
+#[tokio::test]
 async fn users_crud_roles_disable_and_password_change() {
     let mut d = Daemon::start().await;
     let admin = d.admin().await;

@@ -324,6 +324,14 @@ async fn filesystem_from_registry_checks_config_and_reconfigures() {
     assert_eq!(s, StatusCode::CREATED, "{b}");
     assert_eq!(b["data"]["status"], "running");
     assert_eq!(b["data"]["server_info"]["name"], "secure-filesystem-server");
+    assert_eq!(b["data"]["registry"], "filesystem");
+    let (_, b) = d.get(&server, &admin).await;
+    assert_eq!(b["data"]["registry"], "filesystem", "{b}");
+    let (_, b) = d.get("/mcp/servers?registry=filesystem", &admin).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 1, "{b}");
+    assert_eq!(b["data"][0]["name"], name.as_str(), "{b}");
+    let (_, b) = d.get("/mcp/servers?registry=everything", &admin).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 0, "{b}");
     let (s, b) = list_dir(&d, &admin, &name, "/data/notes").await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert!(text_of(&b["data"]).contains("readme.md"), "{b}");

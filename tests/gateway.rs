@@ -5,7 +5,8 @@
 //! Checked: namespaced listing, tool calls (including a tool's own `isError`), a
 //! resource read, a prompt, unknown tools, a stopped server, a viewer who may list but
 //! not call, a developer narrowed by workspace grants, 401 without or with bad
-//! credentials, an API key, and the request log rows with the caller's user id.
+//! credentials, an API key, the request log rows with the caller's user id, and a call
+//! the client cancels ending behind the gateway too.
 
 mod common;
 
@@ -19,6 +20,7 @@ use rmcp::{ServiceError, ServiceExt};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 type Client = RunningService<RoleClient, ()>;
 
@@ -609,4 +611,145 @@ fn python(d: &Daemon, env: &[(&str, &str)], args: &[&str]) -> Option<Value> {
             String::from_utf8_lossy(&out.stderr)
         )
     }))
+}
+
+/// Waits for the request log row of `tool` on `server` (the execution ended), at most
+/// `within` from `started`.
+async fn wait_for_row(
+    d: &Daemon,
+    admin: &str,
+    server: &str,
+    tool: &str,
+    started: Instant,
+    within: Duration,
+) -> Value {
+    loop {
+        let rows = log_rows(d, admin, server).await;
+        if let Some(r) = rows.into_iter().find(|r| r["name"] == tool) {
+            return r;
+        }
+        assert!(
+            started.elapsed() < within,
+            "no request log row for {tool} on {server}\nlog:\n{}",
+            d.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// One raw JSON-RPC POST to `/mcp` (streamable HTTP as a minimal client sends it).
+async fn raw_post(
+    d: &Daemon,
+    token: &str,
+    session: Option<&str>,
+    body: Value,
+) -> reqwest::Response {
+    let mut req = d
+        .client
+        .post(gateway_url(d))
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&body);
+    if let Some(id) = session {
+        req = req.header("mcp-session-id", id);
+    }
+    req.send().await.expect("POST /mcp")
+}
+
+/// A call its MCP client gives up on ends behind the gateway at once, whether the
+/// client cancels it (rmcp sends `notifications/cancelled` when the call future is
+/// dropped) or just goes away (closes the connection carrying the call): the execution
+/// stops waiting for the slow tool, logs the call as cancelled, and the shared
+/// upstream session keeps serving calls.
+#[tokio::test]
+async fn a_call_cancelled_by_its_client_ends_behind_the_gateway() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let every = d.name("every");
+    create_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
+    let c = connect(&d, &admin).await;
+    let long = format!("{every}__trigger-long-running-operation");
+    let slow = tool(&c, &long, json!({"duration": 30, "steps": 30}));
+    let started = Instant::now();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), slow)
+            .await
+            .is_err(),
+        "the 30 s operation cannot have finished within 1 s"
+    );
+    // The row is written when the execution ends: long before the tool would finish.
+    let long_name = "trigger-long-running-operation";
+    let within = Duration::from_secs(15);
+    let row = wait_for_row(&d, &admin, &every, long_name, started, within).await;
+    assert_eq!(row["status"], "error", "{row}");
+    assert_eq!(row["error_code"], "CANCELLED", "{row}");
+    assert!(row["duration_ms"].as_u64().unwrap() < 15_000, "{row}");
+    let r = tool(&c, &format!("{every}__echo"), json!({"message": "after"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(&serde_json::to_value(&r.content).unwrap()),
+        "Echo: after"
+    );
+    c.cancel().await.ok();
+
+    // A client that closes the connection without a word: a raw session whose call's
+    // response stream is dropped after a second.
+    let init = raw_post(
+        &d,
+        &admin,
+        None,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}}}),
+    )
+    .await;
+    assert_eq!(init.status(), StatusCode::OK);
+    let session = init
+        .headers()
+        .get("mcp-session-id")
+        .expect("session id")
+        .to_str()
+        .unwrap()
+        .to_string();
+    init.text().await.unwrap();
+    let ready = raw_post(
+        &d,
+        &admin,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    assert!(ready.status().is_success(), "{}", ready.status());
+    let other = d.name("every2");
+    create_server(&d, &admin, &other, EVERYTHING_IMAGE).await;
+    let started = Instant::now();
+    let mut call = raw_post(
+        &d,
+        &admin,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": format!("{other}__{long_name}"),
+            "arguments": {"duration": 30, "steps": 30}}}),
+    )
+    .await;
+    assert_eq!(call.status(), StatusCode::OK);
+    // Read until the first second has passed (progress events may arrive), then go away.
+    while let Ok(chunk) = tokio::time::timeout(
+        Duration::from_secs(1).saturating_sub(started.elapsed()),
+        call.chunk(),
+    )
+    .await
+    {
+        let chunk = chunk.expect("stream");
+        assert!(
+            chunk.is_some(),
+            "the call ended within a second: the 30 s operation cannot have"
+        );
+    }
+    drop(call);
+    let row = wait_for_row(&d, &admin, &other, long_name, started, within).await;
+    assert_eq!(row["error_code"], "CANCELLED", "{row}");
 }

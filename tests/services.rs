@@ -946,6 +946,79 @@ async fn a_create_abandoned_by_its_client_leaves_all_or_nothing() {
 }
 
 #[tokio::test]
+async fn stop_and_delete_abandoned_by_their_client_still_finish() {
+    require_docker!();
+    // Containers that ignore SIGTERM take the whole stop timeout (2 s) each to stop.
+    let mut d =
+        Daemon::start_with_env(vec![("MCPD_DOCKER__STOP_TIMEOUT_S".into(), "2".into())]).await;
+    let admin = d.admin().await;
+    let name = d.name("stubborn");
+    let (s, b) = d
+        .post(
+            "/services",
+            &admin,
+            json!({"name": name, "image": BUSYBOX_IMAGE, "replicas": 2, "start": true,
+                   "command": ["sh", "-c", "trap '' TERM; while true; do sleep 1; done"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let abandon = |method: reqwest::Method, path: String| {
+        let req = d
+            .client
+            .request(method, d.url(&path))
+            .bearer_auth(&admin)
+            .timeout(Duration::from_millis(500));
+        async move {
+            let r = req.send().await;
+            assert!(r.is_err(), "the request was expected to time out: {r:?}");
+        }
+    };
+    let settled = |want: &'static str| {
+        let (d, admin, name) = (&d, &admin, &name);
+        async move {
+            for _ in 0..120 {
+                let (_, b) = d.get(&format!("/services/{name}"), admin).await;
+                if b["data"]["status"] == want {
+                    return b;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            panic!("service never became {want}");
+        }
+    };
+
+    // The stop goes on after the client left: every replica ends up stopped.
+    abandon(Method::POST, format!("/services/{name}/stop")).await;
+    let b = settled("stopped").await;
+    assert_eq!(b["data"]["desired_state"], "stopped", "{b}");
+    for c in b["data"]["containers"].as_array().unwrap() {
+        assert_ne!(c["status"], "running", "{b}");
+    }
+
+    // So does a delete: the service and all its containers are gone.
+    let (s, b) = d
+        .post(&format!("/services/{name}/start"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    abandon(Method::DELETE, format!("/services/{name}")).await;
+    let mut gone = false;
+    for _ in 0..120 {
+        let (s, _) = d.get(&format!("/services/{name}"), &admin).await;
+        if s == StatusCode::NOT_FOUND
+            && common::containers_named(&format!("mcpd-{name}-")).is_empty()
+        {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(gone, "the abandoned delete did not finish\n{}", d.log());
+    // The delete is in the audit log as done by the admin.
+    let (_, b) = d.get("/audit?action=services.delete", &admin).await;
+    assert_eq!(b["data"][0]["outcome"], "success", "{b}");
+}
+
+#[tokio::test]
 async fn secret_references_in_env_resolve_only_inside_the_container() {
     require_docker!();
     let mut d = Daemon::start().await;

@@ -143,3 +143,321 @@ async fn usage_by_tool_user_and_day_with_summary() {
     let (s, b) = d.call(reqwest::Method::GET, "/usage", None, None).await;
     assert_error(s, &b, 401, "UNAUTHORIZED");
 }
+
+/// `YYYY-MM-DD` of today (UTC) plus `days`.
+fn day(days: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::days(days))
+        .date()
+        .to_string()
+}
+
+#[tokio::test]
+async fn usage_by_workspace_with_filters_and_period() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let dev_a = d.user_with_roles("usage-ws-a", &["developer"]).await;
+    let dev_b = d.user_with_roles("usage-ws-b", &["developer"]).await;
+    let server = d.name("every");
+    let (s, b) = d
+        .post(
+            "/mcp/servers",
+            &admin,
+            json!({"name": server, "image": EVERYTHING_IMAGE, "transport": "stdio"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    // Team A grants the server to its member usage-ws-a: their calls count there;
+    // usage-ws-b's and the admin's count under the built-in `default`.
+    let (s, b) = d
+        .post("/workspaces", &admin, json!({"name": "usage-team-a"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let team_a = b["data"]["id"].as_str().unwrap().to_string();
+    let (s, b) = d
+        .post(
+            "/workspaces/usage-team-a/members",
+            &admin,
+            json!({"user": "usage-ws-a"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = d
+        .post(
+            "/workspaces/usage-team-a/access",
+            &admin,
+            json!({"server": server}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    for (token, n) in [(&dev_a, 2), (&dev_b, 3), (&admin, 1)] {
+        for i in 0..n {
+            let args = json!({"message": format!("w{i}")});
+            assert_eq!(call(&d, token, &server, "echo", args).await, StatusCode::OK);
+        }
+    }
+
+    // By workspace, with names.
+    let (s, b) = d.get("/usage?group_by=workspace", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let rows = b["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{b}");
+    assert_eq!(rows[0]["workspace_id"], "wks_default");
+    assert_eq!(rows[0]["workspace_name"], "default");
+    assert_eq!(rows[0]["calls"], 4);
+    assert_eq!(rows[1]["workspace_id"], team_a.as_str());
+    assert_eq!(rows[1]["workspace_name"], "usage-team-a");
+    assert_eq!(rows[1]["calls"], 2);
+    assert_eq!(rows[1]["errors"], 0);
+    assert!(rows[1]["first_at"].as_str().unwrap() <= rows[1]["last_at"].as_str().unwrap());
+
+    // The workspace filter, by name or id, on both endpoints.
+    for w in ["usage-team-a", team_a.as_str()] {
+        let (s, b) = d
+            .get(&format!("/usage?group_by=user&workspace={w}"), &admin)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["meta"]["pagination"]["total"], 1, "{b}");
+        assert_eq!(b["data"][0]["calls"], 2);
+    }
+    let (s, b) = d.get("/usage/summary?workspace=default", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["calls"], 4);
+    assert_eq!(b["data"]["users"], 2);
+    let (_, b) = d.get("/usage/summary", &admin).await;
+    let by_ws = b["data"]["by_workspace"].as_array().unwrap();
+    assert_eq!(by_ws.len(), 2, "{b}");
+    assert_eq!(by_ws[1]["workspace_name"], "usage-team-a");
+    assert_eq!(by_ws[1]["calls"], 2);
+    // `connection` (seed 002) names the server too.
+    let (_, b) = d
+        .get(&format!("/usage/summary?connection={server}"), &admin)
+        .await;
+    assert_eq!(b["data"]["calls"], 6);
+
+    // Period: the last day, week or month before `to`.
+    for p in ["day", "week", "month"] {
+        let (s, b) = d.get(&format!("/usage/summary?period={p}"), &admin).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(b["data"]["calls"], 6, "{p}");
+    }
+    let (_, b) = d
+        .get("/usage/summary?period=week&to=2001-01-01T00:00:00Z", &admin)
+        .await;
+    assert_eq!(b["data"]["calls"], 0);
+    assert_eq!(b["data"]["from"], "2000-12-25T00:00:00.000Z");
+
+    // A window holding today as a whole day reads the rollups: same answer.
+    let (s, b) = d
+        .get(
+            &format!(
+                "/usage?group_by=workspace,user&from={}T00:00:00Z&to={}T00:00:00Z",
+                day(-1),
+                day(2)
+            ),
+            &admin,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let calls: Vec<i64> = b["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["calls"].as_i64().unwrap())
+        .collect();
+    assert_eq!(calls, [3, 2, 1], "{b}");
+
+    // Without logs:admin: only one's own calls, in one's workspace.
+    let (_, b) = d.get("/usage?group_by=workspace", &dev_a).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 1, "{b}");
+    assert_eq!(b["data"][0]["workspace_name"], "usage-team-a");
+    assert_eq!(b["data"][0]["calls"], 2);
+
+    // A deleted workspace keeps its calls, by id, with no name.
+    let (s, _) = d.delete("/workspaces/usage-team-a", &admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, b) = d
+        .get(
+            &format!("/usage?group_by=workspace&workspace={team_a}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(b["data"][0]["workspace_id"], team_a.as_str(), "{b}");
+    assert_eq!(b["data"][0]["workspace_name"], Value::Null);
+    assert_eq!(b["data"][0]["calls"], 2);
+
+    // Bad values name the field and change nothing.
+    for (path, field) in [
+        ("/usage/summary?period=year", "period"),
+        (
+            "/usage/summary?period=day&from=2026-01-01T00:00:00Z",
+            "period",
+        ),
+        ("/usage?period=fortnight", "period"),
+        ("/usage?workspace=no-such-team", "workspace"),
+        ("/usage/summary?workspace=usage-team-a", "workspace"),
+        ("/usage?group_by=workspace,colour", "group_by"),
+        ("/usage?server=", "server"),
+        ("/usage/summary?server=a&connection=b", "connection"),
+        ("/usage/summary?group_by=user", "group_by"),
+    ] {
+        let (s, b) = d.get(path, &admin).await;
+        let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+        assert_eq!(e["details"][0]["field"], field, "{path}: {b}");
+    }
+    let (s, b) = d
+        .get("/usage?period=day&from=2026-01-01T00:00:00Z", &admin)
+        .await;
+    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(e["details"][1]["field"], "from", "{b}");
+}
+
+/// Old request log rows go after `request_log_retention_days`; usage keeps their days.
+#[tokio::test]
+async fn retention_purges_old_rows_and_keeps_usage() {
+    let mut d = Daemon::start_with_env(vec![(
+        "MCPD_MCP__REQUEST_LOG_RETENTION_DAYS".into(),
+        "2".into(),
+    )])
+    .await;
+    let admin = d.admin().await;
+    let old = time::OffsetDateTime::now_utc() - time::Duration::days(10);
+    let old_day = old.date();
+    {
+        let mut c = rusqlite::Connection::open(d.data_dir.join("mcpd.db")).unwrap();
+        c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+        let tx = c.transaction().unwrap();
+        let noon = old_day.with_hms(12, 0, 0).unwrap().assume_utc();
+        for (i, at) in [
+            noon,
+            noon,
+            noon + time::Duration::hours(3),
+            time::OffsetDateTime::now_utc() - time::Duration::hours(1),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let log = mcpd::logs::NewRequestLog {
+                user_id: None,
+                api_key_id: None,
+                workspace_id: None,
+                server_id: "mcp_retentiontest01".into(),
+                server_name: "retention-test".into(),
+                kind: mcpd::logs::Kind::Tool,
+                name: "echo".into(),
+                error_code: None,
+                error_message: None,
+                duration_ms: 10 * i as u64,
+                arguments: json!({"i": i}),
+                result: None,
+            };
+            mcpd::logs::store::insert_at(&tx, &log, 1024, at).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let (_, b) = d.get("/logs/requests", &admin).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 4, "{b}");
+
+    // The purge runs at startup, then hourly.
+    d.restart().await;
+    let admin = d.admin().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, b) = d.get("/logs/requests", &admin).await;
+        if b["meta"]["pagination"]["total"] == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not purged: {b}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // The old day's usage is still there from the rollups; its raw rows are not.
+    let whole = format!(
+        "/usage?group_by=tool&from={old_day}T00:00:00Z&to={}T00:00:00Z",
+        old_day.next_day().unwrap()
+    );
+    let (s, b) = d.get(&whole, &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"][0]["calls"], 3, "{b}");
+    assert_eq!(b["data"][0]["max_duration_ms"], 20);
+    assert_eq!(b["data"][0]["avg_duration_ms"], 10.0);
+    let partial = format!("/usage?from={old_day}T06:00:00Z&to={old_day}T18:00:00Z");
+    let (_, b) = d.get(&partial, &admin).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 0, "{b}");
+    let (_, b) = d.get("/usage/summary", &admin).await;
+    assert_eq!(b["data"]["calls"], 4, "{b}");
+}
+
+/// Rows in each table of the database at `db`.
+fn counts(db: &std::path::Path, tables: &[&str]) -> Vec<i64> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    tables
+        .iter()
+        .map(|t| {
+            c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+                .unwrap()
+        })
+        .collect()
+}
+
+/// A backup without logs carries no usage either; one with logs carries both.
+#[tokio::test]
+async fn backups_without_logs_leave_out_the_usage_rollups() {
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    {
+        let c = rusqlite::Connection::open(d.data_path("mcpd.db")).unwrap();
+        c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+        let log = mcpd::logs::NewRequestLog {
+            user_id: None,
+            api_key_id: None,
+            workspace_id: Some("wks_default".into()),
+            server_id: "mcp_backuptest00001".into(),
+            server_name: "backup-test".into(),
+            kind: mcpd::logs::Kind::Tool,
+            name: "echo".into(),
+            error_code: None,
+            error_message: None,
+            duration_ms: 5,
+            arguments: json!({}),
+            result: None,
+        };
+        mcpd::logs::store::insert(&c, &log, 1024).unwrap();
+    }
+    let mut tables = vec!["request_logs"];
+    tables.extend(mcpd::usage::rollup::TABLES);
+    let work = tempfile::tempdir().unwrap();
+    for (include_logs, want) in [(false, [0, 0, 0, 0]), (true, [1, 1, 1, 1])] {
+        let (s, b) = d
+            .post("/backups", &admin, json!({"include_logs": include_logs}))
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+        let id = b["data"]["id"].as_str().unwrap().to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let done = loop {
+            let (_, b) = d.get(&format!("/backups/{id}"), &admin).await;
+            let st = b["data"]["status"].as_str().unwrap_or_default().to_string();
+            if st == "completed" || st == "failed" {
+                break b["data"].clone();
+            }
+            assert!(std::time::Instant::now() < deadline, "{b}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        assert_eq!(done["status"], "completed", "{done}");
+        let archive = d
+            .data_path("backups")
+            .join(done["file_name"].as_str().unwrap());
+        let out = work.path().join(&id);
+        mcpd::backups::archive::verify(
+            &archive,
+            &mcpd::backups::archive::Unseal::default(),
+            Some(&out),
+        )
+        .unwrap();
+        assert_eq!(
+            counts(&out.join("data/mcpd.db"), &tables),
+            want,
+            "include_logs={include_logs}"
+        );
+    }
+}

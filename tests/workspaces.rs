@@ -28,6 +28,15 @@ async fn echo(d: &Daemon, token: &str, srv: &str) -> (StatusCode, Value) {
     .await
 }
 
+/// The `workspace_id` of the request log row of a successful execution.
+async fn logged_workspace(d: &Daemon, admin: &str, (s, b): (StatusCode, Value)) -> Value {
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let id = b["data"]["request_log_id"].as_str().unwrap();
+    let (s, b) = d.get(&format!("/logs/requests/{id}"), admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["data"]["workspace_id"].clone()
+}
+
 async fn read(d: &Daemon, token: &str, srv: &str, uri: &str) -> (StatusCode, Value) {
     d.post(
         "/mcp/execute/resource",
@@ -89,7 +98,10 @@ async fn organization_and_workspace_access() {
     assert_eq!(names(&b), ["default"]);
     let (_, b) = d.get("/mcp/servers", &dev).await;
     assert_eq!(names(&b).len(), 2);
-    assert_eq!(echo(&d, &dev, &every).await.0, StatusCode::OK);
+    assert_eq!(
+        logged_workspace(&d, &admin, echo(&d, &dev, &every).await).await,
+        "wks_default"
+    );
 
     // The admin closes the default workspace's servers: non-admins see nothing.
     let (s, b) = d
@@ -119,6 +131,7 @@ async fn organization_and_workspace_access() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
+    let team_a = b["data"]["id"].as_str().unwrap().to_string();
     let (s, b) = d
         .post("/workspaces", &admin, json!({"name": "team-a"}))
         .await;
@@ -179,7 +192,20 @@ async fn organization_and_workspace_access() {
     });
     let (_, b) = d.get(&format!("/mcp/servers/{every}/tools"), &dev).await;
     assert_eq!(names(&b), ["echo"], "only granted tools are listed");
-    assert_eq!(echo(&d, &dev, &every).await.0, StatusCode::OK);
+    // The call is attributed to the workspace that granted it; an admin's call that no
+    // workspace of theirs grants is attributed to none.
+    assert_eq!(
+        logged_workspace(&d, &admin, echo(&d, &dev, &every).await).await,
+        team_a
+    );
+    assert_eq!(
+        logged_workspace(&d, &admin, echo(&d, &admin, &every).await).await,
+        Value::Null
+    );
+    let (_, b) = d
+        .get(&format!("/logs/requests?workspace_id={team_a}"), &admin)
+        .await;
+    assert_eq!(b["meta"]["pagination"]["total"], 1, "{b}");
     let (s, b) = d
         .post(
             "/mcp/execute/tool",

@@ -1,11 +1,15 @@
 //! Who is calling: resolved from an access token or an API key on every request, with
-//! the user re-read from the database so that disabling a user, revoking a session or
-//! revoking a key takes effect on the very next request.
+//! the user as the database holds it so that disabling a user, revoking a session or
+//! revoking a key takes effect on the very next request. What a credential resolves to
+//! is kept in memory until the next database write ([`crate::store::cache`]) or the
+//! credential's expiry, whichever comes first; the token's signature and expiry are
+//! checked on every request.
 
 use super::rbac::{self, Permission, Role, Scope};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::sha256_hex;
 use crate::store::Store;
+use crate::store::cache::Cache;
 use rusqlite::OptionalExtension;
 use subtle::ConstantTimeEq;
 
@@ -98,18 +102,55 @@ fn active_user(conn: &rusqlite::Connection, user_id: &str) -> Result<Option<(Str
     Ok(Some((name, roles)))
 }
 
-/// Scopes of API key `key_id` owned by `user_id`, if it is neither revoked nor expired.
-fn live_key_scopes(conn: &rusqlite::Connection, key_id: &str, user_id: &str) -> Result<Vec<Scope>> {
-    let scopes: Option<String> = conn
+/// Scopes and expiry of API key `key_id` owned by `user_id`, if it is neither revoked
+/// nor expired.
+fn live_key_scopes(
+    conn: &rusqlite::Connection,
+    key_id: &str,
+    user_id: &str,
+) -> Result<(Vec<Scope>, Option<String>)> {
+    let row: Option<(String, Option<String>)> = conn
         .query_row(
-            "SELECT scopes FROM api_keys WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)",
+            "SELECT scopes, expires_at FROM api_keys WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)",
             rusqlite::params![key_id, user_id, crate::time::now_rfc3339()],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let scopes = scopes.ok_or_else(invalid_key)?;
+    let (scopes, expires_at) = row.ok_or_else(invalid_key)?;
     let scopes: Vec<String> = serde_json::from_str(&scopes)?;
-    Ok(scopes.iter().filter_map(|s| s.parse().ok()).collect())
+    Ok((
+        scopes.iter().filter_map(|s| s.parse().ok()).collect(),
+        expires_at,
+    ))
+}
+
+/// A resolved credential: the principal and when it stops being valid (RFC 3339, UTC
+/// with milliseconds like every stored time; `None`: no expiry) and, for an API key,
+/// when it was last recorded as used.
+#[derive(Clone)]
+struct Resolved {
+    principal: Principal,
+    until: Option<String>,
+    last_used: Option<String>,
+}
+
+impl Resolved {
+    fn valid_now(&self) -> bool {
+        self.until
+            .as_ref()
+            .is_none_or(|u| *u > crate::time::now_rfc3339())
+    }
+}
+
+/// Access tokens by token, API keys by hash.
+static RESOLVED: Cache<Resolved> = Cache::new(4096);
+
+/// The earlier of two optional expiries (`None` = never).
+fn earliest(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Resolves an access token's claims to a principal: session live, user active.
@@ -119,45 +160,57 @@ pub async fn from_access_token(
     token: &str,
 ) -> Result<Principal> {
     let claims = keys.verify(token)?;
-    store
+    if let Some(hit) = RESOLVED.get(store, token)
+        && hit.valid_now()
+    {
+        return Ok(hit.principal);
+    }
+    let generation = store.generation();
+    let resolved = store
         .read(move |c| {
             let now = crate::time::now_rfc3339();
-            let live: bool = c
+            let session_expiry: Option<String> = c
                 .query_row(
-                    "SELECT 1 FROM auth_sessions WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
+                    "SELECT expires_at FROM auth_sessions WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
                     rusqlite::params![claims.sid, claims.sub, now],
-                    |_| Ok(true),
+                    |r| r.get(0),
                 )
-                .optional()?
-                .unwrap_or(false);
-            if !live {
+                .optional()?;
+            let Some(session_expiry) = session_expiry else {
                 return Err(Error::new(ErrorCode::AuthTokenInvalid, "session has been revoked or has expired"));
-            }
+            };
             let (username, roles) = active_user(c, &claims.sub)?
                 .ok_or_else(|| Error::new(ErrorCode::AuthTokenInvalid, "user is disabled or no longer exists"))?;
             // A client-credentials token acts as its API key: the key's scopes (or the
             // narrower ones asked for at the token endpoint) apply while the key lives.
-            let scopes = match &claims.kid {
+            let (scopes, key_expiry) = match &claims.kid {
                 Some(kid) => {
-                    let key_scopes = live_key_scopes(c, kid, &claims.sub)?;
-                    Some(match &claims.scp {
+                    let (key_scopes, key_expiry) = live_key_scopes(c, kid, &claims.sub)?;
+                    let scopes = match &claims.scp {
                         Some(asked) => asked.iter().filter_map(|s| s.parse().ok()).collect(),
                         None => key_scopes,
-                    })
+                    };
+                    (Some(scopes), key_expiry)
                 }
-                None => None,
+                None => (None, None),
             };
-            Ok(Principal {
-                user_id: claims.sub,
-                username,
-                roles,
-                api_key_id: claims.kid,
-                scopes,
-                session_id: Some(claims.sid),
-                client_addr: None,
+            Ok(Resolved {
+                principal: Principal {
+                    user_id: claims.sub,
+                    username,
+                    roles,
+                    api_key_id: claims.kid,
+                    scopes,
+                    session_id: Some(claims.sid),
+                    client_addr: None,
+                },
+                until: earliest(Some(session_expiry), key_expiry),
+                last_used: None,
             })
         })
-        .await
+        .await?;
+    RESOLVED.put(store, generation, token, resolved.clone());
+    Ok(resolved.principal)
 }
 
 /// `(id, user_id, key_hash, scopes, expires_at, revoked_at, last_used_at)`.
@@ -176,46 +229,57 @@ type KeyRow = (
 pub async fn from_api_key(store: &Store, key: &str) -> Result<Principal> {
     let prefix = api_key_prefix(key).ok_or_else(invalid_key)?.to_string();
     let hash = sha256_hex(key);
-    let (principal, stale) = store
-        .read(move |c| {
-            let row: Option<KeyRow> = c
-                .query_row(
-                    "SELECT id, user_id, key_hash, scopes, expires_at, revoked_at, last_used_at FROM api_keys WHERE prefix = ?1",
-                    [&prefix],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
-                )
-                .optional()?;
-            let (id, user_id, stored, scopes, expires_at, revoked_at, last_used) = row.ok_or_else(invalid_key)?;
-            if !bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) || revoked_at.is_some() {
-                return Err(invalid_key());
-            }
-            let now = crate::time::now_rfc3339();
-            if expires_at.is_some_and(|e| e <= now) {
-                return Err(invalid_key());
-            }
-            let scopes: Vec<String> = serde_json::from_str(&scopes)?;
-            let scopes = scopes.iter().filter_map(|s| s.parse().ok()).collect();
-            let (username, roles) = active_user(c, &user_id)?.ok_or_else(invalid_key)?;
-            let minute_ago = crate::time::format_rfc3339(time::OffsetDateTime::now_utc() - time::Duration::minutes(1));
-            let stale = last_used.is_none_or(|t| t < minute_ago);
-            Ok((
-                Principal {
-                    user_id,
-                    username,
-                    roles,
-                    api_key_id: Some(id),
-                    scopes: Some(scopes),
-                    session_id: None,
-                    client_addr: None,
-                },
-                stale,
-            ))
-        })
-        .await?;
-    if stale {
-        let id = principal.api_key_id.clone().unwrap_or_default();
+    let resolved = match RESOLVED.get(store, &hash).filter(Resolved::valid_now) {
+        Some(hit) => hit,
+        None => {
+            let generation = store.generation();
+            let h = hash.clone();
+            let resolved = store
+                .read(move |c| {
+                    let row: Option<KeyRow> = c
+                        .query_row(
+                            "SELECT id, user_id, key_hash, scopes, expires_at, revoked_at, last_used_at FROM api_keys WHERE prefix = ?1",
+                            [&prefix],
+                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+                        )
+                        .optional()?;
+                    let (id, user_id, stored, scopes, expires_at, revoked_at, last_used) = row.ok_or_else(invalid_key)?;
+                    if !bool::from(stored.as_bytes().ct_eq(h.as_bytes())) || revoked_at.is_some() {
+                        return Err(invalid_key());
+                    }
+                    let now = crate::time::now_rfc3339();
+                    if expires_at.as_ref().is_some_and(|e| *e <= now) {
+                        return Err(invalid_key());
+                    }
+                    let scopes: Vec<String> = serde_json::from_str(&scopes)?;
+                    let scopes = scopes.iter().filter_map(|s| s.parse().ok()).collect();
+                    let (username, roles) = active_user(c, &user_id)?.ok_or_else(invalid_key)?;
+                    Ok(Resolved {
+                        principal: Principal {
+                            user_id,
+                            username,
+                            roles,
+                            api_key_id: Some(id),
+                            scopes: Some(scopes),
+                            session_id: None,
+                            client_addr: None,
+                        },
+                        until: expires_at,
+                        last_used,
+                    })
+                })
+                .await?;
+            RESOLVED.put(store, generation, &hash, resolved.clone());
+            resolved
+        }
+    };
+    let minute_ago =
+        crate::time::format_rfc3339(time::OffsetDateTime::now_utc() - time::Duration::minutes(1));
+    if resolved.last_used.as_ref().is_none_or(|t| *t < minute_ago) {
+        let id = resolved.principal.api_key_id.clone().unwrap_or_default();
         let store = store.clone();
-        // Bookkeeping only: the request does not wait for it.
+        // Bookkeeping only: the request does not wait for it. Its commit ends the
+        // cached entry, so the next request sees the new time.
         tokio::spawn(async move {
             let _ = store
                 .write(move |tx| {
@@ -228,7 +292,7 @@ pub async fn from_api_key(store: &Store, key: &str) -> Result<Principal> {
                 .await;
         });
     }
-    Ok(principal)
+    Ok(resolved.principal)
 }
 
 #[cfg(test)]

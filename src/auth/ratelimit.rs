@@ -1,10 +1,14 @@
-//! Failed-login throttling: at most `auth.login_failures_per_minute` failures per
+//! Rate limits kept in memory, as GCRA buckets (`governor`, keyed by a `DashMap`).
+//!
+//! [`LoginLimiter`] throttles failed logins: at most `auth.login_failures_per_minute` failures per
 //! minute per (lowercased username, client address), as a GCRA bucket (`governor`,
 //! keyed by a `DashMap`). Past the limit the key is blocked until the bucket has room
 //! again; while blocked, even a correct password is refused so the limit cannot be
 //! used as an oracle. A success does not reset the count (simple and safe).
 
 use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -95,6 +99,81 @@ impl LoginLimiter {
     }
 }
 
+/// Requests per minute per caller (seed 001, "Rate Limiting": per API key, else per
+/// user), on every authenticated request. The bucket holds a minute's worth, so a
+/// caller may burst up to the limit and then goes on at limit/60 per second.
+pub struct RequestLimiter {
+    limit: u32,
+    buckets: Option<
+        RateLimiter<
+            String,
+            DefaultKeyedStateStore<String>,
+            DefaultClock,
+            StateInformationMiddleware,
+        >,
+    >,
+}
+
+/// Where a caller stands, for the `X-RateLimit-*` headers: the limit per minute, the
+/// requests left now, and when the bucket is full again (Unix seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub limit: u32,
+    pub remaining: u32,
+    pub reset_unix: i64,
+}
+
+impl RequestLimiter {
+    /// `per_minute` requests per caller; 0 turns the limit off.
+    pub fn new(per_minute: u32) -> Self {
+        RequestLimiter {
+            limit: per_minute,
+            buckets: NonZeroU32::new(per_minute).map(|n| {
+                RateLimiter::dashmap(Quota::per_minute(n))
+                    .with_middleware::<StateInformationMiddleware>()
+            }),
+        }
+    }
+
+    /// Counts one request of `caller`. `Ok(None)` when the limit is off; `Err` with the
+    /// wait and the standing (nothing left) when over it.
+    pub fn check(&self, caller: &str) -> Result<Option<Standing>, (Limited, Standing)> {
+        let Some(buckets) = &self.buckets else {
+            return Ok(None);
+        };
+        if buckets.len() > SWEEP_ABOVE {
+            buckets.retain_recent();
+        }
+        // One request's worth of refill, in seconds.
+        let per_request = 60.0 / f64::from(self.limit);
+        let now = crate::time::unix_now();
+        match buckets.check_key(&caller.to_string()) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                let refill = (f64::from(self.limit - remaining) * per_request).ceil() as i64;
+                Ok(Some(Standing {
+                    limit: self.limit,
+                    remaining,
+                    reset_unix: now + refill,
+                }))
+            }
+            Err(not_until) => {
+                let wait = whole_seconds(not_until.wait_time_from(DefaultClock::default().now()));
+                Err((
+                    Limited {
+                        retry_after_s: wait,
+                    },
+                    Standing {
+                        limit: self.limit,
+                        remaining: 0,
+                        reset_unix: now + 60,
+                    },
+                ))
+            }
+        }
+    }
+}
+
 fn whole_seconds(d: Duration) -> u64 {
     (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
 }
@@ -102,6 +181,21 @@ fn whole_seconds(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_are_counted_per_caller_and_zero_is_off() {
+        let l = RequestLimiter::new(3);
+        for left in [2, 1, 0] {
+            let s = l.check("key:a").unwrap().unwrap();
+            assert_eq!((s.limit, s.remaining), (3, left));
+            assert!(s.reset_unix > crate::time::unix_now() - 1);
+        }
+        let (limited, s) = l.check("key:a").unwrap_err();
+        assert!((1..=20).contains(&limited.retry_after_s), "{limited:?}");
+        assert_eq!(s.remaining, 0);
+        assert_eq!(l.check("user:a").unwrap().unwrap().remaining, 2);
+        assert_eq!(RequestLimiter::new(0).check("key:a"), Ok(None));
+    }
 
     #[test]
     fn blocks_after_the_limit_per_key() {

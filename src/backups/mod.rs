@@ -862,6 +862,9 @@ impl Job {
             if !self.opts.include_logs {
                 let c = Connection::open(&db)?;
                 c.execute("DELETE FROM request_logs", [])?;
+                for t in crate::usage::rollup::TABLES {
+                    c.execute(&format!("DELETE FROM {t}"), [])?;
+                }
             }
             files.push((archive::DB_ENTRY.into(), db));
         }

@@ -130,7 +130,7 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
     };
     let row = ServerConfig {
         server_id: server.id.clone(),
-        registry,
+        registry: registry.clone(),
         config: rendered.public.clone(),
         secret_keys: keys(&rendered),
     };
@@ -144,6 +144,9 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
         }
         return Err(e);
     }
+    // The view was made before the config row that names the entry existed.
+    let mut server = server;
+    server.registry = Some(registry);
     Ok(server)
 }
 

@@ -28,35 +28,35 @@ pub fn namespaced(server: &str, name: &str) -> String {
 /// Splits a namespaced name into (server name, item name) using the known server
 /// names. Server names may themselves contain `_`, so the longest server name that is
 /// followed by `__` wins. `None` when no server matches or the item name is empty.
-pub fn split<'a>(namespaced: &'a str, servers: &[String]) -> Option<(String, &'a str)> {
+pub fn split<'a, 's>(
+    namespaced: &'a str,
+    servers: impl IntoIterator<Item = &'s str>,
+) -> Option<(String, &'a str)> {
     servers
-        .iter()
+        .into_iter()
         .filter_map(|s| {
             namespaced
-                .strip_prefix(s.as_str())
+                .strip_prefix(s)
                 .and_then(|rest| rest.strip_prefix(SEPARATOR))
                 .filter(|rest| !rest.is_empty())
-                .map(|rest| (s.clone(), rest))
+                .map(|rest| (s, rest))
         })
         .max_by_key(|(s, _)| s.len())
+        .map(|(s, rest)| (s.to_string(), rest))
 }
 
 /// The servers whose items the gateway offers now: every server whose status is
 /// `running`, ordered by name (so that a URI listed by two servers resolves the same
 /// way every time).
 pub async fn running_servers(app: &App) -> Result<Vec<ServerRecord>> {
-    let mut all = app.store.read(crate::mcp::store::all).await?;
-    all.retain(|r| r.status == status::RUNNING);
+    let mut all: Vec<ServerRecord> = manager::records(app)
+        .await?
+        .iter()
+        .filter(|r| r.status == status::RUNNING)
+        .cloned()
+        .collect();
     all.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(all)
-}
-
-/// Names of every server (any status), to resolve a namespaced name; a call to a
-/// server that is not running then fails with a clear "not running" error rather
-/// than "unknown tool".
-pub async fn server_names(app: &App) -> Result<Vec<String>> {
-    let all = app.store.read(crate::mcp::store::all).await?;
-    Ok(all.into_iter().map(|r| r.name).collect())
 }
 
 /// One list of every running server the caller's workspaces grant (`scope`), each item
@@ -190,26 +190,29 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn names(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+    fn names<'a>(v: &'a [&'a str]) -> impl Iterator<Item = &'a str> + Clone {
+        v.iter().copied()
     }
 
     #[test]
     fn split_takes_the_longest_server_name_followed_by_the_separator() {
         let servers = names(&["fs", "fs_x", "every"]);
         assert_eq!(
-            split("fs__read_text_file", &servers),
+            split("fs__read_text_file", servers.clone()),
             Some(("fs".into(), "read_text_file"))
         );
-        assert_eq!(split("fs_x__echo", &servers), Some(("fs_x".into(), "echo")));
+        assert_eq!(
+            split("fs_x__echo", servers.clone()),
+            Some(("fs_x".into(), "echo"))
+        );
         // A tool whose own name has `__` keeps it.
         assert_eq!(
-            split("every__a__b", &servers),
+            split("every__a__b", servers.clone()),
             Some(("every".into(), "a__b"))
         );
-        assert_eq!(split("every__", &servers), None);
-        assert_eq!(split("echo", &servers), None);
-        assert_eq!(split("other__echo", &servers), None);
+        assert_eq!(split("every__", servers.clone()), None);
+        assert_eq!(split("echo", servers.clone()), None);
+        assert_eq!(split("other__echo", servers.clone()), None);
     }
 
     #[test]

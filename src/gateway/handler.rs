@@ -8,7 +8,13 @@
 //! parts to each handler call. Listing needs `mcp:read`, calling, reading and getting
 //! need `mcp:execute`; on top of that the caller's workspaces decide which servers,
 //! tools and resources they see (lists) and use (execution checks them).
+//!
+//! A call ends when its MCP client cancels it (`notifications/cancelled`, or the end of
+//! its session: `DELETE`, idle timeout; rmcp fires the request's `ctx.ct`) or drops the
+//! HTTP request ([`ClientGone`]): the execution then drops the upstream call, which
+//! makes rmcp send `notifications/cancelled` to the MCP server behind it.
 
+use super::ClientGone;
 use super::catalog;
 use super::errors::{Asked, to_rpc};
 use crate::app::AppState;
@@ -30,6 +36,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 const READ: Permission = Permission(Domain::Mcp, Action::Read);
 const EXECUTE: Permission = Permission(Domain::Mcp, Action::Execute);
@@ -62,6 +69,20 @@ fn caller(
         .ok_or_else(|| to_rpc(&Error::unauthorized("authentication required"), asked))?;
     who.require(wanted).map_err(|e| to_rpc(&e, asked))?;
     Ok(who)
+}
+
+/// What ends a call early: the MCP client's `notifications/cancelled` or the end of its
+/// session (`ctx.ct`), or the client dropping the HTTP request ([`ClientGone`]).
+fn cancellation(ctx: &RequestContext<RoleServer>) -> Vec<CancellationToken> {
+    let mut tokens = vec![ctx.ct.clone()];
+    if let Some(ClientGone(gone)) = ctx
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<ClientGone>())
+    {
+        tokens.push(gone.clone());
+    }
+    tokens
 }
 
 /// Turns MCP JSON (as cached or as execution returned it) into an rmcp type.
@@ -100,8 +121,8 @@ async fn aggregate<T: DeserializeOwned>(
 /// Resolves `<server>__<name>` to the server name and the server's own name; an
 /// unknown namespace is reported as an unknown `kind`.
 async fn resolve(app: &AppState, full: &str, kind: &str) -> Result<(String, String)> {
-    let servers = catalog::server_names(app).await?;
-    catalog::split(full, &servers)
+    let servers = crate::mcp::manager::records(app).await?;
+    catalog::split(full, servers.iter().map(|r| r.name.as_str()))
         .map(|(s, n)| (s, n.to_string()))
         .ok_or_else(|| {
             Error::not_found(kind, full).with_detail(
@@ -161,7 +182,7 @@ impl ServerHandler for Gateway {
             arguments: request.arguments,
             timeout_s: None,
         };
-        let r = execute::tool(&self.app, &Actor::from(&who), call)
+        let r = execute::tool(&self.app, &Actor::from(&who), call, &cancellation(&ctx))
             .await
             .map_err(fail)?;
         let mut result = CallToolResult::success(typed(r.content).map_err(fail)?);
@@ -216,7 +237,7 @@ impl ServerHandler for Gateway {
             uri: request.uri,
             timeout_s: None,
         };
-        let r = execute::resource(&self.app, &Actor::from(&who), read)
+        let r = execute::resource(&self.app, &Actor::from(&who), read, &cancellation(&ctx))
             .await
             .map_err(fail)?;
         Ok(ReadResourceResult::new(typed(r.contents).map_err(fail)?).into())
@@ -250,7 +271,7 @@ impl ServerHandler for Gateway {
             arguments: request.arguments,
             timeout_s: None,
         };
-        let r = execute::prompt(&self.app, &Actor::from(&who), get)
+        let r = execute::prompt(&self.app, &Actor::from(&who), get, &cancellation(&ctx))
             .await
             .map_err(fail)?;
         let mut result = GetPromptResult::new(typed(r.messages).map_err(fail)?);

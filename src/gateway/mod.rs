@@ -22,11 +22,13 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 /// Where the gateway is mounted (outside `/api/v1`: it speaks MCP, not the REST API).
 pub const PATH: &str = "/mcp";
@@ -106,6 +108,13 @@ impl Owners {
     }
 }
 
+/// Fires when the response to one HTTP request is dropped: sent in full, or abandoned
+/// because the client went away (connection closed). Put into the request's
+/// extensions, where the MCP handler finds it (rmcp hands it the request's HTTP parts):
+/// a call whose client disconnected is cancelled upstream instead of running on.
+#[derive(Clone, Debug)]
+pub struct ClientGone(pub CancellationToken);
+
 /// Resolves the caller like every API route does and hands the [`Principal`] to the
 /// MCP handler through the request's extensions; 401 otherwise.
 /// A session opened by one user is refused to others (see [`Owners`]).
@@ -128,6 +137,8 @@ async fn authenticate(State(layer): State<Layer>, req: Request, next: Next) -> R
     let user_id = who.user_id.clone();
     let closing = parts.method == axum::http::Method::DELETE;
     parts.extensions.insert(who);
+    let gone = CancellationToken::new();
+    parts.extensions.insert(ClientGone(gone.clone()));
     let resp = next.run(Request::from_parts(parts, body)).await;
     match (&session, resp.headers().get(SESSION_HEADER)) {
         (None, Some(new)) => {
@@ -138,7 +149,14 @@ async fn authenticate(State(layer): State<Layer>, req: Request, next: Next) -> R
         (Some(id), _) if closing && resp.status().is_success() => layer.owners.closed(id),
         _ => {}
     }
-    resp
+    // The guard lives as long as the response body (a call's SSE stream).
+    let guard = gone.drop_guard();
+    resp.map(|body| {
+        axum::body::Body::new(body.map_frame(move |frame| {
+            let _alive = &guard;
+            frame
+        }))
+    })
 }
 
 /// The 401 (or other auth failure) with the RFC 6750 challenge: `invalid_token` when a

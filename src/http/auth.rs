@@ -48,6 +48,7 @@ impl FromRequestParts<AppState> for Principal {
         };
         principal.client_addr = client_addr(parts);
         tracing::Span::current().record("user", principal.username.as_str());
+        super::ratelimit::count(parts, app, &principal)?;
         Ok(principal)
     }
 }

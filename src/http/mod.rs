@@ -1,10 +1,11 @@
-//! HTTP: router assembly and the cross-cutting layers (request id, body limit, envelope
-//! for unknown routes and panics). Domain routes live in each domain's `api.rs`.
+//! HTTP: router assembly and the cross-cutting layers (request id, body limit, rate
+//! limit headers, envelope for unknown routes and panics). Domain routes live in each domain's `api.rs`.
 
 pub mod auth;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod ratelimit;
 pub mod request_id;
 pub mod tls;
 
@@ -38,6 +39,7 @@ pub fn router(app: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(app.config.server.max_body_bytes))
+        .layer(axum::middleware::from_fn(ratelimit::middleware))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))

@@ -36,6 +36,20 @@ pub fn in_request() -> Option<String> {
     REQUEST_ID.try_with(|id| id.clone()).ok()
 }
 
+/// `fut` in the current request's id scope and tracing span, for work spawned off the
+/// request's own task (where neither would be visible).
+pub fn propagate<F: std::future::Future>(fut: F) -> impl std::future::Future<Output = F::Output> {
+    let span = tracing::Span::current();
+    let id = in_request();
+    async move {
+        match id {
+            Some(id) => REQUEST_ID.scope(id, fut).await,
+            None => fut.await,
+        }
+    }
+    .instrument(span)
+}
+
 /// Runs blocking `f` with `id` visible to [`current`] on this thread.
 pub fn with_blocking<R>(id: Option<String>, f: impl FnOnce() -> R) -> R {
     struct Reset;

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod redact;
 pub mod store;
+pub mod writer;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -35,6 +36,8 @@ impl Kind {
 pub struct NewRequestLog {
     pub user_id: Option<String>,
     pub api_key_id: Option<String>,
+    /// The workspace the call was made under ([`crate::workspaces::access::attribute`]).
+    pub workspace_id: Option<String>,
     pub server_id: String,
     pub server_name: String,
     pub kind: Kind,
@@ -55,6 +58,7 @@ pub struct RequestLog {
     pub timestamp: String,
     pub user_id: Option<String>,
     pub api_key_id: Option<String>,
+    pub workspace_id: Option<String>,
     pub server_id: Option<String>,
     pub server_name: Option<String>,
     pub kind: String,

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 const COLUMNS: &str = "id, timestamp, user_id, api_key_id, server_id, server_name, kind, name, status, \
-     error_code, error_message, duration_ms, request_bytes, response_bytes, truncated";
+     error_code, error_message, duration_ms, request_bytes, response_bytes, truncated, workspace_id";
 
 /// Filters of `GET /logs/requests`; `server` (id or name) and `from`/`to` (RFC 3339,
 /// inclusive) are handled by [`list`] itself.
@@ -20,6 +20,7 @@ pub const LIST_SPEC: ListSpec = ListSpec {
         Field::new("status", "status", FieldKind::Text),
         Field::new("user_id", "user_id", FieldKind::Text),
         Field::new("server_id", "server_id", FieldKind::Text),
+        Field::new("workspace_id", "workspace_id", FieldKind::Text),
         Field::new("error_code", "error_code", FieldKind::Text),
         Field::new("timestamp", "timestamp", FieldKind::Time),
         Field::new("duration_ms", "duration_ms", FieldKind::Integer),
@@ -45,12 +46,64 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RequestLog> {
         request_bytes: r.get::<_, i64>(12)? as u64,
         response_bytes: r.get::<_, i64>(13)? as u64,
         truncated: r.get(14)?,
+        workspace_id: r.get(15)?,
     })
 }
 
-/// Writes one row: arguments and result redacted, then capped at `payload_cap` bytes
-/// each. Returns the new id (`rlog_…`).
+/// Writes one row stamped now: arguments and result redacted, then capped at
+/// `payload_cap` bytes each, and adds it to the usage rollups in the same transaction
+/// (`conn` is the caller's transaction). Returns the new id (`rlog_…`).
 pub fn insert(conn: &Connection, log: &NewRequestLog, payload_cap: usize) -> Result<String> {
+    insert_at(conn, log, payload_cap, time::OffsetDateTime::now_utc())
+}
+
+/// [`insert`] with a chosen time (tests, benchmarks, imports).
+pub fn insert_at(
+    conn: &Connection,
+    log: &NewRequestLog,
+    payload_cap: usize,
+    at: time::OffsetDateTime,
+) -> Result<String> {
+    let timestamp = crate::time::format_rfc3339(at);
+    let (id, request_bytes, response_bytes) = insert_row(conn, log, payload_cap, &timestamp)?;
+    crate::usage::rollup::record(
+        conn,
+        &crate::usage::rollup::Call {
+            timestamp: &timestamp,
+            workspace_id: log.workspace_id.as_deref(),
+            user_id: log.user_id.as_deref(),
+            server_id: Some(log.server_id.as_str()),
+            server_name: Some(log.server_name.as_str()),
+            kind: log.kind.as_str(),
+            name: &log.name,
+            error: log.error_code.is_some(),
+            duration_ms: log.duration_ms as i64,
+            request_bytes,
+            response_bytes,
+        },
+    )?;
+    Ok(id)
+}
+
+/// The row alone, WITHOUT the usage rollups: usage would miss it. Only for the usage
+/// benchmark, which measures what the rollups cost per insert.
+#[doc(hidden)]
+pub fn insert_without_rollup(
+    conn: &Connection,
+    log: &NewRequestLog,
+    payload_cap: usize,
+    at: time::OffsetDateTime,
+) -> Result<String> {
+    insert_row(conn, log, payload_cap, &crate::time::format_rfc3339(at)).map(|(id, _, _)| id)
+}
+
+/// Inserts the row; returns its id and the request and response sizes.
+fn insert_row(
+    conn: &Connection,
+    log: &NewRequestLog,
+    payload_cap: usize,
+    timestamp: &str,
+) -> Result<(String, i64, i64)> {
     let id = crate::ids::new_id("rlog");
     let request_bytes = log.arguments.to_string().len();
     let response_bytes = log.result.as_ref().map_or(0, |r| r.to_string().len());
@@ -62,13 +115,16 @@ pub fn insert(conn: &Connection, log: &NewRequestLog, payload_cap: usize) -> Res
         }
         None => (None, false),
     };
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO request_logs (id, timestamp, user_id, api_key_id, server_id, server_name, kind, name, status,
-             error_code, error_message, duration_ms, request_bytes, response_bytes, arguments, result, truncated)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+             error_code, error_message, duration_ms, request_bytes, response_bytes, arguments, result, truncated,
+             workspace_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    )?
+    .execute(
         params![
             id,
-            crate::time::now_rfc3339(),
+            timestamp,
             log.user_id,
             log.api_key_id,
             log.server_id,
@@ -84,9 +140,20 @@ pub fn insert(conn: &Connection, log: &NewRequestLog, payload_cap: usize) -> Res
             arguments.to_string(),
             result.map(|r| r.to_string()),
             cut_args || cut_result,
+            log.workspace_id,
         ],
     )?;
-    Ok(id)
+    Ok((id, request_bytes as i64, response_bytes as i64))
+}
+
+/// Deletes up to `limit` rows older than `cutoff` (RFC 3339 UTC), oldest first, and
+/// returns how many. The usage rollups are left as they are: usage outlives the rows.
+pub fn delete_before(conn: &Connection, cutoff: &str, limit: usize) -> Result<usize> {
+    Ok(conn.execute(
+        "DELETE FROM request_logs WHERE id IN
+             (SELECT id FROM request_logs WHERE timestamp < ?1 ORDER BY timestamp LIMIT ?2)",
+        params![cutoff, limit as i64],
+    )?)
 }
 
 /// Who may see which rows: `None` = everyone's, `Some(user)` = only that user's.
@@ -134,8 +201,8 @@ pub fn get(conn: &Connection, id: &str, only_user: Visibility) -> Result<Option<
             [id],
             |r| {
                 let log = from_row(r)?;
-                let args: Option<String> = r.get(15)?;
-                let result: Option<String> = r.get(16)?;
+                let args: Option<String> = r.get(16)?;
+                let result: Option<String> = r.get(17)?;
                 Ok((log, args, result))
             },
         )

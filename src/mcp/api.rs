@@ -51,9 +51,11 @@ async fn scope(app: &AppState, who: &Principal) -> Result<McpScope> {
     access::scope(app, Some(&who.user_id)).await
 }
 
-/// 404 unless the caller's workspaces grant the server (see [`access`]).
+/// 404 unless the caller's workspaces grant the server (see [`access`]). Reads the
+/// stored record only ([`manager::lookup`], no Docker round trip): the operation that
+/// follows resolves the server itself.
 async fn visible(app: &AppState, who: &Principal, id: &str) -> Result<(McpScope, access::Grant)> {
-    let rec = manager::get(app, id).await?;
+    let rec = manager::lookup(app, id).await?;
     let scope = scope(app, who).await?;
     let grant = scope
         .grant(&rec.id)
@@ -300,7 +302,7 @@ async fn execute_tool(
     Json(req): Json<ToolCall>,
 ) -> Result<Reply<ToolResult>> {
     Ok(Reply::ok(
-        execute::tool(&app, &Actor::from(&who), req).await?,
+        execute::tool(&app, &Actor::from(&who), req, &[]).await?,
     ))
 }
 
@@ -310,7 +312,7 @@ async fn execute_resource(
     Json(req): Json<ResourceRead>,
 ) -> Result<Reply<ResourceResult>> {
     Ok(Reply::ok(
-        execute::resource(&app, &Actor::from(&who), req).await?,
+        execute::resource(&app, &Actor::from(&who), req, &[]).await?,
     ))
 }
 
@@ -320,6 +322,6 @@ async fn execute_prompt(
     Json(req): Json<PromptGet>,
 ) -> Result<Reply<PromptResult>> {
     Ok(Reply::ok(
-        execute::prompt(&app, &Actor::from(&who), req).await?,
+        execute::prompt(&app, &Actor::from(&who), req, &[]).await?,
     ))
 }

@@ -5,10 +5,18 @@
 //! with `is_error: true`; a JSON-RPC error is 502 `MCP_SERVICE_ERROR`; an unknown server,
 //! tool or prompt is 404; a stopped or unreachable server is 503
 //! `MCP_SERVICE_UNAVAILABLE`; past the timeout it is 504 `MCP_TIMEOUT`, and dropping the
-//! request future makes rmcp send `notifications/cancelled` to the server.
+//! request future makes rmcp send `notifications/cancelled` to the server. The same
+//! happens when the caller's cancellation token fires (the gateway's client cancelled
+//! or went away): the call is logged with error code [`CANCELLED`].
+//!
+//! The call path reads no database row it can take from memory: the server record, the
+//! caller's workspace grants and the server's tool list are cached until the next
+//! write ([`crate::store::cache`]), a server with a live session is called without
+//! asking Docker about its container (a session that died is replaced as before), and
+//! the request log row is group-committed ([`crate::logs::writer`]).
 
 use super::manager::{self, map_service_error, session_lost};
-use super::model::{Catalog, ServerRecord};
+use super::model::{Catalog, ServerRecord, status};
 use super::session::Client;
 use crate::app::App;
 use crate::audit::Actor;
@@ -24,6 +32,11 @@ use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// `error_code` of the request log row of a call its client cancelled (or whose
+/// client went away) before it finished.
+pub const CANCELLED: &str = "CANCELLED";
 
 /// `POST /mcp/execute/tool`.
 #[derive(Debug, Clone, Deserialize)]
@@ -138,6 +151,19 @@ where
     }
 }
 
+/// The session to call `rec` on: the live one when the server is running and has one
+/// (no Docker round trip), else the full path: the status refreshed from the backing
+/// service, then [`manager::session`] (opening one, or the not-running error).
+async fn live_session(app: &App, rec: &ServerRecord) -> Result<Arc<Client>> {
+    if rec.status == status::RUNNING
+        && let Some(client) = app.mcp.open_now(&rec.id)
+    {
+        return Ok(client);
+    }
+    let fresh = manager::get(app, &rec.id).await?;
+    manager::session(app, &fresh).await
+}
+
 /// Fails with 404 unless `name` is in the server's cached `which` list, refreshing the
 /// cache once when it is not (the server may have added it since).
 async fn ensure_listed(
@@ -152,12 +178,7 @@ async fn ensure_listed(
             .iter()
             .any(|t| t.get("name").and_then(Value::as_str) == Some(name))
     };
-    let id = rec.id.clone();
-    let cached = app
-        .store
-        .read(move |c| super::store::cached(c, &id, which))
-        .await?;
-    if listed(&cached) {
+    if listed(&manager::cached_list(app, &rec.id, which).await?) {
         return Ok(());
     }
     let fresh = manager::discover_with(app, rec, client).await?;
@@ -178,24 +199,8 @@ async fn ensure_listed(
 
 /// Writes the request log row of one execution and returns its id. A failure to log
 /// is reported in the daemon log but does not fail the call.
-async fn log(
-    app: &App,
-    mut entry: NewRequestLog,
-    outcome: std::result::Result<&Value, &Error>,
-) -> String {
-    match outcome {
-        Ok(v) => entry.result = Some(v.clone()),
-        Err(e) => {
-            entry.error_code = Some(e.code.as_str().to_string());
-            entry.error_message = Some(e.message.clone());
-        }
-    }
-    let cap = app.config.mcp.request_log_payload_cap_bytes;
-    match app
-        .store
-        .write(move |tx| crate::logs::store::insert(tx, &entry, cap))
-        .await
-    {
+async fn log(app: &App, entry: NewRequestLog) -> String {
+    match app.request_logs.write(app, entry).await {
         Ok(id) => id,
         Err(e) => {
             tracing::error!(error = %e, "could not write a request log row");
@@ -204,190 +209,258 @@ async fn log(
     }
 }
 
-fn entry(
-    actor: &Actor,
-    rec: &ServerRecord,
+/// What one execution is about: the server as the caller named it, the kind and name
+/// of the thing used, its arguments as logged.
+struct Target<'a> {
+    server: &'a str,
     kind: Kind,
-    name: &str,
+    name: &'a str,
     arguments: Value,
-    started: Instant,
-) -> NewRequestLog {
-    NewRequestLog {
+    timeout: Duration,
+}
+
+impl Target<'_> {
+    fn usage(&self) -> Use<'_> {
+        match self.kind {
+            Kind::Tool => Use::Tool(self.name),
+            Kind::Resource => Use::Resource(self.name),
+            Kind::Prompt => Use::Prompt,
+        }
+    }
+
+    /// The cached list `name` must be in, if any.
+    fn listed_in(&self) -> Option<Catalog> {
+        match self.kind {
+            Kind::Tool => Some(Catalog::Tools),
+            Kind::Prompt => Some(Catalog::Prompts),
+            Kind::Resource => None,
+        }
+    }
+}
+
+/// The outcome of one logged execution.
+struct Done<T> {
+    value: T,
+    execution_time_ms: u64,
+    request_log_id: String,
+}
+
+/// Completes when any of `tokens` is cancelled (never when there is none).
+async fn any_cancelled(tokens: &[CancellationToken]) {
+    if tokens.is_empty() {
+        return std::future::pending().await;
+    }
+    futures::future::select_all(tokens.iter().map(|t| Box::pin(t.cancelled()))).await;
+}
+
+/// The one execution path of tools, resources and prompts: resolve the server, check
+/// the caller's workspaces, take the session, check the name is listed, run `call`
+/// within the timeout (or until one of `cancel` fires), turn its result into the value and the
+/// JSON kept in the request log with `shape`, and write the log row.
+async fn execute<R, T, F, Fut, S>(
+    app: &App,
+    actor: &Actor,
+    target: Target<'_>,
+    cancel: &[CancellationToken],
+    call: F,
+    shape: S,
+) -> Result<Done<T>>
+where
+    F: FnOnce(Arc<Client>) -> Fut,
+    Fut: Future<Output = std::result::Result<R, ServiceError>>,
+    S: FnOnce(R) -> Result<(T, Value)>,
+{
+    let rec = manager::lookup(app, target.server).await?;
+    // Outside the caller's workspaces the server or tool does not exist for them.
+    let workspace = access::check(
+        app,
+        actor.user_id.as_deref(),
+        &rec.id,
+        target.server,
+        target.usage(),
+    )
+    .await?;
+    let started = Instant::now();
+    let work = async {
+        let client = live_session(app, &rec).await?;
+        if let Some(which) = target.listed_in() {
+            ensure_listed(app, &rec, &client, which, target.name).await?;
+        }
+        shape(run(app, &rec, client, target.timeout, call).await?)
+    };
+    // `None` when the caller cancelled first (the call future is dropped, which
+    // cancels it on the server).
+    let outcome = tokio::select! {
+        r = work => Some(r),
+        _ = any_cancelled(cancel) => None,
+    };
+    let execution_time_ms = started.elapsed().as_millis() as u64;
+    let mut entry = NewRequestLog {
         user_id: actor.user_id.clone(),
         api_key_id: actor.api_key_id.clone(),
+        workspace_id: workspace,
         server_id: rec.id.clone(),
         server_name: rec.name.clone(),
-        kind,
-        name: name.to_string(),
+        kind: target.kind,
+        name: target.name.to_string(),
         error_code: None,
         error_message: None,
-        duration_ms: started.elapsed().as_millis() as u64,
-        arguments,
+        duration_ms: execution_time_ms,
+        arguments: target.arguments,
         result: None,
+    };
+    match outcome {
+        Some(Ok((value, logged))) => {
+            // A tool reporting its own failure (`isError`) is still a completed call.
+            entry.result = Some(logged);
+            let request_log_id = log(app, entry).await;
+            Ok(Done {
+                value,
+                execution_time_ms,
+                request_log_id,
+            })
+        }
+        Some(Err(err)) => {
+            entry.error_code = Some(err.code.as_str().to_string());
+            entry.error_message = Some(err.message.clone());
+            log(app, entry).await;
+            Err(err)
+        }
+        None => {
+            let err = Error::new(
+                ErrorCode::McpServiceError,
+                format!(
+                    "the call to MCP server '{}' was cancelled by its client",
+                    rec.name
+                ),
+            );
+            entry.error_code = Some(CANCELLED.to_string());
+            entry.error_message = Some(err.message.clone());
+            log(app, entry).await;
+            Err(err)
+        }
     }
 }
 
-/// Calls a tool. See the module docs for the outcomes.
-pub async fn tool(app: &App, actor: &Actor, req: ToolCall) -> Result<ToolResult> {
+/// Calls a tool. See the module docs for the outcomes; any of `cancel` (the gateway's
+/// tokens of the client's request) abandons the call when it fires.
+pub async fn tool(
+    app: &App,
+    actor: &Actor,
+    req: ToolCall,
+    cancel: &[CancellationToken],
+) -> Result<ToolResult> {
     non_empty("tool", &req.tool)?;
     let timeout = call_timeout(app, req.timeout_s)?;
-    let rec = manager::get(app, &req.server).await?;
-    // Outside the caller's workspaces the server or tool does not exist for them.
-    access::check(
+    let args = req.arguments.unwrap_or_default();
+    let params = CallToolRequestParams::new(req.tool.clone()).with_arguments(args.clone());
+    let target = Target {
+        server: &req.server,
+        kind: Kind::Tool,
+        name: &req.tool,
+        arguments: Value::Object(args),
+        timeout,
+    };
+    let done = execute(
         app,
-        actor.user_id.as_deref(),
-        &rec.id,
-        &req.server,
-        Use::Tool(&req.tool),
+        actor,
+        target,
+        cancel,
+        |c| async move { c.peer().call_tool(params).await },
+        |r| {
+            let content = serde_json::to_value(&r.content)?;
+            let is_error = r.is_error.unwrap_or(false);
+            let logged = serde_json::json!({"content": content, "structured_content": r.structured_content, "is_error": is_error});
+            Ok(((content, r.structured_content, is_error), logged))
+        },
     )
     .await?;
-    let started = Instant::now();
-    let args = req.arguments.clone().unwrap_or_default();
-    let outcome = async {
-        let client = manager::session(app, &rec).await?;
-        ensure_listed(app, &rec, &client, Catalog::Tools, &req.tool).await?;
-        let params = CallToolRequestParams::new(req.tool.clone()).with_arguments(args.clone());
-        let r = run(app, &rec, client, timeout, |c| async move {
-            c.peer().call_tool(params).await
-        })
-        .await?;
-        Ok::<_, Error>((
-            serde_json::to_value(&r.content)?,
-            r.structured_content.clone(),
-            r.is_error.unwrap_or(false),
-        ))
-    }
-    .await;
-    let execution_time_ms = started.elapsed().as_millis() as u64;
-    let e = entry(
-        actor,
-        &rec,
-        Kind::Tool,
-        &req.tool,
-        Value::Object(args),
-        started,
-    );
-    match outcome {
-        Ok((content, structured_content, is_error)) => {
-            let logged = serde_json::json!({"content": content, "structured_content": structured_content, "is_error": is_error});
-            // A tool reporting its own failure (`isError`) is still a completed call.
-            let request_log_id = log(app, e, Ok(&logged)).await;
-            Ok(ToolResult {
-                content,
-                structured_content,
-                is_error,
-                execution_time_ms,
-                request_log_id,
-            })
-        }
-        Err(err) => {
-            log(app, e, Err(&err)).await;
-            Err(err)
-        }
-    }
+    let (content, structured_content, is_error) = done.value;
+    Ok(ToolResult {
+        content,
+        structured_content,
+        is_error,
+        execution_time_ms: done.execution_time_ms,
+        request_log_id: done.request_log_id,
+    })
 }
 
-/// Reads a resource by URI.
-pub async fn resource(app: &App, actor: &Actor, req: ResourceRead) -> Result<ResourceResult> {
+/// Reads a resource by URI (`cancel` as for [`tool`]).
+pub async fn resource(
+    app: &App,
+    actor: &Actor,
+    req: ResourceRead,
+    cancel: &[CancellationToken],
+) -> Result<ResourceResult> {
     non_empty("uri", &req.uri)?;
     let timeout = call_timeout(app, req.timeout_s)?;
-    let rec = manager::get(app, &req.server).await?;
-    access::check(
+    let params = ReadResourceRequestParams::new(req.uri.clone());
+    let target = Target {
+        server: &req.server,
+        kind: Kind::Resource,
+        name: &req.uri,
+        arguments: serde_json::json!({"uri": req.uri}),
+        timeout,
+    };
+    let done = execute(
         app,
-        actor.user_id.as_deref(),
-        &rec.id,
-        &req.server,
-        Use::Resource(&req.uri),
+        actor,
+        target,
+        cancel,
+        |c| async move { c.peer().read_resource(params).await },
+        |r| {
+            let contents = serde_json::to_value(&r.contents)?;
+            let logged = serde_json::json!({"contents": contents});
+            Ok((contents, logged))
+        },
     )
     .await?;
-    let started = Instant::now();
-    let outcome = async {
-        let client = manager::session(app, &rec).await?;
-        let params = ReadResourceRequestParams::new(req.uri.clone());
-        let r = run(app, &rec, client, timeout, |c| async move {
-            c.peer().read_resource(params).await
-        })
-        .await?;
-        Ok::<_, Error>(serde_json::to_value(&r.contents)?)
-    }
-    .await;
-    let execution_time_ms = started.elapsed().as_millis() as u64;
-    let e = entry(
-        actor,
-        &rec,
-        Kind::Resource,
-        &req.uri,
-        serde_json::json!({"uri": req.uri}),
-        started,
-    );
-    match outcome {
-        Ok(contents) => {
-            let request_log_id = log(app, e, Ok(&serde_json::json!({"contents": contents}))).await;
-            Ok(ResourceResult {
-                contents,
-                execution_time_ms,
-                request_log_id,
-            })
-        }
-        Err(err) => {
-            log(app, e, Err(&err)).await;
-            Err(err)
-        }
-    }
+    Ok(ResourceResult {
+        contents: done.value,
+        execution_time_ms: done.execution_time_ms,
+        request_log_id: done.request_log_id,
+    })
 }
 
-/// Gets a prompt with arguments.
-pub async fn prompt(app: &App, actor: &Actor, req: PromptGet) -> Result<PromptResult> {
+/// Gets a prompt with arguments (`cancel` as for [`tool`]).
+pub async fn prompt(
+    app: &App,
+    actor: &Actor,
+    req: PromptGet,
+    cancel: &[CancellationToken],
+) -> Result<PromptResult> {
     non_empty("prompt", &req.prompt)?;
     let timeout = call_timeout(app, req.timeout_s)?;
-    let rec = manager::get(app, &req.server).await?;
-    access::check(
+    let args = req.arguments.unwrap_or_default();
+    let mut params = GetPromptRequestParams::new(req.prompt.clone());
+    if !args.is_empty() {
+        params = params.with_arguments(args.clone());
+    }
+    let target = Target {
+        server: &req.server,
+        kind: Kind::Prompt,
+        name: &req.prompt,
+        arguments: Value::Object(args),
+        timeout,
+    };
+    let done = execute(
         app,
-        actor.user_id.as_deref(),
-        &rec.id,
-        &req.server,
-        Use::Prompt,
+        actor,
+        target,
+        cancel,
+        |c| async move { c.peer().get_prompt(params).await },
+        |r| {
+            let messages = serde_json::to_value(&r.messages)?;
+            let logged = serde_json::json!({"description": r.description, "messages": messages});
+            Ok(((r.description, messages), logged))
+        },
     )
     .await?;
-    let started = Instant::now();
-    let args = req.arguments.clone().unwrap_or_default();
-    let outcome = async {
-        let client = manager::session(app, &rec).await?;
-        ensure_listed(app, &rec, &client, Catalog::Prompts, &req.prompt).await?;
-        let mut params = GetPromptRequestParams::new(req.prompt.clone());
-        if !args.is_empty() {
-            params = params.with_arguments(args.clone());
-        }
-        let r = run(app, &rec, client, timeout, |c| async move {
-            c.peer().get_prompt(params).await
-        })
-        .await?;
-        Ok::<_, Error>((r.description.clone(), serde_json::to_value(&r.messages)?))
-    }
-    .await;
-    let execution_time_ms = started.elapsed().as_millis() as u64;
-    let e = entry(
-        actor,
-        &rec,
-        Kind::Prompt,
-        &req.prompt,
-        Value::Object(args),
-        started,
-    );
-    match outcome {
-        Ok((description, messages)) => {
-            let logged = serde_json::json!({"description": description, "messages": messages});
-            let request_log_id = log(app, e, Ok(&logged)).await;
-            Ok(PromptResult {
-                description,
-                messages,
-                execution_time_ms,
-                request_log_id,
-            })
-        }
-        Err(err) => {
-            log(app, e, Err(&err)).await;
-            Err(err)
-        }
-    }
+    let (description, messages) = done.value;
+    Ok(PromptResult {
+        description,
+        messages,
+        execution_time_ms: done.execution_time_ms,
+        request_log_id: done.request_log_id,
+    })
 }

@@ -12,6 +12,7 @@ use crate::app::App;
 use crate::audit::{self, Actor, Entry};
 use crate::error::{Error, ErrorCode, Result};
 use crate::services::VolumeSpec;
+use crate::store::cache::Cache;
 use crate::store::list::{ListQuery, Page};
 use rmcp::ServiceError;
 use serde::{Deserialize, Serialize};
@@ -237,6 +238,7 @@ fn plan(req: &CreateServer, actor: &Actor) -> Result<ServerRecord> {
         created_by: actor.user_id.clone(),
         created_at: now.clone(),
         updated_at: now,
+        registry: None,
     };
     match (&req.image, &req.url) {
         (Some(_), Some(_)) => {
@@ -508,15 +510,66 @@ async fn connect_and_discover(app: &App, rec: &ServerRecord) -> Result<()> {
     discover_with(app, rec, &client).await.map(|_| ())
 }
 
-/// The server named `id_or_name` (id or unique name), with the status of a managed
-/// server refreshed from its service. 404 when there is none.
-pub async fn get(app: &App, id_or_name: &str) -> Result<ServerRecord> {
+/// Server records as stored, by id or name (see [`lookup`]).
+static RECORDS: Cache<ServerRecord> = Cache::new(1024);
+/// Every server record, under the key [`ALL_KEY`] (see [`records`]).
+static ALL: Cache<Arc<Vec<ServerRecord>>> = Cache::new(4);
+const ALL_KEY: &str = "all";
+/// Cached discovery lists, by `<server id>/<column>` (see [`cached_list`]).
+static LISTS: Cache<Arc<Vec<Value>>> = Cache::new(1024);
+
+/// The stored record of `id_or_name` (id or unique name) as last written, without
+/// asking Docker about its status; kept in memory until the next database write (see
+/// [`crate::store::cache`]), so a deleted or changed server is seen on the next call.
+/// 404 when there is none.
+pub async fn lookup(app: &App, id_or_name: &str) -> Result<ServerRecord> {
+    if let Some(rec) = RECORDS.get(&app.store, id_or_name) {
+        return Ok(rec);
+    }
+    let generation = app.store.generation();
     let key = id_or_name.to_string();
-    let mut rec = app
+    let rec = app
         .store
         .read(move |c| store::find(c, &key))
         .await?
         .ok_or_else(|| Error::not_found("MCP server", id_or_name))?;
+    RECORDS.put(&app.store, generation, id_or_name, rec.clone());
+    Ok(rec)
+}
+
+/// Every server record as stored (cached like [`lookup`]), ordered by name.
+pub async fn records(app: &App) -> Result<Arc<Vec<ServerRecord>>> {
+    if let Some(all) = ALL.get(&app.store, ALL_KEY) {
+        return Ok(all);
+    }
+    let generation = app.store.generation();
+    let all = Arc::new(app.store.read(store::all).await?);
+    ALL.put(&app.store, generation, ALL_KEY, all.clone());
+    Ok(all)
+}
+
+/// One discovery list of server `id` as stored (empty when never discovered), parsed
+/// once and cached like [`lookup`].
+pub async fn cached_list(app: &App, id: &str, which: Catalog) -> Result<Arc<Vec<Value>>> {
+    let key = format!("{id}/{}", which.column());
+    if let Some(items) = LISTS.get(&app.store, &key) {
+        return Ok(items);
+    }
+    let generation = app.store.generation();
+    let sid = id.to_string();
+    let items = Arc::new(
+        app.store
+            .read(move |c| store::cached(c, &sid, which))
+            .await?,
+    );
+    LISTS.put(&app.store, generation, &key, items.clone());
+    Ok(items)
+}
+
+/// The server named `id_or_name` (id or unique name), with the status of a managed
+/// server refreshed from its service (one Docker listing). 404 when there is none.
+pub async fn get(app: &App, id_or_name: &str) -> Result<ServerRecord> {
+    let mut rec = lookup(app, id_or_name).await?;
     sync_status(app, &mut rec).await;
     Ok(rec)
 }
@@ -924,13 +977,12 @@ pub async fn discover_with(
 
 /// One cached list of a server; discovers first when the server never was.
 pub async fn catalog(app: &App, id_or_name: &str, which: Catalog) -> Result<Vec<Value>> {
-    let rec = get(app, id_or_name).await?;
+    let rec = lookup(app, id_or_name).await?;
     if rec.discovered_at.is_none() && rec.status == status::RUNNING {
         let client = session(app, &rec).await?;
         discover_with(app, &rec, &client).await?;
     }
-    let id = rec.id.clone();
-    app.store.read(move |c| store::cached(c, &id, which)).await
+    Ok(cached_list(app, &rec.id, which).await?.as_ref().clone())
 }
 
 /// Resources of every server, each with `server_id` and `server_name` added.

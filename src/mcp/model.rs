@@ -76,6 +76,9 @@ pub struct ServerRecord {
     pub created_by: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// The catalog entry the server was made from (`POST /mcp/servers {registry}`);
+    /// `None` for servers made from an image or URL directly.
+    pub registry: Option<String>,
 }
 
 /// Sizes of the discovery cache.
@@ -110,6 +113,8 @@ pub struct McpServer {
     pub name: String,
     pub transport: Transport,
     pub backend: Backend,
+    /// Catalog entry name, or `null` when made without one.
+    pub registry: Option<String>,
     pub status: String,
     pub server_info: Option<ServerInfo>,
     pub capabilities: Option<Value>,
@@ -146,6 +151,7 @@ impl ServerRecord {
             name: self.name.clone(),
             transport: self.transport,
             backend,
+            registry: self.registry.clone(),
             status: self.status.clone(),
             server_info: self.server_info.clone(),
             capabilities: self.capabilities.clone(),

@@ -80,6 +80,18 @@ impl Sessions {
         guard.as_ref().filter(|c| !c.is_transport_closed()).cloned()
     }
 
+    /// The live session, without waiting: `None` also while it is being opened or
+    /// replaced (the caller then goes through [`Sessions::get_or_connect`]). For the
+    /// call path, which must not queue behind a connect it does not need.
+    pub fn open_now(&self, server_id: &str) -> Option<Arc<Client>> {
+        let slot = {
+            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.get(server_id)?.clone()
+        };
+        let guard = slot.try_lock().ok()?;
+        guard.as_ref().filter(|c| !c.is_transport_closed()).cloned()
+    }
+
     /// Closes the session of `server_id` (in-flight calls fail with a closed transport).
     /// For a stdio server this ends only the attach; the container keeps running.
     pub async fn close(&self, server_id: &str) {

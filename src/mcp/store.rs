@@ -9,7 +9,8 @@ use serde_json::Value;
 const COLUMNS: &str = "id, name, transport, service_id, url, headers, header_names, port, path, status, server_info, capabilities, \
      json_array_length(coalesce(tools, '[]')), json_array_length(coalesce(resources, '[]')), \
      json_array_length(coalesce(resource_templates, '[]')), json_array_length(coalesce(prompts, '[]')), \
-     discovered_at, created_by, created_at, updated_at";
+     discovered_at, created_by, created_at, updated_at, \
+     (SELECT c.registry FROM mcp_server_configs c WHERE c.server_id = mcp_servers.id)";
 
 /// Filters and sorts of `GET /mcp/servers`.
 pub const LIST_SPEC: ListSpec = ListSpec {
@@ -19,6 +20,11 @@ pub const LIST_SPEC: ListSpec = ListSpec {
         Field::new("status", "status", FieldKind::Text),
         Field::new("transport", "transport", FieldKind::Text),
         Field::new("backend", "backend_type", FieldKind::Text),
+        Field::new(
+            "registry",
+            "(SELECT c.registry FROM mcp_server_configs c WHERE c.server_id = mcp_servers.id)",
+            FieldKind::Text,
+        ),
         Field::new("created_at", "created_at", FieldKind::Time),
         Field::new("updated_at", "updated_at", FieldKind::Time),
     ],
@@ -60,6 +66,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ServerRecord> {
         created_by: row.get(17)?,
         created_at: row.get(18)?,
         updated_at: row.get(19)?,
+        registry: row.get(20)?,
     })
 }
 

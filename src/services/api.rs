@@ -4,6 +4,11 @@
 //! stop, restart, scale) needs `services:write`. A service owned by another domain
 //! (`managed_by` set, e.g. an MCP server) cannot be replaced, patched, scaled or
 //! deleted here: 409 `CONFLICT` naming the owner.
+//!
+//! A change, once started, runs to its end even if the client goes away
+//! ([`crate::app::App::to_completion`]), so the stored settings and the containers never
+//! stay out of step; a create cut off by its client is undone instead (see
+//! [`super::manager::create`]).
 
 use super::manager;
 use super::model::{
@@ -11,6 +16,7 @@ use super::model::{
 };
 use crate::app::AppState;
 use crate::audit::Actor;
+use crate::auth::principal::Principal;
 use crate::error::{Error, Result};
 use crate::http::auth::Can;
 use crate::http::auth::perm::{ServicesRead, ServicesWrite};
@@ -216,8 +222,10 @@ async fn replace(
         stdin_open: old.stdin_open,
         managed_by: old.managed_by,
     };
+    let (actor, a) = (Actor::from(&who), app.clone());
     Ok(Reply::ok(
-        manager::update(&app, &Actor::from(&who), &current.id, spec).await?,
+        app.to_completion(async move { manager::update(&a, &actor, &current.id, spec).await })
+            .await?,
     ))
 }
 
@@ -264,8 +272,10 @@ async fn patch(
     if let Some(v) = r.restart_policy {
         spec.restart_policy = v;
     }
+    let (actor, a) = (Actor::from(&who), app.clone());
     Ok(Reply::ok(
-        manager::update(&app, &Actor::from(&who), &current.id, spec).await?,
+        app.to_completion(async move { manager::update(&a, &actor, &current.id, spec).await })
+            .await?,
     ))
 }
 
@@ -276,8 +286,38 @@ async fn remove(
 ) -> Result<Response> {
     let current = manager::get(&app, &id).await?;
     not_managed(&current)?;
-    manager::delete(&app, &Actor::from(&who), &current.id).await?;
+    let (actor, a) = (Actor::from(&who), app.clone());
+    app.to_completion(async move { manager::delete(&a, &actor, &current.id).await })
+        .await?;
     Ok(no_content())
+}
+
+/// The three state changes of `POST /services/{id}/start|stop|restart`.
+#[derive(Debug, Clone, Copy)]
+enum Lifecycle {
+    Start,
+    Stop,
+    Restart,
+}
+
+/// Runs one state change to its end (see the module docs).
+async fn lifecycle(
+    app: AppState,
+    who: &Principal,
+    id: String,
+    change: Lifecycle,
+) -> Result<Reply<Service>> {
+    let (actor, a) = (Actor::from(who), app.clone());
+    let done = app
+        .to_completion(async move {
+            match change {
+                Lifecycle::Start => manager::start(&a, &actor, &id).await,
+                Lifecycle::Stop => manager::stop(&a, &actor, &id).await,
+                Lifecycle::Restart => manager::restart(&a, &actor, &id).await,
+            }
+        })
+        .await?;
+    Ok(Reply::ok(done))
 }
 
 async fn start(
@@ -285,9 +325,7 @@ async fn start(
     Can(who, _): Can<ServicesWrite>,
     Path(id): Path<String>,
 ) -> Result<Reply<Service>> {
-    Ok(Reply::ok(
-        manager::start(&app, &Actor::from(&who), &id).await?,
-    ))
+    lifecycle(app, &who, id, Lifecycle::Start).await
 }
 
 async fn stop(
@@ -295,9 +333,7 @@ async fn stop(
     Can(who, _): Can<ServicesWrite>,
     Path(id): Path<String>,
 ) -> Result<Reply<Service>> {
-    Ok(Reply::ok(
-        manager::stop(&app, &Actor::from(&who), &id).await?,
-    ))
+    lifecycle(app, &who, id, Lifecycle::Stop).await
 }
 
 async fn restart(
@@ -305,9 +341,7 @@ async fn restart(
     Can(who, _): Can<ServicesWrite>,
     Path(id): Path<String>,
 ) -> Result<Reply<Service>> {
-    Ok(Reply::ok(
-        manager::restart(&app, &Actor::from(&who), &id).await?,
-    ))
+    lifecycle(app, &who, id, Lifecycle::Restart).await
 }
 
 async fn scale(
@@ -318,8 +352,10 @@ async fn scale(
 ) -> Result<Reply<Service>> {
     let current = manager::get(&app, &id).await?;
     not_managed(&current)?;
+    let (actor, a) = (Actor::from(&who), app.clone());
     Ok(Reply::ok(
-        manager::scale(&app, &Actor::from(&who), &current.id, r.replicas).await?,
+        app.to_completion(async move { manager::scale(&a, &actor, &current.id, r.replicas).await })
+            .await?,
     ))
 }
 

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// How long shutdown waits for a reconcile in progress.
+const RECONCILE_DRAIN: Duration = Duration::from_secs(5);
 
 /// Spawns the watcher on `app.tasks`.
 pub fn spawn(app: AppState) {
@@ -56,9 +58,19 @@ async fn watch(app: &AppState, connected: &mut bool) -> crate::error::Result<()>
     // Events from before the reconcile are replayed (`since`), so none is missed
     // between the reconcile's reads and the subscription.
     let since = crate::time::unix_now().to_string();
+    let reconciling = reconcile::reconcile(app);
+    tokio::pin!(reconciling);
     tokio::select! {
-        _ = app.shutdown.cancelled() => return Ok(()),
-        r = reconcile::reconcile(app) => r?,
+        r = &mut reconciling => r?,
+        _ = app.shutdown.cancelled() => {
+            // Dropped mid-request, a reconcile would leave what the engine is still
+            // making (the network, a container) with nobody to finish or remove it:
+            // let it finish, within bounds.
+            if tokio::time::timeout(RECONCILE_DRAIN, reconciling).await.is_err() {
+                tracing::warn!("shutdown: the Docker reconcile did not finish in time; abandoned");
+            }
+            return Ok(());
+        }
     }
     *connected = true;
     tracing::info!("Docker connected; services reconciled; following events");

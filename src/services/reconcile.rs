@@ -45,8 +45,12 @@ async fn refresh_status_locked(app: &App, docker: &Docker, service_id: &str) -> 
 /// `io.mcpd.managed` that belong to no service are reported (not removed).
 pub async fn reconcile(app: &App) -> Result<()> {
     let docker = app.docker.get().await?;
-    runtime::ensure_network(&docker, &app.config.docker.network).await?;
     let rows = app.store.read(store::all).await?;
+    // The network is made when the first service is; a daemon without services leaves
+    // the engine as it found it.
+    if !rows.is_empty() {
+        runtime::ensure_network(&docker, &app.config.docker.network).await?;
+    }
     let known: std::collections::HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     for c in runtime::managed_containers(&docker).await? {
         // The managed network itself is labelled too; only containers are listed here.

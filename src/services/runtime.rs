@@ -244,9 +244,24 @@ pub async fn ensure_network(docker: &Docker, name: &str) -> Result<()> {
             ..Default::default()
         })
         .await
-        .map_err(map_err)?;
+        .map_err(|e| network_create_failed(name, e))?;
     tracing::info!(network = %name, "created the managed Docker network");
     Ok(())
+}
+
+/// A network that cannot be created is the engine being unable to serve, not a missing
+/// or conflicting resource: the engine answers "could not find an available,
+/// non-overlapping IPv4 address pool" with 404, which [`map_err`] would pass on as
+/// `RESOURCE_NOT_FOUND`. → 503 `DOCKER_UNAVAILABLE` with the engine's reason; connection
+/// failures keep their usual mapping.
+fn network_create_failed(name: &str, e: bollard::errors::Error) -> Error {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => Error::new(
+            ErrorCode::DockerUnavailable,
+            format!("Docker could not create the managed network '{name}': {message}"),
+        ),
+        other => map_err(other),
+    }
 }
 
 /// Creates replica `n` (not started); connects it to the extra networks. On failure
@@ -563,6 +578,20 @@ pub fn derive_status(desired_state: &str, replicas: u32, containers: &[Observed]
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_network_the_engine_cannot_create_is_unavailable_not_missing() {
+        // What Docker 20.10 answered when its address pools were used up.
+        let e = network_create_failed(
+            "mcpd",
+            bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                message: "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
+            },
+        );
+        assert_eq!(e.code, ErrorCode::DockerUnavailable);
+        assert!(e.message.contains("address pool") && e.message.contains("'mcpd'"));
+    }
 
     fn obs(status: &str, running: bool, exit: Option<i64>) -> Observed {
         Observed {

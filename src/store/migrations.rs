@@ -13,6 +13,8 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0005_workspaces.sql")),
         M::up(include_str!("migrations/0006_mappings.sql")),
         M::up(include_str!("migrations/0007_catalog.sql")),
+        M::up(include_str!("migrations/0008_request_log_workspace.sql")),
+        M::up(include_str!("migrations/0009_usage_rollups.sql")),
     ])
 }
 

@@ -5,14 +5,21 @@
 //! [`Store::write`], which opens `BEGIN IMMEDIATE` so a write transaction never has to
 //! upgrade a read lock (the classic `SQLITE_BUSY` trap) and commits only when the
 //! closure returns `Ok`: a multi-row change is all or nothing.
+//!
+//! In-memory caches of database rows ([`cache::Cache`]) are kept correct by a
+//! generation counter: every committed [`Store::write`] bumps it after the commit, and so
+//! does a commit made by another connection (an online restore), noticed through
+//! SQLite's `data_version` before the next write. Append-only rows that no cache reads
+//! (the request log) are written with [`Store::write_untracked`], which does not bump it.
 
+pub mod cache;
 pub mod list;
 pub mod migrations;
 
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,7 +39,16 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Unique per open store, so that process-wide caches keep stores apart.
+    id: u64,
+    /// Bumped after every tracked commit (see the module docs).
+    generation: AtomicU64,
+    /// The writer's `PRAGMA data_version` as last seen (changes on foreign commits).
+    data_version: AtomicI64,
 }
+
+/// Source of [`Inner::id`].
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
@@ -40,6 +56,7 @@ impl Store {
     pub fn open(path: &Path) -> anyhow::Result<Store> {
         let mut writer = open_connection(path, true)?;
         migrations::apply(&mut writer)?;
+        let data_version = data_version(&writer)?;
         let readers = (0..READERS)
             .map(|_| open_connection(path, false).map(Mutex::new))
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -49,6 +66,9 @@ impl Store {
                 writer: Mutex::new(writer),
                 readers,
                 next_reader: AtomicUsize::new(0),
+                id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
+                generation: AtomicU64::new(0),
+                data_version: AtomicI64::new(data_version),
             }),
         })
     }
@@ -56,6 +76,17 @@ impl Store {
     /// Path of the database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Identifies this store among all opened in the process (for caches).
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// The current generation: a value cached from a read that started at generation
+    /// `g` is still what the database holds while `generation() == g` (see [`cache`]).
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::SeqCst)
     }
 
     /// Runs `f` on a reader connection on the blocking pool.
@@ -81,8 +112,27 @@ impl Store {
     }
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction on the writer connection;
-    /// commits when `f` returns `Ok`, rolls back otherwise.
+    /// commits when `f` returns `Ok`, rolls back otherwise. A commit invalidates every
+    /// cache ([`Store::generation`]).
     pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        self.write_tracked(true, f).await
+    }
+
+    /// [`Store::write`] for rows no cache reads (append-only logs): the commit leaves
+    /// the caches valid. Anything else must use [`Store::write`].
+    pub async fn write_untracked<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        self.write_tracked(false, f).await
+    }
+
+    async fn write_tracked<T, F>(&self, tracked: bool, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
@@ -90,9 +140,20 @@ impl Store {
         let inner = self.inner.clone();
         run_blocking(move || {
             let mut conn = lock(&inner.writer)?;
+            // Another connection committed since our last write (an online restore
+            // replaces the database through its own): whatever was cached may be stale.
+            let seen = data_version(&conn)?;
+            if inner.data_version.swap(seen, Ordering::SeqCst) != seen {
+                inner.generation.fetch_add(1, Ordering::SeqCst);
+            }
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
             tx.commit()?;
+            if tracked {
+                // After the commit: a read that began before it cannot cache a row
+                // under the new generation.
+                inner.generation.fetch_add(1, Ordering::SeqCst);
+            }
             Ok(out)
         })
         .await
@@ -136,6 +197,13 @@ async fn run_blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || crate::http::request_id::with_blocking(id, f))
         .await
         .map_err(|e| Error::internal(anyhow::anyhow!("database task failed: {e}")))?
+}
+
+/// `PRAGMA data_version`: changes on this connection only when another connection
+/// commits.
+fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))
 }
 
 fn open_connection(path: &Path, writer: bool) -> anyhow::Result<Connection> {

@@ -1,18 +1,26 @@
 //! Usage: MCP executions aggregated from the request log (`/api/v1/usage`, seed 001's
-//! usage and seed 002's analytics), grouped by server, tool, user, kind, status or day
-//! over a time window. Aggregation runs in SQLite on indexed columns
-//! (`request_logs (timestamp)`, `(user_id, timestamp)`, `(server_id, name, timestamp)`).
+//! usage and seed 002's usage summary), grouped by server, tool, user, workspace, kind,
+//! status or day over a time window `[from, to)`.
+//!
+//! Answers come from per-day rollups maintained at insert time ([`rollup`]) for the
+//! whole UTC days of the window, plus the raw rows of the partial days at its edges
+//! ([`query`]), so a month of a million calls reads a few thousand rollup rows instead
+//! of a million log rows, and the totals are exactly those of the raw rows.
 
 pub mod api;
+pub mod query;
+pub mod retention;
+pub mod rollup;
 
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::store::list::{ListQuery, Page};
-use rusqlite::types::Value as Sql;
+use query::{Filters, Group};
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
-use std::fmt::Write as _;
+use std::collections::HashMap;
 
-/// Default window when `from` is absent: the last 30 days.
+/// Default window when neither `from` nor `period` is given: the last 30 days.
 const DEFAULT_WINDOW_DAYS: i64 = 30;
 
 /// A dimension to group by.
@@ -21,6 +29,7 @@ pub enum Dimension {
     Server,
     Tool,
     User,
+    Workspace,
     Kind,
     Status,
     Day,
@@ -32,35 +41,28 @@ impl Dimension {
             "server" => Dimension::Server,
             "tool" | "name" => Dimension::Tool,
             "user" => Dimension::User,
+            "workspace" => Dimension::Workspace,
             "kind" => Dimension::Kind,
             "status" => Dimension::Status,
             "day" => Dimension::Day,
             other => {
                 return Err(Error::field(
                     "group_by",
-                    format!("unknown dimension '{other}' (server, tool, user, kind, status, day)"),
+                    format!(
+                        "unknown dimension '{other}' (server, tool, user, workspace, kind, status, day)"
+                    ),
                 ));
             }
         })
     }
 
-    /// SQL expressions selected and grouped for this dimension.
+    /// The key fields of this dimension (rollup column names; `day` is `YYYY-MM-DD`).
     fn columns(self) -> &'static [&'static str] {
-        match self {
-            Dimension::Server => &["r.server_id", "r.server_name"],
-            Dimension::Tool => &["r.server_name", "r.kind", "r.name"],
-            Dimension::User => &["r.user_id"],
-            Dimension::Kind => &["r.kind"],
-            Dimension::Status => &["r.status"],
-            Dimension::Day => &["substr(r.timestamp, 1, 10)"],
-        }
-    }
-
-    fn names(self) -> &'static [&'static str] {
         match self {
             Dimension::Server => &["server_id", "server_name"],
             Dimension::Tool => &["server_name", "kind", "name"],
             Dimension::User => &["user_id"],
+            Dimension::Workspace => &["workspace_id"],
             Dimension::Kind => &["kind"],
             Dimension::Status => &["status"],
             Dimension::Day => &["day"],
@@ -68,7 +70,8 @@ impl Dimension {
     }
 }
 
-/// One group: its key fields (only those of the requested dimensions) and the totals.
+/// One group: its key fields (only those of the requested dimensions; `workspace`
+/// adds `workspace_name`, null when the workspace is gone) and the totals.
 #[derive(Debug, Serialize)]
 pub struct UsageRow {
     #[serde(flatten)]
@@ -85,15 +88,59 @@ pub struct UsageRow {
     pub last_at: String,
 }
 
-/// The window and filters of a usage request.
+impl UsageRow {
+    /// `names` name `g.key`'s values; `workspaces` maps workspace ids to names.
+    fn new(names: &[&str], g: &Group, workspaces: &HashMap<String, String>) -> UsageRow {
+        let mut key = serde_json::Map::new();
+        for (name, v) in names.iter().zip(&g.key) {
+            let value = v.clone().map_or(serde_json::Value::Null, Into::into);
+            key.insert((*name).to_string(), value);
+            if *name == "workspace_id" {
+                let ws = v.as_ref().and_then(|id| workspaces.get(id)).cloned();
+                key.insert(
+                    "workspace_name".into(),
+                    ws.map_or(serde_json::Value::Null, Into::into),
+                );
+            }
+        }
+        UsageRow {
+            key,
+            calls: g.calls,
+            errors: g.errors,
+            error_rate: rate(g.errors, g.calls),
+            avg_duration_ms: g.avg_duration_ms(),
+            max_duration_ms: g.duration_max,
+            request_bytes: g.request_bytes,
+            response_bytes: g.response_bytes,
+            first_at: g.first_at.clone(),
+            last_at: g.last_at.clone(),
+        }
+    }
+}
+
+fn rate(errors: i64, calls: i64) -> f64 {
+    if calls > 0 {
+        errors as f64 / calls as f64
+    } else {
+        0.0
+    }
+}
+
+/// The window and filters of a usage request, as given (the workspace is resolved
+/// against the database when the query runs).
 #[derive(Debug, Clone)]
 pub struct Window {
+    /// Inclusive, RFC 3339 UTC.
     pub from: String,
+    /// Exclusive, RFC 3339 UTC.
     pub to: String,
     /// Only this user's calls (callers without `logs:admin`).
     pub only_user: Option<String>,
+    /// Server id or name.
     pub server: Option<String>,
     pub kind: Option<String>,
+    /// Workspace id or name.
+    pub workspace: Option<String>,
 }
 
 fn time_param(q: &mut ListQuery, name: &str) -> Result<Option<String>> {
@@ -106,16 +153,41 @@ fn time_param(q: &mut ListQuery, name: &str) -> Result<Option<String>> {
         .transpose()
 }
 
+fn text_param(q: &mut ListQuery, name: &str) -> Result<Option<String>> {
+    match q.take(name) {
+        Some(v) if v.is_empty() => Err(Error::field(name, "must not be empty")),
+        v => Ok(v),
+    }
+}
+
 impl Window {
-    /// Takes `from`, `to`, `server` (id or name) and `kind` out of the query.
+    /// Takes `from`, `to`, `period` (`day`, `week` or `month`: the 1, 7 or 30 days before
+    /// `to`; seed 002 — not with `from`), `server` (id or name; `connection` is seed 002's
+    /// name for it), `kind` and `workspace` (id or name) out of the query. Errors:
+    /// `VALIDATION_ERROR` naming the field.
     pub fn from_query(q: &mut ListQuery, only_user: Option<String>) -> Result<Window> {
         let to = time_param(q, "to")?.unwrap_or_else(crate::time::now_rfc3339);
-        let from = match time_param(q, "from")? {
+        let from = time_param(q, "from")?;
+        let period = q.take("period");
+        let days = match period.as_deref() {
+            None => DEFAULT_WINDOW_DAYS,
+            Some(_) if from.is_some() => {
+                return Err(
+                    Error::field("period", "give either `period` or `from`, not both")
+                        .with_detail("from", "give either `period` or `from`, not both"),
+                );
+            }
+            Some("day") => 1,
+            Some("week") => 7,
+            Some("month") => 30,
+            Some(_) => return Err(Error::field("period", "must be day, week or month")),
+        };
+        let from = match from {
             Some(f) => f,
             None => {
                 let t =
                     crate::time::parse_rfc3339(&to).unwrap_or_else(time::OffsetDateTime::now_utc);
-                crate::time::format_rfc3339(t - time::Duration::days(DEFAULT_WINDOW_DAYS))
+                crate::time::format_rfc3339(t - time::Duration::days(days))
             }
         };
         if from >= to {
@@ -127,40 +199,74 @@ impl Window {
         {
             return Err(Error::field("kind", "must be tool, resource or prompt"));
         }
+        let server = match (text_param(q, "server")?, text_param(q, "connection")?) {
+            (Some(_), Some(_)) => {
+                return Err(Error::field(
+                    "connection",
+                    "`connection` is another name for `server`; give one",
+                ));
+            }
+            (s, c) => s.or(c),
+        };
         Ok(Window {
             from,
             to,
             only_user,
-            server: q.take("server"),
+            server,
             kind,
+            workspace: text_param(q, "workspace")?,
         })
     }
 
-    fn where_sql(&self) -> (String, Vec<Sql>) {
-        let mut sql = "r.timestamp >= ? AND r.timestamp < ?".to_string();
-        let mut params = vec![Sql::Text(self.from.clone()), Sql::Text(self.to.clone())];
-        if let Some(u) = &self.only_user {
-            sql.push_str(" AND r.user_id = ?");
-            params.push(Sql::Text(u.clone()));
-        }
-        if let Some(s) = &self.server {
-            sql.push_str(" AND (r.server_id = ? OR r.server_name = ?)");
-            params.push(Sql::Text(s.clone()));
-            params.push(Sql::Text(s.clone()));
-        }
-        if let Some(k) = &self.kind {
-            sql.push_str(" AND r.kind = ?");
-            params.push(Sql::Text(k.clone()));
-        }
-        (sql, params)
+    /// The filters with the workspace resolved to an id (blocking). A workspace named by
+    /// an id is taken as is even if deleted (its calls stay in the log); a name must
+    /// exist (`VALIDATION_ERROR` on `workspace`).
+    fn filters(&self, conn: &Connection) -> Result<Filters> {
+        let workspace_id = match &self.workspace {
+            None => None,
+            Some(w) => {
+                let found: Option<String> = conn
+                    .query_row(
+                        "SELECT id FROM workspaces WHERE id = ?1 OR name = ?1",
+                        [w],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                match found {
+                    Some(id) => Some(id),
+                    None if crate::ids::is_id("wks", w) => Some(w.clone()),
+                    None => return Err(Error::field("workspace", "no such workspace")),
+                }
+            }
+        };
+        Ok(Filters {
+            user_id: self.only_user.clone(),
+            server: self.server.clone(),
+            kind: self.kind.clone(),
+            workspace_id,
+        })
+    }
+
+    fn groups(&self, conn: &Connection, filters: &Filters, keys: &[&str]) -> Result<Vec<Group>> {
+        query::groups(conn, &self.from, &self.to, keys, filters, true)
     }
 }
 
-const TOTALS: &str = "count(*), coalesce(sum(r.status = 'error'), 0), coalesce(avg(r.duration_ms), 0), coalesce(max(r.duration_ms), 0), coalesce(sum(r.request_bytes), 0), coalesce(sum(r.response_bytes), 0), coalesce(min(r.timestamp), ''), coalesce(max(r.timestamp), '')";
+/// Workspace ids → names, for `workspace_name`.
+fn workspace_names(conn: &Connection) -> Result<HashMap<String, String>> {
+    let mut stmt = conn.prepare("SELECT id, name FROM workspaces")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<HashMap<String, String>>>()?;
+    Ok(rows)
+}
+
+const GROUPED_PARAMS: &str = "unknown parameter (allowed: group_by, from, to, period, server, connection, kind, workspace, page, limit)";
 
 /// Usage grouped by `group_by` (comma-separated dimensions, default `server`), largest
-/// groups first, paged. Errors: `VALIDATION_ERROR` naming `group_by`, `from`, `to`,
-/// `kind`; any other filter key is refused.
+/// groups first (ties by key), paged. Errors: `VALIDATION_ERROR` naming `group_by`,
+/// `from`, `to`, `period`, `kind`, `workspace`, `server`, `connection` or `sort`; any
+/// other filter key is refused.
 pub async fn grouped(
     app: &App,
     mut q: ListQuery,
@@ -174,10 +280,7 @@ pub async fn grouped(
         .collect::<Result<_>>()?;
     let window = Window::from_query(&mut q, only_user)?;
     if let Some(f) = q.filters.first() {
-        return Err(Error::field(
-            f.field.as_str(),
-            "unknown parameter (allowed: group_by, from, to, server, kind, page, limit)",
-        ));
+        return Err(Error::field(f.field.as_str(), GROUPED_PARAMS));
     }
     if q.sort.is_some() {
         return Err(Error::field("sort", "usage is sorted by calls"));
@@ -185,53 +288,33 @@ pub async fn grouped(
     let (page, limit) = (q.page, q.limit);
     app.store
         .read(move |c| {
-            let (where_sql, params) = window.where_sql();
-            let mut key_cols: Vec<&str> = Vec::new();
-            let mut key_names: Vec<&str> = Vec::new();
+            let filters = window.filters(c)?;
+            let mut keys: Vec<&str> = Vec::new();
             for d in &dims {
-                for (col, name) in d.columns().iter().zip(d.names()) {
-                    if !key_names.contains(name) {
-                        key_cols.push(col);
-                        key_names.push(name);
+                for col in d.columns() {
+                    if !keys.contains(col) {
+                        keys.push(col);
                     }
                 }
             }
-            let group = key_cols.join(", ");
-            let total: i64 = c.query_row(
-                &format!("SELECT count(*) FROM (SELECT 1 FROM request_logs r WHERE {where_sql} GROUP BY {group})"),
-                rusqlite::params_from_iter(params.iter()),
-                |r| r.get(0),
-            )?;
-            let mut sql = format!("SELECT {group}, {TOTALS} FROM request_logs r WHERE {where_sql} GROUP BY {group} ORDER BY count(*) DESC, {group}");
-            let _ = write!(sql, " LIMIT {limit} OFFSET {}", (page as u64 - 1) * limit as u64);
-            let mut stmt = c.prepare(&sql)?;
-            let n = key_names.len();
-            let items = stmt
-                .query_map(rusqlite::params_from_iter(params.iter()), |r| {
-                    let mut key = serde_json::Map::new();
-                    for (i, name) in key_names.iter().enumerate() {
-                        let v: Option<String> = r.get(i)?;
-                        key.insert((*name).to_string(), v.map_or(serde_json::Value::Null, Into::into));
-                    }
-                    let calls: i64 = r.get(n)?;
-                    let errors: i64 = r.get(n + 1)?;
-                    Ok(UsageRow {
-                        key,
-                        calls,
-                        errors,
-                        error_rate: if calls > 0 { errors as f64 / calls as f64 } else { 0.0 },
-                        avg_duration_ms: r.get(n + 2)?,
-                        max_duration_ms: r.get(n + 3)?,
-                        request_bytes: r.get(n + 4)?,
-                        response_bytes: r.get(n + 5)?,
-                        first_at: r.get(n + 6)?,
-                        last_at: r.get(n + 7)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut groups = window.groups(c, &filters, &keys)?;
+            groups.sort_by(query::by_calls);
+            let workspaces = if keys.contains(&"workspace_id") {
+                workspace_names(c)?
+            } else {
+                HashMap::new()
+            };
+            let total = groups.len() as u64;
+            let skip = (page as usize - 1).saturating_mul(limit as usize);
+            let items = groups
+                .iter()
+                .skip(skip)
+                .take(limit as usize)
+                .map(|g| UsageRow::new(&keys, g, &workspaces))
+                .collect();
             Ok(Page {
                 items,
-                total: total as u64,
+                total,
                 page,
                 limit,
             })
@@ -239,8 +322,11 @@ pub async fn grouped(
         .await
 }
 
-/// `{from, to, calls, errors, error_rate, avg_duration_ms, users, servers, tools,
-/// top_tools: [..5], top_users: [..5], by_day: [..]}`.
+/// `GET /usage/summary`: totals of the window and its top groups. `users`, `servers`
+/// and `tools` count distinct known users, servers and (server, tool) pairs; the
+/// top lists hold at most 5 groups, `by_day` every day with calls (oldest first),
+/// `by_workspace` every workspace with calls (largest first; calls attributed to no
+/// workspace under `workspace_id: null`).
 #[derive(Debug, Serialize)]
 pub struct Summary {
     pub from: String,
@@ -249,97 +335,77 @@ pub struct Summary {
     pub errors: i64,
     pub error_rate: f64,
     pub avg_duration_ms: f64,
+    pub max_duration_ms: i64,
+    pub request_bytes: i64,
+    pub response_bytes: i64,
     pub users: i64,
     pub servers: i64,
     pub tools: i64,
     pub top_tools: Vec<UsageRow>,
     pub top_users: Vec<UsageRow>,
+    pub by_workspace: Vec<UsageRow>,
     pub by_day: Vec<UsageRow>,
 }
 
-/// The summary of a window.
+const TOP: usize = 5;
+
+/// The summary of a window: two scans (one by day, workspace and user, one by server
+/// and tool), every list derived from them. Errors as [`grouped`] (no `group_by`).
 pub async fn summary(app: &App, mut q: ListQuery, only_user: Option<String>) -> Result<Summary> {
-    let window = Window::from_query(&mut q, only_user.clone())?;
+    let window = Window::from_query(&mut q, only_user)?;
     if let Some(f) = q.filters.first() {
         return Err(Error::field(
             f.field.as_str(),
-            "unknown parameter (allowed: from, to, server, kind)",
+            "unknown parameter (allowed: from, to, period, server, connection, kind, workspace)",
         ));
     }
-    let w = window.clone();
-    let (calls, errors, avg, users, servers, tools) = app
-        .store
+    app.store
         .read(move |c| {
-            let (where_sql, params) = w.where_sql();
-            Ok(c.query_row(
-                &format!(
-                    "SELECT count(*), coalesce(sum(r.status = 'error'), 0), coalesce(avg(r.duration_ms), 0),
-                            count(DISTINCT r.user_id), count(DISTINCT r.server_id),
-                            count(DISTINCT CASE WHEN r.kind = 'tool' THEN r.server_id || '/' || r.name END)
-                     FROM request_logs r WHERE {where_sql}"
-                ),
-                rusqlite::params_from_iter(params.iter()),
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-            )?)
+            let filters = window.filters(c)?;
+            let workspaces = workspace_names(c)?;
+            let people = window.groups(c, &filters, &["day", "workspace_id", "user_id"])?;
+            let tools =
+                window.groups(c, &filters, &["server_id", "server_name", "kind", "name"])?;
+            let total = query::regroup(&people, &[]).pop();
+            let by_user = query::regroup(&people, &[2]);
+            let mut by_day = query::regroup(&people, &[0]);
+            by_day.sort_by(|a, b| a.key.cmp(&b.key));
+            let by_workspace = query::regroup(&people, &[1]);
+            let top_tools = query::regroup(&tools, &[1, 2, 3]);
+            let servers = query::regroup(&tools, &[0]);
+            let tool_pairs = tools
+                .iter()
+                .filter(|g| g.key[0].is_some() && g.key[2].as_deref() == Some("tool"))
+                .map(|g| (&g.key[0], &g.key[3]))
+                .collect::<std::collections::HashSet<_>>();
+            let rows = |names: &[&str], gs: &[Group], n: usize| -> Vec<UsageRow> {
+                gs.iter()
+                    .take(n)
+                    .map(|g| UsageRow::new(names, g, &workspaces))
+                    .collect()
+            };
+            let total = total.filter(|t| t.calls > 0);
+            Ok(Summary {
+                from: window.from.clone(),
+                to: window.to.clone(),
+                calls: total.as_ref().map_or(0, |t| t.calls),
+                errors: total.as_ref().map_or(0, |t| t.errors),
+                error_rate: total.as_ref().map_or(0.0, |t| rate(t.errors, t.calls)),
+                avg_duration_ms: total.as_ref().map_or(0.0, Group::avg_duration_ms),
+                max_duration_ms: total.as_ref().map_or(0, |t| t.duration_max),
+                request_bytes: total.as_ref().map_or(0, |t| t.request_bytes),
+                response_bytes: total.as_ref().map_or(0, |t| t.response_bytes),
+                users: by_user.iter().filter(|g| g.key[0].is_some()).count() as i64,
+                servers: servers.iter().filter(|g| g.key[0].is_some()).count() as i64,
+                tools: tool_pairs.len() as i64,
+                top_tools: rows(&["server_name", "kind", "name"], &top_tools, TOP),
+                top_users: rows(&["user_id"], &by_user, TOP),
+                by_workspace: rows(&["workspace_id"], &by_workspace, usize::MAX),
+                by_day: rows(&["day"], &by_day, usize::MAX),
+            })
         })
-        .await?;
-    let top = |group: &str, limit: u32| {
-        let mut q = ListQuery {
-            limit,
-            ..ListQuery::default()
-        };
-        for (k, v) in [
-            ("group_by", group),
-            ("from", window.from.as_str()),
-            ("to", window.to.as_str()),
-        ] {
-            q.filters.push(crate::store::list::Filter {
-                field: k.into(),
-                op: crate::store::list::Op::Eq,
-                value: v.into(),
-            });
-        }
-        if let Some(s) = &window.server {
-            q.filters.push(crate::store::list::Filter {
-                field: "server".into(),
-                op: crate::store::list::Op::Eq,
-                value: s.clone(),
-            });
-        }
-        if let Some(k) = &window.kind {
-            q.filters.push(crate::store::list::Filter {
-                field: "kind".into(),
-                op: crate::store::list::Op::Eq,
-                value: k.clone(),
-            });
-        }
-        q
-    };
-    let top_tools = grouped(app, top("tool", 5), only_user.clone()).await?.items;
-    let top_users = grouped(app, top("user", 5), only_user.clone()).await?.items;
-    let mut by_day = grouped(app, top("day", 100), only_user).await?.items;
-    by_day.sort_by(|a, b| {
-        a.key
-            .get("day")
-            .map(|v| v.to_string())
-            .cmp(&b.key.get("day").map(|v| v.to_string()))
-    });
-    Ok(Summary {
-        from: window.from,
-        to: window.to,
-        calls,
-        errors,
-        error_rate: if calls > 0 {
-            errors as f64 / calls as f64
-        } else {
-            0.0
-        },
-        avg_duration_ms: avg,
-        users,
-        servers,
-        tools,
-        top_tools,
-        top_users,
-        by_day,
-    })
+        .await
 }
+
+#[cfg(test)]
+mod tests;

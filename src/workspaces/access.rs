@@ -6,11 +6,22 @@
 //!
 //! Hidden servers, tools and resources answer 404 as if they did not exist; a server
 //! granted read-only answers 403 to execution.
+//!
+//! Scopes and attributions are read on every call, so they are kept in memory
+//! ([`crate::store::cache`]) until the next database write: revoking a grant, removing
+//! a member, changing a role or a workspace takes effect on the very next call.
 
 use crate::app::App;
 use crate::error::{Error, Result};
+use crate::store::cache::Cache;
 use rusqlite::Connection;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// Scopes by user id.
+static SCOPES: Cache<McpScope> = Cache::new(4096);
+/// [`Membership`] rows by `<user id>/<server id>`.
+static MEMBERSHIPS: Cache<Arc<Vec<Membership>>> = Cache::new(4096);
 
 /// What a grant allows on one server (the union over the user's workspaces).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,12 +147,19 @@ pub fn scope_of(conn: &Connection, user_id: &str) -> Result<McpScope> {
     Ok(McpScope::Only(out))
 }
 
-/// [`scope_of`] off the async runtime. `None` user (the daemon itself) → `All`.
+/// [`scope_of`] off the async runtime (cached). `None` user (the daemon itself) → `All`.
 pub async fn scope(app: &App, user_id: Option<&str>) -> Result<McpScope> {
-    let Some(uid) = user_id.map(str::to_string) else {
+    let Some(uid) = user_id else {
         return Ok(McpScope::All);
     };
-    app.store.read(move |c| scope_of(c, &uid)).await
+    if let Some(scope) = SCOPES.get(&app.store, uid) {
+        return Ok(scope);
+    }
+    let generation = app.store.generation();
+    let owned = uid.to_string();
+    let scope = app.store.read(move |c| scope_of(c, &owned)).await?;
+    SCOPES.put(&app.store, generation, uid, scope.clone());
+    Ok(scope)
 }
 
 /// What an execution touches, for [`check`].
@@ -153,16 +171,38 @@ pub enum Use<'a> {
 }
 
 /// Checks that `user_id` may execute on `server_id` (given by id; `server` is the name
-/// the caller used, for the message). Errors: `RESOURCE_NOT_FOUND` for a server or
-/// tool/resource outside the user's workspaces, `FORBIDDEN` for a read-only grant.
+/// the caller used, for the message) and returns the workspace the call is attributed
+/// to (see [`attribute`]). Errors: `RESOURCE_NOT_FOUND` for a server or tool/resource
+/// outside the user's workspaces, `FORBIDDEN` for a read-only grant.
 pub async fn check(
     app: &App,
     user_id: Option<&str>,
     server_id: &str,
     server: &str,
     what: Use<'_>,
-) -> Result<()> {
-    let scope = scope(app, user_id).await?;
+) -> Result<Option<String>> {
+    let Some(uid) = user_id.map(str::to_string) else {
+        return Ok(None);
+    };
+    let key = format!("{uid}/{server_id}");
+    let (scope, rows) = match (
+        SCOPES.get(&app.store, &uid),
+        MEMBERSHIPS.get(&app.store, &key),
+    ) {
+        (Some(scope), Some(rows)) => (scope, rows),
+        _ => {
+            let generation = app.store.generation();
+            let (u, sid) = (uid.clone(), server_id.to_string());
+            let (scope, rows) = app
+                .store
+                .read(move |c| Ok((scope_of(c, &u)?, Arc::new(memberships(c, &u, &sid)?))))
+                .await?;
+            SCOPES.put(&app.store, generation, &uid, scope.clone());
+            MEMBERSHIPS.put(&app.store, generation, &key, rows.clone());
+            (scope, rows)
+        }
+    };
+    let workspace = pick(&rows, what);
     let grant = scope
         .grant(server_id)
         .ok_or_else(|| Error::not_found("mcp server", server))?;
@@ -174,8 +214,79 @@ pub async fn check(
     match what {
         Use::Tool(t) if !grant.allows_tool(t) => Err(Error::not_found("tool", t)),
         Use::Resource(u) if !grant.allows_resource(u) => Err(Error::not_found("resource", u)),
-        _ => Ok(()),
+        _ => Ok(workspace),
     }
+}
+
+/// The workspace one execution is attributed to in the request log and in usage by
+/// workspace (blocking; inside a store closure). Among the user's workspaces, the
+/// first by name whose own active grant on the server allows `what` with execute
+/// permission; failing that, the first by name that grants every server (like the
+/// built-in `default`); `None` when none does (an admin using a server no workspace of
+/// theirs grants).
+pub fn attribute(
+    conn: &Connection,
+    user_id: &str,
+    server_id: &str,
+    what: Use<'_>,
+) -> Result<Option<String>> {
+    Ok(pick(&memberships(conn, user_id, server_id)?, what))
+}
+
+/// One of a user's workspaces, by name, as far as one server goes: whether it grants
+/// every server, and its own active grant on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Membership {
+    workspace_id: String,
+    all_servers: bool,
+    grant: Option<Grant>,
+}
+
+/// The user's workspaces (ordered by name) with their grants on `server_id`.
+fn memberships(conn: &Connection, user_id: &str, server_id: &str) -> Result<Vec<Membership>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT w.id, w.all_servers, a.permission_level, a.allowed_tools, a.allowed_resources
+         FROM workspaces w
+         LEFT JOIN workspace_access a
+           ON a.workspace_id = w.id AND a.server_id = ?2 AND a.is_active = 1
+         WHERE w.all_members = 1
+            OR EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = w.id AND m.user_id = ?1)
+         ORDER BY w.name",
+    )?;
+    let rows = stmt
+        .query_map([user_id, server_id], |r| {
+            let grant = match r.get::<_, Option<String>>(2)? {
+                Some(level) => Some(Grant {
+                    execute: level == "execute",
+                    tools: json_set(r.get(3)?),
+                    resources: json_set(r.get(4)?),
+                }),
+                None => None,
+            };
+            Ok(Membership {
+                workspace_id: r.get(0)?,
+                all_servers: r.get(1)?,
+                grant,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The attribution rule of [`attribute`] over the user's [`memberships`].
+fn pick(rows: &[Membership], what: Use<'_>) -> Option<String> {
+    let allows = |g: &Grant| {
+        g.execute
+            && match what {
+                Use::Tool(t) => g.allows_tool(t),
+                Use::Resource(u) => g.allows_resource(u),
+                Use::Prompt => true,
+            }
+    };
+    rows.iter()
+        .find(|m| m.grant.as_ref().is_some_and(allows))
+        .or_else(|| rows.iter().find(|m| m.all_servers))
+        .map(|m| m.workspace_id.clone())
 }
 
 #[cfg(test)]

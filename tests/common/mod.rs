@@ -143,6 +143,9 @@ impl Daemon {
             .env("MCPD_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("MCPD_DOCKER__NETWORK", &self.network)
             .env("RUST_LOG", "info,mcpd=debug")
+            // Tests drive the API harder than one caller's default allowance; the limit
+            // has its own test, which turns it back on through `start_with_env`.
+            .env("MCPD_AUTH__REQUESTS_PER_MINUTE", "0")
             .env_remove("MCPD_CONFIG")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -339,6 +342,19 @@ impl Drop for Daemon {
             let _ = docker(&args);
         }
         let _ = docker(&["network", "rm", &self.network]);
+        // A network that shows up after the daemon stopped was made by a request it
+        // left in flight at shutdown: remove it, and fail the test that shows it.
+        std::thread::sleep(Duration::from_millis(300));
+        if network_exists(&self.network) {
+            let _ = docker(&["network", "rm", &self.network]);
+            if !std::thread::panicking() {
+                panic!(
+                    "Docker network {} appeared after the daemon stopped; log:\n{}",
+                    self.network,
+                    tail(&self.log(), 100)
+                );
+            }
+        }
         if std::thread::panicking() {
             eprintln!(
                 "--- mcpd log ({}) ---\n{}",
@@ -347,6 +363,12 @@ impl Drop for Daemon {
             );
         }
     }
+}
+
+/// Whether a Docker network of exactly this name exists.
+fn network_exists(name: &str) -> bool {
+    docker(&["network", "ls", "-q", "--filter", &format!("name=^{name}$")])
+        .is_some_and(|out| !out.trim().is_empty())
 }
 
 fn tail(s: &str, lines: usize) -> String {

@@ -7,13 +7,19 @@
 #   mcpd-test/busybox:1         static busybox + applet symlinks in /bin, CMD /bin/sh
 #   mcpd-test/mcp-filesystem:1  @modelcontextprotocol/server-filesystem, allowed dir /data
 #   mcpd-test/mcp-everything:1  @modelcontextprotocol/server-everything, stdio transport
+#
+# The MCP servers' whole dependency trees are pinned by the package-lock.json files in
+# tests/setup/npm/<package>/ (installed with `npm ci`). To move to a newer release:
+# bump MCP_VERSION and the recipes, then in each of those directories run
+# `npm install --save-exact --omit=dev @modelcontextprotocol/<package>@<version>` and
+# commit the two files (not node_modules).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 MCP_VERSION=2026.8.31
 RECIPE_BUSYBOX=busybox-static+r1
-RECIPE_FILESYSTEM=server-filesystem@$MCP_VERSION+r1
-RECIPE_EVERYTHING=server-everything@$MCP_VERSION+r1
+RECIPE_FILESYSTEM=server-filesystem@$MCP_VERSION+r2
+RECIPE_EVERYTHING=server-everything@$MCP_VERSION+r2
 
 say() { printf '[images.sh] %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
@@ -69,9 +75,14 @@ build_mcp() { # TAG RECIPE PACKAGE [extra docker import -c CHANGE]...
   while read -r lib; do
     cp -L --parents "$lib" "$root"
   done < <(ldd "$(command -v node)" | grep -o '/[^ )]*')
-  say "npm install $pkg@$MCP_VERSION"
-  (cd "$root/app" && npm install --no-audit --no-fund --no-update-notifier --omit=dev \
-    "$pkg@$MCP_VERSION" >"$tmp/npm.log" 2>&1) || { cat "$tmp/npm.log" >&2; die "npm install $pkg failed"; }
+  local pinned=$here/npm/${pkg##*/}
+  grep -q "\"$pkg\": \"$MCP_VERSION\"" "$pinned/package.json" ||
+    die "$pinned/package.json does not pin $pkg@$MCP_VERSION"
+  cp "$pinned/package.json" "$pinned/package-lock.json" "$root/app/"
+  say "npm ci $pkg@$MCP_VERSION (lock file $pinned)"
+  (cd "$root/app" && npm ci --no-audit --no-fund --no-update-notifier --omit=dev \
+    >"$tmp/npm.log" 2>&1) || { cat "$tmp/npm.log" >&2; die "npm ci $pkg failed"; }
+  rm -f "$root/app/package.json" "$root/app/package-lock.json"
   # Entry point = the package's own bin (or main), not a guessed path.
   entry=$(node -e 'const p = require(process.argv[1]);
     const b = typeof p.bin === "string" ? p.bin : Object.values(p.bin || {})[0] || p.main;

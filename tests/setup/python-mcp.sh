@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Install the Python MCP SDK (PyPI `mcp`) in a virtualenv, the independent MCP client
 # that tests/gateway.rs drives against mcpd's /mcp endpoint. Idempotent: the venv is
-# kept in the cache dir and rebuilt only when the pinned version changes.
+# kept in the cache dir and rebuilt only when the lock file changes.
+#
+# python-mcp.lock.txt pins the SDK and every package it pulls in. To move to a newer
+# SDK: install `mcp==<version>` in a scratch venv, `pip freeze` it into the lock file.
 #
 #   venv: ${MCPD_TEST_CACHE:-$HOME/.cache/mcpd-test}/python-mcp  (bin/python)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-MCP_SDK_VERSION=2.3.0
+lock=$here/python-mcp.lock.txt
 cache=${MCPD_TEST_CACHE:-${HOME:-/root}/.cache/mcpd-test}
 venv=$cache/python-mcp
 stamp=$venv/.mcpd-recipe
-recipe="mcp==$MCP_SDK_VERSION"
+recipe="lock $(sha256sum "$lock" | cut -c1-16)"
 
 say() { printf '[python-mcp.sh] %s\n' "$*" >&2; }
 
@@ -28,7 +31,10 @@ say "creating $venv with $recipe"
 rm -rf "$venv"
 mkdir -p "$cache"
 python3 -m venv "$venv"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check "$recipe"
+# --no-deps: exactly the locked set, nothing resolved afresh; `pip check` proves the
+# set is complete and consistent.
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$lock"
+"$venv/bin/python" -m pip check
 "$venv/bin/python" -c 'import mcp.client.streamable_http' # the client the test uses
 echo "$recipe" >"$stamp"
 say "installed $("$venv/bin/python" -m pip show mcp | sed -n 's/^Version: //p')"

@@ -1,0 +1,141 @@
+//! Usage rollups: request log rows pre-aggregated per UTC day (migration
+//! `0009_usage_rollups.sql`), at three levels of detail so a query reads the fewest
+//! rows that still hold every column it groups or filters by. [`record`] adds one call
+//! to every level; [`crate::logs::store::insert_at`] calls it in the same transaction
+//! as the row, so the rollups never drift from `request_logs`.
+//!
+//! NULL dimensions are stored as `''` (a primary key cannot group NULLs) and read back
+//! as NULL; every nullable dimension is an id or a name, never legitimately empty.
+
+use crate::error::Result;
+use rusqlite::{Connection, ToSql};
+use std::sync::LazyLock;
+
+/// One rollup table and the dimensions it keeps besides `day`.
+#[derive(Debug)]
+pub struct Level {
+    pub table: &'static str,
+    pub dims: &'static [&'static str],
+}
+
+/// Smallest first: the query planner takes the first level holding what it needs.
+pub const LEVELS: [Level; 3] = [
+    Level {
+        table: "usage_rollups_user",
+        dims: &["workspace_id", "user_id", "kind", "status"],
+    },
+    Level {
+        table: "usage_rollups_tool",
+        dims: &[
+            "workspace_id",
+            "server_id",
+            "server_name",
+            "kind",
+            "name",
+            "status",
+        ],
+    },
+    Level {
+        table: "usage_rollups",
+        dims: &[
+            "workspace_id",
+            "user_id",
+            "server_id",
+            "server_name",
+            "kind",
+            "name",
+            "status",
+        ],
+    },
+];
+
+/// Every rollup table (backups without logs empty them all).
+pub const TABLES: [&str; 3] = [LEVELS[0].table, LEVELS[1].table, LEVELS[2].table];
+
+/// Dimensions that may be NULL in `request_logs` (stored as `''` in the rollups).
+pub const NULLABLE: [&str; 4] = ["workspace_id", "user_id", "server_id", "server_name"];
+
+/// One request log row's contribution. `timestamp` is the row's RFC 3339 UTC time
+/// (`YYYY-MM-DDTHH:MM:SS.mmmZ`); its first ten characters are the day bucket.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub timestamp: &'a str,
+    pub workspace_id: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub server_id: Option<&'a str>,
+    pub server_name: Option<&'a str>,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub error: bool,
+    pub duration_ms: i64,
+    pub request_bytes: i64,
+    pub response_bytes: i64,
+}
+
+impl Call<'_> {
+    fn dim(&self, name: &str) -> &str {
+        match name {
+            "workspace_id" => self.workspace_id.unwrap_or(""),
+            "user_id" => self.user_id.unwrap_or(""),
+            "server_id" => self.server_id.unwrap_or(""),
+            "server_name" => self.server_name.unwrap_or(""),
+            "kind" => self.kind,
+            "name" => self.name,
+            "status" => {
+                if self.error {
+                    "error"
+                } else {
+                    "success"
+                }
+            }
+            other => unreachable!("not a rollup dimension: {other}"),
+        }
+    }
+}
+
+static UPSERTS: LazyLock<Vec<String>> = LazyLock::new(|| LEVELS.iter().map(upsert_sql).collect());
+
+fn upsert_sql(level: &Level) -> String {
+    let dims = level.dims.join(", ");
+    let marks = vec!["?"; level.dims.len() + 1].join(", ");
+    format!(
+        "INSERT INTO {table} (day, {dims}, calls, errors, duration_sum, duration_max, request_bytes,
+             response_bytes, first_at, last_at)
+         VALUES ({marks}, 1, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO UPDATE SET
+             calls = calls + 1,
+             errors = errors + excluded.errors,
+             duration_sum = duration_sum + excluded.duration_sum,
+             duration_max = max(duration_max, excluded.duration_max),
+             request_bytes = request_bytes + excluded.request_bytes,
+             response_bytes = response_bytes + excluded.response_bytes,
+             first_at = min(first_at, excluded.first_at),
+             last_at = max(last_at, excluded.last_at)",
+        table = level.table,
+    )
+}
+
+/// Adds one call to every rollup level (blocking; call inside the transaction that
+/// inserts the request log row).
+pub fn record(conn: &Connection, call: &Call<'_>) -> Result<()> {
+    let day = call.timestamp.get(..10).unwrap_or(call.timestamp);
+    let totals: [&dyn ToSql; 7] = [
+        &call.error,
+        &call.duration_ms,
+        &call.duration_ms,
+        &call.request_bytes,
+        &call.response_bytes,
+        &call.timestamp,
+        &call.timestamp,
+    ];
+    for (level, sql) in LEVELS.iter().zip(UPSERTS.iter()) {
+        let dims: Vec<&str> = level.dims.iter().map(|d| call.dim(d)).collect();
+        let mut params: Vec<&dyn ToSql> = Vec::with_capacity(dims.len() + 8);
+        params.push(&day);
+        params.extend(dims.iter().map(|d| d as &dyn ToSql));
+        params.extend(totals);
+        conn.prepare_cached(sql)?
+            .execute(rusqlite::params_from_iter(params))?;
+    }
+    Ok(())
+}
