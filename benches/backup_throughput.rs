@@ -62,6 +62,8 @@ fn fill(dir: &std::path::Path, mb: usize) -> u64 {
         };
         let mut f = std::fs::File::create(dir.join(format!("f{i:05}.bin"))).unwrap();
         f.write_all(data).unwrap();
+        // On disk before the clock starts: the fill's own writeback is not the backup's.
+        f.sync_all().unwrap();
         total += data.len() as u64;
     }
     total

@@ -565,6 +565,17 @@ fn lower_own_priority() {
     }
 }
 
+/// CPU time the calling thread has used, in milliseconds (user + system).
+fn thread_cpu_ms() -> u64 {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) } != 0 {
+        return 0;
+    }
+    let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
+    ms(u.ru_utime) + ms(u.ru_stime)
+}
+
 async fn finish(app: &AppState, id: &str, r: std::result::Result<Built, String>) {
     let id = id.to_string();
     let now = crate::time::now_rfc3339();
@@ -1016,6 +1027,7 @@ impl Job {
             stage_ms = staged_in.as_millis() as u64,
             write_ms = written_in.as_millis() as u64,
             verify_ms = (started.elapsed() - staged_in - written_in).as_millis() as u64,
+            cpu_ms = thread_cpu_ms(),
             "backup archive written and verified"
         );
         Ok(Built {

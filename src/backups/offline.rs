@@ -1,5 +1,7 @@
 //! `mcpd backup create|list|verify|restore`: the same backups with the daemon stopped,
-//! for disaster recovery onto a fresh machine.
+//! for disaster recovery onto a fresh machine. A restore brings back the database, the
+//! master key it needs, and (unless `--no-volumes`) the service volumes, through the
+//! Docker engine, which keeps running while the daemon is down.
 
 use super::archive::{self, Unseal};
 use super::restore;

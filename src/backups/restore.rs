@@ -8,7 +8,9 @@
 //! transaction, so readers see the old database or the new one and a failure leaves the
 //! old one intact. The daemon keeps its connections (SQLite notices the new schema), so
 //! no reopen is needed. The `backups` and `backup_schedules` tables are carried over
-//! from the live database so restoring never forgets archives made since.
+//! from the live database so restoring never forgets archives made since. The daemon's
+//! log files an archive may carry (`logs/daemon/…`, with `include_logs`) are verified
+//! like every file but never written back: live logs are not history to overwrite.
 
 use super::archive::{self, Manifest, Unseal};
 use crate::error::{Error, ErrorCode, Result};

@@ -111,11 +111,16 @@ pub fn tar_dir(dir: &Path, dest: &Path) -> Result<(String, u64)> {
         |e: std::io::Error| Error::internal(anyhow::Error::new(e).context("staging a volume"));
     let f = std::fs::File::create(dest).map_err(staging)?;
     // Hashed while written, so the staged tar need not be read again for the manifest.
-    let mut b = tar::Builder::new(HashingWriter {
-        inner: std::io::BufWriter::with_capacity(1 << 20, f),
-        hash: sha2::Sha256::default(),
-        bytes: 0,
-    });
+    // Buffer outside the hashing: `io::copy` into a `BufWriter` reads each file straight
+    // into the 1 MiB buffer, and the hash and the file see 1 MiB writes.
+    let mut b = tar::Builder::new(std::io::BufWriter::with_capacity(
+        1 << 20,
+        HashingWriter {
+            inner: f,
+            hash: sha2::Sha256::default(),
+            bytes: 0,
+        },
+    ));
     b.follow_symlinks(false);
     // Errors name both sides: reading the volume or writing the staged tar.
     b.append_dir_all(".", dir).map_err(|e| {
@@ -123,9 +128,11 @@ pub fn tar_dir(dir: &Path, dest: &Path) -> Result<(String, u64)> {
             anyhow::Error::new(e).context(format!("copying {} into a staged tar", dir.display())),
         )
     })?;
-    use std::io::Write;
-    let mut w = b.into_inner().map_err(staging)?;
-    w.inner.flush().map_err(staging)?;
+    let w = b
+        .into_inner()
+        .map_err(staging)?
+        .into_inner()
+        .map_err(|e| staging(e.into_error()))?;
     use sha2::Digest;
     Ok((hex::encode(w.hash.finalize()), w.bytes))
 }
