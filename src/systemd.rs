@@ -122,6 +122,12 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     if o.max_body_bytes != n.max_body_bytes || o.shutdown_grace_s != n.shutdown_grace_s {
         out.push("server");
     }
+    if old.log.format != new.log.format {
+        out.push("log.format");
+    }
+    if old.log.file != new.log.file || old.log.max_files != new.log.max_files {
+        out.push("log.file");
+    }
     if old.auth != new.auth {
         out.push("auth");
     }
@@ -154,9 +160,10 @@ mod tests {
         new.server.listen = "127.0.0.1:9443".parse().unwrap();
         new.docker.network = "other".into();
         new.auth.allow_registration = !old.auth.allow_registration;
+        new.log.file = Some("/var/log/mcpd/mcpd.log".into());
         assert_eq!(
             restart_needed(&old, &new),
-            vec!["server.listen", "auth", "docker"]
+            vec!["server.listen", "log.file", "auth", "docker"]
         );
     }
 }
