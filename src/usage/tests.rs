@@ -26,14 +26,14 @@ fn pick<'a, T>(rng: &mut StdRng, v: &'a [T]) -> &'a T {
 
 /// 3,000 calls over 8 days with NULL users, workspaces and every kind, plus calls at
 /// the exact window edges below.
-fn fill(c: &Connection) {
+fn calls() -> Vec<(NewRequestLog, time::OffsetDateTime)> {
     let mut rng = StdRng::seed_from_u64(7);
     let users = [None, Some("usr_a"), Some("usr_b"), Some("usr_c")];
     let workspaces = [None, Some("wks_one"), Some("wks_two")];
     let servers = [("mcp_1", "alpha"), ("mcp_2", "beta"), ("mcp_3", "gamma")];
     let kinds = [Kind::Tool, Kind::Tool, Kind::Resource, Kind::Prompt];
     let names = ["echo", "add", "fetch", "notes://x"];
-    let at = |c: &Connection, t: time::OffsetDateTime, rng: &mut StdRng| {
+    let at = |t: time::OffsetDateTime, rng: &mut StdRng| {
         let (sid, sname) = *pick(rng, &servers);
         let error = rng.random_range(0..10) == 0;
         let log = NewRequestLog {
@@ -50,11 +50,12 @@ fn fill(c: &Connection) {
             arguments: json!({"pad": "x".repeat(rng.random_range(0..300))}),
             result: (!error).then(|| json!({"n": rng.random_range(0..1_000_000)})),
         };
-        insert_at(c, &log, 1024, t).unwrap();
+        (log, t)
     };
+    let mut out = Vec::new();
     for _ in 0..3_000 {
         let ms = rng.random_range(0..8 * 86_400_000i64);
-        at(c, DAY0 + time::Duration::milliseconds(ms), &mut rng);
+        out.push(at(DAY0 + time::Duration::milliseconds(ms), &mut rng));
     }
     for t in [
         datetime!(2026-03-02 10:17 UTC),
@@ -62,9 +63,39 @@ fn fill(c: &Connection) {
         datetime!(2026-03-03 00:00 UTC),
         datetime!(2026-03-05 23:59:59.999 UTC),
     ] {
-        at(c, t, &mut rng);
-        at(c, t, &mut rng);
+        out.push(at(t, &mut rng));
+        out.push(at(t, &mut rng));
     }
+    out
+}
+
+/// [`calls`] inserted one by one.
+fn fill(c: &Connection) {
+    for (log, t) in calls() {
+        insert_at(c, &log, 1024, t).unwrap();
+    }
+}
+
+/// Every row of every rollup table, rendered.
+fn dump(c: &Connection) -> Vec<Vec<String>> {
+    super::rollup::TABLES
+        .iter()
+        .map(|t| {
+            let mut stmt = c
+                .prepare(&format!("SELECT * FROM {t} ORDER BY 1, 2, 3, 4, 5, 6"))
+                .unwrap();
+            let n = stmt.column_count();
+            stmt.query_map([], |r| {
+                (0..n)
+                    .map(|i| r.get::<_, Sql>(i).map(|v| format!("{v:?}")))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map(|v| v.join("|"))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap()
+        })
+        .collect()
 }
 
 /// The reference: a plain GROUP BY over the raw rows.
@@ -215,29 +246,6 @@ fn rollups_answer_exactly_what_raw_rows_do() {
 fn backfill_builds_the_same_rollups_as_inserts() {
     let c = db();
     fill(&c);
-    let dump = |c: &Connection| -> Vec<Vec<String>> {
-        super::rollup::TABLES
-            .iter()
-            .map(|t| {
-                let mut stmt = c
-                    .prepare(&format!("SELECT * FROM {t} ORDER BY 1, 2, 3, 4, 5, 6"))
-                    .unwrap();
-                let n = stmt.column_count();
-                stmt.query_map([], |r| {
-                    (0..n)
-                        .map(|i| {
-                            r.get::<_, rusqlite::types::Value>(i)
-                                .map(|v| format!("{v:?}"))
-                        })
-                        .collect::<rusqlite::Result<Vec<_>>>()
-                        .map(|v| v.join("|"))
-                })
-                .unwrap()
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .unwrap()
-            })
-            .collect()
-    };
     let incremental = dump(&c);
     assert!(incremental.iter().all(|t| !t.is_empty()));
     for t in super::rollup::TABLES {
@@ -246,4 +254,22 @@ fn backfill_builds_the_same_rollups_as_inserts() {
     c.execute_batch(include_str!("../store/migrations/0009_usage_rollups.sql"))
         .unwrap();
     assert_eq!(dump(&c), incremental);
+}
+
+#[test]
+fn batched_inserts_build_the_same_rollups() {
+    let one_by_one = db();
+    fill(&one_by_one);
+    let batched = db();
+    let calls = calls();
+    for chunk in calls.chunks(100) {
+        let rows: Vec<_> = chunk.iter().map(|(l, t)| (l, *t)).collect();
+        let ids = crate::logs::store::insert_many_at(&batched, &rows, 1024).unwrap();
+        assert_eq!(ids.len(), chunk.len());
+    }
+    assert_eq!(dump(&batched), dump(&one_by_one));
+    let n: i64 = batched
+        .query_row("SELECT count(*) FROM request_logs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n as usize, calls.len());
 }
