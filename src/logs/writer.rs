@@ -5,7 +5,8 @@
 //! transaction: under load, many calls share one commit instead of queueing one
 //! transaction each on the single writer connection.
 //!
-//! Rows go through [`super::store::insert`] one by one, inside
+//! A batch goes through [`super::store::insert_many`] (each distinct usage rollup
+//! group updated once per batch, not once per row), inside
 //! [`crate::store::Store::write_untracked`] (no cache reads the request log). A batch
 //! that fails is reported in the daemon log and each of its calls gets the error (the
 //! calls themselves still succeed; see [`crate::mcp::execute`]). Before the task runs
@@ -99,12 +100,7 @@ async fn commit(app: &App, batch: Vec<Job>) {
     let n = entries.len();
     let written = app
         .store
-        .write_untracked(move |tx| {
-            entries
-                .iter()
-                .map(|e| super::store::insert(tx, e, cap))
-                .collect::<Result<Vec<String>>>()
-        })
+        .write_untracked(move |tx| super::store::insert_many(tx, &entries, cap))
         .await;
     match written {
         Ok(ids) => {
