@@ -37,7 +37,7 @@ impl Kind {
 pub struct NewRequestLog {
     pub user_id: Option<String>,
     pub api_key_id: Option<String>,
-    /// The workspace the call was made under ([`crate::workspaces::access::attribute`]).
+    /// The workspace the call was made under ([`crate::workspaces::access::check`] returns it).
     pub workspace_id: Option<String>,
     pub server_id: String,
     pub server_name: String,

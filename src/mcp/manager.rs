@@ -523,47 +523,30 @@ static LISTS: Cache<Arc<Vec<Value>>> = Cache::new(1024);
 /// [`crate::store::cache`]), so a deleted or changed server is seen on the next call.
 /// 404 when there is none.
 pub async fn lookup(app: &App, id_or_name: &str) -> Result<ServerRecord> {
-    if let Some(rec) = RECORDS.get(&app.store, id_or_name) {
-        return Ok(rec);
-    }
-    let generation = app.store.generation();
     let key = id_or_name.to_string();
-    let rec = app
-        .store
-        .read(move |c| store::find(c, &key))
-        .await?
-        .ok_or_else(|| Error::not_found("MCP server", id_or_name))?;
-    RECORDS.put(&app.store, generation, id_or_name, rec.clone());
-    Ok(rec)
+    RECORDS
+        .get_or_read(&app.store, id_or_name, move |c| {
+            store::find(c, &key)?.ok_or_else(|| Error::not_found("MCP server", &key))
+        })
+        .await
 }
 
 /// Every server record as stored (cached like [`lookup`]), ordered by name.
 pub async fn records(app: &App) -> Result<Arc<Vec<ServerRecord>>> {
-    if let Some(all) = ALL.get(&app.store, ALL_KEY) {
-        return Ok(all);
-    }
-    let generation = app.store.generation();
-    let all = Arc::new(app.store.read(store::all).await?);
-    ALL.put(&app.store, generation, ALL_KEY, all.clone());
-    Ok(all)
+    ALL.get_or_read(&app.store, ALL_KEY, |c| Ok(Arc::new(store::all(c)?)))
+        .await
 }
 
 /// One discovery list of server `id` as stored (empty when never discovered), parsed
 /// once and cached like [`lookup`].
 pub async fn cached_list(app: &App, id: &str, which: Catalog) -> Result<Arc<Vec<Value>>> {
     let key = format!("{id}/{}", which.column());
-    if let Some(items) = LISTS.get(&app.store, &key) {
-        return Ok(items);
-    }
-    let generation = app.store.generation();
     let sid = id.to_string();
-    let items = Arc::new(
-        app.store
-            .read(move |c| store::cached(c, &sid, which))
-            .await?,
-    );
-    LISTS.put(&app.store, generation, &key, items.clone());
-    Ok(items)
+    LISTS
+        .get_or_read(&app.store, &key, move |c| {
+            Ok(Arc::new(store::cached(c, &sid, which)?))
+        })
+        .await
 }
 
 /// The server named `id_or_name` (id or unique name), with the status of a managed

@@ -3,10 +3,12 @@
 //! while the generation it was read under is still current, so a write (revoking a
 //! grant, disabling a user, deleting a server) is seen by the very next lookup.
 //!
-//! Use: take `let g = store.generation()` *before* the read, then
-//! `cache.put(store, g, key, value)`; `get` answers only while `g` is current.
+//! Use: [`Cache::get_or_read`]; or take `let g = store.generation()` *before* the read,
+//! then `cache.put(store, g, key, value)`; `get` answers only while `g` is current.
 
 use super::Store;
+use crate::error::Result;
+use rusqlite::Connection;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -46,6 +48,22 @@ impl<V: Clone> Cache<V> {
             }
             None => None,
         }
+    }
+
+    /// The value cached for `key`, or else `read` run on a reader connection (see
+    /// [`Store::read`]) and cached under the generation taken before it.
+    pub async fn get_or_read<F>(&self, store: &Store, key: &str, read: F) -> Result<V>
+    where
+        V: Send + 'static,
+        F: FnOnce(&Connection) -> Result<V> + Send + 'static,
+    {
+        if let Some(v) = self.get(store, key) {
+            return Ok(v);
+        }
+        let generation = store.generation();
+        let v = store.read(read).await?;
+        self.put(store, generation, key, v.clone());
+        Ok(v)
     }
 
     /// Caches `value` for `key`, read under generation `generation` (taken before the

@@ -152,14 +152,10 @@ pub async fn scope(app: &App, user_id: Option<&str>) -> Result<McpScope> {
     let Some(uid) = user_id else {
         return Ok(McpScope::All);
     };
-    if let Some(scope) = SCOPES.get(&app.store, uid) {
-        return Ok(scope);
-    }
-    let generation = app.store.generation();
     let owned = uid.to_string();
-    let scope = app.store.read(move |c| scope_of(c, &owned)).await?;
-    SCOPES.put(&app.store, generation, uid, scope.clone());
-    Ok(scope)
+    SCOPES
+        .get_or_read(&app.store, uid, move |c| scope_of(c, &owned))
+        .await
 }
 
 /// What an execution touches, for [`check`].
@@ -181,28 +177,17 @@ pub async fn check(
     server: &str,
     what: Use<'_>,
 ) -> Result<Option<String>> {
-    let Some(uid) = user_id.map(str::to_string) else {
+    let Some(uid) = user_id else {
         return Ok(None);
     };
-    let key = format!("{uid}/{server_id}");
-    let (scope, rows) = match (
-        SCOPES.get(&app.store, &uid),
-        MEMBERSHIPS.get(&app.store, &key),
-    ) {
-        (Some(scope), Some(rows)) => (scope, rows),
-        _ => {
-            let generation = app.store.generation();
-            let (u, sid) = (uid.clone(), server_id.to_string());
-            let (scope, rows) = app
-                .store
-                .read(move |c| Ok((scope_of(c, &u)?, Arc::new(memberships(c, &u, &sid)?))))
-                .await?;
-            SCOPES.put(&app.store, generation, &uid, scope.clone());
-            MEMBERSHIPS.put(&app.store, generation, &key, rows.clone());
-            (scope, rows)
-        }
-    };
-    let workspace = pick(&rows, what);
+    let scope = scope(app, user_id).await?;
+    let (u, sid) = (uid.to_string(), server_id.to_string());
+    let rows = MEMBERSHIPS
+        .get_or_read(&app.store, &format!("{uid}/{server_id}"), move |c| {
+            Ok(Arc::new(memberships(c, &u, &sid)?))
+        })
+        .await?;
+    let workspace = attribute(&rows, what);
     let grant = scope
         .grant(server_id)
         .ok_or_else(|| Error::not_found("mcp server", server))?;
@@ -216,21 +201,6 @@ pub async fn check(
         Use::Resource(u) if !grant.allows_resource(u) => Err(Error::not_found("resource", u)),
         _ => Ok(workspace),
     }
-}
-
-/// The workspace one execution is attributed to in the request log and in usage by
-/// workspace (blocking; inside a store closure). Among the user's workspaces, the
-/// first by name whose own active grant on the server allows `what` with execute
-/// permission; failing that, the first by name that grants every server (like the
-/// built-in `default`); `None` when none does (an admin using a server no workspace of
-/// theirs grants).
-pub fn attribute(
-    conn: &Connection,
-    user_id: &str,
-    server_id: &str,
-    what: Use<'_>,
-) -> Result<Option<String>> {
-    Ok(pick(&memberships(conn, user_id, server_id)?, what))
 }
 
 /// One of a user's workspaces, by name, as far as one server goes: whether it grants
@@ -273,8 +243,12 @@ fn memberships(conn: &Connection, user_id: &str, server_id: &str) -> Result<Vec<
     Ok(rows)
 }
 
-/// The attribution rule of [`attribute`] over the user's [`memberships`].
-fn pick(rows: &[Membership], what: Use<'_>) -> Option<String> {
+/// The workspace one execution is attributed to in the request log and in usage by
+/// workspace, from the user's [`memberships`]: the first by name whose own active
+/// grant on the server allows `what` with execute permission; failing that, the first
+/// by name that grants every server (like the built-in `default`); `None` when none
+/// does (an admin using a server no workspace of theirs grants).
+fn attribute(rows: &[Membership], what: Use<'_>) -> Option<String> {
     let allows = |g: &Grant| {
         g.execute
             && match what {
