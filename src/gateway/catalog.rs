@@ -49,14 +49,13 @@ pub fn split<'a, 's>(
 /// `running`, ordered by name (so that a URI listed by two servers resolves the same
 /// way every time).
 pub async fn running_servers(app: &App) -> Result<Vec<ServerRecord>> {
-    let mut all: Vec<ServerRecord> = manager::records(app)
+    // `records` is ordered by name already.
+    Ok(manager::records(app)
         .await?
         .iter()
         .filter(|r| r.status == status::RUNNING)
         .cloned()
-        .collect();
-    all.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(all)
+        .collect())
 }
 
 /// One list of every running server the caller's workspaces grant (`scope`), each item
