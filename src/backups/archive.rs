@@ -128,17 +128,38 @@ pub struct Unseal {
     pub identity: Option<SecretString>,
 }
 
-/// Hashes and counts everything written through it.
-struct Hashing<W> {
+/// Hashes (SHA-256) and counts everything written through it; with a cancel flag, a
+/// write after the flag is set fails (`Interrupted`).
+pub(crate) struct Hashing<W> {
     inner: W,
     hash: Sha256,
     bytes: u64,
-    cancel: Arc<AtomicBool>,
+    cancel: Option<Arc<AtomicBool>>,
+}
+
+impl<W: Write> Hashing<W> {
+    pub(crate) fn new(inner: W, cancel: Option<Arc<AtomicBool>>) -> Self {
+        Self {
+            inner,
+            hash: Sha256::new(),
+            bytes: 0,
+            cancel,
+        }
+    }
+
+    /// The writer, and the SHA-256 (hex) and size of what went through it.
+    pub(crate) fn finish(self) -> (W, String, u64) {
+        (self.inner, hex::encode(self.hash.finalize()), self.bytes)
+    }
 }
 
 impl<W: Write> Write for Hashing<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.cancel.load(Ordering::Relaxed) {
+        if self
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
         }
         let n = self.inner.write(buf)?;
@@ -223,12 +244,10 @@ pub fn write(
         .create_new(true)
         .open(out)
         .map_err(|e| io_err("creating the archive", e))?;
-    let mut hashing = Hashing {
-        inner: BufWriter::with_capacity(1 << 20, Writeback::new(file)),
-        hash: Sha256::new(),
-        bytes: 0,
-        cancel,
-    };
+    let mut hashing = Hashing::new(
+        BufWriter::with_capacity(1 << 20, Writeback::new(file)),
+        Some(cancel),
+    );
     match seal {
         Seal::None => {
             compressed_tar(&mut hashing, compress, manifest, files)?;
@@ -254,16 +273,14 @@ pub fn write(
     hashing
         .flush()
         .map_err(|e| io_err("writing the archive", e))?;
-    let Hashing {
-        inner, hash, bytes, ..
-    } = hashing;
+    let (inner, sha256, bytes) = hashing.finish();
     let file = inner
         .into_inner()
         .map_err(|e| io_err("writing the archive", e.into_error()))?
         .file;
     file.sync_all()
         .map_err(|e| io_err("syncing the archive", e))?;
-    Ok((hex::encode(hash.finalize()), bytes))
+    Ok((sha256, bytes))
 }
 
 /// Writes the tar stream into `w`, through zstd when `compress`; returns `w` with every
@@ -516,14 +533,9 @@ fn verify_stream<R: Read>(stream: R, extract_to: Option<&Path>) -> Result<(Manif
             }
             None => Box::new(io::sink()),
         };
-        let mut h = Hashing {
-            inner: &mut sink,
-            hash: Sha256::new(),
-            bytes: 0,
-            cancel: Arc::new(AtomicBool::new(false)),
-        };
+        let mut h = Hashing::new(&mut sink, None);
         copy_large(&mut entry, &mut h).map_err(|e| invalid(format!("{name}: {e}")))?;
-        let (hash, bytes) = (hex::encode(h.hash.finalize()), h.bytes);
+        let (_, hash, bytes) = h.finish();
         sink.flush().map_err(|e| io_err("staging", e))?;
         if bytes != want.size_bytes || hash != want.sha256 {
             return Err(invalid(format!("{name} does not match its checksum")));

@@ -1042,26 +1042,14 @@ impl Job {
 /// Copies a log file as it is now: only the bytes present when the copy starts (the
 /// live file keeps growing), hashed on the way. Returns (SHA-256 hex, size).
 fn copy_log(src: &Path, dest: &Path) -> std::io::Result<(String, u64)> {
-    use sha2::Digest;
     use std::io::{Read, Write};
     let f = std::fs::File::open(src)?;
     let len = f.metadata()?.len();
-    let mut out = std::fs::File::create(dest)?;
-    let mut r = f.take(len);
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut n = 0u64;
-    loop {
-        let k = r.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        out.write_all(&buf[..k])?;
-        n += k as u64;
-    }
+    let mut out = archive::Hashing::new(std::fs::File::create(dest)?, None);
+    std::io::copy(&mut f.take(len), &mut out)?;
     out.flush()?;
-    Ok((hex::encode(h.finalize()), n))
+    let (_, sha256, size) = out.finish();
+    Ok((sha256, size))
 }
 
 fn listing_entry(tar_entry: &str) -> String {

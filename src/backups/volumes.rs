@@ -115,11 +115,7 @@ pub fn tar_dir(dir: &Path, dest: &Path) -> Result<(String, u64)> {
     // into the 1 MiB buffer, and the hash and the file see 1 MiB writes.
     let mut b = tar::Builder::new(std::io::BufWriter::with_capacity(
         1 << 20,
-        HashingWriter {
-            inner: f,
-            hash: sha2::Sha256::default(),
-            bytes: 0,
-        },
+        super::archive::Hashing::new(f, None),
     ));
     b.follow_symlinks(false);
     // Errors name both sides: reading the volume or writing the staged tar.
@@ -128,32 +124,13 @@ pub fn tar_dir(dir: &Path, dest: &Path) -> Result<(String, u64)> {
             anyhow::Error::new(e).context(format!("copying {} into a staged tar", dir.display())),
         )
     })?;
-    let w = b
+    let (_, sha256, bytes) = b
         .into_inner()
         .map_err(staging)?
         .into_inner()
-        .map_err(|e| staging(e.into_error()))?;
-    use sha2::Digest;
-    Ok((hex::encode(w.hash.finalize()), w.bytes))
-}
-
-struct HashingWriter<W> {
-    inner: W,
-    hash: sha2::Sha256,
-    bytes: u64,
-}
-
-impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        use sha2::Digest;
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
+        .map_err(|e| staging(e.into_error()))?
+        .finish();
+    Ok((sha256, bytes))
 }
 
 /// Every path under `dir` (relative, never following symlinks), parents before children.
