@@ -134,16 +134,7 @@ pub fn init(cfg: &LogConfig) -> anyhow::Result<LogGuard> {
             .with_context(|| format!("opening log.file in {}", files.dir.display()))?;
         let (writer, g) = tracing_appender::non_blocking(appender);
         guard = Some(g);
-        layers.push(match cfg.format {
-            LogFormat::Json => tracing_subscriber::fmt::layer()
-                .json()
-                .with_writer(writer)
-                .boxed(),
-            LogFormat::Text => tracing_subscriber::fmt::layer()
-                .with_ansi(false)
-                .with_writer(writer)
-                .boxed(),
-        });
+        layers.push(lines(cfg.format, writer, false));
     }
     if tracing_subscriber::registry()
         .with(filter)
@@ -167,15 +158,24 @@ fn console_layer(format: LogFormat) -> BoxedLayer {
     {
         return layer.with_syslog_identifier("mcpd".into()).boxed();
     }
+    // Colours only on a terminal: pipes get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    lines(format, std::io::stderr, ansi)
+}
+
+/// Log lines in `format` to `writer` (colours in text only when `ansi`).
+fn lines<W>(format: LogFormat, writer: W, ansi: bool) -> BoxedLayer
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            // Colours only on a terminal: log files and pipes get plain text.
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_ansi(ansi)
+            .with_writer(writer)
             .boxed(),
     }
 }
