@@ -137,7 +137,7 @@ impl RequestLimiter {
 
     /// Counts one request of `caller`. `Ok(None)` when the limit is off; `Err` with the
     /// wait and the standing (nothing left) when over it.
-    pub fn check(&self, caller: &str) -> Result<Option<Standing>, (Limited, Standing)> {
+    pub fn check(&self, caller: String) -> Result<Option<Standing>, (Limited, Standing)> {
         let Some(buckets) = &self.buckets else {
             return Ok(None);
         };
@@ -147,7 +147,7 @@ impl RequestLimiter {
         // One request's worth of refill, in seconds.
         let per_request = 60.0 / f64::from(self.limit);
         let now = crate::time::unix_now();
-        match buckets.check_key(&caller.to_string()) {
+        match buckets.check_key(&caller) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 let refill = (f64::from(self.limit - remaining) * per_request).ceil() as i64;
@@ -186,15 +186,15 @@ mod tests {
     fn requests_are_counted_per_caller_and_zero_is_off() {
         let l = RequestLimiter::new(3);
         for left in [2, 1, 0] {
-            let s = l.check("key:a").unwrap().unwrap();
+            let s = l.check("key:a".into()).unwrap().unwrap();
             assert_eq!((s.limit, s.remaining), (3, left));
             assert!(s.reset_unix > crate::time::unix_now() - 1);
         }
-        let (limited, s) = l.check("key:a").unwrap_err();
+        let (limited, s) = l.check("key:a".into()).unwrap_err();
         assert!((1..=20).contains(&limited.retry_after_s), "{limited:?}");
         assert_eq!(s.remaining, 0);
-        assert_eq!(l.check("user:a").unwrap().unwrap().remaining, 2);
-        assert_eq!(RequestLimiter::new(0).check("key:a"), Ok(None));
+        assert_eq!(l.check("user:a".into()).unwrap().unwrap().remaining, 2);
+        assert_eq!(RequestLimiter::new(0).check("key:a".into()), Ok(None));
     }
 
     #[test]

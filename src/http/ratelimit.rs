@@ -35,7 +35,7 @@ pub fn count(parts: &mut Parts, app: &AppState, who: &Principal) -> Result<(), E
         Some(key) => format!("key:{key}"),
         None => format!("user:{}", who.user_id),
     };
-    let (standing, refused) = match app.request_limiter.check(&caller) {
+    let (standing, refused) = match app.request_limiter.check(caller) {
         Ok(None) => return Ok(()),
         Ok(Some(s)) => (s, None),
         Err((limited, s)) => (s, Some(limited)),
