@@ -222,11 +222,11 @@ async fn replace(
         stdin_open: old.stdin_open,
         managed_by: old.managed_by,
     };
-    let (actor, a) = (Actor::from(&who), app.clone());
-    Ok(Reply::ok(
-        app.to_completion(async move { manager::update(&a, &actor, &current.id, spec).await })
-            .await?,
-    ))
+    let done = to_end(&app, &who, move |app, actor| async move {
+        manager::update(&app, &actor, &current.id, spec).await
+    })
+    .await?;
+    Ok(Reply::ok(done))
 }
 
 async fn patch(
@@ -272,11 +272,11 @@ async fn patch(
     if let Some(v) = r.restart_policy {
         spec.restart_policy = v;
     }
-    let (actor, a) = (Actor::from(&who), app.clone());
-    Ok(Reply::ok(
-        app.to_completion(async move { manager::update(&a, &actor, &current.id, spec).await })
-            .await?,
-    ))
+    let done = to_end(&app, &who, move |app, actor| async move {
+        manager::update(&app, &actor, &current.id, spec).await
+    })
+    .await?;
+    Ok(Reply::ok(done))
 }
 
 async fn remove(
@@ -286,38 +286,22 @@ async fn remove(
 ) -> Result<Response> {
     let current = manager::get(&app, &id).await?;
     not_managed(&current)?;
-    let (actor, a) = (Actor::from(&who), app.clone());
-    app.to_completion(async move { manager::delete(&a, &actor, &current.id).await })
-        .await?;
+    to_end(&app, &who, move |app, actor| async move {
+        manager::delete(&app, &actor, &current.id).await
+    })
+    .await?;
     Ok(no_content())
 }
 
-/// The three state changes of `POST /services/{id}/start|stop|restart`.
-#[derive(Debug, Clone, Copy)]
-enum Lifecycle {
-    Start,
-    Stop,
-    Restart,
-}
-
-/// Runs one state change to its end (see the module docs).
-async fn lifecycle(
-    app: AppState,
-    who: &Principal,
-    id: String,
-    change: Lifecycle,
-) -> Result<Reply<Service>> {
-    let (actor, a) = (Actor::from(who), app.clone());
-    let done = app
-        .to_completion(async move {
-            match change {
-                Lifecycle::Start => manager::start(&a, &actor, &id).await,
-                Lifecycle::Stop => manager::stop(&a, &actor, &id).await,
-                Lifecycle::Restart => manager::restart(&a, &actor, &id).await,
-            }
-        })
-        .await?;
-    Ok(Reply::ok(done))
+/// Runs a change made by `who` to its end (see the module docs).
+async fn to_end<T, F, Fut>(app: &AppState, who: &Principal, change: F) -> Result<T>
+where
+    F: FnOnce(AppState, Actor) -> Fut,
+    Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    app.to_completion(change(app.clone(), Actor::from(who)))
+        .await
 }
 
 async fn start(
@@ -325,7 +309,11 @@ async fn start(
     Can(who, _): Can<ServicesWrite>,
     Path(id): Path<String>,
 ) -> Result<Reply<Service>> {
-    lifecycle(app, &who, id, Lifecycle::Start).await
+    let done = to_end(&app, &who, move |app, actor| async move {
+        manager::start(&app, &actor, &id).await
+    })
+    .await?;
+    Ok(Reply::ok(done))
 }
 
 async fn stop(
@@ -333,7 +321,11 @@ async fn stop(
     Can(who, _): Can<ServicesWrite>,
     Path(id): Path<String>,
 ) -> Result<Reply<Service>> {
-    lifecycle(app, &who, id, Lifecycle::Stop).await
+    let done = to_end(&app, &who, move |app, actor| async move {
+        manager::stop(&app, &actor, &id).await
+    })
+    .await?;
+    Ok(Reply::ok(done))
 }
 
 async fn restart(
@@ -341,7 +333,11 @@ async fn restart(
     Can(who, _): Can<ServicesWrite>,
     Path(id): Path<String>,
 ) -> Result<Reply<Service>> {
-    lifecycle(app, &who, id, Lifecycle::Restart).await
+    let done = to_end(&app, &who, move |app, actor| async move {
+        manager::restart(&app, &actor, &id).await
+    })
+    .await?;
+    Ok(Reply::ok(done))
 }
 
 async fn scale(
@@ -352,11 +348,11 @@ async fn scale(
 ) -> Result<Reply<Service>> {
     let current = manager::get(&app, &id).await?;
     not_managed(&current)?;
-    let (actor, a) = (Actor::from(&who), app.clone());
-    Ok(Reply::ok(
-        app.to_completion(async move { manager::scale(&a, &actor, &current.id, r.replicas).await })
-            .await?,
-    ))
+    let done = to_end(&app, &who, move |app, actor| async move {
+        manager::scale(&app, &actor, &current.id, r.replicas).await
+    })
+    .await?;
+    Ok(Reply::ok(done))
 }
 
 #[cfg(test)]
