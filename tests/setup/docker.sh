@@ -28,6 +28,17 @@ else
   rm -f "$pidfile"
   sudo_=()
   ((EUID == 0)) || sudo_=(sudo)
+  # A machine restored from a snapshot can keep the pid file of the containerd an
+  # earlier dockerd started; if that pid now belongs to another process, dockerd
+  # believes containerd is still running and times out waiting for its socket.
+  ctr_pid=/var/run/docker/containerd/containerd.pid
+  if "${sudo_[@]}" test -s "$ctr_pid"; then
+    pid=$("${sudo_[@]}" cat "$ctr_pid")
+    if [[ $(cat "/proc/$pid/comm" 2>/dev/null) != containerd ]]; then
+      say "removing stale $ctr_pid (pid $pid is not containerd)"
+      "${sudo_[@]}" rm -f "$ctr_pid"
+    fi
+  fi
   # setsid + no stdin: the daemon must outlive this script and the CI step
   # that ran it; dockerd writes its own pid to $pidfile.
   setsid "${sudo_[@]}" dockerd --pidfile "$pidfile" </dev/null >>"$log" 2>&1 &
