@@ -10,6 +10,14 @@
 //! run. The daemon logs at its default level (`info`). Absolute numbers depend on the
 //! machine; the ratios are the result.
 //!
+//! A second table splits each row's CPU time per call among the processes involved:
+//! the benchmark's own client, mcpd, the Docker engine (dockerd, containerd, the shims
+//! and, for the baseline, the `docker run -i` CLI relaying stdio) and the MCP server's
+//! container (its cgroup). On a machine whose cores are all busy, the calls/s of a path
+//! is bounded by cores ÷ its total CPU per call, so the table shows where a path's cost
+//! lies and how far the machine lets it go. Process times come from `/proc/<pid>/stat`
+//! (clock ticks, usually 10 ms: use a few thousand calls per row).
+//!
 //! Run: `cargo bench --bench mcp_overhead` (needs Docker and the test images:
 //! `bash tests/setup/all.sh`). Under `cargo test` it does nothing.
 //!
@@ -104,6 +112,129 @@ where
         latencies,
         wall: started.elapsed(),
     }
+}
+
+/// CPU time used so far, in nanoseconds, by each party of a call.
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    client: u64,
+    mcpd: u64,
+    engine: u64,
+    server: u64,
+}
+
+/// User + system time of process `pid` (all its threads, living or not), in ns.
+fn process_cpu(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap_or(0) + f[12].parse::<u64>().unwrap_or(0);
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    ticks * 1_000_000_000 / hz.max(1)
+}
+
+/// CPU time of the Docker engine's processes (dockerd, containerd, the runtime shims)
+/// and of docker CLI processes (the baseline's `docker run -i` relays its stdio).
+fn engine_cpu() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let comm = comm.trim();
+            matches!(comm, "dockerd" | "containerd" | "docker")
+                || comm.starts_with("containerd-shim")
+        })
+        .map(process_cpu)
+        .sum()
+}
+
+/// CPU time of a container's cgroup in ns (cgroup v1 cpuacct or v2 cpu.stat), 0 when
+/// neither is found.
+fn container_cpu(id: &str) -> u64 {
+    if let Ok(v) =
+        std::fs::read_to_string(format!("/sys/fs/cgroup/cpuacct/docker/{id}/cpuacct.usage"))
+    {
+        return v.trim().parse().unwrap_or(0);
+    }
+    let v2 = format!("/sys/fs/cgroup/system.slice/docker-{id}.scope/cpu.stat");
+    std::fs::read_to_string(v2)
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("usage_usec ")?.trim().parse::<u64>().ok())
+        })
+        .map_or(0, |us| us * 1000)
+}
+
+/// The full id of the running container whose name contains `name`.
+fn container_id(name: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            &format!("name={name}"),
+        ])
+        .output()
+        .expect("docker ps");
+    let id = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!id.is_empty(), "no running container named like {name}");
+    id
+}
+
+/// Who to account: the daemon's pid and the MCP server container behind each path.
+struct Parties {
+    mcpd: u32,
+    direct_container: String,
+    mcpd_container: String,
+}
+
+impl Parties {
+    fn now(&self, via_mcpd: bool) -> Cpu {
+        let container = if via_mcpd {
+            &self.mcpd_container
+        } else {
+            &self.direct_container
+        };
+        Cpu {
+            client: process_cpu(std::process::id()),
+            mcpd: process_cpu(self.mcpd),
+            engine: engine_cpu(),
+            server: container_cpu(container),
+        }
+    }
+}
+
+/// Runs `measure` while accounting CPU time; returns the sample and µs per call.
+async fn accounted<Fut>(parties: &Parties, via_mcpd: bool, run: Fut) -> (Sample, Cpu)
+where
+    Fut: std::future::Future<Output = Sample>,
+{
+    let before = parties.now(via_mcpd);
+    let sample = run.await;
+    let after = parties.now(via_mcpd);
+    let n = sample.latencies.len() as u64 * 1000;
+    let per = |a: u64, b: u64| a.saturating_sub(b) / n.max(1);
+    let cpu = Cpu {
+        client: per(after.client, before.client),
+        mcpd: per(after.mcpd, before.mcpd),
+        engine: per(after.engine, before.engine),
+        server: per(after.server, before.server),
+    };
+    (sample, cpu)
 }
 
 /// Removes the baseline container even when the benchmark panics.
@@ -221,6 +352,12 @@ async fn run() {
     for i in 0..WARMUP {
         gateway.call_tool(gw_echo(i)).await.expect("echo via /mcp");
     }
+    let parties = Parties {
+        mcpd: d.pid(),
+        direct_container: container_id(&name),
+        mcpd_container: container_id(&format!("mcpd-{server}")),
+    };
+    let mut cpu_rows = Vec::new();
 
     println!(
         "\nserver-everything echo, {} calls per row (direct = rmcp over `docker run -i` stdio)\n",
@@ -232,16 +369,23 @@ async fn run() {
     );
     for callers in concurrency() {
         let c = direct.clone();
-        let base = measure(callers, move |i| {
-            let c = c.clone();
-            async move {
-                c.call_tool(echo(i)).await.expect("echo");
-            }
-        })
+        let base = accounted(
+            &parties,
+            false,
+            measure(callers, move |i| {
+                let c = c.clone();
+                async move {
+                    c.call_tool(echo(i)).await.expect("echo");
+                }
+            }),
+        )
         .await;
         let mut rows = vec![("direct", base)];
         if wanted("rest") {
-            rows.push(("rest", measure(callers, via.clone()).await));
+            rows.push((
+                "rest",
+                accounted(&parties, true, measure(callers, via.clone())).await,
+            ));
         }
         if wanted("gateway") {
             let g = gateway.clone();
@@ -252,10 +396,16 @@ async fn run() {
                 async move {
                     g.call_tool(params).await.expect("echo via /mcp");
                 }
-            })
-            .await;
-            rows.push(("gateway", gw));
+            });
+            rows.push(("gateway", accounted(&parties, true, gw).await));
         }
+        let rows: Vec<(&str, Sample)> = rows
+            .into_iter()
+            .map(|(label, (sample, cpu))| {
+                cpu_rows.push((label, callers, cpu));
+                (label, sample)
+            })
+            .collect();
         let base = &rows[0].1;
         for (label, s) in &rows {
             println!(
@@ -269,6 +419,25 @@ async fn run() {
                 s.rate() / base.rate(),
             );
         }
+    }
+    println!(
+        "\nCPU time per call, µs (client = this benchmark's process; engine = dockerd, containerd, shims, docker CLI; server = the MCP server's container)\n"
+    );
+    println!(
+        "{:<10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "path", "callers", "client", "mcpd", "engine", "server", "total"
+    );
+    for (label, callers, c) in cpu_rows {
+        println!(
+            "{:<10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            label,
+            callers,
+            c.client,
+            c.mcpd,
+            c.engine,
+            c.server,
+            c.client + c.mcpd + c.engine + c.server
+        );
     }
     drop(direct);
     drop(gateway);

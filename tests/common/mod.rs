@@ -181,10 +181,14 @@ impl Daemon {
         self.admin_token = None;
     }
 
+    /// The running daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("daemon running").id()
+    }
+
     /// Sends `sig` (e.g. `libc::SIGHUP`) to the running daemon.
     pub fn signal(&self, sig: i32) {
-        let pid = self.child.as_ref().expect("daemon running").id();
-        unsafe { libc::kill(pid as i32, sig) };
+        unsafe { libc::kill(self.pid() as i32, sig) };
     }
 
     /// Waits up to `secs` for `needle` to appear in the log.
