@@ -1076,3 +1076,134 @@ async fn python_clients_are_told_when_their_lists_change() {
         w.end().await;
     }
 }
+
+/// Every item of `/mcp/servers/{server}/{list}` over the REST API (all its pages).
+async fn rest_list(d: &Daemon, token: &str, server: &str, list: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for page in 1.. {
+        let (s, b) = d
+            .get(
+                &format!("/mcp/servers/{server}/{list}?limit=100&page={page}"),
+                token,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let items = b["data"].as_array().unwrap().clone();
+        let n = items.len();
+        out.extend(items);
+        if n < 100 {
+            return out;
+        }
+    }
+    unreachable!()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// With `mcp.gateway_page_size` set small, the gateway's lists come in pages: the
+/// Python SDK following `nextCursor` gets exactly what the servers offer (as the REST
+/// API lists it), each item once; a garbage cursor, and a cursor of a list that has
+/// changed since, are -32602 (spec "Pagination": invalid cursors are invalid params).
+#[tokio::test]
+async fn gateway_lists_are_paginated_with_opaque_cursors() {
+    require_docker!();
+    let mut d = Daemon::start_with_env(vec![(
+        "MCPD_MCP__GATEWAY_PAGE_SIZE".to_string(),
+        "3".to_string(),
+    )])
+    .await;
+    let admin = d.admin().await;
+    let every = d.name("every");
+    let fs = d.name("fs");
+    create_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
+    create_server(&d, &admin, &fs, FILESYSTEM_IMAGE).await;
+
+    // What the servers offer, by the REST API, named as the gateway names them.
+    let mut tools = Vec::new();
+    let mut prompts = Vec::new();
+    let mut resources = Vec::new();
+    let mut templates = Vec::new();
+    for server in [&every, &fs] {
+        for t in rest_list(&d, &admin, server, "tools").await {
+            tools.push(format!("{server}__{}", t["name"].as_str().unwrap()));
+        }
+        for p in rest_list(&d, &admin, server, "prompts").await {
+            prompts.push(format!("{server}__{}", p["name"].as_str().unwrap()));
+        }
+        for r in rest_list(&d, &admin, server, "resources").await {
+            resources.push(r["uri"].as_str().unwrap().to_string());
+        }
+        for t in rest_list(&d, &admin, server, "resource-templates").await {
+            templates.push(t["uriTemplate"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(
+        tools.len() > 6 && resources.len() > 6,
+        "{tools:?} {resources:?}"
+    );
+
+    if let Some(out) = python(&d, &[("MCPD_TOKEN", &admin)], &["pages"]) {
+        assert!(
+            out.get("failed").is_none(),
+            "python client: {out}\nlog:\n{}",
+            d.log()
+        );
+        for (name, want) in [
+            ("tools", &tools),
+            ("prompts", &prompts),
+            ("resources", &resources),
+            ("templates", &templates),
+        ] {
+            let got = strings(&out[name]);
+            assert_eq!(sorted(got.clone()), sorted(want.clone()), "{name}: {out}");
+            let pages = out[format!("{name}_pages")].as_u64().unwrap() as usize;
+            assert_eq!(pages, want.len().div_ceil(3).max(1), "{name}: {out}");
+        }
+        let e = &out["garbage_cursor_error"];
+        assert_eq!(e["code"], -32602, "{out}");
+        assert_eq!(e["data"]["code"], "VALIDATION_ERROR", "{out}");
+    }
+
+    // rmcp's client: the same union; a cursor outlives no change of the list.
+    let c = connect(&d, &admin).await;
+    let all = c.peer().list_all_tools().await.unwrap();
+    let names: Vec<String> = all.iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(sorted(names), sorted(tools.clone()));
+    let first = c.peer().list_tools(None).await.unwrap();
+    assert_eq!(first.tools.len(), 3);
+    let next = first.next_cursor.clone().expect("a next page");
+    let second = c
+        .peer()
+        .list_tools(Some(
+            rmcp::model::PaginatedRequestParams::default().with_cursor(Some(next.clone())),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(second.tools.len(), 3);
+    assert!(second.tools.iter().all(|t| !first.tools.contains(t)));
+    let (s, b) = d
+        .post(&format!("/mcp/servers/{fs}/stop"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let e = rpc_error(
+        c.peer()
+            .list_tools(Some(
+                rmcp::model::PaginatedRequestParams::default().with_cursor(Some(next)),
+            ))
+            .await,
+    );
+    assert_eq!(e.code, rmcp::model::ErrorCode::INVALID_PARAMS, "{e:?}");
+    assert_eq!(
+        e.data.as_ref().unwrap()["code"],
+        "VALIDATION_ERROR",
+        "{e:?}"
+    );
+    assert!(
+        e.message.contains("cursor") || format!("{:?}", e.data).contains("cursor"),
+        "{e:?}"
+    );
+    c.cancel().await.ok();
+}
