@@ -773,14 +773,14 @@ struct Watcher {
 }
 
 impl Watcher {
-    /// Starts the client as `token`'s user (`legacy`: an `initialize`d session;
-    /// `modern`: `server/discover` and `subscriptions/listen`); `None` where the SDK is
-    /// not installed (see [`python`]).
-    async fn start(d: &Daemon, token: &str, lifecycle: &str) -> Option<Watcher> {
+    /// Starts the client with `credential` (`MCPD_TOKEN` or `MCPD_API_KEY`, value)
+    /// (`legacy`: an `initialize`d session; `modern`: `server/discover` and
+    /// `subscriptions/listen`); `None` where the SDK is not installed (see [`python`]).
+    async fn start(d: &Daemon, credential: (&str, &str), lifecycle: &str) -> Option<Watcher> {
         use tokio::io::AsyncBufReadExt;
         let mut cmd = tokio::process::Command::from(python_command(d)?);
         cmd.args(["watch", lifecycle])
-            .env("MCPD_TOKEN", token)
+            .env(credential.0, credential.1)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true);
@@ -932,9 +932,29 @@ async fn python_clients_are_told_when_their_lists_change() {
     };
     let every_grant = grant("lc-team", every.clone()).await;
 
-    let mut admin_w = Watcher::start(&d, &admin, "legacy").await.unwrap();
-    let mut dev_w = Watcher::start(&d, &dev, "legacy").await.unwrap();
-    let mut dev_m = Watcher::start(&d, &dev, "modern").await.unwrap();
+    let (s, b) = d
+        .post(
+            "/api-keys",
+            &admin,
+            json!({"name": "lc-watch", "scopes": ["mcp:read"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let key = b["data"]["key"].as_str().unwrap().to_string();
+    let key_id = b["data"]["id"].as_str().unwrap().to_string();
+
+    let mut admin_w = Watcher::start(&d, ("MCPD_TOKEN", &admin), "legacy")
+        .await
+        .unwrap();
+    let mut key_w = Watcher::start(&d, ("MCPD_API_KEY", &key), "legacy")
+        .await
+        .unwrap();
+    let mut dev_w = Watcher::start(&d, ("MCPD_TOKEN", &dev), "legacy")
+        .await
+        .unwrap();
+    let mut dev_m = Watcher::start(&d, ("MCPD_TOKEN", &dev), "modern")
+        .await
+        .unwrap();
     assert_eq!(
         dev_m.ready["ready"]["protocol_version"], "2026-07-28",
         "{}",
@@ -967,6 +987,9 @@ async fn python_clients_are_told_when_their_lists_change() {
         "{tools:?}"
     );
     assert!(tools.contains(&format!("{every}__echo")), "{tools:?}");
+    let (got, lists) = key_w.wait(&d, TOOLS_CHANGED).await;
+    assert!(got.contains(&TOOLS_CHANGED.to_string()), "{got:?}");
+    assert!(has_prefix(&lists["tools"], &format!("{fs}__")), "{lists}");
     assert_eq!(dev_w.quiet(&d, QUIET_S).await, Vec::<String>::new());
     assert_eq!(dev_m.quiet(&d, 0.1).await, Vec::<String>::new());
 
@@ -979,7 +1002,7 @@ async fn python_clients_are_told_when_their_lists_change() {
 
     // Granting it to the developer's workspace: both their clients are told, and the
     // filesystem's tools appear in their lists.
-    let fs_grant = grant("lc-team", fs.clone()).await;
+    grant("lc-team", fs.clone()).await;
     for w in [&mut dev_w, &mut dev_m] {
         let (got, lists) = w.wait(&d, TOOLS_CHANGED).await;
         assert!(
@@ -1036,7 +1059,7 @@ async fn python_clients_are_told_when_their_lists_change() {
     let (got, lists) = admin_w.wait(&d, TOOLS_CHANGED).await;
     assert!(got.contains(&TOOLS_CHANGED.to_string()), "{got:?}");
     assert!(!has_prefix(&lists["tools"], &format!("{fs}__")), "{lists}");
-    for w in [&mut dev_w, &mut dev_m] {
+    for w in [&mut key_w, &mut dev_w, &mut dev_m] {
         let got = w.quiet(&d, 0.1).await;
         assert!(
             got.contains(&TOOLS_CHANGED.to_string()),
@@ -1045,7 +1068,10 @@ async fn python_clients_are_told_when_their_lists_change() {
         );
     }
 
-    // A disabled user's forwarders end without a word, although their view changed.
+    // A disabled user's forwarders end without a word, although their view changed;
+    // so does the forwarder of a revoked API key.
+    let (s, b) = d.delete(&format!("/api-keys/{key_id}"), &admin).await;
+    assert!(s.is_success(), "{s}: {b}");
     let (s, b) = d
         .call(
             reqwest::Method::PATCH,
@@ -1062,17 +1088,18 @@ async fn python_clients_are_told_when_their_lists_change() {
     admin_w.wait(&d, TOOLS_CHANGED).await;
     assert_eq!(dev_w.quiet(&d, QUIET_S).await, Vec::<String>::new());
     assert_eq!(dev_m.quiet(&d, 0.1).await, Vec::<String>::new());
+    assert_eq!(key_w.quiet(&d, 0.1).await, Vec::<String>::new());
     let ended = d
         .log()
         .matches("credential no longer valid; list-changed notifications end")
         .count();
-    assert!(
-        ended >= 2,
-        "both of the developer's forwarders ended\nlog:\n{}",
+    assert_eq!(
+        ended,
+        3,
+        "the developer's two forwarders and the key's ended\nlog:\n{}",
         d.log()
     );
-    let _ = fs_grant;
-    for w in [admin_w, dev_w, dev_m] {
+    for w in [admin_w, key_w, dev_w, dev_m] {
         w.end().await;
     }
 }
