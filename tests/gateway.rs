@@ -6,7 +6,9 @@
 //! resource read, a prompt, unknown tools, a stopped server, a viewer who may list but
 //! not call, a developer narrowed by workspace grants, 401 without or with bad
 //! credentials, an API key, the request log rows with the caller's user id, and a call
-//! the client cancels ending behind the gateway too.
+//! the client cancels ending behind the gateway too; list-changed notifications (on an
+//! `initialize`d session and on a 2026-07-28 `subscriptions/listen` stream) sent when,
+//! and only when, what the caller may see changes; cursor pagination of the lists.
 
 mod common;
 
@@ -999,6 +1001,12 @@ async fn python_clients_are_told_when_their_lists_change() {
     assert_eq!(dev_w.quiet(&d, QUIET_S).await, Vec::<String>::new());
     assert_eq!(dev_m.quiet(&d, 0.1).await, Vec::<String>::new());
     assert_eq!(admin_w.quiet(&d, 0.1).await, Vec::<String>::new());
+    // Nor does rediscovering a server that offers what it offered before.
+    let (s, b) = d
+        .post(&format!("/mcp/servers/{every}/discover"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(admin_w.quiet(&d, QUIET_S).await, Vec::<String>::new());
 
     // Granting it to the developer's workspace: both their clients are told, and the
     // filesystem's tools appear in their lists.
