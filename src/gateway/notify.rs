@@ -28,6 +28,7 @@ use crate::auth::principal::Principal;
 use crate::auth::rbac::{Action, Domain, Permission};
 use crate::error::Result;
 use crate::mcp::model::Catalog;
+use crate::store::cache::Cache;
 use crate::workspaces::access;
 use rmcp::RoleServer;
 use rmcp::service::{Peer, SubscriptionSink};
@@ -50,6 +51,10 @@ pub enum List {
     Prompts,
 }
 
+/// [`Views`] by user id (what a user sees does not depend on their credential, only
+/// whether they see anything: `mcp:read`).
+static VIEWS: Cache<Views> = Cache::new(1024);
+
 /// Fingerprints of the three lists as one caller sees them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Views {
@@ -59,11 +64,22 @@ struct Views {
 }
 
 impl Views {
-    /// The caller's views now: empty lists without `mcp:read`.
+    /// The caller's views now: empty lists without `mcp:read`. Kept per user until the
+    /// next commit, so that a user's many clients compute them once per change.
     async fn of(app: &App, who: &Principal) -> Result<Views> {
         if !who.can(READ) {
             return Ok(Views::default());
         }
+        if let Some(v) = VIEWS.get(&app.store, &who.user_id) {
+            return Ok(v);
+        }
+        let generation = app.store.generation();
+        let v = Views::compute(app, who).await?;
+        VIEWS.put(&app.store, generation, &who.user_id, v.clone());
+        Ok(v)
+    }
+
+    async fn compute(app: &App, who: &Principal) -> Result<Views> {
         let scope = access::scope(app, Some(&who.user_id)).await?;
         let mut resources = catalog::view(app, Catalog::Resources, &scope).await?;
         resources.extend(catalog::view(app, Catalog::ResourceTemplates, &scope).await?);
