@@ -1068,7 +1068,7 @@ async fn python_clients_are_told_when_their_lists_change() {
     assert!(got.contains(&TOOLS_CHANGED.to_string()), "{got:?}");
     assert!(!has_prefix(&lists["tools"], &format!("{fs}__")), "{lists}");
     for w in [&mut key_w, &mut dev_w, &mut dev_m] {
-        let got = w.quiet(&d, 0.1).await;
+        let (got, _) = w.wait(&d, TOOLS_CHANGED).await;
         assert!(
             got.contains(&TOOLS_CHANGED.to_string()),
             "{}: {got:?}",
