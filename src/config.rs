@@ -113,6 +113,10 @@ pub struct McpConfig {
     /// Directory of extra built-in MCP catalog entries (`*.json`, one entry each); a file
     /// replaces a shipped entry of the same name. A missing directory adds nothing.
     pub catalog_dir: PathBuf,
+    /// Items per page of the `/mcp` gateway's `tools/list`, `resources/list`,
+    /// `resources/templates/list` and `prompts/list` (MCP cursor pagination, spec
+    /// "Pagination"); 0 sends every item in one page.
+    pub gateway_page_size: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -215,6 +219,7 @@ impl Default for McpConfig {
             request_log_payload_cap_bytes: 64 * 1024,
             request_log_retention_days: 90,
             catalog_dir: PathBuf::from("/etc/mcpd/catalog.d"),
+            gateway_page_size: 100,
         }
     }
 }

@@ -6,7 +6,9 @@
 //! resource read, a prompt, unknown tools, a stopped server, a viewer who may list but
 //! not call, a developer narrowed by workspace grants, 401 without or with bad
 //! credentials, an API key, the request log rows with the caller's user id, and a call
-//! the client cancels ending behind the gateway too.
+//! the client cancels ending behind the gateway too; list-changed notifications (on an
+//! `initialize`d session and on a 2026-07-28 `subscriptions/listen` stream) sent when,
+//! and only when, what the caller may see changes; cursor pagination of the lists.
 
 mod common;
 
@@ -568,10 +570,10 @@ fn python_available() -> bool {
     python_path().exists()
 }
 
-/// Runs tests/gateway/python_client.py with `env` and `args`; its JSON output, or
-/// `None` (after a loud message) when the SDK is not installed on a developer machine.
-/// Under CI=true a missing SDK fails the test.
-fn python(d: &Daemon, env: &[(&str, &str)], args: &[&str]) -> Option<Value> {
+/// The command running tests/gateway/python_client.py against `d` (script, URL and CA
+/// certificate given, no credentials), or `None` (after a loud message) when the SDK
+/// is not installed on a developer machine. Under CI=true a missing SDK fails the test.
+fn python_command(d: &Daemon) -> Option<Command> {
     let py = python_path();
     if !py.exists() {
         let msg = format!(
@@ -590,10 +592,17 @@ fn python(d: &Daemon, env: &[(&str, &str)], args: &[&str]) -> Option<Value> {
     cmd.arg(script)
         .arg(gateway_url(d))
         .arg(cert)
-        .args(args)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env_remove("MCPD_TOKEN")
         .env_remove("MCPD_API_KEY");
+    Some(cmd)
+}
+
+/// Runs tests/gateway/python_client.py with `env` and `args`; its JSON output, or
+/// `None` when the SDK is not installed (see [`python_command`]).
+fn python(d: &Daemon, env: &[(&str, &str)], args: &[&str]) -> Option<Value> {
+    let mut cmd = python_command(d)?;
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -752,4 +761,484 @@ async fn a_call_cancelled_by_its_client_ends_behind_the_gateway() {
     drop(call);
     let row = wait_for_row(&d, &admin, &other, long_name, started, within).await;
     assert_eq!(row["error_code"], "CANCELLED", "{row}");
+}
+
+/// One `python_client.py watch …` process: a Python MCP SDK client that stays connected
+/// and answers commands (see the script's docs), one JSON line each.
+struct Watcher {
+    what: String,
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    /// Its first line: the session and the lists it saw.
+    ready: Value,
+}
+
+impl Watcher {
+    /// Starts the client with `credential` (`MCPD_TOKEN` or `MCPD_API_KEY`, value)
+    /// (`legacy`: an `initialize`d session; `modern`: `server/discover` and
+    /// `subscriptions/listen`); `None` where the SDK is not installed (see [`python`]).
+    async fn start(d: &Daemon, credential: (&str, &str), lifecycle: &str) -> Option<Watcher> {
+        use tokio::io::AsyncBufReadExt;
+        let mut cmd = tokio::process::Command::from(python_command(d)?);
+        cmd.args(["watch", lifecycle])
+            .env(credential.0, credential.1)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("start the Python MCP client");
+        let stdin = child.stdin.take().unwrap();
+        let lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut w = Watcher {
+            what: format!("python {lifecycle} client"),
+            child,
+            stdin,
+            lines,
+            ready: Value::Null,
+        };
+        w.ready = w.next(d).await;
+        assert!(w.ready.get("ready").is_some(), "{}: {}", w.what, w.ready);
+        Some(w)
+    }
+
+    async fn next(&mut self, d: &Daemon) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(90), self.lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("{}: no answer within 90 s\nlog:\n{}", self.what, d.log()))
+            .expect("read the client's stdout")
+            .unwrap_or_else(|| panic!("{}: exited\nlog:\n{}", self.what, d.log()));
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {line}", self.what));
+        assert!(
+            v.get("failed").is_none(),
+            "{}: {v}\nlog:\n{}",
+            self.what,
+            d.log()
+        );
+        v
+    }
+
+    async fn ask(&mut self, d: &Daemon, command: &str) -> Value {
+        use tokio::io::AsyncWriteExt;
+        self.stdin
+            .write_all(format!("{command}\n").as_bytes())
+            .await
+            .expect("write to the client");
+        self.stdin.flush().await.unwrap();
+        self.next(d).await
+    }
+
+    /// Waits (up to 30 s) for `method`, then gives every notification seen and the lists.
+    async fn wait(&mut self, d: &Daemon, method: &str) -> (Vec<String>, Value) {
+        let v = self.ask(d, &format!("wait {method} 30")).await;
+        (strings(&v["notifications"]), v["lists"].clone())
+    }
+
+    /// The notifications that arrive within `seconds`.
+    async fn quiet(&mut self, d: &Daemon, seconds: f64) -> Vec<String> {
+        strings(&self.ask(d, &format!("quiet {seconds}")).await["notifications"])
+    }
+
+    async fn end(mut self) {
+        use tokio::io::AsyncWriteExt;
+        let _ = self.stdin.write_all(b"\n").await;
+        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+const TOOLS_CHANGED: &str = "notifications/tools/list_changed";
+const RESOURCES_CHANGED: &str = "notifications/resources/list_changed";
+const PROMPTS_CHANGED: &str = "notifications/prompts/list_changed";
+
+/// How long a client waits to be sure nothing is coming: well beyond the forwarder's
+/// settle time plus a recomputation.
+const QUIET_S: f64 = 2.0;
+
+fn has_prefix(names: &Value, prefix: &str) -> bool {
+    strings(names).iter().any(|n| n.starts_with(prefix))
+}
+
+/// Gateway clients are told when what *they* may see changes, and only then: through
+/// an `initialize`d session (legacy lifecycle, notifications on the GET stream) and
+/// through a 2026-07-28 `subscriptions/listen` stream, both driven by the Python SDK.
+/// A server starting reaches the admin but not a developer whose workspaces do not
+/// grant it; granting it to another workspace reaches nobody; granting it to the
+/// developer's workspace reaches the developer; revoking a grant shrinks their lists;
+/// a disabled user's notifications end.
+#[tokio::test]
+async fn python_clients_are_told_when_their_lists_change() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    if !python_available() {
+        python(&d, &[], &["connect"]); // fails under CI, else says why it skips
+        return;
+    }
+    let admin = d.admin().await;
+    let every = d.name("every");
+    let fs = d.name("fs");
+    create_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
+
+    // A developer who sees only what the team workspace grants: everything, for now.
+    let dev_name = d.name("dev");
+    let dev = d.user_with_roles(&dev_name, &["developer"]).await;
+    let (s, b) = d
+        .call(
+            reqwest::Method::PATCH,
+            "/workspaces/default",
+            Some(&admin),
+            Some(json!({"all_servers": false})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    for ws in ["lc-team", "lc-other"] {
+        let (s, b) = d.post("/workspaces", &admin, json!({"name": ws})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let (s, b) = d
+        .post(
+            "/workspaces/lc-team/members",
+            &admin,
+            json!({"user": dev_name}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let grant = |ws: &'static str, server: String| {
+        let d = &d;
+        let admin = admin.clone();
+        async move {
+            let (s, b) = d
+                .post(
+                    &format!("/workspaces/{ws}/access"),
+                    &admin,
+                    json!({"server": server}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+            b["data"]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let every_grant = grant("lc-team", every.clone()).await;
+
+    let (s, b) = d
+        .post(
+            "/api-keys",
+            &admin,
+            json!({"name": "lc-watch", "scopes": ["mcp:read"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let key = b["data"]["key"].as_str().unwrap().to_string();
+    let key_id = b["data"]["id"].as_str().unwrap().to_string();
+
+    let mut admin_w = Watcher::start(&d, ("MCPD_TOKEN", &admin), "legacy")
+        .await
+        .unwrap();
+    let mut key_w = Watcher::start(&d, ("MCPD_API_KEY", &key), "legacy")
+        .await
+        .unwrap();
+    let mut dev_w = Watcher::start(&d, ("MCPD_TOKEN", &dev), "legacy")
+        .await
+        .unwrap();
+    let mut dev_m = Watcher::start(&d, ("MCPD_TOKEN", &dev), "modern")
+        .await
+        .unwrap();
+    assert_eq!(
+        dev_m.ready["ready"]["protocol_version"], "2026-07-28",
+        "{}",
+        dev_m.ready
+    );
+    for list in [
+        "toolsListChanged",
+        "resourcesListChanged",
+        "promptsListChanged",
+    ] {
+        assert_eq!(dev_m.ready["honored"][list], true, "{}", dev_m.ready);
+    }
+    for w in [&admin_w, &dev_w, &dev_m] {
+        let lists = &w.ready["lists"];
+        assert!(
+            has_prefix(&lists["tools"], &format!("{every}__")),
+            "{lists}"
+        );
+        assert!(!has_prefix(&lists["tools"], &format!("{fs}__")), "{lists}");
+    }
+
+    // (a) A second server starts: the admin is told and lists its tools; the
+    // developer, whose workspaces do not grant it, hears nothing.
+    create_server(&d, &admin, &fs, FILESYSTEM_IMAGE).await;
+    let (got, lists) = admin_w.wait(&d, TOOLS_CHANGED).await;
+    assert!(got.contains(&TOOLS_CHANGED.to_string()), "{got:?}");
+    let tools = strings(&lists["tools"]);
+    assert!(
+        tools.contains(&format!("{fs}__read_text_file")),
+        "{tools:?}"
+    );
+    assert!(tools.contains(&format!("{every}__echo")), "{tools:?}");
+    let (got, lists) = key_w.wait(&d, TOOLS_CHANGED).await;
+    assert!(got.contains(&TOOLS_CHANGED.to_string()), "{got:?}");
+    assert!(has_prefix(&lists["tools"], &format!("{fs}__")), "{lists}");
+    assert_eq!(dev_w.quiet(&d, QUIET_S).await, Vec::<String>::new());
+    assert_eq!(dev_m.quiet(&d, 0.1).await, Vec::<String>::new());
+
+    // (c) Granting it to a workspace the developer is not in changes nothing for them
+    // (nor for the admin, who sees everything anyway).
+    grant("lc-other", fs.clone()).await;
+    assert_eq!(dev_w.quiet(&d, QUIET_S).await, Vec::<String>::new());
+    assert_eq!(dev_m.quiet(&d, 0.1).await, Vec::<String>::new());
+    assert_eq!(admin_w.quiet(&d, 0.1).await, Vec::<String>::new());
+    // Nor does rediscovering a server that offers what it offered before.
+    let (s, b) = d
+        .post(&format!("/mcp/servers/{every}/discover"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(admin_w.quiet(&d, QUIET_S).await, Vec::<String>::new());
+
+    // Granting it to the developer's workspace: both their clients are told, and the
+    // filesystem's tools appear in their lists.
+    grant("lc-team", fs.clone()).await;
+    for w in [&mut dev_w, &mut dev_m] {
+        let (got, lists) = w.wait(&d, TOOLS_CHANGED).await;
+        assert!(
+            got.contains(&TOOLS_CHANGED.to_string()),
+            "{}: {got:?}",
+            w.what
+        );
+        assert!(
+            strings(&lists["tools"]).contains(&format!("{fs}__read_text_file")),
+            "{}: {lists}",
+            w.what
+        );
+    }
+
+    // (b) Revoking the everything grant: told that tools, resources and prompts
+    // changed; the lists shrink to the filesystem's.
+    let (s, b) = d
+        .delete(&format!("/workspaces/lc-team/access/{every_grant}"), &admin)
+        .await;
+    assert!(s.is_success(), "{s}: {b}");
+    for w in [&mut dev_w, &mut dev_m] {
+        let (got, lists) = w.wait(&d, TOOLS_CHANGED).await;
+        for want in [TOOLS_CHANGED, RESOURCES_CHANGED, PROMPTS_CHANGED] {
+            assert!(
+                got.contains(&want.to_string()),
+                "{}: {want} not in {got:?}",
+                w.what
+            );
+        }
+        assert!(
+            !has_prefix(&lists["tools"], &format!("{every}__")),
+            "{}: {lists}",
+            w.what
+        );
+        assert!(
+            has_prefix(&lists["tools"], &format!("{fs}__")),
+            "{}: {lists}",
+            w.what
+        );
+        assert!(
+            strings(&lists["resources"]).is_empty(),
+            "{}: {lists}",
+            w.what
+        );
+        assert!(strings(&lists["prompts"]).is_empty(), "{}: {lists}", w.what);
+    }
+    assert_eq!(admin_w.quiet(&d, 0.1).await, Vec::<String>::new());
+
+    // A stopped server leaves the admin's lists: told again.
+    let (s, b) = d
+        .post(&format!("/mcp/servers/{fs}/stop"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (got, lists) = admin_w.wait(&d, TOOLS_CHANGED).await;
+    assert!(got.contains(&TOOLS_CHANGED.to_string()), "{got:?}");
+    assert!(!has_prefix(&lists["tools"], &format!("{fs}__")), "{lists}");
+    for w in [&mut key_w, &mut dev_w, &mut dev_m] {
+        let (got, _) = w.wait(&d, TOOLS_CHANGED).await;
+        assert!(
+            got.contains(&TOOLS_CHANGED.to_string()),
+            "{}: {got:?}",
+            w.what
+        );
+    }
+
+    // A disabled user's forwarders end without a word, although their view changed;
+    // so does the forwarder of a revoked API key.
+    let (s, b) = d.delete(&format!("/api-keys/{key_id}"), &admin).await;
+    assert!(s.is_success(), "{s}: {b}");
+    let (s, b) = d
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/users/{dev_name}"),
+            Some(&admin),
+            Some(json!({"status": "disabled"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = d
+        .post(&format!("/mcp/servers/{fs}/start"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    admin_w.wait(&d, TOOLS_CHANGED).await;
+    assert_eq!(dev_w.quiet(&d, QUIET_S).await, Vec::<String>::new());
+    assert_eq!(dev_m.quiet(&d, 0.1).await, Vec::<String>::new());
+    assert_eq!(key_w.quiet(&d, 0.1).await, Vec::<String>::new());
+    let ended = d
+        .log()
+        .matches("credential no longer valid; list-changed notifications end")
+        .count();
+    assert_eq!(
+        ended,
+        3,
+        "the developer's two forwarders and the key's ended\nlog:\n{}",
+        d.log()
+    );
+    for w in [admin_w, key_w, dev_w, dev_m] {
+        w.end().await;
+    }
+}
+
+/// Every item of `/mcp/servers/{server}/{list}` over the REST API (all its pages).
+async fn rest_list(d: &Daemon, token: &str, server: &str, list: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for page in 1.. {
+        let (s, b) = d
+            .get(
+                &format!("/mcp/servers/{server}/{list}?limit=100&page={page}"),
+                token,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        let items = b["data"].as_array().unwrap().clone();
+        let n = items.len();
+        out.extend(items);
+        if n < 100 {
+            return out;
+        }
+    }
+    unreachable!()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// With `mcp.gateway_page_size` set small, the gateway's lists come in pages: the
+/// Python SDK following `nextCursor` gets exactly what the servers offer (as the REST
+/// API lists it), each item once; a garbage cursor, and a cursor of a list that has
+/// changed since, are -32602 (spec "Pagination": invalid cursors are invalid params).
+#[tokio::test]
+async fn gateway_lists_are_paginated_with_opaque_cursors() {
+    require_docker!();
+    let mut d = Daemon::start_with_env(vec![(
+        "MCPD_MCP__GATEWAY_PAGE_SIZE".to_string(),
+        "3".to_string(),
+    )])
+    .await;
+    let admin = d.admin().await;
+    let every = d.name("every");
+    let fs = d.name("fs");
+    create_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
+    create_server(&d, &admin, &fs, FILESYSTEM_IMAGE).await;
+
+    // What the servers offer, by the REST API, named as the gateway names them.
+    let mut tools = Vec::new();
+    let mut prompts = Vec::new();
+    let mut resources = Vec::new();
+    let mut templates = Vec::new();
+    for server in [&every, &fs] {
+        for t in rest_list(&d, &admin, server, "tools").await {
+            tools.push(format!("{server}__{}", t["name"].as_str().unwrap()));
+        }
+        for p in rest_list(&d, &admin, server, "prompts").await {
+            prompts.push(format!("{server}__{}", p["name"].as_str().unwrap()));
+        }
+        for r in rest_list(&d, &admin, server, "resources").await {
+            resources.push(r["uri"].as_str().unwrap().to_string());
+        }
+        for t in rest_list(&d, &admin, server, "resource-templates").await {
+            templates.push(t["uriTemplate"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(
+        tools.len() > 6 && resources.len() > 6,
+        "{tools:?} {resources:?}"
+    );
+
+    if let Some(out) = python(&d, &[("MCPD_TOKEN", &admin)], &["pages"]) {
+        assert!(
+            out.get("failed").is_none(),
+            "python client: {out}\nlog:\n{}",
+            d.log()
+        );
+        for (name, want) in [
+            ("tools", &tools),
+            ("prompts", &prompts),
+            ("resources", &resources),
+            ("templates", &templates),
+        ] {
+            let got = strings(&out[name]);
+            assert_eq!(sorted(got.clone()), sorted(want.clone()), "{name}: {out}");
+            let pages = out[format!("{name}_pages")].as_u64().unwrap() as usize;
+            assert_eq!(pages, want.len().div_ceil(3).max(1), "{name}: {out}");
+        }
+        let e = &out["garbage_cursor_error"];
+        assert_eq!(e["code"], -32602, "{out}");
+        assert_eq!(e["data"]["code"], "VALIDATION_ERROR", "{out}");
+    }
+
+    // rmcp's client: the same union; a cursor outlives no change of the list.
+    let c = connect(&d, &admin).await;
+    let all = c.peer().list_all_tools().await.unwrap();
+    let names: Vec<String> = all.iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(sorted(names), sorted(tools.clone()));
+    let first = c.peer().list_tools(None).await.unwrap();
+    assert_eq!(first.tools.len(), 3);
+    let next = first.next_cursor.clone().expect("a next page");
+    let second = c
+        .peer()
+        .list_tools(Some(
+            rmcp::model::PaginatedRequestParams::default().with_cursor(Some(next.clone())),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(second.tools.len(), 3);
+    assert!(second.tools.iter().all(|t| !first.tools.contains(t)));
+    let (s, b) = d
+        .post(&format!("/mcp/servers/{fs}/stop"), &admin, json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let e = rpc_error(
+        c.peer()
+            .list_tools(Some(
+                rmcp::model::PaginatedRequestParams::default().with_cursor(Some(next)),
+            ))
+            .await,
+    );
+    assert_eq!(e.code, rmcp::model::ErrorCode::INVALID_PARAMS, "{e:?}");
+    assert_eq!(
+        e.data.as_ref().unwrap()["code"],
+        "VALIDATION_ERROR",
+        "{e:?}"
+    );
+    assert!(
+        e.message.contains("cursor") || format!("{:?}", e.data).contains("cursor"),
+        "{e:?}"
+    );
+    c.cancel().await.ok();
 }

@@ -88,6 +88,30 @@ pub async fn gather(
     Ok(out)
 }
 
+/// What the caller whose workspaces grant `scope` sees of list `which` through the
+/// gateway: [`gather`]ed and [`relabel`]led (tools and prompts namespaced), as JSON.
+/// The one definition of a caller's view, used by the lists and by the list-changed
+/// notifications.
+pub async fn view(app: &App, which: Catalog, scope: &McpScope) -> Result<Vec<Value>> {
+    let rename = matches!(which, Catalog::Tools | Catalog::Prompts);
+    Ok(gather(app, which, scope)
+        .await?
+        .into_iter()
+        .flat_map(|(rec, items)| {
+            items
+                .into_iter()
+                .map(move |item| relabel(&rec.name, item, rename))
+        })
+        .collect())
+}
+
+/// A short digest of a view (hex; equal lists give equal digests), to tell whether a
+/// list changed without keeping it.
+pub fn fingerprint(items: &[Value]) -> String {
+    let json = serde_json::to_string(items).unwrap_or_default();
+    crate::ids::sha256_hex(&json)[..16].to_string()
+}
+
 /// Whether `grant` lets the caller see `item` of list `which`.
 fn granted(grant: &Grant, which: Catalog, item: &Value) -> bool {
     let field = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or_default();

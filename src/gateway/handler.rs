@@ -9,6 +9,10 @@
 //! need `mcp:execute`; on top of that the caller's workspaces decide which servers,
 //! tools and resources they see (lists) and use (execution checks them).
 //!
+//! Lists are cursor-paginated ([`super::paging`], `mcp.gateway_page_size` items a page)
+//! and clients are told when they change ([`super::notify`]: after `initialized` on a
+//! session, or on a `subscriptions/listen` stream).
+//!
 //! A call ends when its MCP client cancels it (`notifications/cancelled`, or the end of
 //! its session: `DELETE`, idle timeout; rmcp fires the request's `ctx.ct`) or drops the
 //! HTTP request ([`ClientGone`]): the execution then drops the upstream call, which
@@ -17,6 +21,8 @@
 use super::ClientGone;
 use super::catalog;
 use super::errors::{Asked, to_rpc};
+use super::notify::{self, Notifier};
+use super::paging;
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::principal::Principal;
@@ -30,26 +36,34 @@ use rmcp::model::{
     GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ServerCapabilities,
-    ServerConfig,
+    ServerConfig, SubscriptionFilter,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio_util::sync::CancellationToken;
 
 const READ: Permission = Permission(Domain::Mcp, Action::Read);
 const EXECUTE: Permission = Permission(Domain::Mcp, Action::Execute);
 
-/// One gateway handler; rmcp makes one per MCP session, all sharing the daemon state.
+/// One gateway handler; rmcp makes one per MCP session (and one per request of the
+/// session-less 2026-07-28 revision), all sharing the daemon state.
 #[derive(Clone)]
 pub struct Gateway {
     app: AppState,
+    /// Whether this session's list-changed forwarder was started.
+    forwarding: Arc<AtomicBool>,
 }
 
 impl Gateway {
     pub fn new(app: AppState) -> Self {
-        Self { app }
+        Self {
+            app,
+            forwarding: Arc::default(),
+        }
     }
 }
 
@@ -95,27 +109,32 @@ async fn scope(app: &AppState, who: &Principal) -> Result<McpScope> {
     access::scope(app, Some(&who.user_id)).await
 }
 
-/// Every item of `which` across the running servers the caller may use, relabelled, as
-/// rmcp items. Items a server sent that are not valid MCP are left out (and logged).
+/// One page of list `which` as the caller sees it ([`catalog::view`]), as rmcp items,
+/// with the next page's cursor ([`paging`]). Items a server sent that are not valid
+/// MCP are left out (and logged).
 async fn aggregate<T: DeserializeOwned>(
     app: &AppState,
     who: &Principal,
     which: Catalog,
-    rename: bool,
-) -> Result<Vec<T>> {
+    request: Option<PaginatedRequestParams>,
+) -> Result<(Vec<T>, Option<String>)> {
     let scope = scope(app, who).await?;
-    let mut out = Vec::new();
-    for (rec, items) in catalog::gather(app, which, &scope).await? {
-        for item in items {
-            match typed::<T>(catalog::relabel(&rec.name, item, rename)) {
-                Ok(t) => out.push(t),
-                Err(e) => {
-                    tracing::warn!(server = %rec.name, error = %e, "MCP gateway: item left out")
-                }
-            }
+    let items = catalog::view(app, which, &scope).await?;
+    let fingerprint = catalog::fingerprint(&items);
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match typed::<T>(item) {
+            Ok(t) => out.push(t),
+            Err(e) => tracing::warn!(error = %e, "MCP gateway: item left out"),
         }
     }
-    Ok(out)
+    let cursor = request.and_then(|r| r.cursor);
+    paging::page(
+        out,
+        &fingerprint,
+        cursor.as_deref(),
+        app.config.mcp.gateway_page_size,
+    )
 }
 
 /// Resolves `<server>__<name>` to the server name and the server's own name; an
@@ -140,8 +159,11 @@ impl ServerHandler for Gateway {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
+                .enable_tool_list_changed()
                 .enable_resources()
+                .enable_resources_list_changed()
                 .enable_prompts()
+                .enable_prompts_list_changed()
                 .build(),
         )
         .with_server_info(
@@ -154,16 +176,71 @@ impl ServerHandler for Gateway {
         ))
     }
 
+    /// A session's client is ready: start telling it when its lists change
+    /// ([`notify`]), as the user who opened the session (the HTTP layer put the
+    /// [`Principal`] into the notification's request).
+    async fn on_initialized(&self, ctx: NotificationContext<RoleServer>) {
+        let Some(who) = ctx
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<Principal>())
+            .cloned()
+        else {
+            return;
+        };
+        if self.forwarding.swap(true, Ordering::SeqCst) {
+            return; // a second `initialized`
+        }
+        let app = self.app.clone();
+        let peer = ctx.peer.clone();
+        self.app.tasks.spawn(async move {
+            let ended = notify::session_closed(peer.clone());
+            notify::forward(&app, who, Notifier::Session(peer), ended).await;
+        });
+    }
+
+    /// `subscriptions/listen` (2026-07-28): the list-changed notifications are offered;
+    /// resource subscriptions are not (the gateway does not relay `resources/updated`).
+    fn accepted_subscription_filter(
+        &self,
+        _requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(
+            SubscriptionFilter::builder()
+                .tools_list_changed()
+                .resources_list_changed()
+                .prompts_list_changed()
+                .build(),
+        )
+    }
+
+    /// Runs one `subscriptions/listen` stream: the caller's list-changed notifications
+    /// until they cancel it; a daemon shutdown ends it gracefully.
+    async fn listen(&self, ctx: SubscriptionContext) -> std::result::Result<(), ErrorData> {
+        let who = caller(ctx.request_context(), READ, Asked::List)?;
+        let sink = ctx.sink().clone();
+        notify::forward(
+            &self.app,
+            who,
+            Notifier::Subscription(sink),
+            ctx.cancelled(),
+        )
+        .await;
+        Ok(())
+    }
+
     async fn list_tools(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<ListToolsResult, ErrorData> {
         let who = caller(&ctx, READ, Asked::List)?;
-        let tools = aggregate(&self.app, &who, Catalog::Tools, true)
+        let (items, next) = aggregate(&self.app, &who, Catalog::Tools, request)
             .await
             .map_err(|e| to_rpc(&e, Asked::List))?;
-        Ok(ListToolsResult::with_all_items(tools))
+        let mut result = ListToolsResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn call_tool(
@@ -193,26 +270,30 @@ impl ServerHandler for Gateway {
 
     async fn list_resources(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<ListResourcesResult, ErrorData> {
         let who = caller(&ctx, READ, Asked::List)?;
-        let items = aggregate(&self.app, &who, Catalog::Resources, false)
+        let (items, next) = aggregate(&self.app, &who, Catalog::Resources, request)
             .await
             .map_err(|e| to_rpc(&e, Asked::List))?;
-        Ok(ListResourcesResult::with_all_items(items))
+        let mut result = ListResourcesResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn list_resource_templates(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<ListResourceTemplatesResult, ErrorData> {
         let who = caller(&ctx, READ, Asked::List)?;
-        let items = aggregate(&self.app, &who, Catalog::ResourceTemplates, false)
+        let (items, next) = aggregate(&self.app, &who, Catalog::ResourceTemplates, request)
             .await
             .map_err(|e| to_rpc(&e, Asked::List))?;
-        Ok(ListResourceTemplatesResult::with_all_items(items))
+        let mut result = ListResourceTemplatesResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn read_resource(
@@ -245,14 +326,16 @@ impl ServerHandler for Gateway {
 
     async fn list_prompts(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> std::result::Result<ListPromptsResult, ErrorData> {
         let who = caller(&ctx, READ, Asked::List)?;
-        let items = aggregate(&self.app, &who, Catalog::Prompts, true)
+        let (items, next) = aggregate(&self.app, &who, Catalog::Prompts, request)
             .await
             .map_err(|e| to_rpc(&e, Asked::List))?;
-        Ok(ListPromptsResult::with_all_items(items))
+        let mut result = ListPromptsResult::with_all_items(items);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn get_prompt(

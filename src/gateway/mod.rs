@@ -1,7 +1,8 @@
 //! The MCP gateway: `/mcp` on the API's TLS port speaks MCP streamable HTTP (rmcp's
 //! server, every protocol revision rmcp knows, sessions kept in memory) to any MCP
 //! client, and offers the tools, resources and prompts of all running MCP servers as
-//! one server (see [`catalog`] for the naming, [`handler`] for the forwarding).
+//! one server (see [`catalog`] for the naming, [`handler`] for the forwarding,
+//! [`paging`] for the lists' cursors and [`notify`] for the list-changed notifications).
 //!
 //! Authentication is the API's: `Authorization: Bearer <access token | mcpd_ API key>`
 //! or `X-API-Key: mcpd_…`, checked on every HTTP request (not only at `initialize`),
@@ -13,6 +14,8 @@
 pub mod catalog;
 pub mod errors;
 pub mod handler;
+pub mod notify;
+pub mod paging;
 
 use crate::app::AppState;
 use crate::auth::principal::Principal;

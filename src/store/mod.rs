@@ -11,6 +11,7 @@
 //! does a commit made by another connection (an online restore), noticed through
 //! SQLite's `data_version` before the next write. Append-only rows that no cache reads
 //! (the request log) are written with [`Store::write_untracked`], which does not bump it.
+//! [`Store::changes`] lets a task sleep until the next bump instead of polling.
 
 pub mod cache;
 pub mod list;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// How long a connection waits on a lock held by another before `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,6 +47,16 @@ struct Inner {
     generation: AtomicU64,
     /// The writer's `PRAGMA data_version` as last seen (changes on foreign commits).
     data_version: AtomicI64,
+    /// Carries the generation after each bump, for [`Store::changes`].
+    changed: watch::Sender<u64>,
+}
+
+impl Inner {
+    /// Bumps the generation and wakes the [`Store::changes`] receivers.
+    fn bump(&self) {
+        let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.changed.send_replace(g);
+    }
 }
 
 /// Source of [`Inner::id`].
@@ -69,6 +81,7 @@ impl Store {
                 id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
                 generation: AtomicU64::new(0),
                 data_version: AtomicI64::new(data_version),
+                changed: watch::Sender::new(0),
             }),
         })
     }
@@ -87,6 +100,14 @@ impl Store {
     /// `g` is still what the database holds while `generation() == g` (see [`cache`]).
     pub fn generation(&self) -> u64 {
         self.inner.generation.load(Ordering::SeqCst)
+    }
+
+    /// A receiver that wakes (`changed().await`) after each generation bump, i.e. after
+    /// every tracked commit: for tasks that react to changes (the MCP gateway's
+    /// list-changed notifications). Bumps that come faster than the receiver looks are
+    /// coalesced; the value is the generation.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.inner.changed.subscribe()
     }
 
     /// Runs `f` on a reader connection on the blocking pool.
@@ -144,7 +165,7 @@ impl Store {
             // replaces the database through its own): whatever was cached may be stale.
             let seen = data_version(&conn)?;
             if inner.data_version.swap(seen, Ordering::SeqCst) != seen {
-                inner.generation.fetch_add(1, Ordering::SeqCst);
+                inner.bump();
             }
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
@@ -152,7 +173,7 @@ impl Store {
             if tracked {
                 // After the commit: a read that began before it cannot cache a row
                 // under the new generation.
-                inner.generation.fetch_add(1, Ordering::SeqCst);
+                inner.bump();
             }
             Ok(out)
         })
@@ -251,5 +272,20 @@ mod tests {
             .unwrap();
         assert_eq!(n, 0, "failed write must leave nothing behind");
         store.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn changes_wake_on_tracked_commits_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let mut rx = store.changes();
+        store.write_untracked(|_| Ok(())).await.unwrap();
+        assert!(!rx.has_changed().unwrap());
+        store.write(|_| Ok(())).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), rx.changed())
+            .await
+            .expect("woken")
+            .unwrap();
+        assert_eq!(*rx.borrow_and_update(), store.generation());
     }
 }

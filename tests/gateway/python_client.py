@@ -14,6 +14,19 @@ what it saw; the Rust test asserts on it. Modes:
     connect         initialize only (used without credentials: must fail; the SDK
                     reports an HTTP 401 as a JSON-RPC error, so the test checks the
                     status itself over plain HTTP)
+    pages           list tools, resources, resource templates and prompts following
+                    nextCursor page by page, then send a garbage cursor
+    watch legacy|modern
+                    stay connected and collect server notifications (legacy: an
+                    `initialize`d session, delivered on its GET stream; modern: the
+                    2026-07-28 `server/discover` lifecycle with a `subscriptions/listen`
+                    stream for the three list_changed notifications), answering one
+                    command a line on stdin with one JSON line on stdout:
+                      wait METHOD SECONDS  until METHOD arrived (then 0.5 s more), give
+                                           the notifications and the lists
+                      quiet SECONDS        wait, give the notifications seen meanwhile
+                      lists                give the lists
+                    The first line printed is {"ready": ..., "lists": ...}.
 """
 
 import asyncio
@@ -22,8 +35,11 @@ import os
 import ssl
 import sys
 
+import anyio
 import httpx2
+import mcp_types as types
 from mcp import ClientSession
+from mcp.client.subscriptions import listen
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
@@ -36,6 +52,67 @@ def rpc_error(e):
     return {"code": e.code, "message": e.message, "data": e.data}
 
 
+async def pages(list_fn, field, cursor=None):
+    """Every item of one list, following nextCursor; and how many pages it took."""
+    items, count = [], 0
+    while True:
+        params = types.PaginatedRequestParams(cursor=cursor) if cursor is not None else None
+        r = await list_fn(params=params)
+        count += 1
+        items += [dump(x) for x in getattr(r, field)]
+        cursor = r.next_cursor
+        if cursor is None:
+            return items, count
+
+
+async def lists(session):
+    out = {}
+    for name, fn, field, key in [
+        ("tools", session.list_tools, "tools", "name"),
+        ("resources", session.list_resources, "resources", "uri"),
+        ("templates", session.list_resource_templates, "resource_templates", "uriTemplate"),
+        ("prompts", session.list_prompts, "prompts", "name"),
+    ]:
+        items, count = await pages(fn, field)
+        out[name] = [x[key] for x in items]
+        out[name + "_pages"] = count
+    return out
+
+
+def say(obj):
+    print(json.dumps(obj), flush=True)
+
+
+async def watch(session, modern, seen):
+    """The `watch` mode's command loop (see the module docs)."""
+    async def drain_after(method, timeout):
+        with anyio.move_on_after(timeout):
+            while method not in seen:
+                await anyio.sleep(0.05)
+        if method in seen:
+            await anyio.sleep(0.5)
+        got = list(seen)
+        seen.clear()
+        return got
+
+    while True:
+        line = await anyio.to_thread.run_sync(sys.stdin.readline)
+        if not line.strip():
+            return
+        cmd, *rest = line.split()
+        if cmd == "wait":
+            got = await drain_after(rest[0], float(rest[1]))
+            say({"notifications": got, "lists": await lists(session)})
+        elif cmd == "quiet":
+            await anyio.sleep(float(rest[0]))
+            say({"notifications": list(seen)})
+            seen.clear()
+        elif cmd == "lists":
+            say({"lists": await lists(session)})
+        else:
+            say({"failed": "unknown command " + cmd})
+
+
 async def run(url, ca, mode, args):
     headers = {}
     if os.environ.get("MCPD_TOKEN"):
@@ -44,13 +121,40 @@ async def run(url, ca, mode, args):
         headers["X-API-Key"] = os.environ["MCPD_API_KEY"]
     tls = ssl.create_default_context(cafile=ca)
     out = {}
+    seen = []
+
+    async def on_message(message):
+        if not isinstance(message, Exception):
+            seen.append(getattr(message, "method", type(message).__name__))
+
     async with httpx2.AsyncClient(headers=headers, verify=tls, timeout=60) as http:
         async with streamable_http_client(url, http_client=http) as (read, write):
-            async with ClientSession(read, write) as session:
+            async with ClientSession(read, write, message_handler=on_message) as session:
+                if mode == "watch" and args[0] == "modern":
+                    await session.discover()
+                    out["protocol_version"] = session.protocol_version
+                    async with listen(
+                        session, tools_list_changed=True, resources_list_changed=True, prompts_list_changed=True
+                    ) as sub:
+                        say({"ready": out, "honored": dump(sub.honored), "lists": await lists(session)})
+                        await watch(session, True, seen)
+                    return None
                 init = await session.initialize()
                 out["server_info"] = dump(init.server_info)
                 out["protocol_version"] = init.protocol_version
                 if mode == "connect":
+                    return out
+                if mode == "watch":
+                    say({"ready": out, "lists": await lists(session)})
+                    await watch(session, False, seen)
+                    return None
+                if mode == "pages":
+                    out.update(await lists(session))
+                    try:
+                        await session.list_tools(params=types.PaginatedRequestParams(cursor="not-a-cursor"))
+                        out["garbage_cursor_error"] = None
+                    except MCPError as e:
+                        out["garbage_cursor_error"] = rpc_error(e)
                     return out
                 tools = await session.list_tools()
                 out["tools"] = [t.name for t in tools.tools]
@@ -93,7 +197,8 @@ def main():
         out = asyncio.run(run(url, ca, mode, args))
     except Exception as e:  # the test reports what failed
         out = {"failed": repr(e)}
-    print(json.dumps(out))
+    if out is not None:
+        print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":
