@@ -124,6 +124,53 @@ fn live_key_scopes(
     ))
 }
 
+/// Expiry of login session `session_id` of `user_id`, if it is neither revoked nor
+/// expired.
+fn live_session_expiry(
+    conn: &rusqlite::Connection,
+    session_id: &str,
+    user_id: &str,
+) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT expires_at FROM auth_sessions WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
+            rusqlite::params![session_id, user_id, crate::time::now_rfc3339()],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// `who` as the database holds them now, for work that outlives the request that
+/// authenticated it (the MCP gateway's notification forwarders): `None` once the user
+/// is disabled or deleted, or the login session or API key the credential came from is
+/// revoked or expired. Roles are re-read; the credential's scopes stay as they were.
+pub async fn revalidate(store: &Store, who: &Principal) -> Result<Option<Principal>> {
+    let who = who.clone();
+    store
+        .read(move |c| {
+            if let Some(sid) = &who.session_id
+                && live_session_expiry(c, sid, &who.user_id)?.is_none()
+            {
+                return Ok(None);
+            }
+            if let Some(kid) = &who.api_key_id {
+                match live_key_scopes(c, kid, &who.user_id) {
+                    Ok(_) => {}
+                    Err(e) if e.code == ErrorCode::AuthTokenInvalid => return Ok(None),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(
+                active_user(c, &who.user_id)?.map(|(username, roles)| Principal {
+                    username,
+                    roles,
+                    ..who
+                }),
+            )
+        })
+        .await
+}
+
 /// A resolved credential: the principal and when it stops being valid (RFC 3339, UTC
 /// with milliseconds like every stored time; `None`: no expiry) and, for an API key,
 /// when it was last recorded as used.
@@ -168,19 +215,18 @@ pub async fn from_access_token(
     let generation = store.generation();
     let resolved = store
         .read(move |c| {
-            let now = crate::time::now_rfc3339();
-            let session_expiry: Option<String> = c
-                .query_row(
-                    "SELECT expires_at FROM auth_sessions WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
-                    rusqlite::params![claims.sid, claims.sub, now],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(session_expiry) = session_expiry else {
-                return Err(Error::new(ErrorCode::AuthTokenInvalid, "session has been revoked or has expired"));
+            let Some(session_expiry) = live_session_expiry(c, &claims.sid, &claims.sub)? else {
+                return Err(Error::new(
+                    ErrorCode::AuthTokenInvalid,
+                    "session has been revoked or has expired",
+                ));
             };
-            let (username, roles) = active_user(c, &claims.sub)?
-                .ok_or_else(|| Error::new(ErrorCode::AuthTokenInvalid, "user is disabled or no longer exists"))?;
+            let (username, roles) = active_user(c, &claims.sub)?.ok_or_else(|| {
+                Error::new(
+                    ErrorCode::AuthTokenInvalid,
+                    "user is disabled or no longer exists",
+                )
+            })?;
             // A client-credentials token acts as its API key: the key's scopes (or the
             // narrower ones asked for at the token endpoint) apply while the key lives.
             let (scopes, key_expiry) = match &claims.kid {

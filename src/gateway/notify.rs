@@ -32,7 +32,6 @@ use crate::store::cache::Cache;
 use crate::workspaces::access;
 use rmcp::RoleServer;
 use rmcp::service::{Peer, SubscriptionSink};
-use rusqlite::OptionalExtension;
 use std::future::Future;
 use std::time::Duration;
 
@@ -149,51 +148,6 @@ impl Notifier {
     }
 }
 
-/// `who` as the database holds them now: `None` once the user is disabled or deleted,
-/// or the login session or API key their credential came from is revoked or expired.
-/// Roles are re-read (a role change can take `mcp:read` away); the key's scopes stay.
-/// The same conditions [`Principal`]'s resolution checks on every request, for a
-/// forwarder that outlives the request that started it.
-async fn still_valid(app: &App, who: &Principal) -> Result<Option<Principal>> {
-    let who = who.clone();
-    app.store
-        .read(move |c| {
-            let now = crate::time::now_rfc3339();
-            let Some(user) =
-                crate::users::store::get(c, &who.user_id)?.filter(|u| u.status == "active")
-            else {
-                return Ok(None);
-            };
-            if let Some(sid) = &who.session_id {
-                let live = c
-                    .query_row(
-                        "SELECT 1 FROM auth_sessions WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
-                        rusqlite::params![sid, who.user_id, now],
-                        |_| Ok(()),
-                    )
-                    .optional()?;
-                if live.is_none() {
-                    return Ok(None);
-                }
-            }
-            if let Some(kid) = &who.api_key_id {
-                let live = c
-                    .query_row(
-                        "SELECT 1 FROM api_keys WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)",
-                        rusqlite::params![kid, who.user_id, now],
-                        |_| Ok(()),
-                    )
-                    .optional()?;
-                if live.is_none() {
-                    return Ok(None);
-                }
-            }
-            let roles = user.roles.iter().filter_map(|r| r.parse().ok()).collect();
-            Ok(Some(Principal { roles, ..who }))
-        })
-        .await
-}
-
 /// Runs one forwarder until `ended` resolves, the client is gone, the daemon shuts
 /// down or `who`'s credential stops being valid (see the module docs).
 pub async fn forward(app: &App, who: Principal, to: Notifier, ended: impl Future<Output = ()>) {
@@ -220,7 +174,7 @@ pub async fn forward(app: &App, who: Principal, to: Notifier, ended: impl Future
             () = tokio::time::sleep(SETTLE) => {}
         }
         changes.borrow_and_update();
-        let now = match still_valid(app, &who).await {
+        let now = match crate::auth::principal::revalidate(&app.store, &who).await {
             Ok(Some(current)) => {
                 who = current;
                 Views::of(app, &who).await
