@@ -52,18 +52,53 @@ pub fn redact(v: &Value) -> Value {
     }
 }
 
-/// Serializes `v`; when longer than `cap` bytes, returns the first `cap` bytes (cut on a
-/// character boundary) as a JSON string and `true`.
-pub fn cap(v: &Value, cap: usize) -> (Value, bool) {
-    let text = v.to_string();
+/// Whether `v` holds a value under a secret-looking key, at any depth.
+fn has_secret(v: &Value) -> bool {
+    match v {
+        Value::Object(map) => map.iter().any(|(k, v)| is_secret_key(k) || has_secret(v)),
+        Value::Array(items) => items.iter().any(has_secret),
+        _ => false,
+    }
+}
+
+/// A payload as the request log keeps it (see [`stored`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// JSON text: the payload with secrets redacted or, when that is longer than the
+    /// cap, a JSON string holding its first `cap` bytes (cut on a character boundary).
+    pub text: String,
+    /// Size of the payload as given (before redaction), in bytes of compact JSON.
+    pub bytes: usize,
+    /// Whether `text` was cut.
+    pub truncated: bool,
+}
+
+/// The stored form of payload `v`, capped at `cap` bytes. Serialises once when there
+/// is nothing to redact (the usual case: it runs for every logged call).
+pub fn stored(v: &Value, cap: usize) -> Stored {
+    let (text, bytes) = if has_secret(v) {
+        (redact(v).to_string(), v.to_string().len())
+    } else {
+        let text = v.to_string();
+        let bytes = text.len();
+        (text, bytes)
+    };
     if text.len() <= cap {
-        return (v.clone(), false);
+        return Stored {
+            text,
+            bytes,
+            truncated: false,
+        };
     }
     let mut end = cap;
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    (Value::String(text[..end].to_string()), true)
+    Stored {
+        text: Value::String(text[..end].to_string()).to_string(),
+        bytes,
+        truncated: true,
+    }
 }
 
 #[cfg(test)]
@@ -91,13 +126,22 @@ mod tests {
     }
 
     #[test]
-    fn capping_cuts_on_char_boundaries() {
+    fn stored_payloads_are_redacted_capped_on_char_boundaries_and_sized_as_given() {
         let v = json!({"text": "ééééééééé"});
-        let (small, t) = cap(&v, 1000);
-        assert_eq!((small, t), (v.clone(), false));
-        let (cut, t) = cap(&v, 12);
-        assert!(t);
-        let s = cut.as_str().unwrap();
-        assert!(s.len() <= 12 && v.to_string().starts_with(s));
+        let whole = stored(&v, 1000);
+        assert_eq!(whole.text, v.to_string());
+        assert_eq!((whole.bytes, whole.truncated), (v.to_string().len(), false));
+        let cut = stored(&v, 12);
+        assert!(cut.truncated);
+        assert_eq!(cut.bytes, v.to_string().len());
+        let s: String = serde_json::from_str(&cut.text).unwrap();
+        assert!(s.len() <= 12 && v.to_string().starts_with(&s));
+
+        let secret = json!({"user": "ann", "nested": [{"Api-Key": "k123"}]});
+        let kept = stored(&secret, 1000);
+        assert!(!kept.text.contains("k123"), "{}", kept.text);
+        assert_eq!(kept.text, redact(&secret).to_string());
+        assert_eq!(kept.bytes, secret.to_string().len());
+        assert!(!stored(&secret, 10).text.contains("k123"));
     }
 }

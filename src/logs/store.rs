@@ -1,6 +1,6 @@
 //! SQL for `request_logs`.
 
-use super::redact::{cap, redact};
+use super::redact::stored;
 use super::{NewRequestLog, RequestLog, RequestLogDetail};
 use crate::error::{Error, Result};
 use crate::store::list::{Field, FieldKind, ListQuery, ListSpec, Order, Page};
@@ -142,17 +142,12 @@ fn insert_row(
     payload_cap: usize,
     timestamp: &str,
 ) -> Result<(String, i64, i64)> {
-    let id = crate::ids::new_id("rlog");
-    let request_bytes = log.arguments.to_string().len();
-    let response_bytes = log.result.as_ref().map_or(0, |r| r.to_string().len());
-    let (arguments, cut_args) = cap(&redact(&log.arguments), payload_cap);
-    let (result, cut_result) = match &log.result {
-        Some(r) => {
-            let (v, t) = cap(&redact(r), payload_cap);
-            (Some(v), t)
-        }
-        None => (None, false),
-    };
+    let id = crate::ids::new_time_ordered_id("rlog");
+    let arguments = stored(&log.arguments, payload_cap);
+    let result = log.result.as_ref().map(|r| stored(r, payload_cap));
+    let request_bytes = arguments.bytes;
+    let response_bytes = result.as_ref().map_or(0, |r| r.bytes);
+    let truncated = arguments.truncated || result.as_ref().is_some_and(|r| r.truncated);
     conn.prepare_cached(
         "INSERT INTO request_logs (id, timestamp, user_id, api_key_id, server_id, server_name, kind, name, status,
              error_code, error_message, duration_ms, request_bytes, response_bytes, arguments, result, truncated,
@@ -175,9 +170,9 @@ fn insert_row(
             log.duration_ms as i64,
             request_bytes as i64,
             response_bytes as i64,
-            arguments.to_string(),
-            result.map(|r| r.to_string()),
-            cut_args || cut_result,
+            arguments.text,
+            result.map(|r| r.text),
+            truncated,
             log.workspace_id,
         ],
     )?;
