@@ -201,17 +201,25 @@ fn earliest(a: Option<String>, b: Option<String>) -> Option<String> {
 }
 
 /// Resolves an access token's claims to a principal: session live, user active.
+///
+/// A token resolved since the last database write is answered from memory without
+/// checking its signature again: the cache is keyed by the whole token, an entry exists
+/// only for a token that verified, and it is used only until the earliest of the
+/// token's `exp`, its session's and its API key's expiry.
 pub async fn from_access_token(
     store: &Store,
     keys: &super::jwt::JwtKeys,
     token: &str,
 ) -> Result<Principal> {
-    let claims = keys.verify(token)?;
     if let Some(hit) = RESOLVED.get(store, token)
         && hit.valid_now()
     {
         return Ok(hit.principal);
     }
+    let claims = keys.verify(token)?;
+    let token_expiry = time::OffsetDateTime::from_unix_timestamp(claims.exp)
+        .ok()
+        .map(crate::time::format_rfc3339);
     let generation = store.generation();
     let resolved = store
         .read(move |c| {
@@ -250,7 +258,7 @@ pub async fn from_access_token(
                     session_id: Some(claims.sid),
                     client_addr: None,
                 },
-                until: earliest(Some(session_expiry), key_expiry),
+                until: earliest(earliest(Some(session_expiry), key_expiry), token_expiry),
                 last_used: None,
             })
         })
