@@ -323,6 +323,43 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
     let second = container_ids(&d, &admin, &name).await;
     assert_eq!(second.len(), 1);
 
+    // A new container that runs but does not speak MCP (exits cleanly at once): 503,
+    // and the previous settings are put back and answer calls.
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({"image": common::BUSYBOX_IMAGE, "command": ["true"]})),
+        )
+        .await;
+    assert_error(s, &b, 503, "MCP_SERVICE_UNAVAILABLE");
+    assert!(
+        allowed_dirs(&d, &admin, &name)
+            .await
+            .contains("/data/notes")
+    );
+    let (s, b) = d.get(&path, &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["status"], "running", "{b}");
+    assert_eq!(
+        b["data"]["server_info"]["name"], "secure-filesystem-server",
+        "{b}"
+    );
+    let (s, audit) = d
+        .get("/audit?action=mcp.servers.update&limit=20", &admin)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{audit}");
+    let failed = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["outcome"] != "success")
+        .count();
+    assert!(failed >= 2, "failed updates are audited: {audit}");
+    let second = container_ids(&d, &admin, &name).await;
+    assert_eq!(second.len(), 1);
+
     // Wrong types and unknown fields name the field; nothing changes.
     for (body, field) in [
         (json!({"image": 5}), "image"),

@@ -736,11 +736,15 @@ pub async fn patch(
         let new = req.container_plan(&old);
         let svc = recreate(app, actor, &rec, &sid, &old, new).await?;
         app.mcp.close(&rec.id).await;
-        rec.status = server_status(svc.status);
-        // The new container must speak MCP before the change is kept.
-        if rec.status == status::RUNNING
-            && let Err(e) = connect_and_discover(app, &rec).await
-        {
+        // A server meant to run must speak MCP on the new container before the change
+        // is kept (one that exited at once is not running: 503, undone too).
+        let meant_to_run = svc.desired_state == crate::services::manager::DESIRED_RUNNING;
+        rec.status = if meant_to_run {
+            status::RUNNING.to_string()
+        } else {
+            server_status(svc.status)
+        };
+        if meant_to_run && let Err(e) = connect_and_discover(app, &rec).await {
             restore(app, actor, &before, &sid, old).await;
             audit_update_failure(app, actor, &rec.id, &e).await;
             return Err(e);
