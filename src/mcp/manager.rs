@@ -1314,3 +1314,63 @@ async fn reconnect_all(app: &App) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> ContainerPlan {
+        ContainerPlan {
+            name: "fs".into(),
+            image: "img:1".into(),
+            cmd: Some(vec!["/data".into()]),
+            env: BTreeMap::from([("A".into(), "1".into())]),
+            volumes: Vec::new(),
+            stdin: true,
+        }
+    }
+
+    #[test]
+    fn cmd_is_command_then_args_and_empty_means_the_image_default() {
+        let v = |s: &[&str]| Some(s.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+        assert_eq!(ContainerPlan::cmd_of(None, None), None);
+        assert_eq!(ContainerPlan::cmd_of(v(&[]), v(&[])), None);
+        assert_eq!(ContainerPlan::cmd_of(None, v(&["stdio"])), v(&["stdio"]));
+        assert_eq!(
+            ContainerPlan::cmd_of(v(&["node", "x.js"]), v(&["/data"])),
+            v(&["node", "x.js", "/data"])
+        );
+    }
+
+    #[test]
+    fn a_patch_changes_only_the_container_fields_sent() {
+        let none = PatchServer::default();
+        assert_eq!(none.container_plan(&plan()), plan());
+        assert_eq!(none.container_field(), None);
+
+        let args = PatchServer {
+            args: Some(vec!["/data/notes".into()]),
+            ..PatchServer::default()
+        };
+        let p = args.container_plan(&plan());
+        assert_eq!(p.cmd, Some(vec!["/data/notes".to_string()]));
+        assert_eq!((p.image.as_str(), &p.env), ("img:1", &plan().env));
+        assert_eq!(args.container_field(), Some("args"));
+
+        let image = PatchServer {
+            port: Some(8080),
+            image: Some("img:2".into()),
+            env: Some(BTreeMap::new()),
+            ..PatchServer::default()
+        };
+        let p = image.container_plan(&plan());
+        assert_eq!((p.image.as_str(), p.env.len()), ("img:2", 0));
+        assert_eq!(
+            p.cmd,
+            plan().cmd,
+            "Cmd kept when neither command nor args is sent"
+        );
+        assert_eq!(image.sent(), vec!["port", "image", "env"]);
+        assert_eq!(image.container_field(), Some("image"));
+    }
+}
