@@ -370,6 +370,10 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
             "volumes[0].source",
         ),
         (json!({"env": {"1BAD": "x"}}), "env.1BAD"),
+        (
+            json!({"env": {"TOKEN": "${secret:no-such-key}"}}),
+            "env.TOKEN",
+        ),
         (json!({"replicas": 2}), "replicas"),
     ] {
         let (s, b) = d
