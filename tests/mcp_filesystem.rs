@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{Daemon, FILESYSTEM_IMAGE, assert_error, containers_named};
-use reqwest::StatusCode;
+use common::{Daemon, EVERYTHING_IMAGE, FILESYSTEM_IMAGE, assert_error, containers_named, docker};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 fn text_of(result: &Value) -> String {
@@ -165,4 +165,349 @@ async fn filesystem_server_lists_and_reads_files_and_logs_both_calls() {
     // The request log outlives the server.
     let (s, _) = d.get(&format!("/logs/requests/{read_log}"), &admin).await;
     assert_eq!(s, StatusCode::OK);
+}
+
+/// The names of a server's cached tools.
+async fn tool_names(d: &Daemon, token: &str, server: &str) -> Vec<String> {
+    let (s, b) = d
+        .get(&format!("/mcp/servers/{server}/tools?limit=100"), token)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The output of the filesystem server's `list_allowed_directories`.
+async fn allowed_dirs(d: &Daemon, token: &str, server: &str) -> String {
+    let (s, b) = d
+        .post(
+            "/mcp/execute/tool",
+            token,
+            json!({"server": server, "tool": "list_allowed_directories", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "list_allowed_directories: {b}");
+    text_of(&b["data"])
+}
+
+/// The container ids of a managed server's backing service.
+async fn container_ids(d: &Daemon, token: &str, name: &str) -> Vec<String> {
+    let (s, b) = d.get(&format!("/services/{name}"), token).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["data"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn patch_changes_a_managed_servers_container_and_failures_change_nothing() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let name = d.name("fsp");
+    let path = format!("/mcp/servers/{name}");
+
+    let (s, b) = d
+        .post(
+            "/mcp/servers",
+            &admin,
+            json!({"name": name, "image": FILESYSTEM_IMAGE, "args": ["/data"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "create: {b}");
+    let allowed = allowed_dirs(&d, &admin, &name).await;
+    assert!(
+        allowed.contains("/data") && !allowed.contains("/data/notes"),
+        "{allowed}"
+    );
+    let first = container_ids(&d, &admin, &name).await;
+    assert_eq!(first.len(), 1);
+
+    // args (and a secret env value): a new container serving the new directory.
+    let secret = "patch-secret-value-5c1e";
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({"args": ["/data/notes"], "env": {"API_TOKEN": secret}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "patch args: {b}\nlog:\n{}", d.log());
+    assert_eq!(b["data"]["status"], "running", "{b}");
+    assert!(!b.to_string().contains(secret), "{b}");
+    let second = container_ids(&d, &admin, &name).await;
+    assert_eq!(second.len(), 1);
+    assert_ne!(second, first, "the container was recreated");
+    let allowed = allowed_dirs(&d, &admin, &name).await;
+    assert!(allowed.contains("/data/notes"), "{allowed}");
+    let (s, b) = d
+        .post(
+            "/mcp/execute/tool",
+            &admin,
+            json!({"server": name, "tool": "read_text_file", "arguments": {"path": "/data/hello.txt"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b["data"]["is_error"], true,
+        "/data is no longer allowed: {b}"
+    );
+    let env = docker(&["inspect", "--format", "{{json .Config.Env}}", &second[0]])
+        .expect("docker inspect");
+    assert!(env.contains(&format!("API_TOKEN={secret}")), "{env}");
+
+    // The audit entry names the fields, never the env value.
+    let (s, audit) = d
+        .get("/audit?action=mcp.servers.update&limit=10", &admin)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{audit}");
+    let entry = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["outcome"] == "success")
+        .unwrap_or_else(|| panic!("no update audited: {audit}"));
+    assert_eq!(
+        entry["details"]["fields"],
+        json!(["args", "env"]),
+        "{entry}"
+    );
+    assert!(!audit.to_string().contains(secret), "{audit}");
+    assert!(
+        !d.log().contains(secret),
+        "the secret reached the daemon log"
+    );
+
+    // An image that is not present locally: 400 on `image`, the container untouched.
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({"image": "mcpd-test/does-not-exist:9"})),
+        )
+        .await;
+    assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(b["error"]["details"][0]["field"], "image", "{b}");
+    assert_eq!(container_ids(&d, &admin, &name).await, second);
+    assert!(
+        allowed_dirs(&d, &admin, &name)
+            .await
+            .contains("/data/notes")
+    );
+
+    // A new container that exits at once: the services domain puts the old settings back.
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({"image": common::BUSYBOX_IMAGE, "command": ["false"]})),
+        )
+        .await;
+    assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert!(
+        allowed_dirs(&d, &admin, &name)
+            .await
+            .contains("/data/notes")
+    );
+    // (in a new container: the failed one replaced the old before it exited)
+    let second = container_ids(&d, &admin, &name).await;
+    assert_eq!(second.len(), 1);
+
+    // A new container that runs but does not speak MCP (exits cleanly at once): 503,
+    // and the previous settings are put back and answer calls.
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({"image": common::BUSYBOX_IMAGE, "command": ["true"]})),
+        )
+        .await;
+    assert_error(s, &b, 503, "MCP_SERVICE_UNAVAILABLE");
+    assert!(
+        allowed_dirs(&d, &admin, &name)
+            .await
+            .contains("/data/notes")
+    );
+    let (s, b) = d.get(&path, &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["status"], "running", "{b}");
+    assert_eq!(
+        b["data"]["server_info"]["name"], "secure-filesystem-server",
+        "{b}"
+    );
+    let (s, audit) = d
+        .get("/audit?action=mcp.servers.update&limit=20", &admin)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{audit}");
+    let failed = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["outcome"] != "success")
+        .count();
+    assert!(failed >= 2, "failed updates are audited: {audit}");
+    let second = container_ids(&d, &admin, &name).await;
+    assert_eq!(second.len(), 1);
+
+    // Wrong types and unknown fields name the field; nothing changes.
+    for (body, field) in [
+        (json!({"image": 5}), "image"),
+        (json!({"args": "/data"}), "args"),
+        (json!({"env": {"A": 1}}), "env"),
+        (
+            json!({"volumes": [{"source": "./rel", "target": "/x"}]}),
+            "volumes[0].source",
+        ),
+        (json!({"env": {"1BAD": "x"}}), "env.1BAD"),
+        (
+            json!({"env": {"TOKEN": "${secret:no-such-key}"}}),
+            "env.TOKEN",
+        ),
+        (json!({"replicas": 2}), "replicas"),
+    ] {
+        let (s, b) = d
+            .call(Method::PATCH, &path, Some(&admin), Some(body.clone()))
+            .await;
+        assert_error(s, &b, 400, "VALIDATION_ERROR");
+        assert!(
+            b["error"]["details"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["field"].as_str().unwrap_or("").starts_with(field)),
+            "{body} → {b}"
+        );
+    }
+    assert_eq!(container_ids(&d, &admin, &name).await, second);
+
+    // Without mcp write: 403, nothing changes.
+    let dev = d.user_with_roles("patchdev", &["developer"]).await;
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&dev),
+            Some(json!({"args": ["/data"]})),
+        )
+        .await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+    assert_eq!(container_ids(&d, &admin, &name).await, second);
+
+    // Another image: discovery runs again, the tool list is the everything server's.
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({"image": EVERYTHING_IMAGE, "args": ["stdio"], "env": {}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "patch image: {b}\nlog:\n{}", d.log());
+    assert_eq!(
+        b["data"]["server_info"]["name"], "mcp-servers/everything",
+        "{b}"
+    );
+    let tools = tool_names(&d, &admin, &name).await;
+    assert!(tools.iter().any(|t| t == "echo"), "{tools:?}");
+    assert!(
+        !tools.iter().any(|t| t == "list_allowed_directories"),
+        "{tools:?}"
+    );
+    let (s, b) = d
+        .post(
+            "/mcp/execute/tool",
+            &admin,
+            json!({"server": name, "tool": "echo", "arguments": {"message": "patched"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(text_of(&b["data"]), "Echo: patched");
+
+    // A stopped server stays stopped; its next start runs the new settings.
+    let (s, b) = d.post(&format!("{path}/stop"), &admin, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({"image": FILESYSTEM_IMAGE, "args": ["/data"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "patch stopped: {b}");
+    assert_eq!(b["data"]["status"], "stopped", "{b}");
+    let (s, b) = d.post(&format!("{path}/start"), &admin, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = d.post(&format!("{path}/discover"), &admin, json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b["data"]["server_info"]["name"], "secure-filesystem-server",
+        "{b}"
+    );
+    let allowed = allowed_dirs(&d, &admin, &name).await;
+    assert!(
+        allowed.contains("/data") && !allowed.contains("/data/notes"),
+        "{allowed}"
+    );
+
+    // Container fields on a remote server, and on a server made from the catalog.
+    let remote = d.name("fsp-remote");
+    let (s, b) = d
+        .post(
+            "/mcp/servers",
+            &admin,
+            json!({"name": remote, "url": "http://127.0.0.1:9/mcp"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/mcp/servers/{remote}"),
+            Some(&admin),
+            Some(json!({"image": FILESYSTEM_IMAGE})),
+        )
+        .await;
+    assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(b["error"]["details"][0]["field"], "image", "{b}");
+    assert!(b.to_string().contains("only for managed servers"), "{b}");
+
+    let cat = d.name("fsp-cat");
+    let (s, b) = d
+        .post(
+            "/mcp/servers",
+            &admin,
+            json!({"name": cat, "registry": "filesystem", "config": {"allowed_directories": ["/data"]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let cat_containers = container_ids(&d, &admin, &cat).await;
+    let (s, b) = d
+        .call(
+            Method::PATCH,
+            &format!("/mcp/servers/{cat}"),
+            Some(&admin),
+            Some(json!({"env": {"X": "y"}})),
+        )
+        .await;
+    assert_error(s, &b, 400, "VALIDATION_ERROR");
+    assert_eq!(b["error"]["details"][0]["field"], "env", "{b}");
+    assert!(b.to_string().contains("/config"), "{b}");
+    assert_eq!(container_ids(&d, &admin, &cat).await, cat_containers);
+
+    for n in [&name, &remote, &cat] {
+        let (s, b) = d.delete(&format!("/mcp/servers/{n}"), &admin).await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+    }
 }

@@ -106,9 +106,12 @@ async fn patch(
     Json(req): Json<PatchServer>,
 ) -> Result<Reply<McpServer>> {
     visible(&app, &who, &id).await?;
-    Ok(Reply::ok(
-        manager::patch(&app, &Actor::from(&who), &id, req).await?,
-    ))
+    // A container change, once started, runs to its end even if the client goes away.
+    let (app2, actor) = (app.clone(), Actor::from(&who));
+    let done = app
+        .to_completion(async move { manager::patch(&app2, &actor, &id, req).await })
+        .await?;
+    Ok(Reply::ok(done))
 }
 
 async fn delete(

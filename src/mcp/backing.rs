@@ -10,7 +10,7 @@ use crate::services::{Service, ServiceSpec, VolumeSpec};
 use std::collections::BTreeMap;
 
 /// What a managed server's container runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerPlan {
     pub name: String,
     pub image: String,
@@ -22,6 +22,39 @@ pub struct ContainerPlan {
     pub stdin: bool,
 }
 
+impl ContainerPlan {
+    /// The Docker `Cmd` of a server's `command` and `args` (API fields): `command`
+    /// followed by `args`; `None` (the image's default CMD) when both are absent or
+    /// together empty.
+    pub fn cmd_of(command: Option<Vec<String>>, args: Option<Vec<String>>) -> Option<Vec<String>> {
+        let cmd = [command.unwrap_or_default(), args.unwrap_or_default()].concat();
+        Some(cmd).filter(|c| !c.is_empty())
+    }
+
+    /// The plan a service's stored spec describes (the inverse of [`Self::apply`]).
+    fn of_spec(spec: &ServiceSpec) -> Self {
+        Self {
+            name: spec.name.clone(),
+            image: spec.image.clone(),
+            cmd: spec.command.clone(),
+            env: spec.env.clone(),
+            volumes: spec.volumes.clone(),
+            stdin: spec.stdin_open,
+        }
+    }
+
+    /// Writes the plan into `spec`, leaving the fields a plan does not cover (ports,
+    /// resources, …) as they are.
+    fn apply(self, spec: &mut ServiceSpec) {
+        spec.name = self.name;
+        spec.image = self.image;
+        spec.command = self.cmd;
+        spec.env = self.env;
+        spec.volumes = self.volumes;
+        spec.stdin_open = self.stdin;
+    }
+}
+
 /// Creates and starts the service of MCP server `server_id`.
 pub async fn create(
     app: &App,
@@ -29,18 +62,36 @@ pub async fn create(
     server_id: &str,
     plan: ContainerPlan,
 ) -> Result<Service> {
-    let spec = ServiceSpec {
-        name: plan.name,
-        image: plan.image,
-        command: plan.cmd,
-        env: plan.env,
-        volumes: plan.volumes,
+    let mut spec = ServiceSpec {
         replicas: 1,
-        stdin_open: plan.stdin,
         managed_by: Some(server_id.to_string()),
         ..ServiceSpec::default()
     };
+    plan.apply(&mut spec);
     manager::create(app, actor, spec, true).await
+}
+
+/// What the backing service's containers run now (from its stored spec).
+pub async fn plan(app: &App, service_id: &str) -> Result<ContainerPlan> {
+    Ok(ContainerPlan::of_spec(
+        &manager::spec(app, service_id).await?,
+    ))
+}
+
+/// Puts `plan` into the backing service through the services domain's update
+/// ([`manager::update`]): validated like create (400 naming the field; an image must
+/// exist locally), containers whose configuration changed are recreated (and started
+/// when the service runs, a stopped one stays stopped), and on any failure the previous
+/// spec and containers are restored and the error returned.
+pub async fn update(
+    app: &App,
+    actor: &Actor,
+    service_id: &str,
+    plan: ContainerPlan,
+) -> Result<Service> {
+    let mut spec = manager::spec(app, service_id).await?;
+    plan.apply(&mut spec);
+    manager::update(app, actor, service_id, spec).await
 }
 
 /// The backing service (status and containers read from Docker).

@@ -73,8 +73,22 @@ pub struct Reconfigure {
     pub config: Value,
 }
 
-/// `PATCH /mcp/servers/{id}`: connection settings only (remote `url`, `headers`;
-/// managed HTTP `port`, `path`). The session is reopened on the next call.
+/// `PATCH /mcp/servers/{id}`: only the fields sent change.
+///
+/// Connection settings: remote `url`, `headers` (values are secrets, never returned);
+/// managed streamable HTTP `port`, `path`. The session is reopened on the next call.
+///
+/// Container settings, for managed servers made without a catalog entry (a catalog
+/// server's come from its entry: `PUT /mcp/servers/{id}/config`): `image` (must exist
+/// locally), `command`, `args`, `env` (replaces the whole environment; values are
+/// never returned or audited), `volumes` (replaces the list), validated like
+/// [`CreateServer`]. `command` followed by `args` is the container's `Cmd`, stored as
+/// one list, so sending either replaces both (send both to keep a `command`); empty
+/// means the image's default. The container is recreated through the services
+/// domain's update; a running server gets a new session on the new container and is
+/// discovered again, a stopped one stays stopped. On failure (image missing, the new
+/// container exits at once or does not speak MCP) the previous container settings are
+/// restored and the error returned.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchServer {
@@ -82,7 +96,60 @@ pub struct PatchServer {
     pub headers: Option<BTreeMap<String, String>>,
     pub port: Option<u16>,
     pub path: Option<String>,
+    pub image: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub args: Option<Vec<String>>,
+    pub env: Option<BTreeMap<String, String>>,
+    pub volumes: Option<Vec<VolumeSpec>>,
 }
+
+impl PatchServer {
+    /// Names of the fields sent, in declaration order (for errors and the audit entry).
+    fn sent(&self) -> Vec<&'static str> {
+        [
+            ("url", self.url.is_some()),
+            ("headers", self.headers.is_some()),
+            ("port", self.port.is_some()),
+            ("path", self.path.is_some()),
+            ("image", self.image.is_some()),
+            ("command", self.command.is_some()),
+            ("args", self.args.is_some()),
+            ("env", self.env.is_some()),
+            ("volumes", self.volumes.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(f, set)| set.then_some(f))
+        .collect()
+    }
+
+    /// The first container field sent, if any.
+    fn container_field(&self) -> Option<&'static str> {
+        self.sent()
+            .into_iter()
+            .find(|f| CONTAINER_FIELDS.contains(f))
+    }
+
+    /// `current` with the container fields sent applied.
+    fn container_plan(&self, current: &ContainerPlan) -> ContainerPlan {
+        let mut plan = current.clone();
+        if let Some(image) = &self.image {
+            plan.image = image.clone();
+        }
+        if self.command.is_some() || self.args.is_some() {
+            plan.cmd = ContainerPlan::cmd_of(self.command.clone(), self.args.clone());
+        }
+        if let Some(env) = &self.env {
+            plan.env = env.clone();
+        }
+        if let Some(volumes) = &self.volumes {
+            plan.volumes = volumes.clone();
+        }
+        plan
+    }
+}
+
+/// The [`PatchServer`] fields that change a managed server's container.
+const CONTAINER_FIELDS: [&str; 5] = ["image", "command", "args", "env", "volumes"];
 
 /// Result of `POST /mcp/servers/{id}/test`.
 #[derive(Debug, Clone, Serialize)]
@@ -353,10 +420,7 @@ pub(crate) async fn create_plain(app: &App, actor: &Actor, req: CreateServer) ->
         }
         return get(app, &rec.id).await.map(|r| r.view());
     };
-    let cmd = match (req.command.clone(), req.args.clone()) {
-        (None, None) => None,
-        (c, a) => Some([c.unwrap_or_default(), a.unwrap_or_default()].concat()),
-    };
+    let cmd = ContainerPlan::cmd_of(req.command.clone(), req.args.clone());
     let svc = backing::create(
         app,
         actor,
@@ -569,13 +633,24 @@ async fn sync_status(app: &App, rec: &mut ServerRecord) {
     let Ok(svc) = backing::get(app, &service_id).await else {
         return;
     };
-    if svc.status != rec.status {
-        rec.status = svc.status.clone();
-        let (id, st) = (rec.id.clone(), svc.status);
+    let svc_status = server_status(svc.status);
+    if svc_status != rec.status {
+        rec.status = svc_status.clone();
+        let (id, st) = (rec.id.clone(), svc_status);
         let _ = app
             .store
             .write(move |tx| store::set_status(tx, &id, &st))
             .await;
+    }
+}
+
+/// A managed server's status from its service's: `created` (containers made by a
+/// change while stopped, never started) is `stopped` for an MCP server.
+fn server_status(service_status: String) -> String {
+    if service_status == "created" {
+        status::STOPPED.to_string()
+    } else {
+        service_status
     }
 }
 
@@ -588,7 +663,15 @@ pub async fn list(app: &App, q: ListQuery) -> Result<Page<McpServer>> {
     app.store.read(move |c| store::list(c, &q)).await
 }
 
-/// Changes connection settings; the session is closed and reopens on the next call.
+/// Applies a [`PatchServer`]: connection settings are stored and the session reopens
+/// on the next call; container settings go through [`backing::update`] and, for a
+/// running server, a new session is opened and the server discovered again before
+/// returning. Audited as `mcp.servers.update` with the names of the fields sent.
+///
+/// Errors: 400 naming the field (a field that does not apply to this kind of server,
+/// bad values, an image that is not present locally, a new container that exits at
+/// once), 503 `MCP_SERVICE_UNAVAILABLE` when the new container does not speak MCP;
+/// after any of these the server runs as before.
 pub async fn patch(
     app: &App,
     actor: &Actor,
@@ -596,6 +679,7 @@ pub async fn patch(
     req: PatchServer,
 ) -> Result<McpServer> {
     let mut rec = get(app, id_or_name).await?;
+    let before = rec.clone();
     if rec.is_managed() {
         for (field, set) in [
             ("url", req.url.is_some()),
@@ -604,6 +688,15 @@ pub async fn patch(
             if set {
                 return Err(Error::field(field, "only for remote servers"));
             }
+        }
+        if let (Some(field), Some(entry)) = (req.container_field(), &rec.registry) {
+            return Err(Error::field(
+                field,
+                format!(
+                    "comes from catalog entry '{entry}': change the configuration with PUT /api/v1/mcp/servers/{}/config",
+                    rec.name
+                ),
+            ));
         }
         if rec.transport == Transport::Stdio && (req.port.is_some() || req.path.is_some()) {
             let field = if req.port.is_some() { "port" } else { "path" };
@@ -615,27 +708,49 @@ pub async fn patch(
             }
             rec.port = Some(port);
         }
-        if let Some(path) = req.path {
-            check_path(&path)?;
-            rec.path = Some(path);
+        if let Some(path) = &req.path {
+            check_path(path)?;
+            rec.path = Some(path.clone());
         }
     } else {
-        for (field, set) in [("port", req.port.is_some()), ("path", req.path.is_some())] {
-            if set {
-                return Err(Error::field(field, "only for managed servers"));
-            }
+        let managed_only = req
+            .sent()
+            .into_iter()
+            .find(|f| *f == "port" || *f == "path" || CONTAINER_FIELDS.contains(f));
+        if let Some(field) = managed_only {
+            return Err(Error::field(field, "only for managed servers"));
         }
-        if let Some(url) = req.url {
-            check_url(&url)?;
-            rec.url = Some(url);
+        if let Some(url) = &req.url {
+            check_url(url)?;
+            rec.url = Some(url.clone());
         }
-        if let Some(headers) = req.headers {
-            check_headers(&headers)?;
-            check_header_refs(app, &headers).await?;
-            set_headers(app, &mut rec, &headers)?;
+        if let Some(headers) = &req.headers {
+            check_headers(headers)?;
+            check_header_refs(app, headers).await?;
+            set_headers(app, &mut rec, headers)?;
         }
     }
-    let (r, a) = (rec.clone(), actor.clone());
+    let container_change = req.container_field().is_some();
+    if let (Some(sid), true) = (rec.service_id.clone(), container_change) {
+        let old = backing::plan(app, &sid).await?;
+        let new = req.container_plan(&old);
+        let svc = recreate(app, actor, &rec, &sid, &old, new).await?;
+        app.mcp.close(&rec.id).await;
+        // A server meant to run must speak MCP on the new container before the change
+        // is kept (one that exited at once is not running: 503, undone too).
+        let meant_to_run = svc.desired_state == crate::services::manager::DESIRED_RUNNING;
+        rec.status = if meant_to_run {
+            status::RUNNING.to_string()
+        } else {
+            server_status(svc.status)
+        };
+        if meant_to_run && let Err(e) = connect_and_discover(app, &rec).await {
+            restore(app, actor, &before, &sid, old).await;
+            audit_update_failure(app, actor, &rec.id, &e).await;
+            return Err(e);
+        }
+    }
+    let (r, a, fields) = (rec.clone(), actor.clone(), req.sent());
     app.store
         .write(move |tx| {
             store::update_endpoint(tx, &r)?;
@@ -647,13 +762,102 @@ pub async fn patch(
                     target_type: Some("mcp_server"),
                     target_id: Some(&r.id),
                     success: true,
-                    details: Some(json!({"url": r.url, "headers": r.header_names, "port": r.port, "path": r.path})),
+                    details: Some(json!({
+                        "fields": fields,
+                        "url": r.url,
+                        "headers": r.header_names,
+                        "port": r.port,
+                        "path": r.path,
+                    })),
                 },
             )
         })
         .await?;
-    app.mcp.close(&rec.id).await;
+    if !container_change {
+        app.mcp.close(&rec.id).await;
+    }
     get(app, &rec.id).await.map(|r| r.view())
+}
+
+/// Puts a server whose new container did not speak MCP back on its previous container
+/// settings and opens a session on them (best effort: failures are logged, the
+/// caller returns the original error).
+async fn restore(
+    app: &App,
+    actor: &Actor,
+    before: &ServerRecord,
+    service_id: &str,
+    old: ContainerPlan,
+) {
+    app.mcp.close(&before.id).await;
+    if let Err(e) = backing::update(app, actor, service_id, old).await {
+        tracing::error!(server = %before.name, error = %e, "could not restore an MCP server's previous container");
+        return;
+    }
+    app.mcp.close(&before.id).await;
+    if let Ok(restored) = get(app, &before.id).await
+        && restored.status == status::RUNNING
+        && let Err(e) = connect_and_discover(app, &restored).await
+    {
+        tracing::warn!(server = %before.name, error = %e, "no session with the restored MCP server yet");
+    }
+}
+
+/// Puts `new` into the server's service (a no-op when it equals `old`). The session on
+/// the old container is closed when the container went away, also when the update
+/// failed and the services domain restored the old settings in a new container.
+async fn recreate(
+    app: &App,
+    actor: &Actor,
+    rec: &ServerRecord,
+    service_id: &str,
+    old: &ContainerPlan,
+    new: ContainerPlan,
+) -> Result<crate::services::Service> {
+    if &new == old {
+        return backing::get(app, service_id).await;
+    }
+    let containers = |svc: &crate::services::Service| -> Vec<String> {
+        svc.containers.iter().map(|c| c.id.clone()).collect()
+    };
+    let before = containers(&backing::get(app, service_id).await?);
+    let updated = backing::update(app, actor, service_id, new).await;
+    match &updated {
+        Ok(svc) if containers(svc) == before => {}
+        Ok(_) => app.mcp.close(&rec.id).await,
+        Err(e) => {
+            let now = backing::get(app, service_id).await.map(|s| containers(&s));
+            if now.as_ref().ok() != Some(&before) {
+                app.mcp.close(&rec.id).await;
+            }
+            audit_update_failure(app, actor, &rec.id, e).await;
+        }
+    }
+    updated
+}
+
+/// Audits a `PATCH` that failed after it reached Docker.
+async fn audit_update_failure(app: &App, actor: &Actor, server_id: &str, e: &Error) {
+    let (actor, id, code) = (actor.clone(), server_id.to_string(), e.code.as_str());
+    let r = app
+        .store
+        .write(move |tx| {
+            audit::record(
+                tx,
+                &actor,
+                &Entry {
+                    action: "mcp.servers.update",
+                    target_type: Some("mcp_server"),
+                    target_id: Some(&id),
+                    success: false,
+                    details: Some(json!({"error": code})),
+                },
+            )
+        })
+        .await;
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "could not audit a failed MCP server update");
+    }
 }
 
 /// Deletes a server: closes its session, deletes its backing service (containers
@@ -1108,5 +1312,65 @@ async fn reconnect_all(app: &App) {
                 tracing::warn!(server = %rec.name, error = %e, "MCP session not re-established; retried on the next call")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> ContainerPlan {
+        ContainerPlan {
+            name: "fs".into(),
+            image: "img:1".into(),
+            cmd: Some(vec!["/data".into()]),
+            env: BTreeMap::from([("A".into(), "1".into())]),
+            volumes: Vec::new(),
+            stdin: true,
+        }
+    }
+
+    #[test]
+    fn cmd_is_command_then_args_and_empty_means_the_image_default() {
+        let v = |s: &[&str]| Some(s.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+        assert_eq!(ContainerPlan::cmd_of(None, None), None);
+        assert_eq!(ContainerPlan::cmd_of(v(&[]), v(&[])), None);
+        assert_eq!(ContainerPlan::cmd_of(None, v(&["stdio"])), v(&["stdio"]));
+        assert_eq!(
+            ContainerPlan::cmd_of(v(&["node", "x.js"]), v(&["/data"])),
+            v(&["node", "x.js", "/data"])
+        );
+    }
+
+    #[test]
+    fn a_patch_changes_only_the_container_fields_sent() {
+        let none = PatchServer::default();
+        assert_eq!(none.container_plan(&plan()), plan());
+        assert_eq!(none.container_field(), None);
+
+        let args = PatchServer {
+            args: Some(vec!["/data/notes".into()]),
+            ..PatchServer::default()
+        };
+        let p = args.container_plan(&plan());
+        assert_eq!(p.cmd, Some(vec!["/data/notes".to_string()]));
+        assert_eq!((p.image.as_str(), &p.env), ("img:1", &plan().env));
+        assert_eq!(args.container_field(), Some("args"));
+
+        let image = PatchServer {
+            port: Some(8080),
+            image: Some("img:2".into()),
+            env: Some(BTreeMap::new()),
+            ..PatchServer::default()
+        };
+        let p = image.container_plan(&plan());
+        assert_eq!((p.image.as_str(), p.env.len()), ("img:2", 0));
+        assert_eq!(
+            p.cmd,
+            plan().cmd,
+            "Cmd kept when neither command nor args is sent"
+        );
+        assert_eq!(image.sent(), vec!["port", "image", "env"]);
+        assert_eq!(image.container_field(), Some("image"));
     }
 }
