@@ -4,6 +4,7 @@
 pub mod api;
 
 use crate::auth::principal::Principal;
+use crate::store::Store;
 use rusqlite::Connection;
 use serde_json::Value;
 
@@ -40,6 +41,42 @@ impl Actor {
     /// The daemon itself (reconcile, schedules, first-start bootstrap).
     pub fn system() -> Actor {
         Actor::default()
+    }
+}
+
+/// An outcome with no change to join (a failure, a login, an exec): what
+/// [`record_alone`] writes, owning its strings so it can move to the blocking pool.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub action: &'static str,
+    pub target_type: Option<&'static str>,
+    pub target_id: Option<String>,
+    pub success: bool,
+    /// Extra context; must never hold a secret.
+    pub details: Option<Value>,
+}
+
+/// Records `outcome` in a transaction of its own. A failure to record is logged, not
+/// returned: the outcome being audited (usually an error) is what the caller reports.
+pub async fn record_alone(store: &Store, actor: Actor, outcome: Outcome) {
+    let action = outcome.action;
+    let r = store
+        .write(move |tx| {
+            record(
+                tx,
+                &actor,
+                &Entry {
+                    action: outcome.action,
+                    target_type: outcome.target_type,
+                    target_id: outcome.target_id.as_deref(),
+                    success: outcome.success,
+                    details: outcome.details,
+                },
+            )
+        })
+        .await;
+    if let Err(e) = r {
+        tracing::warn!(error = %e, action, "could not write an audit entry");
     }
 }
 

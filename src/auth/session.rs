@@ -138,22 +138,14 @@ pub async fn login(
             api_key_id: None,
             client_addr: client_addr.clone(),
         };
-        let _ = app
-            .store
-            .write(move |tx| {
-                audit::record(
-                    tx,
-                    &actor,
-                    &Entry {
-                        action: "auth.login",
-                        target_type: Some("user"),
-                        target_id: actor.user_id.as_deref(),
-                        success: false,
-                        details: None,
-                    },
-                )
-            })
-            .await;
+        let outcome = audit::Outcome {
+            action: "auth.login",
+            target_type: Some("user"),
+            target_id: actor.user_id.clone(),
+            success: false,
+            details: None,
+        };
+        audit::record_alone(&app.store, actor, outcome).await;
         if let Err(l) = app.login_limiter.failed(username, addr) {
             return Err(rate_limited(l.retry_after_s));
         }

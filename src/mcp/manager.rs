@@ -500,32 +500,15 @@ pub(crate) async fn create_unconfigured(
 /// Audits a create that failed (there is no record to point at). Runs detached: the
 /// caller's error is what matters.
 fn audit_failure(app: &App, actor: &Actor, name: &str, e: &Error) {
-    let (store, actor, name, code) = (
-        app.store.clone(),
-        actor.clone(),
-        name.to_string(),
-        e.code.as_str(),
-    );
-    tokio::spawn(async move {
-        let r = store
-            .write(move |tx| {
-                audit::record(
-                    tx,
-                    &actor,
-                    &Entry {
-                        action: "mcp.servers.create",
-                        target_type: Some("mcp_server"),
-                        target_id: None,
-                        success: false,
-                        details: Some(json!({"name": name, "error": code})),
-                    },
-                )
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "could not audit a failed MCP server create");
-        }
-    });
+    let outcome = audit::Outcome {
+        action: "mcp.servers.create",
+        target_type: Some("mcp_server"),
+        target_id: None,
+        success: false,
+        details: Some(json!({"name": name, "error": e.code.as_str()})),
+    };
+    let (store, actor) = (app.store.clone(), actor.clone());
+    tokio::spawn(async move { audit::record_alone(&store, actor, outcome).await });
 }
 
 /// Stores a new record (with its first discovery, when there is one) and its audit
@@ -838,26 +821,14 @@ async fn recreate(
 
 /// Audits a `PATCH` that failed after it reached Docker.
 async fn audit_update_failure(app: &App, actor: &Actor, server_id: &str, e: &Error) {
-    let (actor, id, code) = (actor.clone(), server_id.to_string(), e.code.as_str());
-    let r = app
-        .store
-        .write(move |tx| {
-            audit::record(
-                tx,
-                &actor,
-                &Entry {
-                    action: "mcp.servers.update",
-                    target_type: Some("mcp_server"),
-                    target_id: Some(&id),
-                    success: false,
-                    details: Some(json!({"error": code})),
-                },
-            )
-        })
-        .await;
-    if let Err(e) = r {
-        tracing::warn!(error = %e, "could not audit a failed MCP server update");
-    }
+    let outcome = audit::Outcome {
+        action: "mcp.servers.update",
+        target_type: Some("mcp_server"),
+        target_id: Some(server_id.to_string()),
+        success: false,
+        details: Some(json!({"error": e.code.as_str()})),
+    };
+    audit::record_alone(&app.store, actor.clone(), outcome).await;
 }
 
 /// Deletes a server: closes its session, deletes its backing service (containers

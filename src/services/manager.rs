@@ -378,26 +378,14 @@ async fn remove_all(docker: &Docker, ids: &[String]) {
 
 /// Audits a failed operation that has no row to attach to (create).
 async fn audit_failure(app: &App, actor: &Actor, action: &'static str, name: &str, e: &Error) {
-    let (actor, name, code) = (actor.clone(), name.to_string(), e.code.as_str());
-    let r = app
-        .store
-        .write(move |tx| {
-            audit::record(
-                tx,
-                &actor,
-                &Entry {
-                    action,
-                    target_type: Some("service"),
-                    target_id: None,
-                    success: false,
-                    details: Some(serde_json::json!({"name": name, "error": code})),
-                },
-            )
-        })
-        .await;
-    if let Err(e) = r {
-        tracing::warn!(error = %e, "could not audit a failed operation");
-    }
+    let outcome = audit::Outcome {
+        action,
+        target_type: Some("service"),
+        target_id: None,
+        success: false,
+        details: Some(serde_json::json!({"name": name, "error": e.code.as_str()})),
+    };
+    audit::record_alone(&app.store, actor.clone(), outcome).await;
 }
 
 /// The service with this id or name (`RESOURCE_NOT_FOUND` otherwise), its containers

@@ -14,7 +14,7 @@ use super::ops::{
     self, exec::ExecRequest, exec::ExecResult, health::ServiceHealth, stats::ServiceStats,
 };
 use crate::app::{App, AppState};
-use crate::audit::{self, Actor, Entry};
+use crate::audit::{self, Actor};
 use crate::auth::principal::Principal;
 use crate::error::{Error, Result};
 use crate::http::auth::Can;
@@ -94,25 +94,14 @@ async fn audit_exec(
         ),
         Err(e) => (false, json!({"program": program, "error_code": e.code})),
     };
-    let r = app
-        .store
-        .write(move |tx| {
-            audit::record(
-                tx,
-                &actor,
-                &Entry {
-                    action: "services.exec",
-                    target_type: Some("service"),
-                    target_id: Some(&service),
-                    success,
-                    details: Some(details),
-                },
-            )
-        })
-        .await;
-    if let Err(e) = r {
-        tracing::warn!(error = %e, "could not audit services.exec");
-    }
+    let outcome = audit::Outcome {
+        action: "services.exec",
+        target_type: Some("service"),
+        target_id: Some(service),
+        success,
+        details: Some(details),
+    };
+    audit::record_alone(&app.store, actor, outcome).await;
 }
 
 async fn health(
