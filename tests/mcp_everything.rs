@@ -40,18 +40,6 @@ async fn echo(d: &Daemon, token: &str, server: &str, message: &str) -> String {
         .to_string()
 }
 
-/// The container ids of a managed server's service.
-async fn container_ids(d: &Daemon, token: &str, name: &str) -> Vec<String> {
-    let (s, b) = d.get(&format!("/services/{name}"), token).await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    b["data"]["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn everything_server_tools_resources_prompts_and_errors() {
     require_docker!();
@@ -380,7 +368,7 @@ async fn concurrent_calls_share_one_session_and_survive_a_daemon_restart() {
     let admin = d.admin().await;
     let name = d.name("conc");
     create_server(&d, &admin, json!({"name": name, "image": EVERYTHING_IMAGE})).await;
-    let before = container_ids(&d, &admin, &name).await;
+    let before = d.container_ids(&admin, &name).await;
     assert_eq!(before.len(), 1);
 
     let calls = (0..20).map(|i| {
@@ -426,7 +414,7 @@ async fn concurrent_calls_share_one_session_and_survive_a_daemon_restart() {
         "Echo: after restart"
     );
     assert_eq!(
-        container_ids(&d, &admin, &name).await,
+        d.container_ids(&admin, &name).await,
         before,
         "container must not be recreated"
     );
@@ -454,7 +442,7 @@ async fn streamable_http_managed_and_remote() {
     );
 
     // The same endpoint as a remote server, with a header whose value is never shown.
-    let container = &container_ids(&d, &admin, &name).await[0];
+    let container = &d.container_ids(&admin, &name).await[0];
     let ip = docker(&[
         "inspect",
         "-f",
@@ -854,7 +842,7 @@ async fn request_logs_cap_and_redact_and_sessions_follow_a_container_restart() {
 
     // Restarting the container behind mcpd's back ends the attach; the next calls open
     // a new session on the same container.
-    let before = container_ids(&d, &admin, &name).await;
+    let before = d.container_ids(&admin, &name).await;
     docker(&["restart", "-t", "1", &before[0]]).expect("docker restart");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
@@ -870,5 +858,5 @@ async fn request_logs_cap_and_redact_and_sessions_follow_a_container_restart() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
-    assert_eq!(container_ids(&d, &admin, &name).await, before);
+    assert_eq!(d.container_ids(&admin, &name).await, before);
 }

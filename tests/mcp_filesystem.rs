@@ -194,18 +194,6 @@ async fn allowed_dirs(d: &Daemon, token: &str, server: &str) -> String {
     text_of(&b["data"])
 }
 
-/// The container ids of a managed server's backing service.
-async fn container_ids(d: &Daemon, token: &str, name: &str) -> Vec<String> {
-    let (s, b) = d.get(&format!("/services/{name}"), token).await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    b["data"]["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn patch_changes_a_managed_servers_container_and_failures_change_nothing() {
     require_docker!();
@@ -227,7 +215,7 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
         allowed.contains("/data") && !allowed.contains("/data/notes"),
         "{allowed}"
     );
-    let first = container_ids(&d, &admin, &name).await;
+    let first = d.container_ids(&admin, &name).await;
     assert_eq!(first.len(), 1);
 
     // args (and a secret env value): a new container serving the new directory.
@@ -243,7 +231,7 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
     assert_eq!(s, StatusCode::OK, "patch args: {b}\nlog:\n{}", d.log());
     assert_eq!(b["data"]["status"], "running", "{b}");
     assert!(!b.to_string().contains(secret), "{b}");
-    let second = container_ids(&d, &admin, &name).await;
+    let second = d.container_ids(&admin, &name).await;
     assert_eq!(second.len(), 1);
     assert_ne!(second, first, "the container was recreated");
     let allowed = allowed_dirs(&d, &admin, &name).await;
@@ -297,7 +285,7 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
         .await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     assert_eq!(b["error"]["details"][0]["field"], "image", "{b}");
-    assert_eq!(container_ids(&d, &admin, &name).await, second);
+    assert_eq!(d.container_ids(&admin, &name).await, second);
     assert!(
         allowed_dirs(&d, &admin, &name)
             .await
@@ -320,7 +308,7 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
             .contains("/data/notes")
     );
     // (in a new container: the failed one replaced the old before it exited)
-    let second = container_ids(&d, &admin, &name).await;
+    let second = d.container_ids(&admin, &name).await;
     assert_eq!(second.len(), 1);
 
     // A new container that runs but does not speak MCP (exits cleanly at once): 503,
@@ -357,7 +345,7 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
         .filter(|e| e["outcome"] != "success")
         .count();
     assert!(failed >= 2, "failed updates are audited: {audit}");
-    let second = container_ids(&d, &admin, &name).await;
+    let second = d.container_ids(&admin, &name).await;
     assert_eq!(second.len(), 1);
 
     // Wrong types and unknown fields name the field; nothing changes.
@@ -389,7 +377,7 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
             "{body} → {b}"
         );
     }
-    assert_eq!(container_ids(&d, &admin, &name).await, second);
+    assert_eq!(d.container_ids(&admin, &name).await, second);
 
     // Without mcp write: 403, nothing changes.
     let dev = d.user_with_roles("patchdev", &["developer"]).await;
@@ -402,7 +390,7 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
         )
         .await;
     assert_error(s, &b, 403, "FORBIDDEN");
-    assert_eq!(container_ids(&d, &admin, &name).await, second);
+    assert_eq!(d.container_ids(&admin, &name).await, second);
 
     // Another image: discovery runs again, the tool list is the everything server's.
     let (s, b) = d
@@ -492,7 +480,7 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
-    let cat_containers = container_ids(&d, &admin, &cat).await;
+    let cat_containers = d.container_ids(&admin, &cat).await;
     let (s, b) = d
         .call(
             Method::PATCH,
@@ -504,7 +492,7 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     assert_eq!(b["error"]["details"][0]["field"], "env", "{b}");
     assert!(b.to_string().contains("/config"), "{b}");
-    assert_eq!(container_ids(&d, &admin, &cat).await, cat_containers);
+    assert_eq!(d.container_ids(&admin, &cat).await, cat_containers);
 
     for n in [&name, &remote, &cat] {
         let (s, b) = d.delete(&format!("/mcp/servers/{n}"), &admin).await;

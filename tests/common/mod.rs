@@ -181,6 +181,19 @@ impl Daemon {
         self.admin_token = None;
     }
 
+    /// The container ids of service `name` (a managed MCP server's name is its
+    /// service's), as `GET /services/{name}` lists them.
+    pub async fn container_ids(&self, token: &str, name: &str) -> Vec<String> {
+        let (s, b) = self.get(&format!("/services/{name}"), token).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b["data"]["containers"]
+            .as_array()
+            .expect("containers")
+            .iter()
+            .map(|c| c["id"].as_str().expect("container id").to_string())
+            .collect()
+    }
+
     /// The running daemon's process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("daemon running").id()
