@@ -8,13 +8,17 @@
 //! credentials, an API key, the request log rows with the caller's user id, and a call
 //! the client cancels ending behind the gateway too; list-changed notifications (on an
 //! `initialize`d session and on a 2026-07-28 `subscriptions/listen` stream) sent when,
-//! and only when, what the caller may see changes; cursor pagination of the lists.
+//! and only when, what the caller may see changes; cursor pagination of the lists;
+//! resource subscriptions relayed from the server (and refused as reads are).
 
 mod common;
 
 use common::{Daemon, EVERYTHING_IMAGE, FILESYSTEM_IMAGE};
 use reqwest::StatusCode;
-use rmcp::model::{CallToolRequestParams, GetPromptRequestParams, ReadResourceRequestParams};
+use rmcp::model::{
+    CallToolRequestParams, GetPromptRequestParams, ReadResourceRequestParams,
+    SubscribeRequestParams,
+};
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -417,6 +421,17 @@ async fn rmcp_and_python_clients_use_the_running_servers_through_the_gateway() {
             .await,
     );
     assert_eq!(e.code, rmcp::model::ErrorCode::RESOURCE_NOT_FOUND, "{e:?}");
+    // Subscribing is reading over time: refused exactly as the read was.
+    #[allow(deprecated)] // resources/subscribe is legacy-only in rmcp (before 2026-07-28)
+    let refused = w
+        .peer()
+        .subscribe(SubscribeRequestParams::new(uri.clone()))
+        .await;
+    let sub_e = rpc_error(refused);
+    assert_eq!(
+        (sub_e.code, &sub_e.message, &sub_e.data),
+        (e.code, &e.message, &e.data)
+    );
     w.cancel().await.ok();
 
     // A stopped server's tools leave the list; calling one says it is not running.
@@ -1241,4 +1256,68 @@ async fn gateway_lists_are_paginated_with_opaque_cursors() {
         "{e:?}"
     );
     c.cancel().await.ok();
+}
+
+/// A Python SDK client subscribes to a static document of the everything server and
+/// switches on the server's simulated updates (every 5 s for subscribed URIs): the
+/// server's `notifications/resources/updated` reach it through the gateway, again after
+/// the server restarts (mcpd subscribes again on the new session), and stop after it
+/// unsubscribes; an unknown URI cannot be subscribed to.
+#[tokio::test]
+async fn python_clients_receive_updates_of_subscribed_resources() {
+    require_docker!();
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let every = d.name("every");
+    create_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
+    let c = connect(&d, &admin).await;
+    let caps = c.peer().peer_info().unwrap().capabilities.clone();
+    assert_eq!(
+        caps.resources.as_ref().and_then(|r| r.subscribe),
+        Some(true),
+        "{caps:?}"
+    );
+    c.cancel().await.ok();
+
+    let Some(out) = python(&d, &[("MCPD_TOKEN", &admin)], &["subscribe", &every]) else {
+        return;
+    };
+    assert!(
+        out.get("failed").is_none(),
+        "python client: {out}\nlog:\n{}",
+        d.log()
+    );
+    let uri = out["uri"].as_str().unwrap();
+    assert!(
+        text(&out["toggle"]["content"]).starts_with("Started"),
+        "{out}"
+    );
+    let got = strings(&out["while_subscribed"]);
+    assert!(
+        !got.is_empty(),
+        "no update within 12 s: {out}\nlog:\n{}",
+        d.log()
+    );
+    assert!(got.iter().all(|u| u == uri), "{out}");
+    assert_eq!(out["restart_status"], 200, "{out}");
+    assert!(
+        text(&out["toggle_after_restart"]["content"]).starts_with("Started"),
+        "{out}"
+    );
+    let got = strings(&out["after_restart"]);
+    assert!(
+        !got.is_empty() && got.iter().all(|u| u == uri),
+        "no update after the restart: {out}\nlog:\n{}",
+        d.log()
+    );
+    assert_eq!(out["after_unsubscribe"], json!([]), "{out}");
+    assert_eq!(
+        out["unknown_error"]["code"],
+        json!(rmcp::model::ErrorCode::RESOURCE_NOT_FOUND.0),
+        "{out}"
+    );
+    assert_eq!(
+        out["unknown_error"]["data"]["code"], "RESOURCE_NOT_FOUND",
+        "{out}"
+    );
 }

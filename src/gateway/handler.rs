@@ -23,27 +23,28 @@ use super::catalog;
 use super::errors::{Asked, to_rpc};
 use super::notify::{self, Notifier};
 use super::paging;
+use super::subscriptions::Subscriptions;
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::principal::Principal;
 use crate::auth::rbac::{Action, Domain, Permission};
 use crate::error::{Error, Result};
 use crate::mcp::execute::{self, PromptGet, ResourceRead, ToolCall};
-use crate::mcp::model::Catalog;
+use crate::mcp::model::{Catalog, ServerRecord};
 use crate::workspaces::access::{self, McpScope};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, GetPromptRequestParams,
     GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ServerCapabilities,
-    ServerConfig, SubscriptionFilter,
+    ServerConfig, SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio_util::sync::CancellationToken;
 
 const READ: Permission = Permission(Domain::Mcp, Action::Read);
@@ -56,13 +57,20 @@ pub struct Gateway {
     app: AppState,
     /// Whether this session's list-changed forwarder was started.
     forwarding: Arc<AtomicBool>,
+    /// This session's resource subscriptions are kept under this number.
+    session: u64,
+    subscriptions: Arc<Subscriptions>,
 }
 
 impl Gateway {
-    pub fn new(app: AppState) -> Self {
+    /// A handler for a new session; `subscriptions` is shared by every session.
+    pub fn new(app: AppState, subscriptions: Arc<Subscriptions>) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
         Self {
             app,
             forwarding: Arc::default(),
+            session: NEXT.fetch_add(1, Ordering::Relaxed),
+            subscriptions,
         }
     }
 }
@@ -137,6 +145,20 @@ async fn aggregate<T: DeserializeOwned>(
     )
 }
 
+/// The server owning resource `uri` among those `who` may use; `RESOURCE_NOT_FOUND`
+/// otherwise (the same answer whether it does not exist or is out of their scope).
+async fn readable_owner(app: &AppState, who: &Principal, uri: &str) -> Result<ServerRecord> {
+    let scope = scope(app, who).await?;
+    catalog::resource_owner(app, uri, &scope)
+        .await?
+        .ok_or_else(|| {
+            Error::not_found("resource", uri).with_detail(
+                "uri",
+                "no running MCP server lists this resource or a template matching it",
+            )
+        })
+}
+
 /// Resolves `<server>__<name>` to the server name and the server's own name; an
 /// unknown namespace is reported as an unknown `kind`.
 async fn resolve(app: &AppState, full: &str, kind: &str) -> Result<(String, String)> {
@@ -162,6 +184,7 @@ impl ServerHandler for Gateway {
                 .enable_tool_list_changed()
                 .enable_resources()
                 .enable_resources_list_changed()
+                .enable_resources_subscribe()
                 .enable_prompts()
                 .enable_prompts_list_changed()
                 .build(),
@@ -200,7 +223,8 @@ impl ServerHandler for Gateway {
     }
 
     /// `subscriptions/listen` (2026-07-28): the list-changed notifications are offered;
-    /// resource subscriptions are not (the gateway does not relay `resources/updated`).
+    /// resource subscriptions are not (they are relayed for `resources/subscribe` of
+    /// the earlier revisions only, see [`super::subscriptions`]).
     fn accepted_subscription_filter(
         &self,
         _requested: &SubscriptionFilter,
@@ -303,16 +327,9 @@ impl ServerHandler for Gateway {
     ) -> std::result::Result<ReadResourceResponse, ErrorData> {
         let who = caller(&ctx, EXECUTE, Asked::Resource)?;
         let fail = |e: Error| to_rpc(&e, Asked::Resource);
-        let scope = scope(&self.app, &who).await.map_err(fail)?;
-        let owner = catalog::resource_owner(&self.app, &request.uri, &scope)
+        let owner = readable_owner(&self.app, &who, &request.uri)
             .await
-            .map_err(fail)?
-            .ok_or_else(|| {
-                fail(Error::not_found("resource", &request.uri).with_detail(
-                    "uri",
-                    "no running MCP server lists this resource or a template matching it",
-                ))
-            })?;
+            .map_err(fail)?;
         let read = ResourceRead {
             server: owner.id,
             uri: request.uri,
@@ -322,6 +339,44 @@ impl ServerHandler for Gateway {
             .await
             .map_err(fail)?;
         Ok(ReadResourceResult::new(typed(r.contents).map_err(fail)?).into())
+    }
+
+    /// `resources/subscribe`: needs what `resources/read` needs (a subscription is a
+    /// read over time), with the same answer for a URI the caller may not read.
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<(), ErrorData> {
+        let who = caller(&ctx, EXECUTE, Asked::Resource)?;
+        let fail = |e: Error| to_rpc(&e, Asked::Resource);
+        let owner = readable_owner(&self.app, &who, &request.uri)
+            .await
+            .map_err(fail)?;
+        self.subscriptions
+            .subscribe(
+                &self.app,
+                self.session,
+                ctx.peer.clone(),
+                who,
+                &owner,
+                &request.uri,
+            )
+            .await
+            .map_err(fail)
+    }
+
+    /// `resources/unsubscribe`: ends this session's subscription (none is no error).
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<(), ErrorData> {
+        caller(&ctx, READ, Asked::Resource)?;
+        self.subscriptions
+            .unsubscribe(self.session, &request.uri)
+            .await;
+        Ok(())
     }
 
     async fn list_prompts(

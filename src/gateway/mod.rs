@@ -16,6 +16,7 @@ pub mod errors;
 pub mod handler;
 pub mod notify;
 pub mod paging;
+pub mod subscriptions;
 
 use crate::app::AppState;
 use crate::auth::principal::Principal;
@@ -52,8 +53,14 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .with_cancellation_token(app.shutdown.child_token())
         .with_max_request_body_bytes(app.config.server.max_body_bytes);
     let handler_app = app.clone();
+    let subscriptions = Arc::new(subscriptions::Subscriptions::default());
     let service = StreamableHttpService::new(
-        move || Ok(handler::Gateway::new(handler_app.clone())),
+        move || {
+            Ok(handler::Gateway::new(
+                handler_app.clone(),
+                subscriptions.clone(),
+            ))
+        },
         Arc::new(LocalSessionManager::default()),
         config,
     );

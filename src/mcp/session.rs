@@ -8,11 +8,13 @@
 use bollard::Docker;
 use bollard::container::LogOutput;
 use futures::StreamExt;
-use rmcp::model::{ClientCapabilities, ClientConfig, Implementation};
+use rmcp::model::{
+    ClientCapabilities, ClientConfig, Implementation, ResourceUpdatedNotificationParam,
+};
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use std::collections::BTreeMap;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 /// A running MCP client session.
 pub type Client = RunningService<RoleClient, Handler>;
@@ -23,12 +25,22 @@ pub struct ListChanged {
     pub server_id: String,
 }
 
+/// A server's `notifications/resources/updated`: the resource at `uri` changed (sent
+/// only for URIs the session subscribed to; the gateway relays it to its subscribers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceUpdated {
+    pub server_id: String,
+    pub uri: String,
+}
+
 /// Client side of a session: identifies mcpd in `initialize` and forwards list-changed
-/// notifications so the discovery cache is refreshed.
+/// notifications so the discovery cache is refreshed, and resource-updated ones to
+/// whoever listens ([`Handler::with_updates`]).
 #[derive(Clone)]
 pub struct Handler {
     server_id: String,
     changed: Option<mpsc::UnboundedSender<ListChanged>>,
+    updated: Option<broadcast::Sender<ResourceUpdated>>,
 }
 
 impl Handler {
@@ -38,7 +50,14 @@ impl Handler {
         Self {
             server_id: server_id.to_string(),
             changed,
+            updated: None,
         }
+    }
+
+    /// The same handler, also publishing `notifications/resources/updated` on `updated`.
+    pub fn with_updates(mut self, updated: broadcast::Sender<ResourceUpdated>) -> Self {
+        self.updated = Some(updated);
+        self
     }
 
     fn notify(&self) {
@@ -59,6 +78,19 @@ impl ClientHandler for Handler {
     }
     async fn on_prompt_list_changed(&self, _: NotificationContext<RoleClient>) {
         self.notify();
+    }
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _: NotificationContext<RoleClient>,
+    ) {
+        if let Some(tx) = &self.updated {
+            // No receiver (nobody subscribed through the gateway yet) is not an error.
+            let _ = tx.send(ResourceUpdated {
+                server_id: self.server_id.clone(),
+                uri: params.uri,
+            });
+        }
     }
     fn get_info(&self) -> ClientConfig {
         ClientConfig::new(

@@ -3,12 +3,12 @@
 //! transport closed (container restarted, remote went away) is replaced on the next
 //! call; connecting is serialised per server so concurrent first calls open one session.
 
-use super::session::{Client, Handler, ListChanged};
+use super::session::{Client, Handler, ListChanged, ResourceUpdated};
 use crate::error::Result;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<Client>>>>;
 
@@ -17,6 +17,7 @@ pub struct Sessions {
     slots: Mutex<HashMap<String, Slot>>,
     changed: mpsc::UnboundedSender<ListChanged>,
     changed_rx: Mutex<Option<mpsc::UnboundedReceiver<ListChanged>>>,
+    updated: broadcast::Sender<ResourceUpdated>,
 }
 
 impl Default for Sessions {
@@ -26,6 +27,7 @@ impl Default for Sessions {
             slots: Mutex::default(),
             changed: tx,
             changed_rx: Mutex::new(Some(rx)),
+            updated: broadcast::channel(256).0,
         }
     }
 }
@@ -37,9 +39,15 @@ impl Sessions {
         self.changed_rx.lock().ok()?.take()
     }
 
+    /// The `notifications/resources/updated` of every session from now on (the
+    /// gateway's subscription relay; a receiver that lags loses the oldest).
+    pub fn resource_updates(&self) -> broadcast::Receiver<ResourceUpdated> {
+        self.updated.subscribe()
+    }
+
     /// The client handler for a new session of `server_id`.
     pub fn handler(&self, server_id: &str) -> Handler {
-        Handler::new(server_id, Some(self.changed.clone()))
+        Handler::new(server_id, Some(self.changed.clone())).with_updates(self.updated.clone())
     }
 
     fn slot(&self, server_id: &str) -> Slot {

@@ -16,6 +16,12 @@ what it saw; the Rust test asserts on it. Modes:
                     status itself over plain HTTP)
     pages           list tools, resources, resource templates and prompts following
                     nextCursor page by page, then send a garbage cursor
+    subscribe EVERY subscribe to EVERY's first static document, switch on the server's
+                    simulated updates (EVERY__toggle-subscriber-updates, every 5 s),
+                    collect `notifications/resources/updated` for 12 s; restart EVERY
+                    (REST API), wait 8 s, switch the new process's updates on, collect
+                    12 s; unsubscribe, collect for 12 s more, switch the updates off
+                    again, then try to subscribe to an unknown URI
     watch legacy|modern
                     stay connected and collect server notifications (legacy: an
                     `initialize`d session, delivered on its GET stream; modern: the
@@ -34,6 +40,7 @@ import json
 import os
 import ssl
 import sys
+import warnings
 
 import anyio
 import httpx2
@@ -122,10 +129,13 @@ async def run(url, ca, mode, args):
     tls = ssl.create_default_context(cafile=ca)
     out = {}
     seen = []
+    updated = []
 
     async def on_message(message):
         if not isinstance(message, Exception):
             seen.append(getattr(message, "method", type(message).__name__))
+            if getattr(message, "method", None) == "notifications/resources/updated":
+                updated.append(str(message.params.uri))
 
     async with httpx2.AsyncClient(headers=headers, verify=tls, timeout=60) as http:
         async with streamable_http_client(url, http_client=http) as (read, write):
@@ -155,6 +165,10 @@ async def run(url, ca, mode, args):
                         out["garbage_cursor_error"] = None
                     except MCPError as e:
                         out["garbage_cursor_error"] = rpc_error(e)
+                    return out
+                if mode == "subscribe":
+                    api = url.rsplit("/mcp", 1)[0] + "/api/v1"
+                    await subscribe(session, http, api, args[0], updated, out)
                     return out
                 tools = await session.list_tools()
                 out["tools"] = [t.name for t in tools.tools]
@@ -191,7 +205,41 @@ async def run(url, ca, mode, args):
     return out
 
 
+async def subscribe(session, http, api, every, updated, out):
+    """The `subscribe` mode (see the module docs)."""
+    resources = await session.list_resources()
+    uri = sorted(
+        str(x.uri) for x in resources.resources if str(x.uri).startswith("demo://resource/static/document/")
+    )[0]
+    out["uri"] = uri
+    await session.subscribe_resource(uri)
+    toggled = await session.call_tool(every + "__toggle-subscriber-updates", {})
+    out["toggle"] = dump(toggled)
+    await anyio.sleep(12)
+    out["while_subscribed"] = list(updated)
+    r = await http.post(api + "/mcp/servers/" + every + "/restart", json={})
+    out["restart_status"] = r.status_code
+    await anyio.sleep(8)  # mcpd subscribes again on the new session within 5 s
+    updated.clear()
+    toggled = await session.call_tool(every + "__toggle-subscriber-updates", {})
+    out["toggle_after_restart"] = dump(toggled)
+    await anyio.sleep(12)
+    out["after_restart"] = list(updated)
+    await session.unsubscribe_resource(uri)
+    await anyio.sleep(1)  # an update already on its way
+    updated.clear()
+    await anyio.sleep(12)
+    out["after_unsubscribe"] = list(updated)
+    await session.call_tool(every + "__toggle-subscriber-updates", {})
+    try:
+        await session.subscribe_resource("demo://resource/no-such-thing")
+        out["unknown_error"] = None
+    except MCPError as e:
+        out["unknown_error"] = rpc_error(e)
+
+
 def main():
+    warnings.simplefilter("ignore")  # resources/subscribe is deprecated for 2026-07-28 only
     url, ca, mode, *args = sys.argv[1:]
     try:
         out = asyncio.run(run(url, ca, mode, args))
