@@ -226,4 +226,48 @@ mod tests {
             }
         }
     }
+
+    /// A server's `notifications/resources/updated` is published, with the server id,
+    /// to the receivers of [`Handler::with_updates`] (the gateway's subscription relay).
+    #[tokio::test]
+    async fn resource_updates_are_published_with_the_server_id() {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let (cr, cw) = tokio::io::split(client_io);
+        let (sr, mut sw) = tokio::io::split(server_io);
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(sr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let msg: Value = serde_json::from_str(&line).unwrap();
+                let out = match msg["method"].as_str() {
+                    Some("initialize") => json!({"jsonrpc": "2.0", "id": msg["id"], "result": {
+                        "protocolVersion": "2025-06-18",
+                        "capabilities": {"resources": {"subscribe": true}},
+                        "serverInfo": {"name": "scripted", "version": "1"}}}),
+                    Some("notifications/initialized") => json!({"jsonrpc": "2.0",
+                        "method": "notifications/resources/updated",
+                        "params": {"uri": "demo://doc/1"}}),
+                    _ => continue,
+                };
+                sw.write_all(format!("{out}\n").as_bytes()).await.unwrap();
+            }
+        });
+        let (tx, mut rx) = broadcast::channel(4);
+        let client = Handler::new("mcp_scripted", None)
+            .with_updates(tx)
+            .serve((cr, cw))
+            .await
+            .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("resource update within 5 s")
+            .unwrap();
+        assert_eq!(
+            got,
+            ResourceUpdated {
+                server_id: "mcp_scripted".into(),
+                uri: "demo://doc/1".into()
+            }
+        );
+        client.cancel().await.ok();
+    }
 }
