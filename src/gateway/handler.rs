@@ -11,7 +11,8 @@
 //!
 //! Lists are cursor-paginated ([`super::paging`], `mcp.gateway_page_size` items a page)
 //! and clients are told when they change ([`super::notify`]: after `initialized` on a
-//! session, or on a `subscriptions/listen` stream).
+//! session, or on a `subscriptions/listen` stream). `resources/subscribe` is authorised
+//! as `resources/read` is and relayed by [`super::subscriptions`].
 //!
 //! A call ends when its MCP client cancels it (`notifications/cancelled`, or the end of
 //! its session: `DELETE`, idle timeout; rmcp fires the request's `ctx.ct`) or drops the
