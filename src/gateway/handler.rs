@@ -76,17 +76,22 @@ impl Gateway {
     }
 }
 
+/// What the HTTP layer ([`super::authenticate`]) put into the HTTP request an MCP
+/// message came in (rmcp hands handlers the request's parts in their extensions).
+fn from_http<T: Clone + Send + Sync + 'static>(extensions: &rmcp::model::Extensions) -> Option<T> {
+    extensions
+        .get::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<T>())
+        .cloned()
+}
+
 /// The authenticated caller of this request, holding `wanted`.
 fn caller(
     ctx: &RequestContext<RoleServer>,
     wanted: Permission,
     asked: Asked,
 ) -> std::result::Result<Principal, ErrorData> {
-    let who = ctx
-        .extensions
-        .get::<http::request::Parts>()
-        .and_then(|p| p.extensions.get::<Principal>())
-        .cloned()
+    let who = from_http::<Principal>(&ctx.extensions)
         // The HTTP layer rejects unauthenticated requests before rmcp sees them, so
         // this means the gateway was mounted without it: refuse rather than serve.
         .ok_or_else(|| to_rpc(&Error::unauthorized("authentication required"), asked))?;
@@ -98,12 +103,8 @@ fn caller(
 /// session (`ctx.ct`), or the client dropping the HTTP request ([`ClientGone`]).
 fn cancellation(ctx: &RequestContext<RoleServer>) -> Vec<CancellationToken> {
     let mut tokens = vec![ctx.ct.clone()];
-    if let Some(ClientGone(gone)) = ctx
-        .extensions
-        .get::<http::request::Parts>()
-        .and_then(|p| p.extensions.get::<ClientGone>())
-    {
-        tokens.push(gone.clone());
+    if let Some(ClientGone(gone)) = from_http(&ctx.extensions) {
+        tokens.push(gone);
     }
     tokens
 }
@@ -204,12 +205,7 @@ impl ServerHandler for Gateway {
     /// ([`notify`]), as the user who opened the session (the HTTP layer put the
     /// [`Principal`] into the notification's request).
     async fn on_initialized(&self, ctx: NotificationContext<RoleServer>) {
-        let Some(who) = ctx
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|p| p.extensions.get::<Principal>())
-            .cloned()
-        else {
+        let Some(who) = from_http::<Principal>(&ctx.extensions) else {
             return;
         };
         if self.forwarding.swap(true, Ordering::SeqCst) {
