@@ -772,7 +772,6 @@ async fn restore(
     service_id: &str,
     old: ContainerPlan,
 ) {
-    app.mcp.close(&before.id).await;
     if let Err(e) = backing::update(app, actor, service_id, old).await {
         tracing::error!(server = %before.name, error = %e, "could not restore an MCP server's previous container");
         return;
