@@ -42,14 +42,6 @@ async fn wait_done(d: &Daemon, token: &str, id: &str) -> Value {
     }
 }
 
-fn mcpd(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_mcpd"))
-        .args(args)
-        .env_remove("MCPD_CONFIG")
-        .output()
-        .expect("run mcpd")
-}
-
 /// Every row of every table (each row rendered as text), ordered, minus `skip`.
 fn dump(db: &Path, skip: &[&str]) -> Vec<(String, Vec<String>)> {
     let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -198,7 +190,7 @@ async fn encrypted_backup_under_write_load_restores_into_a_fresh_data_dir() {
     std::fs::write(&pass_file, format!("{PASSPHRASE}\n")).unwrap();
 
     // Offline: verify, then restore onto a fresh machine (another data dir, another key).
-    let out = mcpd(&[
+    let out = common::mcpd(&[
         "backup",
         "verify",
         archive.to_str().unwrap(),
@@ -230,7 +222,7 @@ async fn encrypted_backup_under_write_load_restores_into_a_fresh_data_dir() {
         }
         a
     };
-    let dry = mcpd(
+    let dry = common::mcpd(
         &restore_args(true)
             .iter()
             .map(String::as_str)
@@ -255,7 +247,7 @@ async fn encrypted_backup_under_write_load_restores_into_a_fresh_data_dir() {
         db_before,
         "dry run changed nothing"
     );
-    let real = mcpd(
+    let real = common::mcpd(
         &restore_args(false)
             .iter()
             .map(String::as_str)
@@ -579,7 +571,7 @@ async fn offline_create_list_verify_and_wrong_passphrase() {
     std::fs::write(&pass, format!("{PASSPHRASE}\n")).unwrap();
     let wrong = work.path().join("wrong");
     std::fs::write(&wrong, "not the passphrase at all\n").unwrap();
-    let out = mcpd(&[
+    let out = common::mcpd(&[
         "backup",
         "create",
         "--data-dir",
@@ -600,11 +592,11 @@ async fn offline_create_list_verify_and_wrong_passphrase() {
         file.ends_with(".tar.zst.age") && Path::new(&file).is_file(),
         "{stdout}"
     );
-    let out = mcpd(&["backup", "list", "--data-dir", &dd]);
+    let out = common::mcpd(&["backup", "list", "--data-dir", &dd]);
     assert!(out.status.success());
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(listed.contains("\tcompleted\t"), "{listed}");
-    let out = mcpd(&[
+    let out = common::mcpd(&[
         "backup",
         "verify",
         &file,
@@ -617,7 +609,7 @@ async fn offline_create_list_verify_and_wrong_passphrase() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("OK: backup bkp_"));
-    let out = mcpd(&[
+    let out = common::mcpd(&[
         "backup",
         "verify",
         &file,
@@ -627,7 +619,7 @@ async fn offline_create_list_verify_and_wrong_passphrase() {
     assert!(!out.status.success(), "a wrong passphrase must fail");
     // The restore refuses too, and changes nothing.
     let db = std::fs::read(d.data_path("mcpd.db")).unwrap();
-    let out = mcpd(&[
+    let out = common::mcpd(&[
         "backup",
         "restore",
         &file,
@@ -688,7 +680,7 @@ async fn an_archive_from_a_newer_schema_is_refused() {
     )
     .unwrap();
     let before = std::fs::read(d.data_path("mcpd.db")).unwrap();
-    let out = mcpd(&[
+    let out = common::mcpd(&[
         "backup",
         "restore",
         file.to_str().unwrap(),
@@ -774,7 +766,7 @@ async fn daemon_log_files_travel_with_include_logs_only() {
     assert!(copied.contains(&marker), "the archived log holds the line");
     // The offline verify lists the log files with the rest.
     let file = work.path().join(format!("{with}.tar.zst"));
-    let out = mcpd(&["backup", "verify", file.to_str().unwrap()]);
+    let out = common::mcpd(&["backup", "verify", file.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}",

@@ -379,14 +379,6 @@ async fn a_full_backups_directory_fails_cleanly_and_the_daemon_goes_on() {
     assert!(s.is_success());
 }
 
-fn mcpd(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_mcpd"))
-        .args(args)
-        .env_remove("MCPD_CONFIG")
-        .output()
-        .expect("run mcpd")
-}
-
 #[tokio::test]
 async fn offline_restore_brings_volumes_back_with_the_daemon_stopped() {
     require_docker!();
@@ -446,7 +438,7 @@ async fn offline_restore_brings_volumes_back_with_the_daemon_stopped() {
     );
 
     // --no-volumes leaves them alone; a dry run reports them and changes nothing.
-    let out = mcpd(&[
+    let out = common::mcpd(&[
         "backup",
         "restore",
         file.to_str().unwrap(),
@@ -462,7 +454,7 @@ async fn offline_restore_brings_volumes_back_with_the_daemon_stopped() {
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["volumes"]["changed"], json!([vol_name, bind_name]), "{r}");
     assert_eq!(r["applied"], false);
-    let out = mcpd(&[
+    let out = common::mcpd(&[
         "backup",
         "restore",
         file.to_str().unwrap(),
@@ -483,7 +475,7 @@ async fn offline_restore_brings_volumes_back_with_the_daemon_stopped() {
     );
     assert!(!bind.path().join("conf").exists());
 
-    let out = mcpd(&[
+    let out = common::mcpd(&[
         "backup",
         "restore",
         file.to_str().unwrap(),

@@ -76,6 +76,16 @@ pub fn containers_named(prefix: &str) -> Vec<String> {
     .unwrap_or_default()
 }
 
+/// Runs the `mcpd` binary with `args` (offline subcommands such as `backup restore`),
+/// ignoring any `MCPD_CONFIG` of the environment running the tests.
+pub fn mcpd(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mcpd"))
+        .args(args)
+        .env_remove("MCPD_CONFIG")
+        .output()
+        .expect("run mcpd")
+}
+
 /// A running `mcpd serve`.
 pub struct Daemon {
     /// Short random tag; resource names made with [`Daemon::name`] carry it.
