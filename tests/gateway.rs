@@ -43,6 +43,34 @@ async fn connect(d: &Daemon, token: &str) -> Client {
         .unwrap_or_else(|e| panic!("initialize through /mcp: {e}\nlog:\n{}", d.log()))
 }
 
+/// A developer who sees only what workspace `team` grants: the default workspace is
+/// closed (`all_servers: false`), `team` is created with the developer as its member.
+/// Returns the developer's name and token.
+async fn team_developer(d: &mut Daemon, admin: &str, team: &str) -> (String, String) {
+    let dev_name = d.name("dev");
+    let dev = d.user_with_roles(&dev_name, &["developer"]).await;
+    let (s, b) = d
+        .call(
+            reqwest::Method::PATCH,
+            "/workspaces/default",
+            Some(admin),
+            Some(json!({"all_servers": false})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = d.post("/workspaces", admin, json!({"name": team})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = d
+        .post(
+            &format!("/workspaces/{team}/members"),
+            admin,
+            json!({"user": dev_name}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    (dev_name, dev)
+}
+
 async fn create_server(d: &Daemon, token: &str, name: &str, image: &str) {
     let (s, b) = d
         .post(
@@ -358,29 +386,7 @@ async fn rmcp_and_python_clients_use_the_running_servers_through_the_gateway() {
 
     // Workspaces narrow what a non-admin sees and uses through the gateway as well:
     // close the default workspace, grant a team only `echo` on everything.
-    let dev_name = d.name("dev");
-    let dev = d.user_with_roles(&dev_name, &["developer"]).await;
-    let (s, b) = d
-        .call(
-            reqwest::Method::PATCH,
-            "/workspaces/default",
-            Some(&admin),
-            Some(json!({"all_servers": false})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, b) = d
-        .post("/workspaces", &admin, json!({"name": "gw-team"}))
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let (s, b) = d
-        .post(
-            "/workspaces/gw-team/members",
-            &admin,
-            json!({"user": dev_name}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, dev) = team_developer(&mut d, &admin, "gw-team").await;
     let (s, b) = d
         .post(
             "/workspaces/gw-team/access",
@@ -909,29 +915,11 @@ async fn python_clients_are_told_when_their_lists_change() {
     create_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
 
     // A developer who sees only what the team workspace grants: everything, for now.
-    let dev_name = d.name("dev");
-    let dev = d.user_with_roles(&dev_name, &["developer"]).await;
+    let (dev_name, dev) = team_developer(&mut d, &admin, "lc-team").await;
     let (s, b) = d
-        .call(
-            reqwest::Method::PATCH,
-            "/workspaces/default",
-            Some(&admin),
-            Some(json!({"all_servers": false})),
-        )
+        .post("/workspaces", &admin, json!({"name": "lc-other"}))
         .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    for ws in ["lc-team", "lc-other"] {
-        let (s, b) = d.post("/workspaces", &admin, json!({"name": ws})).await;
-        assert_eq!(s, StatusCode::CREATED, "{b}");
-    }
-    let (s, b) = d
-        .post(
-            "/workspaces/lc-team/members",
-            &admin,
-            json!({"user": dev_name}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(s, StatusCode::CREATED, "{b}");
     let grant = |ws: &'static str, server: String| {
         let d = &d;
         let admin = admin.clone();
