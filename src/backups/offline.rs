@@ -292,7 +292,10 @@ pub async fn locate_volumes(
                 }
                 (p, missing)
             }
-            _ => match docker.inspect_volume(&v.source).await {
+            _ => match docker
+                .inspect_volume(&crate::docker::path_segment(&v.source))
+                .await
+            {
                 Ok(vol) => (PathBuf::from(vol.mountpoint), false),
                 Err(e) => {
                     let e = crate::docker::map_err(e);

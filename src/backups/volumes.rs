@@ -43,7 +43,7 @@ pub async fn locate(app: &AppState, services: &[String]) -> Result<Vec<Located>>
             } else {
                 let docker = app.docker.get().await?;
                 let vol = docker
-                    .inspect_volume(&v.source)
+                    .inspect_volume(&crate::docker::path_segment(&v.source))
                     .await
                     .map_err(|e| match crate::docker::map_err(e) {
                         e if e.code == crate::error::ErrorCode::ResourceNotFound => {

@@ -13,6 +13,16 @@ const REQUEST_TIMEOUT_S: u64 = 120;
 /// How long a connect + version negotiation may take before Docker counts as down.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Whether the engine answered when a resource's state was read: `available` (what is
+/// shown is what the engine reports now) or `unavailable` (the engine could not be
+/// asked; what is shown is the last state mcpd observed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    Available,
+    Unavailable,
+}
+
 pub struct DockerClient {
     host: Option<String>,
     conn: RwLock<Option<Docker>>,
@@ -98,6 +108,25 @@ impl DockerClient {
     }
 }
 
+/// Bytes left as they are in an engine API path segment: RFC 3986 unreserved
+/// characters plus `:` and `@` (legal in a path segment, and part of image references).
+/// Everything else, `/` included, is percent-encoded, so a value can never add a path
+/// segment or a query to the URL bollard builds from it.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':')
+    .remove(b'@');
+
+/// `value` as one segment of an engine API path (`/images/{value}/json`), percent-encoded
+/// (the engine decodes it). Every name, id or reference that bollard puts into a URL
+/// path goes through this, after it has been checked against its own grammar.
+pub fn path_segment(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, PATH_SEGMENT).to_string()
+}
+
 fn unavailable(e: impl std::fmt::Display) -> Error {
     Error::new(ErrorCode::DockerUnavailable, "Docker engine is unavailable")
         .with_source(anyhow::anyhow!("{e}"))
@@ -124,5 +153,19 @@ pub fn map_err(e: bollard::errors::Error) -> Error {
         | B::HyperLegacyError { .. }
         | B::SocketNotFoundError(_) => unavailable(e),
         other => Error::internal(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_segment;
+
+    #[test]
+    fn path_segments_cannot_add_segments_or_queries() {
+        assert_eq!(path_segment("mcpd-test/busybox:1"), "mcpd-test%2Fbusybox:1");
+        assert_eq!(path_segment("../containers/x"), "..%2Fcontainers%2Fx");
+        assert_eq!(path_segment("a?force=1#x"), "a%3Fforce%3D1%23x");
+        assert_eq!(path_segment("a%2F\0"), "a%252F%00");
+        assert_eq!(path_segment("sha256:0af"), "sha256:0af");
     }
 }

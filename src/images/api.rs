@@ -13,7 +13,7 @@
 //! `{reference}` is the rest of the path, slashes included (`/images/mcpd-test/busybox:1`);
 //! a percent-encoded reference (`mcpd-test%2Fbusybox%3A1`) works too.
 
-use super::{Image, ImageDetail, load, pull, remove};
+use super::{Image, ImageDetail, ImageRef, load, pull, remove};
 use crate::app::{App, AppState};
 use crate::audit::{self, Actor, Entry};
 use crate::auth::principal::Principal;
@@ -62,6 +62,7 @@ async fn inspect(
     Can(_, _): Can<ImagesRead>,
     Path(reference): Path<String>,
 ) -> Result<Reply<ImageDetail>> {
+    let reference = ImageRef::parse("reference", &reference)?;
     Ok(Reply::ok(super::inspect(&app, &reference).await?))
 }
 
@@ -113,10 +114,11 @@ async fn pull_image(
     Can(who, _): Can<ImagesWrite>,
     Json(req): Json<PullRequest>,
 ) -> Result<Reply<pull::Pulled>> {
-    let result = pull::pull(&app, &req.image, req.tag.as_deref()).await;
+    let wanted = pull::Target::parse(&req.image, req.tag.as_deref())?;
+    let result = pull::pull(&app, &wanted).await;
     let target = match &result {
         Ok(p) => p.reference.clone(),
-        Err(_) => req.image.clone(),
+        Err(_) => wanted.reference(),
     };
     let details = match &result {
         Ok(p) => json!({"id": p.id}),
@@ -151,6 +153,7 @@ async fn delete(
         Some("true") => true,
         Some(_) => return Err(Error::field("force", "must be true or false")),
     };
+    let reference = ImageRef::parse("reference", &reference)?;
     let result = remove::remove(&app, &reference, force).await;
     let details = match &result {
         Ok(r) => json!({"untagged": r.untagged, "deleted": r.deleted, "force": force}),
@@ -160,7 +163,7 @@ async fn delete(
         &app,
         &who,
         "images.delete",
-        Some(&reference),
+        Some(reference.as_str()),
         result.is_ok(),
         details,
     )

@@ -16,6 +16,7 @@ use crate::store::list::{ListQuery, Page};
 use serde::Serialize;
 use std::collections::HashMap;
 
+pub use reference::ImageRef;
 pub use usage::Usage;
 
 /// One local image as the API shows it.
@@ -89,13 +90,12 @@ pub async fn list(app: &App, query: &ListQuery) -> Result<Page<Image>> {
 
 /// One image by reference (`repo:tag`, id or id prefix); `RESOURCE_NOT_FOUND` when the
 /// engine has no such image.
-pub async fn inspect(app: &App, reference: &str) -> Result<ImageDetail> {
-    reference::validate("reference", reference)?;
+pub async fn inspect(app: &App, reference: &ImageRef) -> Result<ImageDetail> {
     let docker = app.docker.get().await?;
     let i = docker
-        .inspect_image(reference)
+        .inspect_image(&reference.engine_path())
         .await
-        .map_err(|e| not_found_as("image", reference, e))?;
+        .map_err(|e| not_found_as("image", reference.as_str(), e))?;
     let id = i.id.unwrap_or_default();
     let repo_tags = i.repo_tags.unwrap_or_default();
     let usage = Usage::load(app).await?;

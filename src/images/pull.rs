@@ -2,7 +2,7 @@
 //! for the pull to finish. On an appliance without a reachable registry this fails
 //! with `SERVICE_UNAVAILABLE` and the engine's own words about the registry.
 
-use super::reference;
+use super::ImageRef;
 use crate::app::App;
 use crate::docker::map_err;
 use crate::error::{Error, ErrorCode, Result};
@@ -20,35 +20,58 @@ pub struct Pulled {
     pub status: Option<String>,
 }
 
-/// Pulls `image` (with `tag`, default `latest`; a tag may also be written in `image`,
-/// not both). Errors: `VALIDATION_ERROR` for a bad reference, `RESOURCE_NOT_FOUND` when
-/// the registry has no such image, `SERVICE_UNAVAILABLE` when the registry cannot be
-/// reached, `DOCKER_UNAVAILABLE` when the engine is down.
-pub async fn pull(app: &App, image: &str, tag: Option<&str>) -> Result<Pulled> {
-    reference::validate("image", image)?;
-    if reference::is_image_id(image) || image.contains('@') {
-        return Err(Error::field(
-            "image",
-            "must be a repository name, not an id or digest",
-        ));
+/// What to pull: a repository and a tag, checked against the reference grammar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    repo: String,
+    tag: String,
+}
+
+impl Target {
+    /// `image` with `tag` (default `latest`; a tag may also be written in `image`, not
+    /// both). Errors: `VALIDATION_ERROR` naming `image` or `tag` for a reference outside
+    /// the grammar, an id or a digest.
+    pub fn parse(image: &str, tag: Option<&str>) -> Result<Target> {
+        let parsed = ImageRef::parse("image", image)?;
+        if parsed.is_id() || image.contains('@') {
+            return Err(Error::field(
+                "image",
+                "must be a repository name, not an id or digest",
+            ));
+        }
+        let last = image.rsplit('/').next().unwrap_or(image);
+        let (repo, tag) = match (last.split_once(':'), tag) {
+            (Some(_), Some(_)) => {
+                return Err(Error::field("tag", "the image already names a tag"));
+            }
+            (Some((_, t)), None) => (&image[..image.len() - t.len() - 1], t.to_string()),
+            (None, Some(t)) => {
+                ImageRef::parse("tag", &format!("{image}:{t}"))?;
+                (image, t.to_string())
+            }
+            (None, None) => (image, "latest".to_string()),
+        };
+        Ok(Target {
+            repo: repo.to_string(),
+            tag,
+        })
     }
-    let last = image.rsplit('/').next().unwrap_or(image);
-    let (repo, tag) = match (last.split_once(':'), tag) {
-        (Some(_), Some(_)) => {
-            return Err(Error::field("tag", "the image already names a tag"));
-        }
-        (Some((_, t)), None) => (&image[..image.len() - t.len() - 1], t.to_string()),
-        (None, Some(t)) => {
-            reference::validate("tag", t)?;
-            (image, t.to_string())
-        }
-        (None, None) => (image, "latest".to_string()),
-    };
-    let full = format!("{repo}:{tag}");
+
+    /// `repo:tag`.
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.repo, self.tag)
+    }
+}
+
+/// Pulls `target`. Errors: `RESOURCE_NOT_FOUND` when the registry has no such image,
+/// `SERVICE_UNAVAILABLE` when the registry cannot be reached, `DOCKER_UNAVAILABLE` when
+/// the engine is down.
+pub async fn pull(app: &App, target: &Target) -> Result<Pulled> {
+    let full = target.reference();
     let docker = app.docker.get().await?;
     let options = bollard::query_parameters::CreateImageOptions {
-        from_image: Some(repo.to_string()),
-        tag: Some(tag),
+        from_image: Some(target.repo.clone()),
+        tag: Some(target.tag.clone()),
         ..Default::default()
     };
     let mut progress = docker.create_image(Some(options), None, None);
@@ -59,7 +82,10 @@ pub async fn pull(app: &App, image: &str, tag: Option<&str>) -> Result<Pulled> {
             Err(e) => return Err(pull_failed(&full, e)),
         }
     }
-    let inspected = docker.inspect_image(&full).await.map_err(map_err)?;
+    let inspected = docker
+        .inspect_image(&crate::docker::path_segment(&full))
+        .await
+        .map_err(map_err)?;
     Ok(Pulled {
         reference: full,
         id: inspected.id.unwrap_or_default(),

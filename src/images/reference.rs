@@ -29,11 +29,17 @@ pub fn normalize(reference: &str) -> String {
     }
 }
 
-/// Whether `s` names an image by id (`sha256:<hex>` or a bare hex prefix of ≥ 12).
+/// Whether `s` names an image by id (`sha256:<hex>` or a bare hex prefix of ≥ 12;
+/// lower-case hex, as the grammar's `identifier`).
 pub fn is_image_id(s: &str) -> bool {
     let hex = s.strip_prefix("sha256:").unwrap_or(s);
     let bare_ok = s.starts_with("sha256:") || hex.len() >= 12;
-    bare_ok && !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    bare_ok
+        && !hex.is_empty()
+        && hex.len() <= 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Whether `reference` (as a service or a caller wrote it) names the image with this
@@ -59,29 +65,75 @@ pub fn tag_of(reference: &str) -> Option<String> {
     last.split_once(':').map(|(_, t)| t.to_string())
 }
 
-/// Checks a reference given in a request: non-empty, bounded, no whitespace or control
-/// characters (Docker reports the finer grammar errors itself).
+/// Longest text accepted before the grammar is even tried, in bytes: a name of 255, a
+/// tag of 128 and a sha512 digest fit with room to spare.
+const MAX_TEXT_LEN: usize = 512;
+
+/// An image reference checked against the grammar Docker itself uses
+/// (github.com/distribution/reference, `reference.go`): `name[:tag][@digest]`, where
+/// `name` is `[domain[:port]/]path-component[/path-component…]` with lower-case path
+/// components, a tag is `[\w][\w.-]{0,127}` and a digest `algorithm:hex`; or an image id
+/// (`sha256:<hex>`, or a bare lower-case hex prefix of at least 12 digits).
+///
+/// The grammar leaves no room for `..`, `?`, `#`, `%`, whitespace or control
+/// characters, so a parsed reference can never name another engine endpoint; the
+/// engine path is still percent-encoded ([`ImageRef::engine_path`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    text: String,
+    id: bool,
+}
+
+impl ImageRef {
+    /// Parses `text` given in the request field `field`. Errors: `VALIDATION_ERROR`
+    /// naming `field` (empty, longer than 512 bytes, or outside the grammar).
+    pub fn parse(field: &str, text: &str) -> crate::error::Result<ImageRef> {
+        use crate::error::Error;
+        const FORM: &str = "must be an image reference (name[:tag][@digest], e.g. \
+                            'mcpd-test/busybox:1') or an image id";
+        if text.is_empty() {
+            return Err(Error::field(field, "required"));
+        }
+        if text.len() > MAX_TEXT_LEN {
+            return Err(Error::field(
+                field,
+                format!("longer than {MAX_TEXT_LEN} characters"),
+            ));
+        }
+        if is_image_id(text) {
+            return Ok(ImageRef {
+                text: text.to_string(),
+                id: true,
+            });
+        }
+        match oci_spec::distribution::Reference::try_from(text) {
+            Ok(_) => Ok(ImageRef {
+                text: text.to_string(),
+                id: false,
+            }),
+            Err(e) => Err(Error::field(field, format!("{FORM} ({e})"))),
+        }
+    }
+
+    /// The reference as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether it names an image by id rather than by name.
+    pub fn is_id(&self) -> bool {
+        self.id
+    }
+
+    /// The reference as one percent-encoded segment of an engine API path.
+    pub fn engine_path(&self) -> String {
+        crate::docker::path_segment(&self.text)
+    }
+}
+
+/// Checks a reference given in the request field `field` (see [`ImageRef::parse`]).
 pub fn validate(field: &str, reference: &str) -> crate::error::Result<()> {
-    use crate::error::Error;
-    if reference.is_empty() {
-        return Err(Error::field(field, "required"));
-    }
-    if reference.len() > MAX_REFERENCE_LEN {
-        return Err(Error::field(
-            field,
-            format!("longer than {MAX_REFERENCE_LEN} characters"),
-        ));
-    }
-    if reference
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(Error::field(
-            field,
-            "must not contain whitespace or control characters",
-        ));
-    }
-    Ok(())
+    ImageRef::parse(field, reference).map(drop)
 }
 
 #[cfg(test)]
@@ -122,5 +174,60 @@ mod tests {
         assert!(validate("image", "").is_err());
         assert!(validate("image", &"a".repeat(256)).is_err());
         assert!(validate("image", "mcpd-test/busybox:1").is_ok());
+    }
+
+    #[test]
+    fn the_grammar_admits_what_docker_admits() {
+        for ok in [
+            "busybox",
+            "busybox:1.36",
+            "mcpd-test/busybox:1",
+            "docker.io/library/busybox:latest",
+            "localhost:5000/team/app:2",
+            "registry.example.com/a__b/c-d.e:v1.2-rc_3",
+            "busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "sha256:46494bd9f0fc",
+            "46494bd9f0fc",
+        ] {
+            assert!(ImageRef::parse("image", ok).is_ok(), "{ok}");
+        }
+        assert!(ImageRef::parse("image", "46494bd9f0fc").unwrap().is_id());
+        assert!(!ImageRef::parse("image", "busybox").unwrap().is_id());
+    }
+
+    #[test]
+    fn the_grammar_refuses_what_would_escape_an_engine_path() {
+        for bad in [
+            "..",
+            "../containers/x",
+            "a/../b",
+            "..%2Fcontainers%2Fx",
+            "%2e%2e",
+            "a\0b",
+            "a\nb",
+            "busybox?force=true",
+            "busybox#x",
+            "/busybox",
+            "busybox/",
+            "Busybox",
+            "busybox:",
+            "busybox:.tag",
+            "busybox@sha256:short",
+            "a//b",
+            "-busybox",
+        ] {
+            let e = ImageRef::parse("reference", bad).unwrap_err();
+            assert_eq!(e.details[0].field, "reference", "{bad}");
+        }
+        let long = format!("a/{}", "b".repeat(100_000));
+        assert!(
+            ImageRef::parse("image", &long).unwrap_err().details[0]
+                .issue
+                .contains("512")
+        );
+        assert!(
+            ImageRef::parse("image", &"a".repeat(300)).is_err(),
+            "names stop at 255"
+        );
     }
 }

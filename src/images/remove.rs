@@ -7,7 +7,7 @@
 //! (remove an id that several repositories name, or one stopped foreign containers
 //! use); it never overrides a service's use.
 
-use super::{Usage, not_found_as, reference};
+use super::{ImageRef, Usage, not_found_as};
 use crate::app::App;
 use crate::docker::map_err;
 use crate::error::{Error, Result};
@@ -25,17 +25,17 @@ pub struct Removed {
 /// Removes `reference` (`repo:tag`, id or id prefix). Errors: `RESOURCE_NOT_FOUND` for an
 /// unknown image, `CONFLICT` when a service uses it (the message names them) or the
 /// engine refuses (e.g. a running container uses it), `DOCKER_UNAVAILABLE`.
-pub async fn remove(app: &App, image_ref: &str, force: bool) -> Result<Removed> {
-    reference::validate("reference", image_ref)?;
+pub async fn remove(app: &App, reference: &ImageRef, force: bool) -> Result<Removed> {
+    let image_ref = reference.as_str();
     let docker = app.docker.get().await?;
     let image = docker
-        .inspect_image(image_ref)
+        .inspect_image(&reference.engine_path())
         .await
         .map_err(|e| not_found_as("image", image_ref, e))?;
     let id = image.id.unwrap_or_default();
     let tags = image.repo_tags.unwrap_or_default();
     let usage = Usage::load(app).await?;
-    let only_untags = !reference::is_image_id(image_ref) && tags.len() > 1;
+    let only_untags = !reference.is_id() && tags.len() > 1;
     let users = if only_untags {
         usage.of_tag(image_ref)
     } else {
@@ -49,7 +49,7 @@ pub async fn remove(app: &App, image_ref: &str, force: bool) -> Result<Removed> 
     }
     let items = docker
         .remove_image(
-            image_ref,
+            &reference.engine_path(),
             Some(bollard::query_parameters::RemoveImageOptions {
                 force,
                 ..Default::default()

@@ -144,7 +144,7 @@ pub async fn container_ip(app: &App, container_id: &str) -> Result<String> {
     let docker = app.docker.get().await?;
     let info = docker
         .inspect_container(
-            container_id,
+            &crate::docker::path_segment(container_id),
             None::<bollard::query_parameters::InspectContainerOptions>,
         )
         .await

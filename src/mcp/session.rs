@@ -117,7 +117,9 @@ pub async fn connect_stdio(
         .stderr(true)
         .logs(false)
         .build();
-    let attach = docker.attach_container(container, Some(opts)).await?;
+    let attach = docker
+        .attach_container(&crate::docker::path_segment(container), Some(opts))
+        .await?;
     let name = container.to_string();
     // Frames are not messages: one frame may hold several JSON lines or half of one,
     // so turn the StdOut frames into a byte stream and let rmcp split lines.

@@ -7,7 +7,7 @@
 //! is out of date and gets recreated.
 
 use super::model::{ContainerInfo, RestartPolicy, ServiceSpec};
-use crate::docker::map_err;
+use crate::docker::{map_err, path_segment};
 use crate::error::{Error, ErrorCode, Result};
 use bollard::Docker;
 use bollard::models::{
@@ -181,7 +181,7 @@ pub fn container_config(
 /// `image` must exist in the local engine (no registry is assumed): otherwise a
 /// `VALIDATION_ERROR` on field `image`.
 pub async fn check_image(docker: &Docker, image: &str) -> Result<()> {
-    match docker.inspect_image(image).await {
+    match docker.inspect_image(&path_segment(image)).await {
         Ok(_) => Ok(()),
         Err(e) => {
             let e = map_err(e);
@@ -201,7 +201,10 @@ pub async fn check_image(docker: &Docker, image: &str) -> Result<()> {
 pub async fn check_networks(docker: &Docker, networks: &[String]) -> Result<()> {
     for (i, n) in networks.iter().enumerate() {
         if let Err(e) = docker
-            .inspect_network(n, None::<bollard::query_parameters::InspectNetworkOptions>)
+            .inspect_network(
+                &path_segment(n),
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
             .await
         {
             let e = map_err(e);
@@ -291,7 +294,7 @@ pub async fn create_container(
         }
         let r = docker
             .connect_network(
-                n,
+                &path_segment(n),
                 NetworkConnectRequest {
                     container: created.id.clone(),
                     endpoint_config: Some(EndpointSettings {
@@ -346,7 +349,10 @@ fn container_error(e: bollard::errors::Error, what: &str) -> Error {
 /// Starts a container (already running is fine).
 pub async fn start_container(docker: &Docker, id: &str) -> Result<()> {
     docker
-        .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
+        .start_container(
+            &path_segment(id),
+            None::<bollard::query_parameters::StartContainerOptions>,
+        )
         .await
         .map_err(|e| container_error(e, "start"))
 }
@@ -356,7 +362,7 @@ pub async fn start_container(docker: &Docker, id: &str) -> Result<()> {
 pub async fn stop_container(docker: &Docker, id: &str, timeout_s: u32) -> Result<()> {
     match docker
         .stop_container(
-            id,
+            &path_segment(id),
             Some(StopContainerOptions {
                 t: Some(timeout_s as i32),
                 signal: None,
@@ -376,7 +382,7 @@ pub async fn stop_container(docker: &Docker, id: &str, timeout_s: u32) -> Result
 pub async fn remove_container(docker: &Docker, id: &str) -> Result<()> {
     match docker
         .remove_container(
-            id,
+            &path_segment(id),
             Some(RemoveContainerOptions {
                 force: true,
                 v: true,
@@ -470,7 +476,7 @@ fn observe(c: ContainerInspectResponse) -> Observed {
 /// Inspects one container; `None` when it is gone.
 pub async fn inspect(docker: &Docker, id: &str) -> Result<Option<Observed>> {
     match docker
-        .inspect_container(id, None::<InspectContainerOptions>)
+        .inspect_container(&path_segment(id), None::<InspectContainerOptions>)
         .await
     {
         Ok(c) => Ok(Some(observe(c))),

@@ -134,7 +134,7 @@ pub async fn exec(app: &App, id_or_name: &str, req: &ExecRequest) -> Result<Exec
         .collect();
     let created = docker
         .create_exec(
-            &container.id,
+            &crate::docker::path_segment(&container.id),
             CreateExecOptions {
                 attach_stdout: Some(true),
                 attach_stderr: Some(true),
@@ -161,7 +161,10 @@ pub async fn exec(app: &App, id_or_name: &str, req: &ExecRequest) -> Result<Exec
     let started = Instant::now();
     let run = async {
         let StartExecResults::Attached { mut output, .. } = docker
-            .start_exec(&created.id, Some(StartExecOptions::default()))
+            .start_exec(
+                &crate::docker::path_segment(&created.id),
+                Some(StartExecOptions::default()),
+            )
             .await
             .map_err(exec_error)?
         else {
@@ -253,7 +256,7 @@ impl Capped {
 async fn exit_code(docker: &bollard::Docker, exec_id: &str) -> Result<i64> {
     for _ in 0..50 {
         let info = docker
-            .inspect_exec(exec_id)
+            .inspect_exec(&crate::docker::path_segment(exec_id))
             .await
             .map_err(crate::docker::map_err)?;
         if info.running != Some(true)
@@ -298,7 +301,10 @@ impl Drop for KillOnDrop {
 /// Kills the exec's process and its descendants with SIGKILL when they are visible
 /// from here and belong to `container_id`. Returns whether anything was killed.
 async fn kill_exec(docker: &bollard::Docker, exec_id: &str, container_id: &str) -> bool {
-    let Ok(info) = docker.inspect_exec(exec_id).await else {
+    let Ok(info) = docker
+        .inspect_exec(&crate::docker::path_segment(exec_id))
+        .await
+    else {
         return false;
     };
     let Some(pid) = info.pid.filter(|p| *p > 0) else {

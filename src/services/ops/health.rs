@@ -54,7 +54,10 @@ pub async fn health(app: &App, id_or_name: &str) -> Result<ServiceHealth> {
     for c in &target.containers {
         let inspected = match target
             .docker
-            .inspect_container(&c.id, None::<InspectContainerOptions>)
+            .inspect_container(
+                &crate::docker::path_segment(&c.id),
+                None::<InspectContainerOptions>,
+            )
             .await
         {
             Ok(i) => i,

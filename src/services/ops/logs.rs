@@ -119,7 +119,7 @@ pub async fn logs(app: &AppState, id_or_name: &str, opts: &LogOptions) -> Result
             let mut prefixer = prefix.then(|| LinePrefixer::new(&c.name));
             target
                 .docker
-                .logs(&c.id, Some(options))
+                .logs(&crate::docker::path_segment(&c.id), Some(options))
                 .map(move |item| {
                     item.map(|out| {
                         let bytes = out.into_bytes();

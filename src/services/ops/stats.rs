@@ -57,7 +57,7 @@ pub async fn stats(app: &App, id_or_name: &str) -> Result<ServiceStats> {
         let id = c.id.clone();
         async move {
             let mut s = docker.stats(
-                &id,
+                &crate::docker::path_segment(&id),
                 Some(StatsOptions {
                     stream: false,
                     one_shot: false,
