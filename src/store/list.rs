@@ -4,6 +4,9 @@
 //! seed 004). Each endpoint declares a [`ListSpec`]: which fields filter and sort and
 //! the SQL expression behind each. An unknown field or op is a 400, never ignored.
 //!
+//! A request carries at most [`MAX_FILTERS`] filter terms, and an `in` / `nin` term at
+//! most [`MAX_LIST_VALUES`] values; past either, a 400 that states the limit.
+//!
 //! `regex` runs the `regex` crate (linear time, no backtracking) through a SQLite
 //! `regexp()` function, with the pattern capped at [`MAX_REGEX_LEN`] characters.
 
@@ -14,6 +17,11 @@ use rusqlite::types::Value;
 
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;
+/// Most filter terms one list request may carry (SQLite parses each as one level of
+/// an `AND` chain, and refuses expressions deeper than 1,000).
+pub const MAX_FILTERS: usize = 32;
+/// Most comma-separated values one `in` / `nin` filter may list.
+pub const MAX_LIST_VALUES: usize = 100;
 /// Longest accepted `regex` filter pattern, in bytes.
 pub const MAX_REGEX_LEN: usize = 256;
 /// Compiled-size cap of a `regex` filter, in bytes (the `regex` crate's size limit).
@@ -149,7 +157,7 @@ impl<T> Page<T> {
         let total = all.len() as u64;
         let items = all
             .into_iter()
-            .skip(((q.page - 1) * q.limit) as usize)
+            .skip(((u64::from(q.page) - 1) * u64::from(q.limit)) as usize)
             .take(q.limit as usize)
             .collect();
         Page {
@@ -211,6 +219,19 @@ impl ListQuery {
                         }
                         None => (key.clone(), Op::Eq),
                     };
+                    if q.filters.len() == MAX_FILTERS {
+                        return Err(Error::field(
+                            key.as_str(),
+                            format!("too many filters (at most {MAX_FILTERS} per request)"),
+                        ));
+                    }
+                    if matches!(op, Op::In | Op::Nin) && value.split(',').count() > MAX_LIST_VALUES
+                    {
+                        return Err(Error::field(
+                            key.as_str(),
+                            format!("too many values (at most {MAX_LIST_VALUES} per filter)"),
+                        ));
+                    }
                     if op == Op::Regex && value.len() > MAX_REGEX_LEN {
                         return Err(Error::field(
                             key.as_str(),
@@ -514,5 +535,41 @@ mod tests {
         }
         let long = "a".repeat(MAX_REGEX_LEN + 1);
         assert!(q(&[("name[regex]", &long)]).is_err());
+    }
+
+    #[test]
+    fn filter_counts_are_capped_and_the_cap_still_runs() {
+        let many = |n: usize| -> Vec<(String, String)> {
+            (0..n)
+                .map(|_| ("name[ne]".to_string(), "x".to_string()))
+                .collect()
+        };
+        let at_cap = ListQuery::parse(&many(MAX_FILTERS)).unwrap();
+        let page = at_cap
+            .sql(&SPEC)
+            .unwrap()
+            .query(&db(), "name", "t", |r| r.get::<_, String>(0));
+        assert_eq!(page.unwrap().total, 4);
+        let e = ListQuery::parse(&many(MAX_FILTERS + 1)).unwrap_err();
+        assert!(e.details[0].issue.contains("at most 32"), "{e:?}");
+
+        let values = |n: usize| {
+            (0..n)
+                .map(|i| format!("v{i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let ok = values(MAX_LIST_VALUES);
+        assert!(q(&[("name[in]", &ok)]).unwrap().sql(&SPEC).is_ok());
+        let e = q(&[("name[nin]", &values(MAX_LIST_VALUES + 1))]).unwrap_err();
+        assert_eq!(e.details[0].field, "name[nin]");
+        assert!(e.details[0].issue.contains("at most 100"), "{e:?}");
+    }
+
+    #[test]
+    fn the_last_page_number_does_not_overflow() {
+        let all: Vec<u32> = (0..5).collect();
+        let query = q(&[("page", &u32::MAX.to_string()), ("limit", "100")]).unwrap();
+        assert!(Page::from_vec(all, &query).items.is_empty());
     }
 }
