@@ -206,7 +206,12 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
     let server = axum_server::from_tcp_rustls(listener, tls)?
         // Small streamed writes (MCP responses over SSE on /mcp) must not wait for
         // Nagle's algorithm and the peer's delayed ACK (~40 ms each).
-        .map(|rustls| rustls.acceptor(axum_server::accept::NoDelayAcceptor::new()))
+        // hyper's own answers to requests it cannot parse leave in the envelope too.
+        .map(|rustls| {
+            crate::http::conn::Acceptor::new(
+                rustls.acceptor(axum_server::accept::NoDelayAcceptor::new()),
+            )
+        })
         .handle(handle.clone())
         .serve(router.into_make_service_with_connect_info::<SocketAddr>());
 

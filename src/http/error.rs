@@ -37,6 +37,36 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     }
 }
 
+/// The code an HTTP status stands for, for answers made below the handlers (axum's
+/// rejections, the gateway's transport, hyper): the generic code of that status, else
+/// `VALIDATION_ERROR` for a 4xx (400, 405, 406, 414, 415, 431 …) and
+/// `INTERNAL_SERVER_ERROR` for a 5xx.
+pub fn code_for_status(status: StatusCode) -> ErrorCode {
+    use ErrorCode::*;
+    match status.as_u16() {
+        401 => Unauthorized,
+        403 => Forbidden,
+        404 => ResourceNotFound,
+        409 => Conflict,
+        412 => PreconditionFailed,
+        413 => PayloadTooLarge,
+        429 => RateLimitExceeded,
+        503 => ServiceUnavailable,
+        504 => GatewayTimeout,
+        s if s < 500 => ValidationError,
+        _ => InternalServerError,
+    }
+}
+
+/// The envelope of `e` answered with `status` instead of its code's own: for HTTP
+/// statuses the table has no code of their own (405, 406, 414, 415, 431), answered
+/// with the code [`code_for_status`] gives them.
+pub fn with_status(e: Error, status: StatusCode) -> Response {
+    let mut r = e.into_response();
+    *r.status_mut() = status;
+    r
+}
+
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: ErrorPayload<'a>,
@@ -50,6 +80,25 @@ struct ErrorPayload<'a> {
     details: &'a [FieldIssue],
     request_id: String,
     timestamp: String,
+}
+
+/// The envelope of `e` (no internal cause in it), stamped with `request_id` and now.
+fn envelope(e: &Error, request_id: String) -> ErrorBody<'_> {
+    ErrorBody {
+        error: ErrorPayload {
+            code: e.code,
+            message: &e.message,
+            details: &e.details,
+            request_id,
+            timestamp: crate::time::now_rfc3339(),
+        },
+    }
+}
+
+/// The envelope of `e` as JSON bytes, for answers written below axum (see
+/// [`super::conn`]).
+pub fn envelope_bytes(e: &Error, request_id: String) -> Vec<u8> {
+    serde_json::to_vec(&envelope(e, request_id)).unwrap_or_default()
 }
 
 impl IntoResponse for Error {
@@ -66,16 +115,7 @@ impl IntoResponse for Error {
         } else if let Some(src) = &self.source {
             tracing::debug!(%request_id, code = %self.code, "{}: {src:#}", self.message);
         }
-        let body = ErrorBody {
-            error: ErrorPayload {
-                code: self.code,
-                message: &self.message,
-                details: &self.details,
-                request_id,
-                timestamp: crate::time::now_rfc3339(),
-            },
-        };
-        let mut resp = (status, axum::Json(body)).into_response();
+        let mut resp = (status, axum::Json(envelope(&self, request_id))).into_response();
         if let Some(secs) = self.retry_after_s {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -126,6 +166,19 @@ mod tests {
             let (_, status) = table.iter().find(|(n, _)| *n == code.as_str()).unwrap();
             assert_eq!(status_of(code).as_u16(), *status, "{code}");
         }
+    }
+
+    #[test]
+    fn statuses_map_back_to_their_codes() {
+        let c = |s: u16| code_for_status(StatusCode::from_u16(s).unwrap()).as_str();
+        assert_eq!(c(413), "PAYLOAD_TOO_LARGE");
+        assert_eq!(c(404), "RESOURCE_NOT_FOUND");
+        assert_eq!(c(401), "UNAUTHORIZED");
+        assert_eq!(c(409), "CONFLICT");
+        assert_eq!(c(431), "VALIDATION_ERROR");
+        assert_eq!(c(405), "VALIDATION_ERROR");
+        assert_eq!(c(503), "SERVICE_UNAVAILABLE");
+        assert_eq!(c(501), "INTERNAL_SERVER_ERROR");
     }
 
     #[tokio::test]

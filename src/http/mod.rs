@@ -2,9 +2,11 @@
 //! limit headers, envelope for unknown routes and panics). Domain routes live in each domain's `api.rs`.
 
 pub mod auth;
+pub mod conn;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod ratelimit;
 pub mod request_id;
 pub mod tls;
@@ -43,6 +45,7 @@ pub fn router(app: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
+        .layer(axum::middleware::from_fn(guard::middleware))
         .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(app)
 }
@@ -52,9 +55,10 @@ async fn not_found() -> Error {
 }
 
 async fn method_not_allowed() -> Response {
-    let mut r = Error::validation("method not allowed on this route").into_response();
-    *r.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
-    r
+    error::with_status(
+        Error::validation("method not allowed on this route"),
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+    )
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
