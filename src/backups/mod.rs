@@ -115,9 +115,7 @@ impl BackupOptions {
                 "the master key is only ever put into an encrypted archive (set encrypt)",
             ));
         }
-        if self.description.len() > 1000 {
-            return Err(Error::field("description", "at most 1000 characters"));
-        }
+        crate::text::description(&self.description)?;
         Ok(())
     }
 }

@@ -27,13 +27,14 @@ pub enum ArgSpec {
 /// How configuration maps to the container: `env` names a variable for each field
 /// (JSON pointer), `args` is appended after the entry's default `args`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct ConfigMapping {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub args: Vec<ArgSpec>,
 }
+crate::json::object_only!(ConfigMapping, "a mapping object {env?, args?}", serialize);
 
 /// The writable part of an entry: the body of `POST /mcp/registry` and `PUT
 /// /mcp/registry/{name}` (the name comes from the path on `PUT`) and the content of an
@@ -142,9 +143,9 @@ impl EntrySpec {
         if self.title.trim().is_empty() {
             return Err(Error::field("title", "must not be empty"));
         }
-        if self.image.trim().is_empty() {
-            return Err(Error::field("image", "must not be empty"));
-        }
+        crate::text::check("title", &self.title, crate::text::MAX_TITLE_LEN)?;
+        crate::text::description(&self.description)?;
+        crate::images::reference::validate("image", &self.image)?;
         match self.transport {
             Transport::Stdio => {
                 if self.port.is_some() || self.path.is_some() {

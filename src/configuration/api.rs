@@ -156,7 +156,7 @@ async fn delete_one(
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 struct BulkEntry {
     key: String,
     value: Value,
@@ -164,6 +164,7 @@ struct BulkEntry {
     scope: Option<String>,
     description: Option<String>,
 }
+crate::json::object_only!(BulkEntry, "a configuration entry object");
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -292,9 +292,7 @@ fn put_in(
         .clone()
         .or_else(|| old.as_ref().map(|e| e.description.clone()))
         .unwrap_or_default();
-    if description.len() > 1024 {
-        return Err(Error::field("description", "longer than 1024 bytes"));
-    }
+    crate::text::description(&description)?;
     let (value, sealed) = if secret {
         (None, Some(vault.seal(sealed_row(&w.key), text.as_bytes())?))
     } else {

@@ -32,8 +32,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     }
 }
 
-/// Parses a JSON document into `T`, naming the offending field on failure.
+/// Parses a JSON document into `T`, naming the offending field on failure. Every body
+/// of the API is a JSON object: an array or a scalar is refused (serde would otherwise
+/// read an array as a struct's fields in order).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(Error::field("body", "must be a JSON object"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -206,5 +212,9 @@ mod tests {
         let e = err(r#"{"name":"#);
         assert_eq!(e.code, ErrorCode::ValidationError);
         assert!(e.message.contains("malformed"));
+        for not_object in [r#"["a", null]"#, " 5", r#""a""#] {
+            let e = err(not_object);
+            assert_eq!(e.details[0].field, "body", "{not_object}");
+        }
     }
 }

@@ -186,6 +186,9 @@ fn audited(tx: &Connection, actor: &Actor, action: &str, id: &str) -> Result<()>
 /// field; a taken alias in the workspace is `RESOURCE_ALREADY_EXISTS`.
 pub async fn create(app: &App, actor: &Actor, m: NewMapping) -> Result<Mapping> {
     validate_alias(&m.alias)?;
+    if let Some(d) = &m.description {
+        crate::text::description(d)?;
+    }
     validate_config(&m.mapping_config)?;
     match (&m.uri, &m.uri_template) {
         (Some(u), None) if !u.is_empty() && u.len() <= 2048 => {}
@@ -262,6 +265,9 @@ pub async fn create(app: &App, actor: &Actor, m: NewMapping) -> Result<Mapping> 
 pub async fn update(app: &App, actor: &Actor, id: &str, ch: MappingChanges) -> Result<Mapping> {
     if let Some(a) = &ch.alias {
         validate_alias(a)?;
+    }
+    if let Some(d) = &ch.description {
+        crate::text::description(d)?;
     }
     validate_config(&ch.mapping_config)?;
     let (id, actor) = (id.to_string(), actor.clone());

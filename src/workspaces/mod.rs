@@ -295,6 +295,9 @@ pub async fn create(
     description: Option<String>,
 ) -> Result<Workspace> {
     validate_name(&name)?;
+    if let Some(d) = &description {
+        crate::text::description(d)?;
+    }
     let actor = actor.clone();
     app.store
         .write(move |tx| {
@@ -317,6 +320,9 @@ pub async fn create(
 pub async fn update(app: &App, actor: &Actor, id: &str, ch: WorkspaceChanges) -> Result<Workspace> {
     if let Some(n) = &ch.name {
         validate_name(n)?;
+    }
+    if let Some(d) = &ch.description {
+        crate::text::description(d)?;
     }
     let (id, actor) = (id.to_string(), actor.clone());
     app.store
@@ -503,6 +509,12 @@ pub async fn access_list(app: &App, id: &str) -> Result<Vec<Access>> {
 }
 
 fn check_changes(ch: &AccessChanges) -> Result<()> {
+    if let Some(n) = &ch.name {
+        crate::text::check("name", n, crate::text::MAX_TITLE_LEN)?;
+    }
+    if let Some(d) = &ch.description {
+        crate::text::description(d)?;
+    }
     if let Some(p) = &ch.permission_level
         && !matches!(p.as_str(), "read" | "execute")
     {
