@@ -17,7 +17,7 @@ use crate::store::list::{ListQuery, Page};
 use rmcp::ServiceError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -298,6 +298,7 @@ fn plan(req: &CreateServer, actor: &Actor) -> Result<ServerRecord> {
         port: None,
         path: None,
         status: status::RUNNING.into(),
+        engine: None,
         server_info: None,
         capabilities: None,
         counts: Counts::default(),
@@ -347,9 +348,7 @@ fn plan(req: &CreateServer, actor: &Actor) -> Result<ServerRecord> {
             r.url = Some(url.clone());
         }
         (Some(image), None) => {
-            if image.trim().is_empty() {
-                return Err(Error::field("image", "must not be empty"));
-            }
+            crate::images::reference::validate("image", image)?;
             if req.headers.is_some() {
                 return Err(Error::field(
                     "headers",
@@ -605,17 +604,18 @@ pub async fn get(app: &App, id_or_name: &str) -> Result<ServerRecord> {
 }
 
 /// Copies the backing service's status onto a managed server (kept as is when the
-/// service cannot be read, e.g. Docker down).
+/// service cannot be read), and whether Docker answered (`engine`).
 async fn sync_status(app: &App, rec: &mut ServerRecord) {
     let Some(service_id) = rec.service_id.clone() else {
         return;
     };
-    if rec.status == status::UNCONFIGURED {
-        return;
-    }
     let Ok(svc) = backing::get(app, &service_id).await else {
         return;
     };
+    rec.engine = Some(svc.engine);
+    if rec.status == status::UNCONFIGURED {
+        return;
+    }
     let svc_status = server_status(svc.status);
     if svc_status != rec.status {
         rec.status = svc_status.clone();
@@ -640,10 +640,16 @@ fn server_status(service_status: String) -> String {
 /// One page of servers (filters: name, status, transport, backend, created_at, updated_at).
 pub async fn list(app: &App, q: ListQuery) -> Result<Page<McpServer>> {
     let all = app.store.read(store::all).await?;
+    let mut engine = HashMap::new();
     for mut rec in all.into_iter().filter(ServerRecord::is_managed) {
         sync_status(app, &mut rec).await;
+        engine.insert(rec.id, rec.engine);
     }
-    app.store.read(move |c| store::list(c, &q)).await
+    let page = app.store.read(move |c| store::list(c, &q)).await?;
+    Ok(page.map(|mut rec| {
+        rec.engine = engine.get(&rec.id).copied().flatten();
+        rec.view()
+    }))
 }
 
 /// Applies a [`PatchServer`]: connection settings are stored and the session reopens

@@ -69,6 +69,9 @@ pub struct ServerRecord {
     pub port: Option<u16>,
     pub path: Option<String>,
     pub status: String,
+    /// Managed servers: whether Docker answered when `status` was read (not stored;
+    /// `None` until read, and always for remote servers).
+    pub engine: Option<crate::docker::Engine>,
     pub server_info: Option<ServerInfo>,
     pub capabilities: Option<Value>,
     pub counts: Counts,
@@ -116,6 +119,10 @@ pub struct McpServer {
     /// Catalog entry name, or `null` when made without one.
     pub registry: Option<String>,
     pub status: String,
+    /// Managed servers: `available` when Docker answered as `status` was read,
+    /// `unavailable` when it could not be asked and `status` is the last one observed;
+    /// `null` for remote servers.
+    pub engine: Option<crate::docker::Engine>,
     pub server_info: Option<ServerInfo>,
     pub capabilities: Option<Value>,
     pub tools_count: u64,
@@ -153,6 +160,7 @@ impl ServerRecord {
             backend,
             registry: self.registry.clone(),
             status: self.status.clone(),
+            engine: self.engine,
             server_info: self.server_info.clone(),
             capabilities: self.capabilities.clone(),
             tools_count: self.counts.tools,

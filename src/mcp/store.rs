@@ -1,6 +1,6 @@
 //! SQL for `mcp_servers`: the server records and their discovery cache.
 
-use super::model::{Catalog, Counts, Discovery, McpServer, ServerInfo, ServerRecord, Transport};
+use super::model::{Catalog, Counts, Discovery, ServerInfo, ServerRecord, Transport};
 use crate::error::Result;
 use crate::store::list::{Field, FieldKind, ListQuery, ListSpec, Order, Page};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -54,6 +54,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ServerRecord> {
         port: port.and_then(|p| u16::try_from(p).ok()),
         path: row.get(8)?,
         status: row.get(9)?,
+        engine: None,
         server_info: json_col::<ServerInfo>(row, 10)?,
         capabilities: json_col::<Value>(row, 11)?,
         counts: Counts {
@@ -117,11 +118,9 @@ pub fn name_taken(conn: &Connection, name: &str) -> Result<bool> {
 }
 
 /// One page of servers.
-pub fn list(conn: &Connection, q: &ListQuery) -> Result<Page<McpServer>> {
-    let parts = q.sql(&LIST_SPEC)?;
-    Ok(parts
-        .query(conn, COLUMNS, "mcp_servers", from_row)?
-        .map(|r| r.view()))
+pub fn list(conn: &Connection, q: &ListQuery) -> Result<Page<ServerRecord>> {
+    q.sql(&LIST_SPEC)?
+        .query(conn, COLUMNS, "mcp_servers", from_row)
 }
 
 /// Every server record (for startup reconnects and cross-server listings).

@@ -376,6 +376,7 @@ mod tests {
             replicas: 1,
             restart_policy: RestartPolicy::No,
             status: "running".into(),
+            engine: crate::docker::Engine::Available,
             desired_state: "running".into(),
             managed_by: None,
             containers: vec![],

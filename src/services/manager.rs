@@ -12,6 +12,7 @@ use super::runtime::{self, Observed};
 use super::store::{self, Row};
 use crate::app::App;
 use crate::audit::{self, Actor, Entry};
+use crate::docker::Engine;
 use crate::error::{Error, Result};
 use crate::store::list::{ListQuery, Page};
 use bollard::Docker;
@@ -41,12 +42,13 @@ pub(super) async fn lock(key: &str) -> tokio::sync::OwnedMutexGuard<()> {
 
 /// Builds the API shape from a row and, when Docker answered, its containers.
 fn to_service(row: Row, observed: Option<&[Observed]>) -> Service {
-    let (status, containers) = match observed {
+    let (status, containers, engine) = match observed {
         Some(obs) => (
             runtime::derive_status(&row.desired_state, row.spec.replicas, obs),
             obs.iter().map(Observed::info).collect(),
+            Engine::Available,
         ),
-        None => (row.status.clone(), Vec::new()),
+        None => (row.status.clone(), Vec::new(), Engine::Unavailable),
     };
     let s = row.spec;
     Service {
@@ -64,6 +66,7 @@ fn to_service(row: Row, observed: Option<&[Observed]>) -> Service {
         replicas: s.replicas,
         restart_policy: s.restart_policy,
         status,
+        engine,
         desired_state: row.desired_state,
         managed_by: s.managed_by,
         containers,

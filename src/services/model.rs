@@ -14,7 +14,9 @@ pub const RESERVED_LABEL_PREFIX: &str = "io.mcpd.";
 /// A service as the API shows it: its desired state plus what Docker reports.
 ///
 /// `status` is one of `created, starting, running, unhealthy, stopping, stopped, failed,
-/// removing`, derived from the containers (last known value while Docker is down);
+/// removing`, derived from the containers. `engine` says whether Docker answered: while
+/// it is `unavailable`, `status` is the last status observed and `containers` is empty
+/// because the engine cannot be asked for them;
 /// `desired_state` is `running` or `stopped`. `managed_by` names the owner (e.g. an MCP
 /// server id `mcp_…`) when another domain created the service; such a service cannot
 /// be changed or deleted through `/services`.
@@ -34,6 +36,7 @@ pub struct Service {
     pub replicas: u32,
     pub restart_policy: RestartPolicy,
     pub status: String,
+    pub engine: crate::docker::Engine,
     pub desired_state: String,
     pub managed_by: Option<String>,
     pub containers: Vec<ContainerInfo>,
@@ -55,7 +58,7 @@ pub struct ContainerInfo {
 /// A published port. `host_port` unset lets Docker pick a free one; `host_ip`
 /// defaults to 127.0.0.1 so nothing is exposed beyond this host unless asked.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct PortSpec {
     pub container_port: u16,
     #[serde(default)]
@@ -66,6 +69,11 @@ pub struct PortSpec {
     #[serde(default = "default_protocol")]
     pub protocol: String,
 }
+crate::json::object_only!(
+    PortSpec,
+    "a port object {container_port, host_port?, host_ip?, protocol?}",
+    serialize
+);
 
 fn default_protocol() -> String {
     "tcp".into()
@@ -75,29 +83,39 @@ fn default_protocol() -> String {
 /// (`[A-Za-z0-9][A-Za-z0-9_.-]*`, created by Docker when missing); `target` is an
 /// absolute path in the container.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct VolumeSpec {
     pub source: String,
     pub target: String,
     #[serde(default)]
     pub read_only: bool,
 }
+crate::json::object_only!(
+    VolumeSpec,
+    "a volume object {source, target, read_only?}",
+    serialize
+);
 
 /// Limits per container: CPU in thousandths of a core, memory in MiB. Unset = no limit.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct Resources {
     #[serde(default)]
     pub cpu_millicores: Option<u32>,
     #[serde(default)]
     pub memory_mb: Option<u32>,
 }
+crate::json::object_only!(
+    Resources,
+    "a resources object {cpu_millicores?, memory_mb?}",
+    serialize
+);
 
 /// A Docker health check. `test` is Docker's form (`["CMD", "prog", "arg"]` or
 /// `["CMD-SHELL", "cmd line"]`); a list not starting with `CMD`/`CMD-SHELL` is taken as
 /// a command and run as `CMD`. Durations in seconds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct HealthCheck {
     pub test: Vec<String>,
     #[serde(default = "default_interval")]
@@ -109,6 +127,11 @@ pub struct HealthCheck {
     #[serde(default)]
     pub start_period_s: u32,
 }
+crate::json::object_only!(
+    HealthCheck,
+    "a health check object {test, interval_s?, timeout_s?, retries?, start_period_s?}",
+    serialize
+);
 
 fn default_interval() -> u32 {
     30
@@ -202,9 +225,15 @@ fn is_env_key(k: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn is_volume_name(s: &str) -> bool {
+/// Longest volume or network name accepted, in bytes.
+pub const MAX_ENGINE_NAME_LEN: usize = 128;
+
+/// Whether `s` is a Docker object name as the engine's own grammar has it for volumes
+/// and networks: `[A-Za-z0-9][A-Za-z0-9_.-]*`, at most [`MAX_ENGINE_NAME_LEN`] bytes.
+pub fn is_engine_name(s: &str) -> bool {
     let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+    s.len() <= MAX_ENGINE_NAME_LEN
+        && matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
@@ -219,9 +248,7 @@ impl ServiceSpec {
                 "must be 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit",
             ));
         }
-        if self.image.trim().is_empty() || self.image.chars().any(char::is_whitespace) {
-            return Err(Error::field("image", "must be a non-empty image reference"));
-        }
+        crate::images::reference::validate("image", &self.image)?;
         if let Some(cmd) = &self.command {
             if cmd.is_empty() {
                 return Err(Error::field(
@@ -276,7 +303,7 @@ impl ServiceSpec {
         }
         for (i, v) in self.volumes.iter().enumerate() {
             let f = |x: &str| format!("volumes[{i}].{x}");
-            if !(v.source.starts_with('/') || is_volume_name(&v.source)) {
+            if !(v.source.starts_with('/') || is_engine_name(&v.source)) {
                 return Err(Error::field(
                     f("source"),
                     "must be an absolute host path or a volume name",
@@ -293,10 +320,12 @@ impl ServiceSpec {
             }
         }
         for (i, n) in self.networks.iter().enumerate() {
-            if n.is_empty() || n.chars().any(|c| c.is_whitespace() || c == '/') {
+            if !is_engine_name(n) {
                 return Err(Error::field(
                     format!("networks[{i}]"),
-                    "must be a network name",
+                    format!(
+                        "must be a network name ([A-Za-z0-9][A-Za-z0-9_.-]*, at most {MAX_ENGINE_NAME_LEN} characters)"
+                    ),
                 ));
             }
         }
