@@ -190,6 +190,24 @@ async fn requests_are_rate_limited_per_user_and_per_api_key() {
     assert_eq!(remaining.as_deref(), Some("0"));
     let retry: u64 = retry.expect("Retry-After").parse().unwrap();
     assert!((1..=10).contains(&retry), "{retry}");
+    // The gateway refuses the same way, without calling the credential invalid.
+    let r = d
+        .client
+        .post(format!("{}/mcp", d.base.trim_end_matches("/api/v1")))
+        .header("authorization", format!("Bearer {dev}"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        r.headers().get("www-authenticate").is_none(),
+        "{:?}",
+        r.headers()
+    );
+    assert!(r.headers().get("retry-after").is_some());
     // The API key has its own bucket; other users are unaffected; unauthenticated
     // routes carry no standing.
     let (s, (_, remaining, _, _), b) = get(key).await;
@@ -481,7 +499,7 @@ async fn api_keys_scopes_headers_expiry_and_revocation() {
     assert!(b["data"][0].get("key").is_none());
     assert!(!b.to_string().contains(&key));
 
-    // Bearer and X-API-Key both work; scopes narrow the owner's permissions.
+    // Bearer, ApiKey and X-API-Key all work; scopes narrow the owner's permissions.
     let (s, me) = d.get("/users/me", &key).await;
     assert_eq!(s, StatusCode::OK, "{me}");
     assert_eq!(
@@ -496,6 +514,21 @@ async fn api_keys_scopes_headers_expiry_and_revocation() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
+    for (value, status) in [
+        (format!("ApiKey {key}"), StatusCode::OK),
+        (format!("apikey {key}"), StatusCode::OK),
+        (format!("ApiKey {op}"), StatusCode::UNAUTHORIZED),
+        (format!("Basic {key}"), StatusCode::UNAUTHORIZED),
+    ] {
+        let resp = d
+            .client
+            .get(d.url("/users/me"))
+            .header("authorization", &value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "{}", &value[..10]);
+    }
     let (s, b) = d.get("/users", &key).await;
     assert_error(s, &b, 403, "FORBIDDEN");
     // A key cannot mint keys.

@@ -1,6 +1,7 @@
-//! The auth extractor: `Authorization: Bearer <JWT or mcpd_ API key>` or
-//! `X-API-Key: mcpd_…`. A handler that takes a [`Principal`] is authenticated; it then
-//! calls `principal.require(permission)`.
+//! The auth extractor: `Authorization: Bearer <JWT or mcpd_ API key>`,
+//! `Authorization: ApiKey mcpd_…` or `X-API-Key: mcpd_…` (the scheme name is
+//! case-insensitive, RFC 9110 §11.1). A handler that takes a [`Principal`] is
+//! authenticated; it then calls `principal.require(permission)`.
 
 use crate::app::AppState;
 use crate::auth::principal::{self, API_KEY_PREFIX, Principal};
@@ -14,35 +15,29 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Error> {
-        let bearer = parts
+        let authorization = parts
             .headers
             .get(header::AUTHORIZATION)
-            .map(|v| {
-                v.to_str()
-                    .ok()
-                    .and_then(|s| {
-                        s.strip_prefix("Bearer ")
-                            .or_else(|| s.strip_prefix("bearer "))
-                    })
-                    .map(str::trim)
-                    .ok_or_else(|| {
-                        Error::new(
-                            ErrorCode::AuthTokenInvalid,
-                            "Authorization header must be 'Bearer <token>'",
-                        )
-                    })
-            })
+            .map(|v| credential(v.to_str().unwrap_or("")))
             .transpose()?;
         let api_key = parts
             .headers
             .get("x-api-key")
             .and_then(|v| v.to_str().ok())
             .map(str::trim);
-        let mut principal = match (bearer, api_key) {
-            (Some(t), _) if t.starts_with(API_KEY_PREFIX) => {
+        let mut principal = match (authorization, api_key) {
+            (Some((_, t)), _) if t.starts_with(API_KEY_PREFIX) => {
                 principal::from_api_key(&app.store, t).await?
             }
-            (Some(t), _) => principal::from_access_token(&app.store, &app.jwt, t).await?,
+            (Some((Scheme::ApiKey, _)), _) => {
+                return Err(Error::new(
+                    ErrorCode::AuthTokenInvalid,
+                    "an ApiKey credential is an mcpd_ API key",
+                ));
+            }
+            (Some((Scheme::Bearer, t)), _) => {
+                principal::from_access_token(&app.store, &app.jwt, t).await?
+            }
             (None, Some(k)) => principal::from_api_key(&app.store, k).await?,
             (None, None) => return Err(Error::unauthorized("authentication required")),
         };
@@ -50,6 +45,38 @@ impl FromRequestParts<AppState> for Principal {
         tracing::Span::current().record("user", principal.username.as_str());
         super::ratelimit::count(parts, app, &principal)?;
         Ok(principal)
+    }
+}
+
+/// The schemes of `Authorization` mcpd takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    /// RFC 6750: an access token or an API key.
+    Bearer,
+    /// An API key, as seed 001's clients send it.
+    ApiKey,
+}
+
+/// The scheme and credential of an `Authorization` value (`AUTH_TOKEN_INVALID` for
+/// another scheme or an empty credential).
+fn credential(value: &str) -> Result<(Scheme, &str), Error> {
+    let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value, ""));
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("apikey") {
+        Scheme::ApiKey
+    } else {
+        return Err(Error::new(
+            ErrorCode::AuthTokenInvalid,
+            "Authorization header must be 'Bearer <token>' or 'ApiKey <key>'",
+        ));
+    };
+    match rest.trim() {
+        "" => Err(Error::new(
+            ErrorCode::AuthTokenInvalid,
+            "Authorization header has no credential",
+        )),
+        t => Ok((scheme, t)),
     }
 }
 
@@ -120,4 +147,26 @@ pub mod perm {
         WorkspacesRead = Workspaces Read, WorkspacesWrite = Workspaces Write,
         BackupsRead = Backups Read, BackupsWrite = Backups Write, BackupsAdmin = Backups Admin,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Scheme, credential};
+
+    #[test]
+    fn schemes_are_case_insensitive_and_others_refused() {
+        assert_eq!(credential("Bearer abc").unwrap(), (Scheme::Bearer, "abc"));
+        assert_eq!(credential("bearer  abc ").unwrap(), (Scheme::Bearer, "abc"));
+        assert_eq!(
+            credential("ApiKey mcpd_x").unwrap(),
+            (Scheme::ApiKey, "mcpd_x")
+        );
+        assert_eq!(
+            credential("APIKEY mcpd_x").unwrap(),
+            (Scheme::ApiKey, "mcpd_x")
+        );
+        for bad in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer   ", "token", ""] {
+            assert!(credential(bad).is_err(), "{bad}");
+        }
+    }
 }
