@@ -169,11 +169,15 @@ async fn authenticate(State(layer): State<Layer>, req: Request, next: Next) -> R
     })
 }
 
-/// The 401 (or other auth failure) with the RFC 6750 challenge: `invalid_token` when a
-/// credential was sent but not accepted.
+/// A refusal of the caller: a 401 carries the RFC 6750 challenge (`invalid_token` when a
+/// credential was sent but not accepted); anything else (429 past the rate limit) is
+/// answered as it is.
 fn challenge(e: Error) -> Response {
     let sent_credentials = e.code != crate::error::ErrorCode::Unauthorized;
     let mut resp = e.into_response();
+    if resp.status() != axum::http::StatusCode::UNAUTHORIZED {
+        return resp;
+    }
     let value = if sent_credentials {
         r#"Bearer realm="mcpd", error="invalid_token""#
     } else {
