@@ -187,20 +187,37 @@ pub async fn check(
             Ok(Arc::new(memberships(c, &u, &sid)?))
         })
         .await?;
-    let workspace = attribute(&rows, what);
+    decide(&scope, &rows, server_id, server, what)
+}
+
+/// [`check`]'s decision. What the user may *see* is the union of their grants
+/// (`scope`); what they may *execute* is decided grant by grant ([`attribute`]), so a
+/// read-only grant on every tool and an execute grant on one tool do not add up to
+/// executing every tool.
+fn decide(
+    scope: &McpScope,
+    rows: &[Membership],
+    server_id: &str,
+    server: &str,
+    what: Use<'_>,
+) -> Result<Option<String>> {
     let grant = scope
         .grant(server_id)
         .ok_or_else(|| Error::not_found("mcp server", server))?;
-    if !grant.execute {
+    match what {
+        Use::Tool(t) if !grant.allows_tool(t) => return Err(Error::not_found("tool", t)),
+        Use::Resource(u) if !grant.allows_resource(u) => {
+            return Err(Error::not_found("resource", u));
+        }
+        _ => {}
+    }
+    let workspace = attribute(rows, what);
+    if workspace.is_none() && matches!(scope, McpScope::Only(_)) {
         return Err(Error::forbidden(format!(
-            "your workspaces grant read-only access to MCP server '{server}'"
+            "your workspaces grant read-only access to this on MCP server '{server}'"
         )));
     }
-    match what {
-        Use::Tool(t) if !grant.allows_tool(t) => Err(Error::not_found("tool", t)),
-        Use::Resource(u) if !grant.allows_resource(u) => Err(Error::not_found("resource", u)),
-        _ => Ok(workspace),
-    }
+    Ok(workspace)
 }
 
 /// One of a user's workspaces, by name, as far as one server goes: whether it grants
@@ -289,5 +306,49 @@ mod tests {
             resources: None,
         });
         assert!(a.allows_tool("anything") && a.allows_resource("any://thing"));
+    }
+
+    #[test]
+    fn execution_is_decided_grant_by_grant() {
+        let grant = |execute: bool, tools: Option<&[&str]>| Grant {
+            execute,
+            tools: tools.map(|t| t.iter().map(|s| s.to_string()).collect()),
+            resources: None,
+        };
+        // Read-only on every tool in one workspace, execute on `echo` in another.
+        let rows = vec![
+            Membership {
+                workspace_id: "wks_read".into(),
+                all_servers: false,
+                grant: Some(grant(false, None)),
+            },
+            Membership {
+                workspace_id: "wks_exec".into(),
+                all_servers: false,
+                grant: Some(grant(true, Some(&["echo"]))),
+            },
+        ];
+        let mut merged = grant(false, None);
+        merged.merge(grant(true, Some(&["echo"])));
+        let scope = McpScope::Only(HashMap::from([("mcp_1".to_string(), merged)]));
+        let run = |tool| decide(&scope, &rows, "mcp_1", "srv", Use::Tool(tool));
+        assert_eq!(run("echo").unwrap().as_deref(), Some("wks_exec"));
+        let e = run("rm").unwrap_err();
+        assert_eq!(
+            e.code,
+            crate::error::ErrorCode::Forbidden,
+            "seen, not executable"
+        );
+        assert_eq!(
+            decide(&scope, &rows, "mcp_2", "other", Use::Prompt)
+                .unwrap_err()
+                .code,
+            crate::error::ErrorCode::ResourceNotFound
+        );
+        // Admins (scope `All`) run anything, attributed to no workspace.
+        assert_eq!(
+            decide(&McpScope::All, &[], "mcp_2", "x", Use::Tool("rm")).unwrap(),
+            None
+        );
     }
 }
