@@ -120,11 +120,8 @@ struct TokenRequest {
 
 /// Client credentials come in the body or as HTTP Basic (RFC 6749 §2.3.1).
 async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !form {
+    let media = crate::http::extract::media_type(&headers);
+    if media.as_deref() != Some("application/x-www-form-urlencoded") {
         return Err(Error::validation(
             "expected Content-Type: application/x-www-form-urlencoded (RFC 6749 §4.4.2)",
         ));

@@ -18,13 +18,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<mime_guess_lite::Mime>().ok())
-            .is_some_and(|m| m.is_json());
-        if !is_json {
+        if !media_type(req.headers()).is_some_and(|m| is_json(&m)) {
             return Err(Error::validation("expected Content-Type: application/json"));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
@@ -147,27 +141,18 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     }
 }
 
-/// Minimal media-type check: `application/json` or `application/<x>+json`, any params.
-mod mime_guess_lite {
-    pub struct Mime(String);
-    impl std::str::FromStr for Mime {
-        type Err = ();
-        fn from_str(s: &str) -> Result<Self, ()> {
-            let essence = s
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            Ok(Mime(essence))
-        }
-    }
-    impl Mime {
-        pub fn is_json(&self) -> bool {
-            self.0 == "application/json"
-                || (self.0.starts_with("application/") && self.0.ends_with("+json"))
-        }
-    }
+/// The media type of a `Content-Type` header without its parameters, lower-cased
+/// (`application/json; charset=utf-8` → `application/json`); `None` without one.
+pub fn media_type(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = value.split(';').next().unwrap_or("").trim();
+    Some(essence.to_ascii_lowercase())
+}
+
+/// Whether a media type is JSON: `application/json` or `application/<x>+json`.
+pub fn is_json(media_type: &str) -> bool {
+    media_type == "application/json"
+        || (media_type.starts_with("application/") && media_type.ends_with("+json"))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 //! layer; [`super::conn`] puts those into the envelope.
 
 use super::error::{code_for_status, with_status};
+use super::extract::{is_json, media_type};
 use crate::error::Error;
 use axum::body::Body;
 use axum::extract::Request;
@@ -84,24 +85,10 @@ impl HttpBody for Tracked {
     }
 }
 
-fn is_json(resp: &Response) -> bool {
-    resp.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .is_some_and(|m| m == "application/json" || m.ends_with("+json"))
-}
-
 /// `resp` itself when it is a success or already JSON; else the envelope in its place.
 async fn into_envelope(resp: Response) -> Response {
     let status = resp.status();
-    if status.as_u16() < 400 || is_json(&resp) {
+    if status.as_u16() < 400 || media_type(resp.headers()).is_some_and(|m| is_json(&m)) {
         return resp;
     }
     let (mut parts, body) = resp.into_parts();

@@ -72,16 +72,7 @@ async fn load_archive(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Reply<load::Loaded>> {
-    let media = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
+    let media = crate::http::extract::media_type(&headers);
     if !media.as_deref().is_some_and(|m| ARCHIVE_TYPES.contains(&m)) {
         return Err(Error::validation(
             "expected Content-Type: application/x-tar (the output of `docker save`)",

@@ -5,8 +5,6 @@
 //! Docker uses (github.com/distribution/reference): a missing tag means `latest`, and
 //! the default registry `docker.io` with namespace `library` is implied.
 
-/// Longest accepted reference, in bytes (Docker's own limit for a repository name).
-pub const MAX_REFERENCE_LEN: usize = 255;
 
 /// `busybox` → `busybox:latest`; `docker.io/library/busybox` → `busybox:latest`;
 /// `repo@sha256:…` and image ids are returned unchanged.
