@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{BUSYBOX_IMAGE, Daemon, assert_error, docker};
+use common::{BUSYBOX_IMAGE, Daemon, FILESYSTEM_IMAGE, assert_error, docker};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -87,6 +87,17 @@ async fn docker_outage_is_reported_and_recovered_without_restart() {
     assert_eq!(s, StatusCode::CREATED, "{b}");
     let id = b["data"]["id"].as_str().unwrap().to_string();
     assert_eq!(b["data"]["status"], "running");
+    assert_eq!(b["data"]["engine"], "available", "{b}");
+    let files = d.name("files");
+    let (s, b) = d
+        .post(
+            "/mcp/servers",
+            &admin,
+            json!({"name": files, "image": FILESYSTEM_IMAGE, "transport": "stdio"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["data"]["engine"], "available", "{b}");
 
     // Docker goes away.
     proxy.stop().await;
@@ -117,13 +128,22 @@ async fn docker_outage_is_reported_and_recovered_without_restart() {
     let (s, b) = d.delete(&format!("/services/{id}"), &admin).await;
     assert_error(s, &b, 503, "DOCKER_UNAVAILABLE");
 
-    // Reads still work from the database, with the last known status.
+    // Reads still work from the database, with the last known status, and say that
+    // it is only that: the engine could not be asked.
     let (s, b) = d.get(&format!("/services/{id}"), &admin).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["status"], "running", "{b}");
-    let (s, b) = d.get("/services", &admin).await;
+    assert_eq!(b["data"]["engine"], "unavailable", "{b}");
+    assert_eq!(b["data"]["containers"], json!([]), "{b}");
+    let (s, b) = d.get(&format!("/services?name={name}"), &admin).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["meta"]["pagination"]["total"], 1, "{b}");
+    assert_eq!(b["data"][0]["engine"], "unavailable", "{b}");
+    let (s, b) = d.get(&format!("/mcp/servers/{files}"), &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["engine"], "unavailable", "{b}");
+    let (_, b) = d.get(&format!("/mcp/servers?name={files}"), &admin).await;
+    assert_eq!(b["data"][0]["engine"], "unavailable", "{b}");
     let (s, b) = d.get(&format!("/services/{other}"), &admin).await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
     // The container itself was never touched.
@@ -146,6 +166,15 @@ async fn docker_outage_is_reported_and_recovered_without_restart() {
     })
     .await;
     assert_eq!(b["data"]["checks"]["docker"]["status"], "ok");
+    let (_, b) = d.get(&format!("/services/{id}"), &admin).await;
+    assert_eq!(b["data"]["engine"], "available", "{b}");
+    assert_eq!(
+        b["data"]["containers"].as_array().map(Vec::len),
+        Some(1),
+        "{b}"
+    );
+    let (_, b) = d.get(&format!("/mcp/servers/{files}"), &admin).await;
+    assert_eq!(b["data"]["engine"], "available", "{b}");
     let (s, b) = d
         .post(
             "/services",
@@ -172,6 +201,8 @@ async fn docker_outage_is_reported_and_recovered_without_restart() {
     })
     .await;
 
+    let (s, b) = d.delete(&format!("/mcp/servers/{files}"), &admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
     for svc in [&name, &other] {
         let (s, b) = d.delete(&format!("/services/{svc}"), &admin).await;
         assert_eq!(s, StatusCode::NO_CONTENT, "{b}");

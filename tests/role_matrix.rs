@@ -1,9 +1,13 @@
 //! Every route × every role (and a scoped API key, and no credentials): allowed or
 //! denied exactly as the published role grants (`GET /roles`) say.
 //!
-//! Requests use ids that do not exist and empty bodies, so an allowed call ends in a
-//! 400/404/409/503 without changing anything, and a denied one must be a 403 whatever
-//! the body (authorization runs before the body is read).
+//! Requests use ids that do not exist and empty or invalid bodies, so an allowed call
+//! ends in a 400/404/409/503 without changing anything, and a denied one must be a 403
+//! whatever the body (authorization runs before the body is read).
+//!
+//! The table must cover every route the daemon registers: the routes are read from the
+//! `.route(…)` calls in `src/`, and a registered method and path with no row (and not
+//! in [`EXEMPT`]) fails the test.
 
 mod common;
 
@@ -385,7 +389,179 @@ fn routes() -> Vec<Route> {
             e(),
             Some("workspaces:write"),
         ),
+        // A backup holds the whole database (and, asked for, the master key).
+        (M::GET, "/backups", None, Some("backups:read")),
+        (
+            M::POST,
+            "/backups",
+            Some(json!({"type": "not-a-type"})),
+            Some("backups:write"),
+        ),
+        (
+            M::GET,
+            "/backups/bkp_doesnotexist0000",
+            None,
+            Some("backups:read"),
+        ),
+        (
+            M::DELETE,
+            "/backups/bkp_doesnotexist0000",
+            None,
+            Some("backups:write"),
+        ),
+        (
+            M::GET,
+            "/backups/bkp_doesnotexist0000/download",
+            None,
+            Some("backups:write"),
+        ),
+        (
+            M::POST,
+            "/backups/bkp_doesnotexist0000/restore",
+            e(),
+            Some("backups:admin"),
+        ),
+        (M::GET, "/backups/schedules", None, Some("backups:read")),
+        (M::POST, "/backups/schedules", e(), Some("backups:write")),
+        (
+            M::GET,
+            "/backups/schedules/bks_doesnotexist0000",
+            None,
+            Some("backups:read"),
+        ),
+        (
+            M::PUT,
+            "/backups/schedules/bks_doesnotexist0000",
+            e(),
+            Some("backups:write"),
+        ),
+        (
+            M::DELETE,
+            "/backups/schedules/bks_doesnotexist0000",
+            None,
+            Some("backups:write"),
+        ),
     ]
+}
+
+/// Registered routes that have no row, and why: public ones answer without
+/// credentials, and the caller's own session, password and MFA routes refuse API keys
+/// on purpose (tests/auth.rs covers them).
+const EXEMPT: &[(&str, &str)] = &[
+    ("GET", "/health"),
+    ("POST", "/auth/login"),
+    ("POST", "/auth/refresh"),
+    ("POST", "/auth/token"),
+    ("POST", "/auth/register"),
+    ("POST", "/auth/logout"),
+    ("POST", "/auth/mfa/setup"),
+    ("POST", "/auth/mfa/enable"),
+    ("POST", "/auth/mfa/disable"),
+    ("POST", "/users/me/password"),
+    ("POST", "/api-keys"),
+];
+
+/// `(METHOD, path template)` of every `.route("…", get(…).post(…)…)` call in `src/`
+/// outside unit tests.
+fn registered_routes() -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![common::repo_path("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let src = std::fs::read_to_string(&path).unwrap();
+                // Routers built by unit tests are not the daemon's.
+                let src = src.split("#[cfg(test)]").next().unwrap_or("");
+                routes_in(src, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn routes_in(src: &str, out: &mut BTreeSet<(String, String)>) {
+    let mut rest = src;
+    while let Some(at) = rest.find(".route(") {
+        rest = &rest[at + ".route(".len()..];
+        // The call's arguments, up to its closing parenthesis.
+        let mut depth = 1;
+        let end = rest
+            .char_indices()
+            .find(|(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                depth == 0
+            })
+            .map(|(i, _)| i)
+            .expect("balanced .route( call");
+        let args = &rest[..end];
+        let Some(path) = args.split('"').nth(1) else {
+            continue;
+        };
+        for m in ["get", "post", "put", "patch", "delete"] {
+            let called = args.match_indices(&format!("{m}(")).any(|(i, _)| {
+                i == 0
+                    || !args.as_bytes()[i - 1].is_ascii_alphanumeric()
+                        && args.as_bytes()[i - 1] != b'_'
+            });
+            if called {
+                out.insert((m.to_uppercase(), path.to_string()));
+            }
+        }
+    }
+}
+
+/// Whether a concrete request path (query left off) is an instance of `template`.
+fn instance_of(path: &str, template: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    let (mut p, mut t) = (path.split('/'), template.split('/'));
+    loop {
+        match (p.next(), t.next()) {
+            (None, None) => return true,
+            (Some(_), Some(seg)) if seg.starts_with("{*") => return true,
+            (Some(a), Some(b)) if b.starts_with('{') || a == b => {}
+            _ => return false,
+        }
+    }
+}
+
+#[test]
+fn every_registered_route_has_a_row() {
+    let registered = registered_routes();
+    assert!(
+        registered.len() > 80,
+        "routes not found in src/: {registered:?}"
+    );
+    let rows = routes();
+    let missing: Vec<String> = registered
+        .iter()
+        .filter(|(m, t)| !EXEMPT.contains(&(m.as_str(), t.as_str())))
+        .filter(|(m, t)| {
+            !rows
+                .iter()
+                .any(|(rm, rp, _, _)| rm.as_str() == m && instance_of(rp, t))
+        })
+        .map(|(m, t)| format!("{m} {t}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "routes without a row in routes(): {missing:#?}"
+    );
+    let stale: Vec<&(String, String)> = registered
+        .iter()
+        .filter(|(m, t)| EXEMPT.contains(&(m.as_str(), t.as_str())))
+        .collect();
+    assert_eq!(
+        stale.len(),
+        EXEMPT.len(),
+        "an EXEMPT entry names no registered route"
+    );
 }
 
 /// Whether a set of held permissions implies `wanted` (admin implies all actions of its
