@@ -149,13 +149,7 @@ async fn bootstrap_admin(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
             crate::audit::record(
                 tx,
                 &crate::audit::Actor::system(),
-                &crate::audit::Entry {
-                    action: "users.bootstrap",
-                    target_type: Some("user"),
-                    target_id: Some(&user.id),
-                    success: true,
-                    details: None,
-                },
+                &crate::audit::Entry::new("users.bootstrap").on("user", &user.id),
             )
         })
         .await?;

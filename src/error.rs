@@ -209,6 +209,26 @@ impl Error {
     }
 }
 
+/// The one way to turn a failure that is the daemon's own fault into an internal
+/// [`Error`] with context: `file.sync_all().internal("syncing the archive")?`. The cause
+/// and the context go to the daemon log; the caller sees only "internal server error".
+pub trait Internal<T> {
+    /// `INTERNAL_SERVER_ERROR` with `what` as context when `self` is an error or `None`.
+    fn internal(self, what: impl fmt::Display) -> Result<T>;
+}
+
+impl<T, E: Into<anyhow::Error>> Internal<T> for std::result::Result<T, E> {
+    fn internal(self, what: impl fmt::Display) -> Result<T> {
+        self.map_err(|e| Error::internal(e.into().context(what.to_string())))
+    }
+}
+
+impl<T> Internal<T> for Option<T> {
+    fn internal(self, what: impl fmt::Display) -> Result<T> {
+        self.ok_or_else(|| Error::internal(anyhow::anyhow!("{what}")))
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code, self.message)?;

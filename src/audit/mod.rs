@@ -8,15 +8,63 @@ use crate::store::Store;
 use rusqlite::Connection;
 use serde_json::Value;
 
-/// One audit entry. `action` is `<domain>.<verb>`, e.g. `services.create`.
-#[derive(Debug, Clone)]
-pub struct Entry<'a> {
-    pub action: &'a str,
-    pub target_type: Option<&'a str>,
-    pub target_id: Option<&'a str>,
+/// One audit entry: what was done to what, whether it worked, and context. Made with
+/// [`Entry::new`] and its builders, written with [`record`] (inside the transaction of
+/// the change it records) or [`record_alone`] (an outcome with no change to join).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// `<domain>.<verb>`, e.g. `services.create`.
+    pub action: &'static str,
+    /// `service`, `mcp_server`, `user`, …
+    pub target_type: Option<&'static str>,
+    pub target_id: Option<String>,
     pub success: bool,
     /// Extra context; must never hold a secret.
     pub details: Option<Value>,
+}
+
+impl Entry {
+    /// A successful `action` on nothing in particular.
+    pub fn new(action: &'static str) -> Entry {
+        Entry {
+            action,
+            target_type: None,
+            target_id: None,
+            success: true,
+            details: None,
+        }
+    }
+
+    /// … on the `target_type` with this id.
+    pub fn on(mut self, target_type: &'static str, target_id: impl Into<String>) -> Entry {
+        self.target_type = Some(target_type);
+        self.target_id = Some(target_id.into());
+        self
+    }
+
+    /// … on some `target_type`, with an id only when there is one.
+    pub fn on_any(mut self, target_type: &'static str, target_id: Option<&str>) -> Entry {
+        self.target_type = Some(target_type);
+        self.target_id = target_id.map(str::to_owned);
+        self
+    }
+
+    /// … with `details` (never a secret).
+    pub fn details(mut self, details: Value) -> Entry {
+        self.details = Some(details);
+        self
+    }
+
+    /// … that failed.
+    pub fn failed(self) -> Entry {
+        self.succeeded(false)
+    }
+
+    /// … that worked or not.
+    pub fn succeeded(mut self, success: bool) -> Entry {
+        self.success = success;
+        self
+    }
 }
 
 /// Who did it, copied out of a [`Principal`] so it can move into a blocking closure.
@@ -44,44 +92,19 @@ impl Actor {
     }
 }
 
-/// An outcome with no change to join (a failure, a login, an exec): what
-/// [`record_alone`] writes, owning its strings so it can move to the blocking pool.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub action: &'static str,
-    pub target_type: Option<&'static str>,
-    pub target_id: Option<String>,
-    pub success: bool,
-    /// Extra context; must never hold a secret.
-    pub details: Option<Value>,
-}
-
-/// Records `outcome` in a transaction of its own. A failure to record is logged, not
-/// returned: the outcome being audited (usually an error) is what the caller reports.
-pub async fn record_alone(store: &Store, actor: Actor, outcome: Outcome) {
-    let action = outcome.action;
-    let r = store
-        .write(move |tx| {
-            record(
-                tx,
-                &actor,
-                &Entry {
-                    action: outcome.action,
-                    target_type: outcome.target_type,
-                    target_id: outcome.target_id.as_deref(),
-                    success: outcome.success,
-                    details: outcome.details,
-                },
-            )
-        })
-        .await;
+/// Records `entry` in a transaction of its own, for an outcome with no change to join
+/// (a failure, a login, an exec). A failure to record is logged, not returned: the
+/// outcome being audited (usually an error) is what the caller reports.
+pub async fn record_alone(store: &Store, actor: Actor, entry: Entry) {
+    let action = entry.action;
+    let r = store.write(move |tx| record(tx, &actor, &entry)).await;
     if let Err(e) = r {
         tracing::warn!(error = %e, action, "could not write an audit entry");
     }
 }
 
 /// Appends an entry using `conn` (pass the transaction of the change being recorded).
-pub fn record(conn: &Connection, actor: &Actor, e: &Entry<'_>) -> crate::error::Result<()> {
+pub fn record(conn: &Connection, actor: &Actor, e: &Entry) -> crate::error::Result<()> {
     conn.execute(
         "INSERT INTO audit_log (id, timestamp, actor_user_id, actor_api_key_id, action, target_type, target_id, outcome, client_addr, request_id, details)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",

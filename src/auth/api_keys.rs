@@ -158,13 +158,7 @@ pub async fn create(app: &App, owner: &Principal, new: NewApiKey) -> Result<ApiK
                     expires_at
                 ],
             )?;
-            audit::record(tx, &actor, &Entry {
-                action: "api_keys.create",
-                target_type: Some("api_key"),
-                target_id: Some(&id),
-                success: true,
-                details: Some(serde_json::json!({"name": name, "scopes": new.scopes})),
-            })?;
+            audit::record(tx, &actor, &Entry::new("api_keys.create").on("api_key", &id).details(serde_json::json!({"name": name, "scopes": new.scopes})))?;
             get(tx, &id)
         })
         .await?;
@@ -229,13 +223,7 @@ pub async fn revoke(app: &App, who: &Principal, id: &str) -> Result<()> {
             audit::record(
                 tx,
                 &actor,
-                &Entry {
-                    action: "api_keys.revoke",
-                    target_type: Some("api_key"),
-                    target_id: Some(&id),
-                    success: true,
-                    details: None,
-                },
+                &Entry::new("api_keys.revoke").on("api_key", &id),
             )
         })
         .await

@@ -9,7 +9,7 @@
 use crate::app::App;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::principal::Principal;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, ErrorCode, Internal, Result};
 use crate::vault::Vault;
 use crate::vault::seal::RowRef;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -37,7 +37,7 @@ fn totp(secret: Vec<u8>, account: &str) -> Result<Totp> {
         .with_issuer(Some(ISSUER))
         .with_account_name(account.replace(':', "_"))
         .build()
-        .map_err(|e| Error::internal(anyhow::anyhow!("TOTP parameters: {e}")))
+        .internal("TOTP parameters")
 }
 
 /// `{secret, otpauth_url}`: shown once, for the authenticator app.
@@ -85,17 +85,7 @@ pub async fn setup(app: &App, who: &Principal) -> Result<Enrolment> {
                 "UPDATE users SET mfa_secret = ?1, mfa_last_step = NULL WHERE id = ?2",
                 params![sealed, uid],
             )?;
-            audit::record(
-                tx,
-                &actor,
-                &Entry {
-                    action: "auth.mfa_setup",
-                    target_type: Some("user"),
-                    target_id: Some(&uid),
-                    success: true,
-                    details: None,
-                },
-            )
+            audit::record(tx, &actor, &Entry::new("auth.mfa_setup").on("user", &uid))
         })
         .await?;
     Ok(Enrolment {
@@ -173,17 +163,7 @@ pub async fn enable(app: &App, who: &Principal, code: String) -> Result<()> {
                 "UPDATE users SET mfa_enabled = 1, updated_at = ?1 WHERE id = ?2",
                 params![crate::time::now_rfc3339(), uid],
             )?;
-            audit::record(
-                tx,
-                &actor,
-                &Entry {
-                    action: "auth.mfa_enable",
-                    target_type: Some("user"),
-                    target_id: Some(&uid),
-                    success: true,
-                    details: None,
-                },
-            )?;
+            audit::record(tx, &actor, &Entry::new("auth.mfa_enable").on("user", &uid))?;
             Ok(true)
         })
         .await?;
@@ -210,17 +190,7 @@ pub async fn disable(app: &App, who: &Principal, code: String) -> Result<()> {
                 return Ok(false);
             }
             clear(tx, &uid)?;
-            audit::record(
-                tx,
-                &actor,
-                &Entry {
-                    action: "auth.mfa_disable",
-                    target_type: Some("user"),
-                    target_id: Some(&uid),
-                    success: true,
-                    details: None,
-                },
-            )?;
+            audit::record(tx, &actor, &Entry::new("auth.mfa_disable").on("user", &uid))?;
             Ok(true)
         })
         .await?;

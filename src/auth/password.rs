@@ -1,7 +1,7 @@
 //! Password hashing with argon2id (RFC 9106) in PHC string form, run on the blocking
 //! pool because one hash costs tens of milliseconds of CPU by design.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Internal, Result};
 use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
 };
@@ -50,7 +50,9 @@ pub fn hash_blocking(password: &str) -> Result<String> {
     argon2()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| Error::internal(anyhow::anyhow!("argon2: {e}")))
+        // password-hash's error is not a std error without its `std` feature.
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .internal("argon2")
 }
 
 /// argon2id PHC string of `password`, off the async runtime.

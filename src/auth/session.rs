@@ -138,13 +138,9 @@ pub async fn login(
             api_key_id: None,
             client_addr: client_addr.clone(),
         };
-        let outcome = audit::Outcome {
-            action: "auth.login",
-            target_type: Some("user"),
-            target_id: actor.user_id.clone(),
-            success: false,
-            details: None,
-        };
+        let outcome = Entry::new("auth.login")
+            .on_any("user", actor.user_id.as_deref())
+            .failed();
         audit::record_alone(&app.store, actor, outcome).await;
         if let Err(l) = app.login_limiter.failed(username, addr) {
             return Err(rate_limited(l.retry_after_s));
@@ -170,13 +166,7 @@ pub async fn login(
             let refresh = insert_refresh_token(tx, &sid, refresh_ttl)?;
             tx.execute("UPDATE users SET last_login_at = ?1 WHERE id = ?2", params![now, user_id])?;
             let actor = Actor { user_id: Some(user_id.clone()), api_key_id: None, client_addr };
-            audit::record(tx, &actor, &Entry {
-                action: "auth.login",
-                target_type: Some("user"),
-                target_id: Some(&user_id),
-                success: true,
-                details: None,
-            })?;
+            audit::record(tx, &actor, &Entry::new("auth.login").on("user", &user_id))?;
             let user = crate::users::store::get(tx, &user_id)?.ok_or_else(invalid_credentials)?;
             Ok((sid, refresh, user))
         })
@@ -255,13 +245,7 @@ pub async fn refresh(app: &App, refresh_token: &str) -> Result<TokenPair> {
             if used_at.is_some() {
                 revoke_session(tx, &sid, "refresh token reuse")?;
                 let actor = Actor { user_id: Some(user_id.clone()), ..Actor::default() };
-                audit::record(tx, &actor, &Entry {
-                    action: "auth.refresh_reuse",
-                    target_type: Some("session"),
-                    target_id: Some(&sid),
-                    success: false,
-                    details: None,
-                })?;
+                audit::record(tx, &actor, &Entry::new("auth.refresh_reuse").on("session", &sid).failed())?;
                 return Ok(Refreshed::Reused);
             }
             let user = crate::users::store::get(tx, &user_id)?
@@ -311,17 +295,7 @@ pub async fn logout(app: &App, who: &Principal) -> Result<()> {
     app.store
         .write(move |tx| {
             revoke_session(tx, &sid, "logout")?;
-            audit::record(
-                tx,
-                &actor,
-                &Entry {
-                    action: "auth.logout",
-                    target_type: Some("session"),
-                    target_id: Some(&sid),
-                    success: true,
-                    details: None,
-                },
-            )
+            audit::record(tx, &actor, &Entry::new("auth.logout").on("session", &sid))
         })
         .await
 }
@@ -391,13 +365,7 @@ pub async fn client_credentials(
                  VALUES (?1, ?2, ?3, ?4, ?3, ?5, 'client_credentials')",
                 params![sid, user_id, now, expiry_after(ttl), actor.client_addr],
             )?;
-            audit::record(tx, &actor, &Entry {
-                action: "auth.token",
-                target_type: Some("api_key"),
-                target_id: Some(&kid),
-                success: true,
-                details: None,
-            })?;
+            audit::record(tx, &actor, &Entry::new("auth.token").on("api_key", &kid))?;
             Ok(sid)
         })
         .await?;
@@ -504,13 +472,7 @@ pub async fn revoke_own_session(app: &App, who: &Principal, id: &str) -> Result<
             audit::record(
                 tx,
                 &actor,
-                &Entry {
-                    action: "auth.session_revoke",
-                    target_type: Some("session"),
-                    target_id: Some(&id),
-                    success: true,
-                    details: None,
-                },
+                &Entry::new("auth.session_revoke").on("session", &id),
             )
         })
         .await

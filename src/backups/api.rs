@@ -7,7 +7,7 @@ use super::{Backup, BackupOptions, BackupType};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::rbac::{Action, Domain, Permission};
-use crate::error::{Error, Result};
+use crate::error::{Error, Internal, Result};
 use crate::http::auth::Can;
 use crate::http::auth::perm::{BackupsAdmin, BackupsRead, BackupsWrite};
 use crate::http::envelope::{Reply, no_content};
@@ -128,11 +128,11 @@ async fn download(
     let path = super::archive_path(&app, &b)?;
     let file = tokio::fs::File::open(&path)
         .await
-        .map_err(|e| Error::internal(anyhow::anyhow!("opening {}: {e}", path.display())))?;
+        .internal(format!("opening {}", path.display()))?;
     let len = file
         .metadata()
         .await
-        .map_err(|e| Error::internal(anyhow::anyhow!("stat {}: {e}", path.display())))?
+        .internal(format!("stat {}", path.display()))?
         .len();
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
         file,

@@ -6,7 +6,7 @@
 //! bytes when reading, so a person can open one with standard tools:
 //! `age -d f.tar.zst.age | zstd -d | tar x`.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Internal, Result};
 use age::secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -262,7 +262,7 @@ pub fn write(
         }
         Seal::Recipient(r) => {
             let w = age::Encryptor::with_recipients(std::iter::once(r.as_ref() as _))
-                .map_err(|e| Error::internal(anyhow::anyhow!("age: {e}")))?
+                .internal("age")?
                 .wrap_output(&mut hashing)
                 .map_err(|e| io_err("starting encryption", e))?;
             compressed_tar(w, compress, manifest, files)?

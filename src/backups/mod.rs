@@ -16,7 +16,7 @@ pub mod volumes;
 
 use crate::app::AppState;
 use crate::audit::{self, Actor, Entry};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, ErrorCode, Internal, Result};
 use crate::store::list::{Field, FieldKind, ListQuery, ListSpec, Order, Page};
 use archive::{FileEntry, Included, Manifest, Seal};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -340,7 +340,7 @@ pub async fn create(
     let min_free = app.config.backups.min_free_bytes;
     tokio::task::spawn_blocking(move || check_space(&dir, space_needed(&db, &paths, min_free)))
         .await
-        .map_err(|e| Error::internal(anyhow::anyhow!("space check: {e}")))??;
+        .internal("space check")??;
     let row = queue(app, actor, opts.clone(), schedule_id).await?;
     let (app2, id) = (app.clone(), row.id.clone());
     app.tasks
@@ -378,18 +378,12 @@ pub async fn queue(
                 audit::record(
                     tx,
                     &actor,
-                    &Entry {
-                        action: "backups.create",
-                        target_type: Some("backup"),
-                        target_id: Some(&id),
-                        success: true,
-                        details: Some(serde_json::json!({
+                    &Entry::new("backups.create").on("backup", &id).details(serde_json::json!({
                             "type": opts.r#type.as_str(),
                             "encrypt": opts.encrypt,
                             "include_master_key": opts.include_master_key,
                             "schedule_id": schedule_id,
                         })),
-                    },
                 )?;
                 load(tx, &id)
             })
@@ -632,13 +626,7 @@ pub async fn delete(app: &AppState, actor: &Actor, id: &str) -> Result<()> {
             audit::record(
                 tx,
                 &actor,
-                &Entry {
-                    action: "backups.delete",
-                    target_type: Some("backup"),
-                    target_id: Some(&id),
-                    success: true,
-                    details: None,
-                },
+                &Entry::new("backups.delete").on("backup", &id),
             )?;
             // Inside the transaction: if the file cannot be removed, the row stays.
             if let Some(f) = b.file_name {
@@ -718,8 +706,7 @@ pub fn free_bytes(dir: &Path) -> Result<u64> {
         .ancestors()
         .find(|p| p.exists())
         .unwrap_or_else(|| Path::new("/"));
-    let s = nix::sys::statvfs::statvfs(at)
-        .map_err(|e| Error::internal(anyhow::anyhow!("statvfs {}: {e}", at.display())))?;
+    let s = nix::sys::statvfs::statvfs(at).internal(format!("statvfs {}", at.display()))?;
     Ok(s.blocks_available() as u64 * s.fragment_size() as u64)
 }
 
@@ -869,8 +856,7 @@ impl Job {
         self.set(30);
         if let Some(cfg) = &self.config_json {
             let p = staging.join("mcpd.json");
-            std::fs::write(&p, cfg)
-                .map_err(|e| Error::internal(anyhow::Error::new(e).context("staging config")))?;
+            std::fs::write(&p, cfg).internal("staging config")?;
             files.push((archive::CONFIG_ENTRY.into(), p));
         }
         if let Some(k) = &self.master_key_file {
@@ -931,8 +917,7 @@ impl Job {
         for (name, path) in &files {
             let (sha256, size_bytes) = match known.remove(name) {
                 Some(h) => h,
-                None => archive::hash_file(path)
-                    .map_err(|e| Error::internal(anyhow::anyhow!("hashing {name}: {e}")))?,
+                None => archive::hash_file(path).internal(format!("hashing {name}"))?,
             };
             entries.push(FileEntry {
                 path: name.clone(),
@@ -1012,8 +997,7 @@ impl Job {
         if self.cancel.load(Ordering::Relaxed) {
             return Err(Error::internal(anyhow::anyhow!("cancelled")));
         }
-        std::fs::rename(partial, self.dir.join(file_name))
-            .map_err(|e| Error::internal(anyhow::Error::new(e).context("renaming the archive")))?;
+        std::fs::rename(partial, self.dir.join(file_name)).internal("renaming the archive")?;
         if let Ok(d) = std::fs::File::open(&self.dir) {
             let _ = d.sync_all();
         }
@@ -1183,7 +1167,7 @@ pub async fn restore_online(
             Ok((staged, report))
         })
         .await
-        .map_err(|e| Error::internal(anyhow::anyhow!("restore task: {e}")))??
+        .internal("restore task")??
     };
     // Match the requested services' current volumes with the archive's. An incremental
     // archive needs its chain down to a full one, each verified and staged.
@@ -1206,7 +1190,7 @@ pub async fn restore_online(
         let u = unseal_again.clone();
         let s = tokio::task::spawn_blocking(move || restore::stage(&path, &u, staging, false))
             .await
-            .map_err(|e| Error::internal(anyhow::anyhow!("restore task: {e}")))??;
+            .internal("restore task")??;
         next_base = s.manifest.base_backup_id.clone();
         chain.push(s);
     }
@@ -1244,7 +1228,7 @@ pub async fn restore_online(
         Ok(())
     })
     .await
-    .map_err(|e| Error::internal(anyhow::anyhow!("restore task: {e}")))?;
+    .internal("restore task")?;
     // Whatever happened, what was meant to run runs again.
     for sid in &to_restart {
         if let Err(e) = crate::services::manager::start(app, actor, sid).await {
@@ -1264,13 +1248,9 @@ pub async fn restore_online(
             audit::record(
                 tx,
                 &actor,
-                &Entry {
-                    action: "backups.restore",
-                    target_type: Some("backup"),
-                    target_id: Some(&target),
-                    success: true,
-                    details: Some(details),
-                },
+                &Entry::new("backups.restore")
+                    .on("backup", &target)
+                    .details(details),
             )
         })
         .await?;

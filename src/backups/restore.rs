@@ -13,7 +13,7 @@
 //! like every file but never written back: live logs are not history to overwrite.
 
 use super::archive::{self, Manifest, Unseal};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, ErrorCode, Internal, Result};
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -90,8 +90,7 @@ fn refuse(msg: impl Into<String>) -> Error {
 /// when the result drops). With `need_data`, refuses archives without a database and
 /// databases from a newer schema than this binary's, and migrates an older copy.
 pub fn stage(path: &Path, unseal: &Unseal, staging: PathBuf, need_data: bool) -> Result<Staged> {
-    std::fs::create_dir_all(&staging)
-        .map_err(|e| Error::internal(anyhow::anyhow!("creating {}: {e}", staging.display())))?;
+    std::fs::create_dir_all(&staging).internal(format!("creating {}", staging.display()))?;
     let mut staged = Staged {
         manifest: placeholder(),
         dir: staging,
@@ -252,9 +251,7 @@ pub fn compare(staged: &Staged, live_db: &Path, dry_run: bool) -> Result<Report>
 pub fn apply(staged: &Staged, live_db: &Path) -> Result<()> {
     let new = Connection::open(staged.db())?;
     if live_db.exists() {
-        let live_str = live_db
-            .to_str()
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("database path is not UTF-8")))?;
+        let live_str = live_db.to_str().internal("database path is not UTF-8")?;
         new.execute("ATTACH DATABASE ?1 AS live", [live_str])?;
         new.execute_batch(
             "BEGIN;

@@ -330,13 +330,7 @@ pub async fn create(app: &AppState, actor: &Actor, spec: ScheduleSpec) -> Result
             audit::record(
                 tx,
                 &actor,
-                &Entry {
-                    action: "backups.schedules.create",
-                    target_type: Some("backup_schedule"),
-                    target_id: Some(&id),
-                    success: true,
-                    details: Some(serde_json::json!({"name": spec.name, "cron_expression": spec.cron_expression})),
-                },
+                &Entry::new("backups.schedules.create").on("backup_schedule", &id).details(serde_json::json!({"name": spec.name, "cron_expression": spec.cron_expression})),
             )?;
             load(tx, &id)
         })
@@ -374,13 +368,7 @@ pub async fn replace(
             audit::record(
                 tx,
                 &actor,
-                &Entry {
-                    action: "backups.schedules.update",
-                    target_type: Some("backup_schedule"),
-                    target_id: Some(&cur.id),
-                    success: true,
-                    details: None,
-                },
+                &Entry::new("backups.schedules.update").on("backup_schedule", &cur.id),
             )?;
             load(tx, &cur.id)
         })
@@ -397,13 +385,7 @@ pub async fn delete(app: &AppState, actor: &Actor, id: &str) -> Result<()> {
             audit::record(
                 tx,
                 &actor,
-                &Entry {
-                    action: "backups.schedules.delete",
-                    target_type: Some("backup_schedule"),
-                    target_id: Some(&cur.id),
-                    success: true,
-                    details: None,
-                },
+                &Entry::new("backups.schedules.delete").on("backup_schedule", &cur.id),
             )
         })
         .await

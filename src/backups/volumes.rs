@@ -5,7 +5,7 @@
 
 use super::archive::VolumeEntry;
 use crate::app::AppState;
-use crate::error::{Error, Result};
+use crate::error::{Error, Internal, Result};
 use std::path::{Path, PathBuf};
 
 /// A volume of a service, found on this host.
@@ -138,14 +138,12 @@ fn walk(dir: &Path) -> Result<Vec<(PathBuf, std::fs::FileType, std::fs::Metadata
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
-        let rd = std::fs::read_dir(dir.join(&rel))
-            .map_err(|e| Error::internal(anyhow::anyhow!("reading {}: {e}", dir.display())))?;
+        let rd =
+            std::fs::read_dir(dir.join(&rel)).internal(format!("reading {}", dir.display()))?;
         for e in rd {
-            let e = e.map_err(|e| Error::internal(anyhow::anyhow!("reading: {e}")))?;
+            let e = e.internal("reading")?;
             let r = rel.join(e.file_name());
-            let meta = e
-                .metadata()
-                .map_err(|err| Error::internal(anyhow::anyhow!("stat {}: {err}", r.display())))?;
+            let meta = e.metadata().internal(format!("stat {}", r.display()))?;
             let t = meta.file_type();
             if t.is_dir() {
                 stack.push(r.clone());
@@ -241,18 +239,16 @@ pub fn dir_size(dir: &Path) -> u64 {
 /// old contents; on error the old contents are already back.
 pub fn swap_in(tar_file: &Path, dir: &Path) -> Result<PathBuf> {
     let old = sibling(dir)?;
-    std::fs::create_dir(&old)
-        .map_err(|e| Error::internal(anyhow::anyhow!("creating {}: {e}", old.display())))?;
+    std::fs::create_dir(&old).internal(format!("creating {}", old.display()))?;
     move_contents(dir, &old)?;
     let unpack = || -> Result<()> {
-        let f = std::fs::File::open(tar_file)
-            .map_err(|e| Error::internal(anyhow::anyhow!("opening a staged volume: {e}")))?;
+        let f = std::fs::File::open(tar_file).internal("opening a staged volume")?;
         let mut a = tar::Archive::new(std::io::BufReader::new(f));
         a.set_preserve_permissions(true);
         a.set_overwrite(true);
         // tar's unpack refuses entries that would land outside `dir`.
         a.unpack(dir)
-            .map_err(|e| Error::internal(anyhow::anyhow!("unpacking into {}: {e}", dir.display())))
+            .internal(format!("unpacking into {}", dir.display()))
     };
     if let Err(e) = unpack() {
         roll_back(dir, &old);
@@ -375,7 +371,7 @@ pub fn roll_back(dir: &Path, old: &Path) {
 fn sibling(dir: &Path) -> Result<PathBuf> {
     let name = dir
         .file_name()
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("volume path has no name")))?
+        .internal("volume path has no name")?
         .to_string_lossy()
         .into_owned();
     Ok(dir.with_file_name(format!(
@@ -385,8 +381,7 @@ fn sibling(dir: &Path) -> Result<PathBuf> {
 }
 
 fn move_contents(from: &Path, to: &Path) -> Result<()> {
-    let rd = std::fs::read_dir(from)
-        .map_err(|e| Error::internal(anyhow::anyhow!("reading {}: {e}", from.display())))?;
+    let rd = std::fs::read_dir(from).internal(format!("reading {}", from.display()))?;
     for e in rd.flatten() {
         std::fs::rename(e.path(), to.join(e.file_name())).map_err(|err| {
             Error::internal(anyhow::anyhow!("moving {}: {err}", e.path().display()))

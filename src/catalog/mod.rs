@@ -170,16 +170,6 @@ async fn refuse_builtin(app: &App, name: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn audit_entry<'a>(action: &'static str, name: &'a str) -> AuditEntry<'a> {
-    AuditEntry {
-        action,
-        target_type: Some("mcp_catalog_entry"),
-        target_id: Some(name),
-        success: true,
-        details: None,
-    }
-}
-
 /// Adds an entry (validated: see [`EntrySpec::validate`]). 409 when the name is taken
 /// (by a built-in or an added entry).
 pub async fn create(app: &App, actor: &Actor, spec: EntrySpec) -> Result<Entry> {
@@ -194,7 +184,11 @@ pub async fn create(app: &App, actor: &Actor, spec: EntrySpec) -> Result<Entry> 
                 return Err(Error::already_exists("catalog entry", &spec.name));
             }
             store::insert(tx, &spec, by.as_deref())?;
-            audit::record(tx, &a, &audit_entry("mcp.registry.create", &spec.name))
+            audit::record(
+                tx,
+                &a,
+                &AuditEntry::new("mcp.registry.create").on("mcp_catalog_entry", &spec.name),
+            )
         })
         .await?;
     get(app, &name).await
@@ -215,7 +209,11 @@ pub async fn update(app: &App, actor: &Actor, name: &str, spec: EntrySpec) -> Re
             if !store::update(tx, &spec)? {
                 return Err(Error::not_found("catalog entry", &n));
             }
-            audit::record(tx, &a, &audit_entry("mcp.registry.update", &n))
+            audit::record(
+                tx,
+                &a,
+                &AuditEntry::new("mcp.registry.update").on("mcp_catalog_entry", &n),
+            )
         })
         .await?;
     get(app, name).await
@@ -236,9 +234,8 @@ pub async fn delete(app: &App, actor: &Actor, name: &str) -> Result<()> {
             if !store::delete(tx, &n)? {
                 return Err(Error::not_found("catalog entry", &n));
             }
-            let mut e = audit_entry("mcp.registry.delete", &n);
-            e.details = Some(json!({"name": n}));
-            audit::record(tx, &a, &e)
+            let e = AuditEntry::new("mcp.registry.delete").on("mcp_catalog_entry", &n);
+            audit::record(tx, &a, &e.details(json!({"name": n})))
         })
         .await
 }

@@ -8,7 +8,7 @@ use super::store::{self as cstore, ServerConfig};
 use crate::app::App;
 use crate::audit::{self, Actor, Entry as AuditEntry};
 use crate::configuration::{self, ConfigWrite};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, ErrorCode, Internal, Result};
 use crate::mcp::manager::{self, CreateServer, Reconfigure};
 use crate::mcp::model::{McpServer, status};
 use serde_json::{Value, json};
@@ -214,7 +214,7 @@ pub async fn reconfigure(
     let sid = rec
         .service_id
         .clone()
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("catalog server without a service")))?;
+        .internal("catalog server without a service")?;
     let rendered = cfg::render(&entry, &stem(&rec.name), &req.config);
     write_secrets(app, actor, &rec.name, &rendered).await?;
     // New keys: the running configuration keeps its own until the change succeeds.
@@ -253,13 +253,9 @@ pub async fn reconfigure(
             audit::record(
                 tx,
                 &a,
-                &AuditEntry {
-                    action: "mcp.servers.configure",
-                    target_type: Some("mcp_server"),
-                    target_id: Some(&id),
-                    success: true,
-                    details: Some(json!({"registry": row.registry})),
-                },
+                &AuditEntry::new("mcp.servers.configure")
+                    .on("mcp_server", &id)
+                    .details(json!({"registry": row.registry})),
             )
         })
         .await?;

@@ -13,7 +13,7 @@ pub mod refs;
 
 use crate::app::App;
 use crate::audit::{self, Actor, Entry};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, ErrorCode, Internal, Result};
 use crate::store::list::{Field, FieldKind, ListQuery, ListSpec, Order, Page};
 use crate::vault::seal::RowRef;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -221,17 +221,7 @@ pub async fn get(app: &App, actor: &Actor, key: &str, reveal: bool) -> Result<Co
             Some(s) if reveal => {
                 let clear = vault.open_string(sealed_row(&key), &s)?;
                 e.value = serde_json::from_str(&clear)?;
-                audit::record(
-                    c,
-                    &actor,
-                    &Entry {
-                        action: "config.reveal",
-                        target_type: Some("config"),
-                        target_id: Some(&key),
-                        success: true,
-                        details: None,
-                    },
-                )?;
+                audit::record(c, &actor, &Entry::new("config.reveal").on("config", &key))?;
                 Ok(e)
             }
             s => Ok(masked((e, s))),
@@ -317,20 +307,15 @@ fn put_in(
     audit::record(
         tx,
         actor,
-        &Entry {
-            action: if created {
-                "config.create"
-            } else {
-                "config.update"
-            },
-            target_type: Some("config"),
-            target_id: Some(&w.key),
-            success: true,
-            details: Some(serde_json::json!({"secret": secret, "scope": scope})),
-        },
+        &Entry::new(if created {
+            "config.create"
+        } else {
+            "config.update"
+        })
+        .on("config", &w.key)
+        .details(serde_json::json!({"secret": secret, "scope": scope})),
     )?;
-    let row =
-        load(tx, &w.key)?.ok_or_else(|| Error::internal(anyhow::anyhow!("entry vanished")))?;
+    let row = load(tx, &w.key)?.internal("entry vanished")?;
     Ok((masked(row), created))
 }
 
@@ -466,17 +451,7 @@ pub async fn delete(app: &App, actor: &Actor, key: &str) -> Result<()> {
             if n == 0 {
                 return Err(Error::not_found("config key", &key));
             }
-            audit::record(
-                tx,
-                &actor,
-                &Entry {
-                    action: "config.delete",
-                    target_type: Some("config"),
-                    target_id: Some(&key),
-                    success: true,
-                    details: None,
-                },
-            )
+            audit::record(tx, &actor, &Entry::new("config.delete").on("config", &key))
         })
         .await
 }
@@ -499,13 +474,9 @@ pub async fn rotate_key(app: &App, actor: &Actor) -> Result<Rotation> {
             audit::record(
                 tx,
                 &actor,
-                &Entry {
-                    action: "config.rotate_key",
-                    target_type: Some("vault"),
-                    target_id: None,
-                    success: true,
-                    details: Some(details),
-                },
+                &Entry::new("config.rotate_key")
+                    .on_any("vault", None)
+                    .details(details),
             )
         })
         .await?;

@@ -89,7 +89,7 @@ async fn load_archive(
         }
         Err(e) => json!({"error_code": e.code}),
     };
-    audit_image(&app, &who, "images.load", None, result.is_ok(), details).await?;
+    audit_image(&app, &who, "images.load", None, result.is_ok(), details).await;
     Ok(Reply::created(result?))
 }
 
@@ -115,15 +115,8 @@ async fn pull_image(
         Ok(p) => json!({"id": p.id}),
         Err(e) => json!({"error_code": e.code}),
     };
-    audit_image(
-        &app,
-        &who,
-        "images.pull",
-        Some(&target),
-        result.is_ok(),
-        details,
-    )
-    .await?;
+    let ok = result.is_ok();
+    audit_image(&app, &who, "images.pull", Some(&target), ok, details).await;
     Ok(Reply::ok(result?))
 }
 
@@ -150,15 +143,8 @@ async fn delete(
         Ok(r) => json!({"untagged": r.untagged, "deleted": r.deleted, "force": force}),
         Err(e) => json!({"error_code": e.code, "force": force}),
     };
-    audit_image(
-        &app,
-        &who,
-        "images.delete",
-        Some(reference.as_str()),
-        result.is_ok(),
-        details,
-    )
-    .await?;
+    let (target, ok) = (Some(reference.as_str()), result.is_ok());
+    audit_image(&app, &who, "images.delete", target, ok, details).await;
     result?;
     Ok(no_content())
 }
@@ -171,22 +157,10 @@ async fn audit_image(
     target: Option<&str>,
     success: bool,
     details: serde_json::Value,
-) -> Result<()> {
-    let actor = Actor::from(who);
-    let target = target.map(str::to_owned);
-    app.store
-        .write(move |tx| {
-            audit::record(
-                tx,
-                &actor,
-                &Entry {
-                    action,
-                    target_type: Some("image"),
-                    target_id: target.as_deref(),
-                    success,
-                    details: Some(details),
-                },
-            )
-        })
-        .await
+) {
+    let entry = Entry::new(action)
+        .on_any("image", target)
+        .details(details)
+        .succeeded(success);
+    audit::record_alone(&app.store, Actor::from(who), entry).await;
 }

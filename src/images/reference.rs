@@ -5,7 +5,6 @@
 //! Docker uses (github.com/distribution/reference): a missing tag means `latest`, and
 //! the default registry `docker.io` with namespace `library` is implied.
 
-
 /// `busybox` → `busybox:latest`; `docker.io/library/busybox` → `busybox:latest`;
 /// `repo@sha256:…` and image ids are returned unchanged.
 pub fn normalize(reference: &str) -> String {

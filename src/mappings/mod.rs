@@ -167,20 +167,6 @@ pub async fn get(app: &App, id: &str) -> Result<Mapping> {
     app.store.read(move |c| load(c, &id)).await
 }
 
-fn audited(tx: &Connection, actor: &Actor, action: &str, id: &str) -> Result<()> {
-    audit::record(
-        tx,
-        actor,
-        &Entry {
-            action,
-            target_type: Some("mapping"),
-            target_id: Some(id),
-            success: true,
-            details: None,
-        },
-    )
-}
-
 /// Creates a mapping. Exactly one of `uri` and `uri_template`; the server must exist and
 /// be granted to the workspace (or the workspace grants every server). Errors name the
 /// field; a taken alias in the workspace is `RESOURCE_ALREADY_EXISTS`.
@@ -256,7 +242,7 @@ pub async fn create(app: &App, actor: &Actor, m: NewMapping) -> Result<Mapping> 
                     now
                 ],
             )?;
-            audited(tx, &actor, "mappings.create", &id)?;
+            audit::record(tx, &actor, &Entry::new("mappings.create").on("mapping", &id))?;
             load(tx, &id)
         })
         .await
@@ -301,7 +287,7 @@ pub async fn update(app: &App, actor: &Actor, id: &str, ch: MappingChanges) -> R
                     now
                 ],
             )?;
-            audited(tx, &actor, "mappings.update", &m.id)?;
+            audit::record(tx, &actor, &Entry::new("mappings.update").on("mapping", &m.id))?;
             load(tx, &m.id)
         })
         .await
@@ -315,7 +301,11 @@ pub async fn delete(app: &App, actor: &Actor, id: &str) -> Result<()> {
             if n == 0 {
                 return Err(Error::not_found("mapping", &id));
             }
-            audited(tx, &actor, "mappings.delete", &id)
+            audit::record(
+                tx,
+                &actor,
+                &Entry::new("mappings.delete").on("mapping", &id),
+            )
         })
         .await
 }
@@ -484,15 +474,9 @@ pub async fn sync(app: &App, actor: &Actor, server: Option<String>) -> Result<Sy
             audit::record(
                 tx,
                 &actor,
-                &Entry {
-                    action: "mappings.sync",
-                    target_type: Some("mapping"),
-                    target_id: None,
-                    success: true,
-                    details: Some(
-                        serde_json::json!({"present": present, "missing": missing.len()}),
-                    ),
-                },
+                &audit::Entry::new("mappings.sync")
+                    .on_any("mapping", None)
+                    .details(serde_json::json!({"present": present, "missing": missing.len()})),
             )?;
             Ok((present, missing))
         })

@@ -499,13 +499,10 @@ pub(crate) async fn create_unconfigured(
 /// Audits a create that failed (there is no record to point at). Runs detached: the
 /// caller's error is what matters.
 fn audit_failure(app: &App, actor: &Actor, name: &str, e: &Error) {
-    let outcome = audit::Outcome {
-        action: "mcp.servers.create",
-        target_type: Some("mcp_server"),
-        target_id: None,
-        success: false,
-        details: Some(json!({"name": name, "error": e.code.as_str()})),
-    };
+    let outcome = Entry::new("mcp.servers.create")
+        .on_any("mcp_server", None)
+        .details(json!({"name": name, "error": e.code.as_str()}))
+        .failed();
     let (store, actor) = (app.store.clone(), actor.clone());
     tokio::spawn(async move { audit::record_alone(&store, actor, outcome).await });
 }
@@ -534,18 +531,14 @@ async fn insert(
             audit::record(
                 tx,
                 &actor,
-                &Entry {
-                    action: "mcp.servers.create",
-                    target_type: Some("mcp_server"),
-                    target_id: Some(&rec.id),
-                    success: true,
-                    details: Some(json!({
+                &Entry::new("mcp.servers.create")
+                    .on("mcp_server", &rec.id)
+                    .details(json!({
                         "name": rec.name,
                         "transport": rec.transport.as_str(),
                         "service_id": rec.service_id,
                         "url": rec.url,
                     })),
-                },
             )
         })
         .await
@@ -746,19 +739,15 @@ pub async fn patch(
             audit::record(
                 tx,
                 &a,
-                &Entry {
-                    action: "mcp.servers.update",
-                    target_type: Some("mcp_server"),
-                    target_id: Some(&r.id),
-                    success: true,
-                    details: Some(json!({
+                &Entry::new("mcp.servers.update")
+                    .on("mcp_server", &r.id)
+                    .details(json!({
                         "fields": fields,
                         "url": r.url,
                         "headers": r.header_names,
                         "port": r.port,
                         "path": r.path,
                     })),
-                },
             )
         })
         .await?;
@@ -826,13 +815,10 @@ async fn recreate(
 
 /// Audits a `PATCH` that failed after it reached Docker.
 async fn audit_update_failure(app: &App, actor: &Actor, server_id: &str, e: &Error) {
-    let outcome = audit::Outcome {
-        action: "mcp.servers.update",
-        target_type: Some("mcp_server"),
-        target_id: Some(server_id.to_string()),
-        success: false,
-        details: Some(json!({"error": e.code.as_str()})),
-    };
+    let outcome = Entry::new("mcp.servers.update")
+        .on("mcp_server", server_id.to_string())
+        .details(json!({"error": e.code.as_str()}))
+        .failed();
     audit::record_alone(&app.store, actor.clone(), outcome).await;
 }
 
@@ -864,13 +850,7 @@ pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
             audit::record(
                 tx,
                 &a,
-                &Entry {
-                    action: "mcp.servers.delete",
-                    target_type: Some("mcp_server"),
-                    target_id: Some(&id),
-                    success: true,
-                    details: None,
-                },
+                &Entry::new("mcp.servers.delete").on("mcp_server", &id),
             )
         })
         .await
@@ -922,17 +902,7 @@ pub async fn lifecycle(
     app.store
         .write(move |tx| {
             store::set_status(tx, &id, &new_status)?;
-            audit::record(
-                tx,
-                &a,
-                &Entry {
-                    action: op.action(),
-                    target_type: Some("mcp_server"),
-                    target_id: Some(&id),
-                    success: true,
-                    details: None,
-                },
-            )
+            audit::record(tx, &a, &Entry::new(op.action()).on("mcp_server", &id))
         })
         .await?;
     if op != Lifecycle::Stop

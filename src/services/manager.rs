@@ -113,27 +113,20 @@ pub(super) async fn finish(
     status: Option<String>,
     outcome: &Result<()>,
 ) -> Result<()> {
-    let (actor, id) = (actor.clone(), id.to_string());
-    let (success, details) = match outcome {
-        Ok(()) => (true, None),
-        Err(e) => (false, Some(serde_json::json!({"error": e.code.as_str()}))),
-    };
+    let actor = actor.clone();
+    let mut entry = Entry::new(action).on("service", id);
+    if let Err(e) = outcome {
+        entry = entry
+            .failed()
+            .details(serde_json::json!({"error": e.code.as_str()}));
+    }
+    let id = id.to_string();
     app.store
         .write(move |tx| {
             if let Some(s) = &status {
                 store::set_status(tx, &id, s)?;
             }
-            audit::record(
-                tx,
-                &actor,
-                &Entry {
-                    action,
-                    target_type: Some("service"),
-                    target_id: Some(&id),
-                    success,
-                    details,
-                },
-            )
+            audit::record(tx, &actor, &entry)
         })
         .await
 }
@@ -239,18 +232,14 @@ pub async fn create(
             audit::record(
                 tx,
                 &actor2,
-                &Entry {
-                    action: "services.create",
-                    target_type: Some("service"),
-                    target_id: Some(&stored.id),
-                    success: true,
-                    details: Some(serde_json::json!({
+                &Entry::new("services.create")
+                    .on("service", &stored.id)
+                    .details(serde_json::json!({
                         "name": stored.spec.name,
                         "image": stored.spec.image,
                         "replicas": stored.spec.replicas,
                         "start": start,
                     })),
-                },
             )
         })
         .await;
@@ -381,13 +370,10 @@ async fn remove_all(docker: &Docker, ids: &[String]) {
 
 /// Audits a failed operation that has no row to attach to (create).
 async fn audit_failure(app: &App, actor: &Actor, action: &'static str, name: &str, e: &Error) {
-    let outcome = audit::Outcome {
-        action,
-        target_type: Some("service"),
-        target_id: None,
-        success: false,
-        details: Some(serde_json::json!({"name": name, "error": e.code.as_str()})),
-    };
+    let outcome = Entry::new(action)
+        .on_any("service", None)
+        .details(serde_json::json!({"name": name, "error": e.code.as_str()}))
+        .failed();
     audit::record_alone(&app.store, actor.clone(), outcome).await;
 }
 
@@ -738,13 +724,9 @@ pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
             audit::record(
                 tx,
                 &actor,
-                &Entry {
-                    action: "services.delete",
-                    target_type: Some("service"),
-                    target_id: Some(&id),
-                    success: true,
-                    details: Some(serde_json::json!({"name": name})),
-                },
+                &Entry::new("services.delete")
+                    .on("service", &id)
+                    .details(serde_json::json!({"name": name})),
             )
         })
         .await?;

@@ -94,13 +94,10 @@ async fn audit_exec(
         ),
         Err(e) => (false, json!({"program": program, "error_code": e.code})),
     };
-    let outcome = audit::Outcome {
-        action: "services.exec",
-        target_type: Some("service"),
-        target_id: Some(service),
-        success,
-        details: Some(details),
-    };
+    let outcome = audit::Entry::new("services.exec")
+        .on("service", service)
+        .details(details)
+        .succeeded(success);
     audit::record_alone(&app.store, actor, outcome).await;
 }
 

@@ -17,7 +17,7 @@ pub mod cache;
 pub mod list;
 pub mod migrations;
 
-use crate::error::{Error, Result};
+use crate::error::{Internal, Result};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -217,7 +217,7 @@ async fn run_blocking<T: Send + 'static>(
     let id = crate::http::request_id::in_request();
     tokio::task::spawn_blocking(move || crate::http::request_id::with_blocking(id, f))
         .await
-        .map_err(|e| Error::internal(anyhow::anyhow!("database task failed: {e}")))?
+        .internal("database task failed")?
 }
 
 /// `PRAGMA data_version`: changes on this connection only when another connection
@@ -251,6 +251,7 @@ fn open_connection(path: &Path, writer: bool) -> anyhow::Result<Connection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     #[tokio::test]
     async fn write_rolls_back_on_error_and_readers_see_commits() {

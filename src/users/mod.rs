@@ -20,13 +20,7 @@ pub async fn reset_password(store: &Store, user: &str) -> Result<String> {
             crate::audit::record(
                 tx,
                 &crate::audit::Actor::system(),
-                &crate::audit::Entry {
-                    action: "users.reset_password",
-                    target_type: Some("user"),
-                    target_id: Some(&u.id),
-                    success: true,
-                    details: None,
-                },
+                &crate::audit::Entry::new("users.reset_password").on("user", &u.id),
             )
         })
         .await?;
@@ -135,20 +129,6 @@ fn validate_full_name(s: &str) -> Result<()> {
     Ok(())
 }
 
-fn audited(tx: &Connection, actor: &Actor, action: &str, user_id: &str) -> Result<()> {
-    audit::record(
-        tx,
-        actor,
-        &Entry {
-            action,
-            target_type: Some("user"),
-            target_id: Some(user_id),
-            success: true,
-            details: None,
-        },
-    )
-}
-
 fn load(tx: &Connection, id: &str) -> Result<User> {
     store::get(tx, id)?.ok_or_else(|| Error::not_found("user", id))
 }
@@ -207,7 +187,7 @@ pub async fn create(app: &App, actor: &Actor, req: CreateUser) -> Result<User> {
     app.store
         .write(move |tx| {
             let u = store::insert(tx, &new)?;
-            audited(tx, &actor, "users.create", &u.id)?;
+            audit::record(tx, &actor, &Entry::new("users.create").on("user", &u.id))?;
             Ok(u)
         })
         .await
@@ -294,13 +274,9 @@ pub async fn update(app: &App, actor: &Actor, id: &str, changes: UserChanges) ->
             audit::record(
                 tx,
                 &actor,
-                &Entry {
-                    action: "users.update",
-                    target_type: Some("user"),
-                    target_id: Some(&user.id),
-                    success: true,
-                    details: Some(serde_json::json!({ "fields": fields })),
-                },
+                &audit::Entry::new("users.update")
+                    .on("user", &user.id)
+                    .details(serde_json::json!({ "fields": fields })),
             )?;
             load(tx, &user.id)
         })
@@ -321,7 +297,7 @@ pub async fn delete(app: &App, who: &Principal, id: &str) -> Result<()> {
             }
             tx.execute("DELETE FROM users WHERE id = ?1", [&user.id])?;
             keep_an_admin(tx)?;
-            audited(tx, &actor, "users.delete", &user.id)
+            audit::record(tx, &actor, &Entry::new("users.delete").on("user", &user.id))
         })
         .await
 }
@@ -342,7 +318,11 @@ pub async fn add_role(app: &App, actor: &Actor, id: &str, role: &str) -> Result<
                 "UPDATE users SET updated_at = ?1 WHERE id = ?2",
                 params![crate::time::now_rfc3339(), user.id],
             )?;
-            audited(tx, &actor, "users.add_role", &user.id)?;
+            audit::record(
+                tx,
+                &actor,
+                &Entry::new("users.add_role").on("user", &user.id),
+            )?;
             load(tx, &user.id)
         })
         .await
@@ -372,7 +352,11 @@ pub async fn remove_role(app: &App, actor: &Actor, id: &str, role: &str) -> Resu
                 "UPDATE users SET updated_at = ?1 WHERE id = ?2",
                 params![crate::time::now_rfc3339(), user.id],
             )?;
-            audited(tx, &actor, "users.remove_role", &user.id)
+            audit::record(
+                tx,
+                &actor,
+                &Entry::new("users.remove_role").on("user", &user.id),
+            )
         })
         .await
 }
@@ -408,7 +392,11 @@ pub async fn change_password(
     app.store
         .write(move |tx| {
             store::set_password(tx, &uid, &hash, "password changed")?;
-            audited(tx, &actor, "users.change_password", &uid)
+            audit::record(
+                tx,
+                &actor,
+                &Entry::new("users.change_password").on("user", &uid),
+            )
         })
         .await
 }
@@ -421,7 +409,11 @@ pub async fn reset_mfa(app: &App, actor: &Actor, id: &str) -> Result<()> {
         .write(move |tx| {
             let user = load(tx, &id)?;
             crate::auth::mfa::clear(tx, &user.id)?;
-            audited(tx, &actor, "users.reset_mfa", &user.id)
+            audit::record(
+                tx,
+                &actor,
+                &Entry::new("users.reset_mfa").on("user", &user.id),
+            )
         })
         .await
 }

@@ -1,7 +1,7 @@
 //! SQL for users and their roles.
 
 use super::model::{NewUser, User};
-use crate::error::{Error, Result};
+use crate::error::{Error, Internal, Result};
 use rusqlite::{Connection, OptionalExtension, Row};
 
 pub const COLUMNS: &str = "u.id, u.username, u.email, u.full_name, u.status, u.mfa_enabled, u.created_at, u.updated_at, u.last_login_at";
@@ -62,7 +62,7 @@ pub fn insert(conn: &Connection, new: &NewUser) -> Result<User> {
             [&id, role.as_str()],
         )?;
     }
-    get(conn, &id)?.ok_or_else(|| Error::internal(anyhow::anyhow!("user vanished after insert")))
+    get(conn, &id)?.internal("user vanished after insert")
 }
 
 /// A user by id, or by username (case-insensitive), with roles.

@@ -11,7 +11,7 @@
 pub mod key;
 pub mod seal;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Internal, Result};
 use crate::store::Store;
 use anyhow::{Context, bail};
 use key::{KeySource, MasterKey};
@@ -180,8 +180,7 @@ impl Vault {
         let vault = self.clone();
         store
             .read(move |c| {
-                let (kid, check) = recorded_key(c)?
-                    .ok_or_else(|| Error::internal(anyhow::anyhow!("no vault key recorded")))?;
+                let (kid, check) = recorded_key(c)?.internal("no vault key recorded")?;
                 vault.open(check_row(&kid), &check).map(|_| ())
             })
             .await

@@ -96,20 +96,6 @@ pub struct AccessChanges {
     pub is_active: Option<bool>,
 }
 
-fn audited(tx: &Connection, actor: &Actor, action: &str, kind: &str, id: &str) -> Result<()> {
-    audit::record(
-        tx,
-        actor,
-        &Entry {
-            action,
-            target_type: Some(kind),
-            target_id: Some(id),
-            success: true,
-            details: None,
-        },
-    )
-}
-
 fn validate_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -204,7 +190,11 @@ pub async fn update_organization(
                     params![s.to_string(), now],
                 )?;
             }
-            audited(tx, &actor, "organization.update", "organization", "1")
+            audit::record(
+                tx,
+                &actor,
+                &Entry::new("organization.update").on("organization", "1"),
+            )
         })
         .await?;
     organization(app).await
@@ -311,7 +301,7 @@ pub async fn create(
                 "INSERT INTO workspaces (id, name, description, created_by, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
                 params![id, name, description.unwrap_or_default(), actor.user_id, now],
             )?;
-            audited(tx, &actor, "workspaces.create", "workspace", &id)?;
+            audit::record(tx, &actor, &Entry::new("workspaces.create").on("workspace", &id))?;
             load(tx, &id)
         })
         .await
@@ -365,7 +355,11 @@ pub async fn update(app: &App, actor: &Actor, id: &str, ch: WorkspaceChanges) ->
                 "UPDATE workspaces SET updated_at = ?1 WHERE id = ?2",
                 params![now, w.id],
             )?;
-            audited(tx, &actor, "workspaces.update", "workspace", &w.id)?;
+            audit::record(
+                tx,
+                &actor,
+                &Entry::new("workspaces.update").on("workspace", &w.id),
+            )?;
             load(tx, &w.id)
         })
         .await
@@ -377,7 +371,11 @@ pub async fn delete(app: &App, actor: &Actor, id: &str) -> Result<()> {
         .write(move |tx| {
             let w = load(tx, &id)?;
             tx.execute("DELETE FROM workspaces WHERE id = ?1", [&w.id])?;
-            audited(tx, &actor, "workspaces.delete", "workspace", &w.id)
+            audit::record(
+                tx,
+                &actor,
+                &Entry::new("workspaces.delete").on("workspace", &w.id),
+            )
         })
         .await
 }
@@ -435,7 +433,7 @@ pub async fn set_member(
                  ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
                 params![w.id, u.id, role, crate::time::now_rfc3339()],
             )?;
-            audited(tx, &actor, "workspaces.set_member", "workspace", &w.id)
+            audit::record(tx, &actor, &Entry::new("workspaces.set_member").on("workspace", &w.id))
         })
         .await?;
     members(app, id).await
@@ -453,7 +451,7 @@ pub async fn remove_member(app: &App, actor: &Actor, id: &str, user: &str) -> Re
             if n == 0 {
                 return Err(Error::not_found("member", &user));
             }
-            audited(tx, &actor, "workspaces.remove_member", "workspace", &w.id)
+            audit::record(tx, &actor, &Entry::new("workspaces.remove_member").on("workspace", &w.id))
         })
         .await
 }
@@ -586,7 +584,7 @@ pub async fn grant(
                     now
                 ],
             )?;
-            audited(tx, &actor, "workspaces.grant", "workspace", &w.id)?;
+            audit::record(tx, &actor, &Entry::new("workspaces.grant").on("workspace", &w.id))?;
             load_access(tx, &w.id, &aid)
         })
         .await
@@ -634,7 +632,11 @@ pub async fn update_access(
             if let Some(v) = &ch.is_active {
                 set("is_active", v)?;
             }
-            audited(tx, &actor, "workspaces.update_access", "workspace", &w.id)?;
+            audit::record(
+                tx,
+                &actor,
+                &Entry::new("workspaces.update_access").on("workspace", &w.id),
+            )?;
             load_access(tx, &w.id, &a.id)
         })
         .await
@@ -686,7 +688,11 @@ pub async fn revoke(app: &App, actor: &Actor, id: &str, access: &str) -> Result<
             let w = load(tx, &wid)?;
             let a = load_access(tx, &w.id, &aid)?;
             tx.execute("DELETE FROM workspace_access WHERE id = ?1", [&a.id])?;
-            audited(tx, &actor, "workspaces.revoke", "workspace", &w.id)
+            audit::record(
+                tx,
+                &actor,
+                &Entry::new("workspaces.revoke").on("workspace", &w.id),
+            )
         })
         .await
 }
