@@ -108,7 +108,7 @@ async fn open(dir: &std::path::Path) -> mcpd::app::AppState {
         },
         ..Default::default()
     };
-    mcpd::app::App::open(config).await.expect("open")
+    mcpd::daemon::open(config).await.expect("open")
 }
 
 /// How rows are written.

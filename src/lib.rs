@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod configuration;
+pub mod daemon;
 pub mod docker;
 pub mod error;
 pub mod fsutil;

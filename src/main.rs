@@ -53,15 +53,15 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { .. } => {
                 let loader = cli.clone();
-                mcpd::app::serve(config, Box::new(move || loader.load_config())).await
+                mcpd::daemon::serve(config, Box::new(move || loader.load_config())).await
             }
-            Command::Init => mcpd::app::App::open(config)
+            Command::Init => mcpd::daemon::open(config)
                 .await
                 .map(|_| println!("initialised")),
             Command::Admin {
                 command: AdminCommand::ResetPassword { user },
             } => {
-                let app = mcpd::app::App::open(config).await?;
+                let app = mcpd::daemon::open(config).await?;
                 let password = mcpd::users::reset_password(&app.store, &user).await?;
                 println!("{password}");
                 Ok(())
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
             Command::Vault {
                 command: VaultCommand::RotateKey,
             } => {
-                let app = mcpd::app::App::open(config).await?;
+                let app = mcpd::daemon::open(config).await?;
                 let (old, new, n) = app.vault.rotate(&app.store).await?;
                 println!("master key rotated: {old} -> {new}, {n} values re-sealed");
                 Ok(())
@@ -107,7 +107,8 @@ async fn backup(config: mcpd::config::Config, command: BackupCommand) -> anyhow:
                 include_config: !no_config,
                 ..BackupOptions::default()
             };
-            let b = offline::create(config, opts, passphrase_file.as_deref(), recipient).await?;
+            let app = mcpd::daemon::open(config).await?;
+            let b = offline::create(&app, opts, passphrase_file.as_deref(), recipient).await?;
             println!(
                 "{} {} bytes sha256 {}",
                 dir.join(b.file_name.unwrap_or_default()).display(),
@@ -116,7 +117,7 @@ async fn backup(config: mcpd::config::Config, command: BackupCommand) -> anyhow:
             );
         }
         BackupCommand::List => {
-            let app = mcpd::app::App::open(config).await?;
+            let app = mcpd::daemon::open(config).await?;
             let q = mcpd::store::list::ListQuery {
                 limit: mcpd::store::list::MAX_LIMIT,
                 ..Default::default()

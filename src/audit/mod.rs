@@ -118,7 +118,7 @@ pub fn record(conn: &Connection, actor: &Actor, e: &Entry) -> crate::error::Resu
             e.target_id,
             if e.success { "success" } else { "failure" },
             actor.client_addr,
-            crate::http::request_id::current(),
+            crate::telemetry::request_id::current(),
             e.details.as_ref().map(|d| d.to_string()),
         ],
     )?;

@@ -5,7 +5,7 @@
 
 use super::archive::{self, Unseal};
 use super::restore;
-use crate::app::App;
+use crate::app::AppState;
 use crate::config::Config;
 use crate::vault::key;
 use anyhow::{Context, bail};
@@ -395,26 +395,26 @@ fn stage_chain(
     Ok(chain)
 }
 
-/// `mcpd backup create`: one backup with the daemon stopped; prints the archive path.
+/// `mcpd backup create`: one backup with the daemon stopped, on `app` opened by the
+/// caller; waits for the app's tasks and returns the finished backup.
 pub async fn create(
-    config: Config,
+    app: &AppState,
     opts: super::BackupOptions,
     passphrase_file: Option<&Path>,
     recipient: Option<String>,
 ) -> anyhow::Result<super::Backup> {
-    let app = App::open(config).await?;
     let passphrase = passphrase_file
         .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
         .transpose()?
         .map(|s| s.trim_end_matches(['\r', '\n']).to_string());
-    let seal = super::choose_seal(&app, opts.encrypt, passphrase, recipient)
+    let seal = super::choose_seal(app, opts.encrypt, passphrase, recipient)
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
-    let b = super::create(&app, &crate::audit::Actor::system(), opts, seal, None)
+    let b = super::create(app, &crate::audit::Actor::system(), opts, seal, None)
         .await
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
     app.tasks.close();
     app.tasks.wait().await;
-    let b = super::get(&app, &b.id)
+    let b = super::get(app, &b.id)
         .await
         .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
     app.store.checkpoint().await.ok();

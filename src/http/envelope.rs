@@ -28,7 +28,7 @@ pub struct Pagination {
 impl Meta {
     pub fn now(pagination: Option<Pagination>) -> Meta {
         Meta {
-            request_id: super::request_id::current(),
+            request_id: crate::telemetry::request_id::current(),
             timestamp: crate::time::now_rfc3339(),
             version: API_VERSION,
             pagination,

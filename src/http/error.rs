@@ -104,7 +104,7 @@ pub fn envelope_bytes(e: &Error, request_id: String) -> Vec<u8> {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = status_of(self.code);
-        let request_id = super::request_id::current();
+        let request_id = crate::telemetry::request_id::current();
         if status.is_server_error() {
             match &self.source {
                 Some(src) => {

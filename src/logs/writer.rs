@@ -13,10 +13,12 @@
 //! (and after it stopped at shutdown) rows are written one transaction each.
 
 use super::NewRequestLog;
-use crate::app::App;
 use crate::error::{Error, Result};
+use crate::store::Store;
 use std::sync::OnceLock;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Most rows written in one transaction.
 pub const MAX_BATCH: usize = 256;
@@ -27,15 +29,27 @@ struct Job {
     done: oneshot::Sender<Result<String>>,
 }
 
-/// The handle executions write through (in [`App`]).
-#[derive(Default)]
+/// The handle executions write through (in [`crate::app::App`]).
 pub struct Writer {
+    store: Store,
+    /// Longest argument or result payload kept per row, in bytes.
+    cap: usize,
     queue: OnceLock<mpsc::UnboundedSender<Job>>,
 }
 
 impl Writer {
+    /// A writer into `store` keeping payloads up to `cap` bytes; rows are written one
+    /// transaction each until [`Writer::start`].
+    pub fn new(store: Store, cap: usize) -> Writer {
+        Writer {
+            store,
+            cap,
+            queue: OnceLock::new(),
+        }
+    }
+
     /// Writes `entry` and returns its id (`rlog_…`) once committed.
-    pub async fn write(&self, app: &App, entry: NewRequestLog) -> Result<String> {
+    pub async fn write(&self, entry: NewRequestLog) -> Result<String> {
         let entry = match self.queue.get() {
             Some(queue) => {
                 let (done, committed) = oneshot::channel();
@@ -53,25 +67,30 @@ impl Writer {
             }
             None => entry,
         };
-        let cap = app.config.mcp.request_log_payload_cap_bytes;
-        app.store
+        let cap = self.cap;
+        self.store
             .write_untracked(move |tx| super::store::insert(tx, &entry, cap))
             .await
     }
 
-    /// Starts the writer task on `app.tasks`. It stops on `app.shutdown` after writing
-    /// every row already queued. Calling it again does nothing.
-    pub fn start(app: &crate::app::AppState) {
+    /// Starts the writer task on `tasks`. It stops on `shutdown` after writing every
+    /// row already queued. Calling it again does nothing.
+    pub fn start(&self, tasks: &TaskTracker, shutdown: CancellationToken) {
         let (tx, rx) = mpsc::unbounded_channel();
-        if app.request_logs.queue.set(tx).is_err() {
+        if self.queue.set(tx).is_err() {
             return;
         }
-        let app2 = app.clone();
-        app.tasks.spawn(run(app2, rx));
+        let (store, cap) = (self.store.clone(), self.cap);
+        tasks.spawn(run(store, cap, shutdown, rx));
     }
 }
 
-async fn run(app: crate::app::AppState, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn run(
+    store: Store,
+    cap: usize,
+    shutdown: CancellationToken,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         tokio::select! {
@@ -80,26 +99,24 @@ async fn run(app: crate::app::AppState, mut rx: mpsc::UnboundedReceiver<Job>) {
                 if n == 0 {
                     return;
                 }
-                commit(&app, std::mem::take(&mut batch)).await;
+                commit(&store, cap, std::mem::take(&mut batch)).await;
             }
-            _ = app.shutdown.cancelled() => break,
+            _ = shutdown.cancelled() => break,
         }
     }
     // Shutdown: refuse new rows (they are written directly), finish the queued ones.
     rx.close();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        commit(&app, std::mem::take(&mut batch)).await;
+        commit(&store, cap, std::mem::take(&mut batch)).await;
     }
 }
 
 /// Writes one batch in one transaction and tells each waiter.
-async fn commit(app: &App, batch: Vec<Job>) {
-    let cap = app.config.mcp.request_log_payload_cap_bytes;
+async fn commit(store: &Store, cap: usize, batch: Vec<Job>) {
     let (entries, waiters): (Vec<NewRequestLog>, Vec<_>) =
         batch.into_iter().map(|j| (j.entry, j.done)).unzip();
     let n = entries.len();
-    let written = app
-        .store
+    let written = store
         .write_untracked(move |tx| super::store::insert_many(tx, &entries, cap))
         .await;
     match written {

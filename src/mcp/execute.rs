@@ -200,7 +200,7 @@ async fn ensure_listed(
 /// Writes the request log row of one execution and returns its id. A failure to log
 /// is reported in the daemon log but does not fail the call.
 async fn log(app: &App, entry: NewRequestLog) -> String {
-    match app.request_logs.write(app, entry).await {
+    match app.request_logs.write(entry).await {
         Ok(id) => id,
         Err(e) => {
             tracing::error!(error = %e, "could not write a request log row");

@@ -19,7 +19,6 @@ use bollard::Docker;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
-pub use super::reconcile::{reconcile, refresh_status};
 
 /// `desired_state` of a service that should run.
 pub const DESIRED_RUNNING: &str = "running";

@@ -214,8 +214,8 @@ async fn run_blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
     // Audit rows written in `f` carry the request's id.
-    let id = crate::http::request_id::in_request();
-    tokio::task::spawn_blocking(move || crate::http::request_id::with_blocking(id, f))
+    let id = crate::telemetry::request_id::in_request();
+    tokio::task::spawn_blocking(move || crate::telemetry::request_id::with_blocking(id, f))
         .await
         .internal("database task failed")?
 }

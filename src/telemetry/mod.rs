@@ -17,6 +17,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::reload;
 use tracing_subscriber::util::SubscriberInitExt;
 
+pub mod request_id;
+
 const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
 /// Lets SIGHUP change the level without restarting (for every output: one filter).

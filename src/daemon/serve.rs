@@ -1,0 +1,104 @@
+//! `mcpd serve`: binds TLS, starts the background tasks of every domain, serves the
+//! router until SIGTERM/SIGINT, then drains requests and stops the tasks.
+
+use crate::app::LISTEN_ADDR_FILE;
+use crate::config::Config;
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Runs the daemon until SIGTERM/SIGINT: binds TLS, writes `listen-addr`, notifies
+/// systemd, serves (SIGHUP reloads through `reload`), then drains requests (bounded), stops tasks and checkpoints the DB.
+pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyhow::Result<()> {
+    // Handlers first: a signal that arrives during start-up is then handled once the
+    // daemon runs instead of killing it half-way (the default action).
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    let app = super::open(config).await?;
+    let cfg = &app.config.server;
+    let tls_files = crate::http::tls::resolve(cfg)?;
+    let fp = crate::http::tls::fingerprint(&tls_files.cert)?;
+    let tls = crate::http::tls::rustls_config(&tls_files)?;
+
+    let listener = std::net::TcpListener::bind(cfg.listen)
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    crate::fsutil::write_private(
+        &cfg.data_dir.join(LISTEN_ADDR_FILE),
+        format!("{addr}\n").as_bytes(),
+    )?;
+    tracing::info!(%addr, tls_sha256 = %fp, "mcpd listening on https://{addr}/api/v1");
+
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let router = super::router(app.clone());
+    let status = format!("listening on https://{addr}/api/v1");
+    crate::systemd::spawn_reload(&app, tls.clone(), reload, hup, status.clone());
+    crate::systemd::spawn_watchdog(&app);
+    crate::auth::session::spawn_cleanup(&app);
+    crate::usage::retention::spawn(&app);
+    crate::backups::recover(&app).await?;
+    crate::backups::schedule::spawn(&app);
+    let server = axum_server::from_tcp_rustls(listener, tls)?
+        // Small streamed writes (MCP responses over SSE on /mcp) must not wait for
+        // Nagle's algorithm and the peer's delayed ACK (~40 ms each).
+        // hyper's own answers to requests it cannot parse leave in the envelope too.
+        .map(|rustls| {
+            crate::http::conn::Acceptor::new(
+                rustls.acceptor(axum_server::accept::NoDelayAcceptor::new()),
+            )
+        })
+        .handle(handle.clone())
+        .serve(router.into_make_service_with_connect_info::<SocketAddr>());
+
+    crate::services::events::spawn(app.clone());
+    app.request_logs.start(&app.tasks, app.shutdown.clone());
+    crate::mcp::manager::spawn_background(&app);
+    crate::catalog::announce(&app).await;
+    let _ = sd_notify::notify(
+        false,
+        &[
+            sd_notify::NotifyState::Ready,
+            sd_notify::NotifyState::Status(&status),
+        ],
+    );
+    let grace = Duration::from_secs(cfg.shutdown_grace_s);
+    let watcher = {
+        let app = app.clone();
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+            tracing::info!(
+                "shutting down: draining requests for up to {}s",
+                grace.as_secs()
+            );
+            let _ = sd_notify::notify(
+                false,
+                &[
+                    sd_notify::NotifyState::Stopping,
+                    sd_notify::NotifyState::Status("draining requests"),
+                ],
+            );
+            app.shutdown.cancel();
+            handle.graceful_shutdown(Some(grace));
+        })
+    };
+    server.await.context("serving")?;
+    watcher.abort();
+    app.shutdown.cancel();
+    app.tasks.close();
+    if tokio::time::timeout(Duration::from_secs(10), app.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("background tasks did not stop within 10s");
+    }
+    app.store.checkpoint().await.ok();
+    tracing::info!("mcpd stopped");
+    Ok(())
+}
