@@ -2,6 +2,7 @@
 //! transaction as the change it records where there is one.
 
 pub mod api;
+pub mod store;
 
 use crate::auth::principal::Principal;
 use crate::store::Store;
@@ -103,26 +104,10 @@ pub async fn record_alone(store: &Store, actor: Actor, entry: Entry) {
     }
 }
 
-/// Appends an entry using `conn` (pass the transaction of the change being recorded).
+/// Appends an entry using `conn` (pass the transaction of the change being recorded),
+/// stamped with a fresh `aud_` id, the time and the current request id.
 pub fn record(conn: &Connection, actor: &Actor, e: &Entry) -> crate::error::Result<()> {
-    conn.execute(
-        "INSERT INTO audit_log (id, timestamp, actor_user_id, actor_api_key_id, action, target_type, target_id, outcome, client_addr, request_id, details)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        rusqlite::params![
-            crate::ids::new_id("aud"),
-            crate::time::now_rfc3339(),
-            actor.user_id,
-            actor.api_key_id,
-            e.action,
-            e.target_type,
-            e.target_id,
-            if e.success { "success" } else { "failure" },
-            actor.client_addr,
-            crate::telemetry::request_id::current(),
-            e.details.as_ref().map(|d| d.to_string()),
-        ],
-    )?;
-    Ok(())
+    store::insert(conn, actor, e)
 }
 
 /// An audit entry as `GET /audit` shows it.
@@ -141,66 +126,20 @@ pub struct AuditEntry {
     pub details: Option<Value>,
 }
 
-const LIST: crate::store::list::ListSpec = {
-    use crate::store::list::{Field, FieldKind, ListSpec, Order};
-    ListSpec {
-        fields: &[
-            Field::new("timestamp", "a.timestamp", FieldKind::Time),
-            Field::new("actor_user_id", "a.actor_user_id", FieldKind::Text),
-            Field::new("actor_api_key_id", "a.actor_api_key_id", FieldKind::Text),
-            Field::new("action", "a.action", FieldKind::Text),
-            Field::new("target_type", "a.target_type", FieldKind::Text),
-            Field::new("target_id", "a.target_id", FieldKind::Text),
-            Field::new("outcome", "a.outcome", FieldKind::Text),
-            Field::new("request_id", "a.request_id", FieldKind::Text),
-        ],
-        default_sort: "a.timestamp",
-        default_order: Order::Desc,
-    }
-};
-
-/// Audit entries, newest first by default; `from`/`to` bound the timestamp (RFC 3339).
+/// Audit entries, newest first by default; `from`/`to` bound the timestamp (RFC 3339;
+/// `from` inclusive, `to` exclusive). Filters and sorts: see [`store::LIST`].
 pub async fn list(
     store: &crate::store::Store,
     mut q: crate::store::list::ListQuery,
 ) -> crate::error::Result<crate::store::list::Page<AuditEntry>> {
     use crate::error::Error;
-    use rusqlite::types::Value as Sql;
     let mut bounds = Vec::new();
-    for (name, op) in [("from", ">="), ("to", "<")] {
+    for (name, op) in [("from", store::Bound::From), ("to", store::Bound::To)] {
         if let Some(v) = q.take(name) {
             let t = crate::time::parse_rfc3339(&v)
                 .ok_or_else(|| Error::field(name, "must be an RFC 3339 time"))?;
             bounds.push((op, crate::time::format_rfc3339(t)));
         }
     }
-    let mut parts = q.sql(&LIST)?;
-    for (op, t) in bounds {
-        parts = parts.and(&format!("a.timestamp {op} ?"), [Sql::Text(t)]);
-    }
-    store
-        .read(move |c| {
-            parts.query(
-                c,
-                "a.id, a.timestamp, a.actor_user_id, a.actor_api_key_id, a.action, a.target_type, a.target_id, a.outcome, a.client_addr, a.request_id, a.details",
-                "audit_log a",
-                |r| {
-                    let details: Option<String> = r.get(10)?;
-                    Ok(AuditEntry {
-                        id: r.get(0)?,
-                        timestamp: r.get(1)?,
-                        actor_user_id: r.get(2)?,
-                        actor_api_key_id: r.get(3)?,
-                        action: r.get(4)?,
-                        target_type: r.get(5)?,
-                        target_id: r.get(6)?,
-                        outcome: r.get(7)?,
-                        client_addr: r.get(8)?,
-                        request_id: r.get(9)?,
-                        details: details.and_then(|d| serde_json::from_str(&d).ok()),
-                    })
-                },
-            )
-        })
-        .await
+    store.read(move |c| store::list(c, &q, &bounds)).await
 }

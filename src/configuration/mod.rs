@@ -10,13 +10,15 @@
 
 pub mod api;
 pub mod refs;
+pub mod store;
 
 use crate::app::App;
 use crate::audit::{self, Actor, Entry};
 use crate::error::{Error, ErrorCode, Internal, Result};
-use crate::store::list::{Field, FieldKind, ListQuery, ListSpec, Order, Page};
+use crate::services::store as services_store;
+use crate::store::list::{ListQuery, Page};
 use crate::vault::seal::RowRef;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -93,44 +95,13 @@ fn validate_scope(conn: &Connection, scope: &str) -> Result<()> {
             "must be 'global' or 'service:<service id>'",
         ));
     };
-    let exists: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM services WHERE id = ?1)",
-        [id],
-        |r| r.get(0),
-    )?;
-    if !exists {
+    if services_store::find(conn, id)?.is_none_or(|s| s.id != id) {
         return Err(Error::field(
             "scope",
             format!("service '{id}' does not exist"),
         ));
     }
     Ok(())
-}
-
-const COLUMNS: &str = "c.key, c.value, c.sealed_value, c.scope, c.description, c.version, c.created_at, c.updated_at, c.updated_by";
-
-/// Reads a row; secret values stay sealed here (`value` = the sealed text) and are
-/// masked or opened by the caller.
-fn from_row(r: &Row<'_>) -> rusqlite::Result<(ConfigEntry, Option<String>)> {
-    let sealed: Option<String> = r.get(2)?;
-    let value: Option<String> = r.get(1)?;
-    let value = value
-        .and_then(|v| serde_json::from_str(&v).ok())
-        .unwrap_or(Value::Null);
-    Ok((
-        ConfigEntry {
-            key: r.get(0)?,
-            value,
-            secret: sealed.is_some(),
-            scope: r.get(3)?,
-            description: r.get(4)?,
-            version: r.get(5)?,
-            created_at: r.get(6)?,
-            updated_at: r.get(7)?,
-            updated_by: r.get(8)?,
-        },
-        sealed,
-    ))
 }
 
 fn masked((mut e, sealed): (ConfigEntry, Option<String>)) -> ConfigEntry {
@@ -140,25 +111,11 @@ fn masked((mut e, sealed): (ConfigEntry, Option<String>)) -> ConfigEntry {
     e
 }
 
-const LIST: ListSpec = ListSpec {
-    fields: &[
-        Field::new("key", "c.key", FieldKind::Text),
-        Field::new("scope", "c.scope", FieldKind::Text),
-        Field::new("secret", "(c.sealed_value IS NOT NULL)", FieldKind::Bool),
-        Field::new("updated_at", "c.updated_at", FieldKind::Time),
-        Field::new("created_at", "c.created_at", FieldKind::Time),
-        Field::new("updated_by", "c.updated_by", FieldKind::Text),
-    ],
-    default_sort: "c.key",
-    default_order: Order::Asc,
-};
-
 /// Entries matching the query, secrets masked. Besides the fields of [`LIST`]:
 /// `scope=service` matches every service scope, `service=<id or name>` one service's,
 /// and `search=<text>` a substring of the key, the description or a non-secret value
 /// (seed 003's filters).
 pub async fn list(app: &App, mut q: ListQuery) -> Result<Page<ConfigEntry>> {
-    use rusqlite::types::Value as Sql;
     let any_service = q
         .filters
         .iter()
@@ -168,45 +125,25 @@ pub async fn list(app: &App, mut q: ListQuery) -> Result<Page<ConfigEntry>> {
     }
     let service = q.take("service");
     let search = q.take("search");
-    let mut parts = q.sql(&LIST)?;
-    if any_service {
-        parts = parts.and("c.scope LIKE 'service:%'", []);
-    }
-    if let Some(s) = service {
-        parts = parts.and(
-            "c.scope = 'service:' || COALESCE((SELECT id FROM services WHERE id = ? OR name = ?), '')",
-            [Sql::Text(s.clone()), Sql::Text(s)],
-        );
-    }
-    if let Some(text) = search {
-        let pattern = format!(
-            "%{}%",
-            text.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        parts = parts.and(
-            "(c.key LIKE ? ESCAPE '\\' OR c.description LIKE ? ESCAPE '\\' OR c.value LIKE ? ESCAPE '\\')",
-            [Sql::Text(pattern.clone()), Sql::Text(pattern.clone()), Sql::Text(pattern)],
-        );
-    }
     app.store
         .read(move |c| {
-            Ok(parts
-                .query(c, COLUMNS, "config_entries c", from_row)?
-                .map(masked))
+            // An unknown service matches nothing.
+            let service_id = match service {
+                Some(s) => Some(
+                    services_store::find(c, &s)?
+                        .map(|r| r.id)
+                        .unwrap_or_default(),
+                ),
+                None => None,
+            };
+            let narrowing = store::Narrowing {
+                any_service,
+                service_id,
+                search,
+            };
+            Ok(store::list(c, &q, narrowing)?.map(masked))
         })
         .await
-}
-
-fn load(conn: &Connection, key: &str) -> Result<Option<(ConfigEntry, Option<String>)>> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM config_entries c WHERE c.key = ?1"),
-            [key],
-            from_row,
-        )
-        .optional()?)
 }
 
 /// One entry; with `reveal` the secret value is opened and the reveal audited (the
@@ -216,7 +153,8 @@ pub async fn get(app: &App, actor: &Actor, key: &str, reveal: bool) -> Result<Co
     let vault = app.vault.clone();
     let actor = actor.clone();
     let run = move |c: &Connection| -> Result<ConfigEntry> {
-        let (mut e, sealed) = load(c, &key)?.ok_or_else(|| Error::not_found("config key", &key))?;
+        let (mut e, sealed) =
+            store::load(c, &key)?.ok_or_else(|| Error::not_found("config key", &key))?;
         match sealed {
             Some(s) if reveal => {
                 let clear = vault.open_string(sealed_row(&key), &s)?;
@@ -252,7 +190,7 @@ fn put_in(
             format!("larger than {MAX_VALUE_BYTES} bytes"),
         ));
     }
-    let existing = load(tx, &w.key)?;
+    let existing = store::load(tx, &w.key)?;
     if let Some(v) = if_match {
         let current = existing.as_ref().map(|(e, _)| e.version);
         if current != Some(v) {
@@ -289,20 +227,20 @@ fn put_in(
         (Some(text), None)
     };
     let now = crate::time::now_rfc3339();
-    let by = actor.user_id.clone();
     let created = old.is_none();
+    let row = store::Write {
+        key: &w.key,
+        value: value.as_deref(),
+        sealed: sealed.as_deref(),
+        scope: &scope,
+        description: &description,
+        by: actor.user_id.as_deref(),
+        now: &now,
+    };
     if created {
-        tx.execute(
-            "INSERT INTO config_entries (key, value, sealed_value, scope, description, version, created_at, updated_at, updated_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6, ?7)",
-            params![w.key, value, sealed, scope, description, now, by],
-        )?;
+        store::insert(tx, &row)?;
     } else {
-        tx.execute(
-            "UPDATE config_entries SET value = ?2, sealed_value = ?3, scope = ?4, description = ?5,
-               version = version + 1, updated_at = ?6, updated_by = ?7 WHERE key = ?1",
-            params![w.key, value, sealed, scope, description, now, by],
-        )?;
+        store::update(tx, &row)?;
     }
     audit::record(
         tx,
@@ -315,7 +253,7 @@ fn put_in(
         .on("config", &w.key)
         .details(serde_json::json!({"secret": secret, "scope": scope})),
     )?;
-    let row = load(tx, &w.key)?.internal("entry vanished")?;
+    let row = store::load(tx, &w.key)?.internal("entry vanished")?;
     Ok((masked(row), created))
 }
 
@@ -382,32 +320,16 @@ pub struct Dependent {
 
 /// Services whose env refers to `key` (`${secret:<key>}`).
 pub fn dependents(conn: &Connection, key: &str) -> Result<Vec<Dependent>> {
-    let mut stmt =
-        conn.prepare("SELECT id, name, spec, desired_state FROM services ORDER BY name")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (id, name, spec, desired) = row?;
-        let env: std::collections::BTreeMap<String, String> = serde_json::from_str::<Value>(&spec)?
-            .get("env")
-            .cloned()
-            .and_then(|e| serde_json::from_value(e).ok())
-            .unwrap_or_default();
-        if refs::env_references(&env, key) {
-            out.push(Dependent {
-                id,
-                name,
-                running: desired == "running",
-            });
-        }
-    }
+    let mut out: Vec<Dependent> = services_store::all(conn)?
+        .into_iter()
+        .filter(|s| refs::env_references(&s.spec.env, key))
+        .map(|s| Dependent {
+            running: s.desired_state == "running",
+            name: s.spec.name,
+            id: s.id,
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 
@@ -447,8 +369,7 @@ pub async fn delete(app: &App, actor: &Actor, key: &str) -> Result<()> {
                     names.join(", ")
                 )));
             }
-            let n = tx.execute("DELETE FROM config_entries WHERE key = ?1", [&key])?;
-            if n == 0 {
+            if !store::delete(tx, &key)? {
                 return Err(Error::not_found("config key", &key));
             }
             audit::record(tx, &actor, &Entry::new("config.delete").on("config", &key))

@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::vault::Vault;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use std::collections::BTreeMap;
 use zeroize::Zeroizing;
 
@@ -78,18 +78,13 @@ pub fn check(conn: &Connection, field: &str, env: &BTreeMap<String, String>) -> 
     for (name, value) in env {
         let parts = parse(value).map_err(|m| Error::field(format!("{field}.{name}"), m))?;
         for p in parts {
-            if let Part::Ref(key) = p {
-                let exists: bool = conn.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM config_entries WHERE key = ?1)",
-                    [key],
-                    |r| r.get(0),
-                )?;
-                if !exists {
-                    return Err(Error::field(
-                        format!("{field}.{name}"),
-                        format!("refers to unknown config key '{key}'"),
-                    ));
-                }
+            if let Part::Ref(key) = p
+                && !super::store::exists(conn, key)?
+            {
+                return Err(Error::field(
+                    format!("{field}.{name}"),
+                    format!("refers to unknown config key '{key}'"),
+                ));
             }
         }
     }
@@ -119,14 +114,7 @@ pub fn resolve(
 }
 
 fn lookup(conn: &Connection, vault: &Vault, key: &str, var: &str) -> Result<Zeroizing<String>> {
-    let row: Option<(Option<String>, Option<String>)> = conn
-        .query_row(
-            "SELECT value, sealed_value FROM config_entries WHERE key = ?1",
-            [key],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let json = match row {
+    let json = match super::store::raw_value(conn, key)? {
         None => {
             return Err(Error::field(
                 format!("env.{var}"),

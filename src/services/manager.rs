@@ -19,7 +19,6 @@ use bollard::Docker;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
-
 /// `desired_state` of a service that should run.
 pub const DESIRED_RUNNING: &str = "running";
 /// `desired_state` of a service that should not run.

@@ -10,12 +10,13 @@
 
 pub mod key;
 pub mod seal;
+pub mod store;
 
 use crate::error::{Error, Internal, Result};
 use crate::store::Store;
 use anyhow::{Context, bail};
 use key::{KeySource, MasterKey};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use seal::{RowRef, SealingKey};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -59,16 +60,6 @@ fn pending_path(p: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// The active key id recorded in the database, if any.
-fn recorded_key(conn: &Connection) -> rusqlite::Result<Option<(String, String)>> {
-    conn.query_row(
-        "SELECT key_id, check_value FROM vault_keys WHERE retired_at IS NULL",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .optional()
-}
-
 impl Vault {
     /// Loads the master key and checks it against the database (blocking: call from
     /// start-up or `spawn_blocking`). First start: creates the key file (data-dir default
@@ -80,7 +71,7 @@ impl Vault {
         configured: Option<&Path>,
     ) -> anyhow::Result<Vault> {
         let source = key::locate(data_dir, configured);
-        let recorded = recorded_key(conn)?;
+        let recorded = store::active_key(conn)?;
         let key = match recorded {
             None => {
                 let key = if source.path.exists() {
@@ -95,10 +86,7 @@ impl Vault {
                 };
                 let sk = SealingKey::new(&key);
                 let check = sk.seal(check_row(sk.id()), CHECK_PLAINTEXT)?;
-                conn.execute(
-                    "INSERT INTO vault_keys (key_id, check_value, created_at) VALUES (?1, ?2, ?3)",
-                    params![sk.id(), check, crate::time::now_rfc3339()],
-                )?;
+                store::insert_key(conn, sk.id(), &check, &crate::time::now_rfc3339())?;
                 key
             }
             Some((kid, check)) => Self::resolve_key(&source, &kid, &check)?,
@@ -180,7 +168,7 @@ impl Vault {
         let vault = self.clone();
         store
             .read(move |c| {
-                let (kid, check) = recorded_key(c)?.internal("no vault key recorded")?;
+                let (kid, check) = store::active_key(c)?.internal("no vault key recorded")?;
                 vault.open(check_row(&kid), &check).map(|_| ())
             })
             .await
@@ -270,18 +258,9 @@ impl Vault {
         key::write(&pending_path(&self.source.path), &new_key)?;
         let n = reseal_all(tx, &old, &new)?;
         let now = crate::time::now_rfc3339();
-        tx.execute(
-            "UPDATE vault_keys SET retired_at = ?1 WHERE retired_at IS NULL",
-            [&now],
-        )?;
-        tx.execute(
-            "INSERT INTO vault_keys (key_id, check_value, created_at) VALUES (?1, ?2, ?3)",
-            params![
-                new.id(),
-                new.seal(check_row(new.id()), CHECK_PLAINTEXT)?,
-                now
-            ],
-        )?;
+        store::retire_active_key(tx, &now)?;
+        let check = new.seal(check_row(new.id()), CHECK_PLAINTEXT)?;
+        store::insert_key(tx, new.id(), &check, &now)?;
         // Swapped while this transaction still holds the writer: every later write seals
         // with the new key.
         let mut ring = self.keys.write().unwrap_or_else(|p| p.into_inner());
@@ -305,14 +284,7 @@ impl Vault {
 fn reseal_all(tx: &Connection, old: &SealingKey, new: &SealingKey) -> anyhow::Result<usize> {
     let mut n = 0;
     for (table, column, id_col) in SEALED_COLUMNS {
-        let rows: Vec<(String, String)> = {
-            let mut stmt = tx.prepare(&format!(
-                "SELECT {id_col}, {column} FROM {table} WHERE {column} IS NOT NULL"
-            ))?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?
-        };
-        for (id, sealed) in rows {
+        for (id, sealed) in store::sealed_values(tx, table, column, id_col)? {
             let row = RowRef {
                 table,
                 column,
@@ -321,10 +293,8 @@ fn reseal_all(tx: &Connection, old: &SealingKey, new: &SealingKey) -> anyhow::Re
             let clear = old
                 .open(row, &sealed)
                 .map_err(|e| anyhow::anyhow!("{table}.{column} of {id}: {e}"))?;
-            tx.execute(
-                &format!("UPDATE {table} SET {column} = ?1 WHERE {id_col} = ?2"),
-                params![new.seal(row, &clear)?, id],
-            )?;
+            let resealed = new.seal(row, &clear)?;
+            store::set_sealed_value(tx, (table, column, id_col), &id, &resealed)?;
             n += 1;
         }
     }
@@ -351,14 +321,7 @@ pub async fn daemon_secret(
                 column: "value",
                 id: name,
             };
-            let sealed: Option<String> = tx
-                .query_row(
-                    "SELECT value FROM daemon_secrets WHERE name = ?1",
-                    [name],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(s) = sealed {
+            if let Some(s) = store::daemon_secret(tx, name)? {
                 return vault.open(row, &s);
             }
             let value = match legacy.as_deref().filter(|p| p.exists()) {
@@ -370,10 +333,8 @@ pub async fn daemon_secret(
                     v
                 }
             };
-            tx.execute(
-                "INSERT INTO daemon_secrets (name, value, created_at) VALUES (?1, ?2, ?3)",
-                params![name, vault.seal(row, &value)?, crate::time::now_rfc3339()],
-            )?;
+            let sealed = vault.seal(row, &value)?;
+            store::insert_daemon_secret(tx, name, &sealed, &crate::time::now_rfc3339())?;
             Ok(value)
         })
         .await?;

@@ -1,0 +1,162 @@
+//! SQL of the `config_entries` table. A row is read with its sealed value beside it
+//! (`(entry, Some(sealed text))` for a secret, whose `entry.value` is then `null`);
+//! masking and opening are the domain's ([`super::get`], [`super::list`]).
+
+use super::ConfigEntry;
+use crate::error::Result;
+use crate::store::list::{Field, FieldKind, ListQuery, ListSpec, Order, Page};
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::Value;
+
+const COLUMNS: &str = "c.key, c.value, c.sealed_value, c.scope, c.description, c.version, c.created_at, c.updated_at, c.updated_by";
+
+/// An entry and, for a secret, its sealed value.
+pub type Stored = (ConfigEntry, Option<String>);
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Stored> {
+    let sealed: Option<String> = r.get(2)?;
+    let value: Option<String> = r.get(1)?;
+    let value = value
+        .and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or(Value::Null);
+    Ok((
+        ConfigEntry {
+            key: r.get(0)?,
+            value,
+            secret: sealed.is_some(),
+            scope: r.get(3)?,
+            description: r.get(4)?,
+            version: r.get(5)?,
+            created_at: r.get(6)?,
+            updated_at: r.get(7)?,
+            updated_by: r.get(8)?,
+        },
+        sealed,
+    ))
+}
+
+/// The filterable and sortable fields of `GET /config`.
+pub const LIST: ListSpec = ListSpec {
+    fields: &[
+        Field::new("key", "c.key", FieldKind::Text),
+        Field::new("scope", "c.scope", FieldKind::Text),
+        Field::new("secret", "(c.sealed_value IS NOT NULL)", FieldKind::Bool),
+        Field::new("updated_at", "c.updated_at", FieldKind::Time),
+        Field::new("created_at", "c.created_at", FieldKind::Time),
+        Field::new("updated_by", "c.updated_by", FieldKind::Text),
+    ],
+    default_sort: "c.key",
+    default_order: Order::Asc,
+};
+
+/// What `GET /config` filters on besides the fields of [`LIST`].
+#[derive(Debug, Default)]
+pub struct Narrowing {
+    /// Only service-scoped entries.
+    pub any_service: bool,
+    /// Only entries scoped to this service id (`Some("")` matches nothing).
+    pub service_id: Option<String>,
+    /// A substring of the key, the description or a non-secret value.
+    pub search: Option<String>,
+}
+
+/// One page of entries matching `q` and `n`.
+pub fn list(conn: &Connection, q: &ListQuery, n: Narrowing) -> Result<Page<Stored>> {
+    let mut parts = q.sql(&LIST)?;
+    if n.any_service {
+        parts = parts.and("c.scope LIKE 'service:%'", []);
+    }
+    if let Some(id) = n.service_id {
+        parts = parts.and("c.scope = 'service:' || ?", [Sql::Text(id)]);
+    }
+    if let Some(text) = n.search {
+        let pattern = format!(
+            "%{}%",
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        parts = parts.and(
+            "(c.key LIKE ? ESCAPE '\\' OR c.description LIKE ? ESCAPE '\\' OR c.value LIKE ? ESCAPE '\\')",
+            [Sql::Text(pattern.clone()), Sql::Text(pattern.clone()), Sql::Text(pattern)],
+        );
+    }
+    parts.query(conn, COLUMNS, "config_entries c", from_row)
+}
+
+/// The entry `key`, if any.
+pub fn load(conn: &Connection, key: &str) -> Result<Option<Stored>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM config_entries c WHERE c.key = ?1"),
+            [key],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// Whether an entry `key` exists.
+pub fn exists(conn: &Connection, key: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM config_entries WHERE key = ?1)",
+        [key],
+        |r| r.get(0),
+    )?)
+}
+
+/// The stored value of `key` as `(plain JSON text, sealed text)`, `None` when absent.
+pub fn raw_value(conn: &Connection, key: &str) -> Result<Option<(Option<String>, Option<String>)>> {
+    Ok(conn
+        .query_row(
+            "SELECT value, sealed_value FROM config_entries WHERE key = ?1",
+            [key],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+/// The columns a write sets: JSON text of a plain value or the sealed text of a
+/// secret (one of the two), scope, description, the writer's user id, and the time.
+pub struct Write<'a> {
+    pub key: &'a str,
+    pub value: Option<&'a str>,
+    pub sealed: Option<&'a str>,
+    pub scope: &'a str,
+    pub description: &'a str,
+    pub by: Option<&'a str>,
+    pub now: &'a str,
+}
+
+/// Inserts a new entry at version 1.
+pub fn insert(conn: &Connection, w: &Write<'_>) -> Result<()> {
+    conn.execute(
+        "INSERT INTO config_entries (key, value, sealed_value, scope, description, version, created_at, updated_at, updated_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6, ?7)",
+        params![w.key, w.value, w.sealed, w.scope, w.description, w.now, w.by],
+    )?;
+    Ok(())
+}
+
+/// Replaces an entry's value, scope and description and bumps its version.
+pub fn update(conn: &Connection, w: &Write<'_>) -> Result<()> {
+    conn.execute(
+        "UPDATE config_entries SET value = ?2, sealed_value = ?3, scope = ?4, description = ?5,
+           version = version + 1, updated_at = ?6, updated_by = ?7 WHERE key = ?1",
+        params![
+            w.key,
+            w.value,
+            w.sealed,
+            w.scope,
+            w.description,
+            w.now,
+            w.by
+        ],
+    )?;
+    Ok(())
+}
+
+/// Deletes `key`; whether it existed.
+pub fn delete(conn: &Connection, key: &str) -> Result<bool> {
+    Ok(conn.execute("DELETE FROM config_entries WHERE key = ?1", [key])? == 1)
+}
