@@ -357,11 +357,10 @@ async fn users_crud_roles_disable_and_password_change() {
         .await;
     assert_error(s, &b, 409, "CONFLICT");
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/users/{alice_id}"),
-            Some(&admin),
-            Some(json!({"full_name": "Alice B"})),
+            &admin,
+            json!({"full_name": "Alice B"}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -373,11 +372,10 @@ async fn users_crud_roles_disable_and_password_change() {
     let admin_id = b["data"]["id"].as_str().unwrap().to_string();
     assert_eq!(s, StatusCode::OK);
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/users/{admin_id}"),
-            Some(&admin),
-            Some(json!({"roles": ["viewer"]})),
+            &admin,
+            json!({"roles": ["viewer"]}),
         )
         .await;
     assert_error(s, &b, 409, "CONFLICT");
@@ -420,11 +418,10 @@ async fn users_crud_roles_disable_and_password_change() {
     let key = b["data"]["key"].as_str().unwrap().to_string();
     assert_eq!(d.get("/users/me", &key).await.0, StatusCode::OK);
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/users/{alice_id}"),
-            Some(&admin),
-            Some(json!({"status": "disabled"})),
+            &admin,
+            json!({"status": "disabled"}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
