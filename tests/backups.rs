@@ -273,12 +273,8 @@ async fn online_dry_run_then_restore_refuses_damage_and_checks_permissions() {
     let (_, list) = d.get("/backups", &admin).await;
     assert_eq!(list["meta"]["pagination"]["total"], 0, "{list}");
 
-    let (s, b) = d
-        .post("/backups", &admin, json!({"description": "before"}))
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let id = b["data"]["id"].as_str().unwrap().to_string();
-    let done = d.backup_done(&admin, &id).await;
+    let done = d.backup(&admin, json!({"description": "before"})).await;
+    let id = done["id"].as_str().unwrap().to_string();
     assert_eq!(done["status"], "completed", "{done}");
     let file = d
         .data_path("backups")
@@ -670,12 +666,9 @@ async fn daemon_log_files_travel_with_include_logs_only() {
     );
 
     let work = tempfile::tempdir().unwrap();
-    let (s, b) = d
-        .post("/backups", &admin, json!({"include_logs": true}))
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let with = b["data"]["id"].as_str().unwrap().to_string();
-    assert_eq!(d.backup_done(&admin, &with).await["status"], "completed");
+    let done = d.backup(&admin, json!({"include_logs": true})).await;
+    assert_eq!(done["status"], "completed");
+    let with = done["id"].as_str().unwrap().to_string();
     let m = download_and_extract(&d, &admin, &with, work.path()).await;
     let entry = format!("logs/daemon/{name}");
     let listed = m.files.iter().find(|f| f.path == entry);
@@ -688,10 +681,9 @@ async fn daemon_log_files_travel_with_include_logs_only() {
     let out = common::mcpd_ok(["backup", "verify", file.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stdout).contains(&entry));
 
-    let (s, b) = d.post("/backups", &admin, json!({})).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let without = b["data"]["id"].as_str().unwrap().to_string();
-    assert_eq!(d.backup_done(&admin, &without).await["status"], "completed");
+    let done = d.backup(&admin, json!({})).await;
+    assert_eq!(done["status"], "completed");
+    let without = done["id"].as_str().unwrap().to_string();
     let m = download_and_extract(&d, &admin, &without, work.path()).await;
     assert!(!m.included.logs);
     assert!(

@@ -138,16 +138,9 @@ async fn named_volume_is_backed_up_and_restored_online() {
     let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
     assert_eq!(e["details"][0]["field"], "services");
 
-    let (s, b) = d
-        .post(
-            "/backups",
-            &admin,
-            json!({"services": [svc], "pause_services": true}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let id = b["data"]["id"].as_str().unwrap().to_string();
-    let done = d.backup_done(&admin, &id).await;
+    let body = json!({"services": [svc], "pause_services": true});
+    let done = d.backup(&admin, body).await;
+    let id = done["id"].as_str().unwrap().to_string();
     assert_eq!(done["status"], "completed", "{done}");
     let m = &done["manifest"];
     assert_eq!(m["volumes"][0]["source"], json!(vol), "{m}");
@@ -215,12 +208,8 @@ async fn named_volume_is_backed_up_and_restored_online() {
         "-c",
         "echo v3 > /data/f.txt; rm /data/sub/g.txt; echo inc > /data/inc.txt",
     ]);
-    let (s, b) = d
-        .post("/backups", &admin, json!({"type": "incremental", "services": [svc], "include_data": false, "include_config": true}))
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let inc = b["data"]["id"].as_str().unwrap().to_string();
-    let done = d.backup_done(&admin, &inc).await;
+    let done = d.backup(&admin, json!({"type": "incremental", "services": [svc], "include_data": false, "include_config": true})).await;
+    let inc = done["id"].as_str().unwrap().to_string();
     assert_eq!(done["status"], "completed", "{done}");
     let m = &done["manifest"];
     assert_eq!(m["base_backup_id"], json!(id), "{m}");
@@ -323,10 +312,8 @@ async fn a_full_backups_directory_fails_cleanly_and_the_daemon_goes_on() {
 
     // With room, the same backup succeeds.
     fs.resize("256m");
-    let (s, b) = d.post("/backups", &admin, json!({"services": [svc]})).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let id2 = b["data"]["id"].as_str().unwrap().to_string();
-    let done = d.backup_done(&admin, &id2).await;
+    let done = d.backup(&admin, json!({"services": [svc]})).await;
+    let id2 = done["id"].as_str().unwrap().to_string();
     assert_eq!(done["status"], "completed", "{done}");
     let file = fs.path().join(done["file_name"].as_str().unwrap());
     assert!(file.is_file());
@@ -365,10 +352,7 @@ async fn offline_restore_brings_volumes_back_with_the_daemon_stopped() {
     .await;
     let c = format!("mcpd-{svc}-1");
     file_written(&c, "/data/f.txt", "v1", Duration::from_secs(30)).await;
-    let (s, b) = d.post("/backups", &admin, json!({"services": [svc]})).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let id = b["data"]["id"].as_str().unwrap().to_string();
-    let done = d.backup_done(&admin, &id).await;
+    let done = d.backup(&admin, json!({"services": [svc]})).await;
     assert_eq!(done["status"], "completed", "{done}");
     let file = d
         .data_path("backups")
@@ -387,27 +371,24 @@ async fn offline_restore_brings_volumes_back_with_the_daemon_stopped() {
         format!("{svc}:{}", bind.path().display()),
     );
 
+    // `mcpd backup restore` of the archive with `flags`; its JSON report.
+    let restore = |flags: &[&str]| -> Value {
+        let mut args = vec![
+            "backup",
+            "restore",
+            file.to_str().unwrap(),
+            "--data-dir",
+            &dd,
+        ];
+        args.extend(flags);
+        serde_json::from_slice(&common::mcpd_ok(args).stdout).unwrap()
+    };
+
     // --no-volumes leaves them alone; a dry run reports them and changes nothing.
-    let out = common::mcpd_ok([
-        "backup",
-        "restore",
-        file.to_str().unwrap(),
-        "--data-dir",
-        &dd,
-        "--dry-run",
-    ]);
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = restore(&["--dry-run"]);
     assert_eq!(r["volumes"]["changed"], json!([vol_name, bind_name]), "{r}");
     assert_eq!(r["applied"], false);
-    let out = common::mcpd_ok([
-        "backup",
-        "restore",
-        file.to_str().unwrap(),
-        "--data-dir",
-        &dd,
-        "--no-volumes",
-    ]);
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = restore(&["--no-volumes"]);
     assert_eq!(r["volumes"]["changed"], json!([]), "{r}");
     assert_eq!(
         std::fs::read_to_string(mountpoint.join("f.txt")).unwrap(),
@@ -415,14 +396,7 @@ async fn offline_restore_brings_volumes_back_with_the_daemon_stopped() {
     );
     assert!(!bind.path().join("conf").exists());
 
-    let out = common::mcpd_ok([
-        "backup",
-        "restore",
-        file.to_str().unwrap(),
-        "--data-dir",
-        &dd,
-    ]);
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = restore(&[]);
     assert_eq!(r["applied"], true, "{r}");
     assert_eq!(r["volumes"]["changed"], json!([vol_name, bind_name]), "{r}");
     // The service's container was running on the volume: stopped for the swap and

@@ -325,16 +325,15 @@ async fn filesystem_from_registry_checks_config_and_reconfigures() {
     let started_before = docker(&["inspect", "-f", "{{.State.StartedAt}}", &before[0]]);
 
     // Reconfigure: incomplete or invalid config is refused and changes nothing.
-    let (s, b) = d
-        .put(&format!("{server}/config"), &admin, json!({"config": {}}))
-        .await;
+    let config = format!("{server}/config");
+    let (s, b) = d.put(&config, &admin, json!({"config": {}})).await;
     assert_eq!(
         fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")),
         vec!["/allowed_directories"]
     );
     let (s, b) = d
         .put(
-            &format!("{server}/config"),
+            &config,
             &admin,
             json!({"config": {"allowed_directories": [5]}}),
         )
@@ -343,18 +342,12 @@ async fn filesystem_from_registry_checks_config_and_reconfigures() {
         fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")),
         vec!["/allowed_directories/0"]
     );
-    let (s, b) = d
-        .put(
-            &format!("{server}/config"),
-            &admin,
-            json!({"config": {}, "x": 1}),
-        )
-        .await;
+    let (s, b) = d.put(&config, &admin, json!({"config": {}, "x": 1})).await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     let viewer = d.user_with_roles("cfg-viewer", &["viewer"]).await;
     let (s, b) = d
         .put(
-            &format!("{server}/config"),
+            &config,
             &viewer,
             json!({"config": {"allowed_directories": ["/data"]}}),
         )
@@ -365,7 +358,7 @@ async fn filesystem_from_registry_checks_config_and_reconfigures() {
     // A new config restarts the server with it.
     let (s, b) = d
         .put(
-            &format!("{server}/config"),
+            &config,
             &admin,
             json!({"config": {"allowed_directories": ["/data"]}}),
         )
@@ -387,7 +380,7 @@ async fn filesystem_from_registry_checks_config_and_reconfigures() {
     // The same config again still restarts it.
     let (s, b) = d
         .put(
-            &format!("{server}/config"),
+            &config,
             &admin,
             json!({"config": {"allowed_directories": ["/data"]}}),
         )

@@ -185,20 +185,8 @@ async fn daemon_starts_without_docker_and_picks_it_up_later() {
     .await;
     // The watcher's reconcile and the create both made sure the network exists: one
     // network, not two of the same name.
-    let nets = docker(&[
-        "network",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("name=^{}$", d.network),
-    ])
-    .unwrap();
-    assert_eq!(
-        nets.lines().count(),
-        1,
-        "networks named {}: {nets}",
-        d.network
-    );
+    let nets = common::networks_named(&d.network);
+    assert_eq!(nets.len(), 1, "networks named {}: {nets:?}", d.network);
     let (s, _) = d.delete(&format!("/services/{name}"), &admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
 }

@@ -71,6 +71,12 @@ fn text(content: &Value) -> String {
     content[0]["text"].as_str().unwrap_or_default().to_string()
 }
 
+/// The names of every tool `c` lists through the gateway.
+async fn listed_tools(c: &Client) -> Vec<String> {
+    let tools = c.peer().list_all_tools().await.expect("tools/list");
+    tools.iter().map(|t| t.name.to_string()).collect()
+}
+
 /// The JSON-RPC error of a failed call.
 fn rpc_error(r: Result<impl std::fmt::Debug, ServiceError>) -> rmcp::ErrorData {
     match r {
@@ -243,16 +249,7 @@ async fn rmcp_and_python_clients_use_the_running_servers_through_the_gateway() {
     }
 
     // An API key works as X-API-Key, and the Python SDK is an independent client.
-    let (s, b) = d
-        .post(
-            "/api-keys",
-            &admin,
-            json!({"name": "gateway", "scopes": ["mcp:execute"]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let key = b["data"]["key"].as_str().unwrap().to_string();
-    let key_id = b["data"]["id"].as_str().unwrap().to_string();
+    let (key_id, key) = d.api_key(&admin, "gateway", &["mcp:execute"]).await;
     if let Some(out) = python(&d, &[("MCPD_API_KEY", &key)], &["full", &every, &fs]) {
         assert!(
             out.get("failed").is_none(),
@@ -376,14 +373,7 @@ async fn rmcp_and_python_clients_use_the_running_servers_through_the_gateway() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     let w = connect(&d, &dev).await;
-    let names: Vec<String> = w
-        .peer()
-        .list_all_tools()
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let names = listed_tools(&w).await;
     assert_eq!(names, [format!("{every}__echo")]);
     assert!(w.peer().list_all_resources().await.unwrap().is_empty());
     let r = tool(&w, &format!("{every}__echo"), json!({"message": "granted"}))
@@ -425,14 +415,7 @@ async fn rmcp_and_python_clients_use_the_running_servers_through_the_gateway() {
         .post(&format!("/mcp/servers/{fs}/stop"), &admin, json!({}))
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    let names: Vec<String> = c
-        .peer()
-        .list_all_tools()
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let names = listed_tools(&c).await;
     assert!(
         names.iter().all(|n| !n.starts_with(&format!("{fs}__"))),
         "{names:?}"
@@ -461,15 +444,7 @@ async fn gateway_requires_credentials() {
     let mut d = Daemon::start().await;
     let admin = d.admin().await;
     let viewer = d.user_with_roles("gw-viewer", &["viewer"]).await;
-    let (s, b) = d
-        .post(
-            "/api-keys",
-            &admin,
-            json!({"name": "services-only", "scopes": ["services:read"]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let services_key = b["data"]["key"].as_str().unwrap().to_string();
+    let (_, services_key) = d.api_key(&admin, "services-only", &["services:read"]).await;
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
         "clientInfo": {"name": "t", "version": "1"}}});
@@ -911,16 +886,7 @@ async fn python_clients_are_told_when_their_lists_change() {
     };
     let every_grant = grant("lc-team", every.clone()).await;
 
-    let (s, b) = d
-        .post(
-            "/api-keys",
-            &admin,
-            json!({"name": "lc-watch", "scopes": ["mcp:read"]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let key = b["data"]["key"].as_str().unwrap().to_string();
-    let key_id = b["data"]["id"].as_str().unwrap().to_string();
+    let (key_id, key) = d.api_key(&admin, "lc-watch", &["mcp:read"]).await;
 
     let mut admin_w = Watcher::start(&d, ("MCPD_TOKEN", &admin), "legacy")
         .await

@@ -681,22 +681,13 @@ async fn bad_inputs_are_400_and_create_nothing() {
 
     // Duplicate name → 409; the first server is untouched.
     create_server(&d, &admin, json!({"name": name, "image": EVERYTHING_IMAGE})).await;
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            &admin,
-            json!({"name": name, "image": EVERYTHING_IMAGE}),
-        )
-        .await;
-    assert_error(s, &b, 409, "RESOURCE_ALREADY_EXISTS");
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            &admin,
-            json!({"name": name, "url": "http://127.0.0.1:1/mcp"}),
-        )
-        .await;
-    assert_error(s, &b, 409, "RESOURCE_ALREADY_EXISTS");
+    for again in [
+        json!({"name": name, "image": EVERYTHING_IMAGE}),
+        json!({"name": name, "url": "http://127.0.0.1:1/mcp"}),
+    ] {
+        let (s, b) = d.post("/mcp/servers", &admin, again).await;
+        assert_error(s, &b, 409, "RESOURCE_ALREADY_EXISTS");
+    }
     assert_eq!(containers_named(&format!("mcpd-{name}-")).len(), 1);
     // timeout_s above the cap.
     let (s, b) = d

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{
-    BUSYBOX_IMAGE, Daemon, EngineProxy, assert_error, create_service, docker, upload_image,
+    BUSYBOX_IMAGE, Daemon, EngineProxy, assert_error, create_service, docker, merged, upload_image,
     wait_for,
 };
 use futures::StreamExt;
@@ -19,11 +19,8 @@ const TICKER: &str = "echo hello; echo err >&2; while true; do echo tick; sleep 
 
 /// Creates and starts a busybox service running [`TICKER`] (plus `extra` fields).
 async fn ticker(d: &Daemon, token: &str, name: &str, extra: Value) -> Value {
-    let mut body = json!({"name": name, "image": BUSYBOX_IMAGE, "command": ["sh", "-c", TICKER], "start": true});
-    for (k, v) in extra.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    create_service(d, token, body).await
+    let body = json!({"name": name, "image": BUSYBOX_IMAGE, "command": ["sh", "-c", TICKER], "start": true});
+    create_service(d, token, merged(body, extra)).await
 }
 
 /// GET returning the raw text body.

@@ -100,20 +100,8 @@ async fn create_read_and_bad_inputs() {
         ),
         "8080/tcp 127.0.0.1"
     );
-    let nets = docker(&[
-        "network",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("name=^{}$", d.network),
-    ])
-    .unwrap();
-    assert_eq!(
-        nets.lines().count(),
-        1,
-        "networks named {}: {nets}",
-        d.network
-    );
+    let nets = common::networks_named(&d.network);
+    assert_eq!(nets.len(), 1, "networks named {}: {nets:?}", d.network);
     assert_eq!(
         docker(&[
             "network",

@@ -20,42 +20,22 @@ async fn usage_by_tool_user_and_day_with_summary() {
     stdio_server(&d, &admin, &server, EVERYTHING_IMAGE).await;
 
     // admin: 3 echo + 1 get-sum; developer: 2 echo + 1 unknown tool (an error row).
+    let call = async |token: &str, tool_name: &str, args: Value| {
+        tool(&d, token, &server, tool_name, args).await.0
+    };
     for i in 0..3 {
-        assert_eq!(
-            tool(
-                &d,
-                &admin,
-                &server,
-                "echo",
-                json!({"message": format!("a{i}")})
-            )
-            .await
-            .0,
-            StatusCode::OK
-        );
+        let args = json!({"message": format!("a{i}")});
+        assert_eq!(call(&admin, "echo", args).await, StatusCode::OK);
     }
-    assert_eq!(
-        tool(&d, &admin, &server, "get-sum", json!({"a": 1, "b": 2}))
-            .await
-            .0,
-        StatusCode::OK
-    );
+    let args = json!({"a": 1, "b": 2});
+    assert_eq!(call(&admin, "get-sum", args).await, StatusCode::OK);
     for i in 0..2 {
-        assert_eq!(
-            tool(
-                &d,
-                &dev,
-                &server,
-                "echo",
-                json!({"message": format!("d{i}")})
-            )
-            .await
-            .0,
-            StatusCode::OK
-        );
+        let args = json!({"message": format!("d{i}")});
+        assert_eq!(call(&dev, "echo", args).await, StatusCode::OK);
     }
+    let args = json!({});
     assert_eq!(
-        tool(&d, &dev, &server, "no-such-tool", json!({})).await.0,
+        call(&dev, "no-such-tool", args).await,
         StatusCode::NOT_FOUND
     );
 
@@ -408,12 +388,10 @@ async fn backups_without_logs_leave_out_the_usage_rollups() {
     tables.extend(mcpd::usage::rollup::TABLES);
     let work = tempfile::tempdir().unwrap();
     for (include_logs, want) in [(false, [0, 0, 0, 0]), (true, [1, 1, 1, 1])] {
-        let (s, b) = d
-            .post("/backups", &admin, json!({"include_logs": include_logs}))
+        let done = d
+            .backup(&admin, json!({"include_logs": include_logs}))
             .await;
-        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-        let id = b["data"]["id"].as_str().unwrap().to_string();
-        let done = d.backup_done(&admin, &id).await;
+        let id = done["id"].as_str().unwrap().to_string();
         assert_eq!(done["status"], "completed", "{done}");
         let archive = d
             .data_path("backups")

@@ -46,10 +46,16 @@ pub fn containers_named(prefix: &str) -> Vec<String> {
     .unwrap_or_default()
 }
 
+/// The ids of the Docker networks of exactly this name (none when the CLI fails).
+pub fn networks_named(name: &str) -> Vec<String> {
+    docker(&["network", "ls", "-q", "--filter", &format!("name=^{name}$")])
+        .map(|out| out.lines().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 /// Whether a Docker network of exactly this name exists.
 pub fn network_exists(name: &str) -> bool {
-    docker(&["network", "ls", "-q", "--filter", &format!("name=^{name}$")])
-        .is_some_and(|out| !out.trim().is_empty())
+    !networks_named(name).is_empty()
 }
 
 /// The engine's socket, which [`EngineProxy`] forwards to.

@@ -15,7 +15,7 @@ pub mod mcp;
 
 // Each test crate uses some of these (and `require_docker!` the last).
 #[allow(unused_imports)]
-pub use engine::{EngineProxy, containers_named, docker, docker_available};
+pub use engine::{EngineProxy, containers_named, docker, docker_available, networks_named};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -295,6 +295,15 @@ impl Daemon {
         .await
     }
 
+    /// Starts a backup (`POST /backups` with `body`, asserting 202) and waits for it to
+    /// end ([`Daemon::backup_done`]); the data of the ended backup.
+    pub async fn backup(&self, token: &str, body: Value) -> Value {
+        let (s, b) = self.post("/backups", token, body.clone()).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "backup {body}: {b}");
+        self.backup_done(token, b["data"]["id"].as_str().unwrap())
+            .await
+    }
+
     /// Waits (up to 90 s) for backup `id` to end, completed or failed; its data.
     pub async fn backup_done(&self, token: &str, id: &str) -> Value {
         let path = format!("/backups/{id}");
@@ -382,6 +391,17 @@ impl Daemon {
             .await;
         assert_eq!(s, StatusCode::CREATED, "create user {username}: {body}");
         self.login(username, password).await
+    }
+
+    /// Creates an API key of the caller of `token` with `scopes`, asserting 201;
+    /// returns its id and its secret.
+    pub async fn api_key(&self, token: &str, name: &str, scopes: &[&str]) -> (String, String) {
+        let (s, b) = self
+            .post("/api-keys", token, json!({"name": name, "scopes": scopes}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "create API key {name}: {b}");
+        let field = |f: &str| b["data"][f].as_str().unwrap().to_string();
+        (field("id"), field("key"))
     }
 
     /// One JSON request; returns the status and the parsed body (`Null` when empty).
@@ -500,6 +520,14 @@ fn random_tag() -> String {
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{:x}", (nanos ^ (pid << 16) ^ (n << 8)) & 0xff_ffff)
+}
+
+/// `base` (an object) with the fields of `extra` set over it.
+pub fn merged(mut base: Value, extra: Value) -> Value {
+    for (k, v) in extra.as_object().expect("extra fields") {
+        base[k] = v.clone();
+    }
+    base
 }
 
 /// A busybox service body that runs until stopped (`sleep` under Docker's init stops
