@@ -5,6 +5,7 @@ mod common;
 
 use common::{Daemon, assert_error};
 use reqwest::{Method, StatusCode};
+use std::time::Duration;
 
 #[tokio::test]
 async fn health_is_public_and_reports_checks() {
@@ -64,11 +65,8 @@ async fn request_id_is_echoed_or_generated() {
         .await
         .unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::OK);
-    assert!(
-        d.wait_for_log("request_id=trace-456", 5).await,
-        "{}",
-        d.log()
-    );
+    d.wait_for_log("request_id=trace-456", Duration::from_secs(5))
+        .await;
     let line = d
         .log()
         .lines()
@@ -144,27 +142,14 @@ async fn sigterm_stops_the_daemon_cleanly() {
 
 #[test]
 fn configtest_accepts_the_shipped_config_and_names_unknown_keys() {
-    let bin = env!("CARGO_BIN_EXE_mcpd");
-    let ok = std::process::Command::new(bin)
-        .args(["configtest", "--config"])
-        .arg(common::repo_path("etc/mcpd.toml"))
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    let shipped = common::repo_path("etc/mcpd.toml");
+    common::mcpd_ok(["configtest", "--config", shipped.to_str().unwrap()]);
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[server]\nlisten_addr = \"x\"\n").unwrap();
-    let out = std::process::Command::new(bin)
-        .args(["configtest", "--config"])
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = common::mcpd(["configtest", "--config", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("listen_addr"));
+    assert!(common::stderr(&out).contains("listen_addr"));
 }
 
 #[tokio::test]
@@ -239,11 +224,8 @@ async fn sighup_reloads_the_tls_certificate() {
         std::fs::remove_file(f.unwrap().path()).unwrap();
     }
     d.signal(libc::SIGHUP);
-    assert!(
-        d.wait_for_log("TLS certificate reloaded", 10).await,
-        "{}",
-        d.log()
-    );
+    d.wait_for_log("TLS certificate reloaded", Duration::from_secs(10))
+        .await;
     let new_cert = std::fs::read(tls.join("cert.pem")).unwrap();
     let new_fp = mcpd::http::tls::fingerprint(&tls.join("cert.pem")).unwrap();
     assert_ne!(old_fp, new_fp);

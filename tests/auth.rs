@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{ADMIN_PASSWORD, Daemon, assert_error};
+use common::{ADMIN_PASSWORD, Daemon, assert_error, merged};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -164,11 +164,8 @@ async fn requests_are_rate_limited_per_user_and_per_api_key() {
         }
     };
     let bearer = ("authorization", format!("Bearer {dev}"));
-    let (s, b) = d
-        .post("/api-keys", &dev, json!({"name": "rl", "scopes": ["*"]}))
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let key = ("x-api-key", b["data"]["key"].as_str().unwrap().to_string());
+    let (_, key) = d.api_key(&dev, "rl", &["*"]).await;
+    let key = ("x-api-key", key);
     // The key's creation took one of the user's six.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -237,69 +234,53 @@ async fn users_crud_roles_disable_and_password_change() {
     assert_eq!(b["data"]["status"], "active");
     assert_eq!(b["data"]["mfa_enabled"], false);
 
-    // Bad input: duplicate, unknown role, short password, unknown field, wrong type.
+    // Bad input: duplicate, unknown role, short password, unknown field, wrong type;
+    // each case is a valid body for bob with one thing changed.
+    let bob = json!({"username": "bob", "email": "bob@example.test", "password": "long-enough-pass", "roles": ["viewer"]});
+    let mut without_roles = bob.clone();
+    without_roles.as_object_mut().unwrap().remove("roles");
+    let bob_with = |changes: Value| merged(bob.clone(), changes);
+    let (taken, invalid) = ("RESOURCE_ALREADY_EXISTS", "VALIDATION_ERROR");
     let cases = [
         (
-            json!({"username": "alice", "email": "x@example.test", "password": "long-enough-pass", "roles": ["viewer"]}),
+            bob_with(json!({"username": "alice", "email": "x@example.test"})),
             409,
-            "RESOURCE_ALREADY_EXISTS",
-            Some("username"),
+            taken,
+            "username",
         ),
         (
-            json!({"username": "bob", "email": "alice@example.test", "password": "long-enough-pass", "roles": ["viewer"]}),
+            bob_with(json!({"email": "alice@example.test"})),
             409,
-            "RESOURCE_ALREADY_EXISTS",
-            Some("email"),
+            taken,
+            "email",
+        ),
+        (bob_with(json!({"roles": ["root"]})), 400, invalid, "roles"),
+        (
+            bob_with(json!({"password": "short"})),
+            400,
+            invalid,
+            "password",
         ),
         (
-            json!({"username": "bob", "email": "bob@example.test", "password": "long-enough-pass", "roles": ["root"]}),
+            bob_with(json!({"email": "not-an-email"})),
             400,
-            "VALIDATION_ERROR",
-            Some("roles"),
+            invalid,
+            "email",
         ),
         (
-            json!({"username": "bob", "email": "bob@example.test", "password": "short", "roles": ["viewer"]}),
+            bob_with(json!({"username": "b o b"})),
             400,
-            "VALIDATION_ERROR",
-            Some("password"),
+            invalid,
+            "username",
         ),
-        (
-            json!({"username": "bob", "email": "not-an-email", "password": "long-enough-pass", "roles": ["viewer"]}),
-            400,
-            "VALIDATION_ERROR",
-            Some("email"),
-        ),
-        (
-            json!({"username": "b o b", "email": "bob@example.test", "password": "long-enough-pass", "roles": ["viewer"]}),
-            400,
-            "VALIDATION_ERROR",
-            Some("username"),
-        ),
-        (
-            json!({"username": "bob", "email": "bob@example.test", "password": "long-enough-pass", "roles": ["viewer"], "is_root": true}),
-            400,
-            "VALIDATION_ERROR",
-            Some("is_root"),
-        ),
-        (
-            json!({"username": "bob", "email": "bob@example.test", "password": "long-enough-pass", "roles": "viewer"}),
-            400,
-            "VALIDATION_ERROR",
-            Some("roles"),
-        ),
-        (
-            json!({"username": "bob", "email": "bob@example.test", "password": "long-enough-pass"}),
-            400,
-            "VALIDATION_ERROR",
-            Some("roles"),
-        ),
+        (bob_with(json!({"is_root": true})), 400, invalid, "is_root"),
+        (bob_with(json!({"roles": "viewer"})), 400, invalid, "roles"),
+        (without_roles, 400, invalid, "roles"),
     ];
     for (body, status, code, field) in cases {
         let (s, b) = d.post("/users", &admin, body.clone()).await;
         let e = assert_error(s, &b, status, code);
-        if let Some(f) = field {
-            assert_eq!(e["details"][0]["field"], f, "{body} → {b}");
-        }
+        assert_eq!(e["details"][0]["field"], field, "{body} → {b}");
     }
     let (_, b) = d.get("/users?username=bob", &admin).await;
     assert_eq!(b["meta"]["pagination"]["total"], 0, "nothing half-created");
@@ -357,11 +338,10 @@ async fn users_crud_roles_disable_and_password_change() {
         .await;
     assert_error(s, &b, 409, "CONFLICT");
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/users/{alice_id}"),
-            Some(&admin),
-            Some(json!({"full_name": "Alice B"})),
+            &admin,
+            json!({"full_name": "Alice B"}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -373,11 +353,10 @@ async fn users_crud_roles_disable_and_password_change() {
     let admin_id = b["data"]["id"].as_str().unwrap().to_string();
     assert_eq!(s, StatusCode::OK);
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/users/{admin_id}"),
-            Some(&admin),
-            Some(json!({"roles": ["viewer"]})),
+            &admin,
+            json!({"roles": ["viewer"]}),
         )
         .await;
     assert_error(s, &b, 409, "CONFLICT");
@@ -413,18 +392,13 @@ async fn users_crud_roles_disable_and_password_change() {
     let alice = d.login("alice", "alice-password-2").await;
 
     // An API key of alice's, then disable alice: token and key stop at once.
-    let (s, b) = d
-        .post("/api-keys", &alice, json!({"name": "ci", "scopes": ["*"]}))
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let key = b["data"]["key"].as_str().unwrap().to_string();
+    let (_, key) = d.api_key(&alice, "ci", &["*"]).await;
     assert_eq!(d.get("/users/me", &key).await.0, StatusCode::OK);
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/users/{alice_id}"),
-            Some(&admin),
-            Some(json!({"status": "disabled"})),
+            &admin,
+            json!({"status": "disabled"}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -675,14 +649,7 @@ async fn api_keys_scopes_headers_expiry_and_revocation() {
 
     // Someone else's key is invisible.
     let admin = d.admin().await;
-    let (_, b) = d
-        .post(
-            "/api-keys",
-            &admin,
-            json!({"name": "admin-key", "scopes": ["*"]}),
-        )
-        .await;
-    let admin_key_id = b["data"]["id"].as_str().unwrap().to_string();
+    let (admin_key_id, _) = d.api_key(&admin, "admin-key", &["*"]).await;
     let (s, b) = d.delete(&format!("/api-keys/{admin_key_id}"), &op).await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
     // The key's secret never reaches the log.
@@ -814,10 +781,7 @@ async fn sessions_are_listed_and_revocable_by_their_owner() {
         .await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
     // API keys cannot manage MFA.
-    let (_, b) = d
-        .post("/api-keys", &bob1, json!({"name": "k", "scopes": ["*"]}))
-        .await;
-    let key = b["data"]["key"].as_str().unwrap().to_string();
+    let (_, key) = d.api_key(&bob1, "k", &["*"]).await;
     let (s, b) = d.post("/auth/mfa/setup", &key, json!({})).await;
     assert_error(s, &b, 403, "FORBIDDEN");
 }

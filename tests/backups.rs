@@ -6,41 +6,15 @@
 
 mod common;
 
-use common::{Daemon, assert_error};
-use reqwest::StatusCode;
+use common::{Daemon, assert_error, wait_for};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PASSPHRASE: &str = "a long backup passphrase for tests";
-
-async fn put_config(d: &Daemon, token: &str, key: &str, body: Value) -> StatusCode {
-    d.client
-        .put(d.url(&format!("/config/{key}")))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
-/// Polls a backup until it leaves queued/running (bounded).
-async fn wait_done(d: &Daemon, token: &str, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let (s, b) = d.get(&format!("/backups/{id}"), token).await;
-        assert_eq!(s, StatusCode::OK, "{b}");
-        let st = b["data"]["status"].as_str().unwrap().to_string();
-        if st == "completed" || st == "failed" {
-            return b["data"].clone();
-        }
-        assert!(Instant::now() < deadline, "backup {id} did not finish: {b}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// Every row of every table (each row rendered as text), ordered, minus `skip`.
 fn dump(db: &Path, skip: &[&str]) -> Vec<(String, Vec<String>)> {
@@ -89,11 +63,14 @@ async fn encrypted_backup_under_write_load_restores_into_a_fresh_data_dir() {
         })
         .collect();
     for (k, v) in &secrets {
-        assert!(
-            put_config(&d, &admin, k, json!({"value": v, "secret": true}))
-                .await
-                .is_success()
-        );
+        let (s, b) = d
+            .put(
+                &format!("/config/{k}"),
+                &admin,
+                json!({"value": v, "secret": true}),
+            )
+            .await;
+        assert!(s.is_success(), "{b}");
     }
     // A concurrent write load through the API for the whole backup.
     let stop = Arc::new(AtomicBool::new(false));
@@ -130,7 +107,7 @@ async fn encrypted_backup_under_write_load_restores_into_a_fresh_data_dir() {
     assert_eq!(s, StatusCode::ACCEPTED, "{b}");
     let id = b["data"]["id"].as_str().unwrap().to_string();
     assert!(id.starts_with("bkp_"), "{id}");
-    let done = wait_done(&d, &admin, &id).await;
+    let done = d.backup_done(&admin, &id).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);
     writer.await.unwrap();
@@ -190,18 +167,13 @@ async fn encrypted_backup_under_write_load_restores_into_a_fresh_data_dir() {
     std::fs::write(&pass_file, format!("{PASSPHRASE}\n")).unwrap();
 
     // Offline: verify, then restore onto a fresh machine (another data dir, another key).
-    let out = common::mcpd(&[
+    common::mcpd_ok([
         "backup",
         "verify",
         archive.to_str().unwrap(),
         "--passphrase-file",
         pass_file.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let mut fresh = Daemon::start().await;
     fresh.stop().await;
     let fresh_dir = fresh.data_dir.clone();
@@ -222,17 +194,7 @@ async fn encrypted_backup_under_write_load_restores_into_a_fresh_data_dir() {
         }
         a
     };
-    let dry = common::mcpd(
-        &restore_args(true)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
-    assert!(
-        dry.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dry.stderr)
-    );
+    let dry = common::mcpd_ok(restore_args(true));
     let report: Value = serde_json::from_slice(&dry.stdout).unwrap();
     assert_eq!(report["applied"], false);
     let added: Vec<&str> = report["config_keys"]["added"]
@@ -247,17 +209,7 @@ async fn encrypted_backup_under_write_load_restores_into_a_fresh_data_dir() {
         db_before,
         "dry run changed nothing"
     );
-    let real = common::mcpd(
-        &restore_args(false)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
-    assert!(
-        real.status.success(),
-        "{}",
-        String::from_utf8_lossy(&real.stderr)
-    );
+    common::mcpd_ok(restore_args(false));
     assert_eq!(
         std::fs::read(fresh_dir.join("master.key")).unwrap(),
         std::fs::read(d.data_path("master.key")).unwrap(),
@@ -298,21 +250,13 @@ fn sha256_hex(b: &[u8]) -> String {
 async fn online_dry_run_then_restore_refuses_damage_and_checks_permissions() {
     let mut d = Daemon::start().await;
     let admin = d.admin().await;
-    assert!(
-        put_config(&d, &admin, "app.a", json!({"value": 1}))
-            .await
-            .is_success()
-    );
-    assert!(
-        put_config(
-            &d,
-            &admin,
-            "app.s",
-            json!({"value": "sealed-one", "secret": true})
-        )
-        .await
-        .is_success()
-    );
+    for (key, body) in [
+        ("app.a", json!({"value": 1})),
+        ("app.s", json!({"value": "sealed-one", "secret": true})),
+    ] {
+        let (s, b) = d.put(&format!("/config/{key}"), &admin, body).await;
+        assert!(s.is_success(), "{b}");
+    }
     // Unknown fields and bad combinations are 400 and create nothing.
     let (s, b) = d.post("/backups", &admin, json!({"bogus": 1})).await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
@@ -329,28 +273,21 @@ async fn online_dry_run_then_restore_refuses_damage_and_checks_permissions() {
     let (_, list) = d.get("/backups", &admin).await;
     assert_eq!(list["meta"]["pagination"]["total"], 0, "{list}");
 
-    let (s, b) = d
-        .post("/backups", &admin, json!({"description": "before"}))
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let id = b["data"]["id"].as_str().unwrap().to_string();
-    let done = wait_done(&d, &admin, &id).await;
+    let done = d.backup(&admin, json!({"description": "before"})).await;
+    let id = done["id"].as_str().unwrap().to_string();
     assert_eq!(done["status"], "completed", "{done}");
     let file = d
         .data_path("backups")
         .join(done["file_name"].as_str().unwrap());
 
     // Change things after the backup.
-    assert!(
-        put_config(&d, &admin, "app.a", json!({"value": 2}))
-            .await
-            .is_success()
-    );
-    assert!(
-        put_config(&d, &admin, "app.b", json!({"value": "new"}))
-            .await
-            .is_success()
-    );
+    for (key, body) in [
+        ("app.a", json!({"value": 2})),
+        ("app.b", json!({"value": "new"})),
+    ] {
+        let (s, b) = d.put(&format!("/config/{key}"), &admin, body).await;
+        assert!(s.is_success(), "{b}");
+    }
     let viewer = d.user_with_roles(&d.name("viewer"), &["viewer"]).await;
     let operator = d.user_with_roles(&d.name("op"), &["operator"]).await;
 
@@ -480,49 +417,39 @@ async fn every_backups_route_by_role() {
     let mut d = Daemon::start().await;
     let bad = || Some(json!({"bogus": 1}));
     // (method, path, body, needed: 0 read, 1 write, 2 admin)
-    let routes: Vec<(reqwest::Method, &str, Option<Value>, u8)> = vec![
-        (reqwest::Method::GET, "/backups", None, 0),
-        (reqwest::Method::POST, "/backups", bad(), 1),
+    let routes: Vec<(Method, &str, Option<Value>, u8)> = vec![
+        (Method::GET, "/backups", None, 0),
+        (Method::POST, "/backups", bad(), 1),
+        (Method::GET, "/backups/bkp_doesnotexist0000", None, 0),
+        (Method::DELETE, "/backups/bkp_doesnotexist0000", None, 1),
         (
-            reqwest::Method::GET,
-            "/backups/bkp_doesnotexist0000",
-            None,
-            0,
-        ),
-        (
-            reqwest::Method::DELETE,
-            "/backups/bkp_doesnotexist0000",
-            None,
-            1,
-        ),
-        (
-            reqwest::Method::GET,
+            Method::GET,
             "/backups/bkp_doesnotexist0000/download",
             None,
             1,
         ),
         (
-            reqwest::Method::POST,
+            Method::POST,
             "/backups/bkp_doesnotexist0000/restore",
             bad(),
             2,
         ),
-        (reqwest::Method::GET, "/backups/schedules", None, 0),
-        (reqwest::Method::POST, "/backups/schedules", bad(), 1),
+        (Method::GET, "/backups/schedules", None, 0),
+        (Method::POST, "/backups/schedules", bad(), 1),
         (
-            reqwest::Method::GET,
+            Method::GET,
             "/backups/schedules/bks_doesnotexist0000",
             None,
             0,
         ),
         (
-            reqwest::Method::PUT,
+            Method::PUT,
             "/backups/schedules/bks_doesnotexist0000",
             bad(),
             1,
         ),
         (
-            reqwest::Method::DELETE,
+            Method::DELETE,
             "/backups/schedules/bks_doesnotexist0000",
             None,
             1,
@@ -571,7 +498,7 @@ async fn offline_create_list_verify_and_wrong_passphrase() {
     std::fs::write(&pass, format!("{PASSPHRASE}\n")).unwrap();
     let wrong = work.path().join("wrong");
     std::fs::write(&wrong, "not the passphrase at all\n").unwrap();
-    let out = common::mcpd(&[
+    let out = common::mcpd_ok([
         "backup",
         "create",
         "--data-dir",
@@ -581,35 +508,24 @@ async fn offline_create_list_verify_and_wrong_passphrase() {
         pass.to_str().unwrap(),
         "--include-master-key",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let file = stdout.split_whitespace().next().unwrap().to_string();
     assert!(
         file.ends_with(".tar.zst.age") && Path::new(&file).is_file(),
         "{stdout}"
     );
-    let out = common::mcpd(&["backup", "list", "--data-dir", &dd]);
-    assert!(out.status.success());
+    let out = common::mcpd_ok(["backup", "list", "--data-dir", &dd]);
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(listed.contains("\tcompleted\t"), "{listed}");
-    let out = common::mcpd(&[
+    let out = common::mcpd_ok([
         "backup",
         "verify",
         &file,
         "--passphrase-file",
         pass.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("OK: backup bkp_"));
-    let out = common::mcpd(&[
+    let out = common::mcpd([
         "backup",
         "verify",
         &file,
@@ -619,7 +535,7 @@ async fn offline_create_list_verify_and_wrong_passphrase() {
     assert!(!out.status.success(), "a wrong passphrase must fail");
     // The restore refuses too, and changes nothing.
     let db = std::fs::read(d.data_path("mcpd.db")).unwrap();
-    let out = common::mcpd(&[
+    let out = common::mcpd([
         "backup",
         "restore",
         &file,
@@ -680,7 +596,7 @@ async fn an_archive_from_a_newer_schema_is_refused() {
     )
     .unwrap();
     let before = std::fs::read(d.data_path("mcpd.db")).unwrap();
-    let out = common::mcpd(&[
+    let out = common::mcpd([
         "backup",
         "restore",
         file.to_str().unwrap(),
@@ -730,18 +646,17 @@ async fn daemon_log_files_travel_with_include_logs_only() {
     let marker = format!("bkp_logmarker{}", d.tag);
     let (s, b) = d.get(&format!("/backups/{marker}"), &admin).await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let day_file = loop {
-        let found = std::fs::read_dir(logs.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| std::fs::read_to_string(p).is_ok_and(|s| s.contains(&marker)));
-        if let Some(p) = found {
-            break p;
-        }
-        assert!(Instant::now() < deadline, "the log file never got the line");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let day_file = wait_for(
+        "the log file to get the line",
+        Duration::from_secs(10),
+        async || {
+            std::fs::read_dir(logs.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| std::fs::read_to_string(p).is_ok_and(|s| s.contains(&marker)))
+        },
+    )
+    .await;
     let name = day_file.file_name().unwrap().to_string_lossy().into_owned();
     assert!(
         name.starts_with("mcpd.")
@@ -751,12 +666,9 @@ async fn daemon_log_files_travel_with_include_logs_only() {
     );
 
     let work = tempfile::tempdir().unwrap();
-    let (s, b) = d
-        .post("/backups", &admin, json!({"include_logs": true}))
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let with = b["data"]["id"].as_str().unwrap().to_string();
-    assert_eq!(wait_done(&d, &admin, &with).await["status"], "completed");
+    let done = d.backup(&admin, json!({"include_logs": true})).await;
+    assert_eq!(done["status"], "completed");
+    let with = done["id"].as_str().unwrap().to_string();
     let m = download_and_extract(&d, &admin, &with, work.path()).await;
     let entry = format!("logs/daemon/{name}");
     let listed = m.files.iter().find(|f| f.path == entry);
@@ -766,18 +678,12 @@ async fn daemon_log_files_travel_with_include_logs_only() {
     assert!(copied.contains(&marker), "the archived log holds the line");
     // The offline verify lists the log files with the rest.
     let file = work.path().join(format!("{with}.tar.zst"));
-    let out = common::mcpd(&["backup", "verify", file.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::mcpd_ok(["backup", "verify", file.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stdout).contains(&entry));
 
-    let (s, b) = d.post("/backups", &admin, json!({})).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let without = b["data"]["id"].as_str().unwrap().to_string();
-    assert_eq!(wait_done(&d, &admin, &without).await["status"], "completed");
+    let done = d.backup(&admin, json!({})).await;
+    assert_eq!(done["status"], "completed");
+    let without = done["id"].as_str().unwrap().to_string();
     let m = download_and_extract(&d, &admin, &without, work.path()).await;
     assert!(!m.included.logs);
     assert!(
@@ -803,68 +709,21 @@ async fn daemon_log_files_travel_with_include_logs_only() {
     }
 }
 
-/// A daemon started by hand (the harness pins `RUST_LOG`, which a reload never
-/// overrides); killed on drop, its Docker network removed.
-struct OwnDaemon {
-    child: std::process::Child,
-    network: String,
-}
-
-impl Drop for OwnDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = common::docker(&["network", "rm", &self.network]);
-    }
-}
-
 #[tokio::test]
 async fn sighup_changes_the_level_of_the_log_file_too() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let tmp = tempfile::tempdir().unwrap();
-    let (data, cfg) = (tmp.path().join("data"), tmp.path().join("mcpd.toml"));
+    let cfg = tmp.path().join("mcpd.toml");
     let logs = tmp.path().join("logs");
-    let tag = mcpd::ids::random_alnum(8).to_lowercase();
-    let network = format!("mcpd-test-hup-{tag}");
     let config = |level: &str| {
         format!(
-            "[log]\nlevel = \"{level}\"\nfile = \"{}\"\n\n[docker]\nnetwork = \"{network}\"\n",
+            "[log]\nlevel = \"{level}\"\nfile = \"{}\"\n",
             logs.join("mcpd.log").display()
         )
     };
     std::fs::write(&cfg, config("warn")).unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_mcpd"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&cfg)
-        .arg("--data-dir")
-        .arg(&data)
-        .env_remove("RUST_LOG")
-        .env_remove("MCPD_CONFIG")
-        .env("MCPD_ADMIN_PASSWORD", common::ADMIN_PASSWORD)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let own = OwnDaemon {
-        child,
-        network: network.clone(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let addr = loop {
-        if let Ok(s) = std::fs::read_to_string(data.join("listen-addr"))
-            && s.ends_with('\n')
-        {
-            break s.trim().to_string();
-        }
-        assert!(Instant::now() < deadline, "mcpd did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let cert = std::fs::read(data.join("tls/cert.pem")).unwrap();
-    let client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
-        .build()
-        .unwrap();
+    // The level is the config file's: the harness sets no `RUST_LOG`, which a reload
+    // never overrides.
+    let d = Daemon::start_with_config(&cfg).await;
     let logged = || {
         std::fs::read_dir(&logs)
             .map(|rd| {
@@ -874,31 +733,25 @@ async fn sighup_changes_the_level_of_the_log_file_too() {
             })
             .unwrap_or_default()
     };
-    let get = |path: String| {
-        let c = client.clone();
-        let url = format!("https://{addr}/api/v1{path}");
-        async move { c.get(url).send().await.unwrap().status() }
-    };
+    let get = async |path: &str| d.call(Method::GET, path, None, None).await.0;
     // At "warn" the per-request debug line is not written.
-    let quiet = format!("/backups/bkp_hupquiet{tag}");
-    assert_eq!(get(quiet.clone()).await, StatusCode::UNAUTHORIZED);
+    let quiet = format!("/backups/bkp_hupquiet{}", d.tag);
+    assert_eq!(get(&quiet).await, StatusCode::UNAUTHORIZED);
     std::fs::write(&cfg, config("info,mcpd=debug")).unwrap();
-    unsafe { libc::kill(own.child.id() as i32, libc::SIGHUP) };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !logged().contains("configuration reloaded") {
-        assert!(Instant::now() < deadline, "no reload logged: {}", logged());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let loud = format!("/backups/bkp_huploud{tag}");
-    assert_eq!(get(loud.clone()).await, StatusCode::UNAUTHORIZED);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !logged().contains(&loud) {
-        assert!(
-            Instant::now() < deadline,
-            "debug line missing after the reload"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    d.signal(libc::SIGHUP);
+    let what = std::fmt::from_fn(|f| write!(f, "a reload logged: {}", logged()));
+    wait_for(what, Duration::from_secs(20), async || {
+        logged().contains("configuration reloaded").then_some(())
+    })
+    .await;
+    let loud = format!("/backups/bkp_huploud{}", d.tag);
+    assert_eq!(get(&loud).await, StatusCode::UNAUTHORIZED);
+    wait_for(
+        "the debug line after the reload",
+        Duration::from_secs(10),
+        async || logged().contains(&loud).then_some(()),
+    )
+    .await;
     assert!(
         !logged().contains(&quiet),
         "logged before the reload at warn"

@@ -4,11 +4,13 @@
 
 mod common;
 
-use common::{Daemon, assert_error};
-use reqwest::StatusCode;
+use common::{Daemon, assert_error, wait_for};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::fmt;
+use std::time::Duration;
 
 async fn schedule_backups(d: &Daemon, token: &str, sid: &str) -> Vec<Value> {
     let (s, b) = d
@@ -24,15 +26,15 @@ async fn schedules_validate_fire_prune_and_report() {
     let admin = d.admin().await;
 
     // The scheduler reports in the health check.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let (_, h) = d.call(reqwest::Method::GET, "/health", None, None).await;
-        if h["data"]["checks"]["scheduler"]["status"] == "ok" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "scheduler not healthy: {h}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for(
+        "the scheduler to be healthy",
+        Duration::from_secs(5),
+        async || {
+            let (_, h) = d.call(Method::GET, "/health", None, None).await;
+            (h["data"]["checks"]["scheduler"]["status"] == "ok").then_some(())
+        },
+    )
+    .await;
 
     // Invalid input is a 400 naming the field; nothing is created.
     for (body, field) in [
@@ -133,38 +135,35 @@ async fn schedules_validate_fire_prune_and_report() {
         .await;
     assert_error(s, &b, 409, "RESOURCE_ALREADY_EXISTS");
 
-    let mut seen = BTreeSet::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while seen.len() < 5 {
+    let seen = RefCell::new(BTreeSet::new());
+    let what = fmt::from_fn(|f| write!(f, "5 runs (seen {})", seen.borrow().len()));
+    wait_for(what, Duration::from_secs(60), async || {
         for b in schedule_backups(&d, &admin, &sid).await {
-            seen.insert(b["id"].as_str().unwrap().to_string());
+            seen.borrow_mut()
+                .insert(b["id"].as_str().unwrap().to_string());
         }
-        assert!(Instant::now() < deadline, "only {} runs seen", seen.len());
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+        (seen.borrow().len() >= 5).then_some(())
+    })
+    .await;
     // Stop it (by name), let the last run end, then check pruning and status.
-    let (s, b) = d
-        .call(
-            reqwest::Method::PUT,
-            &format!("/backups/schedules/{name}"),
-            Some(&admin),
-            Some(json!({"name": name, "cron_expression": "*/2 * * * * *", "keep_last": 2, "enabled": false})),
-        )
+    let (s, b) = d.put(&format!("/backups/schedules/{name}"), &admin, json!({"name": name, "cron_expression": "*/2 * * * * *", "keep_last": 2, "enabled": false}))
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["next_run_at"], Value::Null);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (left, sched) = loop {
+    let last = RefCell::new(String::new());
+    let what = fmt::from_fn(|f| write!(f, "the schedule to settle ({})", last.borrow()));
+    let (left, sched) = wait_for(what, Duration::from_secs(30), async || {
         let (_, sc) = d.get(&format!("/backups/schedules/{sid}"), &admin).await;
         let left = schedule_backups(&d, &admin, &sid).await;
         let settled = sc["data"]["last_status"] != "running"
             && left.iter().all(|b| b["status"] == "completed");
         if settled && left.len() <= 2 {
-            break (left, sc["data"].clone());
+            return Some((left, sc["data"].clone()));
         }
-        assert!(Instant::now() < deadline, "did not settle: {sc} {left:?}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+        *last.borrow_mut() = format!("{sc} {left:?}");
+        None
+    })
+    .await;
     assert_eq!(left.len(), 2, "keep_last 2: {left:?}");
     assert_eq!(sched["last_status"], "completed", "{sched}");
     assert!(sched["last_run_at"].is_string());
@@ -214,15 +213,13 @@ async fn a_run_missed_while_down_runs_once_at_startup() {
     drop(db);
     d.restart().await;
     let admin = d.admin().await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let sched = loop {
-        let (_, sc) = d.get(&format!("/backups/schedules/{sid}"), &admin).await;
-        if sc["data"]["last_status"] == "completed" {
-            break sc["data"].clone();
-        }
-        assert!(Instant::now() < deadline, "missed run did not run: {sc}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let path = format!("/backups/schedules/{sid}");
+    let sched = d
+        .get_until(&path, &admin, Duration::from_secs(30), |sc| {
+            sc["data"]["last_status"] == "completed"
+        })
+        .await["data"]
+        .clone();
     assert!(
         sched["next_run_at"].as_str().unwrap() > "2026-01-01",
         "{sched}"

@@ -5,10 +5,10 @@
 
 mod common;
 
-use common::{BUSYBOX_IMAGE, Daemon, assert_error, docker};
+use common::{BUSYBOX_IMAGE, Daemon, assert_error, create_service, docker, sleeper, wait_for};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Removes the named volume even when the test fails, with the containers (of this
 /// test's services) still using it: the guard drops before the daemon's own cleanup.
@@ -26,16 +26,22 @@ impl Drop for VolumeGuard {
     }
 }
 
-async fn wait_for(d: &Daemon, token: &str, path: &str, ok: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, b) = d.get(path, token).await;
-        if ok(&b) {
-            return b;
-        }
-        assert!(Instant::now() < deadline, "timed out on {path}: {b}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// Waits (up to 60 s) for service `name` to be running.
+async fn running(d: &Daemon, token: &str, name: &str) {
+    let path = format!("/services/{name}");
+    d.get_until(&path, token, Duration::from_secs(60), |b| {
+        b["data"]["status"] == "running"
+    })
+    .await;
+}
+
+/// Waits (up to `within`) for `file` in `container` to hold `want`.
+async fn file_written(container: &str, file: &str, want: &str, within: Duration) {
+    let what = format!("{file} in {container} to hold {want:?}");
+    wait_for(what, within, async || {
+        (cat(container, file).as_deref() == Some(want)).then_some(())
+    })
+    .await;
 }
 
 /// A tmpfs mounted on a temp dir (we run as root; CI does too), unmounted on drop even
@@ -110,28 +116,14 @@ async fn named_volume_is_backed_up_and_restored_online() {
     let vol = _vol_guard.0.clone();
     let admin = d.admin().await;
     let svc = d.name("data");
-    let (s, b) = d
-        .post(
-            "/services",
-            &admin,
-            json!({
+    create_service(&d, &admin, json!({
                 "name": svc, "image": BUSYBOX_IMAGE, "start": true,
                 "command": ["sh", "-c", "[ -f /data/f.txt ] || { echo v1 > /data/f.txt; mkdir -p /data/sub; echo deep > /data/sub/g.txt; }; sleep 3600"],
                 "volumes": [{"source": vol, "target": "/data"}],
-            }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    wait_for(&d, &admin, &format!("/services/{svc}"), |b| {
-        b["data"]["status"] == "running"
-    })
-    .await;
+            })).await;
+    running(&d, &admin, &svc).await;
     let c = format!("mcpd-{svc}-1");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while cat(&c, "/data/sub/g.txt").as_deref() != Some("deep") {
-        assert!(Instant::now() < deadline, "service did not write its files");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    file_written(&c, "/data/sub/g.txt", "deep", Duration::from_secs(20)).await;
 
     // Unknown services and services without volumes are refused up front.
     let (s, b) = d
@@ -139,35 +131,18 @@ async fn named_volume_is_backed_up_and_restored_online() {
         .await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
     let plain = d.name("plain");
-    let (s, b) = d
-        .post(
-            "/services",
-            &admin,
-            json!({"name": plain, "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    create_service(&d, &admin, sleeper(&plain)).await;
     let (s, b) = d
         .post("/backups", &admin, json!({"services": [plain]}))
         .await;
     let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
     assert_eq!(e["details"][0]["field"], "services");
 
-    let (s, b) = d
-        .post(
-            "/backups",
-            &admin,
-            json!({"services": [svc], "pause_services": true}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let id = b["data"]["id"].as_str().unwrap().to_string();
-    let done = wait_for(&d, &admin, &format!("/backups/{id}"), |b| {
-        b["data"]["status"] == "completed" || b["data"]["status"] == "failed"
-    })
-    .await;
-    assert_eq!(done["data"]["status"], "completed", "{done}");
-    let m = &done["data"]["manifest"];
+    let body = json!({"services": [svc], "pause_services": true});
+    let done = d.backup(&admin, body).await;
+    let id = done["id"].as_str().unwrap().to_string();
+    assert_eq!(done["status"], "completed", "{done}");
+    let m = &done["manifest"];
     assert_eq!(m["volumes"][0]["source"], json!(vol), "{m}");
     assert_eq!(m["volumes"][0]["kind"], "volume");
     assert_eq!(m["included"]["services"], json!([svc]));
@@ -213,10 +188,7 @@ async fn named_volume_is_backed_up_and_restored_online() {
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["applied"], true);
-    wait_for(&d, &admin, &format!("/services/{svc}"), |b| {
-        b["data"]["status"] == "running"
-    })
-    .await;
+    running(&d, &admin, &svc).await;
     // The service writes its files only when f.txt is missing, so all of this is the
     // restore's doing.
     let c = format!("mcpd-{svc}-1");
@@ -236,17 +208,10 @@ async fn named_volume_is_backed_up_and_restored_online() {
         "-c",
         "echo v3 > /data/f.txt; rm /data/sub/g.txt; echo inc > /data/inc.txt",
     ]);
-    let (s, b) = d
-        .post("/backups", &admin, json!({"type": "incremental", "services": [svc], "include_data": false, "include_config": true}))
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let inc = b["data"]["id"].as_str().unwrap().to_string();
-    let done = wait_for(&d, &admin, &format!("/backups/{inc}"), |b| {
-        b["data"]["status"] == "completed" || b["data"]["status"] == "failed"
-    })
-    .await;
-    assert_eq!(done["data"]["status"], "completed", "{done}");
-    let m = &done["data"]["manifest"];
+    let done = d.backup(&admin, json!({"type": "incremental", "services": [svc], "include_data": false, "include_config": true})).await;
+    let inc = done["id"].as_str().unwrap().to_string();
+    assert_eq!(done["status"], "completed", "{done}");
+    let m = &done["manifest"];
     assert_eq!(m["base_backup_id"], json!(id), "{m}");
     assert!(m["volumes"][0]["listing"].is_string(), "{m}");
     let (s, b) = d.delete(&format!("/backups/{id}"), &admin).await;
@@ -267,10 +232,7 @@ async fn named_volume_is_backed_up_and_restored_online() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    wait_for(&d, &admin, &format!("/services/{svc}"), |b| {
-        b["data"]["status"] == "running"
-    })
-    .await;
+    running(&d, &admin, &svc).await;
     assert_eq!(cat(&c, "/data/f.txt").as_deref(), Some("v3"));
     assert_eq!(cat(&c, "/data/inc.txt").as_deref(), Some("inc"));
     assert_eq!(
@@ -314,25 +276,15 @@ async fn a_full_backups_directory_fails_cleanly_and_the_daemon_goes_on() {
         std::fs::write(data.path().join(format!("f{i:05}")), [b'x'; 64]).unwrap();
     }
     let svc = d.name("many");
-    let (s, b) = d
-        .post(
-            "/services",
-            &admin,
-            json!({"name": svc, "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"],
-                   "volumes": [{"source": data.path().to_str().unwrap(), "target": "/data", "read_only": true}]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    create_service(&d, &admin, json!({"name": svc, "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"],
+                   "volumes": [{"source": data.path().to_str().unwrap(), "target": "/data", "read_only": true}]})).await;
 
     let (s, b) = d.post("/backups", &admin, json!({"services": [svc]})).await;
     assert_eq!(s, StatusCode::ACCEPTED, "the pre-check passes: {b}");
     let id = b["data"]["id"].as_str().unwrap().to_string();
-    let done = wait_for(&d, &admin, &format!("/backups/{id}"), |b| {
-        b["data"]["status"] == "completed" || b["data"]["status"] == "failed"
-    })
-    .await;
-    assert_eq!(done["data"]["status"], "failed", "{done}");
-    let reason = done["data"]["error"].as_str().unwrap();
+    let done = d.backup_done(&admin, &id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let reason = done["error"].as_str().unwrap();
     assert!(
         reason.contains("ran out of space") && reason.contains("ENOSPC"),
         "{reason}"
@@ -350,26 +302,20 @@ async fn a_full_backups_directory_fails_cleanly_and_the_daemon_goes_on() {
     let (s, _) = d.get("/health", &admin).await;
     assert_eq!(s, StatusCode::OK);
     let (s, b) = d
-        .call(
-            reqwest::Method::PUT,
+        .put(
             "/config/app.after_full",
-            Some(&admin),
-            Some(json!({"value": "still writable"})),
+            &admin,
+            json!({"value": "still writable"}),
         )
         .await;
     assert!(s.is_success(), "{s} {b}");
 
     // With room, the same backup succeeds.
     fs.resize("256m");
-    let (s, b) = d.post("/backups", &admin, json!({"services": [svc]})).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let id2 = b["data"]["id"].as_str().unwrap().to_string();
-    let done = wait_for(&d, &admin, &format!("/backups/{id2}"), |b| {
-        b["data"]["status"] == "completed" || b["data"]["status"] == "failed"
-    })
-    .await;
-    assert_eq!(done["data"]["status"], "completed", "{done}");
-    let file = fs.path().join(done["data"]["file_name"].as_str().unwrap());
+    let done = d.backup(&admin, json!({"services": [svc]})).await;
+    let id2 = done["id"].as_str().unwrap().to_string();
+    assert_eq!(done["status"], "completed", "{done}");
+    let file = fs.path().join(done["file_name"].as_str().unwrap());
     assert!(file.is_file());
     let (s, _) = d.delete(&format!("/backups/{id2}"), &admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
@@ -393,36 +339,24 @@ async fn offline_restore_brings_volumes_back_with_the_daemon_stopped() {
     std::fs::write(bind.path().join("conf/app.ini"), "mode=original\n").unwrap();
     let admin = d.admin().await;
     let svc = d.name("offline");
-    let (s, b) = d
-        .post(
-            "/services",
-            &admin,
-            json!({
-                "name": svc, "image": BUSYBOX_IMAGE, "start": true,
-                "command": ["sh", "-c", "[ -f /data/f.txt ] || echo v1 > /data/f.txt; sleep 3600"],
-                "volumes": [{"source": vol, "target": "/data"},
-                            {"source": bind.path().to_str().unwrap(), "target": "/etc/app"}],
-            }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let c = format!("mcpd-{svc}-1");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while cat(&c, "/data/f.txt").as_deref() != Some("v1") {
-        assert!(Instant::now() < deadline, "service did not write its file");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let (s, b) = d.post("/backups", &admin, json!({"services": [svc]})).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let id = b["data"]["id"].as_str().unwrap().to_string();
-    let done = wait_for(&d, &admin, &format!("/backups/{id}"), |b| {
-        b["data"]["status"] == "completed" || b["data"]["status"] == "failed"
-    })
+    create_service(
+        &d,
+        &admin,
+        json!({
+            "name": svc, "image": BUSYBOX_IMAGE, "start": true,
+            "command": ["sh", "-c", "[ -f /data/f.txt ] || echo v1 > /data/f.txt; sleep 3600"],
+            "volumes": [{"source": vol, "target": "/data"},
+                        {"source": bind.path().to_str().unwrap(), "target": "/etc/app"}],
+        }),
+    )
     .await;
-    assert_eq!(done["data"]["status"], "completed", "{done}");
+    let c = format!("mcpd-{svc}-1");
+    file_written(&c, "/data/f.txt", "v1", Duration::from_secs(30)).await;
+    let done = d.backup(&admin, json!({"services": [svc]})).await;
+    assert_eq!(done["status"], "completed", "{done}");
     let file = d
         .data_path("backups")
-        .join(done["data"]["file_name"].as_str().unwrap());
+        .join(done["file_name"].as_str().unwrap());
 
     // Disaster: the daemon is down and both volumes' data is changed or gone.
     d.stop().await;
@@ -437,37 +371,24 @@ async fn offline_restore_brings_volumes_back_with_the_daemon_stopped() {
         format!("{svc}:{}", bind.path().display()),
     );
 
+    // `mcpd backup restore` of the archive with `flags`; its JSON report.
+    let restore = |flags: &[&str]| -> Value {
+        let mut args = vec![
+            "backup",
+            "restore",
+            file.to_str().unwrap(),
+            "--data-dir",
+            &dd,
+        ];
+        args.extend(flags);
+        serde_json::from_slice(&common::mcpd_ok(args).stdout).unwrap()
+    };
+
     // --no-volumes leaves them alone; a dry run reports them and changes nothing.
-    let out = common::mcpd(&[
-        "backup",
-        "restore",
-        file.to_str().unwrap(),
-        "--data-dir",
-        &dd,
-        "--dry-run",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = restore(&["--dry-run"]);
     assert_eq!(r["volumes"]["changed"], json!([vol_name, bind_name]), "{r}");
     assert_eq!(r["applied"], false);
-    let out = common::mcpd(&[
-        "backup",
-        "restore",
-        file.to_str().unwrap(),
-        "--data-dir",
-        &dd,
-        "--no-volumes",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = restore(&["--no-volumes"]);
     assert_eq!(r["volumes"]["changed"], json!([]), "{r}");
     assert_eq!(
         std::fs::read_to_string(mountpoint.join("f.txt")).unwrap(),
@@ -475,19 +396,7 @@ async fn offline_restore_brings_volumes_back_with_the_daemon_stopped() {
     );
     assert!(!bind.path().join("conf").exists());
 
-    let out = common::mcpd(&[
-        "backup",
-        "restore",
-        file.to_str().unwrap(),
-        "--data-dir",
-        &dd,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = restore(&[]);
     assert_eq!(r["applied"], true, "{r}");
     assert_eq!(r["volumes"]["changed"], json!([vol_name, bind_name]), "{r}");
     // The service's container was running on the volume: stopped for the swap and

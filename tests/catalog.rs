@@ -6,40 +6,13 @@
 
 mod common;
 
+use common::mcp::{self, names, text_of};
 use common::{Daemon, EVERYTHING_IMAGE, assert_error, containers_named, docker};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-fn text_of(result: &Value) -> String {
-    result["content"]
-        .as_array()
-        .expect("content array")
-        .iter()
-        .filter_map(|c| c["text"].as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-async fn put(d: &Daemon, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-    d.call(Method::PUT, path, Some(token), Some(body)).await
-}
-
 async fn list_dir(d: &Daemon, token: &str, server: &str, path: &str) -> (StatusCode, Value) {
-    d.post(
-        "/mcp/execute/tool",
-        token,
-        json!({"server": server, "tool": "list_directory", "arguments": {"path": path}}),
-    )
-    .await
-}
-
-fn names(list: &Value) -> Vec<String> {
-    list["data"]
-        .as_array()
-        .expect("data array")
-        .iter()
-        .map(|e| e["name"].as_str().unwrap().to_string())
-        .collect()
+    mcp::tool(d, token, server, "list_directory", json!({"path": path})).await
 }
 
 fn fields(err: &Value) -> Vec<String> {
@@ -190,7 +163,7 @@ async fn registry_lists_builtins_and_admins_manage_entries() {
     for k in ["builtin", "secret_fields", "created_at", "updated_at"] {
         fs_spec.as_object_mut().unwrap().remove(k);
     }
-    let (s, b) = put(&d, "/mcp/registry/filesystem", &admin, fs_spec).await;
+    let (s, b) = d.put("/mcp/registry/filesystem", &admin, fs_spec).await;
     assert_error(s, &b, 409, "CONFLICT");
     let (s, b) = d.delete("/mcp/registry/everything", &admin).await;
     assert_error(s, &b, 409, "CONFLICT");
@@ -198,24 +171,24 @@ async fn registry_lists_builtins_and_admins_manage_entries() {
     // Replace and remove an added entry.
     let mut changed = entry.clone();
     changed["title"] = json!("Renamed");
-    let (s, b) = put(
-        &d,
-        &format!("/mcp/registry/{entry_name}"),
-        &viewer,
-        changed.clone(),
-    )
-    .await;
+    let (s, b) = d
+        .put(
+            &format!("/mcp/registry/{entry_name}"),
+            &viewer,
+            changed.clone(),
+        )
+        .await;
     assert_error(s, &b, 403, "FORBIDDEN");
-    let (s, b) = put(
-        &d,
-        &format!("/mcp/registry/{entry_name}"),
-        &admin,
-        changed.clone(),
-    )
-    .await;
+    let (s, b) = d
+        .put(
+            &format!("/mcp/registry/{entry_name}"),
+            &admin,
+            changed.clone(),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["title"], "Renamed");
-    let (s, b) = put(&d, "/mcp/registry/other", &admin, changed).await;
+    let (s, b) = d.put("/mcp/registry/other", &admin, changed).await;
     assert_eq!(
         fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")),
         vec!["name"]
@@ -314,17 +287,15 @@ async fn filesystem_from_registry_checks_config_and_reconfigures() {
     assert!(containers_named(&format!("mcpd-{name}-")).is_empty());
 
     // Created with the allowed directory as its argument.
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            &admin,
-            json!({"name": name, "registry": "filesystem", "config": {"allowed_directories": ["/data/notes"]}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    assert_eq!(b["data"]["status"], "running");
-    assert_eq!(b["data"]["server_info"]["name"], "secure-filesystem-server");
-    assert_eq!(b["data"]["registry"], "filesystem");
+    let created = mcp::create_server(
+        &d,
+        &admin,
+        json!({"name": name, "registry": "filesystem", "config": {"allowed_directories": ["/data/notes"]}}),
+    )
+    .await;
+    assert_eq!(created["status"], "running");
+    assert_eq!(created["server_info"]["name"], "secure-filesystem-server");
+    assert_eq!(created["registry"], "filesystem");
     let (_, b) = d.get(&server, &admin).await;
     assert_eq!(b["data"]["registry"], "filesystem", "{b}");
     let (_, b) = d.get("/mcp/servers?registry=filesystem", &admin).await;
@@ -354,55 +325,44 @@ async fn filesystem_from_registry_checks_config_and_reconfigures() {
     let started_before = docker(&["inspect", "-f", "{{.State.StartedAt}}", &before[0]]);
 
     // Reconfigure: incomplete or invalid config is refused and changes nothing.
-    let (s, b) = put(
-        &d,
-        &format!("{server}/config"),
-        &admin,
-        json!({"config": {}}),
-    )
-    .await;
+    let config = format!("{server}/config");
+    let (s, b) = d.put(&config, &admin, json!({"config": {}})).await;
     assert_eq!(
         fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")),
         vec!["/allowed_directories"]
     );
-    let (s, b) = put(
-        &d,
-        &format!("{server}/config"),
-        &admin,
-        json!({"config": {"allowed_directories": [5]}}),
-    )
-    .await;
+    let (s, b) = d
+        .put(
+            &config,
+            &admin,
+            json!({"config": {"allowed_directories": [5]}}),
+        )
+        .await;
     assert_eq!(
         fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")),
         vec!["/allowed_directories/0"]
     );
-    let (s, b) = put(
-        &d,
-        &format!("{server}/config"),
-        &admin,
-        json!({"config": {}, "x": 1}),
-    )
-    .await;
+    let (s, b) = d.put(&config, &admin, json!({"config": {}, "x": 1})).await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     let viewer = d.user_with_roles("cfg-viewer", &["viewer"]).await;
-    let (s, b) = put(
-        &d,
-        &format!("{server}/config"),
-        &viewer,
-        json!({"config": {"allowed_directories": ["/data"]}}),
-    )
-    .await;
+    let (s, b) = d
+        .put(
+            &config,
+            &viewer,
+            json!({"config": {"allowed_directories": ["/data"]}}),
+        )
+        .await;
     assert_error(s, &b, 403, "FORBIDDEN");
     assert_eq!(containers_named(&format!("mcpd-{name}-")), before);
 
     // A new config restarts the server with it.
-    let (s, b) = put(
-        &d,
-        &format!("{server}/config"),
-        &admin,
-        json!({"config": {"allowed_directories": ["/data"]}}),
-    )
-    .await;
+    let (s, b) = d
+        .put(
+            &config,
+            &admin,
+            json!({"config": {"allowed_directories": ["/data"]}}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["status"], "running");
     let after = containers_named(&format!("mcpd-{name}-"));
@@ -418,13 +378,13 @@ async fn filesystem_from_registry_checks_config_and_reconfigures() {
     assert!(text_of(&b["data"]).contains("hello.txt"), "{b}");
 
     // The same config again still restarts it.
-    let (s, b) = put(
-        &d,
-        &format!("{server}/config"),
-        &admin,
-        json!({"config": {"allowed_directories": ["/data"]}}),
-    )
-    .await;
+    let (s, b) = d
+        .put(
+            &config,
+            &admin,
+            json!({"config": {"allowed_directories": ["/data"]}}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let again = containers_named(&format!("mcpd-{name}-"));
     let started_again = docker(&["inspect", "-f", "{{.State.StartedAt}}", &again[0]]);
@@ -432,21 +392,19 @@ async fn filesystem_from_registry_checks_config_and_reconfigures() {
 
     // A server not made from the catalog has no catalog config.
     let plain = d.name("plain");
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            &admin,
-            json!({"name": plain, "image": EVERYTHING_IMAGE, "args": ["stdio"]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let (s, b) = put(
+    mcp::create_server(
         &d,
-        &format!("/mcp/servers/{plain}/config"),
         &admin,
-        json!({"config": {}}),
+        json!({"name": plain, "image": EVERYTHING_IMAGE, "args": ["stdio"]}),
     )
     .await;
+    let (s, b) = d
+        .put(
+            &format!("/mcp/servers/{plain}/config"),
+            &admin,
+            json!({"config": {}}),
+        )
+        .await;
     assert_error(s, &b, 409, "CONFLICT");
 
     for n in [&name, &plain] {
@@ -463,16 +421,10 @@ async fn missing_required_config_is_unconfigured_until_configured() {
     let admin = d.admin().await;
     let name = d.name("uncfg");
 
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            &admin,
-            json!({"name": name, "registry": "filesystem"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    assert_eq!(b["data"]["status"], "unconfigured");
-    assert_eq!(b["data"]["backend"]["type"], "container");
+    let created =
+        mcp::create_server(&d, &admin, json!({"name": name, "registry": "filesystem"})).await;
+    assert_eq!(created["status"], "unconfigured");
+    assert_eq!(created["backend"]["type"], "container");
     let (s, b) = d.get(&format!("/mcp/servers/{name}"), &admin).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["data"]["status"], "unconfigured");
@@ -504,13 +456,13 @@ async fn missing_required_config_is_unconfigured_until_configured() {
     let (s, b) = list_dir(&d, &admin, &name, "/data").await;
     assert_error(s, &b, 503, "MCP_SERVICE_UNCONFIGURED");
 
-    let (s, b) = put(
-        &d,
-        &format!("/mcp/servers/{name}/config"),
-        &admin,
-        json!({"config": {"allowed_directories": ["/data"]}}),
-    )
-    .await;
+    let (s, b) = d
+        .put(
+            &format!("/mcp/servers/{name}/config"),
+            &admin,
+            json!({"config": {"allowed_directories": ["/data"]}}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["status"], "running");
     assert!(b["data"]["tools_count"].as_u64().unwrap() >= 10, "{b}");
@@ -565,13 +517,7 @@ async fn secret_config_is_sealed_and_never_returned() {
     let env = docker(&["inspect", "-f", "{{json .Config.Env}}", &containers[0]]).unwrap();
     assert!(env.contains(&format!("DEMO_TOKEN={secret}")), "{env}");
     assert!(env.contains("DEMO_GREETING=hi"), "{env}");
-    let (s, b) = d
-        .post(
-            "/mcp/execute/tool",
-            &admin,
-            json!({"server": name, "tool": "echo", "arguments": {"message": "ping"}}),
-        )
-        .await;
+    let (s, b) = mcp::tool(&d, &admin, &name, "echo", json!({"message": "ping"})).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert!(text_of(&b["data"]).contains("ping"), "{b}");
 
@@ -606,25 +552,25 @@ async fn secret_config_is_sealed_and_never_returned() {
     assert!(!d.log().contains(&secret), "secret in the daemon log");
 
     // Reconfigure without the secret: 400 naming it (required), and with a new one.
-    let (s, b) = put(
-        &d,
-        &format!("/mcp/servers/{name}/config"),
-        &admin,
-        json!({"config": {"greeting": "hi"}}),
-    )
-    .await;
+    let (s, b) = d
+        .put(
+            &format!("/mcp/servers/{name}/config"),
+            &admin,
+            json!({"config": {"greeting": "hi"}}),
+        )
+        .await;
     assert_eq!(
         fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")),
         vec!["/token"]
     );
     let secret2 = format!("{secret}-2");
-    let (s, b) = put(
-        &d,
-        &format!("/mcp/servers/{name}/config"),
-        &admin,
-        json!({"config": {"token": secret2}}),
-    )
-    .await;
+    let (s, b) = d
+        .put(
+            &format!("/mcp/servers/{name}/config"),
+            &admin,
+            json!({"config": {"token": secret2}}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert!(!b.to_string().contains(&secret2));
     let containers = containers_named(&format!("mcpd-{name}-"));

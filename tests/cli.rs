@@ -3,26 +3,23 @@
 
 mod common;
 
+use common::stderr;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
 
+/// `mcpd ARGS --data-dir DATA_DIR`, with no admin password given (the launcher clears
+/// every `MCPD_*` variable), so that `init` generates one.
 fn mcpd(args: &[&str], data_dir: &std::path::Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mcpd"))
+    common::mcpd_command()
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
-        .env_remove("MCPD_ADMIN_PASSWORD")
-        .env_remove("MCPD_ADMIN_PASSWORD_FILE")
         .output()
         .unwrap()
 }
 
 #[test]
 fn version_names_the_build() {
-    let out = Command::new(env!("CARGO_BIN_EXE_mcpd"))
-        .arg("version")
-        .output()
-        .unwrap();
+    let out = common::mcpd(["version"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -37,11 +34,7 @@ fn init_creates_private_state_and_a_generated_admin_password() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("state");
     let out = mcpd(&["init"], &data);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700);
     let pw_file = data.join("initial-admin-password");
@@ -68,11 +61,7 @@ async fn reset_password_replaces_the_password_and_revokes_sessions() {
     assert_eq!(s, 200);
     d.stop().await;
     let out = mcpd(&["admin", "reset-password", "admin"], &d.data_dir);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let new_pw = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert_eq!(new_pw.len(), 24);
     d.restart().await;
@@ -91,5 +80,5 @@ async fn reset_password_replaces_the_password_and_revokes_sessions() {
     d.login("admin", &new_pw).await;
     let out = mcpd(&["admin", "reset-password", "nobody"], &d.data_dir);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+    assert!(stderr(&out).contains("not found"));
 }

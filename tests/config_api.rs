@@ -5,12 +5,13 @@
 mod common;
 
 use common::{Daemon, assert_error};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const SECRET: &str = "s3cr3t-value-for-the-vault-test";
 
-async fn put(
+/// PUT /config/{key}, conditional on `if_match`: the answer and its ETag.
+async fn put_versioned(
     d: &Daemon,
     token: &str,
     key: &str,
@@ -26,12 +27,12 @@ async fn put(
         req = req.header("If-Match", m);
     }
     let resp = req.send().await.unwrap();
-    let status = resp.status();
     let etag = resp
         .headers()
         .get("etag")
         .map(|v| v.to_str().unwrap().to_string());
-    (status, resp.json().await.unwrap_or(Value::Null), etag)
+    let (status, body) = common::read(resp).await;
+    (status, body, etag)
 }
 
 #[tokio::test]
@@ -43,7 +44,7 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
     let viewer = d.user_with_roles("cfg-viewer", &["viewer"]).await;
 
     // Create, replace, optimistic concurrency.
-    let (s, b, etag) = put(
+    let (s, b, etag) = put_versioned(
         &d,
         &operator,
         "smtp.host",
@@ -56,7 +57,7 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
     assert_eq!(b["data"]["scope"], "global");
     assert_eq!(b["data"]["secret"], false);
     assert_eq!(b["data"]["version"], 1);
-    let (s, b, _) = put(
+    let (s, b, _) = put_versioned(
         &d,
         &operator,
         "smtp.host",
@@ -70,7 +71,7 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
         b["data"]["description"], "relay",
         "unsent attributes are kept"
     );
-    let (s, b, _) = put(
+    let (s, b, _) = put_versioned(
         &d,
         &operator,
         "smtp.host",
@@ -83,14 +84,13 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
     assert_eq!(b["data"]["value"], "mx.example.test");
 
     // A secret: masked in every answer, revealed only with config:admin.
-    let (s, b, _) = put(
-        &d,
-        &operator,
-        "smtp.password",
-        json!({"value": SECRET, "secret": true}),
-        None,
-    )
-    .await;
+    let (s, b) = d
+        .put(
+            "/config/smtp.password",
+            &operator,
+            json!({"value": SECRET, "secret": true}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     assert_eq!(b["data"]["value"], "********");
     let (_, b) = d.get("/config/smtp.password", &developer).await;
@@ -108,7 +108,7 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
     // Roles: viewer cannot read config; developer cannot write.
     let (s, b) = d.get("/config", &viewer).await;
     assert_error(s, &b, 403, "FORBIDDEN");
-    let (s, b, _) = put(&d, &developer, "x", json!({"value": 1}), None).await;
+    let (s, b) = d.put("/config/x", &developer, json!({"value": 1})).await;
     assert_error(s, &b, 403, "FORBIDDEN");
 
     // Bad input changes nothing.
@@ -125,7 +125,13 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
         ("ok.key", json!({"value": 1, "scope": "team"}), "scope"),
         ("ok.key", json!({"secret": true}), "value"),
     ] {
-        let (s, b, _) = put(&d, &operator, &urlencode(key), body.clone(), None).await;
+        let (s, b) = d
+            .put(
+                &format!("/config/{}", urlencode(key)),
+                &operator,
+                body.clone(),
+            )
+            .await;
         let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
         assert_eq!(e["details"][0]["field"], field, "{key} {body}: {b}");
     }
@@ -192,9 +198,7 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
     assert_eq!(b["data"]["value"], SECRET);
 
     // Delete.
-    let (s, _) = d
-        .call(Method::DELETE, "/config/smtp.host", Some(&admin), None)
-        .await;
+    let (s, _) = d.delete("/config/smtp.host", &admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, b) = d.get("/config/smtp.host", &admin).await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
@@ -239,28 +243,20 @@ async fn secrets_and_the_services_that_use_them() {
     let mut d = Daemon::start().await;
     let admin = d.admin().await;
     let key = format!("t{}.api.token", d.tag);
-    let (s, b, _) = put(
-        &d,
-        &admin,
-        &key,
-        json!({"value": "first-token-value", "secret": true}),
-        None,
-    )
-    .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let name = d.name("tokenuser");
     let (s, b) = d
-        .post(
-            "/services",
+        .put(
+            &format!("/config/{key}"),
             &admin,
-            json!({
-                "name": name, "image": common::BUSYBOX_IMAGE, "command": ["sleep", "3600"],
-                "env": {"TOKEN": format!("${{secret:{key}}}")}, "start": true
-            }),
+            json!({"value": "first-token-value", "secret": true}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
-    let svc_id = b["data"]["id"].as_str().unwrap().to_string();
+    let name = d.name("tokenuser");
+    let mut body = common::sleeper(&name);
+    body["env"] = json!({"TOKEN": format!("${{secret:{key}}}")});
+    body["start"] = json!(true);
+    let svc = common::create_service(&d, &admin, body).await;
+    let svc_id = svc["id"].as_str().unwrap().to_string();
     let container = format!("mcpd-{name}-1");
     let env_in =
         |c: &str| common::docker(&["exec", c, "sh", "-c", "echo $TOKEN"]).unwrap_or_default();
@@ -268,39 +264,36 @@ async fn secrets_and_the_services_that_use_them() {
 
     // A developer may not ask for restarts (needs services:write); nothing is written.
     let dev = d.user_with_roles("dev", &["developer"]).await;
-    let (s, b, _) = put(
-        &d,
-        &dev,
-        &key,
-        json!({"value": "x", "secret": true, "restart_dependents": true}),
-        None,
-    )
-    .await;
+    let (s, b) = d
+        .put(
+            &format!("/config/{key}"),
+            &dev,
+            json!({"value": "x", "secret": true, "restart_dependents": true}),
+        )
+        .await;
     assert_error(s, &b, 403, "FORBIDDEN");
 
     // Without restart_dependents the running container keeps the old value; the answer
     // names the dependents.
-    let (s, b, _) = put(
-        &d,
-        &admin,
-        &key,
-        json!({"value": "second-token-value", "secret": true}),
-        None,
-    )
-    .await;
+    let (s, b) = d
+        .put(
+            &format!("/config/{key}"),
+            &admin,
+            json!({"value": "second-token-value", "secret": true}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["dependents"][0]["name"], name.as_str());
     assert_eq!(b["data"]["restarted"], json!([]));
     assert_eq!(env_in(&container), "first-token-value");
     // With it, the service is restarted and gets the new value.
-    let (s, b, _) = put(
-        &d,
-        &admin,
-        &key,
-        json!({"value": "third-token-value", "restart_dependents": true}),
-        None,
-    )
-    .await;
+    let (s, b) = d
+        .put(
+            &format!("/config/{key}"),
+            &admin,
+            json!({"value": "third-token-value", "restart_dependents": true}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["restarted"], json!([name]));
     assert_eq!(
@@ -310,27 +303,19 @@ async fn secrets_and_the_services_that_use_them() {
     assert_eq!(env_in(&container), "third-token-value");
 
     // In use → the key cannot be deleted.
-    let (s, b) = d
-        .call(
-            Method::DELETE,
-            &format!("/config/{key}"),
-            Some(&admin),
-            None,
-        )
-        .await;
+    let (s, b) = d.delete(&format!("/config/{key}"), &admin).await;
     let e = assert_error(s, &b, 409, "CONFLICT");
     assert!(e["message"].as_str().unwrap().contains(&name), "{e}");
 
     // Service-scoped entries are removed with their service.
     let scoped = format!("t{}.scoped", d.tag);
-    let (s, b, _) = put(
-        &d,
-        &admin,
-        &scoped,
-        json!({"value": 1, "scope": format!("service:{svc_id}")}),
-        None,
-    )
-    .await;
+    let (s, b) = d
+        .put(
+            &format!("/config/{scoped}"),
+            &admin,
+            json!({"value": 1, "scope": format!("service:{svc_id}")}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     let (_, b) = d
         .get(&format!("/config?scope=service:{svc_id}"), &admin)
@@ -345,14 +330,7 @@ async fn secrets_and_the_services_that_use_them() {
     let (s, b) = d.get(&format!("/config/{scoped}"), &admin).await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
     // With the service gone the key can be deleted; the secret never reached the log.
-    let (s, _) = d
-        .call(
-            Method::DELETE,
-            &format!("/config/{key}"),
-            Some(&admin),
-            None,
-        )
-        .await;
+    let (s, _) = d.delete(&format!("/config/{key}"), &admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     for v in [
         "first-token-value",

@@ -4,72 +4,24 @@
 
 mod common;
 
-use common::{BUSYBOX_IMAGE, Daemon, FILESYSTEM_IMAGE, assert_error, docker};
-use reqwest::StatusCode;
-use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-use tokio::net::{UnixListener, UnixStream};
-use tokio::task::JoinSet;
+use common::mcp::stdio_server;
+use common::{
+    BUSYBOX_IMAGE, Daemon, EngineProxy, FILESYSTEM_IMAGE, assert_error, create_service, docker,
+    sleeper, wait_for,
+};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use std::time::Duration;
 
-const ENGINE_SOCKET: &str = "/var/run/docker.sock";
-
-/// Forwards every connection on `path` to the engine's socket until dropped or stopped.
-struct Proxy {
-    path: PathBuf,
-    tasks: JoinSet<()>,
-}
-
-impl Proxy {
-    fn start(path: &Path) -> Proxy {
-        let _ = std::fs::remove_file(path);
-        let listener = UnixListener::bind(path).expect("bind proxy socket");
-        let mut tasks = JoinSet::new();
-        tasks.spawn(async move {
-            let mut conns = JoinSet::new();
-            while let Ok((mut client, _)) = listener.accept().await {
-                conns.spawn(async move {
-                    if let Ok(mut engine) = UnixStream::connect(ENGINE_SOCKET).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
-                    }
-                });
-            }
-            // Dropping `conns` (when this task is aborted) closes every forwarded connection.
-        });
-        Proxy {
-            path: path.to_path_buf(),
-            tasks,
-        }
-    }
-
-    /// The outage: no new connections (socket file gone) and every open one closed.
-    async fn stop(mut self) {
-        self.tasks.shutdown().await;
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-async fn wait_until<F, Fut>(what: &str, mut f: F) -> Value
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<Value>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
+/// How long mcpd may take to notice that Docker is back.
+const RECOVERY: Duration = Duration::from_secs(60);
 
 #[tokio::test]
 async fn docker_outage_is_reported_and_recovered_without_restart() {
     require_docker!();
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("docker.sock");
-    let proxy = Proxy::start(&sock);
+    let proxy = EngineProxy::start(&sock);
     let mut d = Daemon::start_with_env(vec![(
         "MCPD_DOCKER__HOST".into(),
         format!("unix://{}", sock.display()),
@@ -77,33 +29,21 @@ async fn docker_outage_is_reported_and_recovered_without_restart() {
     .await;
     let admin = d.admin().await;
     let name = d.name("steady");
-    let (s, b) = d
-        .post(
-            "/services",
-            &admin,
-            json!({"name": name, "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"], "start": true}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let id = b["data"]["id"].as_str().unwrap().to_string();
-    assert_eq!(b["data"]["status"], "running");
-    assert_eq!(b["data"]["engine"], "available", "{b}");
+    let mut body = sleeper(&name);
+    body["start"] = json!(true);
+    let b = create_service(&d, &admin, body).await;
+    let id = b["id"].as_str().unwrap().to_string();
+    assert_eq!(b["status"], "running");
+    assert_eq!(b["engine"], "available", "{b}");
     let files = d.name("files");
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            &admin,
-            json!({"name": files, "image": FILESYSTEM_IMAGE, "transport": "stdio"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    assert_eq!(b["data"]["engine"], "available", "{b}");
+    let b = stdio_server(&d, &admin, &files, FILESYSTEM_IMAGE).await;
+    assert_eq!(b["engine"], "available", "{b}");
 
     // Docker goes away.
     proxy.stop().await;
 
     // Health reports it, the API keeps answering.
-    let (s, b) = d.call(reqwest::Method::GET, "/health", None, None).await;
+    let (s, b) = d.call(Method::GET, "/health", None, None).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["status"], "degraded", "{b}");
     assert_eq!(b["data"]["checks"]["docker"]["status"], "error", "{b}");
@@ -159,9 +99,9 @@ async fn docker_outage_is_reported_and_recovered_without_restart() {
     );
 
     // Docker comes back: mcpd reconnects by itself.
-    let _proxy = Proxy::start(&sock);
-    let b = wait_until("health ok", || async {
-        let (_, b) = d.call(reqwest::Method::GET, "/health", None, None).await;
+    let _proxy = EngineProxy::start(&sock);
+    let b = wait_for("health ok", RECOVERY, async || {
+        let (_, b) = d.call(Method::GET, "/health", None, None).await;
         (b["data"]["status"] == "ok").then_some(b)
     })
     .await;
@@ -175,27 +115,22 @@ async fn docker_outage_is_reported_and_recovered_without_restart() {
     );
     let (_, b) = d.get(&format!("/mcp/servers/{files}"), &admin).await;
     assert_eq!(b["data"]["engine"], "available", "{b}");
-    let (s, b) = d
-        .post(
-            "/services",
-            &admin,
-            json!({"name": other, "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"], "start": true}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    assert_eq!(b["data"]["status"], "running");
+    let mut body = sleeper(&other);
+    body["start"] = json!(true);
+    let b = create_service(&d, &admin, body).await;
+    assert_eq!(b["status"], "running");
 
     // The events watcher reconnects too (it reconciles first, which would restart a
     // container killed before it is back): then a container killed behind mcpd's back
     // shows up in the stored status.
-    wait_until("events watcher reconnected", || async {
+    wait_for("events watcher reconnected", RECOVERY, async || {
         let n = d.log().matches("following events").count();
-        (n >= 2).then_some(Value::Null)
+        (n >= 2).then_some(())
     })
     .await;
     docker(&["kill", &format!("mcpd-{name}-1")]).unwrap();
     let path = format!("/services?name={name}&status=failed");
-    wait_until("events after reconnect", || async {
+    wait_for("events after reconnect", RECOVERY, async || {
         let (_, b) = d.get(&path, &admin).await;
         (b["meta"]["pagination"]["total"] == 1).then_some(b)
     })
@@ -222,52 +157,36 @@ async fn daemon_starts_without_docker_and_picks_it_up_later() {
     )])
     .await;
     let admin = d.admin().await;
-    let (s, b) = d.call(reqwest::Method::GET, "/health", None, None).await;
+    let (s, b) = d.call(Method::GET, "/health", None, None).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["checks"]["docker"]["status"], "error", "{b}");
     let name = d.name("late");
-    let body =
-        json!({"name": name, "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"], "start": true});
+    let mut body = sleeper(&name);
+    body["start"] = json!(true);
     let (s, b) = d.post("/services", &admin, body.clone()).await;
     assert_error(s, &b, 503, "DOCKER_UNAVAILABLE");
     let (s, b) = d.get("/services", &admin).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["meta"]["pagination"]["total"], 0);
 
-    let _proxy = Proxy::start(&sock);
-    let b = wait_until("create once Docker is back", || {
-        let body = body.clone();
-        let (d, admin) = (&d, &admin);
-        async move {
-            let (s, b) = d.post("/services", admin, body).await;
-            if s != StatusCode::CREATED {
-                eprintln!("create while Docker comes back: {s} {b}");
-            }
-            (s == StatusCode::CREATED).then_some(b)
+    let _proxy = EngineProxy::start(&sock);
+    let b = wait_for("create once Docker is back", RECOVERY, async || {
+        let (s, b) = d.post("/services", &admin, body.clone()).await;
+        if s != StatusCode::CREATED {
+            eprintln!("create while Docker comes back: {s} {b}");
         }
+        (s == StatusCode::CREATED).then_some(b)
     })
     .await;
     assert_eq!(b["data"]["status"], "running", "{b}");
-    wait_until("events watcher connected", || async {
-        d.log().contains("following events").then_some(Value::Null)
+    wait_for("events watcher connected", RECOVERY, async || {
+        d.log().contains("following events").then_some(())
     })
     .await;
     // The watcher's reconcile and the create both made sure the network exists: one
     // network, not two of the same name.
-    let nets = docker(&[
-        "network",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("name=^{}$", d.network),
-    ])
-    .unwrap();
-    assert_eq!(
-        nets.lines().count(),
-        1,
-        "networks named {}: {nets}",
-        d.network
-    );
+    let nets = common::networks_named(&d.network);
+    assert_eq!(nets.len(), 1, "networks named {}: {nets:?}", d.network);
     let (s, _) = d.delete(&format!("/services/{name}"), &admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
 }

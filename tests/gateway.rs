@@ -13,7 +13,8 @@
 
 mod common;
 
-use common::{Daemon, EVERYTHING_IMAGE, FILESYSTEM_IMAGE};
+use common::mcp::stdio_server;
+use common::{Daemon, EVERYTHING_IMAGE, FILESYSTEM_IMAGE, wait_for};
 use reqwest::StatusCode;
 use rmcp::model::{
     CallToolRequestParams, GetPromptRequestParams, ReadResourceRequestParams,
@@ -50,12 +51,7 @@ async fn team_developer(d: &mut Daemon, admin: &str, team: &str) -> (String, Str
     let dev_name = d.name("dev");
     let dev = d.user_with_roles(&dev_name, &["developer"]).await;
     let (s, b) = d
-        .call(
-            reqwest::Method::PATCH,
-            "/workspaces/default",
-            Some(admin),
-            Some(json!({"all_servers": false})),
-        )
+        .patch("/workspaces/default", admin, json!({"all_servers": false}))
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let (s, b) = d.post("/workspaces", admin, json!({"name": team})).await;
@@ -71,24 +67,14 @@ async fn team_developer(d: &mut Daemon, admin: &str, team: &str) -> (String, Str
     (dev_name, dev)
 }
 
-async fn create_server(d: &Daemon, token: &str, name: &str, image: &str) {
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            token,
-            json!({"name": name, "image": image, "transport": "stdio"}),
-        )
-        .await;
-    assert_eq!(
-        s,
-        StatusCode::CREATED,
-        "create {name}: {b}\nlog:\n{}",
-        d.log()
-    );
-}
-
 fn text(content: &Value) -> String {
     content[0]["text"].as_str().unwrap_or_default().to_string()
+}
+
+/// The names of every tool `c` lists through the gateway.
+async fn listed_tools(c: &Client) -> Vec<String> {
+    let tools = c.peer().list_all_tools().await.expect("tools/list");
+    tools.iter().map(|t| t.name.to_string()).collect()
 }
 
 /// The JSON-RPC error of a failed call.
@@ -132,8 +118,8 @@ async fn rmcp_and_python_clients_use_the_running_servers_through_the_gateway() {
     let admin = d.admin().await;
     let every = d.name("every");
     let fs = d.name("fs");
-    create_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
-    create_server(&d, &admin, &fs, FILESYSTEM_IMAGE).await;
+    stdio_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
+    stdio_server(&d, &admin, &fs, FILESYSTEM_IMAGE).await;
     let admin_id = user_id(&d, &admin).await;
 
     // rmcp's client.
@@ -263,16 +249,7 @@ async fn rmcp_and_python_clients_use_the_running_servers_through_the_gateway() {
     }
 
     // An API key works as X-API-Key, and the Python SDK is an independent client.
-    let (s, b) = d
-        .post(
-            "/api-keys",
-            &admin,
-            json!({"name": "gateway", "scopes": ["mcp:execute"]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let key = b["data"]["key"].as_str().unwrap().to_string();
-    let key_id = b["data"]["id"].as_str().unwrap().to_string();
+    let (key_id, key) = d.api_key(&admin, "gateway", &["mcp:execute"]).await;
     if let Some(out) = python(&d, &[("MCPD_API_KEY", &key)], &["full", &every, &fs]) {
         assert!(
             out.get("failed").is_none(),
@@ -396,14 +373,7 @@ async fn rmcp_and_python_clients_use_the_running_servers_through_the_gateway() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     let w = connect(&d, &dev).await;
-    let names: Vec<String> = w
-        .peer()
-        .list_all_tools()
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let names = listed_tools(&w).await;
     assert_eq!(names, [format!("{every}__echo")]);
     assert!(w.peer().list_all_resources().await.unwrap().is_empty());
     let r = tool(&w, &format!("{every}__echo"), json!({"message": "granted"}))
@@ -445,14 +415,7 @@ async fn rmcp_and_python_clients_use_the_running_servers_through_the_gateway() {
         .post(&format!("/mcp/servers/{fs}/stop"), &admin, json!({}))
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    let names: Vec<String> = c
-        .peer()
-        .list_all_tools()
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let names = listed_tools(&c).await;
     assert!(
         names.iter().all(|n| !n.starts_with(&format!("{fs}__"))),
         "{names:?}"
@@ -481,15 +444,7 @@ async fn gateway_requires_credentials() {
     let mut d = Daemon::start().await;
     let admin = d.admin().await;
     let viewer = d.user_with_roles("gw-viewer", &["viewer"]).await;
-    let (s, b) = d
-        .post(
-            "/api-keys",
-            &admin,
-            json!({"name": "services-only", "scopes": ["services:read"]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let services_key = b["data"]["key"].as_str().unwrap().to_string();
+    let (_, services_key) = d.api_key(&admin, "services-only", &["services:read"]).await;
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
         "clientInfo": {"name": "t", "version": "1"}}});
@@ -653,18 +608,12 @@ async fn wait_for_row(
     started: Instant,
     within: Duration,
 ) -> Value {
-    loop {
+    let what = format!("the request log row for {tool} on {server}");
+    wait_for(what, within.saturating_sub(started.elapsed()), async || {
         let rows = log_rows(d, admin, server).await;
-        if let Some(r) = rows.into_iter().find(|r| r["name"] == tool) {
-            return r;
-        }
-        assert!(
-            started.elapsed() < within,
-            "no request log row for {tool} on {server}\nlog:\n{}",
-            d.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        rows.into_iter().find(|r| r["name"] == tool)
+    })
+    .await
 }
 
 /// One raw JSON-RPC POST to `/mcp` (streamable HTTP as a minimal client sends it).
@@ -698,7 +647,7 @@ async fn a_call_cancelled_by_its_client_ends_behind_the_gateway() {
     let mut d = Daemon::start().await;
     let admin = d.admin().await;
     let every = d.name("every");
-    create_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
+    stdio_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
     let c = connect(&d, &admin).await;
     let long = format!("{every}__trigger-long-running-operation");
     let slow = tool(&c, &long, json!({"duration": 30, "steps": 30}));
@@ -754,7 +703,7 @@ async fn a_call_cancelled_by_its_client_ends_behind_the_gateway() {
     .await;
     assert!(ready.status().is_success(), "{}", ready.status());
     let other = d.name("every2");
-    create_server(&d, &admin, &other, EVERYTHING_IMAGE).await;
+    stdio_server(&d, &admin, &other, EVERYTHING_IMAGE).await;
     let started = Instant::now();
     let mut call = raw_post(
         &d,
@@ -912,7 +861,7 @@ async fn python_clients_are_told_when_their_lists_change() {
     let admin = d.admin().await;
     let every = d.name("every");
     let fs = d.name("fs");
-    create_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
+    stdio_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
 
     // A developer who sees only what the team workspace grants: everything, for now.
     let (dev_name, dev) = team_developer(&mut d, &admin, "lc-team").await;
@@ -937,16 +886,7 @@ async fn python_clients_are_told_when_their_lists_change() {
     };
     let every_grant = grant("lc-team", every.clone()).await;
 
-    let (s, b) = d
-        .post(
-            "/api-keys",
-            &admin,
-            json!({"name": "lc-watch", "scopes": ["mcp:read"]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let key = b["data"]["key"].as_str().unwrap().to_string();
-    let key_id = b["data"]["id"].as_str().unwrap().to_string();
+    let (key_id, key) = d.api_key(&admin, "lc-watch", &["mcp:read"]).await;
 
     let mut admin_w = Watcher::start(&d, ("MCPD_TOKEN", &admin), "legacy")
         .await
@@ -983,7 +923,7 @@ async fn python_clients_are_told_when_their_lists_change() {
 
     // (a) A second server starts: the admin is told and lists its tools; the
     // developer, whose workspaces do not grant it, hears nothing.
-    create_server(&d, &admin, &fs, FILESYSTEM_IMAGE).await;
+    stdio_server(&d, &admin, &fs, FILESYSTEM_IMAGE).await;
     let (got, lists) = admin_w.wait(&d, TOOLS_CHANGED).await;
     assert!(got.contains(&TOOLS_CHANGED.to_string()), "{got:?}");
     let tools = strings(&lists["tools"]);
@@ -1084,11 +1024,10 @@ async fn python_clients_are_told_when_their_lists_change() {
     let (s, b) = d.delete(&format!("/api-keys/{key_id}"), &admin).await;
     assert!(s.is_success(), "{s}: {b}");
     let (s, b) = d
-        .call(
-            reqwest::Method::PATCH,
+        .patch(
             &format!("/users/{dev_name}"),
-            Some(&admin),
-            Some(json!({"status": "disabled"})),
+            &admin,
+            json!({"status": "disabled"}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -1156,8 +1095,8 @@ async fn gateway_lists_are_paginated_with_opaque_cursors() {
     let admin = d.admin().await;
     let every = d.name("every");
     let fs = d.name("fs");
-    create_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
-    create_server(&d, &admin, &fs, FILESYSTEM_IMAGE).await;
+    stdio_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
+    stdio_server(&d, &admin, &fs, FILESYSTEM_IMAGE).await;
 
     // What the servers offer, by the REST API, named as the gateway names them.
     let mut tools = Vec::new();
@@ -1257,7 +1196,7 @@ async fn python_clients_receive_updates_of_subscribed_resources() {
     let mut d = Daemon::start().await;
     let admin = d.admin().await;
     let every = d.name("every");
-    create_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
+    stdio_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
     let c = connect(&d, &admin).await;
     let caps = c.peer().peer_info().unwrap().capabilities.clone();
     assert_eq!(

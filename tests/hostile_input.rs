@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{BUSYBOX_IMAGE, Daemon, assert_error, docker};
+use common::{BUSYBOX_IMAGE, Daemon, assert_error, docker, read};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -243,14 +243,6 @@ async fn errors_below_the_handlers_are_in_the_envelope() {
     );
 }
 
-async fn read(resp: reqwest::Response) -> (StatusCode, Value) {
-    let s = resp.status();
-    let bytes = resp.bytes().await.unwrap();
-    let v = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-    (s, v)
-}
-
 /// A raw HTTP/1.1 client on one TLS connection, to see what a keep-alive client sees.
 struct Raw {
     tls: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
@@ -382,27 +374,15 @@ async fn an_empty_backup_request_is_a_full_backup() {
     assert_eq!(s, StatusCode::ACCEPTED, "{b}");
     assert_eq!(b["data"]["type"], "full", "{b}");
     let id = b["data"]["id"].as_str().unwrap().to_string();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let (_, b) = d.get(&format!("/backups/{id}"), &admin).await;
-        if b["data"]["status"] == "completed" {
-            let data = &b["data"];
-            assert_eq!(
-                (
-                    &data["include_data"],
-                    &data["include_config"],
-                    &data["encrypt"]
-                ),
-                (&json!(true), &json!(true), &json!(false)),
-                "{b}"
-            );
-            break;
-        }
-        assert_ne!(b["data"]["status"], "failed", "{b}");
-        assert!(
-            std::time::Instant::now() < deadline,
-            "backup did not finish: {b}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    let data = d.backup_done(&admin, &id).await;
+    assert_eq!(data["status"], "completed", "{data}");
+    assert_eq!(
+        (
+            &data["include_data"],
+            &data["include_config"],
+            &data["encrypt"]
+        ),
+        (&json!(true), &json!(true), &json!(false)),
+        "{data}"
+    );
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{BUSYBOX_IMAGE, Daemon, assert_error, docker};
+use common::{BUSYBOX_IMAGE, Daemon, assert_error, create_service, docker, upload_image};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -33,22 +33,6 @@ fn image_exists(reference: &str) -> bool {
     docker(&["image", "inspect", reference]).is_some()
 }
 
-/// POSTs raw bytes to `/images/load` with `content_type`.
-async fn upload(d: &Daemon, token: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
-    let resp = d
-        .client
-        .post(d.url("/images/load"))
-        .bearer_auth(token)
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("upload");
-    let status = resp.status();
-    let v = resp.json::<Value>().await.unwrap_or(Value::Null);
-    (status, v)
-}
-
 #[tokio::test]
 async fn load_an_archive_then_delete_it() {
     require_docker!();
@@ -66,7 +50,7 @@ async fn load_an_archive_then_delete_it() {
     assert!(!image_exists(&reference));
     let bytes = std::fs::read(archive.path()).unwrap();
 
-    let (s, b) = upload(&d, &admin, "application/x-tar", bytes.clone()).await;
+    let (s, b) = upload_image(&d, &admin, "application/x-tar", bytes.clone()).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     assert_eq!(b["data"]["references"], json!([reference]), "{b}");
     assert_eq!(b["data"]["size_bytes"], bytes.len() as u64);
@@ -117,7 +101,7 @@ async fn bad_archives_and_unknown_images() {
     let mut d = Daemon::start().await;
     let admin = d.admin().await;
 
-    let (s, b) = upload(
+    let (s, b) = upload_image(
         &d,
         &admin,
         "application/x-tar",
@@ -126,10 +110,10 @@ async fn bad_archives_and_unknown_images() {
     .await;
     let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
     assert!(e["message"].as_str().unwrap().contains("Docker"), "{b}");
-    let (s, b) = upload(&d, &admin, "application/json", b"{}".to_vec()).await;
+    let (s, b) = upload_image(&d, &admin, "application/json", b"{}".to_vec()).await;
     let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
     assert!(e["message"].as_str().unwrap().contains("x-tar"), "{b}");
-    let (s, b) = upload(&d, &admin, "application/x-tar", Vec::new()).await;
+    let (s, b) = upload_image(&d, &admin, "application/x-tar", Vec::new()).await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
 
     // An id prefix names an image too.
@@ -178,14 +162,12 @@ async fn an_image_in_use_by_a_service_cannot_be_deleted() {
     let reference = format!("mcpd-test/inuse-{}:1", d.tag);
     let _guard = TagGuard::tag_busybox(&reference);
     let name = d.name("imguser");
-    let (s, b) = d
-        .post(
-            "/services",
-            &admin,
-            json!({"name": name, "image": reference, "command": ["sleep", "3600"], "start": true}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    create_service(
+        &d,
+        &admin,
+        json!({"name": name, "image": reference, "command": ["sleep", "3600"], "start": true}),
+    )
+    .await;
 
     let (s, b) = d.delete(&format!("/images/{reference}"), &admin).await;
     let e = assert_error(s, &b, 409, "CONFLICT");
@@ -265,7 +247,7 @@ async fn permissions() {
         .delete(&format!("/images/{BUSYBOX_IMAGE}"), &developer)
         .await;
     assert_error(s, &b, 403, "FORBIDDEN");
-    let (s, b) = upload(&d, &developer, "application/x-tar", b"x".to_vec()).await;
+    let (s, b) = upload_image(&d, &developer, "application/x-tar", b"x".to_vec()).await;
     assert_error(s, &b, 403, "FORBIDDEN");
     let (s, b) = d
         .post("/images/pull", &viewer, json!({"image": "busybox"}))
@@ -298,7 +280,7 @@ async fn uploads_over_the_configured_cap_are_413() {
     assert!(bytes.len() > 65536);
 
     // Declared length over the cap: refused before anything reaches the engine.
-    let (s, b) = upload(&d, &admin, "application/x-tar", bytes.clone()).await;
+    let (s, b) = upload_image(&d, &admin, "application/x-tar", bytes.clone()).await;
     let e = assert_error(s, &b, 413, "PAYLOAD_TOO_LARGE");
     assert!(e["message"].as_str().unwrap().contains("65536"), "{b}");
 

@@ -3,8 +3,9 @@
 
 mod common;
 
+use common::mcp::stdio_server;
 use common::{Daemon, EVERYTHING_IMAGE, assert_error};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
 #[tokio::test]
@@ -14,14 +15,7 @@ async fn mappings_create_sync_and_permissions() {
     let admin = d.admin().await;
     let dev = d.user_with_roles("map-dev", &["developer"]).await;
     let every = d.name("every");
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            &admin,
-            json!({"name": every, "image": EVERYTHING_IMAGE, "transport": "stdio"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    stdio_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
     let (_, b) = d
         .get(&format!("/mcp/servers/{every}/resources"), &admin)
         .await;
@@ -130,11 +124,10 @@ async fn mappings_create_sync_and_permissions() {
 
     // Patch and delete.
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/mappings/{first}"),
-            Some(&admin),
-            Some(json!({"alias": "docs/renamed", "is_active": false})),
+            &admin,
+            json!({"alias": "docs/renamed", "is_active": false}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");

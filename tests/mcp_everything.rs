@@ -6,30 +6,11 @@
 
 mod common;
 
-use common::{Daemon, EVERYTHING_IMAGE, assert_error, containers_named, docker};
+use common::mcp::{create_server, tool};
+use common::{Daemon, EVERYTHING_IMAGE, assert_error, containers_named, docker, wait_for};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
-
-async fn create_server(d: &Daemon, token: &str, body: Value) -> Value {
-    let (s, b) = d.post("/mcp/servers", token, body).await;
-    assert_eq!(s, StatusCode::CREATED, "create: {b}\nlog:\n{}", d.log());
-    b["data"].clone()
-}
-
-async fn tool(
-    d: &Daemon,
-    token: &str,
-    server: &str,
-    name: &str,
-    args: Value,
-) -> (StatusCode, Value) {
-    d.post(
-        "/mcp/execute/tool",
-        token,
-        json!({"server": server, "tool": name, "arguments": args}),
-    )
-    .await
-}
+use serde_json::json;
+use std::time::{Duration, Instant};
 
 async fn echo(d: &Daemon, token: &str, server: &str, message: &str) -> String {
     let (s, b) = tool(d, token, server, "echo", json!({"message": message})).await;
@@ -57,23 +38,14 @@ async fn everything_server_tools_resources_prompts_and_errors() {
     assert!(server["prompts_count"].as_u64().unwrap() >= 1, "{server}");
     assert!(server["capabilities"]["tools"].is_object(), "{server}");
 
-    let (s, tools) = d
-        .get(&format!("/mcp/servers/{name}/tools?limit=100"), &admin)
-        .await;
-    assert_eq!(s, StatusCode::OK);
-    let names: Vec<&str> = tools["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let names = common::mcp::tool_names(&d, &admin, &name).await;
     for t in [
         "echo",
         "get-sum",
         "trigger-long-running-operation",
         "get-structured-content",
     ] {
-        assert!(names.contains(&t), "{t} missing from {names:?}");
+        assert!(names.iter().any(|n| n == t), "{t} missing from {names:?}");
     }
     // Paging of the cached list.
     let (_, page) = d
@@ -209,7 +181,7 @@ async fn everything_server_tools_resources_prompts_and_errors() {
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
 
     // Timeout: the long-running tool outlives timeout_s → 504, and the session stays usable.
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let (s, b) = d
         .post(
             "/mcp/execute/tool",
@@ -218,7 +190,7 @@ async fn everything_server_tools_resources_prompts_and_errors() {
         )
         .await;
     assert_error(s, &b, 504, "MCP_TIMEOUT");
-    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    assert!(started.elapsed() < Duration::from_secs(4));
     assert_eq!(
         echo(&d, &admin, &name, "after timeout").await,
         "Echo: after timeout"
@@ -326,32 +298,29 @@ async fn a_call_whose_client_goes_away_is_cancelled_and_logged() {
     let name = d.name("gone");
     create_server(&d, &admin, json!({"name": name, "image": EVERYTHING_IMAGE})).await;
     const LONG: &str = "trigger-long-running-operation";
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let r = d
         .client
         .post(d.url("/mcp/execute/tool"))
         .bearer_auth(&admin)
-        .timeout(std::time::Duration::from_secs(1))
+        .timeout(Duration::from_secs(1))
         .json(&json!({"server": name, "tool": LONG, "arguments": {"duration": 30, "steps": 30}}))
         .send()
         .await;
     assert!(r.is_err(), "the request was expected to time out: {r:?}");
     // The row is written when the cancelled call ends, long before the 30 s operation.
-    let row = loop {
-        let (s, b) = d
-            .get(&format!("/logs/requests?server={name}&name={LONG}"), &admin)
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
-        if let Some(row) = b["data"].as_array().and_then(|rows| rows.first()) {
-            break row.clone();
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(15),
-            "no request log row for the abandoned call\n{}",
-            d.log()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    let rows = format!("/logs/requests?server={name}&name={LONG}");
+    let within = Duration::from_secs(15).saturating_sub(started.elapsed());
+    let row = wait_for(
+        "a request log row for the abandoned call",
+        within,
+        async || {
+            let (s, b) = d.get(&rows, &admin).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            b["data"].as_array().and_then(|rows| rows.first()).cloned()
+        },
+    )
+    .await;
     assert_eq!(row["error_code"], "CANCELLED", "{row}");
     assert!(row["duration_ms"].as_u64().unwrap() < 15_000, "{row}");
     // The shared session goes on serving.
@@ -484,22 +453,20 @@ async fn streamable_http_managed_and_remote() {
     assert_error(s, &b, 503, "MCP_SERVICE_UNAVAILABLE");
     // PATCH replaces the headers (names shown, values never) and the session reopens.
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/mcp/servers/{remote}"),
-            Some(&admin),
-            Some(json!({"headers": {"Authorization": "Bearer other-secret"}})),
+            &admin,
+            json!({"headers": {"Authorization": "Bearer other-secret"}}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["backend"]["headers"], json!(["Authorization"]));
     assert!(!b.to_string().contains("other-secret"));
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/mcp/servers/{remote}"),
-            Some(&admin),
-            Some(json!({"url": "not a url"})),
+            &admin,
+            json!({"url": "not a url"}),
         )
         .await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
@@ -512,30 +479,27 @@ async fn streamable_http_managed_and_remote() {
     // opens; an unknown key is refused, a key deleted later makes the server unconfigured.
     let key = format!("t{}.remote-token", d.tag);
     let (s, b) = d
-        .call(
-            Method::PUT,
+        .put(
             &format!("/config/{key}"),
-            Some(&admin),
-            Some(json!({"value": "tok-789", "secret": true})),
+            &admin,
+            json!({"value": "tok-789", "secret": true}),
         )
         .await;
     assert!(s.is_success(), "{b}");
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/mcp/servers/{remote}"),
-            Some(&admin),
-            Some(json!({"headers": {"Authorization": "Bearer ${secret:no.such.key}"}})),
+            &admin,
+            json!({"headers": {"Authorization": "Bearer ${secret:no.such.key}"}}),
         )
         .await;
     let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
     assert_eq!(e["details"][0]["field"], "headers.Authorization", "{e}");
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/mcp/servers/{remote}"),
-            Some(&admin),
-            Some(json!({"headers": {"Authorization": format!("Bearer ${{secret:{key}}}")}})),
+            &admin,
+            json!({"headers": {"Authorization": format!("Bearer ${{secret:{key}}}")}}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -557,16 +521,14 @@ async fn streamable_http_managed_and_remote() {
         String::from_utf8_lossy(&buf[..n]).to_lowercase()
     });
     let spy_name = d.name("spy");
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            &admin,
-            json!({"name": spy_name, "url": format!("http://{spy_addr}/mcp"),
+    create_server(
+        &d,
+        &admin,
+        json!({"name": spy_name, "url": format!("http://{spy_addr}/mcp"),
                    "headers": {"Authorization": format!("Bearer ${{secret:{key}}}")}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let request = tokio::time::timeout(std::time::Duration::from_secs(10), captured)
+    )
+    .await;
+    let request = tokio::time::timeout(Duration::from_secs(10), captured)
         .await
         .expect("mcpd connected to the spy")
         .unwrap();
@@ -686,18 +648,18 @@ async fn bad_inputs_are_400_and_create_nothing() {
     let (_, list) = d.get("/mcp/servers", &admin).await;
     assert_eq!(list["meta"]["pagination"]["total"], 0, "{list}");
     // The failed creates are audited as failures (written just after the reply).
-    let mut failures = 0;
-    for _ in 0..20 {
-        let (s, b) = d
-            .get("/audit?action=mcp.servers.create&outcome=failure", &admin)
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
-        failures = b["meta"]["pagination"]["total"].as_u64().unwrap();
-        if failures >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let audited = "/audit?action=mcp.servers.create&outcome=failure";
+    let failures = wait_for(
+        "two failed creates audited",
+        Duration::from_secs(2),
+        async || {
+            let (s, b) = d.get(audited, &admin).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+            let failures = b["meta"]["pagination"]["total"].as_u64().unwrap();
+            (failures >= 2).then_some(failures)
+        },
+    )
+    .await;
     assert_eq!(failures, 2);
     let (s, _) = d.get(&format!("/services/{name}"), &admin).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -719,22 +681,13 @@ async fn bad_inputs_are_400_and_create_nothing() {
 
     // Duplicate name → 409; the first server is untouched.
     create_server(&d, &admin, json!({"name": name, "image": EVERYTHING_IMAGE})).await;
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            &admin,
-            json!({"name": name, "image": EVERYTHING_IMAGE}),
-        )
-        .await;
-    assert_error(s, &b, 409, "RESOURCE_ALREADY_EXISTS");
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            &admin,
-            json!({"name": name, "url": "http://127.0.0.1:1/mcp"}),
-        )
-        .await;
-    assert_error(s, &b, 409, "RESOURCE_ALREADY_EXISTS");
+    for again in [
+        json!({"name": name, "image": EVERYTHING_IMAGE}),
+        json!({"name": name, "url": "http://127.0.0.1:1/mcp"}),
+    ] {
+        let (s, b) = d.post("/mcp/servers", &admin, again).await;
+        assert_error(s, &b, 409, "RESOURCE_ALREADY_EXISTS");
+    }
     assert_eq!(containers_named(&format!("mcpd-{name}-")).len(), 1);
     // timeout_s above the cap.
     let (s, b) = d
@@ -743,20 +696,18 @@ async fn bad_inputs_are_400_and_create_nothing() {
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     // PATCH of a managed stdio server's url is refused; unknown fields too.
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/mcp/servers/{name}"),
-            Some(&admin),
-            Some(json!({"url": "http://x/mcp"})),
+            &admin,
+            json!({"url": "http://x/mcp"}),
         )
         .await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/mcp/servers/{name}"),
-            Some(&admin),
-            Some(json!({"name": "other"})),
+            &admin,
+            json!({"name": "other"}),
         )
         .await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
@@ -844,19 +795,16 @@ async fn request_logs_cap_and_redact_and_sessions_follow_a_container_restart() {
     // a new session on the same container.
     let before = d.container_ids(&admin, &name).await;
     docker(&["restart", "-t", "1", &before[0]]).expect("docker restart");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
+    let what = "a new session after a container restart";
+    let b = wait_for(what, Duration::from_secs(20), async || {
         let (s, b) = tool(&d, &admin, &name, "echo", json!({"message": "again"})).await;
         if s == StatusCode::OK {
-            assert_eq!(b["data"]["content"][0]["text"], "Echo: again");
-            break;
+            return Some(b);
         }
         assert_error(s, &b, 503, "MCP_SERVICE_UNAVAILABLE");
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no new session after a container restart: {b}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    }
+        None
+    })
+    .await;
+    assert_eq!(b["data"]["content"][0]["text"], "Echo: again");
     assert_eq!(d.container_ids(&admin, &name).await, before);
 }

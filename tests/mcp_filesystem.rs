@@ -5,19 +5,10 @@
 
 mod common;
 
+use common::mcp::{self, text_of, tool, tool_names};
 use common::{Daemon, EVERYTHING_IMAGE, FILESYSTEM_IMAGE, assert_error, containers_named, docker};
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
-
-fn text_of(result: &Value) -> String {
-    result["content"]
-        .as_array()
-        .expect("content array")
-        .iter()
-        .filter_map(|c| c["text"].as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use reqwest::StatusCode;
+use serde_json::json;
 
 #[tokio::test]
 async fn filesystem_server_lists_and_reads_files_and_logs_both_calls() {
@@ -26,15 +17,7 @@ async fn filesystem_server_lists_and_reads_files_and_logs_both_calls() {
     let admin = d.admin().await;
     let name = d.name("fs");
 
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            &admin,
-            json!({"name": name, "image": FILESYSTEM_IMAGE, "transport": "stdio"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "create: {b}");
-    let server = &b["data"];
+    let server = mcp::stdio_server(&d, &admin, &name, FILESYSTEM_IMAGE).await;
     let id = server["id"].as_str().unwrap().to_string();
     assert!(id.starts_with("mcp_"), "{server}");
     assert_eq!(server["name"], name.as_str());
@@ -54,51 +37,51 @@ async fn filesystem_server_lists_and_reads_files_and_logs_both_calls() {
         .get(&format!("/mcp/servers/{name}/tools?limit=100"), &admin)
         .await;
     assert_eq!(s, StatusCode::OK, "{tools}");
-    let names: Vec<&str> = tools["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let names = mcp::names(&tools);
     assert!(
-        names.contains(&"list_directory") && names.contains(&"read_text_file"),
+        ["list_directory", "read_text_file"]
+            .iter()
+            .all(|t| names.iter().any(|n| n == t)),
         "{names:?}"
     );
     assert_eq!(tools["meta"]["pagination"]["total"], names.len());
 
-    let (s, b) = d
-        .post(
-            "/mcp/execute/tool",
-            &admin,
-            json!({"server": name, "tool": "list_directory", "arguments": {"path": "/data"}}),
-        )
-        .await;
+    let (s, b) = tool(
+        &d,
+        &admin,
+        &name,
+        "list_directory",
+        json!({"path": "/data"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "list_directory: {b}");
     let listing = text_of(&b["data"]);
     assert!(listing.contains("hello.txt"), "{listing}");
     assert_eq!(b["data"]["is_error"], false);
     let list_log = b["data"]["request_log_id"].as_str().unwrap().to_string();
 
-    let (s, b) = d
-        .post(
-            "/mcp/execute/tool",
-            &admin,
-            json!({"server": id, "tool": "read_text_file", "arguments": {"path": "/data/hello.txt"}}),
-        )
-        .await;
+    let (s, b) = tool(
+        &d,
+        &admin,
+        &id,
+        "read_text_file",
+        json!({"path": "/data/hello.txt"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "read_text_file: {b}");
     assert_eq!(text_of(&b["data"]), "hello from mcpd\n");
     let read_log = b["data"]["request_log_id"].as_str().unwrap().to_string();
     assert!(b["data"]["execution_time_ms"].is_u64());
 
     // A file outside the allowed directory: the tool's own failure, a 200 with is_error.
-    let (s, b) = d
-        .post(
-            "/mcp/execute/tool",
-            &admin,
-            json!({"server": name, "tool": "read_text_file", "arguments": {"path": "/etc/passwd"}}),
-        )
-        .await;
+    let (s, b) = tool(
+        &d,
+        &admin,
+        &name,
+        "read_text_file",
+        json!({"path": "/etc/passwd"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["is_error"], true, "{b}");
 
@@ -167,29 +150,9 @@ async fn filesystem_server_lists_and_reads_files_and_logs_both_calls() {
     assert_eq!(s, StatusCode::OK);
 }
 
-/// The names of a server's cached tools.
-async fn tool_names(d: &Daemon, token: &str, server: &str) -> Vec<String> {
-    let (s, b) = d
-        .get(&format!("/mcp/servers/{server}/tools?limit=100"), token)
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    b["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// The output of the filesystem server's `list_allowed_directories`.
 async fn allowed_dirs(d: &Daemon, token: &str, server: &str) -> String {
-    let (s, b) = d
-        .post(
-            "/mcp/execute/tool",
-            token,
-            json!({"server": server, "tool": "list_allowed_directories", "arguments": {}}),
-        )
-        .await;
+    let (s, b) = tool(d, token, server, "list_allowed_directories", json!({})).await;
     assert_eq!(s, StatusCode::OK, "list_allowed_directories: {b}");
     text_of(&b["data"])
 }
@@ -202,14 +165,12 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
     let name = d.name("fsp");
     let path = format!("/mcp/servers/{name}");
 
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            &admin,
-            json!({"name": name, "image": FILESYSTEM_IMAGE, "args": ["/data"]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "create: {b}");
+    mcp::create_server(
+        &d,
+        &admin,
+        json!({"name": name, "image": FILESYSTEM_IMAGE, "args": ["/data"]}),
+    )
+    .await;
     let allowed = allowed_dirs(&d, &admin, &name).await;
     assert!(
         allowed.contains("/data") && !allowed.contains("/data/notes"),
@@ -221,11 +182,10 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
     // args (and a secret env value): a new container serving the new directory.
     let secret = "patch-secret-value-5c1e";
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &path,
-            Some(&admin),
-            Some(json!({"args": ["/data/notes"], "env": {"API_TOKEN": secret}})),
+            &admin,
+            json!({"args": ["/data/notes"], "env": {"API_TOKEN": secret}}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "patch args: {b}\nlog:\n{}", d.log());
@@ -236,13 +196,14 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
     assert_ne!(second, first, "the container was recreated");
     let allowed = allowed_dirs(&d, &admin, &name).await;
     assert!(allowed.contains("/data/notes"), "{allowed}");
-    let (s, b) = d
-        .post(
-            "/mcp/execute/tool",
-            &admin,
-            json!({"server": name, "tool": "read_text_file", "arguments": {"path": "/data/hello.txt"}}),
-        )
-        .await;
+    let (s, b) = tool(
+        &d,
+        &admin,
+        &name,
+        "read_text_file",
+        json!({"path": "/data/hello.txt"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(
         b["data"]["is_error"], true,
@@ -276,11 +237,10 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
 
     // An image that is not present locally: 400 on `image`, the container untouched.
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &path,
-            Some(&admin),
-            Some(json!({"image": "mcpd-test/does-not-exist:9"})),
+            &admin,
+            json!({"image": "mcpd-test/does-not-exist:9"}),
         )
         .await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
@@ -294,11 +254,10 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
 
     // A new container that exits at once: the services domain puts the old settings back.
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &path,
-            Some(&admin),
-            Some(json!({"image": common::BUSYBOX_IMAGE, "command": ["false"]})),
+            &admin,
+            json!({"image": common::BUSYBOX_IMAGE, "command": ["false"]}),
         )
         .await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
@@ -314,11 +273,10 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
     // A new container that runs but does not speak MCP (exits cleanly at once): 503,
     // and the previous settings are put back and answer calls.
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &path,
-            Some(&admin),
-            Some(json!({"image": common::BUSYBOX_IMAGE, "command": ["true"]})),
+            &admin,
+            json!({"image": common::BUSYBOX_IMAGE, "command": ["true"]}),
         )
         .await;
     assert_error(s, &b, 503, "MCP_SERVICE_UNAVAILABLE");
@@ -364,9 +322,7 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
         ),
         (json!({"replicas": 2}), "replicas"),
     ] {
-        let (s, b) = d
-            .call(Method::PATCH, &path, Some(&admin), Some(body.clone()))
-            .await;
+        let (s, b) = d.patch(&path, &admin, body.clone()).await;
         assert_error(s, &b, 400, "VALIDATION_ERROR");
         assert!(
             b["error"]["details"]
@@ -381,24 +337,16 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
 
     // Without mcp write: 403, nothing changes.
     let dev = d.user_with_roles("patchdev", &["developer"]).await;
-    let (s, b) = d
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&dev),
-            Some(json!({"args": ["/data"]})),
-        )
-        .await;
+    let (s, b) = d.patch(&path, &dev, json!({"args": ["/data"]})).await;
     assert_error(s, &b, 403, "FORBIDDEN");
     assert_eq!(d.container_ids(&admin, &name).await, second);
 
     // Another image: discovery runs again, the tool list is the everything server's.
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &path,
-            Some(&admin),
-            Some(json!({"image": EVERYTHING_IMAGE, "args": ["stdio"], "env": {}})),
+            &admin,
+            json!({"image": EVERYTHING_IMAGE, "args": ["stdio"], "env": {}}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "patch image: {b}\nlog:\n{}", d.log());
@@ -412,13 +360,7 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
         !tools.iter().any(|t| t == "list_allowed_directories"),
         "{tools:?}"
     );
-    let (s, b) = d
-        .post(
-            "/mcp/execute/tool",
-            &admin,
-            json!({"server": name, "tool": "echo", "arguments": {"message": "patched"}}),
-        )
-        .await;
+    let (s, b) = tool(&d, &admin, &name, "echo", json!({"message": "patched"})).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(text_of(&b["data"]), "Echo: patched");
 
@@ -426,11 +368,10 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
     let (s, b) = d.post(&format!("{path}/stop"), &admin, json!({})).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &path,
-            Some(&admin),
-            Some(json!({"image": FILESYSTEM_IMAGE, "args": ["/data"]})),
+            &admin,
+            json!({"image": FILESYSTEM_IMAGE, "args": ["/data"]}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "patch stopped: {b}");
@@ -451,20 +392,17 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
 
     // Container fields on a remote server, and on a server made from the catalog.
     let remote = d.name("fsp-remote");
+    mcp::create_server(
+        &d,
+        &admin,
+        json!({"name": remote, "url": "http://127.0.0.1:9/mcp"}),
+    )
+    .await;
     let (s, b) = d
-        .post(
-            "/mcp/servers",
-            &admin,
-            json!({"name": remote, "url": "http://127.0.0.1:9/mcp"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/mcp/servers/{remote}"),
-            Some(&admin),
-            Some(json!({"image": FILESYSTEM_IMAGE})),
+            &admin,
+            json!({"image": FILESYSTEM_IMAGE}),
         )
         .await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
@@ -472,21 +410,13 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
     assert!(b.to_string().contains("only for managed servers"), "{b}");
 
     let cat = d.name("fsp-cat");
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            &admin,
-            json!({"name": cat, "registry": "filesystem", "config": {"allowed_directories": ["/data"]}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    mcp::create_server(&d, &admin, json!({"name": cat, "registry": "filesystem", "config": {"allowed_directories": ["/data"]}})).await;
     let cat_containers = d.container_ids(&admin, &cat).await;
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/mcp/servers/{cat}"),
-            Some(&admin),
-            Some(json!({"env": {"X": "y"}})),
+            &admin,
+            json!({"env": {"X": "y"}}),
         )
         .await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");

@@ -604,17 +604,10 @@ async fn every_route_by_every_role() {
         let token = d.user_with_roles(&format!("u-{role}"), &[role]).await;
         callers.push((role.into(), token, grants[role].clone()));
     }
-    let (s, b) = d
-        .post(
-            "/api-keys",
-            &admin,
-            json!({"name": "narrow", "scopes": ["mcp:read"]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (_, key) = d.api_key(&admin, "narrow", &["mcp:read"]).await;
     callers.push((
         "admin key scoped mcp:read".into(),
-        b["data"]["key"].as_str().unwrap().into(),
+        key,
         BTreeSet::from(["mcp:read".to_string()]),
     ));
 

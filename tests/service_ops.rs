@@ -6,7 +6,10 @@
 
 mod common;
 
-use common::{BUSYBOX_IMAGE, Daemon, assert_error, docker};
+use common::{
+    BUSYBOX_IMAGE, Daemon, EngineProxy, assert_error, create_service, docker, merged, upload_image,
+    wait_for,
+};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -16,13 +19,8 @@ const TICKER: &str = "echo hello; echo err >&2; while true; do echo tick; sleep 
 
 /// Creates and starts a busybox service running [`TICKER`] (plus `extra` fields).
 async fn ticker(d: &Daemon, token: &str, name: &str, extra: Value) -> Value {
-    let mut body = json!({"name": name, "image": BUSYBOX_IMAGE, "command": ["sh", "-c", TICKER], "start": true});
-    for (k, v) in extra.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    let (s, b) = d.post("/services", token, body).await;
-    assert_eq!(s, StatusCode::CREATED, "create {name}: {b}");
-    b["data"].clone()
+    let body = json!({"name": name, "image": BUSYBOX_IMAGE, "command": ["sh", "-c", TICKER], "start": true});
+    create_service(d, token, merged(body, extra)).await
 }
 
 /// GET returning the raw text body.
@@ -42,20 +40,9 @@ async fn text(d: &Daemon, path: &str, token: &str) -> (StatusCode, String, Optio
     (status, resp.text().await.unwrap(), ctype)
 }
 
-/// Polls until `f` returns `Some`, for at most `secs`.
-async fn eventually<T, F, Fut>(what: &str, secs: u64, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+/// `secs` as a [`Duration`].
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
 }
 
 #[tokio::test]
@@ -67,7 +54,7 @@ async fn logs_tail_timestamps_since_and_bad_parameters() {
     ticker(&d, &admin, &name, json!({})).await;
     let path = format!("/services/{name}/logs");
 
-    let all = eventually("three ticks", 20, || async {
+    let all = wait_for("three ticks", secs(20), async || {
         let (s, body, _) = text(&d, &path, &admin).await;
         (s == StatusCode::OK && body.matches("tick").count() >= 3).then_some(body)
     })
@@ -167,10 +154,7 @@ async fn follow_streams_new_lines_and_ends_with_the_client_or_the_container() {
 
     // The client leaves: the daemon drops its engine stream.
     drop(body);
-    eventually("the daemon to close the follow stream", 10, || async {
-        (d.log().matches("log follow stream closed").count() >= 1).then_some(())
-    })
-    .await;
+    d.wait_for_log("log follow stream closed", secs(10)).await;
 
     // The container stops: the stream ends on its own.
     let resp = d.client.get(&url).bearer_auth(&admin).send().await.unwrap();
@@ -193,7 +177,7 @@ async fn follow_streams_new_lines_and_ends_with_the_client_or_the_container() {
         ended.is_ok(),
         "follow stream did not end after the container stopped"
     );
-    eventually("the second follow stream to close", 10, || async {
+    wait_for("the second follow stream to close", secs(10), async || {
         (d.log().matches("log follow stream closed").count() >= 2).then_some(())
     })
     .await;
@@ -258,7 +242,7 @@ async fn exec_output_exit_codes_truncation_and_timeout() {
     assert!(t.elapsed() < Duration::from_secs(10));
     assert!(e["message"].as_str().unwrap().contains("killed"), "{b}");
     let container = format!("mcpd-{name}-1");
-    eventually("the timed-out process to be gone", 10, || async {
+    wait_for("the timed-out process to be gone", secs(10), async || {
         let ps = docker(&["exec", &container, "ps"]).unwrap_or_default();
         (!ps.contains("sleep 417")).then_some(())
     })
@@ -277,7 +261,7 @@ async fn exec_output_exit_codes_truncation_and_timeout() {
         gone.is_err(),
         "the request should have timed out client-side"
     );
-    eventually("the abandoned process to be killed", 15, || async {
+    wait_for("the abandoned process to be killed", secs(15), async || {
         let ps = docker(&["exec", &container, "ps"]).unwrap_or_default();
         (!ps.contains("sleep 418")).then_some(())
     })
@@ -379,11 +363,11 @@ async fn stats_and_health() {
         json!({"health_check": {"test": ["CMD", "false"], "interval_s": 1, "timeout_s": 2, "retries": 1}}),
     )
     .await;
-    let h = eventually("healthy", 30, || async {
-        let (_, b) = d.get(&format!("/services/{good}/health"), &admin).await;
-        (b["data"]["status"] == "healthy").then_some(b)
-    })
-    .await;
+    let h = d
+        .get_until(&format!("/services/{good}/health"), &admin, secs(30), |b| {
+            b["data"]["status"] == "healthy"
+        })
+        .await;
     let c = &h["data"]["containers"][0];
     assert_eq!(c["health"], "healthy");
     assert_eq!(c["failing_streak"], 0);
@@ -392,11 +376,11 @@ async fn stats_and_health() {
     assert_eq!(check["output"], "ok\n");
     assert!(check["started_at"].as_str().unwrap().ends_with('Z'));
 
-    let h = eventually("unhealthy", 30, || async {
-        let (_, b) = d.get(&format!("/services/{bad}/health"), &admin).await;
-        (b["data"]["status"] == "unhealthy").then_some(b)
-    })
-    .await;
+    let h = d
+        .get_until(&format!("/services/{bad}/health"), &admin, secs(30), |b| {
+            b["data"]["status"] == "unhealthy"
+        })
+        .await;
     let c = &h["data"]["containers"][0];
     assert_eq!(c["health"], "unhealthy");
     assert!(c["failing_streak"].as_i64().unwrap() >= 1, "{h}");
@@ -467,16 +451,20 @@ async fn replicas_are_prefixed_in_logs_and_chosen_for_exec() {
     ticker(&d, &admin, &name, json!({"replicas": 2})).await;
     let (c1, c2) = (format!("mcpd-{name}-1"), format!("mcpd-{name}-2"));
 
-    let all = eventually("hello and three ticks from both replicas", 20, || async {
-        let (_, body, _) = text(&d, &format!("/services/{name}/logs"), &admin).await;
-        [&c1, &c2]
-            .iter()
-            .all(|c| {
-                body.contains(&format!("{c} | hello"))
-                    && body.matches(&format!("{c} | tick")).count() >= 3
-            })
-            .then_some(body)
-    })
+    let all = wait_for(
+        "hello and three ticks from both replicas",
+        secs(20),
+        async || {
+            let (_, body, _) = text(&d, &format!("/services/{name}/logs"), &admin).await;
+            [&c1, &c2]
+                .iter()
+                .all(|c| {
+                    body.contains(&format!("{c} | hello"))
+                        && body.matches(&format!("{c} | tick")).count() >= 3
+                })
+                .then_some(body)
+        },
+    )
     .await;
     assert!(
         all.lines()
@@ -520,42 +508,6 @@ async fn replicas_are_prefixed_in_logs_and_chosen_for_exec() {
     assert_eq!(cs.len(), 2, "{b}");
     let sum: u64 = cs.iter().map(|c| c["memory_bytes"].as_u64().unwrap()).sum();
     assert_eq!(b["data"]["total"]["memory_bytes"], sum);
-}
-
-/// Forwards connections on a socket of the test's own to the engine, so that stopping
-/// it is a Docker outage as one daemon sees it (other tests keep their engine).
-struct EngineProxy {
-    path: std::path::PathBuf,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl EngineProxy {
-    fn start(path: &std::path::Path) -> EngineProxy {
-        let listener = tokio::net::UnixListener::bind(path).expect("bind proxy socket");
-        let task = tokio::spawn(async move {
-            let mut conns = tokio::task::JoinSet::new();
-            while let Ok((mut client, _)) = listener.accept().await {
-                conns.spawn(async move {
-                    if let Ok(mut engine) =
-                        tokio::net::UnixStream::connect("/var/run/docker.sock").await
-                    {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
-                    }
-                });
-            }
-        });
-        EngineProxy {
-            path: path.to_path_buf(),
-            task,
-        }
-    }
-
-    /// Closes the listener and every forwarded connection.
-    async fn stop(self) {
-        self.task.abort();
-        let _ = self.task.await;
-        let _ = std::fs::remove_file(&self.path);
-    }
 }
 
 #[tokio::test]
@@ -604,14 +556,12 @@ async fn follow_of_a_quiet_container_ends_when_the_client_leaves() {
     let mut d = Daemon::start().await;
     let admin = d.admin().await;
     let name = d.name("quiet");
-    let (s, b) = d
-        .post(
-            "/services",
-            &admin,
-            json!({"name": name, "image": BUSYBOX_IMAGE, "command": ["sh", "-c", "echo once; exec sleep 3600"], "start": true}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    create_service(
+        &d,
+        &admin,
+        json!({"name": name, "image": BUSYBOX_IMAGE, "command": ["sh", "-c", "echo once; exec sleep 3600"], "start": true}),
+    )
+    .await;
     let url = d.url(&format!("/services/{name}/logs?follow=true"));
     let resp = d.client.get(&url).bearer_auth(&admin).send().await.unwrap();
     let mut body = resp.bytes_stream();
@@ -623,12 +573,7 @@ async fn follow_of_a_quiet_container_ends_when_the_client_leaves() {
     assert_eq!(&first[..], b"once\n");
     drop(body);
     // Nothing more is ever written, yet the daemon notices the client is gone.
-    eventually(
-        "the daemon to close the quiet follow stream",
-        15,
-        || async { d.log().contains("log follow stream closed").then_some(()) },
-    )
-    .await;
+    d.wait_for_log("log follow stream closed", secs(15)).await;
 }
 
 /// Every operations and images route × every role: allowed requests get past
@@ -695,27 +640,13 @@ async fn role_matrix_for_operations_and_images() {
                 assert_error(s, &b, 403, "FORBIDDEN");
             }
         }
-        let (s, b) = upload_garbage(&d, &token).await;
+        let (s, b) = upload_image(&d, &token, "application/x-tar", b"not a tar".to_vec()).await;
         if ops.contains(&role) {
             assert_error(s, &b, 400, "VALIDATION_ERROR");
         } else {
             assert_error(s, &b, 403, "FORBIDDEN");
         }
     }
-}
-
-async fn upload_garbage(d: &Daemon, token: &str) -> (StatusCode, Value) {
-    let resp = d
-        .client
-        .post(d.url("/images/load"))
-        .bearer_auth(token)
-        .header("content-type", "application/x-tar")
-        .body(b"not a tar".to_vec())
-        .send()
-        .await
-        .unwrap();
-    let s = resp.status();
-    (s, resp.json().await.unwrap())
 }
 
 #[tokio::test]

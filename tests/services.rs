@@ -5,21 +5,13 @@
 
 mod common;
 
-use common::{BUSYBOX_IMAGE, Daemon, assert_error, docker};
+use common::{BUSYBOX_IMAGE, Daemon, assert_error, create_service, docker, sleeper, wait_for};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// A busybox service that runs until stopped (`sleep` under Docker's init stops at once).
-fn sleeper(name: &str) -> Value {
-    json!({"name": name, "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"]})
-}
-
-async fn create(d: &Daemon, token: &str, body: Value) -> Value {
-    let (s, b) = d.post("/services", token, body).await;
-    assert_eq!(s, StatusCode::CREATED, "create: {b}");
-    b["data"].clone()
-}
+/// How long events from Docker may take to show in what the API answers.
+const EVENTS: Duration = Duration::from_secs(20);
 
 fn inspect(container: &str, format: &str) -> String {
     docker(&["inspect", "-f", format, container])
@@ -35,22 +27,6 @@ fn container_ids(svc: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Polls `GET /services/{name}` until `pred` holds (events arrive asynchronously).
-async fn wait_for(d: &Daemon, token: &str, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (s, b) = d.get(path, token).await;
-        if s == StatusCode::OK && pred(&b) {
-            return b;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting on {path}: {b}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test]
 async fn create_read_and_bad_inputs() {
     require_docker!();
@@ -58,7 +34,7 @@ async fn create_read_and_bad_inputs() {
     let admin = d.admin().await;
     let name = d.name("web");
 
-    let svc = create(
+    let svc = create_service(
         &d,
         &admin,
         json!({
@@ -124,20 +100,8 @@ async fn create_read_and_bad_inputs() {
         ),
         "8080/tcp 127.0.0.1"
     );
-    let nets = docker(&[
-        "network",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("name=^{}$", d.network),
-    ])
-    .unwrap();
-    assert_eq!(
-        nets.lines().count(),
-        1,
-        "networks named {}: {nets}",
-        d.network
-    );
+    let nets = common::networks_named(&d.network);
+    assert_eq!(nets.len(), 1, "networks named {}: {nets:?}", d.network);
     assert_eq!(
         docker(&[
             "network",
@@ -264,7 +228,7 @@ async fn list_filters_and_pagination() {
     let mut d = Daemon::start().await;
     let admin = d.admin().await;
     for n in ["a", "b", "c"] {
-        create(&d, &admin, sleeper(&d.name(n))).await;
+        create_service(&d, &admin, sleeper(&d.name(n))).await;
     }
     let prefix = format!("^t{}-", d.tag);
     let (s, b) = d
@@ -321,12 +285,7 @@ async fn list_filters_and_pagination() {
     // Rename through PATCH: the container follows the new name; a taken name is a 409.
     let (old, new) = (d.name("c"), d.name("c2"));
     let (s, b) = d
-        .call(
-            Method::PATCH,
-            &format!("/services/{old}"),
-            Some(&admin),
-            Some(json!({"name": new})),
-        )
+        .patch(&format!("/services/{old}"), &admin, json!({"name": new}))
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["containers"][0]["name"], format!("mcpd-{new}-1"));
@@ -334,11 +293,10 @@ async fn list_filters_and_pagination() {
     let (s, _) = d.get(&format!("/services/{new}"), &admin).await;
     assert_eq!(s, StatusCode::OK);
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/services/{new}"),
-            Some(&admin),
-            Some(json!({"name": d.name("a")})),
+            &admin,
+            json!({"name": d.name("a")}),
         )
         .await;
     assert_error(s, &b, 409, "RESOURCE_ALREADY_EXISTS");
@@ -358,7 +316,7 @@ async fn start_stop_restart_scale_patch_delete() {
     let name = d.name("run");
     let mut body = sleeper(&name);
     body["start"] = json!(true);
-    let svc = create(&d, &admin, body).await;
+    let svc = create_service(&d, &admin, body).await;
     let id = svc["id"].as_str().unwrap().to_string();
     let c1 = format!("mcpd-{name}-1");
     assert_eq!(svc["status"], "running", "{svc}");
@@ -455,11 +413,10 @@ async fn start_stop_restart_scale_patch_delete() {
     // PATCH env: the running container is recreated with the new environment; other
     // fields stay.
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/services/{id}"),
-            Some(&admin),
-            Some(json!({"env": {"COLOUR": "blue"}})),
+            &admin,
+            json!({"env": {"COLOUR": "blue"}}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -478,12 +435,7 @@ async fn start_stop_restart_scale_patch_delete() {
 
     // PATCH with nothing that shapes the container keeps it; bad PATCH changes nothing.
     let (s, b) = d
-        .call(
-            Method::PATCH,
-            &format!("/services/{id}"),
-            Some(&admin),
-            Some(json!({"replicas": 1})),
-        )
+        .patch(&format!("/services/{id}"), &admin, json!({"replicas": 1}))
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(container_ids(&b["data"]), recreated);
@@ -493,12 +445,7 @@ async fn start_stop_restart_scale_patch_delete() {
         (json!({"env": {"X": 1}}), "env.X"),
     ] {
         let (s, b) = d
-            .call(
-                Method::PATCH,
-                &format!("/services/{id}"),
-                Some(&admin),
-                Some(body.clone()),
-            )
+            .patch(&format!("/services/{id}"), &admin, body.clone())
             .await;
         let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
         assert_eq!(e["details"][0]["field"], field, "{body} → {b}");
@@ -510,11 +457,10 @@ async fn start_stop_restart_scale_patch_delete() {
     // A PATCH whose new container dies at once is refused and the previous
     // configuration is back, running.
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/services/{id}"),
-            Some(&admin),
-            Some(json!({"command": ["/no/such/program"]})),
+            &admin,
+            json!({"command": ["/no/such/program"]}),
         )
         .await;
     let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
@@ -527,11 +473,10 @@ async fn start_stop_restart_scale_patch_delete() {
 
     // PUT replaces: the command and env go back to defaults given.
     let (s, b) = d
-        .call(
-            Method::PUT,
+        .put(
             &format!("/services/{id}"),
-            Some(&admin),
-            Some(json!({"name": name, "image": BUSYBOX_IMAGE, "command": ["sleep", "1000"]})),
+            &admin,
+            json!({"name": name, "image": BUSYBOX_IMAGE, "command": ["sleep", "1000"]}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -630,7 +575,7 @@ async fn failed_create_leaves_nothing_behind() {
     drop(taken);
 
     // The name is free again afterwards.
-    create(&d, &admin, sleeper(&name)).await;
+    create_service(&d, &admin, sleeper(&name)).await;
 }
 
 #[tokio::test]
@@ -642,17 +587,17 @@ async fn status_follows_docker_and_reconcile_restores_after_daemon_restart() {
     let mut body = sleeper(&name);
     body["start"] = json!(true);
     body["replicas"] = json!(2);
-    let svc = create(&d, &admin, body).await;
+    let svc = create_service(&d, &admin, body).await;
     let id = svc["id"].as_str().unwrap().to_string();
     let before = container_ids(&svc);
 
     // Killed behind mcpd's back: the events watcher records the failure (the list's
     // status filter reads the stored status).
     docker(&["kill", &format!("mcpd-{name}-2")]).unwrap();
-    wait_for(
-        &d,
-        &admin,
+    d.get_until(
         &format!("/services?name={name}&status=failed"),
+        &admin,
+        EVENTS,
         |b| b["meta"]["pagination"]["total"] == 1,
     )
     .await;
@@ -660,10 +605,11 @@ async fn status_follows_docker_and_reconcile_restores_after_daemon_restart() {
     // Daemon restart: reconcile starts the killed container again, the other keeps running.
     d.restart().await;
     let admin = d.admin().await;
-    let b = wait_for(&d, &admin, &format!("/services/{id}"), |b| {
-        b["data"]["status"] == "running"
-    })
-    .await;
+    let b = d
+        .get_until(&format!("/services/{id}"), &admin, EVENTS, |b| {
+            b["data"]["status"] == "running"
+        })
+        .await;
     assert_eq!(
         container_ids(&b["data"]),
         before,
@@ -678,10 +624,12 @@ async fn status_follows_docker_and_reconcile_restores_after_daemon_restart() {
     docker(&["rm", "-f", &format!("mcpd-{name}-1")]).unwrap();
     d.restart().await;
     let admin = d.admin().await;
-    let b = wait_for(&d, &admin, &format!("/services/{id}"), |b| {
-        b["data"]["status"] == "running" && b["data"]["containers"].as_array().unwrap().len() == 2
-    })
-    .await;
+    let b = d
+        .get_until(&format!("/services/{id}"), &admin, EVENTS, |b| {
+            b["data"]["status"] == "running"
+                && b["data"]["containers"].as_array().unwrap().len() == 2
+        })
+        .await;
     assert_ne!(
         container_ids(&b["data"])[0],
         before[0],
@@ -692,10 +640,10 @@ async fn status_follows_docker_and_reconcile_restores_after_daemon_restart() {
         "true"
     );
     // The stored status (what list filters read) catches up once the reconcile is done.
-    wait_for(
-        &d,
-        &admin,
+    d.get_until(
         &format!("/services?name={name}&status=running"),
+        &admin,
+        EVENTS,
         |b| b["meta"]["pagination"]["total"] == 1,
     )
     .await;
@@ -710,7 +658,7 @@ async fn status_follows_docker_and_reconcile_restores_after_daemon_restart() {
     docker(&["start", &format!("mcpd-{name}-1")]).unwrap();
     d.restart().await;
     let admin = d.admin().await;
-    wait_for(&d, &admin, &format!("/services/{id}"), |b| {
+    d.get_until(&format!("/services/{id}"), &admin, EVENTS, |b| {
         b["data"]["status"] == "stopped"
     })
     .await;
@@ -748,19 +696,20 @@ async fn health_checks_volumes_and_extra_networks() {
         let mut body = sleeper(name);
         body["start"] = json!(true);
         body["health_check"] = json!({"test": test, "interval_s": 1, "timeout_s": 1, "retries": 1});
-        create(&d, &admin, body).await;
+        create_service(&d, &admin, body).await;
     }
-    wait_for(
-        &d,
-        &admin,
+    d.get_until(
         &format!("/services?name={sick}&status=unhealthy"),
+        &admin,
+        EVENTS,
         |b| b["meta"]["pagination"]["total"] == 1,
     )
     .await;
-    let b = wait_for(&d, &admin, &format!("/services/{well}"), |b| {
-        b["data"]["status"] == "running"
-    })
-    .await;
+    let b = d
+        .get_until(&format!("/services/{well}"), &admin, EVENTS, |b| {
+            b["data"]["status"] == "running"
+        })
+        .await;
     assert_eq!(b["data"]["health_check"]["test"], json!(["CMD", "true"]));
     assert_eq!(
         inspect(&format!("mcpd-{well}-1"), "{{.State.Health.Status}}"),
@@ -783,7 +732,7 @@ async fn health_checks_volumes_and_extra_networks() {
     let mut body = sleeper(&vol);
     body["start"] = json!(true);
     body["volumes"] = json!([{"source": host_dir.path().to_str().unwrap(), "target": "/data", "read_only": true}]);
-    create(&d, &admin, body).await;
+    create_service(&d, &admin, body).await;
     let c = format!("mcpd-{vol}-1");
     assert_eq!(
         docker(&["exec", &c, "cat", "/data/f.txt"]).as_deref(),
@@ -809,7 +758,7 @@ async fn health_checks_volumes_and_extra_networks() {
     let mut body = sleeper(&net);
     body["networks"] = json!([extra.0]);
     body["start"] = json!(true);
-    create(&d, &admin, body).await;
+    create_service(&d, &admin, body).await;
     let nets = inspect(
         &format!("mcpd-{net}-1"),
         "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
@@ -828,7 +777,7 @@ async fn every_services_route_enforces_its_permission() {
     let mut d = Daemon::start().await;
     let admin = d.admin().await;
     let name = d.name("perm");
-    let id = create(&d, &admin, sleeper(&name)).await["id"]
+    let id = create_service(&d, &admin, sleeper(&name)).await["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -953,15 +902,13 @@ async fn stop_and_delete_abandoned_by_their_client_still_finish() {
         Daemon::start_with_env(vec![("MCPD_DOCKER__STOP_TIMEOUT_S".into(), "2".into())]).await;
     let admin = d.admin().await;
     let name = d.name("stubborn");
-    let (s, b) = d
-        .post(
-            "/services",
-            &admin,
-            json!({"name": name, "image": BUSYBOX_IMAGE, "replicas": 2, "start": true,
+    create_service(
+        &d,
+        &admin,
+        json!({"name": name, "image": BUSYBOX_IMAGE, "replicas": 2, "start": true,
                    "command": ["sh", "-c", "trap '' TERM; while true; do sleep 1; done"]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    )
+    .await;
     let abandon = |method: reqwest::Method, path: String| {
         let req = d
             .client
@@ -973,23 +920,15 @@ async fn stop_and_delete_abandoned_by_their_client_still_finish() {
             assert!(r.is_err(), "the request was expected to time out: {r:?}");
         }
     };
-    let settled = |want: &'static str| {
-        let (d, admin, name) = (&d, &admin, &name);
-        async move {
-            for _ in 0..120 {
-                let (_, b) = d.get(&format!("/services/{name}"), admin).await;
-                if b["data"]["status"] == want {
-                    return b;
-                }
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            panic!("service never became {want}");
-        }
-    };
+    // Two replicas stopped one after the other, each taking the whole timeout.
+    let settle = Duration::from_secs(45);
 
     // The stop goes on after the client left: every replica ends up stopped.
     abandon(Method::POST, format!("/services/{name}/stop")).await;
-    let b = settled("stopped").await;
+    let path = format!("/services/{name}");
+    let b = d
+        .get_until(&path, &admin, settle, |b| b["data"]["status"] == "stopped")
+        .await;
     assert_eq!(b["data"]["desired_state"], "stopped", "{b}");
     for c in b["data"]["containers"].as_array().unwrap() {
         assert_ne!(c["status"], "running", "{b}");
@@ -1001,18 +940,13 @@ async fn stop_and_delete_abandoned_by_their_client_still_finish() {
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     abandon(Method::DELETE, format!("/services/{name}")).await;
-    let mut gone = false;
-    for _ in 0..120 {
-        let (s, _) = d.get(&format!("/services/{name}"), &admin).await;
-        if s == StatusCode::NOT_FOUND
-            && common::containers_named(&format!("mcpd-{name}-")).is_empty()
-        {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    assert!(gone, "the abandoned delete did not finish\n{}", d.log());
+    wait_for("the abandoned delete to finish", settle, async || {
+        let (s, _) = d.get(&path, &admin).await;
+        (s == StatusCode::NOT_FOUND
+            && common::containers_named(&format!("mcpd-{name}-")).is_empty())
+        .then_some(())
+    })
+    .await;
     // The delete is in the audit log as done by the admin.
     let (_, b) = d.get("/audit?action=services.delete", &admin).await;
     assert_eq!(b["data"][0]["outcome"], "success", "{b}");
@@ -1026,11 +960,10 @@ async fn secret_references_in_env_resolve_only_inside_the_container() {
     const SECRET: &str = "s3cret-value-for-services-test";
     let key = format!("t{}.db.password", d.tag);
     let (s, b) = d
-        .call(
-            Method::PUT,
+        .put(
             &format!("/config/{key}"),
-            Some(&admin),
-            Some(json!({"value": SECRET, "secret": true})),
+            &admin,
+            json!({"value": SECRET, "secret": true}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
@@ -1053,7 +986,7 @@ async fn secret_references_in_env_resolve_only_inside_the_container() {
     let mut body = sleeper(&name);
     body["start"] = json!(true);
     body["env"] = json!({"PW": reference, "URL": format!("pg://app:{reference}@db/app")});
-    let svc = create(&d, &admin, body).await;
+    let svc = create_service(&d, &admin, body).await;
     // The API shows the reference, never the value.
     assert_eq!(svc["env"]["PW"], reference.as_str());
     let (_, b) = d.get(&format!("/services/{name}"), &admin).await;
@@ -1069,11 +1002,10 @@ async fn secret_references_in_env_resolve_only_inside_the_container() {
 
     // A changed secret reaches the container at its next restart.
     let (s, b) = d
-        .call(
-            Method::PUT,
+        .put(
             &format!("/config/{key}"),
-            Some(&admin),
-            Some(json!({"value": "rotated-value", "secret": true})),
+            &admin,
+            json!({"value": "rotated-value", "secret": true}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -1089,11 +1021,10 @@ async fn secret_references_in_env_resolve_only_inside_the_container() {
 
     // PATCH to an unknown key is refused and changes nothing.
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             &format!("/services/{name}"),
-            Some(&admin),
-            Some(json!({"env": {"PW": "${secret:missing}"}})),
+            &admin,
+            json!({"env": {"PW": "${secret:missing}"}}),
         )
         .await;
     let e = assert_error(s, &b, 400, "VALIDATION_ERROR");

@@ -3,19 +3,11 @@
 
 mod common;
 
+use common::mcp::{stdio_server, tool};
 use common::{Daemon, EVERYTHING_IMAGE, assert_error};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-async fn call(d: &Daemon, token: &str, server: &str, tool: &str, args: Value) -> StatusCode {
-    d.post(
-        "/mcp/execute/tool",
-        token,
-        json!({"server": server, "tool": tool, "arguments": args}),
-    )
-    .await
-    .0
-}
+use std::time::Duration;
 
 #[tokio::test]
 async fn usage_by_tool_user_and_day_with_summary() {
@@ -25,48 +17,25 @@ async fn usage_by_tool_user_and_day_with_summary() {
     let dev = d.user_with_roles("usage-dev", &["developer"]).await;
     let viewer = d.user_with_roles("usage-viewer", &["viewer"]).await;
     let server = d.name("every");
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            &admin,
-            json!({"name": server, "image": EVERYTHING_IMAGE, "transport": "stdio"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    stdio_server(&d, &admin, &server, EVERYTHING_IMAGE).await;
 
     // admin: 3 echo + 1 get-sum; developer: 2 echo + 1 unknown tool (an error row).
+    let call = async |token: &str, tool_name: &str, args: Value| {
+        tool(&d, token, &server, tool_name, args).await.0
+    };
     for i in 0..3 {
-        assert_eq!(
-            call(
-                &d,
-                &admin,
-                &server,
-                "echo",
-                json!({"message": format!("a{i}")})
-            )
-            .await,
-            StatusCode::OK
-        );
+        let args = json!({"message": format!("a{i}")});
+        assert_eq!(call(&admin, "echo", args).await, StatusCode::OK);
     }
-    assert_eq!(
-        call(&d, &admin, &server, "get-sum", json!({"a": 1, "b": 2})).await,
-        StatusCode::OK
-    );
+    let args = json!({"a": 1, "b": 2});
+    assert_eq!(call(&admin, "get-sum", args).await, StatusCode::OK);
     for i in 0..2 {
-        assert_eq!(
-            call(
-                &d,
-                &dev,
-                &server,
-                "echo",
-                json!({"message": format!("d{i}")})
-            )
-            .await,
-            StatusCode::OK
-        );
+        let args = json!({"message": format!("d{i}")});
+        assert_eq!(call(&dev, "echo", args).await, StatusCode::OK);
     }
+    let args = json!({});
     assert_eq!(
-        call(&d, &dev, &server, "no-such-tool", json!({})).await,
+        call(&dev, "no-such-tool", args).await,
         StatusCode::NOT_FOUND
     );
 
@@ -159,14 +128,7 @@ async fn usage_by_workspace_with_filters_and_period() {
     let dev_a = d.user_with_roles("usage-ws-a", &["developer"]).await;
     let dev_b = d.user_with_roles("usage-ws-b", &["developer"]).await;
     let server = d.name("every");
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            &admin,
-            json!({"name": server, "image": EVERYTHING_IMAGE, "transport": "stdio"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    stdio_server(&d, &admin, &server, EVERYTHING_IMAGE).await;
     // Team A grants the server to its member usage-ws-a: their calls count there;
     // usage-ws-b's and the admin's count under the built-in `default`.
     let (s, b) = d
@@ -193,7 +155,10 @@ async fn usage_by_workspace_with_filters_and_period() {
     for (token, n) in [(&dev_a, 2), (&dev_b, 3), (&admin, 1)] {
         for i in 0..n {
             let args = json!({"message": format!("w{i}")});
-            assert_eq!(call(&d, token, &server, "echo", args).await, StatusCode::OK);
+            assert_eq!(
+                tool(&d, token, &server, "echo", args).await.0,
+                StatusCode::OK
+            );
         }
     }
 
@@ -325,7 +290,7 @@ async fn retention_purges_old_rows_and_keeps_usage() {
     let old_day = old.date();
     {
         let mut c = rusqlite::Connection::open(d.data_dir.join("mcpd.db")).unwrap();
-        c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+        c.busy_timeout(Duration::from_secs(10)).unwrap();
         let tx = c.transaction().unwrap();
         let noon = old_day.with_hms(12, 0, 0).unwrap().assume_utc();
         for (i, at) in [
@@ -361,15 +326,10 @@ async fn retention_purges_old_rows_and_keeps_usage() {
     // The purge runs at startup, then hourly.
     d.restart().await;
     let admin = d.admin().await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let (_, b) = d.get("/logs/requests", &admin).await;
-        if b["meta"]["pagination"]["total"] == 1 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "not purged: {b}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    d.get_until("/logs/requests", &admin, Duration::from_secs(20), |b| {
+        b["meta"]["pagination"]["total"] == 1
+    })
+    .await;
 
     // The old day's usage is still there from the rollups; its raw rows are not.
     let whole = format!(
@@ -407,7 +367,7 @@ async fn backups_without_logs_leave_out_the_usage_rollups() {
     let admin = d.admin().await;
     {
         let c = rusqlite::Connection::open(d.data_path("mcpd.db")).unwrap();
-        c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+        c.busy_timeout(Duration::from_secs(10)).unwrap();
         let log = mcpd::logs::NewRequestLog {
             user_id: None,
             api_key_id: None,
@@ -428,21 +388,10 @@ async fn backups_without_logs_leave_out_the_usage_rollups() {
     tables.extend(mcpd::usage::rollup::TABLES);
     let work = tempfile::tempdir().unwrap();
     for (include_logs, want) in [(false, [0, 0, 0, 0]), (true, [1, 1, 1, 1])] {
-        let (s, b) = d
-            .post("/backups", &admin, json!({"include_logs": include_logs}))
+        let done = d
+            .backup(&admin, json!({"include_logs": include_logs}))
             .await;
-        assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-        let id = b["data"]["id"].as_str().unwrap().to_string();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let done = loop {
-            let (_, b) = d.get(&format!("/backups/{id}"), &admin).await;
-            let st = b["data"]["status"].as_str().unwrap_or_default().to_string();
-            if st == "completed" || st == "failed" {
-                break b["data"].clone();
-            }
-            assert!(std::time::Instant::now() < deadline, "{b}");
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        };
+        let id = done["id"].as_str().unwrap().to_string();
         assert_eq!(done["status"], "completed", "{done}");
         let archive = d
             .data_path("backups")

@@ -4,25 +4,22 @@
 
 mod common;
 
-use common::{ADMIN_PASSWORD, Daemon};
+use common::{ADMIN_PASSWORD, Daemon, stderr};
 use reqwest::StatusCode;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+/// `mcpd ARGS --data-dir DATA_DIR` with the tests' admin password (the launcher keeps
+/// `CREDENTIALS_DIRECTORY` out, so the master key is the data dir's).
 fn mcpd(args: &[&str], data_dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mcpd"))
+    common::mcpd_command()
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
         .env("MCPD_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env_remove("CREDENTIALS_DIRECTORY")
         .output()
         .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

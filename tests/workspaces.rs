@@ -4,28 +4,13 @@
 
 mod common;
 
+use common::mcp::{names, stdio_server, tool};
 use common::{Daemon, EVERYTHING_IMAGE, FILESYSTEM_IMAGE, assert_error};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-async fn server(d: &Daemon, admin: &str, name: &str, image: &str) {
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            admin,
-            json!({"name": name, "image": image, "transport": "stdio"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-}
-
 async fn echo(d: &Daemon, token: &str, srv: &str) -> (StatusCode, Value) {
-    d.post(
-        "/mcp/execute/tool",
-        token,
-        json!({"server": srv, "tool": "echo", "arguments": {"message": "hi"}}),
-    )
-    .await
+    tool(d, token, srv, "echo", json!({"message": "hi"})).await
 }
 
 /// The `workspace_id` of the request log row of a successful execution.
@@ -46,17 +31,6 @@ async fn read(d: &Daemon, token: &str, srv: &str, uri: &str) -> (StatusCode, Val
     .await
 }
 
-fn names(b: &Value) -> Vec<String> {
-    let mut v: Vec<String> = b["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x["name"].as_str().unwrap().to_string())
-        .collect();
-    v.sort();
-    v
-}
-
 #[tokio::test]
 async fn organization_and_workspace_access() {
     require_docker!();
@@ -66,28 +40,20 @@ async fn organization_and_workspace_access() {
     let other = d.user_with_roles("ws-other", &["developer"]).await;
     let every = d.name("every");
     let files = d.name("files");
-    server(&d, &admin, &every, EVERYTHING_IMAGE).await;
-    server(&d, &admin, &files, FILESYSTEM_IMAGE).await;
+    stdio_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
+    stdio_server(&d, &admin, &files, FILESYSTEM_IMAGE).await;
 
     // The organization.
     let (s, b) = d.get("/organization", &dev).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["members"].as_array().unwrap().len(), 3);
-    let (s, b) = d
-        .call(
-            Method::PATCH,
-            "/organization",
-            Some(&dev),
-            Some(json!({"name": "x"})),
-        )
-        .await;
+    let (s, b) = d.patch("/organization", &dev, json!({"name": "x"})).await;
     assert_error(s, &b, 403, "FORBIDDEN");
     let (s, b) = d
-        .call(
-            Method::PATCH,
+        .patch(
             "/organization",
-            Some(&admin),
-            Some(json!({"name": "Acme Ops", "settings": {"region": "eu"}})),
+            &admin,
+            json!({"name": "Acme Ops", "settings": {"region": "eu"}}),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -105,12 +71,7 @@ async fn organization_and_workspace_access() {
 
     // The admin closes the default workspace's servers: non-admins see nothing.
     let (s, b) = d
-        .call(
-            Method::PATCH,
-            "/workspaces/default",
-            Some(&admin),
-            Some(json!({"all_servers": false})),
-        )
+        .patch("/workspaces/default", &admin, json!({"all_servers": false}))
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let (_, b) = d.get("/mcp/servers", &dev).await;
@@ -185,7 +146,9 @@ async fn organization_and_workspace_access() {
     }
 
     let (_, b) = d.get("/mcp/servers", &dev).await;
-    assert_eq!(names(&b), {
+    let mut listed = names(&b);
+    listed.sort();
+    assert_eq!(listed, {
         let mut v = vec![every.clone(), files.clone()];
         v.sort();
         v
@@ -206,21 +169,9 @@ async fn organization_and_workspace_access() {
         .get(&format!("/logs/requests?workspace_id={team_a}"), &admin)
         .await;
     assert_eq!(b["meta"]["pagination"]["total"], 1, "{b}");
-    let (s, b) = d
-        .post(
-            "/mcp/execute/tool",
-            &dev,
-            json!({"server": every, "tool": "get-sum", "arguments": {"a": 1, "b": 2}}),
-        )
-        .await;
+    let (s, b) = tool(&d, &dev, &every, "get-sum", json!({"a": 1, "b": 2})).await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
-    let (s, b) = d
-        .post(
-            "/mcp/execute/tool",
-            &dev,
-            json!({"server": files, "tool": "list_directory", "arguments": {"path": "/data"}}),
-        )
-        .await;
+    let (s, b) = tool(&d, &dev, &files, "list_directory", json!({"path": "/data"})).await;
     assert_error(s, &b, 403, "FORBIDDEN");
     // Resources: none granted, then one added (seed 002's add-resource), then removed.
     let (_, b) = d

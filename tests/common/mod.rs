@@ -4,13 +4,24 @@
 //!
 //! Docker-dependent tests call `require_docker!()`: on a developer machine without an
 //! engine they skip loudly; under CI (`CI=true`) they fail.
+//!
+//! Every test file is its own crate and uses only some of these helpers, hence the
+//! `allow(dead_code)` below (it covers the submodules too).
 
 #![allow(dead_code)]
 
+pub mod engine;
+pub mod mcp;
+
+// Each test crate uses some of these (and `require_docker!` the last).
+#[allow(unused_imports)]
+pub use engine::{EngineProxy, containers_named, docker, docker_available, networks_named};
+
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
@@ -19,17 +30,6 @@ pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 pub const BUSYBOX_IMAGE: &str = "mcpd-test/busybox:1";
 pub const FILESYSTEM_IMAGE: &str = "mcpd-test/mcp-filesystem:1";
 pub const EVERYTHING_IMAGE: &str = "mcpd-test/mcp-everything:1";
-
-/// Whether a Docker engine answers `docker info`.
-pub fn docker_available() -> bool {
-    Command::new("docker")
-        .arg("info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
 
 /// Skips (developer machine) or fails (CI) a test that needs Docker when none answers.
 #[macro_export]
@@ -45,45 +45,82 @@ macro_rules! require_docker {
     };
 }
 
-/// Runs a docker CLI command, returning stdout (trimmed) on success.
-pub fn docker(args: &[&str]) -> Option<String> {
-    let out = Command::new("docker")
-        .args(args)
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+/// Variables besides `MCPD_*` that the binary reads and no test wants inherited:
+/// `RUST_LOG` overrides the configured level, systemd's `CREDENTIALS_DIRECTORY` moves
+/// the master key, `JOURNAL_STREAM`/`INVOCATION_ID` send the log to the journal.
+const INHERITED_VARS_CLEARED: [&str; 4] = [
+    "RUST_LOG",
+    "CREDENTIALS_DIRECTORY",
+    "JOURNAL_STREAM",
+    "INVOCATION_ID",
+];
+
+/// The one way tests run the `mcpd` binary: a `Command` for it with every `MCPD_*`
+/// variable of the environment running the tests removed (`MCPD_CONFIG`,
+/// `MCPD_ADMIN_PASSWORD`, config overrides such as `MCPD_DOCKER__HOST` …) and the
+/// [`INHERITED_VARS_CLEARED`], so a developer's environment cannot leak in. Callers
+/// add the arguments and variables their test wants.
+pub fn mcpd_command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcpd"));
+    for (name, _) in std::env::vars_os() {
+        if name.as_encoded_bytes().starts_with(b"MCPD_") {
+            cmd.env_remove(name);
+        }
+    }
+    for name in INHERITED_VARS_CLEARED {
+        cmd.env_remove(name);
+    }
+    cmd
 }
 
-/// Container names (without the leading `/`) whose name starts with `prefix`.
-pub fn containers_named(prefix: &str) -> Vec<String> {
-    docker(&[
-        "ps",
-        "-a",
-        "--format",
-        "{{.Names}}",
-        "--filter",
-        &format!("name=^/{prefix}"),
-    ])
-    .map(|s| {
-        s.lines()
-            .filter(|l| l.starts_with(prefix))
-            .map(str::to_owned)
-            .collect()
-    })
-    .unwrap_or_default()
+/// Runs the `mcpd` binary with `args` (offline subcommands such as `backup restore`).
+pub fn mcpd<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    mcpd_command().args(args).output().expect("run mcpd")
 }
 
-/// Runs the `mcpd` binary with `args` (offline subcommands such as `backup restore`),
-/// ignoring any `MCPD_CONFIG` of the environment running the tests.
-pub fn mcpd(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_mcpd"))
-        .args(args)
-        .env_remove("MCPD_CONFIG")
-        .output()
-        .expect("run mcpd")
+/// [`mcpd`], asserting that it succeeded (the message is its stderr).
+pub fn mcpd_ok<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let out = mcpd(args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    out
+}
+
+/// A process's stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// How often [`wait_for`] asks again.
+const POLL: Duration = Duration::from_millis(100);
+
+/// The one polling loop of the tests: calls `f` until it returns `Some`, for at most
+/// `within` (it is always called at least once), and returns that value; on timeout it
+/// panics naming `what` (formatted only then, so it may show the latest state through
+/// `std::fmt::from_fn`).
+pub async fn wait_for<T>(
+    what: impl std::fmt::Display,
+    within: Duration,
+    mut f: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 /// A running `mcpd serve`.
@@ -97,6 +134,8 @@ pub struct Daemon {
     pub client: reqwest::Client,
     pub network: String,
     env: Vec<(String, String)>,
+    /// A config file given with `--config`; see [`Daemon::start_with_config`].
+    config: Option<PathBuf>,
     admin_token: Option<String>,
 }
 
@@ -108,6 +147,16 @@ impl Daemon {
 
     /// Starts a daemon with extra environment (`MCPD_…` config variables).
     pub async fn start_with_env(env: Vec<(String, String)>) -> Daemon {
+        Self::launch(env, None).await
+    }
+
+    /// Starts a daemon reading the config file `config`. Its log level is the file's:
+    /// no `RUST_LOG` is set (it would win over the file, and over a reload).
+    pub async fn start_with_config(config: &Path) -> Daemon {
+        Self::launch(Vec::new(), Some(config.to_path_buf())).await
+    }
+
+    async fn launch(env: Vec<(String, String)>, config: Option<PathBuf>) -> Daemon {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let tmp = tempfile::Builder::new()
             .prefix("mcpd-test-")
@@ -123,6 +172,7 @@ impl Daemon {
             base: String::new(),
             client: reqwest::Client::new(),
             env,
+            config,
             admin_token: None,
         };
         d.spawn().await;
@@ -147,40 +197,39 @@ impl Daemon {
             .append(true)
             .open(self.data_dir.join("daemon.log"))
             .expect("daemon log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcpd"));
+        let mut cmd = mcpd_command();
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&self.data_dir)
             .env("MCPD_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("MCPD_DOCKER__NETWORK", &self.network)
-            .env("RUST_LOG", "info,mcpd=debug")
             // Tests drive the API harder than one caller's default allowance; the limit
             // has its own test, which turns it back on through `start_with_env`.
             .env("MCPD_AUTH__REQUESTS_PER_MINUTE", "0")
-            .env_remove("MCPD_CONFIG")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
+        match &self.config {
+            Some(config) => cmd.arg("--config").arg(config),
+            None => cmd.env("RUST_LOG", "info,mcpd=debug"),
+        };
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        self.child = Some(cmd.spawn().expect("spawn mcpd"));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let addr = loop {
-            if let Ok(s) = std::fs::read_to_string(&addr_file)
-                && s.ends_with('\n')
-            {
-                break s.trim().to_string();
+        // Held by `self` at once, so that `Drop` ends it even when the start fails.
+        let child = self.child.insert(cmd.spawn().expect("spawn mcpd"));
+        let log_path = self.data_dir.join("daemon.log");
+        let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+        let what = std::fmt::from_fn(|f| write!(f, "mcpd to start; log:\n{}", log()));
+        let addr = wait_for(what, Duration::from_secs(30), async || {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("mcpd exited early ({status}); log:\n{}", log());
             }
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("mcpd exited early ({status}); log:\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "mcpd did not start; log:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+            std::fs::read_to_string(&addr_file)
+                .ok()
+                .filter(|s| s.ends_with('\n'))
+                .map(|s| s.trim().to_string())
+        })
+        .await;
         let cert = std::fs::read(self.data_dir.join("tls/cert.pem")).expect("daemon certificate");
         self.client = reqwest::Client::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
@@ -214,16 +263,56 @@ impl Daemon {
         unsafe { libc::kill(self.pid() as i32, sig) };
     }
 
-    /// Waits up to `secs` for `needle` to appear in the log.
-    pub async fn wait_for_log(&self, needle: &str, secs: u64) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while Instant::now() < deadline {
-            if self.log().contains(needle) {
-                return true;
+    /// Waits up to `within` for `needle` to appear in the log; panics if it does not.
+    pub async fn wait_for_log(&self, needle: &str, within: Duration) {
+        let what = format!("{needle:?} in the daemon log");
+        wait_for(what, within, async || {
+            self.log().contains(needle).then_some(())
+        })
+        .await;
+    }
+
+    /// Polls `GET path` until it answers 200 with a body `done` accepts, for at most
+    /// `within`, and returns that body; the timeout shows the last answer.
+    pub async fn get_until(
+        &self,
+        path: &str,
+        token: &str,
+        within: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let last = std::sync::Mutex::new(String::new());
+        let what =
+            std::fmt::from_fn(|f| write!(f, "GET {path} (last answer: {})", last.lock().unwrap()));
+        wait_for(what, within, async || {
+            let (s, b) = self.get(path, token).await;
+            if s == StatusCode::OK && done(&b) {
+                return Some(b);
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        false
+            *last.lock().unwrap() = format!("{s} {b}");
+            None
+        })
+        .await
+    }
+
+    /// Starts a backup (`POST /backups` with `body`, asserting 202) and waits for it to
+    /// end ([`Daemon::backup_done`]); the data of the ended backup.
+    pub async fn backup(&self, token: &str, body: Value) -> Value {
+        let (s, b) = self.post("/backups", token, body.clone()).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "backup {body}: {b}");
+        self.backup_done(token, b["data"]["id"].as_str().unwrap())
+            .await
+    }
+
+    /// Waits (up to 90 s) for backup `id` to end, completed or failed; its data.
+    pub async fn backup_done(&self, token: &str, id: &str) -> Value {
+        let path = format!("/backups/{id}");
+        let b = self
+            .get_until(&path, token, Duration::from_secs(90), |b| {
+                ["completed", "failed"].contains(&b["data"]["status"].as_str().unwrap_or(""))
+            })
+            .await;
+        b["data"].clone()
     }
 
     /// The daemon's log so far.
@@ -304,6 +393,17 @@ impl Daemon {
         self.login(username, password).await
     }
 
+    /// Creates an API key of the caller of `token` with `scopes`, asserting 201;
+    /// returns its id and its secret.
+    pub async fn api_key(&self, token: &str, name: &str, scopes: &[&str]) -> (String, String) {
+        let (s, b) = self
+            .post("/api-keys", token, json!({"name": name, "scopes": scopes}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "create API key {name}: {b}");
+        let field = |f: &str| b["data"][f].as_str().unwrap().to_string();
+        (field("id"), field("key"))
+    }
+
     /// One JSON request; returns the status and the parsed body (`Null` when empty).
     pub async fn call(
         &self,
@@ -319,16 +419,7 @@ impl Daemon {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.expect("request");
-        let status = resp.status();
-        let bytes = resp.bytes().await.expect("body");
-        let v = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        (status, v)
+        read(req.send().await.expect("request")).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
@@ -337,6 +428,15 @@ impl Daemon {
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
@@ -372,7 +472,7 @@ impl Drop for Daemon {
         // A network that shows up after the daemon stopped was made by a request it
         // left in flight at shutdown: remove it, and fail the test that shows it.
         std::thread::sleep(Duration::from_millis(300));
-        if network_exists(&self.network) {
+        if engine::network_exists(&self.network) {
             let _ = docker(&["network", "rm", &self.network]);
             if !std::thread::panicking() {
                 panic!(
@@ -392,10 +492,17 @@ impl Drop for Daemon {
     }
 }
 
-/// Whether a Docker network of exactly this name exists.
-fn network_exists(name: &str) -> bool {
-    docker(&["network", "ls", "-q", "--filter", &format!("name=^{name}$")])
-        .is_some_and(|out| !out.trim().is_empty())
+/// A response's status and parsed body (`Null` when empty, the text when not JSON).
+pub async fn read(resp: reqwest::Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    let bytes = resp.bytes().await.expect("body");
+    let v = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    (status, v)
 }
 
 fn tail(s: &str, lines: usize) -> String {
@@ -413,6 +520,48 @@ fn random_tag() -> String {
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{:x}", (nanos ^ (pid << 16) ^ (n << 8)) & 0xff_ffff)
+}
+
+/// `base` (an object) with the fields of `extra` set over it.
+pub fn merged(mut base: Value, extra: Value) -> Value {
+    for (k, v) in extra.as_object().expect("extra fields") {
+        base[k] = v.clone();
+    }
+    base
+}
+
+/// A busybox service body that runs until stopped (`sleep` under Docker's init stops
+/// at once); tests add fields (`start`, `replicas` …) as they need.
+pub fn sleeper(name: &str) -> Value {
+    json!({"name": name, "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"]})
+}
+
+/// Creates a service (`POST /services` with `body`), asserting 201; its data.
+pub async fn create_service(d: &Daemon, token: &str, body: Value) -> Value {
+    let (s, b) = d.post("/services", token, body.clone()).await;
+    assert_eq!(
+        s,
+        StatusCode::CREATED,
+        "create service {}: {b}",
+        body["name"]
+    );
+    b["data"].clone()
+}
+
+/// POSTs raw bytes to `/images/load` with `content_type`.
+pub async fn upload_image(
+    d: &Daemon,
+    token: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let req = d
+        .client
+        .post(d.url("/images/load"))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body);
+    read(req.send().await.expect("upload")).await
 }
 
 /// Asserts an error envelope with `code` and returns the error object.
