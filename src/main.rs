@@ -1,5 +1,11 @@
+//! The `mcpd` binary: parses the command line, loads the settings, sets up logging and
+//! the runtime, and runs one command (the daemon, or an offline admin command).
+
 use clap::Parser;
+use mcpd::backups::{BackupOptions, offline};
 use mcpd::cli::{AdminCommand, BackupCommand, Cli, Command, VaultCommand};
+use mcpd::config::Config;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -49,36 +55,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = rt.block_on(async move {
-        match cli.command {
-            Command::Serve { .. } => {
-                let loader = cli.clone();
-                mcpd::daemon::serve(config, Box::new(move || loader.load_config())).await
-            }
-            Command::Init => mcpd::daemon::open(config)
-                .await
-                .map(|_| println!("initialised")),
-            Command::Admin {
-                command: AdminCommand::ResetPassword { user },
-            } => {
-                let app = mcpd::daemon::open(config).await?;
-                let password = mcpd::users::reset_password(&app.store, &user).await?;
-                println!("{password}");
-                Ok(())
-            }
-            Command::Vault {
-                command: VaultCommand::RotateKey,
-            } => {
-                let app = mcpd::daemon::open(config).await?;
-                let (old, new, n) = app.vault.rotate(&app.store).await?;
-                println!("master key rotated: {old} -> {new}, {n} values re-sealed");
-                Ok(())
-            }
-            Command::Backup { command } => backup(config, command).await,
-            Command::Version | Command::Configtest => Ok(()),
-        }
-    });
-    match result {
+    match rt.block_on(run(cli, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -88,8 +65,39 @@ fn main() -> ExitCode {
     }
 }
 
-async fn backup(config: mcpd::config::Config, command: BackupCommand) -> anyhow::Result<()> {
-    use mcpd::backups::{BackupOptions, offline};
+/// Runs a command that needs the runtime (every one but `version` and `configtest`).
+async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { .. } => {
+            let loader = cli.clone();
+            mcpd::daemon::serve(config, Box::new(move || loader.load_config())).await
+        }
+        Command::Init => mcpd::daemon::open(config)
+            .await
+            .map(|_| println!("initialised")),
+        Command::Admin {
+            command: AdminCommand::ResetPassword { user },
+        } => {
+            let app = mcpd::daemon::open(config).await?;
+            let password = mcpd::users::reset_password(&app.store, &user).await?;
+            println!("{password}");
+            Ok(())
+        }
+        Command::Vault {
+            command: VaultCommand::RotateKey,
+        } => {
+            let app = mcpd::daemon::open(config).await?;
+            let (old, new, n) = app.vault.rotate(&app.store).await?;
+            println!("master key rotated: {old} -> {new}, {n} values re-sealed");
+            Ok(())
+        }
+        Command::Backup { command } => backup(config, command).await,
+        Command::Version | Command::Configtest => Ok(()),
+    }
+}
+
+/// `mcpd backup …`, with the daemon stopped.
+async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<()> {
     match command {
         BackupCommand::Create {
             encrypt,
@@ -99,7 +107,6 @@ async fn backup(config: mcpd::config::Config, command: BackupCommand) -> anyhow:
             include_logs,
             no_config,
         } => {
-            let dir = config.backups.dir(&config.server.data_dir);
             let opts = BackupOptions {
                 encrypt,
                 include_master_key,
@@ -107,35 +114,9 @@ async fn backup(config: mcpd::config::Config, command: BackupCommand) -> anyhow:
                 include_config: !no_config,
                 ..BackupOptions::default()
             };
-            let app = mcpd::daemon::open(config).await?;
-            let b = offline::create(&app, opts, passphrase_file.as_deref(), recipient).await?;
-            println!(
-                "{} {} bytes sha256 {}",
-                dir.join(b.file_name.unwrap_or_default()).display(),
-                b.size_bytes.unwrap_or_default(),
-                b.sha256.unwrap_or_default()
-            );
+            backup_create(config, opts, passphrase_file.as_deref(), recipient).await
         }
-        BackupCommand::List => {
-            let app = mcpd::daemon::open(config).await?;
-            let q = mcpd::store::list::ListQuery {
-                limit: mcpd::store::list::MAX_LIMIT,
-                ..Default::default()
-            };
-            let page = mcpd::backups::list(&app, q)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-            for b in page.items {
-                println!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    b.id,
-                    b.status,
-                    b.created_at,
-                    b.size_bytes.unwrap_or_default(),
-                    b.file_name.unwrap_or_default()
-                );
-            }
-        }
+        BackupCommand::List => backup_list(config).await,
         BackupCommand::Verify {
             file,
             passphrase_file,
@@ -146,19 +127,7 @@ async fn backup(config: mcpd::config::Config, command: BackupCommand) -> anyhow:
                 passphrase_file.as_deref(),
                 identity_file.as_deref(),
             )?;
-            let m = tokio::task::spawn_blocking(move || offline::verify(&file, &u)).await??;
-            println!(
-                "OK: backup {} of {} (mcpd {}, schema {}), {} files verified",
-                m.backup_id,
-                m.created_at,
-                m.mcpd_version,
-                m.schema_version,
-                m.files.len()
-            );
-            // Every file with its size and checksum (daemon logs under logs/daemon/).
-            for f in &m.files {
-                println!("  {}\t{} bytes\tsha256 {}", f.path, f.size_bytes, f.sha256);
-            }
+            backup_verify(file, u).await
         }
         BackupCommand::Restore {
             file,
@@ -183,7 +152,70 @@ async fn backup(config: mcpd::config::Config, command: BackupCommand) -> anyhow:
             )
             .await?;
             println!("{}", serde_json::to_string_pretty(&r)?);
+            Ok(())
         }
+    }
+}
+
+/// `mcpd backup create`: prints the archive's path, size and SHA-256.
+async fn backup_create(
+    config: Config,
+    opts: BackupOptions,
+    passphrase_file: Option<&Path>,
+    recipient: Option<String>,
+) -> anyhow::Result<()> {
+    let dir = config.backups.dir(&config.server.data_dir);
+    let app = mcpd::daemon::open(config).await?;
+    let b = offline::create(&app, opts, passphrase_file, recipient).await?;
+    println!(
+        "{} {} bytes sha256 {}",
+        dir.join(b.file_name.unwrap_or_default()).display(),
+        b.size_bytes.unwrap_or_default(),
+        b.sha256.unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// `mcpd backup list`: one line per backup (id, status, time, size, file).
+async fn backup_list(config: Config) -> anyhow::Result<()> {
+    let app = mcpd::daemon::open(config).await?;
+    let q = mcpd::store::list::ListQuery {
+        limit: mcpd::store::list::MAX_LIMIT,
+        ..Default::default()
+    };
+    let page = mcpd::backups::list(&app, q)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    for b in page.items {
+        println!(
+            "{}\t{}\t{}\t{}\t{}",
+            b.id,
+            b.status,
+            b.created_at,
+            b.size_bytes.unwrap_or_default(),
+            b.file_name.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// `mcpd backup verify`: every file of the archive with its size and checksum (daemon
+/// logs under `logs/daemon/`).
+async fn backup_verify(
+    file: PathBuf,
+    unseal: mcpd::backups::archive::Unseal,
+) -> anyhow::Result<()> {
+    let m = tokio::task::spawn_blocking(move || offline::verify(&file, &unseal)).await??;
+    println!(
+        "OK: backup {} of {} (mcpd {}, schema {}), {} files verified",
+        m.backup_id,
+        m.created_at,
+        m.mcpd_version,
+        m.schema_version,
+        m.files.len()
+    );
+    for f in &m.files {
+        println!("  {}\t{} bytes\tsha256 {}", f.path, f.size_bytes, f.sha256);
     }
     Ok(())
 }

@@ -146,6 +146,24 @@ impl EntrySpec {
         crate::text::check("title", &self.title, crate::text::MAX_TITLE_LEN)?;
         crate::text::description(&self.description)?;
         crate::images::reference::validate("image", &self.image)?;
+        self.check_transport()?;
+        if self.config_schema.get("type").and_then(Value::as_str) != Some("object") {
+            return Err(Error::field(
+                "config_schema",
+                "must be a JSON Schema with \"type\": \"object\"",
+            ));
+        }
+        if let Err(e) = jsonschema::draft202012::new(&self.config_schema) {
+            return Err(Error::field(
+                "config_schema",
+                format!("not a valid JSON Schema (draft 2020-12): {e}"),
+            ));
+        }
+        self.check_mapping()
+    }
+
+    /// `port`/`path` only for streamable HTTP, where `port` is required.
+    fn check_transport(&self) -> Result<()> {
         match self.transport {
             Transport::Stdio => {
                 if self.port.is_some() || self.path.is_some() {
@@ -167,18 +185,11 @@ impl EntrySpec {
                 }
             }
         }
-        if self.config_schema.get("type").and_then(Value::as_str) != Some("object") {
-            return Err(Error::field(
-                "config_schema",
-                "must be a JSON Schema with \"type\": \"object\"",
-            ));
-        }
-        if let Err(e) = jsonschema::draft202012::new(&self.config_schema) {
-            return Err(Error::field(
-                "config_schema",
-                format!("not a valid JSON Schema (draft 2020-12): {e}"),
-            ));
-        }
+        Ok(())
+    }
+
+    /// Environment variable names, JSON pointers, and no secret field in `args`.
+    fn check_mapping(&self) -> Result<()> {
         let secrets = secret_fields(&self.config_schema);
         for (var, ptr) in &self.config_mapping.env {
             if var.is_empty()

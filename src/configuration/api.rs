@@ -78,16 +78,6 @@ struct PutRequest {
     restart_dependents: bool,
 }
 
-/// A written entry plus who uses it: `dependents` (services referring to the key) and
-/// `restarted` (those restarted because `restart_dependents` was set).
-#[derive(serde::Serialize)]
-struct Written {
-    #[serde(flatten)]
-    entry: ConfigEntry,
-    dependents: Vec<super::Dependent>,
-    restarted: Vec<String>,
-}
-
 /// `If-Match: "3"` (or `3`) → 3. `*` means "any existing version" and is not supported
 /// beyond that: it is treated as absent.
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>> {
@@ -113,6 +103,9 @@ async fn put_one(
     Json(req): Json<PutRequest>,
 ) -> Result<Response> {
     let expected = if_match(&headers)?;
+    if req.restart_dependents && !who.can(Permission(Domain::Services, Action::Write)) {
+        return Err(Error::forbidden("restart_dependents needs services:write"));
+    }
     let w = ConfigWrite {
         key,
         value: req.value,
@@ -120,28 +113,14 @@ async fn put_one(
         scope: req.scope,
         description: req.description,
     };
-    if req.restart_dependents && !who.can(Permission(Domain::Services, Action::Write)) {
-        return Err(Error::forbidden("restart_dependents needs services:write"));
-    }
     let actor = Actor::from(&who);
-    let key = w.key.clone();
-    let (entry, created) = super::put(&app, &actor, w, expected).await?;
-    let restarted = if req.restart_dependents {
-        super::restart_dependents(&app, &actor, &key).await?
-    } else {
-        Vec::new()
-    };
-    let dependents = super::dependents_of(&app, &key).await?;
-    let v = entry.version;
-    let body = Written {
-        entry,
-        dependents,
-        restarted,
-    };
+    let (written, created) =
+        super::write_one(&app, &actor, w, expected, req.restart_dependents).await?;
+    let v = written.entry.version;
     let r = if created {
-        Reply::created(body)
+        Reply::created(written)
     } else {
-        Reply::ok(body)
+        Reply::ok(written)
     };
     Ok(with_etag(r.into_response(), v))
 }

@@ -9,8 +9,11 @@
 //! secret entries as `${secret:<key>}` in their env.
 
 pub mod api;
+pub mod model;
 pub mod refs;
 pub mod store;
+
+pub use model::{ConfigEntry, ConfigWrite};
 
 use crate::app::App;
 use crate::audit::{self, Actor, Entry};
@@ -30,33 +33,6 @@ pub const MAX_KEY_LEN: usize = 128;
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 /// Most entries in one bulk request.
 pub const MAX_BULK: usize = 500;
-
-/// `{key, value, secret, scope, description, version, created_at, updated_at, updated_by}`.
-#[derive(Debug, Clone, Serialize)]
-pub struct ConfigEntry {
-    pub key: String,
-    /// The value, or `"********"` for a secret not revealed.
-    pub value: Value,
-    pub secret: bool,
-    /// `global` or `service:<service id>`.
-    pub scope: String,
-    pub description: String,
-    pub version: i64,
-    pub created_at: String,
-    pub updated_at: String,
-    pub updated_by: Option<String>,
-}
-
-/// A write: the new value and attributes. `None` keeps the stored attribute (or the
-/// default for a new key: not secret, global, empty description).
-#[derive(Debug, Clone)]
-pub struct ConfigWrite {
-    pub key: String,
-    pub value: Value,
-    pub secret: Option<bool>,
-    pub scope: Option<String>,
-    pub description: Option<String>,
-}
 
 fn sealed_row(key: &str) -> RowRef<'_> {
     RowRef {
@@ -172,6 +148,24 @@ pub async fn get(app: &App, actor: &Actor, key: &str, reveal: bool) -> Result<Co
     }
 }
 
+/// `PRECONDITION_FAILED` unless `if_match` (when given) is the version of `current`.
+fn check_version(key: &str, current: Option<&ConfigEntry>, if_match: Option<i64>) -> Result<()> {
+    let Some(v) = if_match else {
+        return Ok(());
+    };
+    let current = current.map(|e| e.version);
+    if current == Some(v) {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorCode::PreconditionFailed,
+        format!(
+            "config key '{key}' is at version {}, not {v}",
+            current.map_or("(none)".to_string(), |c| c.to_string())
+        ),
+    ))
+}
+
 /// Writes one entry inside `tx`; returns the masked entry and whether it was created.
 /// `if_match`: the version the caller last saw (`PRECONDITION_FAILED` otherwise; for a
 /// key that does not exist yet, any `If-Match` fails, as RFC 9110 §13.1.1 says).
@@ -190,24 +184,8 @@ fn put_in(
             format!("larger than {MAX_VALUE_BYTES} bytes"),
         ));
     }
-    let existing = store::load(tx, &w.key)?;
-    if let Some(v) = if_match {
-        let current = existing.as_ref().map(|(e, _)| e.version);
-        if current != Some(v) {
-            return Err(Error::new(
-                ErrorCode::PreconditionFailed,
-                format!(
-                    "config key '{}' is at version {}, not {v}",
-                    w.key,
-                    current.map_or("(none)".to_string(), |c| c.to_string())
-                ),
-            ));
-        }
-    }
-    let (old, _) = existing
-        .clone()
-        .map(|(e, s)| (Some(e), s))
-        .unwrap_or((None, None));
+    let old = store::load(tx, &w.key)?.map(|(e, _)| e);
+    check_version(&w.key, old.as_ref(), if_match)?;
     let secret = w.secret.unwrap_or(old.as_ref().is_some_and(|e| e.secret));
     let scope = w
         .scope
@@ -269,6 +247,45 @@ pub async fn put(
     app.store
         .write(move |tx| put_in(tx, &vault, &actor, &w, if_match))
         .await
+}
+
+/// A written entry plus who uses it: `dependents` (services referring to the key) and
+/// `restarted` (the names of those restarted because it was asked).
+#[derive(Debug, Serialize)]
+pub struct Written {
+    /// The entry as stored (a secret masked).
+    #[serde(flatten)]
+    pub entry: ConfigEntry,
+    /// Services whose env refers to the key.
+    pub dependents: Vec<Dependent>,
+    /// Names of the services restarted to pick up the new value.
+    pub restarted: Vec<String>,
+}
+
+/// `PUT /config/{key}`: [`put`], then with `restart` the running dependents are
+/// restarted ([`restart_dependents`]). Returns the written entry with its dependents and
+/// whether it was created.
+pub async fn write_one(
+    app: &App,
+    actor: &Actor,
+    w: ConfigWrite,
+    if_match: Option<i64>,
+    restart: bool,
+) -> Result<(Written, bool)> {
+    let key = w.key.clone();
+    let (entry, created) = put(app, actor, w, if_match).await?;
+    let restarted = if restart {
+        restart_dependents(app, actor, &key).await?
+    } else {
+        Vec::new()
+    };
+    let dependents = dependents_of(app, &key).await?;
+    let written = Written {
+        entry,
+        dependents,
+        restarted,
+    };
+    Ok((written, created))
 }
 
 /// Writes every entry or none: the first invalid one fails the whole request with its

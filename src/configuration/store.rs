@@ -2,7 +2,7 @@
 //! (`(entry, Some(sealed text))` for a secret, whose `entry.value` is then `null`);
 //! masking and opening are the domain's ([`super::get`], [`super::list`]).
 
-use super::ConfigEntry;
+use super::model::ConfigEntry;
 use crate::error::Result;
 use crate::store::list::{Field, FieldKind, ListQuery, ListSpec, Order, Page};
 use rusqlite::types::Value as Sql;

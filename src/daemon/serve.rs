@@ -1,39 +1,32 @@
 //! `mcpd serve`: binds TLS, starts the background tasks of every domain, serves the
 //! router until SIGTERM/SIGINT, then drains requests and stops the tasks.
 
-use crate::app::LISTEN_ADDR_FILE;
+use crate::app::{AppState, LISTEN_ADDR_FILE};
 use crate::config::Config;
 use anyhow::Context;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+/// How long shutdown waits for background tasks after requests have drained.
+const TASKS_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs the daemon until SIGTERM/SIGINT: binds TLS, writes `listen-addr`, notifies
-/// systemd, serves (SIGHUP reloads through `reload`), then drains requests (bounded), stops tasks and checkpoints the DB.
+/// systemd, serves (SIGHUP reloads through `reload`), then drains requests (bounded by
+/// `server.shutdown_grace_s`), stops tasks and checkpoints the database.
 pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyhow::Result<()> {
     // Handlers first: a signal that arrives during start-up is then handled once the
     // daemon runs instead of killing it half-way (the default action).
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let app = super::open(config).await?;
     let cfg = &app.config.server;
     let tls_files = crate::http::tls::resolve(cfg)?;
     let fp = crate::http::tls::fingerprint(&tls_files.cert)?;
     let tls = crate::http::tls::rustls_config(&tls_files)?;
-
-    let listener = std::net::TcpListener::bind(cfg.listen)
-        .with_context(|| format!("binding {}", cfg.listen))?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
-    crate::fsutil::write_private(
-        &cfg.data_dir.join(LISTEN_ADDR_FILE),
-        format!("{addr}\n").as_bytes(),
-    )?;
+    let (listener, addr) = bind(&app)?;
     tracing::info!(%addr, tls_sha256 = %fp, "mcpd listening on https://{addr}/api/v1");
-
-    let handle = axum_server::Handle::<SocketAddr>::new();
-    let router = super::router(app.clone());
     let status = format!("listening on https://{addr}/api/v1");
     crate::systemd::spawn_reload(&app, tls.clone(), reload, hup, status.clone());
     crate::systemd::spawn_watchdog(&app);
@@ -41,10 +34,12 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
     crate::usage::retention::spawn(&app);
     crate::backups::recover(&app).await?;
     crate::backups::schedule::spawn(&app);
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let router = super::router(app.clone());
     let server = axum_server::from_tcp_rustls(listener, tls)?
         // Small streamed writes (MCP responses over SSE on /mcp) must not wait for
-        // Nagle's algorithm and the peer's delayed ACK (~40 ms each).
-        // hyper's own answers to requests it cannot parse leave in the envelope too.
+        // Nagle's algorithm and the peer's delayed ACK (~40 ms each); hyper's own
+        // answers to requests it cannot parse leave in the envelope too.
         .map(|rustls| {
             crate::http::conn::Acceptor::new(
                 rustls.acceptor(axum_server::accept::NoDelayAcceptor::new()),
@@ -52,47 +47,65 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
         })
         .handle(handle.clone())
         .serve(router.into_make_service_with_connect_info::<SocketAddr>());
-
     crate::services::events::spawn(app.clone());
     app.request_logs.start(&app.tasks, app.shutdown.clone());
     crate::mcp::manager::spawn_background(&app);
     crate::catalog::announce(&app).await;
-    let _ = sd_notify::notify(
-        false,
-        &[
-            sd_notify::NotifyState::Ready,
-            sd_notify::NotifyState::Status(&status),
-        ],
-    );
-    let grace = Duration::from_secs(cfg.shutdown_grace_s);
-    let watcher = {
-        let app = app.clone();
-        let handle = handle.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
-            }
-            tracing::info!(
-                "shutting down: draining requests for up to {}s",
-                grace.as_secs()
-            );
-            let _ = sd_notify::notify(
-                false,
-                &[
-                    sd_notify::NotifyState::Stopping,
-                    sd_notify::NotifyState::Status("draining requests"),
-                ],
-            );
-            app.shutdown.cancel();
-            handle.graceful_shutdown(Some(grace));
-        })
-    };
+    notify(sd_notify::NotifyState::Ready, &status);
+    let watcher = tokio::spawn(stop_on_signal(app.clone(), handle, term, int));
     server.await.context("serving")?;
     watcher.abort();
+    stop(&app).await;
+    Ok(())
+}
+
+/// Binds `server.listen` and writes the bound address to `<data_dir>/listen-addr`.
+fn bind(app: &AppState) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let cfg = &app.config.server;
+    let listener =
+        TcpListener::bind(cfg.listen).with_context(|| format!("binding {}", cfg.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    crate::fsutil::write_private(
+        &cfg.data_dir.join(LISTEN_ADDR_FILE),
+        format!("{addr}\n").as_bytes(),
+    )?;
+    Ok((listener, addr))
+}
+
+/// Tells systemd `state` with `status` (a no-op outside systemd).
+fn notify(state: sd_notify::NotifyState<'_>, status: &str) {
+    let _ = sd_notify::notify(false, &[state, sd_notify::NotifyState::Status(status)]);
+}
+
+/// Waits for SIGTERM or SIGINT, then cancels the background tasks and lets requests
+/// drain for up to `server.shutdown_grace_s`.
+async fn stop_on_signal(
+    app: AppState,
+    handle: axum_server::Handle<SocketAddr>,
+    mut term: Signal,
+    mut int: Signal,
+) {
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    let grace = Duration::from_secs(app.config.server.shutdown_grace_s);
+    tracing::info!(
+        "shutting down: draining requests for up to {}s",
+        grace.as_secs()
+    );
+    notify(sd_notify::NotifyState::Stopping, "draining requests");
+    app.shutdown.cancel();
+    handle.graceful_shutdown(Some(grace));
+}
+
+/// After the server returned: stops the background tasks (bounded) and checkpoints the
+/// database.
+async fn stop(app: &AppState) {
     app.shutdown.cancel();
     app.tasks.close();
-    if tokio::time::timeout(Duration::from_secs(10), app.tasks.wait())
+    if tokio::time::timeout(TASKS_GRACE, app.tasks.wait())
         .await
         .is_err()
     {
@@ -100,5 +113,4 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
     }
     app.store.checkpoint().await.ok();
     tracing::info!("mcpd stopped");
-    Ok(())
 }

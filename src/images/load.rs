@@ -62,26 +62,7 @@ where
     let docker = app.docker.get().await?;
     let received = Arc::new(AtomicU64::new(0));
     let over = Arc::new(AtomicBool::new(false));
-    let counted = futures::stream::unfold(
-        (archive.clone(), received.clone(), over.clone()),
-        move |(src, received, over)| async move {
-            let chunk = src.lock().await.next().await?;
-            let item = match chunk {
-                Err(e) => Err(e.into()),
-                Ok(chunk) => {
-                    let total = received.fetch_add(chunk.len() as u64, Ordering::Relaxed)
-                        + chunk.len() as u64;
-                    if total > cap {
-                        over.store(true, Ordering::Relaxed);
-                        Err(Box::new(TooLarge) as Box<dyn std::error::Error + Send + Sync>)
-                    } else {
-                        Ok(chunk)
-                    }
-                }
-            };
-            Some((item, (src, received, over)))
-        },
-    );
+    let counted = counted(archive.clone(), cap, received.clone(), over.clone());
     let options = bollard::query_parameters::ImportImageOptions {
         quiet: true,
         ..Default::default()
@@ -94,15 +75,7 @@ where
     };
     while let Some(item) = progress.next().await {
         match item {
-            Ok(info) => {
-                for line in info.stream.as_deref().unwrap_or("").lines() {
-                    if let Some(id) = line.trim().strip_prefix("Loaded image ID: ") {
-                        loaded.image_ids.push(id.trim().to_string());
-                    } else if let Some(r) = line.trim().strip_prefix("Loaded image: ") {
-                        loaded.references.push(r.trim().to_string());
-                    }
-                }
-            }
+            Ok(info) => loaded.note(info.stream.as_deref().unwrap_or("")),
             Err(e) => {
                 drop(progress);
                 linger(&archive).await;
@@ -127,6 +100,54 @@ where
 }
 
 type Shared<S> = Arc<Mutex<Pin<Box<S>>>>;
+
+/// The archive as the engine reads it, counted into `received`: past `cap` bytes it
+/// ends with an error and sets `over`.
+fn counted<S, E>(
+    archive: Shared<S>,
+    cap: u64,
+    received: Arc<AtomicU64>,
+    over: Arc<AtomicBool>,
+) -> impl Stream<Item = std::result::Result<Bytes, Box<dyn std::error::Error + Send + Sync>>>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+{
+    futures::stream::unfold(
+        (archive, received, over),
+        move |(src, received, over)| async move {
+            let chunk = src.lock().await.next().await?;
+            let item = match chunk {
+                Err(e) => Err(e.into()),
+                Ok(chunk) => {
+                    let total = received.fetch_add(chunk.len() as u64, Ordering::Relaxed)
+                        + chunk.len() as u64;
+                    if total > cap {
+                        over.store(true, Ordering::Relaxed);
+                        Err(Box::new(TooLarge) as Box<dyn std::error::Error + Send + Sync>)
+                    } else {
+                        Ok(chunk)
+                    }
+                }
+            };
+            Some((item, (src, received, over)))
+        },
+    )
+}
+
+impl Loaded {
+    /// Notes the images named in one progress message of the engine
+    /// (`Loaded image ID: sha256:…`, `Loaded image: repo:tag`).
+    fn note(&mut self, message: &str) {
+        for line in message.lines() {
+            if let Some(id) = line.trim().strip_prefix("Loaded image ID: ") {
+                self.image_ids.push(id.trim().to_string());
+            } else if let Some(r) = line.trim().strip_prefix("Loaded image: ") {
+                self.references.push(r.trim().to_string());
+            }
+        }
+    }
+}
 
 /// After refusing an upload part-way, how much more of it is read and dropped, and for
 /// how long, before answering: a client still sending when the server answers and

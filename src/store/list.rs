@@ -275,64 +275,8 @@ impl ListQuery {
                         format!("unknown filter field (allowed: {})", allowed.join(", ")),
                     )
                 })?;
-            let col = field.sql;
-            match f.op {
-                Op::In | Op::Nin => {
-                    let values: Vec<&str> = f.value.split(',').collect();
-                    let marks = vec!["?"; values.len()].join(", ");
-                    let not = if f.op == Op::Nin { "NOT " } else { "" };
-                    clauses.push(format!("{col} {not}IN ({marks})"));
-                    for v in values {
-                        params.push(typed_value(field, v)?);
-                    }
-                }
-                Op::Regex => {
-                    if field.kind != FieldKind::Text {
-                        return Err(Error::field(
-                            f.field.as_str(),
-                            "regex applies to text fields only",
-                        ));
-                    }
-                    compile_regex(&f.value).map_err(|e| {
-                        Error::field(f.field.as_str(), format!("invalid regex: {e}"))
-                    })?;
-                    clauses.push(format!("regexp(?, {col})"));
-                    params.push(Value::Text(f.value.clone()));
-                }
-                op => {
-                    let sym = match op {
-                        Op::Eq => "=",
-                        Op::Ne => "IS NOT",
-                        Op::Gt => ">",
-                        Op::Lt => "<",
-                        Op::Gte => ">=",
-                        _ => "<=",
-                    };
-                    clauses.push(format!("{col} {sym} ?"));
-                    params.push(typed_value(field, &f.value)?);
-                }
-            }
+            clauses.push(clause(field, f, &mut params)?);
         }
-        let sort_sql = match &self.sort {
-            Some(s) => spec
-                .fields
-                .iter()
-                .find(|x| x.name == s && x.sortable)
-                .map(|x| x.sql)
-                .ok_or_else(|| {
-                    let allowed: Vec<_> = spec
-                        .fields
-                        .iter()
-                        .filter(|x| x.sortable)
-                        .map(|x| x.name)
-                        .collect();
-                    Error::field(
-                        "sort",
-                        format!("cannot sort by '{s}' (allowed: {})", allowed.join(", ")),
-                    )
-                })?,
-            None => spec.default_sort,
-        };
         let order = match self.order.unwrap_or(spec.default_order) {
             Order::Asc => "ASC",
             Order::Desc => "DESC",
@@ -344,11 +288,74 @@ impl ListQuery {
                 clauses.join(" AND ")
             },
             params,
-            order_sql: format!("{sort_sql} {order}"),
+            order_sql: format!("{} {order}", self.sort_sql(spec)?),
             limit: self.limit,
             page: self.page,
         })
     }
+
+    /// The SQL expression to sort by: the `sort` field's, or the spec's default.
+    fn sort_sql(&self, spec: &ListSpec) -> Result<&'static str> {
+        let Some(s) = &self.sort else {
+            return Ok(spec.default_sort);
+        };
+        spec.fields
+            .iter()
+            .find(|x| x.name == s && x.sortable)
+            .map(|x| x.sql)
+            .ok_or_else(|| {
+                let allowed: Vec<_> = spec
+                    .fields
+                    .iter()
+                    .filter(|x| x.sortable)
+                    .map(|x| x.name)
+                    .collect();
+                Error::field(
+                    "sort",
+                    format!("cannot sort by '{s}' (allowed: {})", allowed.join(", ")),
+                )
+            })
+    }
+}
+
+/// The SQL condition of one filter on `field`, its values appended to `params`.
+fn clause(field: &Field, f: &Filter, params: &mut Vec<Value>) -> Result<String> {
+    let col = field.sql;
+    Ok(match f.op {
+        Op::In | Op::Nin => {
+            let values: Vec<&str> = f.value.split(',').collect();
+            let marks = vec!["?"; values.len()].join(", ");
+            let not = if f.op == Op::Nin { "NOT " } else { "" };
+            for v in values {
+                params.push(typed_value(field, v)?);
+            }
+            format!("{col} {not}IN ({marks})")
+        }
+        Op::Regex => {
+            if field.kind != FieldKind::Text {
+                return Err(Error::field(
+                    f.field.as_str(),
+                    "regex applies to text fields only",
+                ));
+            }
+            compile_regex(&f.value)
+                .map_err(|e| Error::field(f.field.as_str(), format!("invalid regex: {e}")))?;
+            params.push(Value::Text(f.value.clone()));
+            format!("regexp(?, {col})")
+        }
+        op => {
+            let sym = match op {
+                Op::Eq => "=",
+                Op::Ne => "IS NOT",
+                Op::Gt => ">",
+                Op::Lt => "<",
+                Op::Gte => ">=",
+                _ => "<=",
+            };
+            params.push(typed_value(field, &f.value)?);
+            format!("{col} {sym} ?")
+        }
+    })
 }
 
 /// A validated list query as SQL: `WHERE {where_sql} ORDER BY {order_sql} LIMIT … OFFSET …`.
