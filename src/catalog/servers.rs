@@ -1,6 +1,6 @@
 //! MCP servers made from catalog entries: `POST /mcp/servers {name, registry, config}`
 //! and `PUT /mcp/servers/{id}/config`. The managed-server machinery of
-//! [`crate::mcp::manager`] does the rest.
+//! [`crate::mcp::servers`] does the rest.
 
 use super::config::{self as cfg, Checked, Rendered};
 use super::model::Entry;
@@ -9,8 +9,9 @@ use crate::app::App;
 use crate::audit::{self, Actor, Entry as AuditEntry};
 use crate::configuration::{self, ConfigWrite};
 use crate::error::{Error, ErrorCode, Internal, Result};
-use crate::mcp::manager::{self, CreateServer, Reconfigure};
 use crate::mcp::model::{McpServer, status};
+use crate::mcp::requests::{self, CreateServer, Reconfigure};
+use crate::mcp::{discovery, records, servers};
 use serde_json::{Value, json};
 
 /// The entry a request names; an unknown name is a 400 on `registry`.
@@ -71,7 +72,7 @@ fn keys(r: &Rendered) -> Vec<String> {
 ///
 /// Errors: 400 for `image`, `command`, `args`, `env`, `transport`, `port`, `path`,
 /// `url`, `headers` (the entry sets them) or an unknown `registry`, 409 for a taken
-/// name, and those of [`manager::create`].
+/// name, and those of [`servers::create`].
 pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpServer> {
     let registry = req.registry.clone().unwrap_or_default();
     let set_by_entry = [
@@ -115,11 +116,11 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
         ..CreateServer::default()
     };
     // Invalid names fail before any secret is written.
-    manager::check_name(&req.name)?;
+    requests::check_name(&req.name)?;
     write_secrets(app, actor, &req.name, &rendered).await?;
     let made = match checked {
-        Checked::Complete => manager::create_plain(app, actor, managed).await,
-        Checked::Missing(_) => manager::create_unconfigured(app, actor, managed).await,
+        Checked::Complete => servers::create_plain(app, actor, managed).await,
+        Checked::Missing(_) => servers::create_unconfigured(app, actor, managed).await,
     };
     let server = match made {
         Ok(s) => s,
@@ -139,7 +140,7 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
         .write(move |tx| cstore::save_config(tx, &row))
         .await
     {
-        if let Err(de) = manager::delete(app, actor, &server.id).await {
+        if let Err(de) = servers::delete(app, actor, &server.id).await {
             tracing::error!(server = %server.id, error = %de, "could not remove a half-created MCP server");
         }
         return Err(e);
@@ -154,7 +155,7 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
 /// `{registry, config, secret_fields, missing}` (`missing`: JSON pointers of required
 /// fields not set). 409 when the server was not made from the catalog.
 pub async fn show(app: &App, id_or_name: &str) -> Result<Value> {
-    let rec = manager::get(app, id_or_name).await?;
+    let rec = records::get(app, id_or_name).await?;
     let stored = load(app, &rec.id, &rec.name).await?;
     let entry = super::get(app, &stored.registry).await?;
     let mut probe = stored.config.clone();
@@ -201,7 +202,7 @@ pub async fn reconfigure(
     id_or_name: &str,
     req: Reconfigure,
 ) -> Result<McpServer> {
-    let rec = manager::get(app, id_or_name).await?;
+    let rec = records::get(app, id_or_name).await?;
     let stored = load(app, &rec.id, &rec.name).await?;
     let entry = super::get(app, &stored.registry).await?;
     if let Checked::Missing(ptrs) = cfg::check(&entry, &req.config)? {
@@ -260,7 +261,7 @@ pub async fn reconfigure(
         })
         .await?;
     started?;
-    manager::discover(app, &rec.id).await
+    discovery::discover(app, &rec.id).await
 }
 
 /// Puts the rendered arguments and environment into the server's service and

@@ -55,7 +55,7 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
 
     crate::services::events::spawn(app.clone());
     app.request_logs.start(&app.tasks, app.shutdown.clone());
-    crate::mcp::manager::spawn_background(&app);
+    crate::mcp::liveness::spawn_background(&app);
     crate::catalog::announce(&app).await;
     let _ = sd_notify::notify(
         false,

@@ -2,11 +2,14 @@
 //! reads and catalogs (`mcp:read`), `test` and execution (`mcp:execute`). Path segments
 //! and the `server` body field take an id or a unique name.
 
+use super::discovery::{self, TestResult};
 use super::execute::{
     self, PromptGet, PromptResult, ResourceRead, ResourceResult, ToolCall, ToolResult,
 };
-use super::manager::{self, CreateServer, Lifecycle, PatchServer, Reconfigure, TestResult};
 use super::model::{Catalog, McpServer};
+use super::records;
+use super::requests::{CreateServer, PatchServer, Reconfigure};
+use super::servers::{self, Lifecycle};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::principal::Principal;
@@ -53,10 +56,10 @@ async fn scope(app: &AppState, who: &Principal) -> Result<McpScope> {
 }
 
 /// 404 unless the caller's workspaces grant the server (see [`access`]). Reads the
-/// stored record only ([`manager::lookup`], no Docker round trip): the operation that
+/// stored record only ([`records::lookup`], no Docker round trip): the operation that
 /// follows resolves the server itself.
 async fn visible(app: &AppState, who: &Principal, id: &str) -> Result<(McpScope, access::Grant)> {
-    let rec = manager::lookup(app, id).await?;
+    let rec = records::lookup(app, id).await?;
     let scope = scope(app, who).await?;
     let grant = scope
         .grant(&rec.id)
@@ -77,7 +80,7 @@ async fn list(
             value: ids.join(","),
         });
     }
-    Ok(Reply::page(manager::list(&app, q).await?))
+    Ok(Reply::page(records::list(&app, q).await?))
 }
 
 async fn create(
@@ -86,7 +89,7 @@ async fn create(
     Json(req): Json<CreateServer>,
 ) -> Result<Reply<McpServer>> {
     Ok(Reply::created(
-        manager::create(&app, &Actor::from(&who), req).await?,
+        servers::create(&app, &Actor::from(&who), req).await?,
     ))
 }
 
@@ -96,7 +99,7 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Reply<McpServer>> {
     visible(&app, &who, &id).await?;
-    Ok(Reply::ok(manager::get(&app, &id).await?.view()))
+    Ok(Reply::ok(records::get(&app, &id).await?.view()))
 }
 
 async fn patch(
@@ -109,7 +112,7 @@ async fn patch(
     // A container change, once started, runs to its end even if the client goes away.
     let (app2, actor) = (app.clone(), Actor::from(&who));
     let done = app
-        .to_completion(async move { manager::patch(&app2, &actor, &id, req).await })
+        .to_completion(async move { super::patch::patch(&app2, &actor, &id, req).await })
         .await?;
     Ok(Reply::ok(done))
 }
@@ -120,7 +123,7 @@ async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response> {
     visible(&app, &who, &id).await?;
-    manager::delete(&app, &Actor::from(&who), &id).await?;
+    servers::delete(&app, &Actor::from(&who), &id).await?;
     Ok(no_content())
 }
 
@@ -156,7 +159,7 @@ async fn lifecycle(
 ) -> Result<Reply<McpServer>> {
     visible(&app, &who, &id).await?;
     Ok(Reply::ok(
-        manager::lifecycle(&app, &Actor::from(&who), &id, op).await?,
+        servers::lifecycle(&app, &Actor::from(&who), &id, op).await?,
     ))
 }
 
@@ -190,7 +193,7 @@ async fn test(
     Path(id): Path<String>,
 ) -> Result<Reply<TestResult>> {
     visible(&app, &who, &id).await?;
-    Ok(Reply::ok(manager::test(&app, &id).await?))
+    Ok(Reply::ok(discovery::test(&app, &id).await?))
 }
 
 async fn discover(
@@ -199,7 +202,7 @@ async fn discover(
     Path(id): Path<String>,
 ) -> Result<Reply<McpServer>> {
     visible(&app, &who, &id).await?;
-    Ok(Reply::ok(manager::discover(&app, &id).await?))
+    Ok(Reply::ok(discovery::discover(&app, &id).await?))
 }
 
 async fn catalog(
@@ -216,7 +219,7 @@ async fn catalog(
             "unknown filter field (this list takes only page and limit)",
         ));
     }
-    let items: Vec<Value> = manager::catalog(&app, &id, which)
+    let items: Vec<Value> = discovery::catalog(&app, &id, which)
         .await?
         .into_iter()
         .filter(|item| {
@@ -284,7 +287,7 @@ async fn all_resources(
         ));
     }
     let scope = scope(&app, &who).await?;
-    let items: Vec<Value> = manager::all_resources(&app)
+    let items: Vec<Value> = discovery::all_resources(&app)
         .await?
         .into_iter()
         .filter(|r| {
