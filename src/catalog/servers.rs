@@ -72,7 +72,8 @@ fn keys(r: &Rendered) -> Vec<String> {
 ///
 /// Errors: 400 for `image`, `command`, `args`, `env`, `transport`, `port`, `path`,
 /// `url`, `headers` (the entry sets them) or an unknown `registry`, 409 for a taken
-/// name, and those of [`servers::create`].
+/// name, and those of [`servers::create`]. `POST /mcp/servers` with `registry` set
+/// comes here ([`crate::mcp::api`] dispatches on it).
 pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpServer> {
     let registry = req.registry.clone().unwrap_or_default();
     let set_by_entry = [
@@ -119,7 +120,7 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
     requests::check_name(&req.name)?;
     write_secrets(app, actor, &req.name, &rendered).await?;
     let made = match checked {
-        Checked::Complete => servers::create_plain(app, actor, managed).await,
+        Checked::Complete => servers::create(app, actor, managed).await,
         Checked::Missing(_) => servers::create_unconfigured(app, actor, managed).await,
     };
     let server = match made {
@@ -149,6 +150,22 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
     let mut server = server;
     server.registry = Some(registry);
     Ok(server)
+}
+
+/// Deletes a server made from a catalog entry as [`servers::delete`] does and, in the
+/// same transaction, the secret config entries of its configuration (unreferenced once
+/// its service is gone). 404 when there is none; the errors of [`servers::delete`].
+pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
+    let rec = records::lookup(app, id_or_name).await?;
+    let id = rec.id.clone();
+    let keys = app
+        .store
+        .read(move |c| cstore::load_config(c, &id))
+        .await?
+        .map(|c| c.secret_keys)
+        .unwrap_or_default();
+    let drop_keys = move |tx: &rusqlite::Connection| cstore::delete_secret_keys(tx, &keys);
+    servers::delete_with(app, actor, &rec.id, Box::new(drop_keys)).await
 }
 
 /// The configuration of a catalog server, secret fields left out:

@@ -83,14 +83,19 @@ async fn list(
     Ok(Reply::page(records::list(&app, q).await?))
 }
 
+/// A server from a catalog entry (`registry` set) is made by the catalog, any other by
+/// the MCP domain.
 async fn create(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpWrite>,
     Json(req): Json<CreateServer>,
 ) -> Result<Reply<McpServer>> {
-    Ok(Reply::created(
-        servers::create(&app, &Actor::from(&who), req).await?,
-    ))
+    let actor = Actor::from(&who);
+    let made = match req.registry {
+        Some(_) => crate::catalog::servers::create(&app, &actor, req).await?,
+        None => servers::create(&app, &actor, req).await?,
+    };
+    Ok(Reply::created(made))
 }
 
 async fn show(
@@ -117,13 +122,19 @@ async fn patch(
     Ok(Reply::ok(done))
 }
 
+/// A server from a catalog entry is deleted by the catalog (its secret configuration
+/// goes too), any other by the MCP domain.
 async fn delete(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpWrite>,
     Path(id): Path<String>,
 ) -> Result<Response> {
     visible(&app, &who, &id).await?;
-    servers::delete(&app, &Actor::from(&who), &id).await?;
+    let actor = Actor::from(&who);
+    match records::lookup(&app, &id).await?.registry {
+        Some(_) => crate::catalog::servers::delete(&app, &actor, &id).await?,
+        None => servers::delete(&app, &actor, &id).await?,
+    }
     Ok(no_content())
 }
 

@@ -15,25 +15,25 @@ use crate::audit::{self, Actor, Entry};
 use crate::error::{Error, ErrorCode, Result};
 use serde_json::json;
 
-/// Creates a server. Managed: creates and starts the service (same name), opens the
-/// session and discovers; any failure removes what was made and nothing remains.
-/// Remote: stored, then connected and discovered on a best-effort basis.
+/// Creates a server from explicit settings. Managed: creates and starts the service
+/// (same name), opens the session and discovers; any failure removes what was made and
+/// nothing remains. Remote: stored, then connected and discovered on a best-effort
+/// basis. A server from a catalog entry (`registry`) is made by
+/// [`crate::catalog::servers::create`], which calls this with the entry's settings.
 ///
-/// Errors: 400 on bad input, 409 when the name is taken (by a server or a service),
-/// the services domain's errors (image missing, Docker down), 503
-/// `MCP_SERVICE_UNAVAILABLE` when the container does not speak MCP.
+/// Errors: 400 on bad input (`config` without `registry`), 409 when the name is taken
+/// (by a server or a service), the services domain's errors (image missing, Docker
+/// down), 503 `MCP_SERVICE_UNAVAILABLE` when the container does not speak MCP; 500
+/// when `registry` is set.
 pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpServer> {
     if req.registry.is_some() {
-        return crate::catalog::servers::create(app, actor, req).await;
+        return Err(Error::internal(anyhow::anyhow!(
+            "a server from a catalog entry is created by the catalog"
+        )));
     }
     if req.config.is_some() {
         return Err(Error::field("config", "only with registry"));
     }
-    create_plain(app, actor, req).await
-}
-
-/// Creates a managed or remote server from explicit settings (see [`create`]).
-pub(crate) async fn create_plain(app: &App, actor: &Actor, req: CreateServer) -> Result<McpServer> {
     let rec = plan(&req, actor)?;
     let name = rec.name.clone();
     if app.store.read(move |c| store::name_taken(c, &name)).await? {
@@ -195,15 +195,26 @@ async fn insert(
         .await
 }
 
+/// Work another domain adds to a server's delete, run in the transaction that removes
+/// the record (see [`delete_with`]).
+pub type AlsoOnDelete = Box<dyn FnOnce(&rusqlite::Connection) -> Result<()> + Send>;
+
 /// Deletes a server: closes its session, deletes its backing service (containers
 /// gone), then the record. 404 when there is none; the services domain's errors.
 pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
+    delete_with(app, actor, id_or_name, Box::new(|_| Ok(()))).await
+}
+
+/// [`delete`], running `also` in the transaction that removes the record (e.g. the
+/// catalog removing a server's secret configuration); an error from `also` keeps the
+/// record (the service is gone already).
+pub async fn delete_with(
+    app: &App,
+    actor: &Actor,
+    id_or_name: &str,
+    also: AlsoOnDelete,
+) -> Result<()> {
     let rec = get(app, id_or_name).await?;
-    let id = rec.id.clone();
-    let catalog_config = app
-        .store
-        .read(move |c| crate::catalog::store::load_config(c, &id))
-        .await?;
     app.mcp.close(&rec.id).await;
     if let Some(service_id) = &rec.service_id {
         match backing::delete(app, actor, service_id).await {
@@ -216,10 +227,7 @@ pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
     app.store
         .write(move |tx| {
             store::delete(tx, &id)?;
-            // The secret fields of a catalog server, unreferenced once its service is gone.
-            if let Some(c) = &catalog_config {
-                crate::catalog::store::delete_secret_keys(tx, &c.secret_keys)?;
-            }
+            also(tx)?;
             audit::record(
                 tx,
                 &a,
