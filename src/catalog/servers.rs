@@ -1,11 +1,12 @@
 //! MCP servers made from catalog entries: `POST /mcp/servers {name, registry, config}`
 //! and `PUT /mcp/servers/{id}/config`. The managed-server machinery of
-//! [`crate::mcp::servers`] does the rest.
+//! [`crate::mcp::servers`] does the rest. Both run to their end even if their caller
+//! stops waiting ([`crate::app::App::to_completion`]).
 
 use super::config::{self as cfg, Checked, Rendered};
 use super::model::Entry;
 use super::store::{self as cstore, ServerConfig};
-use crate::app::App;
+use crate::app::{App, AppState};
 use crate::audit::{self, Actor, Entry as AuditEntry};
 use crate::configuration::{self, ConfigWrite};
 use crate::error::{Error, ErrorCode, Internal, Result};
@@ -74,7 +75,14 @@ fn keys(r: &Rendered) -> Vec<String> {
 /// `url`, `headers` (the entry sets them) or an unknown `registry`, 409 for a taken
 /// name, and those of [`servers::create`]. `POST /mcp/servers` with `registry` set
 /// comes here ([`crate::mcp::api`] dispatches on it).
-pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpServer> {
+pub async fn create(app: &AppState, actor: &Actor, req: CreateServer) -> Result<McpServer> {
+    let (app2, actor) = (app.clone(), actor.clone());
+    app.to_completion(async move { create_now(&app2, &actor, req).await })
+        .await
+}
+
+/// [`create`], in the caller's task.
+async fn create_now(app: &AppState, actor: &Actor, req: CreateServer) -> Result<McpServer> {
     let registry = req.registry.clone().unwrap_or_default();
     let set_by_entry = [
         ("image", req.image.is_some()),
@@ -155,7 +163,7 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
 /// Deletes a server made from a catalog entry as [`servers::delete`] does and, in the
 /// same transaction, the secret config entries of its configuration (unreferenced once
 /// its service is gone). 404 when there is none; the errors of [`servers::delete`].
-pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
+pub async fn delete(app: &AppState, actor: &Actor, id_or_name: &str) -> Result<()> {
     let rec = records::lookup(app, id_or_name).await?;
     let id = rec.id.clone();
     let keys = app
@@ -214,6 +222,18 @@ async fn load(app: &App, id: &str, name: &str) -> Result<ServerConfig> {
 /// then reopens the session and rediscovers. Secret fields no longer given are removed
 /// from the vault. 409 when the server was not made from the catalog.
 pub async fn reconfigure(
+    app: &AppState,
+    actor: &Actor,
+    id_or_name: &str,
+    req: Reconfigure,
+) -> Result<McpServer> {
+    let (app2, actor, id) = (app.clone(), actor.clone(), id_or_name.to_string());
+    app.to_completion(async move { reconfigure_now(&app2, &actor, &id, req).await })
+        .await
+}
+
+/// [`reconfigure`], in the caller's task.
+async fn reconfigure_now(
     app: &App,
     actor: &Actor,
     id_or_name: &str,

@@ -114,12 +114,9 @@ async fn patch(
     Json(req): Json<PatchServer>,
 ) -> Result<Reply<McpServer>> {
     visible(&app, &who, &id).await?;
-    // A container change, once started, runs to its end even if the client goes away.
-    let (app2, actor) = (app.clone(), Actor::from(&who));
-    let done = app
-        .to_completion(async move { super::patch::patch(&app2, &actor, &id, req).await })
-        .await?;
-    Ok(Reply::ok(done))
+    Ok(Reply::ok(
+        super::patch::patch(&app, &Actor::from(&who), &id, req).await?,
+    ))
 }
 
 /// A server from a catalog entry is deleted by the catalog (its secret configuration

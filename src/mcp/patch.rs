@@ -1,6 +1,7 @@
 //! `PATCH /mcp/servers/{id}`: a server's connection settings, and a managed server's
 //! container upgraded in place (recreated through the services domain, put back when
-//! the new container does not speak MCP).
+//! the new container does not speak MCP). A patch runs to its end even if its caller
+//! stops waiting ([`App::to_completion`]).
 
 use super::backing::{self, ContainerPlan};
 use super::discovery::connect_and_discover;
@@ -9,7 +10,7 @@ use super::model::{McpServer, ServerRecord, Transport, status};
 use super::records::{get, server_status};
 use super::requests::{CONTAINER_FIELDS, PatchServer, check_headers, check_path, check_url};
 use super::store;
-use crate::app::App;
+use crate::app::{App, AppState};
 use crate::audit::{self, Actor, Entry};
 use crate::error::{Error, Result};
 use serde_json::json;
@@ -24,6 +25,18 @@ use serde_json::json;
 /// once), 503 `MCP_SERVICE_UNAVAILABLE` when the new container does not speak MCP;
 /// after any of these the server runs as before.
 pub async fn patch(
+    app: &AppState,
+    actor: &Actor,
+    id_or_name: &str,
+    req: PatchServer,
+) -> Result<McpServer> {
+    let (app2, actor, id) = (app.clone(), actor.clone(), id_or_name.to_string());
+    app.to_completion(async move { patch_now(&app2, &actor, &id, req).await })
+        .await
+}
+
+/// [`patch`], in the caller's task.
+async fn patch_now(
     app: &App,
     actor: &Actor,
     id_or_name: &str,

@@ -1,6 +1,10 @@
 //! Creating and removing MCP servers and driving them: create (managed: create and
 //! start the backing service, open a session and discover; remote: record and try to
 //! connect), delete, and start/stop/restart.
+//!
+//! Each of these runs to its end even if its caller stops waiting (an HTTP client that
+//! goes away): the work runs on the daemon's task tracker ([`App::to_completion`]), so
+//! a server, its service and its container never stay out of step.
 
 use super::backing::{self, ContainerPlan};
 use super::connect::{peer_identity, session, unconfigured};
@@ -10,7 +14,7 @@ use super::model::{Discovery, McpServer, ServerRecord, Transport, status};
 use super::records::get;
 use super::requests::{CreateServer, plan};
 use super::store;
-use crate::app::App;
+use crate::app::{App, AppState};
 use crate::audit::{self, Actor, Entry};
 use crate::error::{Error, ErrorCode, Result};
 use serde_json::json;
@@ -25,7 +29,14 @@ use serde_json::json;
 /// (by a server or a service), the services domain's errors (image missing, Docker
 /// down), 503 `MCP_SERVICE_UNAVAILABLE` when the container does not speak MCP; 500
 /// when `registry` is set.
-pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpServer> {
+pub async fn create(app: &AppState, actor: &Actor, req: CreateServer) -> Result<McpServer> {
+    let (app2, actor) = (app.clone(), actor.clone());
+    app.to_completion(async move { create_now(&app2, &actor, req).await })
+        .await
+}
+
+/// [`create`], in the caller's task.
+async fn create_now(app: &App, actor: &Actor, req: CreateServer) -> Result<McpServer> {
     if req.registry.is_some() {
         return Err(Error::internal(anyhow::anyhow!(
             "a server from a catalog entry is created by the catalog"
@@ -114,10 +125,17 @@ async fn undo_service(app: &App, actor: &Actor, service_id: &str) {
 /// (status `unconfigured`) and its service, not started. Nothing remains on failure.
 /// Errors as [`create`].
 pub(crate) async fn create_unconfigured(
-    app: &App,
+    app: &AppState,
     actor: &Actor,
     req: CreateServer,
 ) -> Result<McpServer> {
+    let (app2, actor) = (app.clone(), actor.clone());
+    app.to_completion(async move { create_unconfigured_now(&app2, &actor, req).await })
+        .await
+}
+
+/// [`create_unconfigured`], in the caller's task.
+async fn create_unconfigured_now(app: &App, actor: &Actor, req: CreateServer) -> Result<McpServer> {
     let mut rec = plan(&req, actor)?;
     rec.status = status::UNCONFIGURED.into();
     let name = rec.name.clone();
@@ -201,7 +219,7 @@ pub type AlsoOnDelete = Box<dyn FnOnce(&rusqlite::Connection) -> Result<()> + Se
 
 /// Deletes a server: closes its session, deletes its backing service (containers
 /// gone), then the record. 404 when there is none; the services domain's errors.
-pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
+pub async fn delete(app: &AppState, actor: &Actor, id_or_name: &str) -> Result<()> {
     delete_with(app, actor, id_or_name, Box::new(|_| Ok(()))).await
 }
 
@@ -209,11 +227,18 @@ pub async fn delete(app: &App, actor: &Actor, id_or_name: &str) -> Result<()> {
 /// catalog removing a server's secret configuration); an error from `also` keeps the
 /// record (the service is gone already).
 pub async fn delete_with(
-    app: &App,
+    app: &AppState,
     actor: &Actor,
     id_or_name: &str,
     also: AlsoOnDelete,
 ) -> Result<()> {
+    let (app2, actor, id) = (app.clone(), actor.clone(), id_or_name.to_string());
+    app.to_completion(async move { delete_now(&app2, &actor, &id, also).await })
+        .await
+}
+
+/// [`delete_with`], in the caller's task.
+async fn delete_now(app: &App, actor: &Actor, id_or_name: &str, also: AlsoOnDelete) -> Result<()> {
     let rec = get(app, id_or_name).await?;
     app.mcp.close(&rec.id).await;
     if let Some(service_id) = &rec.service_id {
@@ -261,6 +286,18 @@ impl Lifecycle {
 /// `MCP_SERVICE_UNCONFIGURED` (start or restart of an `unconfigured` server), the
 /// services domain's errors.
 pub async fn lifecycle(
+    app: &AppState,
+    actor: &Actor,
+    id_or_name: &str,
+    op: Lifecycle,
+) -> Result<McpServer> {
+    let (app2, actor, id) = (app.clone(), actor.clone(), id_or_name.to_string());
+    app.to_completion(async move { lifecycle_now(&app2, &actor, &id, op).await })
+        .await
+}
+
+/// [`lifecycle`], in the caller's task.
+async fn lifecycle_now(
     app: &App,
     actor: &Actor,
     id_or_name: &str,
