@@ -213,6 +213,22 @@ async fn discover(
     Ok(Reply::ok(discovery::discover(&app, &id).await?))
 }
 
+/// 400 naming the first filter: the catalog lists take only `page` and `limit`.
+fn no_filters(q: &ListQuery) -> Result<()> {
+    match q.filters.first() {
+        Some(f) => Err(crate::error::Error::field(
+            f.field.as_str(),
+            "unknown filter field (this list takes only page and limit)",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The text field `key` of a listed item (empty when absent).
+fn text<'a>(item: &'a Value, key: &str) -> &'a str {
+    item.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
 async fn catalog(
     app: AppState,
     who: Principal,
@@ -221,27 +237,14 @@ async fn catalog(
     q: ListQuery,
 ) -> Result<Reply<Vec<Value>>> {
     let (_, grant) = visible(&app, &who, &id).await?;
-    if let Some(f) = q.filters.first() {
-        return Err(crate::error::Error::field(
-            f.field.as_str(),
-            "unknown filter field (this list takes only page and limit)",
-        ));
-    }
+    no_filters(&q)?;
     let items: Vec<Value> = discovery::catalog(&app, &id, which)
         .await?
         .into_iter()
-        .filter(|item| {
-            let field = |k: &str| {
-                item.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            match which {
-                Catalog::Tools => grant.allows_tool(&field("name")),
-                Catalog::Resources => grant.allows_resource(&field("uri")),
-                _ => true,
-            }
+        .filter(|item| match which {
+            Catalog::Tools => grant.allows_tool(text(item, "name")),
+            Catalog::Resources => grant.allows_resource(text(item, "uri")),
+            _ => true,
         })
         .collect();
     Ok(Reply::page(Page::from_vec(items, &q)))
@@ -288,24 +291,15 @@ async fn all_resources(
     Can(who, _): Can<perm::McpRead>,
     List(q): List,
 ) -> Result<Reply<Vec<Value>>> {
-    if let Some(f) = q.filters.first() {
-        return Err(crate::error::Error::field(
-            f.field.as_str(),
-            "unknown filter field (this list takes only page and limit)",
-        ));
-    }
+    no_filters(&q)?;
     let scope = scope(&app, &who).await?;
     let items: Vec<Value> = discovery::all_resources(&app)
         .await?
         .into_iter()
         .filter(|r| {
-            let (sid, uri) = (
-                r.get("server_id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default(),
-                r.get("uri").and_then(Value::as_str).unwrap_or_default(),
-            );
-            scope.grant(sid).is_some_and(|g| g.allows_resource(uri))
+            scope
+                .grant(text(r, "server_id"))
+                .is_some_and(|g| g.allows_resource(text(r, "uri")))
         })
         .collect();
     Ok(Reply::page(Page::from_vec(items, &q)))
