@@ -8,7 +8,8 @@
 
 mod common;
 
-use common::{Daemon, FILESYSTEM_IMAGE, containers_named, docker};
+use common::mcp::{create_server, names};
+use common::{Daemon, FILESYSTEM_IMAGE, containers_named, docker, wait_for};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -21,20 +22,21 @@ async fn daemon() -> Daemon {
     Daemon::start_with_env(vec![("MCPD_DOCKER__STOP_TIMEOUT_S".into(), "2".into())]).await
 }
 
+/// How long an abandoned change may take to finish.
+const SETTLE: Duration = Duration::from_secs(30);
+
 /// Creates a managed stdio filesystem server that is slow to stop; returns its view.
 async fn stubborn_server(d: &Daemon, admin: &str, name: &str) -> Value {
-    let (s, b) = d
-        .post(
-            "/mcp/servers",
-            admin,
-            json!({"name": name, "image": FILESYSTEM_IMAGE, "transport": "stdio",
-                   "env": {"NODE_OPTIONS": IGNORE_SIGTERM}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "create: {b}\n{}", d.log());
-    assert_eq!(b["data"]["status"], "running", "{b}");
+    let server = create_server(
+        d,
+        admin,
+        json!({"name": name, "image": FILESYSTEM_IMAGE, "transport": "stdio",
+               "env": {"NODE_OPTIONS": IGNORE_SIGTERM}}),
+    )
+    .await;
+    assert_eq!(server["status"], "running", "{server}");
     assert_eq!(containers_named(&format!("mcpd-{name}-")).len(), 1);
-    b["data"].clone()
+    server
 }
 
 /// Sends `method path` and leaves after 500 ms, before the answer.
@@ -47,31 +49,6 @@ async fn abandon(d: &Daemon, admin: &str, method: Method, path: &str) {
         .send()
         .await;
     assert!(r.is_err(), "the request was expected to time out: {r:?}");
-}
-
-/// Polls `done` every 250 ms for up to 30 s.
-async fn eventually<F, Fut>(mut done: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..120 {
-        if done().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    false
-}
-
-/// Names in a list answer's `data`.
-fn names(list: &Value) -> Vec<String> {
-    list["data"]
-        .as_array()
-        .expect("data array")
-        .iter()
-        .filter_map(|i| i["name"].as_str().map(str::to_owned))
-        .collect()
 }
 
 /// The outcomes of the audit entries of `action` on `target_id`.
@@ -104,15 +81,15 @@ async fn a_delete_abandoned_by_its_client_still_removes_server_service_and_conta
 
     abandon(&d, &admin, Method::DELETE, &format!("/mcp/servers/{id}")).await;
 
-    let finished = eventually(|| async {
+    wait_for("the abandoned delete to finish", SETTLE, async || {
         let (_, servers) = d.get("/mcp/servers?limit=100", &admin).await;
         let (_, services) = d.get("/services?limit=100", &admin).await;
-        !names(&servers).contains(&name)
+        (!names(&servers).contains(&name)
             && !names(&services).contains(&name)
-            && containers_named(&format!("mcpd-{name}-")).is_empty()
+            && containers_named(&format!("mcpd-{name}-")).is_empty())
+        .then_some(())
     })
     .await;
-    assert!(finished, "the abandoned delete did not finish\n{}", d.log());
     let (s, _) = d.get(&format!("/mcp/servers/{id}"), &admin).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _) = d.get(&format!("/services/{service_id}"), &admin).await;
@@ -140,10 +117,10 @@ async fn a_stop_abandoned_by_its_client_still_stops_the_server_and_its_container
 
     abandon(&d, &admin, Method::POST, &format!("/mcp/servers/{id}/stop")).await;
 
-    let audited =
-        eventually(|| async { outcomes(&d, &admin, "mcp.servers.stop", &id).await == ["success"] })
-            .await;
-    assert!(audited, "the abandoned stop was not audited\n{}", d.log());
+    wait_for("the abandoned stop to be audited", SETTLE, async || {
+        (outcomes(&d, &admin, "mcp.servers.stop", &id).await == ["success"]).then_some(())
+    })
+    .await;
     let (s, b) = d.get(&format!("/mcp/servers/{id}"), &admin).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["status"], "stopped", "{b}");
