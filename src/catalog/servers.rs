@@ -1,16 +1,18 @@
 //! MCP servers made from catalog entries: `POST /mcp/servers {name, registry, config}`
 //! and `PUT /mcp/servers/{id}/config`. The managed-server machinery of
-//! [`crate::mcp::manager`] does the rest.
+//! [`crate::mcp::servers`] does the rest. Both run to their end even if their caller
+//! stops waiting ([`crate::app::App::to_completion`]).
 
 use super::config::{self as cfg, Checked, Rendered};
 use super::model::Entry;
 use super::store::{self as cstore, ServerConfig};
-use crate::app::App;
+use crate::app::{App, AppState};
 use crate::audit::{self, Actor, Entry as AuditEntry};
 use crate::configuration::{self, ConfigWrite};
 use crate::error::{Error, ErrorCode, Internal, Result};
-use crate::mcp::manager::{self, CreateServer, Reconfigure};
 use crate::mcp::model::{McpServer, status};
+use crate::mcp::requests::{self, CreateServer, Reconfigure};
+use crate::mcp::{discovery, records, servers};
 use serde_json::{Value, json};
 
 /// The entry a request names; an unknown name is a 400 on `registry`.
@@ -71,8 +73,16 @@ fn keys(r: &Rendered) -> Vec<String> {
 ///
 /// Errors: 400 for `image`, `command`, `args`, `env`, `transport`, `port`, `path`,
 /// `url`, `headers` (the entry sets them) or an unknown `registry`, 409 for a taken
-/// name, and those of [`manager::create`].
-pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpServer> {
+/// name, and those of [`servers::create`]. `POST /mcp/servers` with `registry` set
+/// comes here ([`crate::mcp::api`] dispatches on it).
+pub async fn create(app: &AppState, actor: &Actor, req: CreateServer) -> Result<McpServer> {
+    let (app2, actor) = (app.clone(), actor.clone());
+    app.to_completion(async move { create_now(&app2, &actor, req).await })
+        .await
+}
+
+/// [`create`], in the caller's task.
+async fn create_now(app: &AppState, actor: &Actor, req: CreateServer) -> Result<McpServer> {
     let registry = req.registry.clone().unwrap_or_default();
     let set_by_entry = [
         ("image", req.image.is_some()),
@@ -115,11 +125,11 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
         ..CreateServer::default()
     };
     // Invalid names fail before any secret is written.
-    manager::check_name(&req.name)?;
+    requests::check_name(&req.name)?;
     write_secrets(app, actor, &req.name, &rendered).await?;
     let made = match checked {
-        Checked::Complete => manager::create_plain(app, actor, managed).await,
-        Checked::Missing(_) => manager::create_unconfigured(app, actor, managed).await,
+        Checked::Complete => servers::create(app, actor, managed).await,
+        Checked::Missing(_) => servers::create_unconfigured(app, actor, managed).await,
     };
     let server = match made {
         Ok(s) => s,
@@ -139,7 +149,7 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
         .write(move |tx| cstore::save_config(tx, &row))
         .await
     {
-        if let Err(de) = manager::delete(app, actor, &server.id).await {
+        if let Err(de) = servers::delete(app, actor, &server.id).await {
             tracing::error!(server = %server.id, error = %de, "could not remove a half-created MCP server");
         }
         return Err(e);
@@ -150,11 +160,27 @@ pub async fn create(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
     Ok(server)
 }
 
+/// Deletes a server made from a catalog entry as [`servers::delete`] does and, in the
+/// same transaction, the secret config entries of its configuration (unreferenced once
+/// its service is gone). 404 when there is none; the errors of [`servers::delete`].
+pub async fn delete(app: &AppState, actor: &Actor, id_or_name: &str) -> Result<()> {
+    let rec = records::lookup(app, id_or_name).await?;
+    let id = rec.id.clone();
+    let keys = app
+        .store
+        .read(move |c| cstore::load_config(c, &id))
+        .await?
+        .map(|c| c.secret_keys)
+        .unwrap_or_default();
+    let drop_keys = move |tx: &rusqlite::Connection| cstore::delete_secret_keys(tx, &keys);
+    servers::delete_with(app, actor, &rec.id, Box::new(drop_keys)).await
+}
+
 /// The configuration of a catalog server, secret fields left out:
 /// `{registry, config, secret_fields, missing}` (`missing`: JSON pointers of required
 /// fields not set). 409 when the server was not made from the catalog.
 pub async fn show(app: &App, id_or_name: &str) -> Result<Value> {
-    let rec = manager::get(app, id_or_name).await?;
+    let rec = records::get(app, id_or_name).await?;
     let stored = load(app, &rec.id, &rec.name).await?;
     let entry = super::get(app, &stored.registry).await?;
     let mut probe = stored.config.clone();
@@ -196,12 +222,24 @@ async fn load(app: &App, id: &str, name: &str) -> Result<ServerConfig> {
 /// then reopens the session and rediscovers. Secret fields no longer given are removed
 /// from the vault. 409 when the server was not made from the catalog.
 pub async fn reconfigure(
+    app: &AppState,
+    actor: &Actor,
+    id_or_name: &str,
+    req: Reconfigure,
+) -> Result<McpServer> {
+    let (app2, actor, id) = (app.clone(), actor.clone(), id_or_name.to_string());
+    app.to_completion(async move { reconfigure_now(&app2, &actor, &id, req).await })
+        .await
+}
+
+/// [`reconfigure`], in the caller's task.
+async fn reconfigure_now(
     app: &App,
     actor: &Actor,
     id_or_name: &str,
     req: Reconfigure,
 ) -> Result<McpServer> {
-    let rec = manager::get(app, id_or_name).await?;
+    let rec = records::get(app, id_or_name).await?;
     let stored = load(app, &rec.id, &rec.name).await?;
     let entry = super::get(app, &stored.registry).await?;
     if let Checked::Missing(ptrs) = cfg::check(&entry, &req.config)? {
@@ -260,7 +298,7 @@ pub async fn reconfigure(
         })
         .await?;
     started?;
-    manager::discover(app, &rec.id).await
+    discovery::discover(app, &rec.id).await
 }
 
 /// Puts the rendered arguments and environment into the server's service and

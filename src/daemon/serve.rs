@@ -49,7 +49,7 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
         .serve(router.into_make_service_with_connect_info::<SocketAddr>());
     crate::services::events::spawn(app.clone());
     app.request_logs.start(&app.tasks, app.shutdown.clone());
-    crate::mcp::manager::spawn_background(&app);
+    crate::mcp::liveness::spawn_background(&app);
     crate::catalog::announce(&app).await;
     notify(sd_notify::NotifyState::Ready, &status);
     let watcher = tokio::spawn(stop_on_signal(app.clone(), handle, term, int));

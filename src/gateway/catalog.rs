@@ -8,8 +8,8 @@
 
 use crate::app::App;
 use crate::error::Result;
-use crate::mcp::manager;
 use crate::mcp::model::{Catalog, ServerRecord, status};
+use crate::mcp::{discovery, records};
 use crate::workspaces::access::{Grant, McpScope};
 use serde_json::Value;
 
@@ -50,7 +50,7 @@ pub fn split<'a, 's>(
 /// way every time).
 pub async fn running_servers(app: &App) -> Result<Vec<ServerRecord>> {
     // `records` is ordered by name already.
-    Ok(manager::records(app)
+    Ok(records::records(app)
         .await?
         .iter()
         .filter(|r| r.status == status::RUNNING)
@@ -72,7 +72,7 @@ pub async fn gather(
         let Some(grant) = scope.grant(&rec.id) else {
             continue;
         };
-        match manager::catalog(app, &rec.id, which).await {
+        match discovery::catalog(app, &rec.id, which).await {
             Ok(items) => {
                 let items = items
                     .into_iter()

@@ -164,7 +164,7 @@ async fn readable_owner(app: &AppState, who: &Principal, uri: &str) -> Result<Se
 /// Resolves `<server>__<name>` to the server name and the server's own name; an
 /// unknown namespace is reported as an unknown `kind`.
 async fn resolve(app: &AppState, full: &str, kind: &str) -> Result<(String, String)> {
-    let servers = crate::mcp::manager::records(app).await?;
+    let servers = crate::mcp::records::records(app).await?;
     catalog::split(full, servers.iter().map(|r| r.name.as_str()))
         .map(|(s, n)| (s, n.to_string()))
         .ok_or_else(|| {

@@ -20,9 +20,9 @@
 use crate::app::AppState;
 use crate::auth::principal::Principal;
 use crate::error::Result;
-use crate::mcp::manager;
 use crate::mcp::model::ServerRecord;
-use crate::mcp::session::{Client, ResourceUpdated};
+use crate::mcp::transport::{Client, ResourceUpdated};
+use crate::mcp::{connect, records};
 use crate::workspaces::access;
 use rmcp::RoleServer;
 use rmcp::model::{
@@ -86,7 +86,7 @@ impl Subscriptions {
                 return Ok(());
             }
         }
-        let client = manager::session(app, server).await?;
+        let client = connect::session(app, server).await?;
         upstream_subscribe(&client, &server.name, uri).await?;
         by_key.insert(
             key,
@@ -202,13 +202,13 @@ impl Subscriptions {
                 continue;
             }
             let (server_id, uri) = &key;
-            let Ok(rec) = manager::lookup(app, server_id).await else {
+            let Ok(rec) = records::lookup(app, server_id).await else {
                 continue; // deleted: its subscribers get no more updates
             };
             if rec.status != crate::mcp::model::status::RUNNING {
                 continue;
             }
-            match manager::session(app, &rec).await {
+            match connect::session(app, &rec).await {
                 Ok(client) => match upstream_subscribe(&client, &rec.name, uri).await {
                     Ok(()) => {
                         tracing::info!(server = %rec.name, uri = %uri, "MCP gateway: resource subscribed again on the new session");
@@ -249,7 +249,7 @@ async fn upstream_subscribe(client: &Client, server: &str, uri: &str) -> Result<
         .peer()
         .subscribe(SubscribeRequestParams::new(uri))
         .await
-        .map_err(|e| manager::map_service_error(server, e))
+        .map_err(|e| connect::map_service_error(server, e))
 }
 
 /// Removes `key` when it has no subscribers left, unsubscribing upstream (best effort:

@@ -402,23 +402,23 @@ pub async fn sync(app: &App, actor: &Actor, server: Option<String>) -> Result<Sy
     let mut listed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (sid, name) in targets {
         let before = by_uri(
-            crate::mcp::manager::catalog(app, &sid, Catalog::Resources)
+            crate::mcp::discovery::catalog(app, &sid, Catalog::Resources)
                 .await
                 .unwrap_or_default(),
         );
-        let status = match crate::mcp::manager::discover(app, &sid).await {
+        let status = match crate::mcp::discovery::discover(app, &sid).await {
             Ok(_) => "ok".to_string(),
             Err(e) => e.message,
         };
         let after = by_uri(
-            crate::mcp::manager::catalog(app, &sid, Catalog::Resources)
+            crate::mcp::discovery::catalog(app, &sid, Catalog::Resources)
                 .await
                 .unwrap_or_default(),
         );
         let (added, removed, changed) = diff(&before, &after);
         let mut offered: BTreeSet<String> = after.keys().cloned().collect();
         // A template mapping stays present while the server still offers the template.
-        for t in crate::mcp::manager::catalog(app, &sid, Catalog::ResourceTemplates)
+        for t in crate::mcp::discovery::catalog(app, &sid, Catalog::ResourceTemplates)
             .await
             .unwrap_or_default()
         {

@@ -2,11 +2,14 @@
 //! reads and catalogs (`mcp:read`), `test` and execution (`mcp:execute`). Path segments
 //! and the `server` body field take an id or a unique name.
 
+use super::discovery::{self, TestResult};
 use super::execute::{
     self, PromptGet, PromptResult, ResourceRead, ResourceResult, ToolCall, ToolResult,
 };
-use super::manager::{self, CreateServer, Lifecycle, PatchServer, Reconfigure, TestResult};
 use super::model::{Catalog, McpServer};
+use super::records;
+use super::requests::{CreateServer, PatchServer, Reconfigure};
+use super::servers::{self, Lifecycle};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::principal::Principal;
@@ -53,10 +56,10 @@ async fn scope(app: &AppState, who: &Principal) -> Result<McpScope> {
 }
 
 /// 404 unless the caller's workspaces grant the server (see [`access`]). Reads the
-/// stored record only ([`manager::lookup`], no Docker round trip): the operation that
+/// stored record only ([`records::lookup`], no Docker round trip): the operation that
 /// follows resolves the server itself.
 async fn visible(app: &AppState, who: &Principal, id: &str) -> Result<(McpScope, access::Grant)> {
-    let rec = manager::lookup(app, id).await?;
+    let rec = records::lookup(app, id).await?;
     let scope = scope(app, who).await?;
     let grant = scope
         .grant(&rec.id)
@@ -77,17 +80,22 @@ async fn list(
             value: ids.join(","),
         });
     }
-    Ok(Reply::page(manager::list(&app, q).await?))
+    Ok(Reply::page(records::list(&app, q).await?))
 }
 
+/// A server from a catalog entry (`registry` set) is made by the catalog, any other by
+/// the MCP domain.
 async fn create(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpWrite>,
     Json(req): Json<CreateServer>,
 ) -> Result<Reply<McpServer>> {
-    Ok(Reply::created(
-        manager::create(&app, &Actor::from(&who), req).await?,
-    ))
+    let actor = Actor::from(&who);
+    let made = match req.registry {
+        Some(_) => crate::catalog::servers::create(&app, &actor, req).await?,
+        None => servers::create(&app, &actor, req).await?,
+    };
+    Ok(Reply::created(made))
 }
 
 async fn show(
@@ -96,7 +104,7 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Reply<McpServer>> {
     visible(&app, &who, &id).await?;
-    Ok(Reply::ok(manager::get(&app, &id).await?.view()))
+    Ok(Reply::ok(records::get(&app, &id).await?.view()))
 }
 
 async fn patch(
@@ -106,21 +114,24 @@ async fn patch(
     Json(req): Json<PatchServer>,
 ) -> Result<Reply<McpServer>> {
     visible(&app, &who, &id).await?;
-    // A container change, once started, runs to its end even if the client goes away.
-    let (app2, actor) = (app.clone(), Actor::from(&who));
-    let done = app
-        .to_completion(async move { manager::patch(&app2, &actor, &id, req).await })
-        .await?;
-    Ok(Reply::ok(done))
+    Ok(Reply::ok(
+        super::patch::patch(&app, &Actor::from(&who), &id, req).await?,
+    ))
 }
 
+/// A server from a catalog entry is deleted by the catalog (its secret configuration
+/// goes too), any other by the MCP domain.
 async fn delete(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpWrite>,
     Path(id): Path<String>,
 ) -> Result<Response> {
     visible(&app, &who, &id).await?;
-    manager::delete(&app, &Actor::from(&who), &id).await?;
+    let actor = Actor::from(&who);
+    match records::lookup(&app, &id).await?.registry {
+        Some(_) => crate::catalog::servers::delete(&app, &actor, &id).await?,
+        None => servers::delete(&app, &actor, &id).await?,
+    }
     Ok(no_content())
 }
 
@@ -156,7 +167,7 @@ async fn lifecycle(
 ) -> Result<Reply<McpServer>> {
     visible(&app, &who, &id).await?;
     Ok(Reply::ok(
-        manager::lifecycle(&app, &Actor::from(&who), &id, op).await?,
+        servers::lifecycle(&app, &Actor::from(&who), &id, op).await?,
     ))
 }
 
@@ -190,7 +201,7 @@ async fn test(
     Path(id): Path<String>,
 ) -> Result<Reply<TestResult>> {
     visible(&app, &who, &id).await?;
-    Ok(Reply::ok(manager::test(&app, &id).await?))
+    Ok(Reply::ok(discovery::test(&app, &id).await?))
 }
 
 async fn discover(
@@ -199,7 +210,23 @@ async fn discover(
     Path(id): Path<String>,
 ) -> Result<Reply<McpServer>> {
     visible(&app, &who, &id).await?;
-    Ok(Reply::ok(manager::discover(&app, &id).await?))
+    Ok(Reply::ok(discovery::discover(&app, &id).await?))
+}
+
+/// 400 naming the first filter: the catalog lists take only `page` and `limit`.
+fn no_filters(q: &ListQuery) -> Result<()> {
+    match q.filters.first() {
+        Some(f) => Err(crate::error::Error::field(
+            f.field.as_str(),
+            "unknown filter field (this list takes only page and limit)",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The text field `key` of a listed item (empty when absent).
+fn text<'a>(item: &'a Value, key: &str) -> &'a str {
+    item.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
 async fn catalog(
@@ -210,27 +237,14 @@ async fn catalog(
     q: ListQuery,
 ) -> Result<Reply<Vec<Value>>> {
     let (_, grant) = visible(&app, &who, &id).await?;
-    if let Some(f) = q.filters.first() {
-        return Err(crate::error::Error::field(
-            f.field.as_str(),
-            "unknown filter field (this list takes only page and limit)",
-        ));
-    }
-    let items: Vec<Value> = manager::catalog(&app, &id, which)
+    no_filters(&q)?;
+    let items: Vec<Value> = discovery::catalog(&app, &id, which)
         .await?
         .into_iter()
-        .filter(|item| {
-            let field = |k: &str| {
-                item.get(k)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            match which {
-                Catalog::Tools => grant.allows_tool(&field("name")),
-                Catalog::Resources => grant.allows_resource(&field("uri")),
-                _ => true,
-            }
+        .filter(|item| match which {
+            Catalog::Tools => grant.allows_tool(text(item, "name")),
+            Catalog::Resources => grant.allows_resource(text(item, "uri")),
+            _ => true,
         })
         .collect();
     Ok(Reply::page(Page::from_vec(items, &q)))
@@ -277,24 +291,15 @@ async fn all_resources(
     Can(who, _): Can<perm::McpRead>,
     List(q): List,
 ) -> Result<Reply<Vec<Value>>> {
-    if let Some(f) = q.filters.first() {
-        return Err(crate::error::Error::field(
-            f.field.as_str(),
-            "unknown filter field (this list takes only page and limit)",
-        ));
-    }
+    no_filters(&q)?;
     let scope = scope(&app, &who).await?;
-    let items: Vec<Value> = manager::all_resources(&app)
+    let items: Vec<Value> = discovery::all_resources(&app)
         .await?
         .into_iter()
         .filter(|r| {
-            let (sid, uri) = (
-                r.get("server_id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default(),
-                r.get("uri").and_then(Value::as_str).unwrap_or_default(),
-            );
-            scope.grant(sid).is_some_and(|g| g.allows_resource(uri))
+            scope
+                .grant(text(r, "server_id"))
+                .is_some_and(|g| g.allows_resource(text(r, "uri")))
         })
         .collect();
     Ok(Reply::page(Page::from_vec(items, &q)))

@@ -15,9 +15,11 @@
 //! asking Docker about its container (a session that died is replaced as before), and
 //! the request log row is group-committed ([`crate::logs::writer`]).
 
-use super::manager::{self, map_service_error, session_lost};
+use super::connect::{self, map_service_error, session_lost};
+use super::discovery::discover_with;
 use super::model::{Catalog, ServerRecord, status};
-use super::session::Client;
+use super::records::{cached_list, get, lookup};
+use super::transport::Client;
 use crate::app::App;
 use crate::audit::Actor;
 use crate::error::{Error, ErrorCode, Result};
@@ -153,15 +155,15 @@ where
 
 /// The session to call `rec` on: the live one when the server is running and has one
 /// (no Docker round trip), else the full path: the status refreshed from the backing
-/// service, then [`manager::session`] (opening one, or the not-running error).
+/// service, then [`connect::session`] (opening one, or the not-running error).
 async fn live_session(app: &App, rec: &ServerRecord) -> Result<Arc<Client>> {
     if rec.status == status::RUNNING
         && let Some(client) = app.mcp.open_now(&rec.id)
     {
         return Ok(client);
     }
-    let fresh = manager::get(app, &rec.id).await?;
-    manager::session(app, &fresh).await
+    let fresh = get(app, &rec.id).await?;
+    connect::session(app, &fresh).await
 }
 
 /// Fails with 404 unless `name` is in the server's cached `which` list, refreshing the
@@ -178,10 +180,10 @@ async fn ensure_listed(
             .iter()
             .any(|t| t.get("name").and_then(Value::as_str) == Some(name))
     };
-    if listed(&manager::cached_list(app, &rec.id, which).await?) {
+    if listed(&cached_list(app, &rec.id, which).await?) {
         return Ok(());
     }
-    let fresh = manager::discover_with(app, rec, client).await?;
+    let fresh = discover_with(app, rec, client).await?;
     let items = match which {
         Catalog::Prompts => fresh.prompts,
         _ => fresh.tools,
@@ -270,7 +272,7 @@ where
     Fut: Future<Output = std::result::Result<R, ServiceError>>,
     S: FnOnce(R) -> Result<(T, Value)>,
 {
-    let rec = manager::lookup(app, target.server).await?;
+    let rec = lookup(app, target.server).await?;
     // Outside the caller's workspaces the server or tool does not exist for them.
     let workspace = access::check(
         app,
@@ -295,7 +297,7 @@ where
         _ = any_cancelled(cancel) => None,
     };
     let execution_time_ms = started.elapsed().as_millis() as u64;
-    let mut entry = NewRequestLog {
+    let entry = NewRequestLog {
         user_id: actor.user_id.clone(),
         api_key_id: actor.api_key_id.clone(),
         workspace_id: workspace,
@@ -309,6 +311,19 @@ where
         arguments: target.arguments,
         result: None,
     };
+    finish(app, entry, &rec.name, outcome).await
+}
+
+/// Writes the request log row of one execution (`entry`, completed with the outcome;
+/// `None`: cancelled by its client, logged as [`CANCELLED`]) and returns the outcome as
+/// the caller sees it.
+async fn finish<T>(
+    app: &App,
+    mut entry: NewRequestLog,
+    server: &str,
+    outcome: Option<Result<(T, Value)>>,
+) -> Result<Done<T>> {
+    let execution_time_ms = entry.duration_ms;
     match outcome {
         Some(Ok((value, logged))) => {
             // A tool reporting its own failure (`isError`) is still a completed call.
@@ -329,10 +344,7 @@ where
         None => {
             let err = Error::new(
                 ErrorCode::McpServiceError,
-                format!(
-                    "the call to MCP server '{}' was cancelled by its client",
-                    rec.name
-                ),
+                format!("the call to MCP server '{server}' was cancelled by its client"),
             );
             entry.error_code = Some(CANCELLED.to_string());
             entry.error_message = Some(err.message.clone());

@@ -3,7 +3,7 @@
 //! transport closed (container restarted, remote went away) is replaced on the next
 //! call; connecting is serialised per server so concurrent first calls open one session.
 
-use super::session::{Client, Handler, ListChanged, ResourceUpdated};
+use super::transport::{Client, Handler, ListChanged, ResourceUpdated};
 use crate::error::Result;
 use std::collections::HashMap;
 use std::future::Future;

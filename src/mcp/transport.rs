@@ -1,5 +1,6 @@
-//! MCP client sessions (rmcp): over a container's attached stdin/stdout (stdio servers)
-//! or over streamable HTTP (managed HTTP servers and remote servers).
+//! The transports of MCP client sessions (rmcp): a container's attached stdin/stdout
+//! (stdio servers) or streamable HTTP (managed HTTP servers and remote servers). The
+//! registry of live sessions is [`super::sessions`].
 //!
 //! A stdio session is one long-lived `docker attach` (stream, stdin, stdout, stderr;
 //! never `logs`, which would replay stale JSON-RPC responses of earlier sessions).
