@@ -1,15 +1,17 @@
 //! `/api/v1/auth/…` and `/api/v1/api-keys…`.
 
-use super::api_keys::{self, ApiKey, NewApiKey};
+use super::api_keys;
+use super::client::{self, AccessToken};
+use super::model::{ApiKey, ClientInfo, LoginRequest, NewApiKey, SessionInfo, TokenRequest};
 use super::principal::Principal;
-use super::session::{self, AccessToken, TokenPair};
+use super::session::{self, TokenPair};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::error::{Error, Result};
 use crate::http::auth::ClientAddr;
 use crate::http::envelope::{Reply, no_content};
 use crate::http::extract::{Json, List, Path};
-use crate::users::model::User;
+use crate::users::model::{Registration, User};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -35,16 +37,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api-keys/{id}", delete(revoke_key))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LoginRequest {
-    /// Username or email.
-    username: String,
-    password: String,
-    /// TOTP code, required when the account has MFA enabled.
-    mfa_code: Option<String>,
-}
-
 /// Login answers carry `X-RateLimit-Limit`: the failed attempts allowed per minute.
 fn with_limit_header(app: &AppState, mut r: Response) -> Response {
     r.headers_mut().insert(
@@ -60,11 +52,12 @@ async fn login(
     headers: HeaderMap,
     Json(req): Json<LoginRequest>,
 ) -> Response {
-    let ua = headers
+    let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(256).collect());
-    let r = session::login(&app, &req.username, req.password, req.mfa_code, addr, ua).await;
+    let client = ClientInfo { addr, user_agent };
+    let r = session::login(&app, req, client).await;
     let r = match r {
         Ok(pair) => Reply::ok(pair).into_response(),
         Err(e) => {
@@ -109,15 +102,6 @@ async fn logout(State(app): State<AppState>, who: Principal) -> Result<Reply<Log
     Ok(Reply::ok(LoggedOut { logged_out: true }))
 }
 
-/// RFC 6749 §4.4.2 request parameters. Unknown parameters are ignored, as §3.2 requires.
-#[derive(Deserialize)]
-struct TokenRequest {
-    grant_type: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    scope: Option<String>,
-}
-
 /// Client credentials come in the body or as HTTP Basic (RFC 6749 §2.3.1).
 async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     let media = crate::http::extract::media_type(&headers);
@@ -128,17 +112,14 @@ async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
     }
     let req: TokenRequest = serde_urlencoded::from_bytes(&body)
         .map_err(|e| Error::validation(format!("malformed form body: {e}")))?;
-    match req.grant_type.as_deref() {
-        Some("client_credentials") => {}
-        Some(other) => {
-            return Err(Error::field(
-                "grant_type",
-                format!("unsupported grant type '{other}' (only client_credentials)"),
-            ));
-        }
-        None => return Err(Error::field("grant_type", "required")),
-    }
-    let basic = headers
+    client::grant(&app, req, basic_credentials(&headers))
+        .await
+        .map(token_response)
+}
+
+/// `(client_id, client_secret)` from an `Authorization: Basic` header, if one decodes.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
@@ -151,16 +132,7 @@ async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
         .and_then(|s| {
             s.split_once(':')
                 .map(|(i, p)| (percent_decode(i), percent_decode(p)))
-        });
-    let (id, secret) = match (basic, req.client_id, req.client_secret) {
-        (Some((i, s)), _, _) => (i, s),
-        (None, Some(i), Some(s)) => (i, s),
-        (None, None, _) => return Err(Error::field("client_id", "required")),
-        (None, _, None) => return Err(Error::field("client_secret", "required")),
-    };
-    session::client_credentials(&app, &id, &secret, req.scope.as_deref())
-        .await
-        .map(token_response)
+        })
 }
 
 /// The token in the API envelope (`data`, `meta`) and, for OAuth2 client libraries,
@@ -193,38 +165,17 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_else(|| s.to_string())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegisterRequest {
-    username: String,
-    email: String,
-    password: String,
-    full_name: Option<String>,
-}
-
 /// Self-service sign-up, off unless `auth.allow_registration`; new users get `viewer`.
 async fn register(
     State(app): State<AppState>,
     ClientAddr(addr): ClientAddr,
-    Json(req): Json<RegisterRequest>,
+    Json(req): Json<Registration>,
 ) -> Result<Reply<User>> {
-    if !app.config.auth.allow_registration {
-        return Err(Error::forbidden(
-            "registration is disabled (auth.allow_registration)",
-        ));
-    }
     let actor = Actor {
         client_addr: addr,
         ..Actor::default()
     };
-    let req = crate::users::CreateUser {
-        username: req.username,
-        email: req.email,
-        password: req.password,
-        roles: vec!["viewer".into()],
-        full_name: req.full_name,
-    };
-    crate::users::create(&app, &actor, req)
+    crate::users::register(&app, &actor, req)
         .await
         .map(Reply::created)
 }
@@ -237,24 +188,11 @@ async fn list_keys(
     api_keys::list(&app, &who, q).await.map(Reply::page)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateKeyRequest {
-    name: String,
-    scopes: Vec<String>,
-    expires_at: Option<String>,
-}
-
 async fn create_key(
     State(app): State<AppState>,
     who: Principal,
-    Json(req): Json<CreateKeyRequest>,
+    Json(new): Json<NewApiKey>,
 ) -> Result<Reply<ApiKey>> {
-    let new = NewApiKey {
-        name: req.name,
-        scopes: req.scopes,
-        expires_at: req.expires_at,
-    };
     api_keys::create(&app, &who, new).await.map(Reply::created)
 }
 
@@ -270,7 +208,7 @@ async fn revoke_key(
 async fn list_sessions(
     State(app): State<AppState>,
     who: Principal,
-) -> Result<Reply<Vec<session::SessionInfo>>> {
+) -> Result<Reply<Vec<SessionInfo>>> {
     session::list_sessions(&app, &who).await.map(Reply::ok)
 }
 

@@ -2,7 +2,7 @@
 //! The signing key is 32 random bytes created at init and kept in the data dir (0600)
 //! until the vault holds it.
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, ErrorCode, Internal, Result};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +76,7 @@ impl JwtKeys {
             scp: scopes,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(Error::internal)
+            .internal("signing an access token")
     }
 
     /// Verifies signature, issuer and expiry. Expired → `AUTH_TOKEN_EXPIRED`; anything

@@ -10,9 +10,10 @@ use crate::app::App;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::principal::Principal;
 use crate::error::{Error, ErrorCode, Internal, Result};
+use crate::users::store as users;
 use crate::vault::Vault;
 use crate::vault::seal::RowRef;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use serde::Serialize;
 use totp_rs::{Algorithm, Secret, Totp};
 use zeroize::Zeroizing;
@@ -64,27 +65,18 @@ pub async fn setup(app: &App, who: &Principal) -> Result<Enrolment> {
     let secret = Secret::generate();
     let bytes = secret.as_bytes().to_vec();
     let t = totp(bytes.clone(), &who.username)?;
-    let url = t
-        .to_url()
-        .map_err(|e| Error::internal(anyhow::anyhow!("{e}")))?;
+    let url = t.to_url().internal("TOTP otpauth URL")?;
     let b32 = secret.to_base32();
     let vault = app.vault.clone();
     let uid = who.user_id.clone();
     let actor = Actor::from(who);
     app.store
         .write(move |tx| {
-            let enabled: bool =
-                tx.query_row("SELECT mfa_enabled FROM users WHERE id = ?1", [&uid], |r| {
-                    r.get(0)
-                })?;
-            if enabled {
+            if users::mfa_enabled(tx, &uid)? {
                 return Err(Error::conflict("MFA is already enabled; disable it first"));
             }
             let sealed = vault.seal(secret_row(&uid), &bytes)?;
-            tx.execute(
-                "UPDATE users SET mfa_secret = ?1, mfa_last_step = NULL WHERE id = ?2",
-                params![sealed, uid],
-            )?;
+            users::set_mfa_secret(tx, &uid, &sealed)?;
             audit::record(tx, &actor, &Entry::new("auth.mfa_setup").on("user", &uid))
         })
         .await?;
@@ -103,14 +95,7 @@ pub fn verify_code(
     username: &str,
     code: &str,
 ) -> Result<bool> {
-    let row: Option<(Option<String>, Option<i64>)> = tx
-        .query_row(
-            "SELECT mfa_secret, mfa_last_step FROM users WHERE id = ?1",
-            [user_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let Some((Some(sealed), last)) = row else {
+    let Some((Some(sealed), last)) = users::mfa_secret(tx, user_id)? else {
         return Ok(false);
     };
     let secret: Zeroizing<Vec<u8>> = vault.open(secret_row(user_id), &sealed)?;
@@ -122,10 +107,7 @@ pub fn verify_code(
     if last.is_some_and(|l| step as i64 <= l) {
         return Ok(false);
     }
-    tx.execute(
-        "UPDATE users SET mfa_last_step = ?1 WHERE id = ?2",
-        params![step as i64, user_id],
-    )?;
+    users::set_mfa_last_step(tx, user_id, step as i64)?;
     Ok(true)
 }
 
@@ -143,11 +125,7 @@ pub async fn enable(app: &App, who: &Principal, code: String) -> Result<()> {
     let ok = app
         .store
         .write(move |tx| {
-            let (enabled, pending): (bool, bool) = tx.query_row(
-                "SELECT mfa_enabled, mfa_secret IS NOT NULL FROM users WHERE id = ?1",
-                [&uid],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            let (enabled, pending) = users::mfa_state(tx, &uid)?;
             if enabled {
                 return Err(Error::conflict("MFA is already enabled"));
             }
@@ -159,10 +137,7 @@ pub async fn enable(app: &App, who: &Principal, code: String) -> Result<()> {
             if !verify_code(tx, &vault, &uid, &name, &code)? {
                 return Ok(false);
             }
-            tx.execute(
-                "UPDATE users SET mfa_enabled = 1, updated_at = ?1 WHERE id = ?2",
-                params![crate::time::now_rfc3339(), uid],
-            )?;
+            users::enable_mfa(tx, &uid, &crate::time::now_rfc3339())?;
             audit::record(tx, &actor, &Entry::new("auth.mfa_enable").on("user", &uid))?;
             Ok(true)
         })
@@ -179,11 +154,7 @@ pub async fn disable(app: &App, who: &Principal, code: String) -> Result<()> {
     let ok = app
         .store
         .write(move |tx| {
-            let enabled: bool =
-                tx.query_row("SELECT mfa_enabled FROM users WHERE id = ?1", [&uid], |r| {
-                    r.get(0)
-                })?;
-            if !enabled {
+            if !users::mfa_enabled(tx, &uid)? {
                 return Err(Error::conflict("MFA is not enabled"));
             }
             if !verify_code(tx, &vault, &uid, &name, &code)? {
@@ -199,14 +170,7 @@ pub async fn disable(app: &App, who: &Principal, code: String) -> Result<()> {
 
 /// Removes a user's second factor (admin reset for a lost device, or disable).
 pub fn clear(tx: &Connection, user_id: &str) -> Result<()> {
-    let n = tx.execute(
-        "UPDATE users SET mfa_enabled = 0, mfa_secret = NULL, mfa_last_step = NULL, updated_at = ?1 WHERE id = ?2",
-        params![crate::time::now_rfc3339(), user_id],
-    )?;
-    if n == 0 {
-        return Err(Error::not_found("user", user_id));
-    }
-    Ok(())
+    users::clear_mfa(tx, user_id, &crate::time::now_rfc3339())
 }
 
 /// The login-time check for a user with MFA on: no code → `AUTH_MFA_REQUIRED`; a wrong

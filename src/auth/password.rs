@@ -59,7 +59,7 @@ pub fn hash_blocking(password: &str) -> Result<String> {
 pub async fn hash(password: String) -> Result<String> {
     tokio::task::spawn_blocking(move || hash_blocking(&password))
         .await
-        .map_err(Error::internal)?
+        .internal("password hashing task")?
 }
 
 /// Verifies `password` against `phc` (or against a dummy hash when `phc` is `None`,

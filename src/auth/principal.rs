@@ -6,11 +6,12 @@
 //! checked on every request.
 
 use super::rbac::{self, Permission, Role, Scope};
+use super::store as auth_store;
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::sha256_hex;
 use crate::store::Store;
 use crate::store::cache::Cache;
-use rusqlite::OptionalExtension;
+use crate::users::store::active_user;
 use subtle::ConstantTimeEq;
 
 /// An authenticated caller.
@@ -84,24 +85,6 @@ fn invalid_key() -> Error {
     )
 }
 
-/// Loads an active user's name and roles; `None` if missing or disabled.
-fn active_user(conn: &rusqlite::Connection, user_id: &str) -> Result<Option<(String, Vec<Role>)>> {
-    let name: Option<String> = conn
-        .query_row(
-            "SELECT username FROM users WHERE id = ?1 AND status = 'active'",
-            [user_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(name) = name else { return Ok(None) };
-    let mut stmt = conn.prepare_cached("SELECT role FROM user_roles WHERE user_id = ?1")?;
-    let roles = stmt
-        .query_map([user_id], |r| r.get::<_, String>(0))?
-        .filter_map(|r| r.ok().and_then(|s| s.parse().ok()))
-        .collect();
-    Ok(Some((name, roles)))
-}
-
 /// Scopes and expiry of API key `key_id` owned by `user_id`, if it is neither revoked
 /// nor expired.
 fn live_key_scopes(
@@ -109,14 +92,9 @@ fn live_key_scopes(
     key_id: &str,
     user_id: &str,
 ) -> Result<(Vec<Scope>, Option<String>)> {
-    let row: Option<(String, Option<String>)> = conn
-        .query_row(
-            "SELECT scopes, expires_at FROM api_keys WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)",
-            rusqlite::params![key_id, user_id, crate::time::now_rfc3339()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let (scopes, expires_at) = row.ok_or_else(invalid_key)?;
+    let now = crate::time::now_rfc3339();
+    let (scopes, expires_at) =
+        auth_store::live_key(conn, key_id, user_id, &now)?.ok_or_else(invalid_key)?;
     let scopes: Vec<String> = serde_json::from_str(&scopes)?;
     Ok((
         scopes.iter().filter_map(|s| s.parse().ok()).collect(),
@@ -131,13 +109,7 @@ fn live_session_expiry(
     session_id: &str,
     user_id: &str,
 ) -> Result<Option<String>> {
-    Ok(conn
-        .query_row(
-            "SELECT expires_at FROM auth_sessions WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
-            rusqlite::params![session_id, user_id, crate::time::now_rfc3339()],
-            |r| r.get(0),
-        )
-        .optional()?)
+    auth_store::live_session_expiry(conn, session_id, user_id, &crate::time::now_rfc3339())
 }
 
 /// `who` as the database holds them now, for work that outlives the request that
@@ -267,17 +239,6 @@ pub async fn from_access_token(
     Ok(resolved.principal)
 }
 
-/// `(id, user_id, key_hash, scopes, expires_at, revoked_at, last_used_at)`.
-type KeyRow = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
 /// Resolves an API key: known prefix, matching hash (constant-time), not revoked or
 /// expired, owner active. Records `last_used_at` at most once a minute.
 pub async fn from_api_key(store: &Store, key: &str) -> Result<Principal> {
@@ -290,14 +251,9 @@ pub async fn from_api_key(store: &Store, key: &str) -> Result<Principal> {
             let h = hash.clone();
             let resolved = store
                 .read(move |c| {
-                    let row: Option<KeyRow> = c
-                        .query_row(
-                            "SELECT id, user_id, key_hash, scopes, expires_at, revoked_at, last_used_at FROM api_keys WHERE prefix = ?1",
-                            [&prefix],
-                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
-                        )
-                        .optional()?;
-                    let (id, user_id, stored, scopes, expires_at, revoked_at, last_used) = row.ok_or_else(invalid_key)?;
+                    let row = auth_store::key_by_prefix(c, &prefix)?;
+                    let (id, user_id, stored, scopes, expires_at, revoked_at, last_used) =
+                        row.ok_or_else(invalid_key)?;
                     if !bool::from(stored.as_bytes().ct_eq(h.as_bytes())) || revoked_at.is_some() {
                         return Err(invalid_key());
                     }
@@ -336,13 +292,7 @@ pub async fn from_api_key(store: &Store, key: &str) -> Result<Principal> {
         // cached entry, so the next request sees the new time.
         tokio::spawn(async move {
             let _ = store
-                .write(move |tx| {
-                    tx.execute(
-                        "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2",
-                        rusqlite::params![crate::time::now_rfc3339(), id],
-                    )?;
-                    Ok(())
-                })
+                .write(move |tx| auth_store::touch_key(tx, &id, &crate::time::now_rfc3339()))
                 .await;
         });
     }

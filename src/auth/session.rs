@@ -1,5 +1,6 @@
 //! Login sessions: password login, refresh-token rotation with reuse detection, logout,
-//! and the OAuth2 client-credentials grant for machine clients.
+//! and the caller's own session list. The OAuth2 client-credentials grant is in
+//! [`super::client`].
 //!
 //! A login starts a session (`auth_sessions`); each refresh token belongs to one session
 //! and is stored only as its SHA-256. Refreshing marks the presented token used and issues
@@ -8,15 +9,17 @@
 //! (RFC 9700 §4.14.2) recommends. Access tokens carry the session id, so revoking a
 //! session stops its access tokens on the next request.
 
+use super::model::{ClientInfo, LoginRequest, SessionInfo};
 use super::password;
 use super::principal::Principal;
-use super::rbac::Scope;
+use super::store::{self, NewSession};
 use crate::app::App;
 use crate::audit::{self, Actor, Entry};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::sha256_hex;
-use crate::users::model::User;
-use rusqlite::{Connection, OptionalExtension, params};
+use crate::users::model::{LoginRecord, User};
+use crate::users::store as users;
+use rusqlite::Connection;
 use serde::Serialize;
 
 /// Refresh tokens look like `mcpdr_<43 alnum>`; the prefix makes a leaked one greppable.
@@ -33,15 +36,6 @@ pub struct TokenPair {
     pub user: User,
 }
 
-/// Client-credentials answer (RFC 6749 §5.1 fields): no refresh token.
-#[derive(Debug, Serialize)]
-pub struct AccessToken {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: u64,
-    pub scope: String,
-}
-
 fn invalid_credentials() -> Error {
     Error::new(
         ErrorCode::AuthInvalidCredentials,
@@ -56,118 +50,174 @@ fn invalid_refresh() -> Error {
     )
 }
 
-fn expiry_after(ttl_s: u64) -> String {
+/// RFC 3339 time `ttl_s` seconds from now.
+pub(super) fn expiry_after(ttl_s: u64) -> String {
     crate::time::format_rfc3339(
         time::OffsetDateTime::now_utc() + time::Duration::seconds(ttl_s as i64),
     )
+}
+
+/// What the credential checks of one login attempt found.
+struct Verdict {
+    /// The user the name matched, if any.
+    user_id: Option<String>,
+    password_ok: bool,
+    active: bool,
+    /// The second factor's refusal (wrong or replayed code).
+    mfa_failed: Option<Error>,
+}
+
+impl Verdict {
+    fn passed(&self) -> bool {
+        self.password_ok && self.active && self.mfa_failed.is_none()
+    }
 }
 
 /// Password login. Unknown users cost the same argon2 work as known ones; failures are
 /// logged and counted per (username, client address) and past
 /// `auth.login_failures_per_minute` answered with `RATE_LIMIT_EXCEEDED` + `Retry-After`.
 /// Errors: `AUTH_INVALID_CREDENTIALS` (wrong user/password, disabled account),
-/// `RATE_LIMIT_EXCEEDED`.
-pub async fn login(
+/// `AUTH_MFA_REQUIRED` (right password, no one-time code), `RATE_LIMIT_EXCEEDED`.
+pub async fn login(app: &App, req: LoginRequest, client: ClientInfo) -> Result<TokenPair> {
+    let LoginRequest {
+        username,
+        password,
+        mfa_code,
+    } = req;
+    if let Err(l) = app.login_limiter.check(&username, client.addr.as_deref()) {
+        return Err(rate_limited(l.retry_after_s));
+    }
+    let verdict = check_credentials(app, &username, password, mfa_code).await?;
+    if !verdict.passed() {
+        return Err(login_failed(app, &username, &client, verdict).await);
+    }
+    issue_tokens(app, verdict.user_id.unwrap_or_default(), client).await
+}
+
+/// Looks the user up by username or email, verifies the password and then, for an
+/// active account with MFA on, the one-time code. `AUTH_MFA_REQUIRED` is returned
+/// at once; every other refusal is in the verdict.
+async fn check_credentials(
     app: &App,
     username: &str,
     password: String,
     mfa_code: Option<String>,
-    client_addr: Option<String>,
-    user_agent: Option<String>,
-) -> Result<TokenPair> {
-    let addr = client_addr.as_deref();
-    if let Err(l) = app.login_limiter.check(username, addr) {
-        return Err(rate_limited(l.retry_after_s));
-    }
+) -> Result<Verdict> {
     let name = username.to_string();
-    let found: Option<(String, String, String, bool, String)> = app
+    let found = app
         .store
-        .read(move |c| {
-            Ok(c.query_row(
-                "SELECT id, password_hash, status, mfa_enabled, username FROM users WHERE username = ?1 OR email = ?1",
-                [&name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()?)
-        })
+        .read(move |c| users::by_login_name(c, &name))
         .await?;
-    let ok = password::verify(password, found.as_ref().map(|f| f.1.clone())).await;
-    let user_id = found.as_ref().map(|f| f.0.clone());
-    let active = found.as_ref().is_some_and(|f| f.2 == "active");
+    let phc = found.as_ref().map(|f| f.password_hash.clone());
+    let password_ok = password::verify(password, phc).await;
+    let active = found.as_ref().is_some_and(|f| f.status == "active");
     // Second factor, only once the password is right (a missing code says nothing
     // about the password to someone who does not know it).
-    let mut mfa_failed = None;
-    if let Some((id, _, _, true, name)) = found.as_ref().filter(|_| ok && active) {
-        let (vault, id, name, code) = (
-            app.vault.clone(),
-            id.clone(),
-            name.clone(),
-            mfa_code.clone(),
-        );
-        let checked = app
-            .store
-            .write(move |tx| {
-                Ok(super::mfa::check_login(
-                    tx,
-                    &vault,
-                    &id,
-                    &name,
-                    code.as_deref(),
-                ))
-            })
-            .await?;
-        match checked {
-            Ok(()) => {}
-            Err(e) if e.code == ErrorCode::AuthMfaRequired => return Err(e),
-            Err(e) => mfa_failed = Some(e),
-        }
+    let mfa_failed = match found
+        .as_ref()
+        .filter(|f| password_ok && active && f.mfa_enabled)
+    {
+        Some(user) => check_second_factor(app, user, mfa_code).await?,
+        None => None,
+    };
+    Ok(Verdict {
+        user_id: found.map(|f| f.id),
+        password_ok,
+        active,
+        mfa_failed,
+    })
+}
+
+/// The one-time code check of a login (it burns the code's time step). A missing code
+/// is the error `AUTH_MFA_REQUIRED`; a wrong one is returned as `Ok(Some(..))` to be
+/// counted as a failed login.
+async fn check_second_factor(
+    app: &App,
+    user: &LoginRecord,
+    code: Option<String>,
+) -> Result<Option<Error>> {
+    let (vault, id, name) = (app.vault.clone(), user.id.clone(), user.username.clone());
+    let checked = app
+        .store
+        .write(move |tx| {
+            Ok(super::mfa::check_login(
+                tx,
+                &vault,
+                &id,
+                &name,
+                code.as_deref(),
+            ))
+        })
+        .await?;
+    match checked {
+        Ok(()) => Ok(None),
+        Err(e) if e.code == ErrorCode::AuthMfaRequired => Err(e),
+        Err(e) => Ok(Some(e)),
     }
-    if !ok || !active || mfa_failed.is_some() {
-        tracing::warn!(
-            username,
-            client_addr = addr,
-            reason = match (ok, active) {
-                (false, _) => "bad credentials",
-                (true, false) => "disabled",
-                (true, true) => "bad one-time code",
-            },
-            "login failed"
-        );
-        let actor = Actor {
-            user_id: user_id.clone(),
-            api_key_id: None,
-            client_addr: client_addr.clone(),
-        };
-        let outcome = Entry::new("auth.login")
-            .on_any("user", actor.user_id.as_deref())
-            .failed();
-        audit::record_alone(&app.store, actor, outcome).await;
-        if let Err(l) = app.login_limiter.failed(username, addr) {
-            return Err(rate_limited(l.retry_after_s));
-        }
-        return Err(match mfa_failed {
-            Some(e) => e,
-            None if ok => Error::new(ErrorCode::AuthInvalidCredentials, "account is disabled"),
-            None => invalid_credentials(),
-        });
+}
+
+/// Logs, audits and counts a failed login; returns the error to answer with
+/// (`RATE_LIMIT_EXCEEDED` once the failures pass the limit).
+async fn login_failed(app: &App, username: &str, client: &ClientInfo, v: Verdict) -> Error {
+    let addr = client.addr.as_deref();
+    tracing::warn!(
+        username,
+        client_addr = addr,
+        reason = match (v.password_ok, v.active) {
+            (false, _) => "bad credentials",
+            (true, false) => "disabled",
+            (true, true) => "bad one-time code",
+        },
+        "login failed"
+    );
+    let actor = Actor {
+        user_id: v.user_id,
+        api_key_id: None,
+        client_addr: client.addr.clone(),
+    };
+    let outcome = Entry::new("auth.login")
+        .on_any("user", actor.user_id.as_deref())
+        .failed();
+    audit::record_alone(&app.store, actor, outcome).await;
+    if let Err(l) = app.login_limiter.failed(username, addr) {
+        return rate_limited(l.retry_after_s);
     }
-    let user_id = user_id.unwrap_or_default();
+    match v.mfa_failed {
+        Some(e) => e,
+        None if v.password_ok => {
+            Error::new(ErrorCode::AuthInvalidCredentials, "account is disabled")
+        }
+        None => invalid_credentials(),
+    }
+}
+
+/// Starts a login session for `user_id` (refresh token, `last_login_at`, audit) and
+/// returns the token pair.
+async fn issue_tokens(app: &App, user_id: String, client: ClientInfo) -> Result<TokenPair> {
     let refresh_ttl = app.config.auth.refresh_token_ttl_s;
     let (session_id, refresh, user) = app
         .store
         .write(move |tx| {
             let now = crate::time::now_rfc3339();
             let sid = crate::ids::new_id("ses");
-            tx.execute(
-                "INSERT INTO auth_sessions (id, user_id, created_at, expires_at, last_used_at, client_addr, user_agent)
-                 VALUES (?1, ?2, ?3, ?4, ?3, ?5, ?6)",
-                params![sid, user_id, now, expiry_after(refresh_ttl), client_addr, user_agent],
-            )?;
+            let session = NewSession {
+                id: &sid,
+                user_id: &user_id,
+                created_at: &now,
+                expires_at: &expiry_after(refresh_ttl),
+                client_addr: client.addr.as_deref(),
+                user_agent: client.user_agent.as_deref(),
+            };
+            store::insert_session(tx, &session)?;
             let refresh = insert_refresh_token(tx, &sid, refresh_ttl)?;
-            tx.execute("UPDATE users SET last_login_at = ?1 WHERE id = ?2", params![now, user_id])?;
-            let actor = Actor { user_id: Some(user_id.clone()), api_key_id: None, client_addr };
+            users::record_login(tx, &user_id, &now)?;
+            let actor = Actor {
+                user_id: Some(user_id.clone()),
+                api_key_id: None,
+                client_addr: client.addr,
+            };
             audit::record(tx, &actor, &Entry::new("auth.login").on("user", &user_id))?;
-            let user = crate::users::store::get(tx, &user_id)?.ok_or_else(invalid_credentials)?;
+            let user = users::get(tx, &user_id)?.ok_or_else(invalid_credentials)?;
             Ok((sid, refresh, user))
         })
         .await?;
@@ -195,14 +245,12 @@ fn pair(app: &App, session_id: &str, refresh_token: String, user: User) -> Resul
 
 fn insert_refresh_token(conn: &Connection, session_id: &str, ttl_s: u64) -> Result<String> {
     let token = format!("{REFRESH_PREFIX}{}", crate::ids::random_alnum(43));
-    conn.execute(
-        "INSERT INTO refresh_tokens (token_hash, session_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        params![
-            sha256_hex(&token),
-            session_id,
-            crate::time::now_rfc3339(),
-            expiry_after(ttl_s)
-        ],
+    store::insert_refresh_token(
+        conn,
+        &sha256_hex(&token),
+        session_id,
+        &crate::time::now_rfc3339(),
+        &expiry_after(ttl_s),
     )?;
     Ok(token)
 }
@@ -223,36 +271,33 @@ pub async fn refresh(app: &App, refresh_token: &str) -> Result<TokenPair> {
         .store
         .write(move |tx| {
             let now = crate::time::now_rfc3339();
-            let row: Option<(String, String, Option<String>)> = tx
-                .query_row(
-                    "SELECT session_id, expires_at, used_at FROM refresh_tokens WHERE token_hash = ?1",
-                    [&hash],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            let (sid, expires_at, used_at) = row.ok_or_else(invalid_refresh)?;
-            let session: Option<(String, Option<String>, String)> = tx
-                .query_row(
-                    "SELECT user_id, revoked_at, expires_at FROM auth_sessions WHERE id = ?1",
-                    [&sid],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            let (user_id, revoked_at, session_expires) = session.ok_or_else(invalid_refresh)?;
+            let (sid, expires_at, used_at) =
+                store::refresh_token(tx, &hash)?.ok_or_else(invalid_refresh)?;
+            let (user_id, revoked_at, session_expires) =
+                store::session_state(tx, &sid)?.ok_or_else(invalid_refresh)?;
             if revoked_at.is_some() || session_expires <= now || expires_at <= now {
                 return Err(invalid_refresh());
             }
             if used_at.is_some() {
-                revoke_session(tx, &sid, "refresh token reuse")?;
-                let actor = Actor { user_id: Some(user_id.clone()), ..Actor::default() };
-                audit::record(tx, &actor, &Entry::new("auth.refresh_reuse").on("session", &sid).failed())?;
+                store::revoke_session(tx, &sid, "refresh token reuse")?;
+                let actor = Actor {
+                    user_id: Some(user_id.clone()),
+                    ..Actor::default()
+                };
+                audit::record(
+                    tx,
+                    &actor,
+                    &Entry::new("auth.refresh_reuse")
+                        .on("session", &sid)
+                        .failed(),
+                )?;
                 return Ok(Refreshed::Reused);
             }
-            let user = crate::users::store::get(tx, &user_id)?
+            let user = users::get(tx, &user_id)?
                 .filter(|u| u.status == "active")
                 .ok_or_else(invalid_refresh)?;
-            tx.execute("UPDATE refresh_tokens SET used_at = ?1 WHERE token_hash = ?2", params![now, hash])?;
-            tx.execute("UPDATE auth_sessions SET last_used_at = ?1 WHERE id = ?2", params![now, sid])?;
+            store::mark_refresh_used(tx, &hash, &now)?;
+            store::touch_session(tx, &sid, &now)?;
             let new = insert_refresh_token(tx, &sid, ttl)?;
             Ok(Refreshed::Rotated(sid, new, Box::new(user)))
         })
@@ -266,24 +311,6 @@ pub async fn refresh(app: &App, refresh_token: &str) -> Result<TokenPair> {
     }
 }
 
-/// Marks a session revoked (its access and refresh tokens stop working). Returns
-/// whether it was live.
-pub fn revoke_session(conn: &Connection, session_id: &str, reason: &str) -> Result<bool> {
-    let n = conn.execute(
-        "UPDATE auth_sessions SET revoked_at = ?1, revoked_reason = ?2 WHERE id = ?3 AND revoked_at IS NULL",
-        params![crate::time::now_rfc3339(), reason, session_id],
-    )?;
-    Ok(n > 0)
-}
-
-/// Revokes every live session of a user; returns how many.
-pub fn revoke_user_sessions(conn: &Connection, user_id: &str, reason: &str) -> Result<usize> {
-    Ok(conn.execute(
-        "UPDATE auth_sessions SET revoked_at = ?1, revoked_reason = ?2 WHERE user_id = ?3 AND revoked_at IS NULL",
-        params![crate::time::now_rfc3339(), reason, user_id],
-    )?)
-}
-
 /// Logout: revokes the caller's login session (the access token used and every
 /// refresh token of that login). API-key callers have no session: `VALIDATION_ERROR`.
 pub async fn logout(app: &App, who: &Principal) -> Result<()> {
@@ -294,89 +321,10 @@ pub async fn logout(app: &App, who: &Principal) -> Result<()> {
     let actor = Actor::from(who);
     app.store
         .write(move |tx| {
-            revoke_session(tx, &sid, "logout")?;
+            store::revoke_session(tx, &sid, "logout")?;
             audit::record(tx, &actor, &Entry::new("auth.logout").on("session", &sid))
         })
         .await
-}
-
-/// OAuth2 client-credentials grant (RFC 6749 §4.4): `client_id` is an API key id
-/// (`key_…`) and `client_secret` the key itself. The access token acts as the key: its
-/// scopes (or the narrower `scope` asked for, space-separated) apply, and it stops
-/// working when the key is revoked or expires. Errors: `AUTH_INVALID_CREDENTIALS` for
-/// a wrong id/secret, `VALIDATION_ERROR` (field `scope`) for a scope the key lacks.
-pub async fn client_credentials(
-    app: &App,
-    client_id: &str,
-    client_secret: &str,
-    scope: Option<&str>,
-) -> Result<AccessToken> {
-    let bad_client = || {
-        Error::new(
-            ErrorCode::AuthInvalidCredentials,
-            "invalid client credentials",
-        )
-    };
-    let key = super::principal::from_api_key(&app.store, client_secret)
-        .await
-        .map_err(|_| bad_client())?;
-    if key.api_key_id.as_deref() != Some(client_id) {
-        return Err(bad_client());
-    }
-    let key_scopes = key.scopes.clone().unwrap_or_default();
-    let asked: Option<Vec<String>> = match scope.map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => {
-            let mut out = Vec::new();
-            for item in s.split_ascii_whitespace() {
-                let sc: Scope = item
-                    .parse()
-                    .map_err(|_| Error::field("scope", format!("unknown scope '{item}'")))?;
-                let covered = key_scopes.iter().any(|k| match sc {
-                    Scope::All => *k == Scope::All,
-                    Scope::Only(p) => k.allows(p),
-                });
-                if !covered {
-                    return Err(Error::field(
-                        "scope",
-                        format!("scope '{item}' is not granted to this client"),
-                    ));
-                }
-                out.push(item.to_string());
-            }
-            Some(out)
-        }
-    };
-    let scope_str = asked
-        .clone()
-        .unwrap_or_else(|| key_scopes.iter().map(|s| s.to_string()).collect())
-        .join(" ");
-    let ttl = app.config.auth.access_token_ttl_s;
-    let actor = Actor::from(&key);
-    let user_id = key.user_id.clone();
-    let kid = client_id.to_string();
-    let sid = app
-        .store
-        .write(move |tx| {
-            let sid = crate::ids::new_id("ses");
-            let now = crate::time::now_rfc3339();
-            tx.execute(
-                "INSERT INTO auth_sessions (id, user_id, created_at, expires_at, last_used_at, client_addr, user_agent)
-                 VALUES (?1, ?2, ?3, ?4, ?3, ?5, 'client_credentials')",
-                params![sid, user_id, now, expiry_after(ttl), actor.client_addr],
-            )?;
-            audit::record(tx, &actor, &Entry::new("auth.token").on("api_key", &kid))?;
-            Ok(sid)
-        })
-        .await?;
-    Ok(AccessToken {
-        access_token: app
-            .jwt
-            .issue_for_key(&key.user_id, &sid, Some(client_id), asked, ttl)?,
-        token_type: "Bearer",
-        expires_in: ttl,
-        scope: scope_str,
-    })
 }
 
 /// Deletes login sessions (with their refresh tokens) that expired or were revoked more
@@ -385,10 +333,7 @@ pub async fn client_credentials(
 pub fn purge_stale(conn: &Connection) -> Result<usize> {
     let cutoff =
         crate::time::format_rfc3339(time::OffsetDateTime::now_utc() - time::Duration::days(7));
-    Ok(conn.execute(
-        "DELETE FROM auth_sessions WHERE expires_at < ?1 OR revoked_at < ?1",
-        [cutoff],
-    )?)
+    store::delete_sessions_before(conn, &cutoff)
 }
 
 /// Background task: [`purge_stale`] at start and then hourly, until shutdown.
@@ -410,44 +355,13 @@ pub fn spawn_cleanup(app: &std::sync::Arc<App>) {
     });
 }
 
-/// A login session as its owner sees it.
-#[derive(Debug, Serialize)]
-pub struct SessionInfo {
-    pub id: String,
-    pub created_at: String,
-    pub expires_at: String,
-    pub last_used_at: Option<String>,
-    pub client_addr: Option<String>,
-    pub user_agent: Option<String>,
-    /// The session of the token used for this request.
-    pub current: bool,
-}
-
 /// The caller's live sessions, newest first.
 pub async fn list_sessions(app: &App, who: &Principal) -> Result<Vec<SessionInfo>> {
     let uid = who.user_id.clone();
     let current = who.session_id.clone();
     app.store
         .read(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT id, created_at, expires_at, last_used_at, client_addr, user_agent FROM auth_sessions
-                 WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 ORDER BY created_at DESC",
-            )?;
-            let rows = stmt
-                .query_map(params![uid, crate::time::now_rfc3339()], |r| {
-                    let id: String = r.get(0)?;
-                    Ok(SessionInfo {
-                        current: current.as_deref() == Some(id.as_str()),
-                        id,
-                        created_at: r.get(1)?,
-                        expires_at: r.get(2)?,
-                        last_used_at: r.get(3)?,
-                        client_addr: r.get(4)?,
-                        user_agent: r.get(5)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
+            store::live_sessions(c, &uid, &crate::time::now_rfc3339(), current.as_deref())
         })
         .await
 }
@@ -458,17 +372,11 @@ pub async fn revoke_own_session(app: &App, who: &Principal, id: &str) -> Result<
     let actor = Actor::from(who);
     app.store
         .write(move |tx| {
-            let owner: Option<String> = tx
-                .query_row(
-                    "SELECT user_id FROM auth_sessions WHERE id = ?1 AND revoked_at IS NULL",
-                    [&id],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let owner = store::unrevoked_session_owner(tx, &id)?;
             if owner.as_deref() != Some(uid.as_str()) {
                 return Err(Error::not_found("session", &id));
             }
-            revoke_session(tx, &id, "revoked by owner")?;
+            store::revoke_session(tx, &id, "revoked by owner")?;
             audit::record(
                 tx,
                 &actor,
@@ -481,6 +389,7 @@ pub async fn revoke_own_session(app: &App, who: &Principal, id: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::params;
 
     #[tokio::test]
     async fn purge_keeps_live_and_recent_sessions() {

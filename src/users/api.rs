@@ -1,7 +1,8 @@
 //! `/api/v1/users…` and `/api/v1/roles`.
 
-use super::model::User;
-use super::{CreateUser, UserChanges};
+use super::model::{
+    CreateUser, OwnChanges, PasswordChange, RoleGrant, User, UserChanges, UserReplacement,
+};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::principal::Principal;
@@ -15,7 +16,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -43,28 +44,11 @@ async fn list(
     super::list(&app, q).await.map(Reply::page)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateRequest {
-    username: String,
-    email: String,
-    password: String,
-    roles: Vec<String>,
-    full_name: Option<String>,
-}
-
 async fn create(
     State(app): State<AppState>,
     Can(who, _): Can<UsersWrite>,
-    Json(req): Json<CreateRequest>,
+    Json(req): Json<CreateUser>,
 ) -> Result<Reply<User>> {
-    let req = CreateUser {
-        username: req.username,
-        email: req.email,
-        password: req.password,
-        roles: req.roles,
-        full_name: req.full_name,
-    };
     super::create(&app, &Actor::from(&who), req)
         .await
         .map(Reply::created)
@@ -79,54 +63,24 @@ async fn get_one(
 }
 
 /// PUT replaces every writable field.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PutRequest {
-    email: String,
-    full_name: String,
-    roles: Vec<String>,
-    status: String,
-}
-
 async fn put_one(
     State(app): State<AppState>,
     Can(who, _): Can<UsersWrite>,
     Path(id): Path<String>,
-    Json(req): Json<PutRequest>,
+    Json(req): Json<UserReplacement>,
 ) -> Result<Reply<User>> {
-    let changes = UserChanges {
-        email: Some(req.email),
-        full_name: Some(req.full_name),
-        roles: Some(req.roles),
-        status: Some(req.status),
-    };
-    super::update(&app, &Actor::from(&who), &id, changes)
+    super::update(&app, &Actor::from(&who), &id, req.into())
         .await
         .map(Reply::ok)
 }
 
 /// PATCH changes only the fields sent.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PatchRequest {
-    email: Option<String>,
-    full_name: Option<String>,
-    roles: Option<Vec<String>>,
-    status: Option<String>,
-}
-
 async fn patch_one(
     State(app): State<AppState>,
     Can(who, _): Can<UsersWrite>,
     Path(id): Path<String>,
-    Json(req): Json<PatchRequest>,
+    Json(changes): Json<UserChanges>,
 ) -> Result<Reply<User>> {
-    let changes = UserChanges {
-        email: req.email,
-        full_name: req.full_name,
-        roles: req.roles,
-        status: req.status,
-    };
     super::update(&app, &Actor::from(&who), &id, changes)
         .await
         .map(Reply::ok)
@@ -141,17 +95,11 @@ async fn delete_one(
     Ok(no_content())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RoleRequest {
-    role: String,
-}
-
 async fn add_role(
     State(app): State<AppState>,
     Can(who, _): Can<UsersWrite>,
     Path(id): Path<String>,
-    Json(req): Json<RoleRequest>,
+    Json(req): Json<RoleGrant>,
 ) -> Result<Reply<User>> {
     super::add_role(&app, &Actor::from(&who), &id, &req.role)
         .await
@@ -184,33 +132,14 @@ async fn me(State(app): State<AppState>, who: Principal) -> Result<Reply<Me>> {
 }
 
 /// What users may change about themselves (roles and status are for admins).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PatchMeRequest {
-    email: Option<String>,
-    full_name: Option<String>,
-}
-
 async fn patch_me(
     State(app): State<AppState>,
     who: Principal,
-    Json(req): Json<PatchMeRequest>,
+    Json(req): Json<OwnChanges>,
 ) -> Result<Reply<User>> {
-    let changes = UserChanges {
-        email: req.email,
-        full_name: req.full_name,
-        ..UserChanges::default()
-    };
-    super::update(&app, &Actor::from(&who), &who.user_id, changes)
+    super::update(&app, &Actor::from(&who), &who.user_id, req.into())
         .await
         .map(Reply::ok)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PasswordRequest {
-    current_password: String,
-    new_password: String,
 }
 
 #[derive(Serialize)]
@@ -223,14 +152,9 @@ struct PasswordChanged {
 async fn change_password(
     State(app): State<AppState>,
     who: Principal,
-    Json(req): Json<PasswordRequest>,
+    Json(req): Json<PasswordChange>,
 ) -> Result<Reply<PasswordChanged>> {
-    if who.api_key_id.is_some() {
-        return Err(crate::error::Error::forbidden(
-            "API keys cannot change passwords; log in with a password",
-        ));
-    }
-    super::change_password(&app, &who, req.current_password, req.new_password).await?;
+    super::change_password(&app, &who, req).await?;
     Ok(Reply::ok(PasswordChanged {
         password_changed: true,
         sessions_revoked: true,

@@ -1,11 +1,19 @@
-//! Users: accounts, their roles and their status.
+//! Users: accounts, their roles and their status. Validation and the changes
+//! themselves live here; SQL is in [`store`], HTTP in [`api`].
 
 pub mod api;
 pub mod model;
 pub mod store;
 
+use crate::app::App;
+use crate::audit::{self, Actor, Entry};
+use crate::auth::principal::Principal;
+use crate::auth::rbac::Role;
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::store::list::{ListQuery, Page};
+use model::{CreateUser, NewUser, PasswordChange, Registration, User, UserChanges};
+use rusqlite::Connection;
 
 /// `mcpd admin reset-password`: a new random password for `user` (id or username);
 /// every session of theirs is revoked. Returns the password to show once.
@@ -25,46 +33,6 @@ pub async fn reset_password(store: &Store, user: &str) -> Result<String> {
         })
         .await?;
     Ok(password)
-}
-
-use crate::app::App;
-use crate::audit::{self, Actor, Entry};
-use crate::auth::principal::Principal;
-use crate::auth::rbac::Role;
-use crate::store::list::{Field, FieldKind, ListQuery, ListSpec, Order, Page};
-use model::{NewUser, User};
-use rusqlite::{Connection, params};
-
-const LIST: ListSpec = ListSpec {
-    fields: &[
-        Field::new("username", "u.username", FieldKind::Text),
-        Field::new("email", "u.email", FieldKind::Text),
-        Field::new("full_name", "u.full_name", FieldKind::Text),
-        Field::new("status", "u.status", FieldKind::Text),
-        Field::new("created_at", "u.created_at", FieldKind::Time),
-        Field::new("last_login_at", "u.last_login_at", FieldKind::Time),
-    ],
-    default_sort: "u.created_at",
-    default_order: Order::Asc,
-};
-
-/// A create request as the API takes it (`roles` as strings, password in clear).
-#[derive(Debug, Clone)]
-pub struct CreateUser {
-    pub username: String,
-    pub email: String,
-    pub password: String,
-    pub roles: Vec<String>,
-    pub full_name: Option<String>,
-}
-
-/// Writable fields; `None` leaves a field unchanged (PATCH). PUT passes them all.
-#[derive(Debug, Clone, Default)]
-pub struct UserChanges {
-    pub email: Option<String>,
-    pub full_name: Option<String>,
-    pub roles: Option<Vec<String>>,
-    pub status: Option<String>,
 }
 
 /// Usernames: 1..=64 of `[a-zA-Z0-9._-]`, starting with a letter or digit (they appear
@@ -135,12 +103,7 @@ fn load(tx: &Connection, id: &str) -> Result<User> {
 
 /// Fails with `CONFLICT` when the change would leave no active admin.
 fn keep_an_admin(tx: &Connection) -> Result<()> {
-    let admins: i64 = tx.query_row(
-        "SELECT count(*) FROM users u JOIN user_roles r ON r.user_id = u.id WHERE r.role = 'admin' AND u.status = 'active'",
-        [],
-        |r| r.get(0),
-    )?;
-    if admins == 0 {
+    if store::active_admins(tx)? == 0 {
         return Err(Error::conflict("at least one active admin must remain"));
     }
     Ok(())
@@ -148,16 +111,8 @@ fn keep_an_admin(tx: &Connection) -> Result<()> {
 
 /// Users matching the list query.
 pub async fn list(app: &App, q: ListQuery) -> Result<Page<User>> {
-    let parts = q.sql(&LIST)?;
-    app.store
-        .read(move |c| {
-            let mut page = parts.query(c, store::COLUMNS, "users u", store::from_row)?;
-            for u in &mut page.items {
-                store::load_roles(c, u)?;
-            }
-            Ok(page)
-        })
-        .await
+    let parts = q.sql(&store::LIST)?;
+    app.store.read(move |c| store::list(c, &parts)).await
 }
 
 /// One user by id or username. `RESOURCE_NOT_FOUND` otherwise.
@@ -193,11 +148,20 @@ pub async fn create(app: &App, actor: &Actor, req: CreateUser) -> Result<User> {
         .await
 }
 
-/// Applies `changes`. Disabling a user revokes their sessions (their tokens and keys
-/// already stop on the next request because every request re-reads the user).
-/// Errors: `VALIDATION_ERROR`, `RESOURCE_NOT_FOUND`, `RESOURCE_ALREADY_EXISTS` (email
-/// taken), `CONFLICT` when no active admin would remain.
-pub async fn update(app: &App, actor: &Actor, id: &str, changes: UserChanges) -> Result<User> {
+/// Self-service sign-up (`POST /auth/register`), off unless `auth.allow_registration`;
+/// the new user gets `viewer`. Errors: `FORBIDDEN` when registration is off, then as
+/// [`create`].
+pub async fn register(app: &App, actor: &Actor, req: Registration) -> Result<User> {
+    if !app.config.auth.allow_registration {
+        return Err(Error::forbidden(
+            "registration is disabled (auth.allow_registration)",
+        ));
+    }
+    create(app, actor, req.into()).await
+}
+
+/// Checks the fields `changes` sets; returns the parsed roles when they are set.
+fn validate_changes(changes: &UserChanges) -> Result<Option<Vec<Role>>> {
     if let Some(e) = &changes.email {
         validate_email(e)?;
     }
@@ -211,72 +175,72 @@ pub async fn update(app: &App, actor: &Actor, id: &str, changes: UserChanges) ->
     {
         return Err(Error::field("status", "must be 'active' or 'disabled'"));
     }
+    Ok(roles)
+}
+
+/// Writes the validated `changes` to `user`, in the order email, full name, roles,
+/// status; disabling revokes the user's sessions.
+fn apply_changes(
+    tx: &Connection,
+    user: &User,
+    changes: &UserChanges,
+    roles: Option<&[Role]>,
+) -> Result<()> {
+    if let Some(e) = &changes.email {
+        if store::email_taken(tx, e, &user.id)? {
+            return Err(Error::already_exists("user", e).with_detail("email", "already taken"));
+        }
+        store::set_email(tx, &user.id, e)?;
+    }
+    if let Some(n) = &changes.full_name {
+        store::set_full_name(tx, &user.id, n)?;
+    }
+    if let Some(roles) = roles {
+        store::set_roles(tx, &user.id, roles)?;
+    }
+    if let Some(s) = &changes.status {
+        store::set_status(tx, &user.id, s)?;
+        if s == "disabled" && user.status != "disabled" {
+            crate::auth::store::revoke_user_sessions(tx, &user.id, "user disabled")?;
+        }
+    }
+    Ok(())
+}
+
+/// The names of the fields `changes` sets, for the audit entry.
+fn changed_fields(changes: &UserChanges) -> Vec<&'static str> {
+    [
+        changes.email.as_ref().map(|_| "email"),
+        changes.full_name.as_ref().map(|_| "full_name"),
+        changes.roles.as_ref().map(|_| "roles"),
+        changes.status.as_ref().map(|_| "status"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Applies `changes`. Disabling a user revokes their sessions (their tokens and keys
+/// already stop on the next request because every request re-reads the user).
+/// Errors: `VALIDATION_ERROR`, `RESOURCE_NOT_FOUND`, `RESOURCE_ALREADY_EXISTS` (email
+/// taken), `CONFLICT` when no active admin would remain.
+pub async fn update(app: &App, actor: &Actor, id: &str, changes: UserChanges) -> Result<User> {
+    let roles = validate_changes(&changes)?;
     let id = id.to_string();
     let actor = actor.clone();
     app.store
         .write(move |tx| {
             let user = load(tx, &id)?;
             let now = crate::time::now_rfc3339();
-            if let Some(e) = &changes.email {
-                let taken: bool = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM users WHERE email = ?1 AND id <> ?2)",
-                    params![e, user.id],
-                    |r| r.get(0),
-                )?;
-                if taken {
-                    return Err(
-                        Error::already_exists("user", e).with_detail("email", "already taken")
-                    );
-                }
-                tx.execute(
-                    "UPDATE users SET email = ?1 WHERE id = ?2",
-                    params![e, user.id],
-                )?;
-            }
-            if let Some(n) = &changes.full_name {
-                tx.execute(
-                    "UPDATE users SET full_name = ?1 WHERE id = ?2",
-                    params![n, user.id],
-                )?;
-            }
-            if let Some(roles) = &roles {
-                tx.execute("DELETE FROM user_roles WHERE user_id = ?1", [&user.id])?;
-                for r in roles {
-                    tx.execute(
-                        "INSERT INTO user_roles (user_id, role) VALUES (?1, ?2)",
-                        params![user.id, r.as_str()],
-                    )?;
-                }
-            }
-            if let Some(s) = &changes.status {
-                tx.execute(
-                    "UPDATE users SET status = ?1 WHERE id = ?2",
-                    params![s, user.id],
-                )?;
-                if s == "disabled" && user.status != "disabled" {
-                    crate::auth::session::revoke_user_sessions(tx, &user.id, "user disabled")?;
-                }
-            }
+            apply_changes(tx, &user, &changes, roles.as_deref())?;
             keep_an_admin(tx)?;
-            tx.execute(
-                "UPDATE users SET updated_at = ?1 WHERE id = ?2",
-                params![now, user.id],
-            )?;
-            let fields: Vec<&str> = [
-                changes.email.as_ref().map(|_| "email"),
-                changes.full_name.as_ref().map(|_| "full_name"),
-                changes.roles.as_ref().map(|_| "roles"),
-                changes.status.as_ref().map(|_| "status"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
+            store::touch(tx, &user.id, &now)?;
             audit::record(
                 tx,
                 &actor,
                 &audit::Entry::new("users.update")
                     .on("user", &user.id)
-                    .details(serde_json::json!({ "fields": fields })),
+                    .details(serde_json::json!({ "fields": changed_fields(&changes) })),
             )?;
             load(tx, &user.id)
         })
@@ -295,7 +259,7 @@ pub async fn delete(app: &App, who: &Principal, id: &str) -> Result<()> {
             if user.id == me {
                 return Err(Error::conflict("you cannot delete your own account"));
             }
-            tx.execute("DELETE FROM users WHERE id = ?1", [&user.id])?;
+            store::delete(tx, &user.id)?;
             keep_an_admin(tx)?;
             audit::record(tx, &actor, &Entry::new("users.delete").on("user", &user.id))
         })
@@ -310,14 +274,8 @@ pub async fn add_role(app: &App, actor: &Actor, id: &str, role: &str) -> Result<
     app.store
         .write(move |tx| {
             let user = load(tx, &id)?;
-            tx.execute(
-                "INSERT OR IGNORE INTO user_roles (user_id, role) VALUES (?1, ?2)",
-                params![user.id, role.as_str()],
-            )?;
-            tx.execute(
-                "UPDATE users SET updated_at = ?1 WHERE id = ?2",
-                params![crate::time::now_rfc3339(), user.id],
-            )?;
+            store::add_role(tx, &user.id, role)?;
+            store::touch(tx, &user.id, &crate::time::now_rfc3339())?;
             audit::record(
                 tx,
                 &actor,
@@ -343,15 +301,9 @@ pub async fn remove_role(app: &App, actor: &Actor, id: &str, role: &str) -> Resu
             if user.roles.len() == 1 {
                 return Err(Error::conflict("a user must keep at least one role"));
             }
-            tx.execute(
-                "DELETE FROM user_roles WHERE user_id = ?1 AND role = ?2",
-                params![user.id, role],
-            )?;
+            store::remove_role(tx, &user.id, &role)?;
             keep_an_admin(tx)?;
-            tx.execute(
-                "UPDATE users SET updated_at = ?1 WHERE id = ?2",
-                params![crate::time::now_rfc3339(), user.id],
-            )?;
+            store::touch(tx, &user.id, &crate::time::now_rfc3339())?;
             audit::record(
                 tx,
                 &actor,
@@ -362,31 +314,25 @@ pub async fn remove_role(app: &App, actor: &Actor, id: &str, role: &str) -> Resu
 }
 
 /// Changes the caller's own password after checking the current one; every login
-/// session of theirs (refresh tokens included) is revoked. Errors: `VALIDATION_ERROR`
-/// (field `current_password` wrong, or `new_password` against the policy).
-pub async fn change_password(
-    app: &App,
-    who: &Principal,
-    current: String,
-    new: String,
-) -> Result<()> {
-    crate::auth::password::check_policy("new_password", &new)?;
+/// session of theirs (refresh tokens included) is revoked. API keys cannot change
+/// passwords (`FORBIDDEN`). Errors: `VALIDATION_ERROR` (field `current_password`
+/// wrong, or `new_password` against the policy).
+pub async fn change_password(app: &App, who: &Principal, req: PasswordChange) -> Result<()> {
+    if who.api_key_id.is_some() {
+        return Err(Error::forbidden(
+            "API keys cannot change passwords; log in with a password",
+        ));
+    }
+    crate::auth::password::check_policy("new_password", &req.new_password)?;
     let uid = who.user_id.clone();
     let phc: Option<String> = app
         .store
-        .read(move |c| {
-            Ok(c.query_row(
-                "SELECT password_hash FROM users WHERE id = ?1",
-                [&uid],
-                |r| r.get(0),
-            )
-            .ok())
-        })
+        .read(move |c| Ok(store::password_hash(c, &uid).ok().flatten()))
         .await?;
-    if !crate::auth::password::verify(current, phc).await {
+    if !crate::auth::password::verify(req.current_password, phc).await {
         return Err(Error::field("current_password", "incorrect"));
     }
-    let hash = crate::auth::password::hash(new).await?;
+    let hash = crate::auth::password::hash(req.new_password).await?;
     let uid = who.user_id.clone();
     let actor = Actor::from(who);
     app.store
