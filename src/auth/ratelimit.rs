@@ -99,7 +99,7 @@ impl LoginLimiter {
     }
 }
 
-/// Requests per minute per caller (seed 001, "Rate Limiting": per API key, else per
+/// Requests per minute per caller (`docs/api.md`, 1.10 "Rate limits": per API key, else per
 /// user), on every authenticated request. The bucket holds a minute's worth, so a
 /// caller may burst up to the limit and then goes on at limit/60 per second.
 pub struct RequestLimiter {

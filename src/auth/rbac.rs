@@ -1,4 +1,4 @@
-//! Roles and permissions. A permission is `<domain>:<action>` (DESIGN.md, "Auth"); a
+//! Roles and permissions. A permission is `<domain>:<action>` (`docs/api.md`, 1.9); a
 //! user holds one or more roles and gets the union of their grants; an API key's
 //! scopes can only narrow that. `<domain>:admin` implies every action in its domain,
 //! and `write` and `execute` each imply `read`.
@@ -53,7 +53,7 @@ string_enum!(
 );
 
 string_enum!(
-    /// The built-in roles (seed 003).
+    /// The built-in roles (`docs/api.md`, 1.9 "Roles and permissions").
     Role { Admin = "admin", Operator = "operator", Developer = "developer", Viewer = "viewer" }
 );
 
