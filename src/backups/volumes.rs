@@ -260,39 +260,6 @@ pub fn swap_in(tar_file: &Path, dir: &Path) -> Result<PathBuf> {
 /// One layer of a volume restore: a staged tar, and for an increment its listing.
 pub type Layer = (PathBuf, Option<PathBuf>);
 
-/// The layers restoring volume `source` of `service` from staged archives ordered base
-/// first (a full archive, then its increments). 400 (`services`) when one of them holds
-/// no copy of it.
-pub fn layers(
-    staged: &[&super::restore::Staged],
-    service: &str,
-    source: &str,
-) -> Result<Vec<Layer>> {
-    staged
-        .iter()
-        .map(|s| {
-            let v = s
-                .manifest
-                .volumes
-                .iter()
-                .find(|v| v.service == service && v.source == source)
-                .ok_or_else(|| {
-                    Error::field(
-                        "services",
-                        format!(
-                            "backup {} holds no copy of {source} of service {service}",
-                            s.manifest.backup_id
-                        ),
-                    )
-                })?;
-            Ok((
-                s.dir.join(&v.entry),
-                v.listing.as_ref().map(|x| s.dir.join(x)),
-            ))
-        })
-        .collect()
-}
-
 /// Volumes whose contents were replaced by [`restore_layers`], the old contents kept
 /// aside: [`Swapped::commit`] drops them, [`Swapped::roll_back`] puts them back.
 #[must_use]
