@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+/// The backups and backup schedules routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/backups", get(list).post(create))

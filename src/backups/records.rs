@@ -40,6 +40,7 @@ pub fn archive_path(app: &AppState, b: &Backup) -> Result<PathBuf> {
 
 /// A completed backup's archive, opened to be sent.
 pub struct Download {
+    /// The archive file, opened for reading.
     pub file: tokio::fs::File,
     /// Size of the archive in bytes.
     pub len: u64,

@@ -85,9 +85,11 @@ impl Drop for Staged {
 }
 
 impl Staged {
+    /// The staged database copy.
     pub fn db(&self) -> PathBuf {
         self.dir.join(archive::DB_ENTRY)
     }
+    /// The staged master key, when the archive holds one.
     pub fn master_key(&self) -> Option<PathBuf> {
         let p = self.dir.join(archive::MASTER_KEY_ENTRY);
         p.is_file().then_some(p)

@@ -40,8 +40,11 @@ pub(super) struct Job {
 
 /// What a finished job wrote.
 pub(super) struct Built {
+    /// The archive's file name in the backups directory.
     pub(super) file_name: String,
+    /// The archive's size in bytes.
     pub(super) size_bytes: u64,
+    /// Lowercase hex SHA-256 of the archive.
     pub(super) sha256: String,
     pub(super) manifest: Manifest,
 }

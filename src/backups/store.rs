@@ -109,12 +109,15 @@ pub fn set_progress(conn: &Connection, id: &str, pct: u8) -> Result<()> {
     Ok(())
 }
 
-/// What a completed backup wrote: archive file name (in the backups directory), size in
-/// bytes, hex SHA-256 and manifest.
+/// What a completed backup wrote.
 pub struct Completed<'a> {
+    /// The archive's file name in the backups directory.
     pub file_name: &'a str,
+    /// The archive's size in bytes.
     pub size_bytes: u64,
+    /// Lowercase hex SHA-256 of the archive.
     pub sha256: &'a str,
+    /// The archive's manifest (stored as JSON).
     pub manifest: &'a Manifest,
 }
 
