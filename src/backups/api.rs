@@ -7,7 +7,7 @@ use super::{Backup, BackupOptions, BackupType};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::rbac::{Action, Domain, Permission};
-use crate::error::{Error, Internal, Result};
+use crate::error::{Error, Result};
 use crate::http::auth::Can;
 use crate::http::auth::perm::{BackupsAdmin, BackupsRead, BackupsWrite};
 use crate::http::envelope::{Reply, no_content};
@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+/// The backups and backup schedules routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/backups", get(list).post(create))
@@ -124,18 +125,10 @@ async fn download(
     Can(_, _): Can<BackupsWrite>,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let b = super::get(&app, &id).await?;
-    let path = super::archive_path(&app, &b)?;
-    let file = tokio::fs::File::open(&path)
-        .await
-        .internal(format!("opening {}", path.display()))?;
-    let len = file
-        .metadata()
-        .await
-        .internal(format!("stat {}", path.display()))?
-        .len();
+    let d = super::records::download(&app, &id).await?;
+    let digest = d.sha256_base64().map(|b64| format!("sha-256={b64}"));
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
-        file,
+        d.file,
         256 * 1024,
     ));
     let mut r = body.into_response();
@@ -144,24 +137,23 @@ async fn download(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    let name = b.file_name.unwrap_or_default();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(d.len));
+    let disposition = format!("attachment; filename=\"{}\"", d.file_name);
+    insert_text(h, header::CONTENT_DISPOSITION, &disposition);
+    if let Some(sha) = &d.sha256 {
+        insert_text(h, "x-checksum-sha256", sha);
     }
-    if let Some(sha) = &b.sha256 {
-        if let Ok(v) = HeaderValue::from_str(sha) {
-            h.insert("x-checksum-sha256", v);
-        }
-        if let Ok(raw) = hex::decode(sha) {
-            use base64::Engine;
-            let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
-            if let Ok(v) = HeaderValue::from_str(&format!("sha-256={b64}")) {
-                h.insert("digest", v);
-            }
-        }
+    if let Some(digest) = &digest {
+        insert_text(h, "digest", digest);
     }
     Ok(r)
+}
+
+/// Sets header `name` to `value` when `value` is a valid header value.
+fn insert_text(h: &mut axum::http::HeaderMap, name: impl header::IntoHeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        h.insert(name, v);
+    }
 }
 
 /// `POST /backups/{id}/restore` body.

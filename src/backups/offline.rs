@@ -106,41 +106,11 @@ pub async fn restore(
     let mut running: Vec<String> = targets.iter().flat_map(|t| t.running.clone()).collect();
     running.sort();
     running.dedup();
-    let docker = match running.is_empty() {
-        true => None,
-        false => Some(docker(config).await?),
-    };
-    if let Some(d) = &docker {
-        for id in &running {
-            crate::services::runtime::stop_container(d, id, 10)
-                .await
-                .map_err(|e| anyhow::anyhow!("stopping container {id}: {}", describe(&e)))?;
-        }
-    }
+    let docker = stop_containers(config, &running).await?;
     let config2 = config.clone();
-    let applied = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let mut layered: Vec<&restore::Staged> = chain.iter().collect();
-        layered.push(&staged);
-        let mut pairs = Vec::new();
-        for t in &targets {
-            let layers = super::volumes::layers(&layered, &t.entry.service, &t.entry.source)
-                .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
-            pairs.push((layers, t.path.clone()));
-        }
-        let swapped = super::volumes::restore_layers(&pairs)
-            .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
-        match apply(&config2, &staged, install) {
-            Ok(()) => {
-                swapped.commit();
-                Ok(())
-            }
-            Err(e) => {
-                swapped.roll_back();
-                Err(e)
-            }
-        }
-    })
-    .await?;
+    let applied =
+        tokio::task::spawn_blocking(move || swap_in(&config2, staged, chain, &targets, install))
+            .await?;
     // Whatever happened, what was running runs again.
     if let Some(d) = &docker {
         for id in &running {
@@ -153,6 +123,56 @@ pub async fn restore(
     report.applied = true;
     report.containers_restarted = running;
     Ok(report)
+}
+
+/// Stops the running containers (if any) for the swap; returns the Docker client to
+/// start them again with.
+async fn stop_containers(
+    config: &Config,
+    running: &[String],
+) -> anyhow::Result<Option<bollard::Docker>> {
+    if running.is_empty() {
+        return Ok(None);
+    }
+    let d = docker(config).await?;
+    for id in running {
+        crate::services::runtime::stop_container(&d, id, 10)
+            .await
+            .map_err(|e| anyhow::anyhow!("stopping container {id}: {}", describe(&e)))?;
+    }
+    Ok(Some(d))
+}
+
+/// Replaces the volumes' contents with their layers (the chain of bases, then the
+/// archive), then installs the key and the database; puts the old volume contents back
+/// when that fails.
+fn swap_in(
+    config: &Config,
+    staged: restore::Staged,
+    chain: Vec<restore::Staged>,
+    targets: &[VolumeTarget],
+    install: Option<key::MasterKey>,
+) -> anyhow::Result<()> {
+    let mut layered: Vec<&restore::Staged> = chain.iter().collect();
+    layered.push(&staged);
+    let mut pairs = Vec::new();
+    for t in targets {
+        let layers = restore::layers(&layered, &t.entry.service, &t.entry.source)
+            .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+        pairs.push((layers, t.path.clone()));
+    }
+    let swapped =
+        super::volumes::restore_layers(&pairs).map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    match apply(config, &staged, install) {
+        Ok(()) => {
+            swapped.commit();
+            Ok(())
+        }
+        Err(e) => {
+            swapped.roll_back();
+            Err(e)
+        }
+    }
 }
 
 /// Verifies and stages the archive, compares it with the live database, and finds the
@@ -280,48 +300,8 @@ pub async fn locate_volumes(
     let mut out = Vec::new();
     for v in entries {
         let (path, created) = match v.kind.as_str() {
-            "bind" => {
-                let p = PathBuf::from(&v.source);
-                if !p.is_absolute() {
-                    bail!("bind mount source {} is not an absolute path", v.source);
-                }
-                let missing = !p.exists();
-                if missing && !dry_run {
-                    std::fs::create_dir_all(&p)
-                        .with_context(|| format!("creating {}", p.display()))?;
-                }
-                (p, missing)
-            }
-            _ => match docker
-                .inspect_volume(&crate::docker::path_segment(&v.source))
-                .await
-            {
-                Ok(vol) => (PathBuf::from(vol.mountpoint), false),
-                Err(e) => {
-                    let e = crate::docker::map_err(e);
-                    if e.code != crate::error::ErrorCode::ResourceNotFound {
-                        bail!("inspecting volume {}: {}", v.source, describe(&e));
-                    }
-                    if dry_run {
-                        (PathBuf::new(), true)
-                    } else {
-                        let vol = docker
-                            .create_volume(bollard::models::VolumeCreateRequest {
-                                name: Some(v.source.clone()),
-                                ..Default::default()
-                            })
-                            .await
-                            .map_err(|e| {
-                                anyhow::anyhow!(
-                                    "creating volume {}: {}",
-                                    v.source,
-                                    describe(&crate::docker::map_err(e))
-                                )
-                            })?;
-                        (PathBuf::from(vol.mountpoint), true)
-                    }
-                }
-            },
+            "bind" => bind_dir(v, dry_run)?,
+            _ => named_volume(&docker, v, dry_run).await?,
         };
         if !dry_run && !path.is_dir() {
             bail!(
@@ -330,24 +310,7 @@ pub async fn locate_volumes(
                 path.display()
             );
         }
-        let mut filters = std::collections::HashMap::new();
-        filters.insert("volume".to_string(), vec![v.source.clone()]);
-        filters.insert("status".to_string(), vec!["running".to_string()]);
-        let running = docker
-            .list_containers(Some(bollard::query_parameters::ListContainersOptions {
-                filters: Some(filters),
-                ..Default::default()
-            }))
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "listing containers: {}",
-                    describe(&crate::docker::map_err(e))
-                )
-            })?
-            .into_iter()
-            .filter_map(|c| c.id)
-            .collect();
+        let running = running_using(&docker, &v.source).await?;
         out.push(VolumeTarget {
             entry: v.clone(),
             path,
@@ -356,6 +319,80 @@ pub async fn locate_volumes(
         });
     }
     Ok(out)
+}
+
+/// A bind mount's host directory (made when missing, unless `dry_run`), and whether it
+/// was missing.
+fn bind_dir(v: &archive::VolumeEntry, dry_run: bool) -> anyhow::Result<(PathBuf, bool)> {
+    let p = PathBuf::from(&v.source);
+    if !p.is_absolute() {
+        bail!("bind mount source {} is not an absolute path", v.source);
+    }
+    let missing = !p.exists();
+    if missing && !dry_run {
+        std::fs::create_dir_all(&p).with_context(|| format!("creating {}", p.display()))?;
+    }
+    Ok((p, missing))
+}
+
+/// A named volume's mountpoint (the volume created when missing, unless `dry_run`:
+/// then the path is empty), and whether it was missing.
+async fn named_volume(
+    docker: &bollard::Docker,
+    v: &archive::VolumeEntry,
+    dry_run: bool,
+) -> anyhow::Result<(PathBuf, bool)> {
+    match docker
+        .inspect_volume(&crate::docker::path_segment(&v.source))
+        .await
+    {
+        Ok(vol) => Ok((PathBuf::from(vol.mountpoint), false)),
+        Err(e) => {
+            let e = crate::docker::map_err(e);
+            if e.code != crate::error::ErrorCode::ResourceNotFound {
+                bail!("inspecting volume {}: {}", v.source, describe(&e));
+            }
+            if dry_run {
+                return Ok((PathBuf::new(), true));
+            }
+            let vol = docker
+                .create_volume(bollard::models::VolumeCreateRequest {
+                    name: Some(v.source.clone()),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "creating volume {}: {}",
+                        v.source,
+                        describe(&crate::docker::map_err(e))
+                    )
+                })?;
+            Ok((PathBuf::from(vol.mountpoint), true))
+        }
+    }
+}
+
+/// Ids of the running containers using volume `source`.
+async fn running_using(docker: &bollard::Docker, source: &str) -> anyhow::Result<Vec<String>> {
+    let mut filters = std::collections::HashMap::new();
+    filters.insert("volume".to_string(), vec![source.to_string()]);
+    filters.insert("status".to_string(), vec!["running".to_string()]);
+    Ok(docker
+        .list_containers(Some(bollard::query_parameters::ListContainersOptions {
+            filters: Some(filters),
+            ..Default::default()
+        }))
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "listing containers: {}",
+                describe(&crate::docker::map_err(e))
+            )
+        })?
+        .into_iter()
+        .filter_map(|c| c.id)
+        .collect())
 }
 
 /// Stages the base archives an incremental archive builds on, oldest (the full one)

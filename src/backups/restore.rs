@@ -1,5 +1,7 @@
-//! Restoring an archive's database (blocking code; the API runs it on the blocking pool,
-//! `mcpd backup restore` calls it directly with the daemon stopped).
+//! Restoring an archive: the database (blocking code; the API runs it on the blocking
+//! pool, `mcpd backup restore` calls it directly with the daemon stopped), and the
+//! online restore of the database and service volumes into the running daemon
+//! ([`restore_online`]).
 //!
 //! Design: the archive is verified in full and extracted into a staging directory
 //! first; every check runs against the staged copy (schema not newer, master key
@@ -13,6 +15,12 @@
 //! like every file but never written back: live logs are not history to overwrite.
 
 use super::archive::{self, Manifest, Unseal};
+use super::job::RUN_LOCK;
+use super::model::RestoreScope;
+use super::records::{archive_path, dir, get};
+use super::{store, verify, volumes};
+use crate::app::AppState;
+use crate::audit::{self, Actor, Entry};
 use crate::error::{Error, ErrorCode, Internal, Result};
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
@@ -52,12 +60,16 @@ pub struct Report {
     pub containers_restarted: Vec<String>,
 }
 
-/// `(table, name column, column whose change means "changed")` compared by a restore.
-const COMPARED: &[(&str, &str, &str)] = &[
-    ("users", "username", "updated_at"),
-    ("services", "name", "updated_at"),
-    ("mcp_servers", "name", "updated_at"),
-    ("config_entries", "key", "version"),
+/// Each domain's name → change stamp of its rows, read through the owning domain's
+/// store (see [`names`]).
+type Stamps = fn(&Connection) -> Result<BTreeMap<String, String>>;
+
+/// `(table, its owner's stamps)` compared by a restore, in the order of [`Report`].
+const COMPARED: &[(&str, Stamps)] = &[
+    ("users", crate::users::store::name_stamps),
+    ("services", crate::services::store::name_stamps),
+    ("mcp_servers", crate::mcp::store::name_stamps),
+    ("config_entries", crate::configuration::store::name_stamps),
 ];
 
 /// A verified, staged archive ready to compare or apply.
@@ -73,9 +85,11 @@ impl Drop for Staged {
 }
 
 impl Staged {
+    /// The staged database copy.
     pub fn db(&self) -> PathBuf {
         self.dir.join(archive::DB_ENTRY)
     }
+    /// The staged master key, when the archive holds one.
     pub fn master_key(&self) -> Option<PathBuf> {
         let p = self.dir.join(archive::MASTER_KEY_ENTRY);
         p.is_file().then_some(p)
@@ -113,7 +127,7 @@ pub fn stage(path: &Path, unseal: &Unseal, staging: PathBuf, need_data: bool) ->
     }
     // Bring an older copy to the current schema, exactly as the daemon would at start.
     crate::store::Store::open(&staged.db()).map_err(Error::internal)?;
-    Connection::open(staged.db())?.pragma_update(None, "journal_mode", "DELETE")?;
+    store::use_rollback_journal(&staged.db())?;
     Ok(staged)
 }
 
@@ -121,7 +135,7 @@ pub fn stage(path: &Path, unseal: &Unseal, staging: PathBuf, need_data: bool) ->
 fn latest_schema_version(scratch_dir: &Path) -> Result<i64> {
     let probe = scratch_dir.join("schema-probe.db");
     drop(crate::store::Store::open(&probe).map_err(Error::internal)?);
-    let v = Connection::open(&probe)?.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let v = store::schema_version(&Connection::open(&probe)?)?;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(scratch_dir.join(format!("schema-probe.db{suffix}")));
     }
@@ -153,36 +167,16 @@ fn placeholder() -> Manifest {
 /// The key id the staged database's sealed values belong to.
 pub fn staged_key_id(staged: &Staged) -> Result<Option<String>> {
     let c = Connection::open_with_flags(staged.db(), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    use rusqlite::OptionalExtension;
-    Ok(c.query_row(
-        "SELECT key_id FROM vault_keys WHERE retired_at IS NULL",
-        [],
-        |r| r.get(0),
-    )
-    .optional()?)
+    Ok(crate::vault::store::active_key(&c)?.map(|(key_id, _)| key_id))
 }
 
-fn names(c: &Connection, table: &str, name: &str, stamp: &str) -> Result<BTreeMap<String, String>> {
-    let exists: bool = c.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
-        [table],
-        |r| r.get(0),
-    )?;
-    if !exists {
+/// A table's name → stamp through its owner's store; empty when the database has no
+/// such table.
+fn names(c: &Connection, table: &str, stamps: Stamps) -> Result<BTreeMap<String, String>> {
+    if !store::table_exists(c, table)? {
         return Ok(BTreeMap::new());
     }
-    let mut st = c.prepare(&format!(
-        "SELECT {name}, CAST({stamp} AS TEXT) FROM {table}"
-    ))?;
-    let rows = st
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-            ))
-        })?
-        .collect::<rusqlite::Result<BTreeMap<_, _>>>()?;
-    Ok(rows)
+    stamps(c)
 }
 
 fn delta(live: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Delta {
@@ -216,16 +210,16 @@ pub fn compare(staged: &Staged, live_db: &Path, dry_run: bool) -> Result<Report>
         None
     };
     let mut deltas = Vec::new();
-    for (table, name, stamp) in COMPARED {
-        let n = names(&new, table, name, stamp)?;
+    for (table, stamps) in COMPARED {
+        let n = names(&new, table, *stamps)?;
         let l = match &live {
-            Some(c) => names(c, table, name, stamp)?,
+            Some(c) => names(c, table, *stamps)?,
             None => BTreeMap::new(),
         };
         deltas.push(delta(&l, &n));
     }
     let current_schema_version = match &live {
-        Some(c) => c.pragma_query_value(None, "user_version", |r| r.get(0))?,
+        Some(c) => store::schema_version(c)?,
         None => 0,
     };
     let mut d = deltas.into_iter();
@@ -250,20 +244,269 @@ pub fn compare(staged: &Staged, live_db: &Path, dry_run: bool) -> Result<Report>
 /// keeping the live `backups` and `backup_schedules` rows.
 pub fn apply(staged: &Staged, live_db: &Path) -> Result<()> {
     let new = Connection::open(staged.db())?;
-    if live_db.exists() {
-        let live_str = live_db.to_str().internal("database path is not UTF-8")?;
-        new.execute("ATTACH DATABASE ?1 AS live", [live_str])?;
-        new.execute_batch(
-            "BEGIN;
-             DELETE FROM main.backups;
-             DELETE FROM main.backup_schedules;
-             INSERT INTO main.backup_schedules SELECT * FROM live.backup_schedules;
-             INSERT INTO main.backups SELECT * FROM live.backups;
-             COMMIT;
-             DETACH DATABASE live;",
-        )?;
-    }
+    store::carry_over_backup_tables(&new, live_db)?;
     let mut live = Connection::open(live_db)?;
     live.busy_timeout(Duration::from_secs(10))?;
-    super::copy_all(&new, &mut live)
+    store::copy_all(&new, &mut live)
+}
+
+/// Restores backup `id` into the running daemon (see the module docs for the design);
+/// with `dry_run` only reports. Refuses (`CONFLICT`) while a backup is queued or running,
+/// (`PRECONDITION_FAILED`) a damaged archive, a newer schema, or a database sealed with
+/// another master key (restore those offline with `mcpd backup restore --key-file`).
+/// Volumes: the services are stopped, each volume's contents replaced (old contents
+/// kept aside until the database swap has succeeded, put back on failure), and the
+/// services that were meant to run are started again. A real restore is audited as
+/// `backups.restore` (in the restored database).
+pub async fn restore_online(
+    app: &AppState,
+    actor: &Actor,
+    id: &str,
+    unseal: Unseal,
+    scope: RestoreScope,
+) -> Result<Report> {
+    let b = get(app, id).await?;
+    let path = archive_path(app, &b)?;
+    // Holding the run lock: no backup starts while things are being replaced.
+    let _turn = RUN_LOCK.try_lock().map_err(|_| {
+        Error::conflict("a backup or restore is in progress; try again when it ends")
+    })?;
+    refuse_while_busy(app).await?;
+    let (data, dry_run) = (scope.data, scope.dry_run);
+    let (staged, mut report) = stage_online(app, path, unseal.clone(), data, dry_run).await?;
+    // Match the requested services' current volumes with the archive's. An incremental
+    // archive needs its chain down to a full one, each verified and staged.
+    let located = volumes::locate(app, &scope.services).await?;
+    let first_base = match located.is_empty() {
+        true => None,
+        false => staged.manifest.base_backup_id.clone(),
+    };
+    let chain = stage_bases(app, first_base, &unseal).await?;
+    let plan = plan_volumes(staged, chain, &located, &mut report)?;
+    if dry_run {
+        return Ok(report);
+    }
+    swap_in(app, actor, &located, plan, data).await?;
+    report.applied = true;
+    record_restore(app, actor, id, &report).await?;
+    tracing::warn!(backup = %id, "restored from a backup");
+    Ok(report)
+}
+
+/// `CONFLICT` while a backup is queued or running.
+async fn refuse_while_busy(app: &AppState) -> Result<()> {
+    if app.store.read(store::any_unfinished).await? {
+        return Err(Error::conflict(
+            "a backup is queued or running; restore when it ends",
+        ));
+    }
+    Ok(())
+}
+
+/// Verifies and stages the archive at `path`; with `data`, checks its master key
+/// against this daemon's and compares it with the live database.
+async fn stage_online(
+    app: &AppState,
+    path: PathBuf,
+    unseal: Unseal,
+    data: bool,
+    dry_run: bool,
+) -> Result<(Staged, Report)> {
+    let staging = dir(app).join(format!(".staging-restore-{}", crate::ids::random_alnum(8)));
+    let live = app.store.path().to_path_buf();
+    let key_id = app.vault.key_id();
+    tokio::task::spawn_blocking(move || -> Result<(Staged, Report)> {
+        let staged = stage(&path, &unseal, staging, data)?;
+        let mut report = if data {
+            let archive_key = staged_key_id(&staged)?;
+            if archive_key.as_deref().is_some_and(|k| k != key_id) {
+                return Err(Error::new(
+                    ErrorCode::PreconditionFailed,
+                    format!(
+                        "the archive's secrets are sealed with master key {} but this daemon uses {key_id}; restore it offline with `mcpd backup restore` and that key (--key-file, or an archive that includes it)",
+                        archive_key.unwrap_or_default()
+                    ),
+                ));
+            }
+            compare(&staged, &live, dry_run)?
+        } else {
+            volumes_only_report(&staged.manifest, dry_run)
+        };
+        report.dry_run = dry_run;
+        Ok((staged, report))
+    })
+    .await
+    .internal("restore task")?
+}
+
+/// The report of a restore of volumes only: no database change.
+fn volumes_only_report(m: &Manifest, dry_run: bool) -> Report {
+    Report {
+        dry_run,
+        applied: false,
+        backup_id: m.backup_id.clone(),
+        archive_created_at: m.created_at.clone(),
+        archive_schema_version: m.schema_version,
+        current_schema_version: m.schema_version,
+        vault_key_id: m.vault_key_id.clone(),
+        users: Default::default(),
+        services: Default::default(),
+        mcp_servers: Default::default(),
+        config_keys: Default::default(),
+        volumes: Default::default(),
+        containers_restarted: Vec::new(),
+    }
+}
+
+/// Stages the base backups an incremental archive builds on, starting at `next`,
+/// oldest (the full one) first.
+async fn stage_bases(
+    app: &AppState,
+    mut next: Option<String>,
+    unseal: &Unseal,
+) -> Result<Vec<Staged>> {
+    let mut chain: Vec<Staged> = Vec::new();
+    while let Some(base_id) = next.take() {
+        if chain.len() > 1000 {
+            return Err(verify::invalid("the incremental chain does not end"));
+        }
+        let base = get(app, &base_id)
+            .await
+            .map_err(|_| verify::invalid(format!("its base backup {base_id} no longer exists")))?;
+        let path = archive_path(app, &base)?;
+        let staging = dir(app).join(format!(".staging-restore-{}", crate::ids::random_alnum(8)));
+        let u = unseal.clone();
+        let s = tokio::task::spawn_blocking(move || stage(&path, &u, staging, false))
+            .await
+            .internal("restore task")??;
+        next = s.manifest.base_backup_id.clone();
+        chain.push(s);
+    }
+    chain.reverse();
+    Ok(chain)
+}
+
+/// The layers restoring volume `source` of `service` from staged archives ordered base
+/// first (a full archive, then its increments). 400 (`services`) when one of them holds
+/// no copy of it.
+pub fn layers(staged: &[&Staged], service: &str, source: &str) -> Result<Vec<volumes::Layer>> {
+    staged
+        .iter()
+        .map(|s| {
+            let v = s
+                .manifest
+                .volumes
+                .iter()
+                .find(|v| v.service == service && v.source == source)
+                .ok_or_else(|| {
+                    Error::field(
+                        "services",
+                        format!(
+                            "backup {} holds no copy of {source} of service {service}",
+                            s.manifest.backup_id
+                        ),
+                    )
+                })?;
+            Ok((
+                s.dir.join(&v.entry),
+                v.listing.as_ref().map(|x| s.dir.join(x)),
+            ))
+        })
+        .collect()
+}
+
+/// A verified online restore ready to apply.
+struct Plan {
+    /// The archive itself.
+    staged: Staged,
+    /// Its bases, oldest first (kept staged until the volumes are swapped).
+    chain: Vec<Staged>,
+    /// Each volume's layers and the directory whose contents they replace.
+    pairs: Vec<(Vec<volumes::Layer>, PathBuf)>,
+}
+
+/// Matches each located volume with its layers in the chain and the archive, noting it
+/// in the report.
+fn plan_volumes(
+    staged: Staged,
+    chain: Vec<Staged>,
+    located: &[volumes::Located],
+    report: &mut Report,
+) -> Result<Plan> {
+    let mut pairs: Vec<(Vec<volumes::Layer>, PathBuf)> = Vec::new();
+    let layered: Vec<&Staged> = chain.iter().chain(std::iter::once(&staged)).collect();
+    for l in located {
+        let layers = layers(&layered, &l.entry.service, &l.entry.source)?;
+        pairs.push((layers, l.path.clone()));
+        report
+            .volumes
+            .changed
+            .push(format!("{}:{}", l.entry.service, l.entry.source));
+    }
+    Ok(Plan {
+        staged,
+        chain,
+        pairs,
+    })
+}
+
+/// Stops the services using the volumes, replaces the volumes' contents and (with
+/// `data`) the database, and starts again what was meant to run, whatever happened.
+async fn swap_in(
+    app: &AppState,
+    actor: &Actor,
+    located: &[volumes::Located],
+    plan: Plan,
+    data: bool,
+) -> Result<()> {
+    let mut to_restart: Vec<String> = located
+        .iter()
+        .filter(|l| l.desired_running)
+        .map(|l| l.service_id.clone())
+        .collect();
+    to_restart.dedup();
+    for sid in &to_restart {
+        crate::services::manager::stop(app, actor, sid).await?;
+    }
+    let live = app.store.path().to_path_buf();
+    let applied = tokio::task::spawn_blocking(move || -> Result<()> {
+        let swapped = volumes::restore_layers(&plan.pairs)?;
+        let _staged_chain = &plan.chain;
+        if data && let Err(e) = apply(&plan.staged, &live) {
+            swapped.roll_back();
+            return Err(e);
+        }
+        swapped.commit();
+        Ok(())
+    })
+    .await
+    .internal("restore task")?;
+    // Whatever happened, what was meant to run runs again.
+    for sid in &to_restart {
+        if let Err(e) = crate::services::manager::start(app, actor, sid).await {
+            tracing::warn!(service = %sid, "restarting after a restore: {}", e.message);
+        }
+    }
+    applied
+}
+
+/// Audits a restore as `backups.restore`.
+async fn record_restore(app: &AppState, actor: &Actor, id: &str, report: &Report) -> Result<()> {
+    let (actor, target) = (actor.clone(), id.to_string());
+    let details = serde_json::json!({
+        "users": report.users, "services": report.services,
+        "mcp_servers": report.mcp_servers, "config_keys": report.config_keys,
+        "volumes": report.volumes,
+    });
+    app.store
+        .write(move |tx| {
+            audit::record(
+                tx,
+                &actor,
+                &Entry::new("backups.restore")
+                    .on("backup", &target)
+                    .details(details),
+            )
+        })
+        .await
 }

@@ -11,14 +11,15 @@
 //! collapse into one). A schedule whose previous run has not ended skips that turn, so
 //! runs never overlap.
 
-use super::{BackupOptions, Status};
+pub use super::model::{RunOptions, Schedule, ScheduleSpec};
+
+use super::model::Status;
+use super::store;
 use crate::app::AppState;
 use crate::audit::{self, Actor, Entry};
 use crate::error::{Error, Result};
 use crate::store::list::{ListQuery, Page};
 use chrono::Utc;
-use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -152,86 +153,6 @@ pub fn parse_retention(s: &str) -> Result<i64> {
     n.checked_mul(mult).ok_or_else(bad)
 }
 
-/// What each run of a schedule does: the backup options plus an optional age recipient
-/// (passphrases are never stored; encrypted schedules without a recipient use
-/// `backups.passphrase_file` or `backups.recipient`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct RunOptions {
-    #[serde(flatten)]
-    pub backup: BackupOptions,
-    pub recipient: Option<String>,
-}
-
-/// A schedule as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Schedule {
-    pub id: String,
-    pub name: String,
-    pub cron_expression: String,
-    pub timezone: String,
-    #[serde(flatten)]
-    pub options: RunOptions,
-    pub retention: Option<String>,
-    pub keep_last: Option<u32>,
-    pub enabled: bool,
-    pub next_run_at: Option<String>,
-    pub last_run_at: Option<String>,
-    /// `running`, `completed`, `failed`, or `skipped` (previous run still going).
-    pub last_status: Option<String>,
-    pub last_backup_id: Option<String>,
-    pub created_by: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// Writable fields (create and `PUT`).
-#[derive(Debug, Clone)]
-pub struct ScheduleSpec {
-    pub name: String,
-    pub cron_expression: String,
-    pub timezone: String,
-    pub options: RunOptions,
-    pub retention: Option<String>,
-    pub keep_last: Option<u32>,
-    pub enabled: bool,
-}
-
-const COLUMNS: &str = "s.id, s.name, s.cron_expression, s.timezone, s.options, s.retention, s.keep_last, s.enabled, s.next_run_at, s.last_run_at, s.last_status, s.last_backup_id, s.created_by, s.created_at, s.updated_at";
-
-fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Schedule> {
-    let options: String = r.get(4)?;
-    Ok(Schedule {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        cron_expression: r.get(2)?,
-        timezone: r.get(3)?,
-        options: serde_json::from_str(&options).unwrap_or(RunOptions {
-            backup: BackupOptions::default(),
-            recipient: None,
-        }),
-        retention: r.get(5)?,
-        keep_last: r.get::<_, Option<i64>>(6)?.map(|n| n as u32),
-        enabled: r.get(7)?,
-        next_run_at: r.get(8)?,
-        last_run_at: r.get(9)?,
-        last_status: r.get(10)?,
-        last_backup_id: r.get(11)?,
-        created_by: r.get(12)?,
-        created_at: r.get(13)?,
-        updated_at: r.get(14)?,
-    })
-}
-
-fn load(conn: &Connection, id_or_name: &str) -> Result<Schedule> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM backup_schedules s WHERE s.id = ?1 OR s.name = ?1"),
-        [id_or_name],
-        from_row,
-    )
-    .optional()?
-    .ok_or_else(|| Error::not_found("backup schedule", id_or_name))
-}
-
 impl ScheduleSpec {
     /// Checks every field; returns the next fire time (when enabled).
     fn validate(&self, app: &AppState) -> Result<Option<String>> {
@@ -262,7 +183,7 @@ impl ScheduleSpec {
         }
         self.options.backup.validate()?;
         // An encrypted schedule must be able to encrypt unattended.
-        super::choose_seal(
+        super::seal::choose_seal(
             app,
             self.options.backup.encrypt,
             None,
@@ -281,25 +202,14 @@ pub async fn list(app: &AppState, q: ListQuery) -> Result<Page<Schedule>> {
     if let Some(f) = q.filters.first() {
         return Err(Error::field(&f.field, "schedules cannot be filtered"));
     }
-    let all = app
-        .store
-        .read(|c| {
-            let mut st = c.prepare(&format!(
-                "SELECT {COLUMNS} FROM backup_schedules s ORDER BY s.created_at"
-            ))?;
-            let v = st
-                .query_map([], from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(v)
-        })
-        .await?;
+    let all = app.store.read(store::all_schedules).await?;
     Ok(Page::from_vec(all, &q))
 }
 
 /// One schedule by id or name.
 pub async fn get(app: &AppState, id: &str) -> Result<Schedule> {
     let id = id.to_string();
-    app.store.read(move |c| load(c, &id)).await
+    app.store.read(move |c| store::load_schedule(c, &id)).await
 }
 
 /// Creates a schedule (`RESOURCE_ALREADY_EXISTS` for a taken name); audited.
@@ -308,31 +218,25 @@ pub async fn create(app: &AppState, actor: &Actor, spec: ScheduleSpec) -> Result
     let actor = actor.clone();
     app.store
         .write(move |tx| {
-            let taken: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM backup_schedules WHERE name = ?1)",
-                [&spec.name],
-                |r| r.get(0),
-            )?;
-            if taken {
+            if store::schedule_name_taken(tx, &spec.name)? {
                 return Err(Error::already_exists("backup schedule", &spec.name));
             }
             let id = crate::ids::new_id("bks");
             let now = crate::time::now_rfc3339();
-            tx.execute(
-                "INSERT INTO backup_schedules (id, name, cron_expression, timezone, options, retention, keep_last, enabled, next_run_at, created_by, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
-                params![
-                    id, spec.name, spec.cron_expression.trim(), spec.timezone,
-                    serde_json::to_string(&spec.options)?, spec.retention, spec.keep_last,
-                    spec.enabled, next, actor.user_id, now
-                ],
+            store::insert_schedule(
+                tx,
+                &id,
+                &spec,
+                next.as_deref(),
+                actor.user_id.as_deref(),
+                &now,
             )?;
             audit::record(
                 tx,
                 &actor,
                 &Entry::new("backups.schedules.create").on("backup_schedule", &id).details(serde_json::json!({"name": spec.name, "cron_expression": spec.cron_expression})),
             )?;
-            load(tx, &id)
+            store::load_schedule(tx, &id)
         })
         .await
 }
@@ -348,29 +252,18 @@ pub async fn replace(
     let (actor, id) = (actor.clone(), id.to_string());
     app.store
         .write(move |tx| {
-            let cur = load(tx, &id)?;
-            let clash: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM backup_schedules WHERE name = ?1 AND id <> ?2)",
-                params![spec.name, cur.id],
-                |r| r.get(0),
-            )?;
-            if clash {
+            let cur = store::load_schedule(tx, &id)?;
+            if store::schedule_name_clashes(tx, &spec.name, &cur.id)? {
                 return Err(Error::already_exists("backup schedule", &spec.name));
             }
-            tx.execute(
-                "UPDATE backup_schedules SET name = ?2, cron_expression = ?3, timezone = ?4, options = ?5, retention = ?6, keep_last = ?7, enabled = ?8, next_run_at = ?9, updated_at = ?10 WHERE id = ?1",
-                params![
-                    cur.id, spec.name, spec.cron_expression.trim(), spec.timezone,
-                    serde_json::to_string(&spec.options)?, spec.retention, spec.keep_last,
-                    spec.enabled, next, crate::time::now_rfc3339()
-                ],
-            )?;
+            let now = crate::time::now_rfc3339();
+            store::update_schedule(tx, &cur.id, &spec, next.as_deref(), &now)?;
             audit::record(
                 tx,
                 &actor,
                 &Entry::new("backups.schedules.update").on("backup_schedule", &cur.id),
             )?;
-            load(tx, &cur.id)
+            store::load_schedule(tx, &cur.id)
         })
         .await
 }
@@ -380,8 +273,8 @@ pub async fn delete(app: &AppState, actor: &Actor, id: &str) -> Result<()> {
     let (actor, id) = (actor.clone(), id.to_string());
     app.store
         .write(move |tx| {
-            let cur = load(tx, &id)?;
-            tx.execute("DELETE FROM backup_schedules WHERE id = ?1", [&cur.id])?;
+            let cur = store::load_schedule(tx, &id)?;
+            store::delete_schedule(tx, &cur.id)?;
             audit::record(
                 tx,
                 &actor,
@@ -433,19 +326,10 @@ pub fn spawn(app: &AppState) {
 async fn fire_due(app: &AppState) -> Result<()> {
     let now = Utc::now();
     let now_s = fmt(now);
-    let due: Vec<(Schedule, bool)> = {
+    let due = {
         let now_s = now_s.clone();
         app.store
-            .read(move |c| {
-                let mut st = c.prepare(&format!(
-                    "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM backups b WHERE b.schedule_id = s.id AND b.status IN ('queued', 'running'))
-                     FROM backup_schedules s WHERE s.enabled = 1 AND s.next_run_at IS NOT NULL AND s.next_run_at <= ?1"
-                ))?;
-                let v = st
-                    .query_map([&now_s], |r| Ok((from_row(r)?, r.get::<_, bool>(15)?)))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(v)
-            })
+            .read(move |c| store::due_schedules(c, &now_s))
             .await?
     };
     for (s, busy) in due {
@@ -456,12 +340,7 @@ async fn fire_due(app: &AppState) -> Result<()> {
             tracing::info!(schedule = %s.name, "previous scheduled backup still running; skipping this turn");
             let id = s.id.clone();
             app.store
-                .write(move |tx| {
-                    Ok(tx.execute(
-                        "UPDATE backup_schedules SET next_run_at = ?2, last_status = 'skipped' WHERE id = ?1",
-                        params![id, next],
-                    )?)
-                })
+                .write(move |tx| store::skip_schedule_turn(tx, &id, next.as_deref()))
                 .await?;
             continue;
         }
@@ -471,14 +350,14 @@ async fn fire_due(app: &AppState) -> Result<()> {
 }
 
 async fn fire(app: &AppState, s: Schedule, next: Option<String>, now_s: String) {
-    let seal = super::choose_seal(
+    let seal = super::seal::choose_seal(
         app,
         s.options.backup.encrypt,
         None,
         s.options.recipient.clone(),
     );
     let queued = match seal {
-        Ok(seal) => super::queue(
+        Ok(seal) => super::job::queue(
             app,
             &Actor::system(),
             s.options.backup.clone(),
@@ -500,17 +379,21 @@ async fn fire(app: &AppState, s: Schedule, next: Option<String>, now_s: String) 
         let _ = app
             .store
             .write(move |tx| {
-                Ok(tx.execute(
-                    "UPDATE backup_schedules SET next_run_at = ?2, last_run_at = ?3, last_status = ?4, last_backup_id = ?5 WHERE id = ?1",
-                    params![id, next, now_s, status, bid],
-                )?)
+                store::record_schedule_fired(
+                    tx,
+                    &id,
+                    next.as_deref(),
+                    &now_s,
+                    status,
+                    bid.as_deref(),
+                )
             })
             .await;
     }
     let Ok((b, seal)) = queued else { return };
     let app2 = app.clone();
     app.tasks.spawn(async move {
-        let st = super::run(app2.clone(), b.id.clone(), s.options.backup.clone(), seal).await;
+        let st = super::job::run(app2.clone(), b.id.clone(), s.options.backup.clone(), seal).await;
         let status = if st == Status::Completed {
             "completed"
         } else {
@@ -519,12 +402,7 @@ async fn fire(app: &AppState, s: Schedule, next: Option<String>, now_s: String) 
         let id = s.id.clone();
         let _ = app2
             .store
-            .write(move |tx| {
-                Ok(tx.execute(
-                    "UPDATE backup_schedules SET last_status = ?2 WHERE id = ?1",
-                    params![id, status],
-                )?)
-            })
+            .write(move |tx| store::set_schedule_status(tx, &id, status))
             .await;
         if let Err(e) = prune(&app2, &s).await {
             tracing::warn!(schedule = %s.name, "pruning: {e:?}");
@@ -546,17 +424,9 @@ pub async fn prune(app: &AppState, s: &Schedule) -> Result<Vec<String>> {
         .transpose()?
         .map(|secs| fmt(Utc::now() - chrono::Duration::seconds(secs)));
     let (sid, keep_last) = (s.id.clone(), s.keep_last);
-    let rows: Vec<(String, String, String)> = app
+    let rows = app
         .store
-        .read(move |c| {
-            let mut st = c.prepare(
-                "SELECT id, status, created_at FROM backups WHERE schedule_id = ?1 AND status IN ('completed', 'failed') ORDER BY created_at DESC, id DESC",
-            )?;
-            let v = st
-                .query_map([&sid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(v)
-        })
+        .read(move |c| store::ended_of_schedule(c, &sid))
         .await?;
     let mut completed_seen = 0u32;
     let mut doomed = Vec::new();
@@ -578,7 +448,7 @@ pub async fn prune(app: &AppState, s: &Schedule) -> Result<Vec<String>> {
     // A base of a newer incremental backup stays (delete refuses it) until that one goes.
     let mut removed = Vec::new();
     for id in doomed {
-        match super::delete(app, &Actor::system(), &id).await {
+        match super::records::delete(app, &Actor::system(), &id).await {
             Ok(()) => removed.push(id),
             Err(e) => tracing::info!(backup = %id, "kept by pruning: {}", e.message),
         }

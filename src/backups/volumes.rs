@@ -107,9 +107,8 @@ pub async fn set_paused(app: &AppState, ids: &[String], paused: bool) {
 
 /// Writes the contents of `dir` as a tar file (symlinks kept as links, never followed).
 pub fn tar_dir(dir: &Path, dest: &Path) -> Result<(String, u64)> {
-    let staging =
-        |e: std::io::Error| Error::internal(anyhow::Error::new(e).context("staging a volume"));
-    let f = std::fs::File::create(dest).map_err(staging)?;
+    const STAGING: &str = "staging a volume";
+    let f = std::fs::File::create(dest).internal(STAGING)?;
     // Hashed while written, so the staged tar need not be read again for the manifest.
     // Buffer outside the hashing: `io::copy` into a `BufWriter` reads each file straight
     // into the 1 MiB buffer, and the hash and the file see 1 MiB writes.
@@ -119,16 +118,14 @@ pub fn tar_dir(dir: &Path, dest: &Path) -> Result<(String, u64)> {
     ));
     b.follow_symlinks(false);
     // Errors name both sides: reading the volume or writing the staged tar.
-    b.append_dir_all(".", dir).map_err(|e| {
-        Error::internal(
-            anyhow::Error::new(e).context(format!("copying {} into a staged tar", dir.display())),
-        )
-    })?;
+    b.append_dir_all(".", dir)
+        .internal(format!("copying {} into a staged tar", dir.display()))?;
     let (_, sha256, bytes) = b
         .into_inner()
-        .map_err(staging)?
+        .internal(STAGING)?
         .into_inner()
-        .map_err(|e| staging(e.into_error()))?
+        .map_err(|e| e.into_error())
+        .internal(STAGING)?
         .finish();
     Ok((sha256, bytes))
 }
@@ -161,10 +158,10 @@ fn walk(dir: &Path) -> Result<Vec<(PathBuf, std::fs::FileType, std::fs::Metadata
 pub fn tar_changed(dir: &Path, dest_tar: &Path, dest_list: &Path, since: i64) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::MetadataExt;
-    let io = |e: std::io::Error| Error::internal(anyhow::Error::new(e).context("staging a volume"));
+    const STAGING: &str = "staging a volume";
     let entries = walk(dir)?;
     let mut list = String::new();
-    let f = std::fs::File::create(dest_tar).map_err(io)?;
+    let f = std::fs::File::create(dest_tar).internal(STAGING)?;
     let mut b = tar::Builder::new(std::io::BufWriter::new(f));
     b.follow_symlinks(false);
     for (rel, t, meta) in &entries {
@@ -177,26 +174,29 @@ pub fn tar_changed(dir: &Path, dest_tar: &Path, dest_list: &Path, since: i64) ->
         list.push_str(&name);
         list.push('\n');
         if t.is_dir() {
-            b.append_dir(rel, dir.join(rel)).map_err(io)?;
+            b.append_dir(rel, dir.join(rel)).internal(STAGING)?;
         } else if meta.mtime() >= since - 2 {
-            b.append_path_with_name(dir.join(rel), rel).map_err(io)?;
+            b.append_path_with_name(dir.join(rel), rel)
+                .internal(STAGING)?;
         }
     }
-    b.into_inner().and_then(|mut w| w.flush()).map_err(io)?;
-    std::fs::write(dest_list, list).map_err(io)
+    b.into_inner()
+        .and_then(|mut w| w.flush())
+        .internal(STAGING)?;
+    std::fs::write(dest_list, list).internal(STAGING)
 }
 
 /// Applies an incremental layer on top of `dir`: unpacks `tar` over it, then removes
 /// every path not in `listing` (deepest first).
 pub fn apply_increment(tar_file: &Path, listing: &Path, dir: &Path) -> Result<()> {
-    let io = |e: std::io::Error| Error::internal(anyhow::anyhow!("applying an increment: {e}"));
-    let f = std::fs::File::open(tar_file).map_err(io)?;
+    const APPLYING: &str = "applying an increment";
+    let f = std::fs::File::open(tar_file).internal(APPLYING)?;
     let mut a = tar::Archive::new(std::io::BufReader::new(f));
     a.set_preserve_permissions(true);
     a.set_overwrite(true);
-    a.unpack(dir).map_err(io)?;
+    a.unpack(dir).internal(APPLYING)?;
     let keep: std::collections::HashSet<String> = std::fs::read_to_string(listing)
-        .map_err(io)?
+        .internal(APPLYING)?
         .lines()
         .map(str::to_string)
         .collect();
@@ -206,9 +206,9 @@ pub fn apply_increment(tar_file: &Path, listing: &Path, dir: &Path) -> Result<()
         if !keep.contains(rel.to_string_lossy().as_ref()) {
             let p = dir.join(&rel);
             if t.is_dir() {
-                std::fs::remove_dir_all(&p).map_err(io)?;
+                std::fs::remove_dir_all(&p).internal(APPLYING)?;
             } else {
-                std::fs::remove_file(&p).map_err(io)?;
+                std::fs::remove_file(&p).internal(APPLYING)?;
             }
         }
     }
@@ -259,39 +259,6 @@ pub fn swap_in(tar_file: &Path, dir: &Path) -> Result<PathBuf> {
 
 /// One layer of a volume restore: a staged tar, and for an increment its listing.
 pub type Layer = (PathBuf, Option<PathBuf>);
-
-/// The layers restoring volume `source` of `service` from staged archives ordered base
-/// first (a full archive, then its increments). 400 (`services`) when one of them holds
-/// no copy of it.
-pub fn layers(
-    staged: &[&super::restore::Staged],
-    service: &str,
-    source: &str,
-) -> Result<Vec<Layer>> {
-    staged
-        .iter()
-        .map(|s| {
-            let v = s
-                .manifest
-                .volumes
-                .iter()
-                .find(|v| v.service == service && v.source == source)
-                .ok_or_else(|| {
-                    Error::field(
-                        "services",
-                        format!(
-                            "backup {} holds no copy of {source} of service {service}",
-                            s.manifest.backup_id
-                        ),
-                    )
-                })?;
-            Ok((
-                s.dir.join(&v.entry),
-                v.listing.as_ref().map(|x| s.dir.join(x)),
-            ))
-        })
-        .collect()
-}
 
 /// Volumes whose contents were replaced by [`restore_layers`], the old contents kept
 /// aside: [`Swapped::commit`] drops them, [`Swapped::roll_back`] puts them back.
@@ -383,9 +350,8 @@ fn sibling(dir: &Path) -> Result<PathBuf> {
 fn move_contents(from: &Path, to: &Path) -> Result<()> {
     let rd = std::fs::read_dir(from).internal(format!("reading {}", from.display()))?;
     for e in rd.flatten() {
-        std::fs::rename(e.path(), to.join(e.file_name())).map_err(|err| {
-            Error::internal(anyhow::anyhow!("moving {}: {err}", e.path().display()))
-        })?;
+        std::fs::rename(e.path(), to.join(e.file_name()))
+            .internal(format!("moving {}", e.path().display()))?;
     }
     Ok(())
 }

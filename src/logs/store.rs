@@ -253,3 +253,11 @@ pub fn get(conn: &Connection, id: &str, only_user: Visibility) -> Result<Option<
         result: parse(result),
     }))
 }
+
+/// Deletes every request log row (the usage rollups are the usage domain's; see
+/// `crate::usage::store::clear`). Used on a backup's copy of the database taken
+/// without logs.
+pub fn clear(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM request_logs", [])?;
+    Ok(())
+}

@@ -161,6 +161,21 @@ pub fn delete(conn: &Connection, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Name → `updated_at` (as text) of every service: what a backup restore compares
+/// between the live and the restored database to report services added, removed or changed.
+pub fn name_stamps(conn: &Connection) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut st = conn.prepare("SELECT name, CAST(updated_at AS TEXT) FROM services")?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub mod api;
 pub mod query;
 pub mod retention;
 pub mod rollup;
+pub mod store;
 
 use crate::app::App;
 use crate::error::{Error, Result};
