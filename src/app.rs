@@ -68,7 +68,9 @@ impl App {
 pub const DB_FILE: &str = "mcpd.db";
 /// Where versions before the vault kept the token signing key; imported and removed.
 pub const LEGACY_JWT_KEY_FILE: &str = "jwt.key";
-/// `<data_dir>/listen-addr`: the bound address (`ip:port`, one line), written at start (useful with port 0).
+/// `<data_dir>/listen-addr`: the bound address (`ip:port`, one line), written at start (useful with
+/// port 0).
 pub const LISTEN_ADDR_FILE: &str = "listen-addr";
-/// `<data_dir>/initial-admin-password`: the generated password of the first `admin` user (mode 0600).
+/// `<data_dir>/initial-admin-password`: the generated password of the first `admin` user (mode
+/// 0600).
 pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";

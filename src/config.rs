@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 /// Where the packaged config lives; used when `--config` is not given and it exists.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/mcpd/mcpd.toml";
 
-/// The whole daemon configuration: one field per TOML section (`[server]`, `[log]`, …), each defaulted.
+/// The whole daemon configuration: one field per TOML section (`[server]`, `[log]`, …), each
+/// defaulted.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -33,7 +34,8 @@ pub struct Config {
     pub backups: BackupsConfig,
 }
 
-/// `[server]` section. Defaults: `127.0.0.1:8443`, `/var/lib/mcpd`, self-signed TLS, 1 MiB bodies, 30 s grace.
+/// `[server]` section. Defaults: `127.0.0.1:8443`, `/var/lib/mcpd`, self-signed TLS, 1 MiB bodies,
+/// 30 s grace.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
@@ -81,7 +83,8 @@ pub struct LogConfig {
     pub max_files: usize,
 }
 
-/// `[auth]` section. Defaults: access tokens 900 s, refresh 30 days, no registration, 5 failed logins and 1200 requests per minute.
+/// `[auth]` section. Defaults: access tokens 900 s, refresh 30 days, no registration, 5 failed
+/// logins and 1200 requests per minute.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
@@ -99,7 +102,8 @@ pub struct AuthConfig {
     pub requests_per_minute: u32,
 }
 
-/// `[docker]` section. Defaults: default socket, network `mcpd`, 10 s stop timeout, 8 GiB image uploads.
+/// `[docker]` section. Defaults: default socket, network `mcpd`, 10 s stop timeout, 8 GiB image
+/// uploads.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DockerConfig {
@@ -115,7 +119,8 @@ pub struct DockerConfig {
     pub max_image_upload_bytes: u64,
 }
 
-/// `[mcp]` section. Defaults: 60 s calls (at most 600 s), 64 KiB payload cap, 90 days retention, `/etc/mcpd/catalog.d`, 100 items per gateway page.
+/// `[mcp]` section. Defaults: 60 s calls (at most 600 s), 64 KiB payload cap, 90 days retention,
+/// `/etc/mcpd/catalog.d`, 100 items per gateway page.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct McpConfig {
@@ -148,7 +153,8 @@ pub struct VaultConfig {
     pub master_key_file: Option<PathBuf>,
 }
 
-/// `[backups]` section. Defaults: `<data_dir>/backups`, no passphrase, recipient or identity, 64 MiB free.
+/// `[backups]` section. Defaults: `<data_dir>/backups`, no passphrase, recipient or identity, 64
+/// MiB free.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct BackupsConfig {

@@ -14,11 +14,13 @@ pub enum ErrorCode {
     ValidationError,
     /// 401: no credential sent.
     Unauthorized,
-    /// 401: wrong username/password or one-time code at login, disabled account, wrong client credentials.
+    /// 401: wrong username/password or one-time code at login, disabled account, wrong client
+    /// credentials.
     AuthInvalidCredentials,
     /// 401: access token past its `exp`.
     AuthTokenExpired,
-    /// 401: malformed or forged token, revoked session, disabled user, or invalid/revoked/expired API key or refresh token.
+    /// 401: malformed or forged token, revoked session, disabled user, or invalid/revoked/expired
+    /// API key or refresh token.
     AuthTokenInvalid,
     /// 401: login of an account with MFA on, without `mfa_code`.
     AuthMfaRequired,
@@ -33,7 +35,8 @@ pub enum ErrorCode {
     /// 412: `If-Match` named another version (RFC 9110 §13.1.1; optimistic concurrency on
     /// configuration keys), or a backup archive that cannot be used for a restore.
     PreconditionFailed,
-    /// 413: body over `server.max_body_bytes`, or image archive over `docker.max_image_upload_bytes`.
+    /// 413: body over `server.max_body_bytes`, or image archive over
+    /// `docker.max_image_upload_bytes`.
     PayloadTooLarge,
     /// 429: too many requests or failed logins; sent with `Retry-After`.
     RateLimitExceeded,
@@ -53,7 +56,8 @@ pub enum ErrorCode {
     DockerUnavailable,
     /// 503: MCP server stopped, unreachable, session closed, or not speaking MCP.
     McpServiceUnavailable,
-    /// 503: catalog server lacks required configuration, or a remote header names a deleted config key.
+    /// 503: catalog server lacks required configuration, or a remote header names a deleted config
+    /// key.
     McpServiceUnconfigured,
     /// 503: reserved by the API contract; nothing produces it.
     K8sConnectionError,

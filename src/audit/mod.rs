@@ -122,7 +122,8 @@ pub struct AuditEntry {
     pub id: String,
     /// When it was written (RFC 3339 UTC, milliseconds).
     pub timestamp: String,
-    /// Acting user; `null` for the daemon (schedules, reconcile, bootstrap) and failed logins of unknown users.
+    /// Acting user; `null` for the daemon (schedules, reconcile, bootstrap) and failed logins of
+    /// unknown users.
     pub actor_user_id: Option<String>,
     /// API key used, if any (`key_…`).
     pub actor_api_key_id: Option<String>,
@@ -136,7 +137,8 @@ pub struct AuditEntry {
     pub outcome: String,
     /// Peer IP address of the request; `null` for the daemon.
     pub client_addr: Option<String>,
-    /// `X-Request-ID` of the request that wrote it (`req_…` or the client's); `null` outside a request.
+    /// `X-Request-ID` of the request that wrote it (`req_…` or the client's); `null` outside a
+    /// request.
     pub request_id: Option<String>,
     /// Action-specific context; never holds secret values.
     pub details: Option<Value>,

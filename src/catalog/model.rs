@@ -31,7 +31,8 @@ pub enum ArgSpec {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, remote = "Self")]
 pub struct ConfigMapping {
-    /// Variable name (`A-Z a-z 0-9 _`) → JSON pointer (starting `/`) of the field it receives; secret fields may be mapped here only.
+    /// Variable name (`A-Z a-z 0-9 _`) → JSON pointer (starting `/`) of the field it receives;
+    /// secret fields may be mapped here only.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Arguments appended after the entry's `args`; secret fields may not appear here.
@@ -46,7 +47,8 @@ crate::json::object_only!(ConfigMapping, "a mapping object {env?, args?}", seria
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntrySpec {
-    /// Entry name, 1–63 of `a-z 0-9 - _ .` starting with a letter or digit; unique across built-in and added entries.
+    /// Entry name, 1–63 of `a-z 0-9 - _ .` starting with a letter or digit; unique across built-in
+    /// and added entries.
     pub name: String,
     /// Human title; non-empty, at most 256 bytes, no control characters.
     pub title: String,

@@ -403,7 +403,8 @@ pub struct Rotation {
     pub old_key_id: String,
     /// Id of the new master key (8 hex digits).
     pub new_key_id: String,
-    /// How many sealed values were re-sealed (config secrets, remote server headers, TOTP secrets, the token signing key).
+    /// How many sealed values were re-sealed (config secrets, remote server headers, TOTP secrets,
+    /// the token signing key).
     pub resealed: usize,
 }
 

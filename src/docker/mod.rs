@@ -25,7 +25,8 @@ pub enum Engine {
     Unavailable,
 }
 
-/// The Docker engine client: connects on demand and answers `DOCKER_UNAVAILABLE` while the engine is down.
+/// The Docker engine client: connects on demand and answers `DOCKER_UNAVAILABLE` while the engine
+/// is down.
 pub struct DockerClient {
     host: Option<String>,
     conn: RwLock<Option<Docker>>,

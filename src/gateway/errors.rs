@@ -29,7 +29,8 @@ pub enum Asked {
     Tool,
     /// `prompts/get`: not found is -32602 invalid params.
     Prompt,
-    /// `resources/read`, `resources/subscribe` or `unsubscribe`: not found is -32002 (MCP "Resource not found").
+    /// `resources/read`, `resources/subscribe` or `unsubscribe`: not found is -32002 (MCP "Resource
+    /// not found").
     Resource,
     /// A `*/list` request: not found is -32602 invalid params.
     List,

@@ -75,7 +75,8 @@ pub struct RequestLog {
     pub user_id: Option<String>,
     /// API key used, if any (`key_…`).
     pub api_key_id: Option<String>,
-    /// Workspace the call is attributed to; `null` for admins no workspace grants the server, and for rows older than the column.
+    /// Workspace the call is attributed to; `null` for admins no workspace grants the server, and
+    /// for rows older than the column.
     pub workspace_id: Option<String>,
     /// Server id (`mcp_…`) at call time; the row stays after the server is deleted.
     pub server_id: Option<String>,
@@ -87,7 +88,8 @@ pub struct RequestLog {
     pub name: String,
     /// `success` or `error`; a tool result with `is_error: true` is `success`.
     pub status: String,
-    /// mcpd error code (e.g. `MCP_TIMEOUT`), or `CANCELLED` when the client went away; `null` on success.
+    /// mcpd error code (e.g. `MCP_TIMEOUT`), or `CANCELLED` when the client went away; `null` on
+    /// success.
     pub error_code: Option<String>,
     /// Error message as the caller got it; `null` on success.
     pub error_message: Option<String>,
@@ -107,8 +109,10 @@ pub struct RequestLogDetail {
     /// The list fields, flattened.
     #[serde(flatten)]
     pub log: RequestLog,
-    /// Redacted arguments; a JSON string of the first bytes when over the cap; `null` when not stored.
+    /// Redacted arguments; a JSON string of the first bytes when over the cap; `null` when not
+    /// stored.
     pub arguments: Option<Value>,
-    /// Redacted result (tool `{content, structured_content, is_error}`, resource `{contents}`, prompt `{description, messages}`); `null` on error.
+    /// Redacted result (tool `{content, structured_content, is_error}`, resource `{contents}`,
+    /// prompt `{description, messages}`); `null` on error.
     pub result: Option<Value>,
 }

@@ -8,9 +8,11 @@ use serde_json::Value;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
-    /// `stdio`: newline-delimited JSON-RPC 2.0 over the attached stdin/stdout (managed servers only; the default).
+    /// `stdio`: newline-delimited JSON-RPC 2.0 over the attached stdin/stdout (managed servers
+    /// only; the default).
     Stdio,
-    /// `streamable_http`: MCP streamable HTTP (POST, answers as JSON or SSE); the only transport of remote servers.
+    /// `streamable_http`: MCP streamable HTTP (POST, answers as JSON or SSE); the only transport of
+    /// remote servers.
     StreamableHttp,
 }
 
@@ -62,7 +64,8 @@ pub struct ServerInfo {
 pub struct ServerRecord {
     /// Server id, `mcp_` + 16 alphanumerics; stable for the server's life.
     pub id: String,
-    /// Unique name, 1–63 of `a-z 0-9 - _ .` starting with a letter or digit; a managed server's service has the same name.
+    /// Unique name, 1–63 of `a-z 0-9 - _ .` starting with a letter or digit; a managed server's
+    /// service has the same name.
     pub name: String,
     /// How mcpd speaks to the server.
     pub transport: Transport,
@@ -77,22 +80,27 @@ pub struct ServerRecord {
     pub headers_sealed: Option<String>,
     /// Managed streamable HTTP servers: container port and path of the endpoint.
     pub port: Option<u16>,
-    /// Managed streamable HTTP servers: endpoint path, starting with `/` (default `/mcp`); `None` otherwise.
+    /// Managed streamable HTTP servers: endpoint path, starting with `/` (default `/mcp`); `None`
+    /// otherwise.
     pub path: Option<String>,
-    /// `running`, `stopped`, `unconfigured` (see [`status`]) or the backing service's status (`starting`, `failed`, …).
+    /// `running`, `stopped`, `unconfigured` (see [`status`]) or the backing service's status
+    /// (`starting`, `failed`, …).
     pub status: String,
     /// Managed servers: whether Docker answered when `status` was read (not stored;
     /// `None` until read, and always for remote servers).
     pub engine: Option<crate::docker::Engine>,
-    /// `serverInfo` and protocol revision from the last `initialize`; `None` until a session opened.
+    /// `serverInfo` and protocol revision from the last `initialize`; `None` until a session
+    /// opened.
     pub server_info: Option<ServerInfo>,
-    /// The server's MCP capabilities object from `initialize`, as sent; `None` until a session opened.
+    /// The server's MCP capabilities object from `initialize`, as sent; `None` until a session
+    /// opened.
     pub capabilities: Option<Value>,
     /// Sizes of the cached discovery lists.
     pub counts: Counts,
     /// When the discovery cache was last filled (RFC 3339 UTC); `None` before the first discovery.
     pub discovered_at: Option<String>,
-    /// User id (`usr_…`) of the creator, kept after the user is deleted; `None` when no user made it.
+    /// User id (`usr_…`) of the creator, kept after the user is deleted; `None` when no user made
+    /// it.
     pub created_by: Option<String>,
     /// Creation time, RFC 3339 UTC with milliseconds.
     pub created_at: String,
@@ -153,7 +161,8 @@ pub struct McpServer {
     pub backend: Backend,
     /// Catalog entry name, or `null` when made without one.
     pub registry: Option<String>,
-    /// `running`, `stopped`, `unconfigured`, or the backing service's status (`starting`, `failed`, `unhealthy`, `stopping`, `removing`).
+    /// `running`, `stopped`, `unconfigured`, or the backing service's status (`starting`, `failed`,
+    /// `unhealthy`, `stopping`, `removing`).
     pub status: String,
     /// Managed servers: `available` when Docker answered as `status` was read,
     /// `unavailable` when it could not be asked and `status` is the last one observed;

@@ -20,7 +20,8 @@ const MAX_NAME_LEN: usize = 63;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateServer {
-    /// Unique name, 1–63 of `a-z 0-9 - _ .` starting with a letter or digit; a managed server's also names its service, so only `a-z 0-9 -` there.
+    /// Unique name, 1–63 of `a-z 0-9 - _ .` starting with a letter or digit; a managed server's
+    /// also names its service, so only `a-z 0-9 -` there.
     pub name: String,
     /// Managed: image of the container (must exist locally).
     pub image: Option<String>,
@@ -55,7 +56,8 @@ pub struct CreateServer {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reconfigure {
-    /// The whole configuration object, checked against the entry's `config_schema`; must be complete.
+    /// The whole configuration object, checked against the entry's `config_schema`; must be
+    /// complete.
     pub config: Value,
 }
 

@@ -1,8 +1,9 @@
 //! List queries shared by every list endpoint: `page` (from 1), `limit` (default 20,
 //! max 100), `sort`, `order` (`asc|desc`) and filters `field=value` or
 //! `field[op]=value` with op in `eq ne gt lt gte lte in nin regex` (docs/api.md §1.6
-//! "Lists: paging, sorting, filtering"). Each endpoint declares a [`ListSpec`]: which fields filter and sort and
-//! the SQL expression behind each. An unknown field or op is a 400, never ignored.
+//! "Lists: paging, sorting, filtering"). Each endpoint declares a [`ListSpec`]: which fields
+//! filter and sort and the SQL expression behind each. An unknown field or op is a 400, never
+//! ignored.
 //!
 //! A request carries at most [`MAX_FILTERS`] filter terms, and an `in` / `nin` term at
 //! most [`MAX_LIST_VALUES`] values; past either, a 400 that states the limit.

@@ -28,11 +28,13 @@ const DEFAULT_WINDOW_DAYS: i64 = 30;
 pub enum Dimension {
     /// `server`: keys `server_id`, `server_name`.
     Server,
-    /// `tool` (alias `name`): keys `server_name`, `kind`, `name` (tools, resources and prompts alike).
+    /// `tool` (alias `name`): keys `server_name`, `kind`, `name` (tools, resources and prompts
+    /// alike).
     Tool,
     /// `user`: key `user_id`.
     User,
-    /// `workspace`: keys `workspace_id`, `workspace_name` (null when the workspace is gone or the call has none).
+    /// `workspace`: keys `workspace_id`, `workspace_name` (null when the workspace is gone or the
+    /// call has none).
     Workspace,
     /// `kind`: key `kind` (`tool`, `resource`, `prompt`).
     Kind,
