@@ -14,10 +14,15 @@ use tokio_util::task::TaskTracker;
 /// Shared state every handler gets.
 pub type AppState = Arc<App>;
 
+/// The daemon's state, built once at start and shared as [`AppState`].
 pub struct App {
+    /// The effective configuration, fixed for the daemon's life.
     pub config: Config,
+    /// The SQLite database: one writer, closure transactions.
     pub store: Store,
+    /// Keys that sign and check access tokens (JWT, HS256).
     pub jwt: crate::auth::jwt::JwtKeys,
+    /// The Docker engine client (bollard).
     pub docker: DockerClient,
     /// Seals every secret before it reaches the database.
     pub vault: Arc<Vault>,
@@ -29,7 +34,9 @@ pub struct App {
     pub mcp: Arc<crate::mcp::sessions::Sessions>,
     /// Group-committed request log rows (started by `serve`).
     pub request_logs: crate::logs::writer::Writer,
+    /// Monotonic start time, for `uptime_s`.
     pub started: Instant,
+    /// Start time as RFC 3339 UTC (`GET /info` `started_at`).
     pub started_at: String,
     /// Cancelled on shutdown; background tasks watch it.
     pub shutdown: CancellationToken,
@@ -61,5 +68,9 @@ impl App {
 pub const DB_FILE: &str = "mcpd.db";
 /// Where versions before the vault kept the token signing key; imported and removed.
 pub const LEGACY_JWT_KEY_FILE: &str = "jwt.key";
+/// `<data_dir>/listen-addr`: the bound address (`ip:port`, one line), written at start (useful with
+/// port 0).
 pub const LISTEN_ADDR_FILE: &str = "listen-addr";
+/// `<data_dir>/initial-admin-password`: the generated password of the first `admin` user (mode
+/// 0600).
 pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";

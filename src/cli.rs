@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// The parsed command line: global options and one subcommand.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "mcpd", version, about = "Runs and governs MCP servers and the infrastructure around them", long_about = None)]
 pub struct Cli {
@@ -17,10 +18,12 @@ pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands of `mcpd`.
 #[derive(Subcommand, Debug, Clone)]
 pub enum Command {
     /// Run the daemon (the REST API on TLS).
@@ -35,16 +38,19 @@ pub enum Command {
     Configtest,
     /// Offline administration (run with the daemon's data dir).
     Admin {
+        /// The `admin` action.
         #[command(subcommand)]
         command: AdminCommand,
     },
     /// Vault maintenance, offline (stop the daemon first: the database is written).
     Vault {
+        /// The `vault` action.
         #[command(subcommand)]
         command: VaultCommand,
     },
     /// Backups with the daemon stopped (disaster recovery onto a fresh machine).
     Backup {
+        /// The `backup` action.
         #[command(subcommand)]
         command: BackupCommand,
     },
@@ -52,6 +58,7 @@ pub enum Command {
     Version,
 }
 
+/// `mcpd backup …`: offline backups, with the daemon stopped.
 #[derive(Subcommand, Debug, Clone)]
 pub enum BackupCommand {
     /// Take a full backup of the data dir into the backups directory.
@@ -79,6 +86,7 @@ pub enum BackupCommand {
     List,
     /// Check every file of an archive against its manifest.
     Verify {
+        /// Archive to check (<id>.tar[.zst][.age]).
         file: PathBuf,
         /// File holding the age passphrase (else MCPD_BACKUP_PASSPHRASE).
         #[arg(long, value_name = "FILE")]
@@ -91,9 +99,12 @@ pub enum BackupCommand {
     /// when needed) and restore its service volumes (named volumes through Docker,
     /// bind mounts on disk); stop the daemon first.
     Restore {
+        /// Archive to restore from (<id>.tar[.zst][.age]).
         file: PathBuf,
+        /// File holding the age passphrase (else MCPD_BACKUP_PASSPHRASE).
         #[arg(long, value_name = "FILE")]
         passphrase_file: Option<PathBuf>,
+        /// age identity file (AGE-SECRET-KEY-1…).
         #[arg(long, value_name = "FILE")]
         identity_file: Option<PathBuf>,
         /// Master key file the archive's secrets are sealed with.
@@ -108,6 +119,7 @@ pub enum BackupCommand {
     },
 }
 
+/// `mcpd vault …`: offline vault maintenance.
 #[derive(Subcommand, Debug, Clone)]
 pub enum VaultCommand {
     /// Replace the master key: re-seal every stored secret with a new key in one
@@ -115,6 +127,7 @@ pub enum VaultCommand {
     RotateKey,
 }
 
+/// `mcpd admin …`: offline administration.
 #[derive(Subcommand, Debug, Clone)]
 pub enum AdminCommand {
     /// Set a new random password for USER, revoke their sessions, print the password.

@@ -13,18 +13,29 @@ use std::path::{Path, PathBuf};
 /// Where the packaged config lives; used when `--config` is not given and it exists.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/mcpd/mcpd.toml";
 
+/// The whole daemon configuration: one field per TOML section (`[server]`, `[log]`, …), each
+/// defaulted.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// `[server]`: listener, data directory, TLS, body limit.
     pub server: ServerConfig,
+    /// `[log]`: daemon log level, format and file.
     pub log: LogConfig,
+    /// `[auth]`: token lifetimes, registration, rate limits.
     pub auth: AuthConfig,
+    /// `[docker]`: engine endpoint, managed network, stop timeout, image upload limit.
     pub docker: DockerConfig,
+    /// `[mcp]`: call timeouts, request log cap and retention, catalog directory, gateway paging.
     pub mcp: McpConfig,
+    /// `[vault]`: master key location.
     pub vault: VaultConfig,
+    /// `[backups]`: archive directory, encryption defaults, free-space floor.
     pub backups: BackupsConfig,
 }
 
+/// `[server]` section. Defaults: `127.0.0.1:8443`, `/var/lib/mcpd`, self-signed TLS, 1 MiB bodies,
+/// 30 s grace.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
@@ -42,13 +53,20 @@ pub struct ServerConfig {
     pub shutdown_grace_s: u64,
 }
 
+/// Daemon log line format (`log.format`, `--log-format`). The variants' docs are kept out of
+/// `--help` (`help = None`), which lists the values on one line.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
+    /// `text`: human-readable lines (the default).
+    #[value(help = None::<&'static str>)]
     Text,
+    /// `json`: one JSON object per line.
+    #[value(help = None::<&'static str>)]
     Json,
 }
 
+/// `[log]` section. Defaults: level `info`, format `text`, no file, 7 files kept.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -65,6 +83,8 @@ pub struct LogConfig {
     pub max_files: usize,
 }
 
+/// `[auth]` section. Defaults: access tokens 900 s, refresh 30 days, no registration, 5 failed
+/// logins and 1200 requests per minute.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
@@ -82,6 +102,8 @@ pub struct AuthConfig {
     pub requests_per_minute: u32,
 }
 
+/// `[docker]` section. Defaults: default socket, network `mcpd`, 10 s stop timeout, 8 GiB image
+/// uploads.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DockerConfig {
@@ -97,6 +119,8 @@ pub struct DockerConfig {
     pub max_image_upload_bytes: u64,
 }
 
+/// `[mcp]` section. Defaults: 60 s calls (at most 600 s), 64 KiB payload cap, 90 days retention,
+/// `/etc/mcpd/catalog.d`, 100 items per gateway page.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct McpConfig {
@@ -119,6 +143,7 @@ pub struct McpConfig {
     pub gateway_page_size: usize,
 }
 
+/// `[vault]` section (no key file set by default).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct VaultConfig {
@@ -128,6 +153,8 @@ pub struct VaultConfig {
     pub master_key_file: Option<PathBuf>,
 }
 
+/// `[backups]` section. Defaults: `<data_dir>/backups`, no passphrase, recipient or identity, 64
+/// MiB free.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct BackupsConfig {
@@ -227,8 +254,11 @@ impl Default for McpConfig {
 /// Values from the command line, applied last.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
+    /// `--data-dir`: replaces `server.data_dir`.
     pub data_dir: Option<PathBuf>,
+    /// `serve --listen`: replaces `server.listen`.
     pub listen: Option<SocketAddr>,
+    /// `--log-format`: replaces `log.format`.
     pub log_format: Option<LogFormat>,
 }
 

@@ -1,41 +1,71 @@
 //! The one domain error type. Domain code returns [`Error`]; `http::error` turns it into
 //! the documented envelope and status. The domain never chooses an HTTP status itself:
-//! it picks an [`ErrorCode`], and the code's status is fixed by DESIGN.md's table.
+//! it picks an [`ErrorCode`], and the code's status is fixed by the table of docs/api.md
+//! §1.3 "Errors".
 
 use serde::Serialize;
 use std::fmt;
 
-/// Error codes of the API contract (DESIGN.md, "Error codes and statuses").
+/// Error codes of the API contract (docs/api.md §1.3 "Errors": each code fixes the status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
+    /// 400: bad body, query or path; a value Docker or a catalog schema refuses.
     ValidationError,
+    /// 401: no credential sent.
     Unauthorized,
+    /// 401: wrong username/password or one-time code at login, disabled account, wrong client
+    /// credentials.
     AuthInvalidCredentials,
+    /// 401: access token past its `exp`.
     AuthTokenExpired,
+    /// 401: malformed or forged token, revoked session, disabled user, or invalid/revoked/expired
+    /// API key or refresh token.
     AuthTokenInvalid,
+    /// 401: login of an account with MFA on, without `mfa_code`.
     AuthMfaRequired,
+    /// 403: missing permission, an action API keys may not take, a read-only workspace grant.
     Forbidden,
+    /// 404: unknown (or, for MCP servers and workspaces, invisible) resource or route.
     ResourceNotFound,
+    /// 409: a unique name or key is taken.
     ResourceAlreadyExists,
+    /// 409: the resource's state forbids the change (in use, running, built in, …).
     Conflict,
-    /// `If-Match` named another version (RFC 9110 §13.1.1); not in DESIGN.md's table,
-    /// added for optimistic concurrency on configuration keys.
+    /// 412: `If-Match` named another version (RFC 9110 §13.1.1; optimistic concurrency on
+    /// configuration keys), or a backup archive that cannot be used for a restore.
     PreconditionFailed,
+    /// 413: body over `server.max_body_bytes`, or image archive over
+    /// `docker.max_image_upload_bytes`.
     PayloadTooLarge,
+    /// 429: too many requests or failed logins; sent with `Retry-After`.
     RateLimitExceeded,
+    /// 500: anything unexpected; the message says only `internal server error`.
     InternalServerError,
+    /// 502: an MCP server answered with a JSON-RPC error, or unexpectedly.
     McpServiceError,
+    /// 502: reserved by the API contract; nothing produces it.
     K8sOperationError,
+    /// 502: reserved by the API contract; nothing produces it.
     NetworkCommandError,
+    /// 502: reserved by the API contract; nothing produces it.
     NetworkConfigError,
+    /// 503: not enough disk for a backup, image registry unreachable, database stayed locked.
     ServiceUnavailable,
+    /// 503: the Docker engine does not answer (or cannot create the managed network).
     DockerUnavailable,
+    /// 503: MCP server stopped, unreachable, session closed, or not speaking MCP.
     McpServiceUnavailable,
+    /// 503: catalog server lacks required configuration, or a remote header names a deleted config
+    /// key.
     McpServiceUnconfigured,
+    /// 503: reserved by the API contract; nothing produces it.
     K8sConnectionError,
+    /// 503: reserved by the API contract; nothing produces it.
     NetworkConnectionError,
+    /// 504: an MCP call or ping did not answer within its timeout.
     McpTimeout,
+    /// 504: a service `exec` did not finish within `timeout_s`.
     GatewayTimeout,
 }
 
@@ -112,7 +142,9 @@ impl fmt::Display for ErrorCode {
 /// One problem with one input field, e.g. `{"field": "image", "issue": "required"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldIssue {
+    /// Input path: body field (`ports[0].host_ip`), query parameter, header, or JSON pointer.
     pub field: String,
+    /// What is wrong with it, e.g. `required`, `unknown field`.
     pub issue: String,
 }
 
@@ -120,8 +152,11 @@ pub struct FieldIssue {
 /// and (for internal errors) the hidden cause that is logged but never sent.
 #[derive(Debug)]
 pub struct Error {
+    /// Decides the HTTP status and the envelope's `error.code`.
     pub code: ErrorCode,
+    /// Safe to show the caller; `internal server error` for internal errors.
     pub message: String,
+    /// Per-field problems, sent as `error.details` (left out when empty).
     pub details: Vec<FieldIssue>,
     /// Seconds the caller should wait, sent as `Retry-After` (rate limits).
     pub retry_after_s: Option<u64>,
@@ -133,6 +168,7 @@ pub struct Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// An error with `code` and `message` and nothing else.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
@@ -170,14 +206,17 @@ impl Error {
         )
     }
 
+    /// 409 `CONFLICT`: the resource's state forbids the change.
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Conflict, message)
     }
 
+    /// 403 `FORBIDDEN` with this message.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Forbidden, message)
     }
 
+    /// 401 `UNAUTHORIZED` (no credential sent) with this message.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::Unauthorized, message)
     }
@@ -189,6 +228,7 @@ impl Error {
         e
     }
 
+    /// Appends one `{field, issue}` to `details`, leaving code and message as they are.
     pub fn with_detail(mut self, field: impl Into<String>, issue: impl Into<String>) -> Self {
         self.details.push(FieldIssue {
             field: field.into(),
@@ -197,6 +237,7 @@ impl Error {
         self
     }
 
+    /// Sets the `Retry-After` seconds (429 answers).
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after_s = Some(seconds);
         self

@@ -1,5 +1,5 @@
 //! mcpd: an appliance daemon that runs and governs MCP servers and the infrastructure
-//! around them. See DESIGN.md for the architecture; each domain is a module here.
+//! around them. The API it serves is specified in docs/api.md; each domain is a module here.
 
 pub mod app;
 pub mod audit;

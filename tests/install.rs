@@ -86,7 +86,7 @@ impl Machine {
 }
 
 impl Machine {
-    /// `docker run` with the flags TESTING.md verified for systemd on this engine
+    /// `docker run` with the flags that let systemd boot as PID 1 on this engine
     /// (`--privileged` fails here: the engine lacks CAP_SYS_RESOURCE).
     fn boot(pkgs: &Path) -> Result<Machine, String> {
         let name = format!("mcpd-install-{}", std::process::id());

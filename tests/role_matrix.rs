@@ -565,7 +565,7 @@ fn every_registered_route_has_a_row() {
 }
 
 /// Whether a set of held permissions implies `wanted` (admin implies all actions of its
-/// domain; write and execute imply read) — the rule DESIGN.md states.
+/// domain; write and execute imply read) — the rule of docs/api.md §1.9.
 fn implies(held: &BTreeSet<String>, wanted: &str) -> bool {
     let (domain, action) = wanted.split_once(':').unwrap();
     held.contains(wanted)

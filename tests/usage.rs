@@ -194,7 +194,7 @@ async fn usage_by_workspace_with_filters_and_period() {
     assert_eq!(by_ws.len(), 2, "{b}");
     assert_eq!(by_ws[1]["workspace_name"], "usage-team-a");
     assert_eq!(by_ws[1]["calls"], 2);
-    // `connection` (seed 002) names the server too.
+    // `connection` (another name for `server`, docs/api.md §15) names the server too.
     let (_, b) = d
         .get(&format!("/usage/summary?connection={server}"), &admin)
         .await;

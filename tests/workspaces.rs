@@ -173,7 +173,7 @@ async fn organization_and_workspace_access() {
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
     let (s, b) = tool(&d, &dev, &files, "list_directory", json!({"path": "/data"})).await;
     assert_error(s, &b, 403, "FORBIDDEN");
-    // Resources: none granted, then one added (seed 002's add-resource), then removed.
+    // Resources: none granted, then one added (`…/add-resource`), then removed.
     let (_, b) = d
         .get(&format!("/mcp/servers/{every}/resources"), &admin)
         .await;

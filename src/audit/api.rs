@@ -10,6 +10,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 
+/// `GET /audit` (permission `audit:read`).
 pub fn routes() -> Router<AppState> {
     Router::new().route("/audit", get(list))
 }

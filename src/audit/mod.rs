@@ -18,7 +18,9 @@ pub struct Entry {
     pub action: &'static str,
     /// `service`, `mcp_server`, `user`, …
     pub target_type: Option<&'static str>,
+    /// Id of the target (`svc_…`, `mcp_…`, a config key, …); `None` when there is none.
     pub target_id: Option<String>,
+    /// Stored as outcome `success` when true, `failure` when false.
     pub success: bool,
     /// Extra context; must never hold a secret.
     pub details: Option<Value>,
@@ -71,8 +73,11 @@ impl Entry {
 /// Who did it, copied out of a [`Principal`] so it can move into a blocking closure.
 #[derive(Debug, Clone, Default)]
 pub struct Actor {
+    /// Acting user (`usr_…`); `None` for the daemon itself.
     pub user_id: Option<String>,
+    /// API key (`key_…`) the request came with, directly or through a client-credentials token.
     pub api_key_id: Option<String>,
+    /// Peer IP address of the request; `None` for the daemon itself.
     pub client_addr: Option<String>,
 }
 
@@ -113,16 +118,29 @@ pub fn record(conn: &Connection, actor: &Actor, e: &Entry) -> crate::error::Resu
 /// An audit entry as `GET /audit` shows it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AuditEntry {
+    /// Entry id, `aud_` + 16 alphanumerics.
     pub id: String,
+    /// When it was written (RFC 3339 UTC, milliseconds).
     pub timestamp: String,
+    /// Acting user; `null` for the daemon (schedules, reconcile, bootstrap) and failed logins of
+    /// unknown users.
     pub actor_user_id: Option<String>,
+    /// API key used, if any (`key_…`).
     pub actor_api_key_id: Option<String>,
+    /// `<domain>.<verb>`, one of the actions listed in docs/api.md §1.11.
     pub action: String,
+    /// Kind of target, e.g. `service`, `mcp_server`, `user`, `config`, `backup`; `null` when none.
     pub target_type: Option<String>,
+    /// Id (or key, name) of the target; `null` when none.
     pub target_id: Option<String>,
+    /// `success` or `failure`.
     pub outcome: String,
+    /// Peer IP address of the request; `null` for the daemon.
     pub client_addr: Option<String>,
+    /// `X-Request-ID` of the request that wrote it (`req_…` or the client's); `null` outside a
+    /// request.
     pub request_id: Option<String>,
+    /// Action-specific context; never holds secret values.
     pub details: Option<Value>,
 }
 

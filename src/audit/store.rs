@@ -47,7 +47,9 @@ pub const LIST: ListSpec = ListSpec {
 /// A time bound on `timestamp`: `From` inclusive, `To` exclusive.
 #[derive(Debug, Clone, Copy)]
 pub enum Bound {
+    /// `from=`: entries at or after this time.
     From,
+    /// `to=`: entries before this time.
     To,
 }
 

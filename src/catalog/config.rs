@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 /// Outcome of [`check`] for a configuration that breaks no rule other than `required`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Checked {
+    /// Every required field is present.
     Complete,
     /// JSON pointers of the required fields that are missing.
     Missing(Vec<String>),

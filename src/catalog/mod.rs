@@ -1,7 +1,7 @@
 //! The MCP catalog (registry): types of MCP server a user can create by name, each with
 //! an image, transport, default arguments, a JSON Schema (draft 2020-12) of its
 //! configuration and how that configuration maps to container arguments and
-//! environment (seed 002 "Server Registry", seed 001 "Configure MCP Service").
+//! environment (docs/api.md §13 "MCP catalog").
 //!
 //! Built-in entries are JSON files: those shipped in the repository's `etc/catalog.d`
 //! (compiled in) and those in the configured `mcp.catalog_dir` (read when asked; a file

@@ -17,7 +17,9 @@ const MAX_NAME_LEN: usize = 63;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ArgSpec {
+    /// A literal argument, passed as is.
     Literal(String),
+    /// `{"field": "/pointer"}`: the value of that configuration field.
     Field {
         /// JSON pointer (RFC 6901) into the configuration.
         field: String,
@@ -29,8 +31,11 @@ pub enum ArgSpec {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, remote = "Self")]
 pub struct ConfigMapping {
+    /// Variable name (`A-Z a-z 0-9 _`) → JSON pointer (starting `/`) of the field it receives;
+    /// secret fields may be mapped here only.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Arguments appended after the entry's `args`; secret fields may not appear here.
     #[serde(default)]
     pub args: Vec<ArgSpec>,
 }
@@ -42,12 +47,17 @@ crate::json::object_only!(ConfigMapping, "a mapping object {env?, args?}", seria
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntrySpec {
+    /// Entry name, 1–63 of `a-z 0-9 - _ .` starting with a letter or digit; unique across built-in
+    /// and added entries.
     pub name: String,
+    /// Human title; non-empty, at most 256 bytes, no control characters.
     pub title: String,
+    /// Free text, at most 1024 bytes (default `""`).
     #[serde(default)]
     pub description: String,
     /// Image of the container (must be present locally when a server is created).
     pub image: String,
+    /// `stdio` or `streamable_http`.
     pub transport: Transport,
     /// Default arguments after the image's ENTRYPOINT (they replace its CMD).
     #[serde(default)]
@@ -55,11 +65,13 @@ pub struct EntrySpec {
     /// Streamable HTTP: container port and path of the endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// Streamable HTTP only: endpoint path, starting with `/`; left out when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// JSON Schema (draft 2020-12) of the configuration; an object schema. Top-level
     /// properties marked `writeOnly: true` or `x-secret: true` are secrets.
     pub config_schema: Value,
+    /// How configuration fields become environment variables and arguments (default: none).
     #[serde(default)]
     pub config_mapping: ConfigMapping,
 }
@@ -68,16 +80,21 @@ pub struct EntrySpec {
 /// (shipped in `etc/catalog.d` or the configured `mcp.catalog_dir`) are read-only.
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
+    /// The writable fields, flattened.
     #[serde(flatten)]
     pub spec: EntrySpec,
+    /// Shipped or from `mcp.catalog_dir`: read-only through the API, name reserved.
     pub builtin: bool,
     /// Names of the secret configuration fields (never stored in clear).
     pub secret_fields: Vec<String>,
+    /// Creation time of an added entry (RFC 3339 UTC); `null` for built-in entries.
     pub created_at: Option<String>,
+    /// Last replacement of an added entry (RFC 3339 UTC); `null` for built-in entries.
     pub updated_at: Option<String>,
 }
 
 impl Entry {
+    /// An entry from its spec; `secret_fields` is derived from `config_schema`.
     pub fn new(
         spec: EntrySpec,
         builtin: bool,

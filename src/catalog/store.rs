@@ -35,6 +35,7 @@ pub fn find(conn: &Connection, name: &str) -> Result<Option<Entry>> {
     .transpose()
 }
 
+/// Stores a new added entry (`builtin: false`), stamped now; `by` is the creator's user id.
 pub fn insert(conn: &Connection, spec: &EntrySpec, by: Option<&str>) -> Result<()> {
     let now = crate::time::now_rfc3339();
     conn.execute(
@@ -74,7 +75,9 @@ pub fn servers_using(conn: &Connection, name: &str) -> Result<i64> {
 /// The stored configuration of a server created from an entry.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
+    /// Id (`mcp_…`) of the server.
     pub server_id: String,
+    /// Name of the catalog entry it was made from.
     pub registry: String,
     /// The configuration without its secret fields.
     pub config: Value,

@@ -18,6 +18,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The `/config` routes: list, get, put, delete, `bulk` and `rotate-key`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/config", get(list))

@@ -90,7 +90,7 @@ fn masked((mut e, sealed): (ConfigEntry, Option<String>)) -> ConfigEntry {
 /// Entries matching the query, secrets masked. Besides the fields of [`LIST`]:
 /// `scope=service` matches every service scope, `service=<id or name>` one service's,
 /// and `search=<text>` a substring of the key, the description or a non-secret value
-/// (seed 003's filters).
+/// (docs/api.md §18, `GET /api/v1/config`).
 pub async fn list(app: &App, mut q: ListQuery) -> Result<Page<ConfigEntry>> {
     let any_service = q
         .filters
@@ -329,7 +329,9 @@ pub async fn bulk(app: &App, actor: &Actor, writes: Vec<ConfigWrite>) -> Result<
 /// A service whose env refers to a config key: `{id, name, running}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Dependent {
+    /// Service id, `svc_…`.
     pub id: String,
+    /// Service name.
     pub name: String,
     /// Whether it is meant to be running (a restart applies the new value).
     pub running: bool,
@@ -397,8 +399,12 @@ pub async fn delete(app: &App, actor: &Actor, key: &str) -> Result<()> {
 /// `{old_key_id, new_key_id, resealed}` of a master key rotation.
 #[derive(Debug, Serialize)]
 pub struct Rotation {
+    /// Id of the master key before the rotation (8 hex digits).
     pub old_key_id: String,
+    /// Id of the new master key (8 hex digits).
     pub new_key_id: String,
+    /// How many sealed values were re-sealed (config secrets, remote server headers, TOTP secrets,
+    /// the token signing key).
     pub resealed: usize,
 }
 

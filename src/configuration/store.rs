@@ -119,12 +119,19 @@ pub fn raw_value(conn: &Connection, key: &str) -> Result<Option<(Option<String>,
 /// The columns a write sets: JSON text of a plain value or the sealed text of a
 /// secret (one of the two), scope, description, the writer's user id, and the time.
 pub struct Write<'a> {
+    /// Config key, 1–128 characters of dot-separated `a-z 0-9 _ -` segments.
     pub key: &'a str,
+    /// JSON text of a plain value; `None` for a secret.
     pub value: Option<&'a str>,
+    /// Vault-sealed JSON text of a secret (`v1:<key id>:<base64>`); `None` for a plain value.
     pub sealed: Option<&'a str>,
+    /// `global` or `service:<service id>`.
     pub scope: &'a str,
+    /// Free text, at most 1024 bytes.
     pub description: &'a str,
+    /// User id (`usr_…`) of the writer, stored as `updated_by`; `None` for the daemon.
     pub by: Option<&'a str>,
+    /// Time of the write (RFC 3339 UTC), stored as `updated_at` (and `created_at` on insert).
     pub now: &'a str,
 }
 

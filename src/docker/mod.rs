@@ -19,10 +19,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Engine {
+    /// `available`: the engine answered; what is shown is what it reports now.
     Available,
+    /// `unavailable`: the engine could not be asked; what is shown is the last state observed.
     Unavailable,
 }
 
+/// The Docker engine client: connects on demand and answers `DOCKER_UNAVAILABLE` while the engine
+/// is down.
 pub struct DockerClient {
     host: Option<String>,
     conn: RwLock<Option<Docker>>,

@@ -25,9 +25,14 @@ use serde_json::{Value, json};
 /// What was being asked for, which picks the not-found code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Asked {
+    /// `tools/call`: not found is -32602 invalid params.
     Tool,
+    /// `prompts/get`: not found is -32602 invalid params.
     Prompt,
+    /// `resources/read`, `resources/subscribe` or `unsubscribe`: not found is -32002 (MCP "Resource
+    /// not found").
     Resource,
+    /// A `*/list` request: not found is -32602 invalid params.
     List,
 }
 

@@ -44,9 +44,11 @@ const READ: Permission = Permission(Domain::Mcp, Action::Read);
 /// One of the lists a client can be told about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum List {
+    /// Tools (`notifications/tools/list_changed`).
     Tools,
     /// Resources and resource templates.
     Resources,
+    /// Prompts (`notifications/prompts/list_changed`).
     Prompts,
 }
 

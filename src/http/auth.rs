@@ -53,7 +53,8 @@ impl FromRequestParts<AppState> for Principal {
 enum Scheme {
     /// RFC 6750: an access token or an API key.
     Bearer,
-    /// An API key, as seed 001's clients send it.
+    /// `ApiKey mcpd_…`: an API key only; an access token sent this way is refused
+    /// (docs/api.md §1.8 "Authentication").
     ApiKey,
 }
 
@@ -103,6 +104,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 /// [`Can`]: the check then runs before the body is read, and a caller without the
 /// permission gets 403 whatever they sent (never a 400 that reveals the route's schema).
 pub trait Required {
+    /// The permission a [`Can`] extractor demands, e.g. `mcp:execute`.
     const PERMISSION: Permission;
 }
 

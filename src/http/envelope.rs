@@ -1,31 +1,43 @@
 //! The success envelope: `{"data": …, "meta": {"request_id", "timestamp", "version"}}`,
-//! with `meta.pagination {total, page, limit, pages}` on lists (DESIGN.md).
+//! with `meta.pagination {total, page, limit, pages}` on lists (docs/api.md §1.2).
 
 use crate::store::list::Page;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+/// `meta.version` of every answer: the API version, as in the `/api/v1` prefix.
 pub const API_VERSION: &str = "v1";
 
+/// `meta` of every success answer (docs/api.md §1.2).
 #[derive(Serialize)]
 pub struct Meta {
+    /// Id of the request, as in `X-Request-ID` (`req_` + 16 alphanumerics, or the client's own).
     pub request_id: String,
+    /// When the answer was made (RFC 3339 UTC, milliseconds).
     pub timestamp: String,
+    /// Always [`API_VERSION`] (`v1`).
     pub version: &'static str,
+    /// Paged lists only; left out otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pagination: Option<Pagination>,
 }
 
+/// `meta.pagination` of a paged list.
 #[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pagination {
+    /// Items that matched, across all pages.
     pub total: u64,
+    /// Page number from 1, as requested.
     pub page: u32,
+    /// Items per page, as requested (1–100).
     pub limit: u32,
+    /// `ceil(total / limit)`; 0 when `total` is 0.
     pub pages: u64,
 }
 
 impl Meta {
+    /// `meta` stamped now, with the current request id.
     pub fn now(pagination: Option<Pagination>) -> Meta {
         Meta {
             request_id: crate::telemetry::request_id::current(),

@@ -1,4 +1,4 @@
-//! The one mapping from domain [`Error`] to HTTP: status by code (DESIGN.md's table),
+//! The one mapping from domain [`Error`] to HTTP: status by code (docs/api.md §1.3),
 //! body `{"error": {code, message, details?, request_id, timestamp}}`, `Retry-After` for
 //! rate limits. Internal causes are logged here and never sent.
 
@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn every_code_has_the_documented_status() {
-        // DESIGN.md's table, written out independently of `status_of`.
+        // The table of docs/api.md §1.3 "Errors", written out independently of `status_of`.
         let table: &[(&str, u16)] = &[
             ("VALIDATION_ERROR", 400),
             ("UNAUTHORIZED", 401),

@@ -1,5 +1,5 @@
-//! Per-caller request limits on the wire (seed 001, "Rate Limiting"; DESIGN.md: rate
-//! limited routes carry `X-RateLimit-Limit`, `X-RateLimit-Remaining`,
+//! Per-caller request limits on the wire (docs/api.md §1.10 "Rate limits": every
+//! authenticated answer carries `X-RateLimit-Limit`, `X-RateLimit-Remaining`,
 //! `X-RateLimit-Reset`).
 //!
 //! The auth extractor counts each authenticated request against its caller's bucket

@@ -8,6 +8,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
+/// Request and response header carrying the request id (`X-Request-ID`).
 pub const HEADER: &str = "x-request-id";
 /// Longest client-supplied id we echo, in bytes.
 const MAX_CLIENT_ID_LEN: usize = 128;

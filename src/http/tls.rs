@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 /// Paths of the certificate and key actually served.
 pub struct TlsFiles {
+    /// PEM certificate chain served (the configured one or `<data_dir>/tls/` self-signed).
     pub cert: PathBuf,
+    /// PEM private key of `cert`.
     pub key: PathBuf,
 }
 

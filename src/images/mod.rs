@@ -32,6 +32,7 @@ pub struct Image {
     pub size_bytes: u64,
     /// When the image was built, RFC 3339 UTC.
     pub created_at: Option<String>,
+    /// Image labels, label → value.
     pub labels: HashMap<String, String>,
     /// Names of the services that use this image (by reference or by a container).
     pub in_use_by: Vec<String>,
@@ -40,12 +41,18 @@ pub struct Image {
 /// [`Image`] plus what `GET /images/{ref}` adds from the image's config.
 #[derive(Debug, Clone, Serialize)]
 pub struct ImageDetail {
+    /// Every [`Image`] field, flattened.
     #[serde(flatten)]
     pub image: Image,
+    /// CPU architecture, e.g. `amd64`; `null` when the engine does not say.
     pub architecture: Option<String>,
+    /// Operating system, e.g. `linux`; `null` when the engine does not say.
     pub os: Option<String>,
+    /// The image's ENTRYPOINT; `[]` when none.
     pub entrypoint: Vec<String>,
+    /// The image's CMD; `[]` when none.
     pub cmd: Vec<String>,
+    /// The image's WORKDIR; `null` when unset.
     pub working_dir: Option<String>,
     /// Ports the image declares, e.g. `["3001/tcp"]`.
     pub exposed_ports: Vec<String>,

@@ -12,11 +12,15 @@ use std::collections::BTreeMap;
 /// What a managed server's container runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerPlan {
+    /// Service name, the server's name (`a-z 0-9 -`, at most 63); the container is `mcpd-<name>-1`.
     pub name: String,
+    /// Image reference, present locally.
     pub image: String,
     /// Docker `Cmd` (the image's ENTRYPOINT stays).
     pub cmd: Option<Vec<String>>,
+    /// Container environment, variable → value; may hold `${secret:<key>}`, resolved at start.
     pub env: BTreeMap<String, String>,
+    /// Mounts, as a service's `volumes`.
     pub volumes: Vec<VolumeSpec>,
     /// Keep stdin open for a stdio server.
     pub stdin: bool,

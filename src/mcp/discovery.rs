@@ -17,10 +17,13 @@ use std::time::{Duration, Instant};
 /// Result of `POST /mcp/servers/{id}/test`.
 #[derive(Debug, Clone, Serialize)]
 pub struct TestResult {
+    /// Always `true`: a failed ping is an error, not a result.
     pub ok: bool,
     /// Round trip of one MCP `ping`, in milliseconds.
     pub latency_ms: f64,
+    /// `{name, version, protocol_version}` from `initialize`; `null` if the server gave none.
     pub server_info: Option<ServerInfo>,
+    /// Negotiated MCP revision, e.g. `2025-06-18`; `null` if unknown.
     pub protocol_version: Option<String>,
 }
 

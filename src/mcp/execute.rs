@@ -1,7 +1,7 @@
 //! Executing a tool, reading a resource, getting a prompt on a server's shared session,
 //! with a per-call timeout and one request log row per execution.
 //!
-//! Outcomes (DESIGN.md, "MCP servers"): the tool's own failure (`isError`) is a success
+//! Outcomes (docs/api.md §12 "MCP execution"): the tool's own failure (`isError`) is a success
 //! with `is_error: true`; a JSON-RPC error is 502 `MCP_SERVICE_ERROR`; an unknown server,
 //! tool or prompt is 404; a stopped or unreachable server is 503
 //! `MCP_SERVICE_UNAVAILABLE`; past the timeout it is 504 `MCP_TIMEOUT`, and dropping the
@@ -46,7 +46,9 @@ pub const CANCELLED: &str = "CANCELLED";
 pub struct ToolCall {
     /// Server id or name.
     pub server: String,
+    /// Tool name as the server lists it (`tools/list`); not blank.
     pub tool: String,
+    /// The tool's arguments (MCP `tools/call` `arguments`); absent or null = `{}`.
     #[serde(default)]
     pub arguments: Option<JsonObject>,
     /// Seconds; default `mcp.call_timeout_s`, at most `mcp.max_call_timeout_s`.
@@ -57,8 +59,11 @@ pub struct ToolCall {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceRead {
+    /// Server id (`mcp_…`) or name.
     pub server: String,
+    /// Resource URI to read (MCP `resources/read`); not blank; need not be listed by the server.
     pub uri: String,
+    /// Seconds, 1 to `mcp.max_call_timeout_s`; default `mcp.call_timeout_s`.
     pub timeout_s: Option<u64>,
 }
 
@@ -66,37 +71,53 @@ pub struct ResourceRead {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PromptGet {
+    /// Server id (`mcp_…`) or name.
     pub server: String,
+    /// Prompt name as the server lists it (`prompts/list`); not blank.
     pub prompt: String,
+    /// Prompt arguments (MCP `prompts/get` `arguments`); absent, null or `{}` = none sent.
     #[serde(default)]
     pub arguments: Option<JsonObject>,
+    /// Seconds, 1 to `mcp.max_call_timeout_s`; default `mcp.call_timeout_s`.
     pub timeout_s: Option<u64>,
 }
 
 /// Result of a tool call. `content` holds MCP content blocks as the server sent them.
 #[derive(Debug, Clone, Serialize)]
 pub struct ToolResult {
+    /// Array of MCP content blocks (`text`, `image`, `resource`, …) as sent.
     pub content: Value,
+    /// The tool's `structuredContent` object (MCP 2025-06-18); `null` when not sent.
     pub structured_content: Option<Value>,
+    /// The tool reported its own failure (`isError`); the call itself still succeeded.
     pub is_error: bool,
+    /// Wall time of the call on the session, milliseconds.
     pub execution_time_ms: u64,
+    /// Id of the request log row (`rlog_…`); `""` if the row could not be written.
     pub request_log_id: String,
 }
 
 /// Result of a resource read: MCP resource contents (`uri`, `mimeType`, `text`|`blob`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ResourceResult {
+    /// Array of MCP resource contents (`uri`, `mimeType`, `text` or base64 `blob`).
     pub contents: Value,
+    /// Wall time of the call on the session, milliseconds.
     pub execution_time_ms: u64,
+    /// Id of the request log row (`rlog_…`); `""` if the row could not be written.
     pub request_log_id: String,
 }
 
 /// Result of a prompt get: MCP prompt messages.
 #[derive(Debug, Clone, Serialize)]
 pub struct PromptResult {
+    /// The prompt's description from `prompts/get`; `null` when not sent.
     pub description: Option<String>,
+    /// Array of MCP prompt messages (`role`, `content`).
     pub messages: Value,
+    /// Wall time of the call on the session, milliseconds.
     pub execution_time_ms: u64,
+    /// Id of the request log row (`rlog_…`); `""` if the row could not be written.
     pub request_log_id: String,
 }
 

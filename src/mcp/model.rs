@@ -1,4 +1,4 @@
-//! MCP server records and the shapes the API returns (DESIGN.md, "Main shapes").
+//! MCP server records and the shapes the API returns (docs/api.md §3 "Shapes", "MCP server").
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -8,7 +8,11 @@ use serde_json::Value;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
+    /// `stdio`: newline-delimited JSON-RPC 2.0 over the attached stdin/stdout (managed servers
+    /// only; the default).
     Stdio,
+    /// `streamable_http`: MCP streamable HTTP (POST, answers as JSON or SSE); the only transport of
+    /// remote servers.
     StreamableHttp,
 }
 
@@ -34,7 +38,9 @@ impl Transport {
 /// Server status as stored: `running` (backing service running or remote enabled),
 /// `stopped`, `starting`, or whatever the backing service reports (`failed`, …).
 pub mod status {
+    /// `running`: the backing service runs, or a remote server is enabled.
     pub const RUNNING: &str = "running";
+    /// `stopped`: the backing service is stopped (or only created), or a remote server is disabled.
     pub const STOPPED: &str = "stopped";
     /// Created from a catalog entry whose required configuration is missing: its
     /// service exists but is not started until `PUT /mcp/servers/{id}/config`.
@@ -44,8 +50,11 @@ pub mod status {
 /// Identity the server gave in `initialize`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerInfo {
+    /// `serverInfo.name` from the `initialize` result.
     pub name: String,
+    /// `serverInfo.version` from the `initialize` result.
     pub version: String,
+    /// Negotiated MCP revision, e.g. `2025-06-18` (`protocolVersion` of the `initialize` result).
     pub protocol_version: String,
 }
 
@@ -53,8 +62,12 @@ pub struct ServerInfo {
 /// API never returns; [`ServerRecord::view`] gives the public shape.
 #[derive(Debug, Clone)]
 pub struct ServerRecord {
+    /// Server id, `mcp_` + 16 alphanumerics; stable for the server's life.
     pub id: String,
+    /// Unique name, 1–63 of `a-z 0-9 - _ .` starting with a letter or digit; a managed server's
+    /// service has the same name.
     pub name: String,
+    /// How mcpd speaks to the server.
     pub transport: Transport,
     /// `Some` for a managed server: the backing service.
     pub service_id: Option<String>,
@@ -67,17 +80,31 @@ pub struct ServerRecord {
     pub headers_sealed: Option<String>,
     /// Managed streamable HTTP servers: container port and path of the endpoint.
     pub port: Option<u16>,
+    /// Managed streamable HTTP servers: endpoint path, starting with `/` (default `/mcp`); `None`
+    /// otherwise.
     pub path: Option<String>,
+    /// `running`, `stopped`, `unconfigured` (see [`status`]) or the backing service's status
+    /// (`starting`, `failed`, …).
     pub status: String,
     /// Managed servers: whether Docker answered when `status` was read (not stored;
     /// `None` until read, and always for remote servers).
     pub engine: Option<crate::docker::Engine>,
+    /// `serverInfo` and protocol revision from the last `initialize`; `None` until a session
+    /// opened.
     pub server_info: Option<ServerInfo>,
+    /// The server's MCP capabilities object from `initialize`, as sent; `None` until a session
+    /// opened.
     pub capabilities: Option<Value>,
+    /// Sizes of the cached discovery lists.
     pub counts: Counts,
+    /// When the discovery cache was last filled (RFC 3339 UTC); `None` before the first discovery.
     pub discovered_at: Option<String>,
+    /// User id (`usr_…`) of the creator, kept after the user is deleted; `None` when no user made
+    /// it.
     pub created_by: Option<String>,
+    /// Creation time, RFC 3339 UTC with milliseconds.
     pub created_at: String,
+    /// Last change of settings or status (RFC 3339 UTC); discovery does not touch it.
     pub updated_at: String,
     /// The catalog entry the server was made from (`POST /mcp/servers {registry}`);
     /// `None` for servers made from an image or URL directly.
@@ -87,9 +114,13 @@ pub struct ServerRecord {
 /// Sizes of the discovery cache.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    /// Cached tools (`tools/list`).
     pub tools: u64,
+    /// Cached resources (`resources/list`).
     pub resources: u64,
+    /// Cached resource templates (`resources/templates/list`).
     pub resource_templates: u64,
+    /// Cached prompts (`prompts/list`).
     pub prompts: u64,
 }
 
@@ -99,38 +130,61 @@ pub struct Counts {
 pub enum Backend {
     /// In the container(s) of a service mcpd manages.
     Container {
+        /// Backing service id, `svc_…`.
         service_id: String,
+        /// Container port of the endpoint; `streamable_http` only, left out otherwise.
         #[serde(skip_serializing_if = "Option::is_none")]
         port: Option<u16>,
+        /// Endpoint path (starts with `/`); `streamable_http` only, left out otherwise.
         #[serde(skip_serializing_if = "Option::is_none")]
         path: Option<String>,
     },
     /// Reached over streamable HTTP; only header *names* are shown.
-    Remote { url: String, headers: Vec<String> },
+    Remote {
+        /// Absolute `http` or `https` URL of the streamable HTTP endpoint.
+        url: String,
+        /// Names of the extra request headers; their values are sealed and never shown.
+        headers: Vec<String>,
+    },
 }
 
 /// The API shape of an MCP server.
 #[derive(Debug, Clone, Serialize)]
 pub struct McpServer {
+    /// Server id, `mcp_` + 16 alphanumerics.
     pub id: String,
+    /// Unique name, 1–63 of `a-z 0-9 - _ .` starting with a letter or digit.
     pub name: String,
+    /// `stdio` or `streamable_http`.
     pub transport: Transport,
+    /// Where the server runs: `{"type": "container", …}` or `{"type": "remote", …}`.
     pub backend: Backend,
     /// Catalog entry name, or `null` when made without one.
     pub registry: Option<String>,
+    /// `running`, `stopped`, `unconfigured`, or the backing service's status (`starting`, `failed`,
+    /// `unhealthy`, `stopping`, `removing`).
     pub status: String,
     /// Managed servers: `available` when Docker answered as `status` was read,
     /// `unavailable` when it could not be asked and `status` is the last one observed;
     /// `null` for remote servers.
     pub engine: Option<crate::docker::Engine>,
+    /// `{name, version, protocol_version}` from `initialize`; `null` until a session opened.
     pub server_info: Option<ServerInfo>,
+    /// The server's MCP capabilities from `initialize`, as sent; `null` until a session opened.
     pub capabilities: Option<Value>,
+    /// Number of cached tools.
     pub tools_count: u64,
+    /// Number of cached resources.
     pub resources_count: u64,
+    /// Number of cached resource templates.
     pub resource_templates_count: u64,
+    /// Number of cached prompts.
     pub prompts_count: u64,
+    /// Last discovery (RFC 3339 UTC); `null` before the first.
     pub discovered_at: Option<String>,
+    /// Creation time, RFC 3339 UTC with milliseconds.
     pub created_at: String,
+    /// Last change of settings or status (RFC 3339 UTC).
     pub updated_at: String,
 }
 
@@ -177,9 +231,13 @@ impl ServerRecord {
 /// Which discovery list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Catalog {
+    /// `tools/list`, column `tools`.
     Tools,
+    /// `resources/list`, column `resources`.
     Resources,
+    /// `resources/templates/list`, column `resource_templates`.
     ResourceTemplates,
+    /// `prompts/list`, column `prompts`.
     Prompts,
 }
 
@@ -198,8 +256,12 @@ impl Catalog {
 /// Result of `discover`: the lists as the server gave them (MCP's own shapes).
 #[derive(Debug, Clone, Default)]
 pub struct Discovery {
+    /// Tool objects (`name`, `description`, `inputSchema`, …), all pages concatenated.
     pub tools: Vec<Value>,
+    /// Resource objects (`uri`, `name`, `mimeType`, …), all pages concatenated.
     pub resources: Vec<Value>,
+    /// Resource template objects (`uriTemplate`, `name`, …), all pages concatenated.
     pub resource_templates: Vec<Value>,
+    /// Prompt objects (`name`, `description`, `arguments`), all pages concatenated.
     pub prompts: Vec<Value>,
 }

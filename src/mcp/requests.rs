@@ -20,6 +20,8 @@ const MAX_NAME_LEN: usize = 63;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateServer {
+    /// Unique name, 1–63 of `a-z 0-9 - _ .` starting with a letter or digit; a managed server's
+    /// also names its service, so only `a-z 0-9 -` there.
     pub name: String,
     /// Managed: image of the container (must exist locally).
     pub image: Option<String>,
@@ -27,7 +29,9 @@ pub struct CreateServer {
     pub command: Option<Vec<String>>,
     /// Managed: arguments after the image's ENTRYPOINT (or after `command`).
     pub args: Option<Vec<String>>,
+    /// Managed: container environment, variable → value; values may hold `${secret:<key>}`.
     pub env: Option<BTreeMap<String, String>>,
+    /// Managed or catalog: mounts, as a service's `volumes`.
     pub volumes: Option<Vec<VolumeSpec>>,
     /// `stdio` (default for managed) or `streamable_http` (the only one for remote).
     pub transport: Option<Transport>,
@@ -52,6 +56,8 @@ pub struct CreateServer {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reconfigure {
+    /// The whole configuration object, checked against the entry's `config_schema`; must be
+    /// complete.
     pub config: Value,
 }
 
@@ -74,14 +80,23 @@ pub struct Reconfigure {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchServer {
+    /// Remote: new `http(s)://…` endpoint.
     pub url: Option<String>,
+    /// Remote: replaces every extra header; values are secrets and may hold `${secret:<key>}`.
     pub headers: Option<BTreeMap<String, String>>,
+    /// Managed `streamable_http`: new container port, 1–65535.
     pub port: Option<u16>,
+    /// Managed `streamable_http`: new endpoint path, starting with `/`, no spaces.
     pub path: Option<String>,
+    /// Managed, not catalog: new image reference, present locally.
     pub image: Option<String>,
+    /// Managed, not catalog: replaces the image's CMD (replaces `command` + `args` as one list).
     pub command: Option<Vec<String>>,
+    /// Managed, not catalog: arguments after `command` (replaces `command` + `args` as one list).
     pub args: Option<Vec<String>>,
+    /// Managed, not catalog: replaces the whole environment; values never returned or audited.
     pub env: Option<BTreeMap<String, String>>,
+    /// Managed, not catalog: replaces the list of mounts.
     pub volumes: Option<Vec<VolumeSpec>>,
 }
 

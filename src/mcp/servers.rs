@@ -265,8 +265,11 @@ async fn delete_now(app: &App, actor: &Actor, id_or_name: &str, also: AlsoOnDele
 /// What `start`, `stop` and `restart` do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lifecycle {
+    /// Start the backing service (or enable a remote server), then open a session (best effort).
     Start,
+    /// Close the session, then stop the backing service (or disable a remote server).
     Stop,
+    /// Close the session, restart the backing service, then open a new session (best effort).
     Restart,
 }
 

@@ -23,6 +23,7 @@ pub type Client = RunningService<RoleClient, Handler>;
 /// What a server told us outside a request: a list changed, so the cache is stale.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListChanged {
+    /// Id (`mcp_…`) of the server whose list changed.
     pub server_id: String,
 }
 
@@ -30,7 +31,9 @@ pub struct ListChanged {
 /// only for URIs the session subscribed to; the gateway relays it to its subscribers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceUpdated {
+    /// Id (`mcp_…`) of the server that sent it.
     pub server_id: String,
+    /// URI of the resource that changed, as the server sent it.
     pub uri: String,
 }
 

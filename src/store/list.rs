@@ -1,8 +1,9 @@
 //! List queries shared by every list endpoint: `page` (from 1), `limit` (default 20,
 //! max 100), `sort`, `order` (`asc|desc`) and filters `field=value` or
-//! `field[op]=value` with op in `eq ne gt lt gte lte in nin regex` (DESIGN.md, after
-//! seed 004). Each endpoint declares a [`ListSpec`]: which fields filter and sort and
-//! the SQL expression behind each. An unknown field or op is a 400, never ignored.
+//! `field[op]=value` with op in `eq ne gt lt gte lte in nin regex` (docs/api.md §1.6
+//! "Lists: paging, sorting, filtering"). Each endpoint declares a [`ListSpec`]: which fields
+//! filter and sort and the SQL expression behind each. An unknown field or op is a 400, never
+//! ignored.
 //!
 //! A request carries at most [`MAX_FILTERS`] filter terms, and an `in` / `nin` term at
 //! most [`MAX_LIST_VALUES`] values; past either, a 400 that states the limit.
@@ -15,7 +16,9 @@ use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value;
 
+/// Items per page when the request gives no `limit`.
 pub const DEFAULT_LIMIT: u32 = 20;
+/// Largest accepted `limit`; a larger one is a 400 on field `limit`.
 pub const MAX_LIMIT: u32 = 100;
 /// Most filter terms one list request may carry (SQLite parses each as one level of
 /// an `AND` chain, and refuses expressions deeper than 1,000).
@@ -27,22 +30,35 @@ pub const MAX_REGEX_LEN: usize = 256;
 /// Compiled-size cap of a `regex` filter, in bytes (the `regex` crate's size limit).
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
+/// Sort direction, from the `order` query parameter (`asc` or `desc`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
+    /// `asc`: smallest first (SQL `ASC`).
     Asc,
+    /// `desc`: largest first (SQL `DESC`).
     Desc,
 }
 
+/// A filter operator, the `op` of `field[op]=value`; a bare `field=value` is [`Op::Eq`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
+    /// `eq`: equal (SQL `=`).
     Eq,
+    /// `ne`: not equal (SQL `IS NOT`, so it also matches rows where the field is null).
     Ne,
+    /// `gt`: greater than.
     Gt,
+    /// `lt`: less than.
     Lt,
+    /// `gte`: greater than or equal.
     Gte,
+    /// `lte`: less than or equal.
     Lte,
+    /// `in`: equal to one of a comma-separated list of at most [`MAX_LIST_VALUES`] values.
     In,
+    /// `nin`: equal to none of a comma-separated list of at most [`MAX_LIST_VALUES`] values.
     Nin,
+    /// `regex`: text fields only; Rust `regex` syntax, at most [`MAX_REGEX_LEN`] bytes.
     Regex,
 }
 
@@ -66,8 +82,11 @@ impl Op {
 /// The type of a filterable field, which decides how a filter value is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldKind {
+    /// Compared as text; the only kind `regex` applies to.
     Text,
+    /// A 64-bit integer; a value that does not parse is a 400 (`'x' is not an integer`).
     Integer,
+    /// `true` or `false`, stored as SQLite integers 1 and 0.
     Bool,
     /// RFC 3339; normalised to the stored UTC form before comparing.
     Time,
@@ -80,11 +99,14 @@ pub struct Field {
     pub name: &'static str,
     /// SQL expression it maps to (`s.status`). Never user input.
     pub sql: &'static str,
+    /// How filter values for this field are parsed.
     pub kind: FieldKind,
+    /// Whether `sort=<name>` may name it; true unless the endpoint turns it off.
     pub sortable: bool,
 }
 
 impl Field {
+    /// A field that filters and sorts, mapped to `sql` (a constant, never user input).
     pub const fn new(name: &'static str, sql: &'static str, kind: FieldKind) -> Self {
         Self {
             name,
@@ -98,26 +120,37 @@ impl Field {
 /// What one list endpoint allows.
 #[derive(Debug, Clone, Copy)]
 pub struct ListSpec {
+    /// The fields the endpoint filters and sorts by; any other name is a 400 listing these.
     pub fields: &'static [Field],
     /// SQL expression used when no `sort` is given.
     pub default_sort: &'static str,
+    /// Direction when the request gives no `order`.
     pub default_order: Order,
 }
 
+/// One parsed filter term, `field[op]=value`, not yet checked against a [`ListSpec`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
+    /// API name of the field, as sent (checked by [`ListQuery::sql`]).
     pub field: String,
+    /// The operator; [`Op::Eq`] for the plain `field=value` form.
     pub op: Op,
+    /// The raw value; a comma-separated list for `in` / `nin`.
     pub value: String,
 }
 
 /// A parsed list request.
 #[derive(Debug, Clone)]
 pub struct ListQuery {
+    /// Page number from 1 (default 1).
     pub page: u32,
+    /// Items per page, 1 to [`MAX_LIMIT`] (default [`DEFAULT_LIMIT`]).
     pub limit: u32,
+    /// API name of the field to sort by; `None` = the spec's default sort.
     pub sort: Option<String>,
+    /// Sort direction; `None` = the spec's default order.
     pub order: Option<Order>,
+    /// Filter terms in request order, at most [`MAX_FILTERS`]; combined with AND.
     pub filters: Vec<Filter>,
 }
 
@@ -136,13 +169,18 @@ impl Default for ListQuery {
 /// One page of results plus the total that matched.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
+    /// The items of this page, at most `limit`.
     pub items: Vec<T>,
+    /// How many items matched in all pages (`meta.pagination.total`).
     pub total: u64,
+    /// Page number from 1, as requested.
     pub page: u32,
+    /// Items per page, as requested.
     pub limit: u32,
 }
 
 impl<T> Page<T> {
+    /// Converts every item with `f`, keeping the paging numbers.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             items: self.items.into_iter().map(f).collect(),
@@ -361,10 +399,15 @@ fn clause(field: &Field, f: &Filter, params: &mut Vec<Value>) -> Result<String> 
 /// A validated list query as SQL: `WHERE {where_sql} ORDER BY {order_sql} LIMIT … OFFSET …`.
 #[derive(Debug, Clone)]
 pub struct SqlParts {
+    /// The filters as one SQL condition (`1 = 1` when there are none), with `?` placeholders.
     pub where_sql: String,
+    /// Values for the `?` placeholders of `where_sql`, in order.
     pub params: Vec<Value>,
+    /// `<sort expression> ASC|DESC`.
     pub order_sql: String,
+    /// Items per page (SQL `LIMIT`).
     pub limit: u32,
+    /// Page number from 1 (SQL `OFFSET` is `(page - 1) * limit`).
     pub page: u32,
 }
 
@@ -459,124 +502,4 @@ pub(crate) fn register_regexp(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SPEC: ListSpec = ListSpec {
-        fields: &[
-            Field::new("name", "name", FieldKind::Text),
-            Field::new("n", "n", FieldKind::Integer),
-        ],
-        default_sort: "name",
-        default_order: Order::Asc,
-    };
-
-    fn q(pairs: &[(&str, &str)]) -> Result<ListQuery> {
-        let pairs: Vec<_> = pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
-        ListQuery::parse(&pairs)
-    }
-
-    fn db() -> Connection {
-        let c = Connection::open_in_memory().unwrap();
-        register_regexp(&c).unwrap();
-        c.execute_batch(
-            "CREATE TABLE t (name TEXT, n INTEGER);
-             INSERT INTO t VALUES ('alpha', 1), ('beta', 2), ('gamma', 3), ('delta', 4);",
-        )
-        .unwrap();
-        c
-    }
-
-    fn names(pairs: &[(&str, &str)]) -> Vec<String> {
-        let parts = q(pairs).unwrap().sql(&SPEC).unwrap();
-        parts.query(&db(), "name", "t", |r| r.get(0)).unwrap().items
-    }
-
-    #[test]
-    fn filters_sort_and_page() {
-        assert_eq!(names(&[("n[gte]", "3")]), ["delta", "gamma"]);
-        assert_eq!(names(&[("name[in]", "beta,delta")]), ["beta", "delta"]);
-        assert_eq!(names(&[("name[nin]", "beta,delta")]), ["alpha", "gamma"]);
-        assert_eq!(names(&[("name[regex]", "^[ab]")]), ["alpha", "beta"]);
-        assert_eq!(
-            names(&[("sort", "n"), ("order", "desc"), ("limit", "2")]),
-            ["delta", "gamma"]
-        );
-        assert_eq!(
-            names(&[("sort", "n"), ("limit", "2"), ("page", "2")]),
-            ["gamma", "delta"]
-        );
-        let page = q(&[("limit", "3")])
-            .unwrap()
-            .sql(&SPEC)
-            .unwrap()
-            .query(&db(), "name", "t", |r| r.get::<_, String>(0))
-            .unwrap();
-        assert_eq!(page.total, 4);
-        assert_eq!(page.items.len(), 3);
-    }
-
-    #[test]
-    fn bad_queries_are_validation_errors() {
-        for pairs in [
-            vec![("nope", "1")],
-            vec![("name[like]", "a")],
-            vec![("n", "x")],
-            vec![("limit", "101")],
-            vec![("limit", "0")],
-            vec![("page", "0")],
-            vec![("sort", "nope")],
-            vec![("order", "up")],
-            vec![("name[regex]", "(")],
-        ] {
-            let r = q(&pairs).and_then(|q| q.sql(&SPEC));
-            let e = r.expect_err(&format!("{pairs:?} must be rejected"));
-            assert_eq!(
-                e.code,
-                crate::error::ErrorCode::ValidationError,
-                "{pairs:?}"
-            );
-        }
-        let long = "a".repeat(MAX_REGEX_LEN + 1);
-        assert!(q(&[("name[regex]", &long)]).is_err());
-    }
-
-    #[test]
-    fn filter_counts_are_capped_and_the_cap_still_runs() {
-        let many = |n: usize| -> Vec<(String, String)> {
-            (0..n)
-                .map(|_| ("name[ne]".to_string(), "x".to_string()))
-                .collect()
-        };
-        let at_cap = ListQuery::parse(&many(MAX_FILTERS)).unwrap();
-        let page = at_cap
-            .sql(&SPEC)
-            .unwrap()
-            .query(&db(), "name", "t", |r| r.get::<_, String>(0));
-        assert_eq!(page.unwrap().total, 4);
-        let e = ListQuery::parse(&many(MAX_FILTERS + 1)).unwrap_err();
-        assert!(e.details[0].issue.contains("at most 32"), "{e:?}");
-
-        let values = |n: usize| {
-            (0..n)
-                .map(|i| format!("v{i}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        let ok = values(MAX_LIST_VALUES);
-        assert!(q(&[("name[in]", &ok)]).unwrap().sql(&SPEC).is_ok());
-        let e = q(&[("name[nin]", &values(MAX_LIST_VALUES + 1))]).unwrap_err();
-        assert_eq!(e.details[0].field, "name[nin]");
-        assert!(e.details[0].issue.contains("at most 100"), "{e:?}");
-    }
-
-    #[test]
-    fn the_last_page_number_does_not_overflow() {
-        let all: Vec<u32> = (0..5).collect();
-        let query = q(&[("page", &u32::MAX.to_string()), ("limit", "100")]).unwrap();
-        assert!(Page::from_vec(all, &query).items.is_empty());
-    }
-}
+mod tests;

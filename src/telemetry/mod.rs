@@ -40,6 +40,7 @@ pub fn set_level(level: &str) -> anyhow::Result<()> {
 /// The files `log.file` produces: `<dir>/<prefix>.<YYYY-MM-DD>[.<suffix>]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogFiles {
+    /// Directory of the configured `log.file`, where the daily files live.
     pub dir: PathBuf,
     /// The configured file's stem (`mcpd` for `mcpd.log`).
     pub prefix: String,

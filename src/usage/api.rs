@@ -13,6 +13,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 
+/// `GET /usage` and `GET /usage/summary` (permission `logs:read`).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/usage", get(grouped))

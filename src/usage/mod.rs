@@ -1,6 +1,6 @@
-//! Usage: MCP executions aggregated from the request log (`/api/v1/usage`, seed 001's
-//! usage and seed 002's usage summary), grouped by server, tool, user, workspace, kind,
-//! status or day over a time window `[from, to)`.
+//! Usage: MCP executions aggregated from the request log (`/api/v1/usage` and
+//! `/api/v1/usage/summary`, docs/api.md §15 "Usage"), grouped by server, tool, user,
+//! workspace, kind, status or day over a time window `[from, to)`.
 //!
 //! Answers come from per-day rollups maintained at insert time ([`rollup`]) for the
 //! whole UTC days of the window, plus the raw rows of the partial days at its edges
@@ -27,12 +27,21 @@ const DEFAULT_WINDOW_DAYS: i64 = 30;
 /// A dimension to group by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dimension {
+    /// `server`: keys `server_id`, `server_name`.
     Server,
+    /// `tool` (alias `name`): keys `server_name`, `kind`, `name` (tools, resources and prompts
+    /// alike).
     Tool,
+    /// `user`: key `user_id`.
     User,
+    /// `workspace`: keys `workspace_id`, `workspace_name` (null when the workspace is gone or the
+    /// call has none).
     Workspace,
+    /// `kind`: key `kind` (`tool`, `resource`, `prompt`).
     Kind,
+    /// `status`: key `status` (`success`, `error`).
     Status,
+    /// `day`: key `day`, `YYYY-MM-DD` in UTC.
     Day,
 }
 
@@ -75,17 +84,26 @@ impl Dimension {
 /// adds `workspace_name`, null when the workspace is gone) and the totals.
 #[derive(Debug, Serialize)]
 pub struct UsageRow {
+    /// Key fields of the requested dimensions, flattened into the row; values may be null.
     #[serde(flatten)]
     pub key: serde_json::Map<String, serde_json::Value>,
+    /// Calls in the group.
     pub calls: i64,
+    /// Calls whose request log status is `error` (a tool's own `isError` is not one).
     pub errors: i64,
     /// `errors / calls`, 0..=1.
     pub error_rate: f64,
+    /// Mean call duration, milliseconds.
     pub avg_duration_ms: f64,
+    /// Longest call, milliseconds.
     pub max_duration_ms: i64,
+    /// Sum of the arguments' sizes as compact JSON, bytes.
     pub request_bytes: i64,
+    /// Sum of the results' sizes as compact JSON, bytes (0 for errors).
     pub response_bytes: i64,
+    /// First call in the group (RFC 3339 UTC).
     pub first_at: String,
+    /// Last call in the group (RFC 3339 UTC).
     pub last_at: String,
 }
 
@@ -139,6 +157,7 @@ pub struct Window {
     pub only_user: Option<String>,
     /// Server id or name.
     pub server: Option<String>,
+    /// `tool`, `resource` or `prompt`.
     pub kind: Option<String>,
     /// Workspace id or name.
     pub workspace: Option<String>,
@@ -163,8 +182,8 @@ fn text_param(q: &mut ListQuery, name: &str) -> Result<Option<String>> {
 
 impl Window {
     /// Takes `from`, `to`, `period` (`day`, `week` or `month`: the 1, 7 or 30 days before
-    /// `to`; seed 002 — not with `from`), `server` (id or name; `connection` is seed 002's
-    /// name for it), `kind` and `workspace` (id or name) out of the query. Errors:
+    /// `to`; not with `from`), `server` (id or name; `connection` is another name for
+    /// it, not both), `kind` and `workspace` (id or name) out of the query. Errors:
     /// `VALIDATION_ERROR` naming the field.
     pub fn from_query(q: &mut ListQuery, only_user: Option<String>) -> Result<Window> {
         let to = time_param(q, "to")?.unwrap_or_else(crate::time::now_rfc3339);
@@ -330,21 +349,37 @@ pub async fn grouped(
 /// workspace under `workspace_id: null`).
 #[derive(Debug, Serialize)]
 pub struct Summary {
+    /// Start of the window used, inclusive (RFC 3339 UTC).
     pub from: String,
+    /// End of the window used, exclusive (RFC 3339 UTC).
     pub to: String,
+    /// Calls in the window.
     pub calls: i64,
+    /// Calls that ended in an error.
     pub errors: i64,
+    /// `errors / calls`, 0..=1 (0 without calls).
     pub error_rate: f64,
+    /// Mean call duration, milliseconds (0 without calls).
     pub avg_duration_ms: f64,
+    /// Longest call, milliseconds.
     pub max_duration_ms: i64,
+    /// Sum of argument sizes as compact JSON, bytes.
     pub request_bytes: i64,
+    /// Sum of result sizes as compact JSON, bytes.
     pub response_bytes: i64,
+    /// Distinct user ids (calls with a null `user_id` not counted).
     pub users: i64,
+    /// Distinct server ids (calls with a null `server_id` not counted).
     pub servers: i64,
+    /// Distinct (server, tool) pairs among calls of kind `tool`.
     pub tools: i64,
+    /// Up to 5 groups by `server_name`, `kind`, `name` (all kinds), most calls first.
     pub top_tools: Vec<UsageRow>,
+    /// Up to 5 groups by `user_id`, most calls first.
     pub top_users: Vec<UsageRow>,
+    /// Every workspace with calls, most first; calls under none as `workspace_id: null`.
     pub by_workspace: Vec<UsageRow>,
+    /// Every day with calls, oldest first, key `day` (`YYYY-MM-DD` UTC).
     pub by_day: Vec<UsageRow>,
 }
 

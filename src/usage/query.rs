@@ -13,10 +13,13 @@ use std::cmp::Ordering;
 /// The resolved filters of a query (values non-empty; the workspace already an id).
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
+    /// Only this user's calls (callers without `logs:admin`).
     pub user_id: Option<String>,
     /// Server id or name.
     pub server: Option<String>,
+    /// `tool`, `resource` or `prompt`.
     pub kind: Option<String>,
+    /// Workspace id (`wks_…`), resolved from the id or name the request gave.
     pub workspace_id: Option<String>,
 }
 
@@ -69,14 +72,23 @@ impl Filters {
 /// One group: key values in the order asked for, and mergeable totals.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Group {
+    /// Key values in the order of the requested columns; `None` for a null dimension.
     pub key: Vec<Option<String>>,
+    /// Calls in the group.
     pub calls: i64,
+    /// Calls with status `error`.
     pub errors: i64,
+    /// Sum of call durations, milliseconds (the mean is `duration_sum / calls`).
     pub duration_sum: i64,
+    /// Longest call, milliseconds.
     pub duration_max: i64,
+    /// Sum of argument sizes as compact JSON, bytes.
     pub request_bytes: i64,
+    /// Sum of result sizes as compact JSON, bytes.
     pub response_bytes: i64,
+    /// Earliest call (RFC 3339 UTC).
     pub first_at: String,
+    /// Latest call (RFC 3339 UTC).
     pub last_at: String,
 }
 

@@ -15,7 +15,9 @@ use std::sync::LazyLock;
 /// One rollup table and the dimensions it keeps besides `day`.
 #[derive(Debug)]
 pub struct Level {
+    /// SQLite table name (`usage_rollups_user`, `usage_rollups_tool`, `usage_rollups`).
     pub table: &'static str,
+    /// Key columns besides `day`, in primary key order.
     pub dims: &'static [&'static str],
 }
 
@@ -60,16 +62,27 @@ pub const NULLABLE: [&str; 4] = ["workspace_id", "user_id", "server_id", "server
 /// (`YYYY-MM-DDTHH:MM:SS.mmmZ`); its first ten characters are the day bucket.
 #[derive(Debug, Clone, Copy)]
 pub struct Call<'a> {
+    /// The row's time, RFC 3339 UTC; its first ten characters (`YYYY-MM-DD`) are the day.
     pub timestamp: &'a str,
+    /// Workspace the call is attributed to; `None` stored as `''`.
     pub workspace_id: Option<&'a str>,
+    /// Caller's user id; `None` stored as `''`.
     pub user_id: Option<&'a str>,
+    /// Server id; `None` stored as `''`.
     pub server_id: Option<&'a str>,
+    /// Server name at call time; `None` stored as `''`.
     pub server_name: Option<&'a str>,
+    /// `tool`, `resource` or `prompt`.
     pub kind: &'a str,
+    /// Tool name, resource URI or prompt name.
     pub name: &'a str,
+    /// The row's status is `error` (counted in `errors`).
     pub error: bool,
+    /// Call duration, milliseconds (summed, and kept as a maximum).
     pub duration_ms: i64,
+    /// Arguments' size as compact JSON, bytes.
     pub request_bytes: i64,
+    /// Result's size as compact JSON, bytes (0 on error).
     pub response_bytes: i64,
 }
 

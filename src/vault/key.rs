@@ -24,6 +24,7 @@ pub type MasterKey = Zeroizing<[u8; KEY_LEN]>;
 /// Where the master key is read from, and whether mcpd may create it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySource {
+    /// The key file to read (64 hex digits or 32 raw bytes).
     pub path: PathBuf,
     /// Only the data-dir default is created when missing; a configured or
     /// systemd-provided key that is absent is an error.

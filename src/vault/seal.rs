@@ -20,16 +20,22 @@ const TAG_LEN: usize = 16;
 /// Why a sealed value did not open. Messages never include the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
+    /// Not `v1:<key id>:<base64>`, or the base64 does not decode.
     #[error("sealed value is malformed (expected v1:<key id>:<base64>)")]
     Malformed,
+    /// A format version other than [`VERSION`]; the field holds it.
     #[error("sealed value has unknown format version '{0}'")]
     UnknownVersion(String),
+    /// Sealed under a master key id that is not loaded; the field holds the id.
     #[error("sealed value was made with master key '{0}', which is not loaded")]
     UnknownKey(String),
+    /// Shorter than a nonce and a GCM tag.
     #[error("sealed value is truncated")]
     Truncated,
+    /// The AES-GCM tag does not verify: wrong key, another row, or a changed ciphertext.
     #[error("sealed value does not open: wrong key, wrong row, or tampered")]
     Unauthentic,
+    /// The system random generator failed to make a nonce.
     #[error("random number generator failed")]
     Rng,
 }
@@ -37,8 +43,11 @@ pub enum SealError {
 /// Where a value lives: bound into the ciphertext as associated data.
 #[derive(Debug, Clone, Copy)]
 pub struct RowRef<'a> {
+    /// Table of the row, e.g. `config_entries`.
     pub table: &'a str,
+    /// Column holding the sealed value, e.g. `sealed_value`.
     pub column: &'a str,
+    /// Primary key of the row (an id or a config key).
     pub id: &'a str,
 }
 
@@ -70,6 +79,7 @@ pub struct SealingKey {
 }
 
 impl SealingKey {
+    /// A key from its 32 raw bytes; its id is [`key_id`] of them.
     pub fn new(key: &[u8; KEY_LEN]) -> Self {
         let unbound = UnboundKey::new(&AES_256_GCM, key).expect("32-byte AES-256 key");
         SealingKey {
@@ -78,6 +88,7 @@ impl SealingKey {
         }
     }
 
+    /// The key's id: 8 lower-case hex digits (see [`key_id`]).
     pub fn id(&self) -> &str {
         &self.id
     }

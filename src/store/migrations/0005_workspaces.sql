@@ -1,4 +1,4 @@
--- The appliance's one organization (seed 001) and its workspaces (seed 002). A
+-- The appliance's one organization and its workspaces (docs/api.md §16). A
 -- workspace grants its members access to MCP servers. The built-in workspace
 -- "default" has every user as a member and every MCP server granted (all_members,
 -- all_servers), so access is open until an admin narrows it.
@@ -35,7 +35,7 @@ CREATE TABLE workspace_members (
 );
 CREATE INDEX workspace_members_user ON workspace_members (user_id);
 
--- A grant of one MCP server to a workspace (seed 002 "workspace access").
+-- A grant of one MCP server to a workspace (docs/api.md §3 "Grant (workspace access)").
 -- allowed_tools / allowed_resources: JSON arrays, NULL = everything the server offers.
 CREATE TABLE workspace_access (
     id                TEXT PRIMARY KEY,

@@ -1,4 +1,4 @@
--- Resource mappings (seed 002 "/mappings"): an MCP resource (server + URI, or URI
+-- Resource mappings (docs/api.md §17 "Resource mappings"): an MCP resource (server + URI, or URI
 -- template) published to a workspace under an alias. `state` is what the last sync saw:
 -- present, missing (the server no longer lists it) or unknown (never synced).
 CREATE TABLE resource_mappings (
