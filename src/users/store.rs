@@ -109,3 +109,17 @@ pub fn set_password(
     )?;
     Ok(())
 }
+
+/// Every user with roles, by username (case-insensitive, as the column sorts).
+pub fn all(conn: &Connection) -> Result<Vec<User>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM users u ORDER BY u.username"
+    ))?;
+    let mut users = stmt
+        .query_map([], from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for u in &mut users {
+        load_roles(conn, u)?;
+    }
+    Ok(users)
+}
