@@ -57,8 +57,9 @@ impl McpScope {
 
 /// Computes `user_id`'s scope (blocking; inside a store closure).
 pub fn scope_of(conn: &Connection, user_id: &str) -> Result<McpScope> {
+    // `get` also matches usernames: only the row whose id is `user_id` counts.
     let admin = crate::users::store::get(conn, user_id)?
-        .is_some_and(|u| u.roles.iter().any(|r| r == "admin"));
+        .is_some_and(|u| u.id == user_id && u.roles.iter().any(|r| r == "admin"));
     if admin {
         return Ok(McpScope::All);
     }
