@@ -1,7 +1,7 @@
 //! SQL for the tables the workspaces domain owns: `organization`, `workspaces`,
 //! `workspace_members` and `workspace_access` (grants). Server names come from
-//! [`crate::mcp::store::NAME_BY_SERVER_ID`]; users are read through
-//! [`crate::users::store`].
+//! [`crate::mcp::store::NAME_BY_SERVER_ID`]; the domain reads users (usernames, roles)
+//! through [`crate::users::store`].
 
 use super::model::{Access, AccessPatch, Grant, Membership, NewGrant, Organization, Workspace};
 use super::model::{NewWorkspace, WorkspacePatch};
