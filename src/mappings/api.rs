@@ -2,7 +2,7 @@
 //! `workspaces:admin` see only their workspaces' mappings); changes and sync need
 //! `workspaces:write`.
 
-use super::{Mapping, MappingChanges, NewMapping, SyncReport};
+use super::model::{Mapping, MappingPatch, NewMapping, SyncReport, SyncRequest};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::rbac::Domain;
@@ -15,9 +15,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::Value;
 
+/// The routes of this module, under `/api/v1`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/mappings", get(list).post(create))
@@ -34,39 +33,12 @@ async fn list(
     super::list(&app, q, member).await.map(Reply::page)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateRequest {
-    /// Workspace id or name.
-    workspace: String,
-    /// MCP server id or name.
-    server: String,
-    uri: Option<String>,
-    uri_template: Option<String>,
-    alias: String,
-    description: Option<String>,
-    component_type: Option<String>,
-    component_id: Option<String>,
-    mapping_config: Option<Value>,
-}
-
 async fn create(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
-    Json(req): Json<CreateRequest>,
+    Json(new): Json<NewMapping>,
 ) -> Result<Reply<Mapping>> {
-    let m = NewMapping {
-        workspace: req.workspace,
-        server: req.server,
-        uri: req.uri,
-        uri_template: req.uri_template,
-        alias: req.alias,
-        description: req.description,
-        component_type: req.component_type,
-        component_id: req.component_id,
-        mapping_config: req.mapping_config,
-    };
-    super::create(&app, &Actor::from(&who), m)
+    super::create(&app, &Actor::from(&who), new)
         .await
         .map(Reply::created)
 }
@@ -85,32 +57,13 @@ async fn show(
     Ok(Reply::ok(m))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PatchRequest {
-    alias: Option<String>,
-    description: Option<String>,
-    component_type: Option<String>,
-    component_id: Option<String>,
-    mapping_config: Option<Value>,
-    is_active: Option<bool>,
-}
-
 async fn patch(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
     Path(id): Path<String>,
-    Json(req): Json<PatchRequest>,
+    Json(patch): Json<MappingPatch>,
 ) -> Result<Reply<Mapping>> {
-    let ch = MappingChanges {
-        alias: req.alias,
-        description: req.description,
-        component_type: req.component_type,
-        component_id: req.component_id,
-        mapping_config: req.mapping_config,
-        is_active: req.is_active,
-    };
-    super::update(&app, &Actor::from(&who), &id, ch)
+    super::update(&app, &Actor::from(&who), &id, patch)
         .await
         .map(Reply::ok)
 }
@@ -122,13 +75,6 @@ async fn remove(
 ) -> Result<Response> {
     super::delete(&app, &Actor::from(&who), &id).await?;
     Ok(no_content())
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct SyncRequest {
-    /// Only this MCP server (id or name); default: every server with mappings.
-    server: Option<String>,
 }
 
 /// The body is optional: no body syncs every server that has mappings.

@@ -1,112 +1,23 @@
-//! Resource mappings (seed 002 `/mappings`): an MCP resource, by URI or URI template
+//! Resource mappings (`/mappings`): an MCP resource, by URI or URI template
 //! (RFC 6570), published to a workspace under an alias, optionally tied to a component
 //! (`component_type`, `component_id`) with free-form `mapping_config`. `POST
 //! /mappings/sync` re-discovers the servers' resources and reports what was added,
-//! removed or changed, and which mappings now point at nothing.
+//! removed or changed, and which mappings now point at nothing. Shapes and requests
+//! are in [`model`], SQL in [`store`].
 
 pub mod api;
+pub mod model;
+pub mod store;
 
 use crate::app::App;
 use crate::audit::{self, Actor, Entry};
 use crate::error::{Error, Result};
 use crate::mcp::model::Catalog;
-use crate::store::list::{Field, FieldKind, ListQuery, ListSpec, Order, Page};
-use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
+use crate::store::list::{ListQuery, Page};
+use model::{Mapping, MappingPatch, MappingTarget, NewMapping, ServerSync, SyncReport};
+use rusqlite::Connection;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// `{id, workspace_id, server: {id, name}, uri | uri_template, alias, description,
-/// component_type, component_id, mapping_config, is_active, state, last_synced, …}`.
-#[derive(Debug, Serialize)]
-pub struct Mapping {
-    pub id: String,
-    pub workspace_id: String,
-    pub server: Value,
-    pub uri: Option<String>,
-    pub uri_template: Option<String>,
-    pub alias: String,
-    pub description: String,
-    pub component_type: Option<String>,
-    pub component_id: Option<String>,
-    pub mapping_config: Value,
-    pub is_active: bool,
-    /// present | missing | unknown (never synced).
-    pub state: String,
-    pub last_synced: Option<String>,
-    pub created_by: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// A new mapping (validated here).
-#[derive(Debug)]
-pub struct NewMapping {
-    pub workspace: String,
-    pub server: String,
-    pub uri: Option<String>,
-    pub uri_template: Option<String>,
-    pub alias: String,
-    pub description: Option<String>,
-    pub component_type: Option<String>,
-    pub component_id: Option<String>,
-    pub mapping_config: Option<Value>,
-}
-
-/// Changes to a mapping; `None` keeps the value.
-#[derive(Debug, Default)]
-pub struct MappingChanges {
-    pub alias: Option<String>,
-    pub description: Option<String>,
-    pub component_type: Option<String>,
-    pub component_id: Option<String>,
-    pub mapping_config: Option<Value>,
-    pub is_active: Option<bool>,
-}
-
-const COLUMNS: &str = "m.id, m.workspace_id, m.server_id, s.name, m.uri, m.uri_template, m.alias, m.description,
-    m.component_type, m.component_id, m.mapping_config, m.is_active, m.state, m.last_synced, m.created_by,
-    m.created_at, m.updated_at";
-const FROM: &str = "resource_mappings m LEFT JOIN mcp_servers s ON s.id = m.server_id";
-
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Mapping> {
-    let cfg: String = r.get(10)?;
-    Ok(Mapping {
-        id: r.get(0)?,
-        workspace_id: r.get(1)?,
-        server: serde_json::json!({"id": r.get::<_, String>(2)?, "name": r.get::<_, Option<String>>(3)?}),
-        uri: r.get(4)?,
-        uri_template: r.get(5)?,
-        alias: r.get(6)?,
-        description: r.get(7)?,
-        component_type: r.get(8)?,
-        component_id: r.get(9)?,
-        mapping_config: serde_json::from_str(&cfg).unwrap_or(Value::Null),
-        is_active: r.get(11)?,
-        state: r.get(12)?,
-        last_synced: r.get(13)?,
-        created_by: r.get(14)?,
-        created_at: r.get(15)?,
-        updated_at: r.get(16)?,
-    })
-}
-
-const LIST: ListSpec = ListSpec {
-    fields: &[
-        Field::new("workspace_id", "m.workspace_id", FieldKind::Text),
-        Field::new("server_id", "m.server_id", FieldKind::Text),
-        Field::new("server", "s.name", FieldKind::Text),
-        Field::new("alias", "m.alias", FieldKind::Text),
-        Field::new("uri", "m.uri", FieldKind::Text),
-        Field::new("component_type", "m.component_type", FieldKind::Text),
-        Field::new("component_id", "m.component_id", FieldKind::Text),
-        Field::new("state", "m.state", FieldKind::Text),
-        Field::new("is_active", "m.is_active", FieldKind::Bool),
-        Field::new("created_at", "m.created_at", FieldKind::Time),
-    ],
-    default_sort: "m.alias",
-    default_order: Order::Asc,
-};
 
 /// Aliases: 1–128 of `[A-Za-z0-9._/-]`, starting with a letter or digit.
 fn validate_alias(a: &str) -> Result<()> {
@@ -139,166 +50,126 @@ fn validate_config(v: &Option<Value>) -> Result<()> {
 
 /// Mappings matching the query; `member` limits them to the user's workspaces.
 pub async fn list(app: &App, q: ListQuery, member: Option<String>) -> Result<Page<Mapping>> {
-    let mut parts = q.sql(&LIST)?;
-    if let Some(u) = member {
-        parts = parts.and(
-            "m.workspace_id IN (SELECT w.id FROM workspaces w WHERE w.all_members = 1
-               OR EXISTS (SELECT 1 FROM workspace_members wm WHERE wm.workspace_id = w.id AND wm.user_id = ?))",
-            [rusqlite::types::Value::Text(u)],
-        );
-    }
     app.store
-        .read(move |c| parts.query(c, COLUMNS, FROM, from_row))
+        .read(move |c| {
+            let workspaces = match member {
+                Some(u) => Some(crate::workspaces::store::ids_of_member(c, &u)?),
+                None => None,
+            };
+            store::list(c, &q, workspaces)
+        })
         .await
 }
 
+/// A mapping by id (blocking); `RESOURCE_NOT_FOUND` when there is none.
 fn load(c: &Connection, id: &str) -> Result<Mapping> {
-    c.query_row(
-        &format!("SELECT {COLUMNS} FROM {FROM} WHERE m.id = ?1"),
-        [id],
-        from_row,
-    )
-    .optional()?
-    .ok_or_else(|| Error::not_found("mapping", id))
+    store::find(c, id)?.ok_or_else(|| Error::not_found("mapping", id))
 }
 
+/// A mapping by id; `RESOURCE_NOT_FOUND` when there is none.
 pub async fn get(app: &App, id: &str) -> Result<Mapping> {
     let id = id.to_string();
     app.store.read(move |c| load(c, &id)).await
 }
 
-/// Creates a mapping. Exactly one of `uri` and `uri_template`; the server must exist and
-/// be granted to the workspace (or the workspace grants every server). Errors name the
-/// field; a taken alias in the workspace is `RESOURCE_ALREADY_EXISTS`.
-pub async fn create(app: &App, actor: &Actor, m: NewMapping) -> Result<Mapping> {
+/// Checks the fields of a create request that need no lookup.
+fn check_new(m: &NewMapping) -> Result<()> {
     validate_alias(&m.alias)?;
     if let Some(d) = &m.description {
         crate::text::description(d)?;
     }
     validate_config(&m.mapping_config)?;
     match (&m.uri, &m.uri_template) {
-        (Some(u), None) if !u.is_empty() && u.len() <= 2048 => {}
-        (None, Some(t)) if !t.is_empty() && t.len() <= 2048 => {}
-        (Some(_), Some(_)) => {
-            return Err(Error::field("uri", "give uri or uri_template, not both"));
-        }
-        _ => {
-            return Err(Error::field(
-                "uri",
-                "a uri or a uri_template (1-2048 characters) is required",
-            ));
-        }
+        (Some(u), None) if !u.is_empty() && u.len() <= 2048 => Ok(()),
+        (None, Some(t)) if !t.is_empty() && t.len() <= 2048 => Ok(()),
+        (Some(_), Some(_)) => Err(Error::field("uri", "give uri or uri_template, not both")),
+        _ => Err(Error::field(
+            "uri",
+            "a uri or a uri_template (1-2048 characters) is required",
+        )),
     }
+}
+
+/// The workspace and server ids of a create request (blocking): both must exist and the
+/// server must be granted to the workspace (or the workspace grants every server).
+fn resolve(c: &Connection, m: &NewMapping) -> Result<(String, String)> {
+    let w = crate::workspaces::store::find(c, &m.workspace)?
+        .ok_or_else(|| Error::field("workspace", format!("unknown workspace '{}'", m.workspace)))?;
+    let sid = crate::mcp::store::find(c, &m.server)?
+        .map(|s| s.id)
+        .ok_or_else(|| Error::field("server", format!("unknown MCP server '{}'", m.server)))?;
+    let granted = w.all_servers || crate::workspaces::store::is_granted(c, &w.id, &sid)?;
+    if !granted {
+        return Err(Error::field(
+            "server",
+            "not granted to this workspace (see /workspaces/{id}/access)",
+        ));
+    }
+    Ok((w.id, sid))
+}
+
+/// Creates a mapping. Exactly one of `uri` and `uri_template`; the server must exist and
+/// be granted to the workspace (or the workspace grants every server). Errors name the
+/// field; a taken alias in the workspace is `RESOURCE_ALREADY_EXISTS`.
+pub async fn create(app: &App, actor: &Actor, m: NewMapping) -> Result<Mapping> {
+    check_new(&m)?;
     let actor = actor.clone();
     app.store
         .write(move |tx| {
-            let (wid, all_servers): (String, bool) = tx
-                .query_row(
-                    "SELECT id, all_servers FROM workspaces WHERE id = ?1 OR name = ?1",
-                    [&m.workspace],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?
-                .ok_or_else(|| Error::field("workspace", format!("unknown workspace '{}'", m.workspace)))?;
-            let sid: String = tx
-                .query_row("SELECT id FROM mcp_servers WHERE id = ?1 OR name = ?1", [&m.server], |r| r.get(0))
-                .optional()?
-                .ok_or_else(|| Error::field("server", format!("unknown MCP server '{}'", m.server)))?;
-            let granted: bool = all_servers
-                || tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM workspace_access WHERE workspace_id = ?1 AND server_id = ?2)",
-                    params![wid, sid],
-                    |r| r.get(0),
-                )?;
-            if !granted {
-                return Err(Error::field("server", "not granted to this workspace (see /workspaces/{id}/access)"));
-            }
-            let taken: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM resource_mappings WHERE workspace_id = ?1 AND alias = ?2)",
-                params![wid, m.alias],
-                |r| r.get(0),
-            )?;
-            if taken {
+            let (wid, sid) = resolve(tx, &m)?;
+            if store::alias_taken(tx, &wid, &m.alias, None)? {
                 return Err(Error::already_exists("mapping", &m.alias));
             }
             let id = crate::ids::new_id("map");
             let now = crate::time::now_rfc3339();
-            tx.execute(
-                "INSERT INTO resource_mappings (id, workspace_id, server_id, uri, uri_template, alias, description,
-                     component_type, component_id, mapping_config, created_by, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
-                params![
-                    id,
-                    wid,
-                    sid,
-                    m.uri,
-                    m.uri_template,
-                    m.alias,
-                    m.description.unwrap_or_default(),
-                    m.component_type,
-                    m.component_id,
-                    m.mapping_config.unwrap_or_else(|| Value::Object(Default::default())).to_string(),
-                    actor.user_id,
-                    now
-                ],
+            let by = actor.user_id.as_deref();
+            store::insert(tx, (&id, &wid, &sid), &m, by, &now)?;
+            audit::record(
+                tx,
+                &actor,
+                &Entry::new("mappings.create").on("mapping", &id),
             )?;
-            audit::record(tx, &actor, &Entry::new("mappings.create").on("mapping", &id))?;
             load(tx, &id)
         })
         .await
 }
 
-pub async fn update(app: &App, actor: &Actor, id: &str, ch: MappingChanges) -> Result<Mapping> {
-    if let Some(a) = &ch.alias {
+/// Applies a [`MappingPatch`]. Errors: `VALIDATION_ERROR` on `alias`, `description` or
+/// `mapping_config`, `RESOURCE_NOT_FOUND`, `RESOURCE_ALREADY_EXISTS` (alias taken).
+pub async fn update(app: &App, actor: &Actor, id: &str, patch: MappingPatch) -> Result<Mapping> {
+    if let Some(a) = &patch.alias {
         validate_alias(a)?;
     }
-    if let Some(d) = &ch.description {
+    if let Some(d) = &patch.description {
         crate::text::description(d)?;
     }
-    validate_config(&ch.mapping_config)?;
+    validate_config(&patch.mapping_config)?;
     let (id, actor) = (id.to_string(), actor.clone());
     app.store
         .write(move |tx| {
             let m = load(tx, &id)?;
-            if let Some(a) = &ch.alias {
-                let taken: bool = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM resource_mappings WHERE workspace_id = ?1 AND alias = ?2 AND id <> ?3)",
-                    params![m.workspace_id, a, m.id],
-                    |r| r.get(0),
-                )?;
-                if taken {
-                    return Err(Error::already_exists("mapping", a));
-                }
+            if let Some(a) = &patch.alias
+                && store::alias_taken(tx, &m.workspace_id, a, Some(&m.id))?
+            {
+                return Err(Error::already_exists("mapping", a));
             }
-            let now = crate::time::now_rfc3339();
-            tx.execute(
-                "UPDATE resource_mappings SET alias = coalesce(?2, alias), description = coalesce(?3, description),
-                     component_type = coalesce(?4, component_type), component_id = coalesce(?5, component_id),
-                     mapping_config = coalesce(?6, mapping_config), is_active = coalesce(?7, is_active), updated_at = ?8
-                 WHERE id = ?1",
-                params![
-                    m.id,
-                    ch.alias,
-                    ch.description,
-                    ch.component_type,
-                    ch.component_id,
-                    ch.mapping_config.as_ref().map(|v| v.to_string()),
-                    ch.is_active,
-                    now
-                ],
+            store::update(tx, &m.id, &patch, &crate::time::now_rfc3339())?;
+            audit::record(
+                tx,
+                &actor,
+                &Entry::new("mappings.update").on("mapping", &m.id),
             )?;
-            audit::record(tx, &actor, &Entry::new("mappings.update").on("mapping", &m.id))?;
             load(tx, &m.id)
         })
         .await
 }
 
+/// Deletes a mapping; `RESOURCE_NOT_FOUND` when there is none.
 pub async fn delete(app: &App, actor: &Actor, id: &str) -> Result<()> {
     let (id, actor) = (id.to_string(), actor.clone());
     app.store
         .write(move |tx| {
-            let n = tx.execute("DELETE FROM resource_mappings WHERE id = ?1", [&id])?;
-            if n == 0 {
+            if !store::delete(tx, &id)? {
                 return Err(Error::not_found("mapping", &id));
             }
             audit::record(
@@ -308,30 +179,6 @@ pub async fn delete(app: &App, actor: &Actor, id: &str) -> Result<()> {
             )
         })
         .await
-}
-
-/// `(id, server_id, uri, uri_template, alias)` of a mapping, for sync.
-type MappingTarget = (String, String, Option<String>, Option<String>, String);
-
-/// What a sync found on one server.
-#[derive(Debug, Serialize)]
-pub struct ServerSync {
-    pub server_id: String,
-    pub server_name: String,
-    /// `ok`, or the error that kept it from being re-discovered (its cache is kept).
-    pub status: String,
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
-    /// Still listed, but with another name, description or MIME type.
-    pub changed: Vec<String>,
-}
-
-/// `{servers: [ServerSync], mappings_present, mappings_missing: [alias…]}`.
-#[derive(Debug, Serialize)]
-pub struct SyncReport {
-    pub servers: Vec<ServerSync>,
-    pub mappings_present: usize,
-    pub mappings_missing: Vec<String>,
 }
 
 fn by_uri(items: Vec<Value>) -> BTreeMap<String, Value> {
@@ -385,107 +232,123 @@ fn template_matches(template: &str, uri: &str) -> bool {
 /// Re-discovers the resources of the servers that have mappings (or `server`, when
 /// given) and reports the differences; updates every mapping's `state`.
 pub async fn sync(app: &App, actor: &Actor, server: Option<String>) -> Result<SyncReport> {
-    let targets: Vec<(String, String)> = app
-        .store
-        .read(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT DISTINCT s.id, s.name FROM mcp_servers s
-                 WHERE (?1 IS NULL AND s.id IN (SELECT server_id FROM resource_mappings)) OR s.id = ?1 OR s.name = ?1",
-            )?;
-            let rows = stmt
-                .query_map([server], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
-        })
-        .await?;
     let mut servers = Vec::new();
     let mut listed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (sid, name) in targets {
-        let before = by_uri(
-            crate::mcp::discovery::catalog(app, &sid, Catalog::Resources)
-                .await
-                .unwrap_or_default(),
-        );
-        let status = match crate::mcp::discovery::discover(app, &sid).await {
-            Ok(_) => "ok".to_string(),
-            Err(e) => e.message,
-        };
-        let after = by_uri(
-            crate::mcp::discovery::catalog(app, &sid, Catalog::Resources)
-                .await
-                .unwrap_or_default(),
-        );
-        let (added, removed, changed) = diff(&before, &after);
-        let mut offered: BTreeSet<String> = after.keys().cloned().collect();
-        // A template mapping stays present while the server still offers the template.
-        for t in crate::mcp::discovery::catalog(app, &sid, Catalog::ResourceTemplates)
-            .await
-            .unwrap_or_default()
-        {
-            if let Some(t) = t.get("uriTemplate").and_then(Value::as_str) {
-                offered.insert(format!("template:{t}"));
-            }
-        }
-        listed.insert(sid.clone(), offered);
-        servers.push(ServerSync {
-            server_id: sid,
-            server_name: name,
-            status,
-            added,
-            removed,
-            changed,
-        });
+    for (sid, name) in sync_targets(app, server).await? {
+        let (report, offered) = rediscover(app, sid, name).await;
+        listed.insert(report.server_id.clone(), offered);
+        servers.push(report);
     }
-    let actor = actor.clone();
-    let (present, missing) = app
-        .store
-        .write(move |tx| {
-            let mut stmt = tx
-                .prepare("SELECT id, server_id, uri, uri_template, alias FROM resource_mappings")?;
-            let rows: Vec<MappingTarget> = stmt
-                .query_map([], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            let now = crate::time::now_rfc3339();
-            let (mut present, mut missing) = (0, Vec::new());
-            for (id, sid, uri, template, alias) in rows {
-                let Some(uris) = listed.get(&sid) else {
-                    continue;
-                };
-                let found = match (&uri, &template) {
-                    (Some(u), _) => uris.contains(u),
-                    (None, Some(t)) => {
-                        uris.contains(&format!("template:{t}"))
-                            || uris.iter().any(|u| template_matches(t, u))
-                    }
-                    _ => false,
-                };
-                tx.execute(
-                    "UPDATE resource_mappings SET state = ?2, last_synced = ?3 WHERE id = ?1",
-                    params![id, if found { "present" } else { "missing" }, now],
-                )?;
-                if found {
-                    present += 1;
-                } else {
-                    missing.push(alias);
-                }
-            }
-            audit::record(
-                tx,
-                &actor,
-                &audit::Entry::new("mappings.sync")
-                    .on_any("mapping", None)
-                    .details(serde_json::json!({"present": present, "missing": missing.len()})),
-            )?;
-            Ok((present, missing))
-        })
-        .await?;
+    let (present, missing) = record_states(app, actor, listed).await?;
     Ok(SyncReport {
         servers,
         mappings_present: present,
         mappings_missing: missing,
     })
+}
+
+/// The servers a sync covers, `(id, name)`: `server` (id or name) when given (none
+/// when unknown), else every server that has mappings, in id order.
+async fn sync_targets(app: &App, server: Option<String>) -> Result<Vec<(String, String)>> {
+    app.store
+        .read(move |c| {
+            let ids = match server {
+                Some(s) => vec![s],
+                None => store::mapped_servers(c)?,
+            };
+            let mut out = Vec::new();
+            for id in ids {
+                if let Some(s) = crate::mcp::store::find(c, &id)? {
+                    out.push((s.id, s.name));
+                }
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// The cached list `which` of server `sid` (empty when unreadable).
+async fn cached(app: &App, sid: &str, which: Catalog) -> Vec<Value> {
+    crate::mcp::discovery::catalog(app, sid, which)
+        .await
+        .unwrap_or_default()
+}
+
+/// Discovers server `sid` again: what changed in its resources, and what it offers now
+/// (resource URIs, and `template:<uri template>` for each resource template).
+async fn rediscover(app: &App, sid: String, name: String) -> (ServerSync, BTreeSet<String>) {
+    let before = by_uri(cached(app, &sid, Catalog::Resources).await);
+    let status = match crate::mcp::discovery::discover(app, &sid).await {
+        Ok(_) => "ok".to_string(),
+        Err(e) => e.message,
+    };
+    let after = by_uri(cached(app, &sid, Catalog::Resources).await);
+    let (added, removed, changed) = diff(&before, &after);
+    let mut offered: BTreeSet<String> = after.keys().cloned().collect();
+    // A template mapping stays present while the server still offers the template.
+    for t in cached(app, &sid, Catalog::ResourceTemplates).await {
+        if let Some(t) = t.get("uriTemplate").and_then(Value::as_str) {
+            offered.insert(format!("template:{t}"));
+        }
+    }
+    let report = ServerSync {
+        server_id: sid,
+        server_name: name,
+        status,
+        added,
+        removed,
+        changed,
+    };
+    (report, offered)
+}
+
+/// Whether a mapping points at something `offered` (see [`rediscover`]).
+fn found(t: &MappingTarget, offered: &BTreeSet<String>) -> bool {
+    match (&t.uri, &t.uri_template) {
+        (Some(u), _) => offered.contains(u),
+        (None, Some(tpl)) => {
+            offered.contains(&format!("template:{tpl}"))
+                || offered.iter().any(|u| template_matches(tpl, u))
+        }
+        _ => false,
+    }
+}
+
+/// Records the `state` of every mapping of the servers in `listed` (server id → what
+/// it offers) and audits the sync as `mappings.sync`. Returns how many are present and
+/// the aliases of those missing.
+async fn record_states(
+    app: &App,
+    actor: &Actor,
+    listed: BTreeMap<String, BTreeSet<String>>,
+) -> Result<(usize, Vec<String>)> {
+    let actor = actor.clone();
+    app.store
+        .write(move |tx| {
+            let now = crate::time::now_rfc3339();
+            let (mut present, mut missing) = (0, Vec::new());
+            for t in store::targets(tx)? {
+                let Some(offered) = listed.get(&t.server_id) else {
+                    continue;
+                };
+                let is_found = found(&t, offered);
+                store::set_state(tx, &t.id, is_found, &now)?;
+                if is_found {
+                    present += 1;
+                } else {
+                    missing.push(t.alias);
+                }
+            }
+            audit::record(
+                tx,
+                &actor,
+                &Entry::new("mappings.sync")
+                    .on_any("mapping", None)
+                    .details(serde_json::json!({"present": present, "missing": missing.len()})),
+            )?;
+            Ok((present, missing))
+        })
+        .await
 }
 
 #[cfg(test)]

@@ -220,3 +220,9 @@ pub fn name_stamps(conn: &Connection) -> Result<std::collections::BTreeMap<Strin
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
+
+/// SQL expression for the name of the server whose id is the `server_id` column of the
+/// enclosing query (NULL once the server is gone), so that other domains' rows can
+/// show, filter and sort by server name without reading `mcp_servers` themselves. The
+/// enclosing query must have exactly one table with a `server_id` column.
+pub const NAME_BY_SERVER_ID: &str = "(SELECT name FROM mcp_servers WHERE id = server_id)";

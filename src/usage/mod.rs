@@ -17,7 +17,7 @@ use crate::app::App;
 use crate::error::{Error, Result};
 use crate::store::list::{ListQuery, Page};
 use query::{Filters, Group};
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -244,20 +244,11 @@ impl Window {
     fn filters(&self, conn: &Connection) -> Result<Filters> {
         let workspace_id = match &self.workspace {
             None => None,
-            Some(w) => {
-                let found: Option<String> = conn
-                    .query_row(
-                        "SELECT id FROM workspaces WHERE id = ?1 OR name = ?1",
-                        [w],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                match found {
-                    Some(id) => Some(id),
-                    None if crate::ids::is_id("wks", w) => Some(w.clone()),
-                    None => return Err(Error::field("workspace", "no such workspace")),
-                }
-            }
+            Some(w) => match crate::workspaces::store::find(conn, w)?.map(|found| found.id) {
+                Some(id) => Some(id),
+                None if crate::ids::is_id("wks", w) => Some(w.clone()),
+                None => return Err(Error::field("workspace", "no such workspace")),
+            },
         };
         Ok(Filters {
             user_id: self.only_user.clone(),
@@ -270,15 +261,6 @@ impl Window {
     fn groups(&self, conn: &Connection, filters: &Filters, keys: &[&str]) -> Result<Vec<Group>> {
         query::groups(conn, &self.from, &self.to, keys, filters, true)
     }
-}
-
-/// Workspace ids → names, for `workspace_name`.
-fn workspace_names(conn: &Connection) -> Result<HashMap<String, String>> {
-    let mut stmt = conn.prepare("SELECT id, name FROM workspaces")?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<HashMap<String, String>>>()?;
-    Ok(rows)
 }
 
 const GROUPED_PARAMS: &str = "unknown parameter (allowed: group_by, from, to, period, server, connection, kind, workspace, page, limit)";
@@ -320,7 +302,7 @@ pub async fn grouped(
             let mut groups = window.groups(c, &filters, &keys)?;
             groups.sort_by(query::by_calls);
             let workspaces = if keys.contains(&"workspace_id") {
-                workspace_names(c)?
+                crate::workspaces::store::names(c)?
             } else {
                 HashMap::new()
             };
@@ -398,7 +380,7 @@ pub async fn summary(app: &App, mut q: ListQuery, only_user: Option<String>) -> 
     app.store
         .read(move |c| {
             let filters = window.filters(c)?;
-            let workspaces = workspace_names(c)?;
+            let workspaces = crate::workspaces::store::names(c)?;
             let people = window.groups(c, &filters, &["day", "workspace_id", "user_id"])?;
             let tools =
                 window.groups(c, &filters, &["server_id", "server_name", "kind", "name"])?;

@@ -370,3 +370,17 @@ pub fn name_stamps(conn: &Connection) -> Result<std::collections::BTreeMap<Strin
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
+
+/// Every user with roles, by username (case-insensitive, as the column sorts).
+pub fn all(conn: &Connection) -> Result<Vec<User>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM users u ORDER BY u.username"
+    ))?;
+    let mut users = stmt
+        .query_map([], from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for u in &mut users {
+        load_roles(conn, u)?;
+    }
+    Ok(users)
+}

@@ -11,60 +11,21 @@
 //! ([`crate::store::cache`]) until the next database write: revoking a grant, removing
 //! a member, changing a role or a workspace takes effect on the very next call.
 
+use super::model::Membership;
+use super::store;
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::store::cache::Cache;
 use rusqlite::Connection;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
+
+pub use super::model::Grant;
 
 /// Scopes by user id.
 static SCOPES: Cache<McpScope> = Cache::new(4096);
 /// [`Membership`] rows by `<user id>/<server id>`.
 static MEMBERSHIPS: Cache<Arc<Vec<Membership>>> = Cache::new(4096);
-
-/// What a grant allows on one server (the union over the user's workspaces).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grant {
-    pub execute: bool,
-    /// `None`: every tool.
-    pub tools: Option<BTreeSet<String>>,
-    /// `None`: every resource. Entries are URIs; a trailing `*` matches a prefix.
-    pub resources: Option<BTreeSet<String>>,
-}
-
-impl Grant {
-    fn merge(&mut self, other: Grant) {
-        self.execute |= other.execute;
-        self.tools = match (self.tools.take(), other.tools) {
-            (Some(mut a), Some(b)) => {
-                a.extend(b);
-                Some(a)
-            }
-            _ => None,
-        };
-        self.resources = match (self.resources.take(), other.resources) {
-            (Some(mut a), Some(b)) => {
-                a.extend(b);
-                Some(a)
-            }
-            _ => None,
-        };
-    }
-
-    pub fn allows_tool(&self, name: &str) -> bool {
-        self.tools.as_ref().is_none_or(|t| t.contains(name))
-    }
-
-    pub fn allows_resource(&self, uri: &str) -> bool {
-        self.resources.as_ref().is_none_or(|rs| {
-            rs.iter().any(|r| match r.strip_suffix('*') {
-                Some(prefix) => uri.starts_with(prefix),
-                None => r == uri,
-            })
-        })
-    }
-}
 
 /// A user's MCP scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,54 +49,27 @@ impl McpScope {
         }
     }
 
+    /// Whether `server_id` is visible at all.
     pub fn sees(&self, server_id: &str) -> bool {
         self.grant(server_id).is_some()
     }
 }
 
-fn json_set(s: Option<String>) -> Option<BTreeSet<String>> {
-    s.and_then(|s| serde_json::from_str(&s).ok())
-}
-
 /// Computes `user_id`'s scope (blocking; inside a store closure).
 pub fn scope_of(conn: &Connection, user_id: &str) -> Result<McpScope> {
-    let admin: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM user_roles WHERE user_id = ?1 AND role = 'admin')",
-        [user_id],
-        |r| r.get(0),
-    )?;
+    // `get` also matches usernames: only the row whose id is `user_id` counts.
+    let admin = crate::users::store::get(conn, user_id)?
+        .is_some_and(|u| u.id == user_id && u.roles.iter().any(|r| r == "admin"));
     if admin {
         return Ok(McpScope::All);
     }
-    let member_of = "SELECT w.id, w.all_servers FROM workspaces w
-         WHERE w.all_members = 1
-            OR EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = w.id AND m.user_id = ?1)";
-    let mut stmt = conn.prepare(member_of)?;
-    let workspaces: Vec<(String, bool)> = stmt
-        .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let workspaces = store::workspaces_of(conn, user_id)?;
     if workspaces.iter().any(|(_, all)| *all) {
         return Ok(McpScope::All);
     }
     let mut out: HashMap<String, Grant> = HashMap::new();
-    let mut stmt = conn.prepare(
-        "SELECT server_id, permission_level, allowed_tools, allowed_resources FROM workspace_access
-         WHERE workspace_id = ?1 AND is_active = 1",
-    )?;
     for (ws, _) in &workspaces {
-        let grants = stmt
-            .query_map([ws], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    Grant {
-                        execute: r.get::<_, String>(1)? == "execute",
-                        tools: json_set(r.get(2)?),
-                        resources: json_set(r.get(3)?),
-                    },
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        for (server, g) in grants {
+        for (server, g) in store::active_grants(conn, ws)? {
             match out.get_mut(&server) {
                 Some(existing) => existing.merge(g),
                 None => {
@@ -184,7 +118,7 @@ pub async fn check(
     let (u, sid) = (uid.to_string(), server_id.to_string());
     let rows = MEMBERSHIPS
         .get_or_read(&app.store, &format!("{uid}/{server_id}"), move |c| {
-            Ok(Arc::new(memberships(c, &u, &sid)?))
+            Ok(Arc::new(store::memberships(c, &u, &sid)?))
         })
         .await?;
     decide(&scope, &rows, server_id, server, what)
@@ -220,48 +154,8 @@ fn decide(
     Ok(workspace)
 }
 
-/// One of a user's workspaces, by name, as far as one server goes: whether it grants
-/// every server, and its own active grant on the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Membership {
-    workspace_id: String,
-    all_servers: bool,
-    grant: Option<Grant>,
-}
-
-/// The user's workspaces (ordered by name) with their grants on `server_id`.
-fn memberships(conn: &Connection, user_id: &str, server_id: &str) -> Result<Vec<Membership>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT w.id, w.all_servers, a.permission_level, a.allowed_tools, a.allowed_resources
-         FROM workspaces w
-         LEFT JOIN workspace_access a
-           ON a.workspace_id = w.id AND a.server_id = ?2 AND a.is_active = 1
-         WHERE w.all_members = 1
-            OR EXISTS (SELECT 1 FROM workspace_members m WHERE m.workspace_id = w.id AND m.user_id = ?1)
-         ORDER BY w.name",
-    )?;
-    let rows = stmt
-        .query_map([user_id, server_id], |r| {
-            let grant = match r.get::<_, Option<String>>(2)? {
-                Some(level) => Some(Grant {
-                    execute: level == "execute",
-                    tools: json_set(r.get(3)?),
-                    resources: json_set(r.get(4)?),
-                }),
-                None => None,
-            };
-            Ok(Membership {
-                workspace_id: r.get(0)?,
-                all_servers: r.get(1)?,
-                grant,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
-}
-
 /// The workspace one execution is attributed to in the request log and in usage by
-/// workspace, from the user's [`memberships`]: the first by name whose own active
+/// workspace, from the user's [`store::memberships`]: the first by name whose own active
 /// grant on the server allows `what` with execute permission; failing that, the first
 /// by name that grants every server (like the built-in `default`); `None` when none
 /// does (an admin using a server no workspace of theirs grants).

@@ -2,7 +2,8 @@
 //! (callers without `workspaces:admin` see only their workspaces); changes need
 //! `workspaces:write`.
 
-use super::{Access, AccessChanges, Member, Organization, Workspace, WorkspaceChanges};
+use super::model::{Access, Member, Organization, Workspace, WorkspacePatch};
+use super::model::{AccessPatch, NewGrant, NewMember, NewWorkspace, OrgPatch, ResourceUri};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::principal::Principal;
@@ -15,9 +16,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::Value;
 
+/// The routes of this module, under `/api/v1`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/organization", get(org).patch(patch_org))
@@ -55,19 +55,12 @@ async fn org(
     super::organization(&app).await.map(Reply::ok)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OrgPatch {
-    name: Option<String>,
-    settings: Option<Value>,
-}
-
 async fn patch_org(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
-    Json(req): Json<OrgPatch>,
+    Json(patch): Json<OrgPatch>,
 ) -> Result<Reply<Organization>> {
-    super::update_organization(&app, &Actor::from(&who), req.name, req.settings)
+    super::update_organization(&app, &Actor::from(&who), patch)
         .await
         .map(Reply::ok)
 }
@@ -82,19 +75,12 @@ async fn list(
         .map(Reply::page)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateRequest {
-    name: String,
-    description: Option<String>,
-}
-
 async fn create(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
-    Json(req): Json<CreateRequest>,
+    Json(new): Json<NewWorkspace>,
 ) -> Result<Reply<Workspace>> {
-    super::create(&app, &Actor::from(&who), req.name, req.description)
+    super::create(&app, &Actor::from(&who), new)
         .await
         .map(Reply::created)
 }
@@ -109,28 +95,13 @@ async fn show(
         .map(Reply::ok)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PatchRequest {
-    name: Option<String>,
-    description: Option<String>,
-    all_members: Option<bool>,
-    all_servers: Option<bool>,
-}
-
 async fn patch(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
     Path(id): Path<String>,
-    Json(req): Json<PatchRequest>,
+    Json(patch): Json<WorkspacePatch>,
 ) -> Result<Reply<Workspace>> {
-    let ch = WorkspaceChanges {
-        name: req.name,
-        description: req.description,
-        all_members: req.all_members,
-        all_servers: req.all_servers,
-    };
-    super::update(&app, &Actor::from(&who), &id, ch)
+    super::update(&app, &Actor::from(&who), &id, patch)
         .await
         .map(Reply::ok)
 }
@@ -153,23 +124,13 @@ async fn members(
     super::members(&app, &id).await.map(Reply::ok)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MemberRequest {
-    /// User id or username.
-    user: String,
-    /// owner, member (default) or viewer.
-    role: Option<String>,
-}
-
 async fn add_member(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
     Path(id): Path<String>,
-    Json(req): Json<MemberRequest>,
+    Json(req): Json<NewMember>,
 ) -> Result<Reply<Vec<Member>>> {
-    let role = req.role.unwrap_or_else(|| "member".into());
-    super::set_member(&app, &Actor::from(&who), &id, &req.user, &role)
+    super::set_member(&app, &Actor::from(&who), &id, req)
         .await
         .map(Reply::ok)
 }
@@ -192,77 +153,24 @@ async fn access(
     super::access_list(&app, &id).await.map(Reply::ok)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GrantRequest {
-    /// MCP server id or name.
-    server: String,
-    name: Option<String>,
-    description: Option<String>,
-    /// read or execute (default).
-    permission_level: Option<String>,
-    /// Tool names; absent or null = every tool.
-    allowed_tools: Option<Vec<String>>,
-    /// Resource URIs (a trailing `*` matches a prefix); absent or null = every resource.
-    allowed_resources: Option<Vec<String>>,
-    is_active: Option<bool>,
-}
-
 async fn grant(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
     Path(id): Path<String>,
-    Json(req): Json<GrantRequest>,
+    Json(req): Json<NewGrant>,
 ) -> Result<Reply<Access>> {
-    let ch = AccessChanges {
-        name: req.name,
-        description: req.description,
-        permission_level: req.permission_level,
-        allowed_tools: Some(req.allowed_tools),
-        allowed_resources: Some(req.allowed_resources),
-        is_active: req.is_active,
-    };
-    super::grant(&app, &Actor::from(&who), &id, &req.server, ch)
+    super::grant(&app, &Actor::from(&who), &id, req)
         .await
         .map(Reply::created)
-}
-
-/// PATCH: fields sent change; `allowed_tools: null` means every tool again.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AccessPatch {
-    name: Option<String>,
-    description: Option<String>,
-    permission_level: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    allowed_tools: Option<Option<Vec<String>>>,
-    #[serde(default, deserialize_with = "present")]
-    allowed_resources: Option<Option<Vec<String>>>,
-    is_active: Option<bool>,
-}
-
-/// Distinguishes a field sent as `null` (Some(None)) from one not sent (None).
-fn present<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<Option<Vec<String>>>, D::Error> {
-    Option::<Vec<String>>::deserialize(d).map(Some)
 }
 
 async fn patch_access(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
     Path((id, access)): Path<(String, String)>,
-    Json(req): Json<AccessPatch>,
+    Json(patch): Json<AccessPatch>,
 ) -> Result<Reply<Access>> {
-    let ch = AccessChanges {
-        name: req.name,
-        description: req.description,
-        permission_level: req.permission_level,
-        allowed_tools: req.allowed_tools,
-        allowed_resources: req.allowed_resources,
-        is_active: req.is_active,
-    };
-    super::update_access(&app, &Actor::from(&who), &id, &access, ch)
+    super::update_access(&app, &Actor::from(&who), &id, &access, patch)
         .await
         .map(Reply::ok)
 }
@@ -276,19 +184,13 @@ async fn revoke(
     Ok(no_content())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ResourceRequest {
-    uri: String,
-}
-
 async fn add_resource(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
     Path((id, access)): Path<(String, String)>,
-    Json(req): Json<ResourceRequest>,
+    Json(req): Json<ResourceUri>,
 ) -> Result<Reply<Access>> {
-    super::edit_resource(&app, &Actor::from(&who), &id, &access, &req.uri, true)
+    super::edit_resource(&app, &Actor::from(&who), &id, &access, req, true)
         .await
         .map(Reply::ok)
 }
@@ -297,9 +199,9 @@ async fn remove_resource(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
     Path((id, access)): Path<(String, String)>,
-    Json(req): Json<ResourceRequest>,
+    Json(req): Json<ResourceUri>,
 ) -> Result<Reply<Access>> {
-    super::edit_resource(&app, &Actor::from(&who), &id, &access, &req.uri, false)
+    super::edit_resource(&app, &Actor::from(&who), &id, &access, req, false)
         .await
         .map(Reply::ok)
 }
