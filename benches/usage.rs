@@ -1,5 +1,5 @@
 //! Usage queries over 1,000,000 request log rows spread over 29 days (inside the default
-//! 30-day window), inserted through `logs::store::insert_at` so the rollups are built the
+//! 30-day window), inserted through `request_log::store::insert_at` so the rollups are built the
 //! way production builds them. Calls are drawn independently at random (seeded): 50
 //! users, 20 servers × 10 tools, 1% errors, durations 0..500 ms; each user belongs to
 //! one of 5 workspaces and their calls are attributed to it (as `access::attribute`
@@ -14,7 +14,7 @@
 //!
 //! Run: `cargo bench --bench usage`. Under `cargo test` it does nothing.
 
-use mcpd::logs::{Kind, NewRequestLog};
+use mcpd::request_log::{Kind, NewRequestLog};
 use mcpd::store::list::{Filter, ListQuery, Op};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -101,8 +101,8 @@ fn row(rng: &mut StdRng, i: usize, start: OffsetDateTime) -> (NewRequestLog, Off
 }
 
 async fn open(dir: &std::path::Path) -> mcpd::app::AppState {
-    let config = mcpd::config::Config {
-        server: mcpd::config::ServerConfig {
+    let config = mcpd::settings::Settings {
+        server: mcpd::settings::ServerSettings {
             data_dir: dir.to_path_buf(),
             ..Default::default()
         },
@@ -140,14 +140,14 @@ async fn insert(
             .write(move |tx| {
                 if how == Write::Batch {
                     let rows: Vec<_> = chunk.iter().map(|(l, t)| (l, *t)).collect();
-                    mcpd::logs::store::insert_many_at(tx, &rows, CAP)?;
+                    mcpd::request_log::store::insert_many_at(tx, &rows, CAP)?;
                     return Ok(());
                 }
                 for (log, at) in &chunk {
                     if how == Write::PerRow {
-                        mcpd::logs::store::insert_at(tx, log, CAP, *at)?;
+                        mcpd::request_log::store::insert_at(tx, log, CAP, *at)?;
                     } else {
-                        mcpd::logs::store::insert_without_rollup(tx, log, CAP, *at)?;
+                        mcpd::request_log::store::insert_without_rollup(tx, log, CAP, *at)?;
                     }
                 }
                 Ok(())

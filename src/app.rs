@@ -2,8 +2,8 @@
 //! Plain state at the bottom of the crate: opening it, bootstrapping and serving live in
 //! [`crate::daemon`], the one module that knows every domain.
 
-use crate::config::Config;
 use crate::docker::DockerClient;
+use crate::settings::Settings;
 use crate::store::Store;
 use crate::vault::Vault;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ pub type AppState = Arc<App>;
 /// The daemon's state, built once at start and shared as [`AppState`].
 pub struct App {
     /// The effective configuration, fixed for the daemon's life.
-    pub config: Config,
+    pub settings: Settings,
     /// The SQLite database: one writer, closure transactions.
     pub store: Store,
     /// Keys that sign and check access tokens (JWT, HS256).
@@ -33,7 +33,7 @@ pub struct App {
     /// Live MCP client sessions, one per running MCP server.
     pub mcp: Arc<crate::mcp::sessions::Sessions>,
     /// Group-committed request log rows (started by `serve`).
-    pub request_logs: crate::logs::writer::Writer,
+    pub request_logs: crate::request_log::writer::Writer,
     /// Monotonic start time, for `uptime_s`.
     pub started: Instant,
     /// Start time as RFC 3339 UTC (`GET /info` `started_at`).

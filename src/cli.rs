@@ -1,6 +1,6 @@
 //! Command line: `mcpd serve | init | configtest | admin … | vault … | version`.
 
-use crate::config::{Config, LogFormat, Overrides};
+use crate::settings::{LogFormat, Overrides, Settings};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[derive(Parser, Debug, Clone)]
 #[command(name = "mcpd", version, about = "Runs and governs MCP servers and the infrastructure around them", long_about = None)]
 pub struct Cli {
-    /// Config file (default: /etc/mcpd/mcpd.toml when it exists).
+    /// Settings file (default: /etc/mcpd/mcpd.toml when it exists).
     #[arg(long, short = 'c', global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// State directory (overrides server.data_dir).
@@ -139,12 +139,12 @@ pub enum AdminCommand {
 
 impl Cli {
     /// Loads the configuration this invocation asks for.
-    pub fn load_config(&self) -> anyhow::Result<Config> {
+    pub fn load_config(&self) -> anyhow::Result<Settings> {
         let listen = match &self.command {
             Command::Serve { listen } => *listen,
             _ => None,
         };
-        Config::load(
+        Settings::load(
             self.config.as_deref(),
             std::env::vars(),
             &Overrides {

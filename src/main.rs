@@ -4,7 +4,7 @@
 use clap::Parser;
 use mcpd::backups::{BackupOptions, offline};
 use mcpd::cli::{AdminCommand, BackupCommand, Cli, Command, VaultCommand};
-use mcpd::config::Config;
+use mcpd::settings::Settings;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -66,7 +66,7 @@ fn main() -> ExitCode {
 }
 
 /// Runs a command that needs the runtime (every one but `version` and `configtest`).
-async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+async fn run(cli: Cli, config: Settings) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. } => {
             let loader = cli.clone();
@@ -97,7 +97,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
 }
 
 /// `mcpd backup …`, with the daemon stopped.
-async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<()> {
+async fn backup(config: Settings, command: BackupCommand) -> anyhow::Result<()> {
     match command {
         BackupCommand::Create {
             encrypt,
@@ -159,7 +159,7 @@ async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<()> {
 
 /// `mcpd backup create`: prints the archive's path, size and SHA-256.
 async fn backup_create(
-    config: Config,
+    config: Settings,
     opts: BackupOptions,
     passphrase_file: Option<&Path>,
     recipient: Option<String>,
@@ -177,7 +177,7 @@ async fn backup_create(
 }
 
 /// `mcpd backup list`: one line per backup (id, status, time, size, file).
-async fn backup_list(config: Config) -> anyhow::Result<()> {
+async fn backup_list(config: Settings) -> anyhow::Result<()> {
     let app = mcpd::daemon::open(config).await?;
     let q = mcpd::store::list::ListQuery {
         limit: mcpd::store::list::MAX_LIMIT,

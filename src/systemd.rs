@@ -4,7 +4,7 @@
 //! so a wedged daemon is restarted by systemd (`WatchdogSec=` in the unit).
 
 use crate::app::App;
-use crate::config::Config;
+use crate::settings::Settings;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ fn notify_reloading() {
 }
 
 /// Re-reads the configuration from the same file, environment and flags as at start.
-pub type ConfigLoader = Box<dyn Fn() -> anyhow::Result<Config> + Send + Sync>;
+pub type SettingsLoader = Box<dyn Fn() -> anyhow::Result<Settings> + Send + Sync>;
 
 /// When systemd asked for a watchdog (`WATCHDOG_USEC`), pings it at half the interval
 /// as long as the database answers a trivial query.
@@ -59,7 +59,7 @@ pub fn spawn_watchdog(app: &Arc<App>) {
 pub fn spawn_reload(
     app: &Arc<App>,
     tls: axum_server::tls_rustls::RustlsConfig,
-    load: ConfigLoader,
+    load: SettingsLoader,
     mut hup: tokio::signal::unix::Signal,
     listening: String,
 ) {
@@ -71,7 +71,7 @@ pub fn spawn_reload(
                 got = hup.recv() => if got.is_none() { return },
             }
             notify_reloading();
-            match reload(&app2.config, &tls, &load).await {
+            match reload(&app2.settings, &tls, &load).await {
                 Ok(needs_restart) if needs_restart.is_empty() => {
                     tracing::info!("configuration reloaded");
                 }
@@ -95,9 +95,9 @@ pub fn spawn_reload(
 }
 
 async fn reload(
-    running: &Config,
+    running: &Settings,
     tls: &axum_server::tls_rustls::RustlsConfig,
-    load: &ConfigLoader,
+    load: &SettingsLoader,
 ) -> anyhow::Result<Vec<&'static str>> {
     let new = load()?;
     let files = crate::http::tls::resolve(&new.server)?;
@@ -110,7 +110,7 @@ async fn reload(
 }
 
 /// Sections whose changes are read only at start.
-fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
+fn restart_needed(old: &Settings, new: &Settings) -> Vec<&'static str> {
     let mut out = Vec::new();
     let (o, n) = (&old.server, &new.server);
     if o.listen != n.listen {
@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn hot_reloadable_changes_need_no_restart() {
-        let old = Config::default();
+        let old = Settings::default();
         let mut new = old.clone();
         new.log.level = "debug".into();
         new.server.tls_cert_file = Some("/etc/mcpd/tls/cert.pem".into());
@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn start_time_settings_are_named() {
-        let old = Config::default();
+        let old = Settings::default();
         let mut new = old.clone();
         new.server.listen = "127.0.0.1:9443".parse().unwrap();
         new.docker.network = "other".into();

@@ -302,13 +302,13 @@ async fn retention_purges_old_rows_and_keeps_usage() {
         .into_iter()
         .enumerate()
         {
-            let log = mcpd::logs::NewRequestLog {
+            let log = mcpd::request_log::NewRequestLog {
                 user_id: None,
                 api_key_id: None,
                 workspace_id: None,
                 server_id: "mcp_retentiontest01".into(),
                 server_name: "retention-test".into(),
-                kind: mcpd::logs::Kind::Tool,
+                kind: mcpd::request_log::Kind::Tool,
                 name: "echo".into(),
                 error_code: None,
                 error_message: None,
@@ -316,7 +316,7 @@ async fn retention_purges_old_rows_and_keeps_usage() {
                 arguments: json!({"i": i}),
                 result: None,
             };
-            mcpd::logs::store::insert_at(&tx, &log, 1024, at).unwrap();
+            mcpd::request_log::store::insert_at(&tx, &log, 1024, at).unwrap();
         }
         tx.commit().unwrap();
     }
@@ -368,13 +368,13 @@ async fn backups_without_logs_leave_out_the_usage_rollups() {
     {
         let c = rusqlite::Connection::open(d.data_path("mcpd.db")).unwrap();
         c.busy_timeout(Duration::from_secs(10)).unwrap();
-        let log = mcpd::logs::NewRequestLog {
+        let log = mcpd::request_log::NewRequestLog {
             user_id: None,
             api_key_id: None,
             workspace_id: Some("wks_default".into()),
             server_id: "mcp_backuptest00001".into(),
             server_name: "backup-test".into(),
-            kind: mcpd::logs::Kind::Tool,
+            kind: mcpd::request_log::Kind::Tool,
             name: "echo".into(),
             error_code: None,
             error_message: None,
@@ -382,7 +382,7 @@ async fn backups_without_logs_leave_out_the_usage_rollups() {
             arguments: json!({}),
             result: None,
         };
-        mcpd::logs::store::insert(&c, &log, 1024).unwrap();
+        mcpd::request_log::store::insert(&c, &log, 1024).unwrap();
     }
     let mut tables = vec!["request_logs"];
     tables.extend(mcpd::usage::rollup::TABLES);

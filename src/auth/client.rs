@@ -103,7 +103,7 @@ pub async fn client_credentials(
         .clone()
         .unwrap_or_else(|| key_scopes.iter().map(|s| s.to_string()).collect())
         .join(" ");
-    let ttl = app.config.auth.access_token_ttl_s;
+    let ttl = app.settings.auth.access_token_ttl_s;
     let actor = Actor::from(&key);
     let user_id = key.user_id.clone();
     let kid = client_id.to_string();

@@ -194,7 +194,7 @@ async fn login_failed(app: &App, username: &str, client: &ClientInfo, v: Verdict
 /// Starts a login session for `user_id` (refresh token, `last_login_at`, audit) and
 /// returns the token pair.
 async fn issue_tokens(app: &App, user_id: String, client: ClientInfo) -> Result<TokenPair> {
-    let refresh_ttl = app.config.auth.refresh_token_ttl_s;
+    let refresh_ttl = app.settings.auth.refresh_token_ttl_s;
     let (session_id, refresh, user) = app
         .store
         .write(move |tx| {
@@ -233,7 +233,7 @@ fn rate_limited(retry_after_s: u64) -> Error {
 }
 
 fn pair(app: &App, session_id: &str, refresh_token: String, user: User) -> Result<TokenPair> {
-    let ttl = app.config.auth.access_token_ttl_s;
+    let ttl = app.settings.auth.access_token_ttl_s;
     Ok(TokenPair {
         access_token: app.jwt.issue(&user.id, session_id, ttl)?,
         refresh_token,
@@ -266,7 +266,7 @@ enum Refreshed {
 /// disabled users.
 pub async fn refresh(app: &App, refresh_token: &str) -> Result<TokenPair> {
     let hash = sha256_hex(refresh_token);
-    let ttl = app.config.auth.refresh_token_ttl_s;
+    let ttl = app.settings.auth.refresh_token_ttl_s;
     let outcome = app
         .store
         .write(move |tx| {

@@ -36,7 +36,7 @@ pub async fn create(
     let located = volumes::locate(app, &opts.services).await?;
     let (db, dir) = (app.store.path().to_path_buf(), super::records::dir(app));
     let paths: Vec<PathBuf> = located.into_iter().map(|l| l.path).collect();
-    let min_free = app.config.backups.min_free_bytes;
+    let min_free = app.settings.backups.min_free_bytes;
     tokio::task::spawn_blocking(move || check_space(&dir, space_needed(&db, &paths, min_free)))
         .await
         .internal("space check")??;

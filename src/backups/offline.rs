@@ -6,7 +6,7 @@
 use super::archive::{self, Unseal};
 use super::restore;
 use crate::app::AppState;
-use crate::config::Config;
+use crate::settings::Settings;
 use crate::vault::key;
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 /// Secrets that open an archive, from files or `MCPD_BACKUP_PASSPHRASE`, else from the
 /// config's `backups.passphrase_file` / `backups.identity_file`.
 pub fn unseal(
-    config: &Config,
+    config: &Settings,
     passphrase_file: Option<&Path>,
     identity_file: Option<&Path>,
 ) -> anyhow::Result<Unseal> {
@@ -24,7 +24,7 @@ pub fn unseal(
     };
     let passphrase = match passphrase_file.or(config.backups.passphrase_file.as_deref()) {
         Some(p) => Some(read(p)?),
-        None => crate::config::secret_from_env("MCPD_BACKUP_PASSPHRASE")?.map(Into::into),
+        None => crate::settings::secret_from_env("MCPD_BACKUP_PASSPHRASE")?.map(Into::into),
     };
     let identity = identity_file
         .or(config.backups.identity_file.as_deref())
@@ -59,7 +59,7 @@ fn describe(e: &crate::error::Error) -> String {
 /// database is in place and put back if anything fails. Running containers using them
 /// are stopped for the swap and started again. With `dry_run` only reports.
 pub async fn restore(
-    config: &Config,
+    config: &Settings,
     file: &Path,
     unseal: &Unseal,
     key_file: Option<&Path>,
@@ -128,7 +128,7 @@ pub async fn restore(
 /// Stops the running containers (if any) for the swap; returns the Docker client to
 /// start them again with.
 async fn stop_containers(
-    config: &Config,
+    config: &Settings,
     running: &[String],
 ) -> anyhow::Result<Option<bollard::Docker>> {
     if running.is_empty() {
@@ -147,7 +147,7 @@ async fn stop_containers(
 /// archive), then installs the key and the database; puts the old volume contents back
 /// when that fails.
 fn swap_in(
-    config: &Config,
+    config: &Settings,
     staged: restore::Staged,
     chain: Vec<restore::Staged>,
     targets: &[VolumeTarget],
@@ -178,7 +178,7 @@ fn swap_in(
 /// Verifies and stages the archive, compares it with the live database, and finds the
 /// master key to install (if any).
 fn prepare(
-    config: &Config,
+    config: &Settings,
     file: &Path,
     unseal: &Unseal,
     key_file: Option<&Path>,
@@ -242,7 +242,7 @@ fn prepare(
 
 /// Installs the master key (when it differs) and swaps the database in.
 fn apply(
-    config: &Config,
+    config: &Settings,
     staged: &restore::Staged,
     install: Option<key::MasterKey>,
 ) -> anyhow::Result<()> {
@@ -276,7 +276,7 @@ pub struct VolumeTarget {
     pub running: Vec<String>,
 }
 
-async fn docker(config: &Config) -> anyhow::Result<bollard::Docker> {
+async fn docker(config: &Settings) -> anyhow::Result<bollard::Docker> {
     crate::docker::DockerClient::new(config.docker.host.clone())
         .get()
         .await
@@ -292,7 +292,7 @@ async fn docker(config: &Config) -> anyhow::Result<bollard::Docker> {
 /// mountpoint; created when missing, as on a fresh machine), a bind mount at its host
 /// path (made when missing). With `dry_run` nothing is created.
 pub async fn locate_volumes(
-    config: &Config,
+    config: &Settings,
     entries: &[archive::VolumeEntry],
     dry_run: bool,
 ) -> anyhow::Result<Vec<VolumeTarget>> {

@@ -24,7 +24,7 @@ pub async fn get(app: &AppState, id: &str) -> Result<Backup> {
 
 /// The effective archive directory.
 pub fn dir(app: &AppState) -> PathBuf {
-    app.config.backups.dir(&app.config.server.data_dir)
+    app.settings.backups.dir(&app.settings.server.data_dir)
 }
 
 /// Path of a completed backup's archive; `CONFLICT` when it is not completed.

@@ -49,7 +49,7 @@ pub fn choose_seal(
     if let Some(r) = recipient {
         return Seal::recipient("recipient", &r);
     }
-    let cfg = &app.config.backups;
+    let cfg = &app.settings.backups;
     if let Some(r) = &cfg.recipient {
         return Seal::recipient("backups.recipient", r);
     }
@@ -68,7 +68,7 @@ pub fn unseal_for(
     passphrase: Option<String>,
     identity: Option<String>,
 ) -> Result<Unseal> {
-    let cfg = &app.config.backups;
+    let cfg = &app.settings.backups;
     let passphrase = match passphrase {
         Some(p) => Some(age::secrecy::SecretString::from(p)),
         None => cfg

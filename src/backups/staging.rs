@@ -74,19 +74,19 @@ impl Job {
             dir: super::records::dir(app),
             config_json: opts
                 .include_config
-                .then(|| serde_json::to_vec_pretty(&app.config))
+                .then(|| serde_json::to_vec_pretty(&app.settings))
                 .transpose()
                 .unwrap_or_default(),
             master_key_file: opts.include_master_key.then(|| {
                 crate::vault::key::locate(
-                    &app.config.server.data_dir,
-                    app.config.vault.master_key_file.as_deref(),
+                    &app.settings.server.data_dir,
+                    app.settings.vault.master_key_file.as_deref(),
                 )
                 .path
             }),
             vault_key_id: app.vault.key_id(),
             log_files: if opts.include_logs {
-                crate::telemetry::LogFiles::from_config(&app.config.log)
+                crate::telemetry::LogFiles::from_config(&app.settings.log)
                     .map(|f| f.list())
                     .unwrap_or_default()
             } else {
@@ -94,7 +94,7 @@ impl Job {
             },
             volumes: located.into_iter().map(|l| (l.entry, l.path)).collect(),
             base,
-            min_free_bytes: app.config.backups.min_free_bytes,
+            min_free_bytes: app.settings.backups.min_free_bytes,
             opts,
             seal,
             progress: Arc::new(AtomicU8::new(0)),
@@ -201,7 +201,7 @@ impl Job {
         let schema_version = store::copy_database(&self.db_path, &db)?;
         if !self.opts.include_logs {
             let c = rusqlite::Connection::open(&db)?;
-            crate::logs::store::clear(&c)?;
+            crate::request_log::store::clear(&c)?;
             crate::usage::store::clear(&c)?;
         }
         staged.files.push((archive::DB_ENTRY.into(), db));

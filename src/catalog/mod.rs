@@ -11,8 +11,8 @@
 //! stored in the database. An entry in use by a server cannot be removed (409).
 
 pub mod api;
-pub mod config;
 pub mod model;
+pub mod server_config;
 pub mod servers;
 pub mod store;
 
@@ -56,7 +56,7 @@ pub async fn builtin(app: &App) -> Vec<Entry> {
         .iter()
         .filter_map(|(f, t)| parse_file(f, t))
         .collect();
-    let dir = app.config.mcp.catalog_dir.clone();
+    let dir = app.settings.mcp.catalog_dir.clone();
     let files = tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
         if let Ok(rd) = std::fs::read_dir(&dir) {
@@ -94,7 +94,7 @@ pub async fn announce(app: &App) {
         .into_iter()
         .map(|e| e.spec.name)
         .collect();
-    tracing::info!(entries = ?names, dir = %app.config.mcp.catalog_dir.display(), "MCP catalog loaded");
+    tracing::info!(entries = ?names, dir = %app.settings.mcp.catalog_dir.display(), "MCP catalog loaded");
 }
 
 /// Every entry, built-in first then added ones, by name.

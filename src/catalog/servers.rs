@@ -3,9 +3,9 @@
 //! [`crate::mcp::servers`] does the rest. Both run to their end even if their caller
 //! stops waiting ([`crate::app::App::to_completion`]).
 
-use super::config::{self as cfg, Checked, Rendered};
 use super::model::Entry;
-use super::store::{self as cstore, ServerConfig};
+use super::server_config::{self as cfg, Checked, Rendered};
+use super::store::{self as cstore, ServerSettings};
 use crate::app::{App, AppState};
 use crate::audit::{self, Actor, Entry as AuditEntry};
 use crate::configuration::{self, ConfigWrite};
@@ -138,7 +138,7 @@ async fn create_now(app: &AppState, actor: &Actor, req: CreateServer) -> Result<
             return Err(e);
         }
     };
-    let row = ServerConfig {
+    let row = ServerSettings {
         server_id: server.id.clone(),
         registry: registry.clone(),
         config: rendered.public.clone(),
@@ -205,7 +205,7 @@ pub async fn show(app: &App, id_or_name: &str) -> Result<Value> {
     }))
 }
 
-async fn load(app: &App, id: &str, name: &str) -> Result<ServerConfig> {
+async fn load(app: &App, id: &str, name: &str) -> Result<ServerSettings> {
     let key = id.to_string();
     app.store
         .read(move |c| cstore::load_config(c, &key))
@@ -270,7 +270,7 @@ async fn reconfigure_now(
         .filter(|k| !new_keys.contains(k))
         .cloned()
         .collect();
-    let row = ServerConfig {
+    let row = ServerSettings {
         server_id: rec.id.clone(),
         registry: stored.registry.clone(),
         config: rendered.public.clone(),

@@ -74,7 +74,7 @@ pub fn servers_using(conn: &Connection, name: &str) -> Result<i64> {
 
 /// The stored configuration of a server created from an entry.
 #[derive(Debug, Clone)]
-pub struct ServerConfig {
+pub struct ServerSettings {
     /// Id (`mcp_…`) of the server.
     pub server_id: String,
     /// Name of the catalog entry it was made from.
@@ -86,7 +86,7 @@ pub struct ServerConfig {
 }
 
 /// Inserts or replaces a server's configuration.
-pub fn save_config(conn: &Connection, c: &ServerConfig) -> Result<()> {
+pub fn save_config(conn: &Connection, c: &ServerSettings) -> Result<()> {
     conn.execute(
         "INSERT INTO mcp_server_configs (server_id, registry, config, secret_keys, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5)
@@ -103,7 +103,7 @@ pub fn save_config(conn: &Connection, c: &ServerConfig) -> Result<()> {
 }
 
 /// A server's configuration, when it was created from an entry.
-pub fn load_config(conn: &Connection, server_id: &str) -> Result<Option<ServerConfig>> {
+pub fn load_config(conn: &Connection, server_id: &str) -> Result<Option<ServerSettings>> {
     let row: Option<(String, String, String)> = conn
         .query_row(
             "SELECT registry, config, secret_keys FROM mcp_server_configs WHERE server_id = ?1",
@@ -112,7 +112,7 @@ pub fn load_config(conn: &Connection, server_id: &str) -> Result<Option<ServerCo
         )
         .optional()?;
     row.map(|(registry, config, keys)| {
-        Ok(ServerConfig {
+        Ok(ServerSettings {
             server_id: server_id.to_string(),
             registry,
             config: serde_json::from_str(&config)?,

@@ -9,8 +9,8 @@ pub use router::router;
 pub use serve::serve;
 
 use crate::app::{App, AppState, DB_FILE, INITIAL_PASSWORD_FILE, LEGACY_JWT_KEY_FILE};
-use crate::config::Config;
 use crate::docker::DockerClient;
+use crate::settings::Settings;
 use crate::store::Store;
 use crate::vault::Vault;
 use std::path::Path;
@@ -22,7 +22,7 @@ use tokio_util::task::TaskTracker;
 /// Opens the data dir (creating what is missing: database, keys, TLS, admin user) and
 /// returns the daemon's state, for `serve` and the offline commands (`mcpd init`,
 /// `mcpd admin …`, `mcpd backup …`).
-pub async fn open(config: Config) -> anyhow::Result<AppState> {
+pub async fn open(config: Settings) -> anyhow::Result<AppState> {
     let data_dir = config.server.data_dir.clone();
     let store = {
         let d = data_dir.clone();
@@ -62,11 +62,11 @@ pub async fn open(config: Config) -> anyhow::Result<AppState> {
             config.auth.requests_per_minute,
         ),
         mcp: Arc::default(),
-        request_logs: crate::logs::writer::Writer::new(
+        request_logs: crate::request_log::writer::Writer::new(
             store.clone(),
             config.mcp.request_log_payload_cap_bytes,
         ),
-        config,
+        settings: config,
         store,
         started: Instant::now(),
         started_at: crate::time::now_rfc3339(),
@@ -82,7 +82,7 @@ async fn bootstrap_admin(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
     if store.read(crate::users::store::any).await? {
         return Ok(());
     }
-    let (password, generated) = match crate::config::secret_from_env("MCPD_ADMIN_PASSWORD")? {
+    let (password, generated) = match crate::settings::secret_from_env("MCPD_ADMIN_PASSWORD")? {
         Some(p) => {
             crate::auth::password::check_policy("MCPD_ADMIN_PASSWORD", &p)
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;

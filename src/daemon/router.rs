@@ -18,7 +18,7 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::images::api::routes())
         .merge(crate::mcp::api::routes())
         .merge(crate::catalog::api::routes())
-        .merge(crate::logs::api::routes())
+        .merge(crate::request_log::api::routes())
         .merge(crate::usage::api::routes())
         .merge(crate::workspaces::api::routes())
         .merge(crate::mappings::api::routes())
@@ -30,7 +30,7 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::gateway::routes(&app))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(app.config.server.max_body_bytes))
+        .layer(DefaultBodyLimit::max(app.settings.server.max_body_bytes))
         .layer(axum::middleware::from_fn(ratelimit::middleware))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,

@@ -2,7 +2,7 @@
 //! router until SIGTERM/SIGINT, then drains requests and stops the tasks.
 
 use crate::app::{AppState, LISTEN_ADDR_FILE};
-use crate::config::Config;
+use crate::settings::Settings;
 use anyhow::Context;
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
@@ -14,14 +14,14 @@ const TASKS_GRACE: Duration = Duration::from_secs(10);
 /// Runs the daemon until SIGTERM/SIGINT: binds TLS, writes `listen-addr`, notifies
 /// systemd, serves (SIGHUP reloads through `reload`), then drains requests (bounded by
 /// `server.shutdown_grace_s`), stops tasks and checkpoints the database.
-pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyhow::Result<()> {
+pub async fn serve(config: Settings, reload: crate::systemd::SettingsLoader) -> anyhow::Result<()> {
     // Handlers first: a signal that arrives during start-up is then handled once the
     // daemon runs instead of killing it half-way (the default action).
     let term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let app = super::open(config).await?;
-    let cfg = &app.config.server;
+    let cfg = &app.settings.server;
     let tls_files = crate::http::tls::resolve(cfg)?;
     let fp = crate::http::tls::fingerprint(&tls_files.cert)?;
     let tls = crate::http::tls::rustls_config(&tls_files)?;
@@ -61,7 +61,7 @@ pub async fn serve(config: Config, reload: crate::systemd::ConfigLoader) -> anyh
 
 /// Binds `server.listen` and writes the bound address to `<data_dir>/listen-addr`.
 fn bind(app: &AppState) -> anyhow::Result<(TcpListener, SocketAddr)> {
-    let cfg = &app.config.server;
+    let cfg = &app.settings.server;
     let listener =
         TcpListener::bind(cfg.listen).with_context(|| format!("binding {}", cfg.listen))?;
     listener.set_nonblocking(true)?;
@@ -90,7 +90,7 @@ async fn stop_on_signal(
         _ = term.recv() => {},
         _ = int.recv() => {},
     }
-    let grace = Duration::from_secs(app.config.server.shutdown_grace_s);
+    let grace = Duration::from_secs(app.settings.server.shutdown_grace_s);
     tracing::info!(
         "shutting down: draining requests for up to {}s",
         grace.as_secs()

@@ -143,7 +143,7 @@ async fn aggregate<T: DeserializeOwned>(
         out,
         &fingerprint,
         cursor.as_deref(),
-        app.config.mcp.gateway_page_size,
+        app.settings.mcp.gateway_page_size,
     )
 }
 

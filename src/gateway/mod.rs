@@ -51,7 +51,7 @@ pub fn routes(app: &AppState) -> Router<AppState> {
     let config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
         .with_cancellation_token(app.shutdown.child_token())
-        .with_max_request_body_bytes(app.config.server.max_body_bytes);
+        .with_max_request_body_bytes(app.settings.server.max_body_bytes);
     let handler_app = app.clone();
     let subscriptions = Arc::new(subscriptions::Subscriptions::default());
     let service = StreamableHttpService::new(

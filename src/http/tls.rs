@@ -17,7 +17,7 @@ pub struct TlsFiles {
 }
 
 /// The configured pair, or the self-signed pair in the data dir (created if missing).
-pub fn resolve(cfg: &crate::config::ServerConfig) -> anyhow::Result<TlsFiles> {
+pub fn resolve(cfg: &crate::settings::ServerSettings) -> anyhow::Result<TlsFiles> {
     if let (Some(cert), Some(key)) = (&cfg.tls_cert_file, &cfg.tls_key_file) {
         return Ok(TlsFiles {
             cert: cert.clone(),

@@ -47,7 +47,7 @@ where
     S: Stream<Item = std::result::Result<Bytes, E>> + Send + 'static,
     E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
 {
-    let cap = app.config.docker.max_image_upload_bytes;
+    let cap = app.settings.docker.max_image_upload_bytes;
     // Shared so that what the engine did not read can still be drained (see `linger`).
     let archive: Shared<S> = Arc::new(Mutex::new(Box::pin(archive)));
     if declared_len.is_some_and(|n| n > cap) {

@@ -158,7 +158,7 @@ pub async fn container_ip(app: &App, container_id: &str) -> Result<String> {
         .and_then(|n| n.networks)
         .unwrap_or_default();
     networks
-        .get(&app.config.docker.network)
+        .get(&app.settings.docker.network)
         .or_else(|| networks.values().next())
         .and_then(|e| e.ip_address.clone())
         .filter(|ip| !ip.is_empty())

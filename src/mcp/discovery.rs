@@ -126,7 +126,7 @@ pub async fn test(app: &App, id_or_name: &str) -> Result<TestResult> {
     let started = Instant::now();
     let ping = rmcp::model::ClientRequest::PingRequest(Default::default());
     match tokio::time::timeout(
-        Duration::from_secs(app.config.mcp.call_timeout_s),
+        Duration::from_secs(app.settings.mcp.call_timeout_s),
         client.send_request(ping),
     )
     .await

@@ -13,7 +13,7 @@
 //! caller's workspace grants and the server's tool list are cached until the next
 //! write ([`crate::store::cache`]), a server with a live session is called without
 //! asking Docker about its container (a session that died is replaced as before), and
-//! the request log row is group-committed ([`crate::logs::writer`]).
+//! the request log row is group-committed ([`crate::request_log::writer`]).
 
 use super::connect::{self, map_service_error, session_lost};
 use super::discovery::discover_with;
@@ -23,7 +23,7 @@ use super::transport::Client;
 use crate::app::App;
 use crate::audit::Actor;
 use crate::error::{Error, ErrorCode, Result};
-use crate::logs::{Kind, NewRequestLog};
+use crate::request_log::{Kind, NewRequestLog};
 use crate::workspaces::access::{self, Use};
 use rmcp::ServiceError;
 use rmcp::model::{
@@ -123,9 +123,9 @@ pub struct PromptResult {
 
 /// The timeout of one call: the request's `timeout_s` (1..=max) or the default.
 fn call_timeout(app: &App, asked: Option<u64>) -> Result<Duration> {
-    let max = app.config.mcp.max_call_timeout_s;
+    let max = app.settings.mcp.max_call_timeout_s;
     match asked {
-        None => Ok(Duration::from_secs(app.config.mcp.call_timeout_s)),
+        None => Ok(Duration::from_secs(app.settings.mcp.call_timeout_s)),
         Some(s) if (1..=max).contains(&s) => Ok(Duration::from_secs(s)),
         Some(_) => Err(Error::field(
             "timeout_s",

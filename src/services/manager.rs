@@ -168,7 +168,7 @@ pub async fn create(
     let docker = app.docker.get().await?;
     runtime::check_image(&docker, &spec.image).await?;
     runtime::check_networks(&docker, &spec.networks).await?;
-    let network = app.config.docker.network.clone();
+    let network = app.settings.docker.network.clone();
     runtime::ensure_network(&docker, &network).await?;
 
     let env = resolve_env(app, &spec).await?;
@@ -346,7 +346,7 @@ pub(super) async fn stop_all(
     containers: &[Observed],
     remove: bool,
 ) -> Result<()> {
-    let timeout = app.config.docker.stop_timeout_s;
+    let timeout = app.settings.docker.stop_timeout_s;
     futures::future::try_join_all(containers.iter().map(|c| async move {
         runtime::stop_container(docker, &c.id, timeout).await?;
         if remove {
@@ -418,7 +418,7 @@ pub(super) async fn converge(
     spec: &ServiceSpec,
     run: bool,
 ) -> Result<Vec<Observed>> {
-    let network = &app.config.docker.network;
+    let network = &app.settings.docker.network;
     let want_hash = runtime::config_hash(spec, network);
     let existing = runtime::service_containers(docker, id).await?;
     let mut kept: HashMap<u32, Observed> = HashMap::new();
@@ -436,7 +436,7 @@ pub(super) async fn converge(
         if current {
             kept.insert(c.replica.unwrap_or_default(), c);
         } else {
-            runtime::stop_container(docker, &c.id, app.config.docker.stop_timeout_s).await?;
+            runtime::stop_container(docker, &c.id, app.settings.docker.stop_timeout_s).await?;
             runtime::remove_container(docker, &c.id).await?;
         }
     }

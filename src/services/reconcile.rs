@@ -49,7 +49,7 @@ pub async fn reconcile(app: &App) -> Result<()> {
     // The network is made when the first service is; a daemon without services leaves
     // the engine as it found it.
     if !rows.is_empty() {
-        runtime::ensure_network(&docker, &app.config.docker.network).await?;
+        runtime::ensure_network(&docker, &app.settings.docker.network).await?;
     }
     let known: std::collections::HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     for c in runtime::managed_containers(&docker).await? {

@@ -6,7 +6,7 @@
 //! keeping `log.max_files`, written by a background thread so a slow disk never holds
 //! up a request. Backups with `include_logs` carry these files ([`LogFiles`]).
 
-use crate::config::{LogConfig, LogFormat};
+use crate::settings::{LogFormat, LogSettings};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -50,7 +50,7 @@ pub struct LogFiles {
 
 impl LogFiles {
     /// `None` when `log.file` is unset.
-    pub fn from_config(cfg: &LogConfig) -> Option<LogFiles> {
+    pub fn from_config(cfg: &LogSettings) -> Option<LogFiles> {
         let file = cfg.file.as_ref()?;
         Some(LogFiles {
             dir: file
@@ -115,7 +115,7 @@ type BoxedLayer = Box<dyn Layer<Base> + Send + Sync>;
 
 /// Installs the global subscriber (once per process; later calls change nothing).
 /// Errors when `log.file` is set and its directory cannot be created or written.
-pub fn init(cfg: &LogConfig) -> anyhow::Result<LogGuard> {
+pub fn init(cfg: &LogSettings) -> anyhow::Result<LogGuard> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&cfg.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -189,9 +189,9 @@ mod tests {
 
     #[test]
     fn only_rotated_files_are_log_files() {
-        let cfg = LogConfig {
+        let cfg = LogSettings {
             file: Some("/var/log/mcpd/mcpd.log".into()),
-            ..LogConfig::default()
+            ..LogSettings::default()
         };
         let f = LogFiles::from_config(&cfg).unwrap();
         assert_eq!(f.dir, PathBuf::from("/var/log/mcpd"));
@@ -205,12 +205,12 @@ mod tests {
         ] {
             assert!(!f.is_log_file(other), "{other}");
         }
-        let bare = LogFiles::from_config(&LogConfig {
+        let bare = LogFiles::from_config(&LogSettings {
             file: Some("/logs/mcpd".into()),
-            ..LogConfig::default()
+            ..LogSettings::default()
         })
         .unwrap();
         assert!(bare.is_log_file("mcpd.2026-01-31") && !bare.is_log_file("mcpd.2026-01-31.log"));
-        assert_eq!(LogFiles::from_config(&LogConfig::default()), None);
+        assert_eq!(LogFiles::from_config(&LogSettings::default()), None);
     }
 }

@@ -22,7 +22,7 @@ pub async fn purge(app: &App, days: u32) -> Result<usize> {
         let cutoff = cutoff.clone();
         let n = app
             .store
-            .write(move |tx| crate::logs::store::delete_before(tx, &cutoff, BATCH))
+            .write(move |tx| crate::request_log::store::delete_before(tx, &cutoff, BATCH))
             .await?;
         total += n;
         if n < BATCH {
@@ -34,7 +34,7 @@ pub async fn purge(app: &App, days: u32) -> Result<usize> {
 
 /// Starts the hourly purge (nothing when retention is 0); stops on `app.shutdown`.
 pub fn spawn(app: &AppState) {
-    let days = app.config.mcp.request_log_retention_days;
+    let days = app.settings.mcp.request_log_retention_days;
     if days == 0 {
         return;
     }

@@ -1,7 +1,7 @@
 //! Usage rollups: request log rows pre-aggregated per UTC day (migration
 //! `0009_usage_rollups.sql`), at three levels of detail so a query reads the fewest
 //! rows that still hold every column it groups or filters by. [`record`] adds one call
-//! to every level; [`crate::logs::store::insert_at`] calls it in the same transaction
+//! to every level; [`crate::request_log::store::insert_at`] calls it in the same transaction
 //! as the row, so the rollups never drift from `request_logs`.
 //!
 //! NULL dimensions are stored as `''` (a primary key cannot group NULLs) and read back

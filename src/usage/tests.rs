@@ -1,10 +1,10 @@
 //! The rollups answer exactly what aggregating the raw rows answers: rows with chosen
-//! times inserted through `logs::store::insert_at`, then every grouping and filter on
+//! times inserted through `request_log::store::insert_at`, then every grouping and filter on
 //! odd windows compared with a plain `GROUP BY` over `request_logs`.
 
 use super::query::{self, Filters, Group};
-use crate::logs::store::insert_at;
-use crate::logs::{Kind, NewRequestLog};
+use crate::request_log::store::insert_at;
+use crate::request_log::{Kind, NewRequestLog};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rusqlite::Connection;
@@ -264,7 +264,7 @@ fn batched_inserts_build_the_same_rollups() {
     let calls = calls();
     for chunk in calls.chunks(100) {
         let rows: Vec<_> = chunk.iter().map(|(l, t)| (l, *t)).collect();
-        let ids = crate::logs::store::insert_many_at(&batched, &rows, 1024).unwrap();
+        let ids = crate::request_log::store::insert_many_at(&batched, &rows, 1024).unwrap();
         assert_eq!(ids.len(), chunk.len());
     }
     assert_eq!(dump(&batched), dump(&one_by_one));

@@ -152,7 +152,7 @@ pub async fn create(app: &App, actor: &Actor, req: CreateUser) -> Result<User> {
 /// the new user gets `viewer`. Errors: `FORBIDDEN` when registration is off, then as
 /// [`create`].
 pub async fn register(app: &App, actor: &Actor, req: Registration) -> Result<User> {
-    if !app.config.auth.allow_registration {
+    if !app.settings.auth.allow_registration {
         return Err(Error::forbidden(
             "registration is disabled (auth.allow_registration)",
         ));

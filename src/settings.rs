@@ -1,4 +1,5 @@
-//! Daemon configuration: built-in defaults, then `/etc/mcpd/mcpd.toml` (or `--config`),
+//! The daemon's settings (its own configuration file, not the `/api/v1/config` entries of
+//! `configuration`): built-in defaults, then `/etc/mcpd/mcpd.toml` (or `--config`),
 //! then `MCPD_<SECTION>__<KEY>` environment variables, then command-line flags.
 //! Unknown keys anywhere are rejected with an error that names them (kanidm does the
 //! same), and `mcpd configtest` runs exactly this loading and validation.
@@ -17,28 +18,28 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/mcpd/mcpd.toml";
 /// defaulted.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
-pub struct Config {
+pub struct Settings {
     /// `[server]`: listener, data directory, TLS, body limit.
-    pub server: ServerConfig,
+    pub server: ServerSettings,
     /// `[log]`: daemon log level, format and file.
-    pub log: LogConfig,
+    pub log: LogSettings,
     /// `[auth]`: token lifetimes, registration, rate limits.
-    pub auth: AuthConfig,
+    pub auth: AuthSettings,
     /// `[docker]`: engine endpoint, managed network, stop timeout, image upload limit.
-    pub docker: DockerConfig,
+    pub docker: DockerSettings,
     /// `[mcp]`: call timeouts, request log cap and retention, catalog directory, gateway paging.
-    pub mcp: McpConfig,
+    pub mcp: McpSettings,
     /// `[vault]`: master key location.
-    pub vault: VaultConfig,
+    pub vault: VaultSettings,
     /// `[backups]`: archive directory, encryption defaults, free-space floor.
-    pub backups: BackupsConfig,
+    pub backups: BackupsSettings,
 }
 
 /// `[server]` section. Defaults: `127.0.0.1:8443`, `/var/lib/mcpd`, self-signed TLS, 1 MiB bodies,
 /// 30 s grace.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
+pub struct ServerSettings {
     /// Address to listen on; port 0 picks a free port (written to `<data_dir>/listen-addr`).
     pub listen: SocketAddr,
     /// State directory: database, master key, TLS material, backups.
@@ -69,7 +70,7 @@ pub enum LogFormat {
 /// `[log]` section. Defaults: level `info`, format `text`, no file, 7 files kept.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
+pub struct LogSettings {
     /// `tracing` filter, e.g. `info` or `mcpd=debug,info`. `RUST_LOG` overrides it.
     pub level: String,
     /// Format on stderr and in `file` (journald, when present, gets structured fields
@@ -87,7 +88,7 @@ pub struct LogConfig {
 /// logins and 1200 requests per minute.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct AuthConfig {
+pub struct AuthSettings {
     /// Lifetime of an access token (JWT), in seconds.
     pub access_token_ttl_s: u64,
     /// Lifetime of a refresh token and of the login session it belongs to, in seconds.
@@ -106,7 +107,7 @@ pub struct AuthConfig {
 /// uploads.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct DockerConfig {
+pub struct DockerSettings {
     /// Engine endpoint: `unix:///var/run/docker.sock` or `tcp://127.0.0.1:2375`.
     /// Unset means `DOCKER_HOST` or the default socket.
     pub host: Option<String>,
@@ -123,7 +124,7 @@ pub struct DockerConfig {
 /// `/etc/mcpd/catalog.d`, 100 items per gateway page.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct McpConfig {
+pub struct McpSettings {
     /// Timeout of one tool/resource/prompt execution when the request gives none, in seconds.
     pub call_timeout_s: u64,
     /// Largest `timeout_s` a request may ask for, in seconds.
@@ -146,7 +147,7 @@ pub struct McpConfig {
 /// `[vault]` section (no key file set by default).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
-pub struct VaultConfig {
+pub struct VaultSettings {
     /// Master key file (64 hex digits or 32 bytes, mode 0600). Unset: systemd's
     /// `$CREDENTIALS_DIRECTORY/master.key` when present, else `<data_dir>/master.key`
     /// (created at init).
@@ -157,7 +158,7 @@ pub struct VaultConfig {
 /// MiB free.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct BackupsConfig {
+pub struct BackupsSettings {
     /// Where archives are written. Unset: `<data_dir>/backups`.
     pub dir: Option<PathBuf>,
     /// File holding the passphrase used when a request asks for encryption without
@@ -172,7 +173,7 @@ pub struct BackupsConfig {
     pub min_free_bytes: u64,
 }
 
-impl Default for BackupsConfig {
+impl Default for BackupsSettings {
     fn default() -> Self {
         Self {
             dir: None,
@@ -184,14 +185,14 @@ impl Default for BackupsConfig {
     }
 }
 
-impl BackupsConfig {
+impl BackupsSettings {
     /// The effective archive directory.
     pub fn dir(&self, data_dir: &Path) -> PathBuf {
         self.dir.clone().unwrap_or_else(|| data_dir.join("backups"))
     }
 }
 
-impl Default for ServerConfig {
+impl Default for ServerSettings {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8443".parse().expect("valid default address"),
@@ -204,7 +205,7 @@ impl Default for ServerConfig {
     }
 }
 
-impl Default for LogConfig {
+impl Default for LogSettings {
     fn default() -> Self {
         Self {
             level: "info".into(),
@@ -215,7 +216,7 @@ impl Default for LogConfig {
     }
 }
 
-impl Default for AuthConfig {
+impl Default for AuthSettings {
     fn default() -> Self {
         Self {
             access_token_ttl_s: 15 * 60,
@@ -227,7 +228,7 @@ impl Default for AuthConfig {
     }
 }
 
-impl Default for DockerConfig {
+impl Default for DockerSettings {
     fn default() -> Self {
         Self {
             host: None,
@@ -238,7 +239,7 @@ impl Default for DockerConfig {
     }
 }
 
-impl Default for McpConfig {
+impl Default for McpSettings {
     fn default() -> Self {
         Self {
             call_timeout_s: 60,
@@ -262,15 +263,15 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
 }
 
-impl Config {
+impl Settings {
     /// Loads and validates. `path` is `--config`; when `None` the default path is read
     /// only if it exists. `env` is the process environment (a parameter for tests).
     pub fn load(
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &Overrides,
-    ) -> anyhow::Result<Config> {
-        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+    ) -> anyhow::Result<Settings> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
         match path {
             Some(p) => {
                 if !p.is_file() {
@@ -290,7 +291,7 @@ impl Config {
             .filter(|(k, _)| k.starts_with("MCPD_") && k.contains("__"))
             .collect();
         let fig = fig.merge(env_layer(vars));
-        let mut cfg: Config = fig.extract().map_err(|e| {
+        let mut cfg: Settings = fig.extract().map_err(|e| {
             anyhow::anyhow!(
                 "invalid configuration: {}",
                 e.to_string().replace('\n', "; ")
@@ -404,7 +405,7 @@ mod tests {
             listen: Some("127.0.0.1:0".parse().unwrap()),
             ..Default::default()
         };
-        let c = Config::load(Some(&p), env, &ov).unwrap();
+        let c = Settings::load(Some(&p), env, &ov).unwrap();
         assert_eq!(c.server.listen.port(), 0);
         assert_eq!(c.server.max_body_bytes, 2048);
         assert_eq!(c.auth.access_token_ttl_s, 120);
@@ -414,13 +415,13 @@ mod tests {
     fn unknown_keys_are_rejected_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "[server]\nlisen = \"127.0.0.1:9000\"\n");
-        let e = Config::load(Some(&p), vec![], &Overrides::default()).unwrap_err();
+        let e = Settings::load(Some(&p), vec![], &Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("lisen"), "{e}");
         let p = write(dir.path(), "[nope]\nx = 1\n");
-        let e = Config::load(Some(&p), vec![], &Overrides::default()).unwrap_err();
+        let e = Settings::load(Some(&p), vec![], &Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("nope"), "{e}");
         let env = vec![("MCPD_SERVER__BOGUS".to_string(), "1".to_string())];
-        let e = Config::load(None, env, &Overrides::default()).unwrap_err();
+        let e = Settings::load(None, env, &Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
     }
 
@@ -428,14 +429,14 @@ mod tests {
     fn bad_values_are_rejected() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "[server]\nlisten = \"nowhere\"\n");
-        assert!(Config::load(Some(&p), vec![], &Overrides::default()).is_err());
+        assert!(Settings::load(Some(&p), vec![], &Overrides::default()).is_err());
         let p = write(
             dir.path(),
             "[server]\ntls_cert_file = \"/nonexistent.pem\"\n",
         );
-        assert!(Config::load(Some(&p), vec![], &Overrides::default()).is_err());
+        assert!(Settings::load(Some(&p), vec![], &Overrides::default()).is_err());
         assert!(
-            Config::load(
+            Settings::load(
                 Some(&dir.path().join("missing.toml")),
                 vec![],
                 &Overrides::default()
@@ -447,7 +448,7 @@ mod tests {
     #[test]
     fn shipped_default_config_is_valid_and_matches_defaults() {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/mcpd.toml");
-        let c = Config::load(Some(&p), vec![], &Overrides::default()).unwrap();
-        assert_eq!(c, Config::default());
+        let c = Settings::load(Some(&p), vec![], &Overrides::default()).unwrap();
+        assert_eq!(c, Settings::default());
     }
 }

@@ -1,5 +1,5 @@
-//! Request logs: one row per MCP execution (tool, resource or prompt), success or error,
-//! with the caller, server, timing, sizes, and the arguments and result kept up to a size
+//! The MCP request log (not container logs, which are `services::ops::logs`): one row per
+//! MCP execution (tool, resource or prompt), success or error, with the caller, server, timing, sizes, and the arguments and result kept up to a size
 //! cap with secret-looking values redacted (docs/api.md §3 "Request log"). Executions write
 //! their rows through [`writer`], which group-commits them.
 
