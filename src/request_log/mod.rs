@@ -1,7 +1,8 @@
 //! The MCP request log (not container logs, which are `services::ops::logs`): one row per
-//! MCP execution (tool, resource or prompt), success or error, with the caller, server, timing, sizes, and the arguments and result kept up to a size
-//! cap with secret-looking values redacted (docs/api.md §3 "Request log"). Executions write
-//! their rows through [`writer`], which group-commits them.
+//! MCP execution (tool, resource or prompt), success or error, with the caller, server,
+//! timing, sizes, and the arguments and result kept up to a size cap with secret-looking
+//! values redacted (docs/api.md §3 "Request log"). Executions write their rows through
+//! [`writer`], which group-commits them.
 
 pub mod api;
 pub mod redact;
