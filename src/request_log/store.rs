@@ -261,3 +261,35 @@ pub fn clear(conn: &Connection) -> Result<()> {
     conn.execute("DELETE FROM request_logs", [])?;
     Ok(())
 }
+
+fn raw_column(col: &str) -> String {
+    match col {
+        "day" => "substr(r.timestamp, 1, 10)".into(),
+        c => format!("r.{c}"),
+    }
+}
+
+/// Appends the usage groups of `keys` (see [`crate::usage::query::groups`]) over raw rows
+/// with `from <= timestamp < to` under `filters`: the partial days at a window's edges,
+/// which the per-day rollups cannot answer.
+pub fn usage_groups(
+    conn: &Connection,
+    (from, to): (&String, &String),
+    keys: &[&str],
+    filters: &crate::usage::query::Filters,
+    out: &mut Vec<crate::usage::query::Group>,
+) -> Result<()> {
+    let cols: String = keys
+        .iter()
+        .map(|k| format!("{}, ", raw_column(k)))
+        .collect();
+    let mut params = vec![SqlValue::Text(from.clone()), SqlValue::Text(to.clone())];
+    let conds = filters.sql(|c| format!("r.{c}"), &mut params);
+    let sql = format!(
+        "SELECT {cols}count(*), sum(r.status = 'error'), sum(r.duration_ms), max(r.duration_ms),
+                sum(r.request_bytes), sum(r.response_bytes), min(r.timestamp), max(r.timestamp)
+         FROM request_logs r WHERE r.timestamp >= ? AND r.timestamp < ?{conds}{}",
+        crate::usage::query::group_by(keys.len())
+    );
+    crate::usage::store::read_groups(conn, &sql, &params, keys.len(), out)
+}

@@ -4,7 +4,7 @@
 //! (by its timestamp index). The totals are exactly those of aggregating the raw rows
 //! (the unit tests compare both on odd windows).
 
-use super::rollup::{LEVELS, NULLABLE};
+use super::rollup::LEVELS;
 use crate::error::Result;
 use rusqlite::Connection;
 use rusqlite::types::Value as Sql;
@@ -24,7 +24,7 @@ pub struct Filters {
 }
 
 impl Filters {
-    fn columns(&self) -> Vec<&'static str> {
+    pub(super) fn columns(&self) -> Vec<&'static str> {
         let mut cols = Vec::new();
         if self.user_id.is_some() {
             cols.push("user_id");
@@ -42,7 +42,7 @@ impl Filters {
     }
 
     /// ` AND …` conditions on columns named by `col`, with their parameters.
-    fn sql(&self, col: impl Fn(&str) -> String, params: &mut Vec<Sql>) -> String {
+    pub fn sql(&self, col: impl Fn(&str) -> String, params: &mut Vec<Sql>) -> String {
         let mut sql = String::new();
         if let Some(u) = &self.user_id {
             sql.push_str(&format!(" AND {} = ?", col("user_id")));
@@ -192,13 +192,6 @@ fn plan(from: &str, to: &str) -> Plan {
     }
 }
 
-fn raw_column(col: &str) -> String {
-    match col {
-        "day" => "substr(r.timestamp, 1, 10)".into(),
-        c => format!("r.{c}"),
-    }
-}
-
 /// Every group of `keys` (column names among `day`, `workspace_id`, `user_id`,
 /// `server_id`, `server_name`, `kind`, `name`, `status`) in `[from, to)` under
 /// `filters`, unsorted. With no keys: one group holding the totals (calls 0 if none).
@@ -222,17 +215,6 @@ pub fn groups(
             raw: vec![(from.to_string(), to.to_string())],
         }
     };
-    let group_by = if keys.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " GROUP BY {}",
-            (1..=keys.len())
-                .map(|i| i.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
     let mut parts: Vec<Group> = Vec::new();
     if let Some((first, end)) = &plan.days {
         let mut needed: Vec<&str> = filters.columns();
@@ -241,39 +223,10 @@ pub fn groups(
             .iter()
             .find(|l| needed.iter().all(|c| l.dims.contains(c)))
             .unwrap_or(&LEVELS[LEVELS.len() - 1]);
-        let cols: String = keys
-            .iter()
-            .map(|k| {
-                if NULLABLE.contains(k) {
-                    format!("nullif({k}, ''), ")
-                } else {
-                    format!("{k}, ")
-                }
-            })
-            .collect();
-        let mut params = vec![Sql::Text(first.clone()), Sql::Text(end.clone())];
-        let conds = filters.sql(|c| c.to_string(), &mut params);
-        let sql = format!(
-            "SELECT {cols}sum(calls), sum(errors), sum(duration_sum), max(duration_max),
-                    sum(request_bytes), sum(response_bytes), min(first_at), max(last_at)
-             FROM {} WHERE day >= ? AND day < ?{conds}{group_by}",
-            level.table,
-        );
-        read_groups(conn, &sql, &params, keys.len(), &mut parts)?;
+        super::store::rollup_groups(conn, level, (first, end), keys, filters, &mut parts)?;
     }
     for (a, b) in &plan.raw {
-        let cols: String = keys
-            .iter()
-            .map(|k| format!("{}, ", raw_column(k)))
-            .collect();
-        let mut params = vec![Sql::Text(a.clone()), Sql::Text(b.clone())];
-        let conds = filters.sql(|c| format!("r.{c}"), &mut params);
-        let sql = format!(
-            "SELECT {cols}count(*), sum(r.status = 'error'), sum(r.duration_ms), max(r.duration_ms),
-                    sum(r.request_bytes), sum(r.response_bytes), min(r.timestamp), max(r.timestamp)
-             FROM request_logs r WHERE r.timestamp >= ? AND r.timestamp < ?{conds}{group_by}"
-        );
-        read_groups(conn, &sql, &params, keys.len(), &mut parts)?;
+        crate::request_log::store::usage_groups(conn, (a, b), keys, filters, &mut parts)?;
     }
     let all: Vec<usize> = (0..keys.len()).collect();
     let mut out = regroup(&parts, &all);
@@ -293,37 +246,13 @@ pub fn groups(
     Ok(out)
 }
 
-/// Runs one aggregate query (`n` key columns, then the eight totals) and appends its
-/// non-empty groups (an aggregate without GROUP BY yields a row even over no rows).
-fn read_groups(
-    conn: &Connection,
-    sql: &str,
-    params: &[Sql],
-    n: usize,
-    out: &mut Vec<Group>,
-) -> Result<()> {
-    let mut stmt = conn.prepare(sql)?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
-    while let Some(r) = rows.next()? {
-        let calls: Option<i64> = r.get(n)?;
-        let Some(calls) = calls.filter(|c| *c > 0) else {
-            continue;
-        };
-        out.push(Group {
-            key: (0..n)
-                .map(|i| r.get::<_, Option<String>>(i))
-                .collect::<rusqlite::Result<_>>()?,
-            calls,
-            errors: r.get(n + 1)?,
-            duration_sum: r.get(n + 2)?,
-            duration_max: r.get(n + 3)?,
-            request_bytes: r.get(n + 4)?,
-            response_bytes: r.get(n + 5)?,
-            first_at: r.get(n + 6)?,
-            last_at: r.get(n + 7)?,
-        });
+/// ` GROUP BY 1, 2, …` over the first `n` columns; empty when `n` is 0.
+pub fn group_by(n: usize) -> String {
+    if n == 0 {
+        return String::new();
     }
-    Ok(())
+    let cols: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
+    format!(" GROUP BY {}", cols.join(", "))
 }
 
 #[cfg(test)]

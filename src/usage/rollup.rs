@@ -8,9 +8,8 @@
 //! as NULL; every nullable dimension is an id or a name, never legitimately empty.
 
 use crate::error::Result;
-use rusqlite::{Connection, ToSql};
+use rusqlite::Connection;
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
 /// One rollup table and the dimensions it keeps besides `day`.
 #[derive(Debug)]
@@ -107,39 +106,17 @@ impl Call<'_> {
     }
 }
 
-static UPSERTS: LazyLock<Vec<String>> = LazyLock::new(|| LEVELS.iter().map(upsert_sql).collect());
-
-fn upsert_sql(level: &Level) -> String {
-    let dims = level.dims.join(", ");
-    let marks = vec!["?"; level.dims.len() + 1].join(", ");
-    format!(
-        "INSERT INTO {table} (day, {dims}, calls, errors, duration_sum, duration_max, request_bytes,
-             response_bytes, first_at, last_at)
-         VALUES ({marks}, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT DO UPDATE SET
-             calls = calls + excluded.calls,
-             errors = errors + excluded.errors,
-             duration_sum = duration_sum + excluded.duration_sum,
-             duration_max = max(duration_max, excluded.duration_max),
-             request_bytes = request_bytes + excluded.request_bytes,
-             response_bytes = response_bytes + excluded.response_bytes,
-             first_at = min(first_at, excluded.first_at),
-             last_at = max(last_at, excluded.last_at)",
-        table = level.table,
-    )
-}
-
 /// The totals one rollup row adds up.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Sums {
-    calls: i64,
-    errors: i64,
-    duration_sum: i64,
-    duration_max: i64,
-    request_bytes: i64,
-    response_bytes: i64,
-    first_at: String,
-    last_at: String,
+pub(super) struct Sums {
+    pub(super) calls: i64,
+    pub(super) errors: i64,
+    pub(super) duration_sum: i64,
+    pub(super) duration_max: i64,
+    pub(super) request_bytes: i64,
+    pub(super) response_bytes: i64,
+    pub(super) first_at: String,
+    pub(super) last_at: String,
 }
 
 impl Sums {
@@ -172,25 +149,6 @@ impl Sums {
     }
 }
 
-fn upsert(conn: &Connection, level: usize, day: &str, dims: &[&str], sums: &Sums) -> Result<()> {
-    let mut params: Vec<&dyn ToSql> = Vec::with_capacity(dims.len() + 9);
-    params.push(&day);
-    params.extend(dims.iter().map(|d| d as &dyn ToSql));
-    params.extend([
-        &sums.calls as &dyn ToSql,
-        &sums.errors,
-        &sums.duration_sum,
-        &sums.duration_max,
-        &sums.request_bytes,
-        &sums.response_bytes,
-        &sums.first_at,
-        &sums.last_at,
-    ]);
-    conn.prepare_cached(&UPSERTS[level])?
-        .execute(rusqlite::params_from_iter(params))?;
-    Ok(())
-}
-
 /// Adds one call to every rollup level (blocking; call inside the transaction that
 /// inserts the request log row).
 pub fn record(conn: &Connection, call: &Call<'_>) -> Result<()> {
@@ -198,7 +156,7 @@ pub fn record(conn: &Connection, call: &Call<'_>) -> Result<()> {
     let sums = Sums::of(call);
     for (i, level) in LEVELS.iter().enumerate() {
         let dims: Vec<&str> = level.dims.iter().map(|d| call.dim(d)).collect();
-        upsert(conn, i, day, &dims, &sums)?;
+        super::store::upsert(conn, i, day, &dims, &sums)?;
     }
     Ok(())
 }
@@ -234,7 +192,7 @@ impl Batch {
     pub fn write(self, conn: &Connection) -> Result<()> {
         for ((level, key), sums) in &self.sums {
             let dims: Vec<&str> = key[1..].iter().map(String::as_str).collect();
-            upsert(conn, *level, &key[0], &dims, sums)?;
+            super::store::upsert(conn, *level, &key[0], &dims, sums)?;
         }
         Ok(())
     }
