@@ -1215,7 +1215,7 @@ pub async fn restore_online(
         .collect();
     to_restart.dedup();
     for sid in &to_restart {
-        crate::services::manager::stop(app, actor, sid).await?;
+        crate::services::lifecycle::stop(app, actor, sid).await?;
     }
     let applied = tokio::task::spawn_blocking(move || -> Result<()> {
         let swapped = volumes::restore_layers(&pairs)?;
@@ -1231,7 +1231,7 @@ pub async fn restore_online(
     .internal("restore task")?;
     // Whatever happened, what was meant to run runs again.
     for sid in &to_restart {
-        if let Err(e) = crate::services::manager::start(app, actor, sid).await {
+        if let Err(e) = crate::services::lifecycle::start(app, actor, sid).await {
             tracing::warn!(service = %sid, "restarting after a restore: {}", e.message);
         }
     }
