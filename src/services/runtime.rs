@@ -13,7 +13,10 @@ mod containers;
 mod network;
 mod observe;
 
-pub use config::{ResolvedEnv, config_hash, container_config};
+pub use config::{
+    LABEL_CONFIG, LABEL_MANAGED, LABEL_REPLICA, LABEL_SERVICE, ResolvedEnv, config_hash,
+    container_config, container_name,
+};
 pub use containers::{
     check_image, create_container, remove_container, start_container, stop_container,
 };
@@ -22,17 +25,3 @@ pub use observe::{
     Observed, containers_labelled, containers_of, derive_status, inspect, managed_containers,
     service_containers,
 };
-
-/// `true` on every container and network mcpd manages.
-pub const LABEL_MANAGED: &str = "io.mcpd.managed";
-/// The owning service's id (`svc_…`).
-pub const LABEL_SERVICE: &str = "io.mcpd.service";
-/// The replica number, from 1.
-pub const LABEL_REPLICA: &str = "io.mcpd.replica";
-/// Hash of the container-shaping spec (see [`config_hash`]).
-pub const LABEL_CONFIG: &str = "io.mcpd.config";
-
-/// `mcpd-<service name>-<n>`, n from 1.
-pub fn container_name(service_name: &str, replica: u32) -> String {
-    format!("mcpd-{service_name}-{replica}")
-}

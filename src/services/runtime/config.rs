@@ -1,7 +1,7 @@
-//! A service's container configuration: Docker's create body for one replica, and the
-//! hash of the spec parts that shape it (`io.mcpd.config`).
+//! A service's container configuration: the containers' names and mcpd's labels,
+//! Docker's create body for one replica, and the hash of the spec parts that shape it
+//! (`io.mcpd.config`).
 
-use super::{LABEL_CONFIG, LABEL_MANAGED, LABEL_REPLICA, LABEL_SERVICE};
 use crate::services::model::{
     HealthCheck, PortSpec, Resources, RestartPolicy, ServiceSpec, VolumeSpec,
 };
@@ -11,6 +11,20 @@ use bollard::models::{
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+
+/// `true` on every container and network mcpd manages.
+pub const LABEL_MANAGED: &str = "io.mcpd.managed";
+/// The owning service's id (`svc_…`).
+pub const LABEL_SERVICE: &str = "io.mcpd.service";
+/// The replica number, from 1.
+pub const LABEL_REPLICA: &str = "io.mcpd.replica";
+/// Hash of the container-shaping spec (see [`config_hash`]).
+pub const LABEL_CONFIG: &str = "io.mcpd.config";
+
+/// `mcpd-<service name>-<n>`, n from 1.
+pub fn container_name(service_name: &str, replica: u32) -> String {
+    format!("mcpd-{service_name}-{replica}")
+}
 
 /// The container-shaping part of a spec, hashed into `io.mcpd.config`. Replicas are
 /// not part of it: scaling never recreates the containers that stay.

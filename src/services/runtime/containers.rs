@@ -2,8 +2,7 @@
 //! networks), starting, stopping and removing a container, and how the engine's refusals
 //! map to errors.
 
-use super::config::{ResolvedEnv, container_config};
-use super::container_name;
+use super::config::{ResolvedEnv, container_config, container_name};
 use crate::docker::{map_err, path_segment};
 use crate::error::{Error, ErrorCode, Result};
 use crate::services::model::ServiceSpec;

@@ -1,7 +1,7 @@
 //! Networks of services: the managed bridge network every container joins, and the
 //! extra networks a spec names (which must exist).
 
-use super::LABEL_MANAGED;
+use super::config::LABEL_MANAGED;
 use crate::docker::{map_err, path_segment};
 use crate::error::{Error, ErrorCode, Result};
 use bollard::Docker;

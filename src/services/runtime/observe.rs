@@ -1,7 +1,7 @@
 //! What the engine reports of a service's containers ([`Observed`]): inspecting one,
 //! listing them by label, and the service status derived from them.
 
-use super::{LABEL_CONFIG, LABEL_MANAGED, LABEL_REPLICA, LABEL_SERVICE};
+use super::config::{LABEL_CONFIG, LABEL_MANAGED, LABEL_REPLICA, LABEL_SERVICE};
 use crate::docker::{map_err, path_segment};
 use crate::error::{ErrorCode, Result};
 use crate::services::model::ContainerInfo;
