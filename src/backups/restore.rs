@@ -466,7 +466,7 @@ async fn swap_in(
         .collect();
     to_restart.dedup();
     for sid in &to_restart {
-        crate::services::manager::stop(app, actor, sid).await?;
+        crate::services::lifecycle::stop(app, actor, sid).await?;
     }
     let live = app.store.path().to_path_buf();
     let applied = tokio::task::spawn_blocking(move || -> Result<()> {
@@ -483,7 +483,7 @@ async fn swap_in(
     .internal("restore task")?;
     // Whatever happened, what was meant to run runs again.
     for sid in &to_restart {
-        if let Err(e) = crate::services::manager::start(app, actor, sid).await {
+        if let Err(e) = crate::services::lifecycle::start(app, actor, sid).await {
             tracing::warn!(service = %sid, "restarting after a restore: {}", e.message);
         }
     }

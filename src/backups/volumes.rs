@@ -24,7 +24,7 @@ pub struct Located {
 pub async fn locate(app: &AppState, services: &[String]) -> Result<Vec<Located>> {
     let mut out = Vec::new();
     for name in services {
-        let svc = crate::services::manager::get(app, name).await?;
+        let svc = crate::services::lifecycle::get(app, name).await?;
         if svc.volumes.is_empty() {
             return Err(Error::field(
                 "services",

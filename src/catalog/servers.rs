@@ -312,19 +312,19 @@ async fn apply(
     sid: &str,
     rendered: &Rendered,
 ) -> Result<Result<()>> {
-    let mut spec = crate::services::manager::spec(app, sid).await?;
+    let mut spec = crate::services::lifecycle::spec(app, sid).await?;
     let command = Some(rendered.args.clone()).filter(|a| !a.is_empty());
     let changed = spec.command != command || spec.env != rendered.env;
     spec.command = command;
     spec.env = rendered.env.clone();
     app.mcp.close(&rec.id).await;
     if changed {
-        crate::services::manager::update(app, actor, sid, spec).await?;
-        Ok(crate::services::manager::start(app, actor, sid)
+        crate::services::lifecycle::update(app, actor, sid, spec).await?;
+        Ok(crate::services::lifecycle::start(app, actor, sid)
             .await
             .map(|_| ()))
     } else {
-        Ok(crate::services::manager::restart(app, actor, sid)
+        Ok(crate::services::lifecycle::restart(app, actor, sid)
             .await
             .map(|_| ()))
     }

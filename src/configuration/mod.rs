@@ -367,7 +367,7 @@ pub async fn restart_dependents(app: &App, actor: &Actor, key: &str) -> Result<V
         .into_iter()
         .filter(|d| d.running)
     {
-        crate::services::manager::restart(app, actor, &d.id).await?;
+        crate::services::lifecycle::restart(app, actor, &d.id).await?;
         restarted.push(d.name);
     }
     Ok(restarted)

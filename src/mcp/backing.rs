@@ -5,7 +5,7 @@
 use crate::app::App;
 use crate::audit::Actor;
 use crate::error::{Error, ErrorCode, Result};
-use crate::services::manager;
+use crate::services::lifecycle;
 use crate::services::{Service, ServiceSpec, VolumeSpec};
 use std::collections::BTreeMap;
 
@@ -72,18 +72,18 @@ pub async fn create(
         ..ServiceSpec::default()
     };
     plan.apply(&mut spec);
-    manager::create(app, actor, spec, true).await
+    lifecycle::create(app, actor, spec, true).await
 }
 
 /// What the backing service's containers run now (from its stored spec).
 pub async fn plan(app: &App, service_id: &str) -> Result<ContainerPlan> {
     Ok(ContainerPlan::of_spec(
-        &manager::spec(app, service_id).await?,
+        &lifecycle::spec(app, service_id).await?,
     ))
 }
 
 /// Puts `plan` into the backing service through the services domain's update
-/// ([`manager::update`]): validated like create (400 naming the field; an image must
+/// ([`lifecycle::update`]): validated like create (400 naming the field; an image must
 /// exist locally), containers whose configuration changed are recreated (and started
 /// when the service runs, a stopped one stays stopped), and on any failure the previous
 /// spec and containers are restored and the error returned.
@@ -93,34 +93,34 @@ pub async fn update(
     service_id: &str,
     plan: ContainerPlan,
 ) -> Result<Service> {
-    let mut spec = manager::spec(app, service_id).await?;
+    let mut spec = lifecycle::spec(app, service_id).await?;
     plan.apply(&mut spec);
-    manager::update(app, actor, service_id, spec).await
+    lifecycle::update(app, actor, service_id, spec).await
 }
 
 /// The backing service (status and containers read from Docker).
 pub async fn get(app: &App, service_id: &str) -> Result<Service> {
-    manager::get(app, service_id).await
+    lifecycle::get(app, service_id).await
 }
 
 /// Starts the backing service's containers.
 pub async fn start(app: &App, actor: &Actor, service_id: &str) -> Result<Service> {
-    manager::start(app, actor, service_id).await
+    lifecycle::start(app, actor, service_id).await
 }
 
 /// Stops the backing service's containers.
 pub async fn stop(app: &App, actor: &Actor, service_id: &str) -> Result<Service> {
-    manager::stop(app, actor, service_id).await
+    lifecycle::stop(app, actor, service_id).await
 }
 
 /// Restarts the backing service's containers.
 pub async fn restart(app: &App, actor: &Actor, service_id: &str) -> Result<Service> {
-    manager::restart(app, actor, service_id).await
+    lifecycle::restart(app, actor, service_id).await
 }
 
 /// Deletes the backing service and its containers.
 pub async fn delete(app: &App, actor: &Actor, service_id: &str) -> Result<()> {
-    manager::delete(app, actor, service_id).await
+    lifecycle::delete(app, actor, service_id).await
 }
 
 /// The one running container of a managed server's service, or 503

@@ -135,7 +135,7 @@ async fn change_container(
     app.mcp.close(&rec.id).await;
     // A server meant to run must speak MCP on the new container before the change
     // is kept (one that exited at once is not running: 503, undone too).
-    let meant_to_run = svc.desired_state == crate::services::manager::DESIRED_RUNNING;
+    let meant_to_run = svc.desired_state == crate::services::lifecycle::DESIRED_RUNNING;
     rec.status = if meant_to_run {
         status::RUNNING.to_string()
     } else {

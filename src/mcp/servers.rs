@@ -153,7 +153,7 @@ async fn create_unconfigured_now(app: &App, actor: &Actor, req: CreateServer) ->
         managed_by: Some(rec.id.clone()),
         ..crate::services::ServiceSpec::default()
     };
-    let svc = crate::services::manager::create(app, actor, spec, false)
+    let svc = crate::services::lifecycle::create(app, actor, spec, false)
         .await
         .inspect_err(|e| audit_failure(app, actor, &req.name, e))?;
     rec.service_id = Some(svc.id.clone());

@@ -1,15 +1,19 @@
-//! The service shapes (DESIGN.md, "Main shapes" and "Services on Docker") and the
-//! validation of a desired state. Pure: no Docker, no SQL.
+//! The service shapes (see docs/api.md, "Services"): the API view, the stored desired
+//! state, and the request bodies that set it (`POST`/`PUT` [`ServiceSettings`], `PATCH`
+//! [`ServicePatch`]) with how they apply to a spec. Pure: no Docker, no SQL; validation
+//! is in `validate.rs`.
 
-use crate::error::{Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 /// Most containers one service may run.
 pub const MAX_REPLICAS: u32 = 20;
 /// Label prefix reserved for mcpd's own container labels.
 pub const RESERVED_LABEL_PREFIX: &str = "io.mcpd.";
+/// `desired_state` of a service that should run.
+pub const DESIRED_RUNNING: &str = "running";
+/// `desired_state` of a service that should not run.
+pub const DESIRED_STOPPED: &str = "stopped";
 
 /// A service as the API shows it: its desired state plus what Docker reports.
 ///
@@ -207,292 +211,135 @@ impl Default for ServiceSpec {
     }
 }
 
-/// Whether `s` is a valid service name: a DNS-label-like slug of 1..=63 characters,
-/// `[a-z0-9]([a-z0-9-]*[a-z0-9])?` (RFC 1123 label, lower case).
-pub fn is_valid_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
+/// The settable part of a service, as `POST /services` and `PUT /services/{id}` take
+/// it; unknown fields are refused. `start` is the create body's "start the containers
+/// at once" (`bool`, default false); the replace body has none ([`NoStart`]).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSettings<Start> {
+    pub name: String,
+    pub image: String,
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub ports: Vec<PortSpec>,
+    #[serde(default)]
+    pub volumes: Vec<VolumeSpec>,
+    #[serde(default)]
+    pub networks: Vec<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub resources: Resources,
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+    #[serde(default = "one")]
+    pub replicas: u32,
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
+    #[serde(default)]
+    pub start: Start,
 }
 
-fn is_env_key(k: &str) -> bool {
-    let mut chars = k.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+/// `POST /services` body.
+pub type CreateService = ServiceSettings<bool>;
+/// `PUT /services/{id}` body: the create body without `start`.
+pub type ReplaceService = ServiceSettings<NoStart>;
+
+fn one() -> u32 {
+    1
 }
 
-/// Longest volume or network name accepted, in bytes.
-pub const MAX_ENGINE_NAME_LEN: usize = 128;
+/// The absent `start` of a replace body: sending one is an unknown field.
+#[derive(Debug, Default)]
+pub struct NoStart;
 
-/// Whether `s` is a Docker object name as the engine's own grammar has it for volumes
-/// and networks: `[A-Za-z0-9][A-Za-z0-9_.-]*`, at most [`MAX_ENGINE_NAME_LEN`] bytes.
-pub fn is_engine_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    s.len() <= MAX_ENGINE_NAME_LEN
-        && matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+impl<'de> Deserialize<'de> for NoStart {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::unknown_field("start", &[]))
+    }
+}
+
+impl<S> ServiceSettings<S> {
+    /// The spec these settings describe; `stdin_open` and `managed_by`, which no body
+    /// can set, are those of `kept` (the stored spec, or the default for a new one).
+    pub fn into_spec(self, kept: &ServiceSpec) -> ServiceSpec {
+        ServiceSpec {
+            name: self.name,
+            image: self.image,
+            command: self.command,
+            env: self.env,
+            ports: self.ports,
+            volumes: self.volumes,
+            networks: self.networks,
+            labels: self.labels,
+            resources: self.resources,
+            health_check: self.health_check,
+            replicas: self.replicas,
+            restart_policy: self.restart_policy,
+            stdin_open: kept.stdin_open,
+            managed_by: kept.managed_by.clone(),
+        }
+    }
+}
+
+/// `PATCH /services/{id}` body: only the fields sent change; `null` clears `command`
+/// and `health_check`. Unknown fields are refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePatch {
+    pub name: Option<String>,
+    pub image: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub command: Option<Option<Vec<String>>>,
+    pub env: Option<BTreeMap<String, String>>,
+    pub ports: Option<Vec<PortSpec>>,
+    pub volumes: Option<Vec<VolumeSpec>>,
+    pub networks: Option<Vec<String>>,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub resources: Option<Resources>,
+    #[serde(default, deserialize_with = "present")]
+    pub health_check: Option<Option<HealthCheck>>,
+    pub replicas: Option<u32>,
+    pub restart_policy: Option<RestartPolicy>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one not sent (`None`).
+fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 impl ServiceSpec {
-    /// Checks every field that can be checked without Docker; the first problem is a
-    /// `VALIDATION_ERROR` naming the field (e.g. `ports[1].host_ip`). Also normalises
-    /// the health check test to Docker's form.
-    pub fn validate(&mut self) -> Result<()> {
-        if !is_valid_name(&self.name) {
-            return Err(Error::field(
-                "name",
-                "must be 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit",
-            ));
-        }
-        crate::images::reference::validate("image", &self.image)?;
-        if let Some(cmd) = &self.command {
-            if cmd.is_empty() {
-                return Err(Error::field(
-                    "command",
-                    "must not be empty (omit it to use the image's default)",
-                ));
-            }
-            if cmd.iter().any(|a| a.contains('\0')) {
-                return Err(Error::field("command", "must not contain NUL characters"));
+    /// Applies `patch`: every field it carries replaces the stored one, the others
+    /// stay. The result is not validated here (see [`ServiceSpec::validate`]).
+    pub fn apply(&mut self, patch: ServicePatch) {
+        fn set<T>(field: &mut T, value: Option<T>) {
+            if let Some(v) = value {
+                *field = v;
             }
         }
-        for (k, v) in &self.env {
-            if !is_env_key(k) {
-                return Err(Error::field(
-                    format!("env.{k}"),
-                    "environment variable names are [A-Za-z_][A-Za-z0-9_]*",
-                ));
-            }
-            if v.contains('\0') {
-                return Err(Error::field(
-                    format!("env.{k}"),
-                    "must not contain NUL characters",
-                ));
-            }
-        }
-        let mut published = std::collections::HashSet::new();
-        for (i, p) in self.ports.iter().enumerate() {
-            let f = |x: &str| format!("ports[{i}].{x}");
-            if p.container_port == 0 {
-                return Err(Error::field(f("container_port"), "must be 1-65535"));
-            }
-            if !matches!(p.protocol.as_str(), "tcp" | "udp" | "sctp") {
-                return Err(Error::field(f("protocol"), "must be tcp, udp or sctp"));
-            }
-            if let Some(ip) = &p.host_ip
-                && ip.parse::<IpAddr>().is_err()
-            {
-                return Err(Error::field(f("host_ip"), "must be an IP address"));
-            }
-            if !published.insert((p.container_port, p.protocol.clone())) {
-                return Err(Error::field(
-                    f("container_port"),
-                    "published more than once",
-                ));
-            }
-            if p.host_port.is_some_and(|h| h != 0) && self.replicas > 1 {
-                return Err(Error::field(
-                    f("host_port"),
-                    "a fixed host port cannot be shared by more than one replica",
-                ));
-            }
-        }
-        for (i, v) in self.volumes.iter().enumerate() {
-            let f = |x: &str| format!("volumes[{i}].{x}");
-            if !(v.source.starts_with('/') || is_engine_name(&v.source)) {
-                return Err(Error::field(
-                    f("source"),
-                    "must be an absolute host path or a volume name",
-                ));
-            }
-            if !v.target.starts_with('/') || v.target.contains(':') {
-                return Err(Error::field(
-                    f("target"),
-                    "must be an absolute container path",
-                ));
-            }
-            if v.source.contains(':') {
-                return Err(Error::field(f("source"), "must not contain ':'"));
-            }
-        }
-        for (i, n) in self.networks.iter().enumerate() {
-            if !is_engine_name(n) {
-                return Err(Error::field(
-                    format!("networks[{i}]"),
-                    format!(
-                        "must be a network name ([A-Za-z0-9][A-Za-z0-9_.-]*, at most {MAX_ENGINE_NAME_LEN} characters)"
-                    ),
-                ));
-            }
-        }
-        for k in self.labels.keys() {
-            if k.starts_with(RESERVED_LABEL_PREFIX) {
-                return Err(Error::field(
-                    format!("labels.{k}"),
-                    "the io.mcpd. prefix is reserved",
-                ));
-            }
-            if k.is_empty() {
-                return Err(Error::field("labels", "label keys must not be empty"));
-            }
-        }
-        if let Some(c) = self.resources.cpu_millicores
-            && !(10..=1_000_000).contains(&c)
-        {
-            return Err(Error::field(
-                "resources.cpu_millicores",
-                "must be 10-1000000 (thousandths of a CPU core)",
-            ));
-        }
-        if let Some(m) = self.resources.memory_mb
-            && !(6..=4_194_304).contains(&m)
-        {
-            return Err(Error::field(
-                "resources.memory_mb",
-                "must be 6-4194304 MiB (Docker's minimum is 6 MiB)",
-            ));
-        }
-        if let Some(h) = &mut self.health_check {
-            if h.test.is_empty() {
-                return Err(Error::field("health_check.test", "required"));
-            }
-            match h.test[0].as_str() {
-                "CMD" | "CMD-SHELL" if h.test.len() >= 2 => {}
-                "CMD" | "CMD-SHELL" => {
-                    return Err(Error::field("health_check.test", "command missing"));
-                }
-                "NONE" => {
-                    return Err(Error::field(
-                        "health_check.test",
-                        "omit health_check instead of NONE",
-                    ));
-                }
-                _ => h.test.insert(0, "CMD".into()),
-            }
-            if h.interval_s == 0 || h.timeout_s == 0 {
-                return Err(Error::field(
-                    "health_check",
-                    "interval_s and timeout_s must be at least 1",
-                ));
-            }
-        }
-        if self.replicas > MAX_REPLICAS {
-            return Err(Error::field(
-                "replicas",
-                format!("must be 0-{MAX_REPLICAS}"),
-            ));
-        }
-        Ok(())
+        set(&mut self.name, patch.name);
+        set(&mut self.image, patch.image);
+        set(&mut self.command, patch.command);
+        set(&mut self.env, patch.env);
+        set(&mut self.ports, patch.ports);
+        set(&mut self.volumes, patch.volumes);
+        set(&mut self.networks, patch.networks);
+        set(&mut self.labels, patch.labels);
+        set(&mut self.resources, patch.resources);
+        set(&mut self.health_check, patch.health_check);
+        set(&mut self.replicas, patch.replicas);
+        set(&mut self.restart_policy, patch.restart_policy);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn spec() -> ServiceSpec {
-        ServiceSpec {
-            name: "web-1".into(),
-            image: "busybox:1".into(),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn names_are_dns_labels() {
-        for ok in ["a", "web", "web-1", "0abc", &"a".repeat(63)] {
-            assert!(is_valid_name(ok), "{ok}");
-        }
-        for bad in ["", "-a", "a-", "Web", "a_b", "a.b", &"a".repeat(64), "é"] {
-            assert!(!is_valid_name(bad), "{bad}");
-        }
-    }
-
-    type Mutation = Box<dyn Fn(&mut ServiceSpec)>;
-
-    #[test]
-    fn validation_names_the_field() {
-        let cases: Vec<(Mutation, &str)> = vec![
-            (Box::new(|s| s.name = "Bad".into()), "name"),
-            (Box::new(|s| s.image = " ".into()), "image"),
-            (Box::new(|s| s.command = Some(vec![])), "command"),
-            (
-                Box::new(|s| {
-                    s.env.insert("1X".into(), "v".into());
-                }),
-                "env.1X",
-            ),
-            (
-                Box::new(|s| {
-                    s.ports = vec![PortSpec {
-                        container_port: 80,
-                        host_port: None,
-                        host_ip: Some("nope".into()),
-                        protocol: "tcp".into(),
-                    }]
-                }),
-                "ports[0].host_ip",
-            ),
-            (
-                Box::new(|s| {
-                    s.replicas = 2;
-                    s.ports = vec![PortSpec {
-                        container_port: 80,
-                        host_port: Some(8080),
-                        host_ip: None,
-                        protocol: "tcp".into(),
-                    }]
-                }),
-                "ports[0].host_port",
-            ),
-            (
-                Box::new(|s| {
-                    s.volumes = vec![VolumeSpec {
-                        source: "rel/path".into(),
-                        target: "/data".into(),
-                        read_only: false,
-                    }]
-                }),
-                "volumes[0].source",
-            ),
-            (
-                Box::new(|s| {
-                    s.labels.insert("io.mcpd.service".into(), "x".into());
-                }),
-                "labels.io.mcpd.service",
-            ),
-            (
-                Box::new(|s| s.resources.memory_mb = Some(1)),
-                "resources.memory_mb",
-            ),
-            (Box::new(|s| s.replicas = 21), "replicas"),
-        ];
-        for (mutate, field) in cases {
-            let mut s = spec();
-            mutate(&mut s);
-            let e = s.validate().expect_err(field);
-            assert_eq!(e.details[0].field, field);
-        }
-        spec().validate().unwrap();
-    }
-
-    #[test]
-    fn health_check_test_gets_docker_form() {
-        let mut s = spec();
-        s.health_check = Some(HealthCheck {
-            test: vec!["true".into()],
-            interval_s: 1,
-            timeout_s: 1,
-            retries: 1,
-            start_period_s: 0,
-        });
-        s.validate().unwrap();
-        assert_eq!(s.health_check.unwrap().test, ["CMD", "true"]);
-    }
 
     #[test]
     fn restart_policy_uses_docker_names() {
@@ -502,5 +349,62 @@ mod tests {
             serde_json::to_string(&RestartPolicy::OnFailure).unwrap(),
             "\"on-failure\""
         );
+    }
+
+    #[test]
+    fn patch_tells_null_from_absent() {
+        let p: ServicePatch = crate::http::extract::parse_json(br#"{"command": null}"#).unwrap();
+        assert_eq!(p.command, Some(None));
+        assert!(p.health_check.is_none());
+        let p: ServicePatch = crate::http::extract::parse_json(br#"{}"#).unwrap();
+        assert!(p.command.is_none());
+    }
+
+    #[test]
+    fn a_patch_changes_only_what_it_carries() {
+        let mut s = ServiceSpec {
+            name: "a".into(),
+            image: "i".into(),
+            command: Some(vec!["x".into()]),
+            stdin_open: true,
+            managed_by: Some("mcp_1".into()),
+            ..Default::default()
+        };
+        let p: ServicePatch =
+            crate::http::extract::parse_json(br#"{"image": "j", "command": null}"#).unwrap();
+        s.apply(p);
+        assert_eq!((s.name.as_str(), s.image.as_str()), ("a", "j"));
+        assert_eq!(s.command, None);
+        assert!(s.stdin_open);
+        assert_eq!(s.managed_by.as_deref(), Some("mcp_1"));
+    }
+
+    #[test]
+    fn only_the_create_body_takes_start() {
+        let body = br#"{"name": "a", "image": "i", "start": true}"#;
+        let c: CreateService = crate::http::extract::parse_json(body).unwrap();
+        assert!(c.start);
+        assert_eq!(c.replicas, 1);
+        let e = crate::http::extract::parse_json::<ReplaceService>(body).unwrap_err();
+        assert_eq!(e.message, "invalid request body: start: unknown field");
+        assert_eq!(e.details[0].field, "start");
+        assert_eq!(e.details[0].issue, "unknown field");
+        let e = crate::http::extract::parse_json::<ReplaceService>(br#"{"x": 1}"#).unwrap_err();
+        assert_eq!(e.message, "invalid request body: x: unknown field");
+    }
+
+    #[test]
+    fn a_replace_keeps_what_no_body_sets() {
+        let kept = ServiceSpec {
+            stdin_open: true,
+            managed_by: Some("mcp_1".into()),
+            ..Default::default()
+        };
+        let r: ReplaceService =
+            crate::http::extract::parse_json(br#"{"name": "b", "image": "i"}"#).unwrap();
+        let s = r.into_spec(&kept);
+        assert_eq!(s.name, "b");
+        assert!(s.stdin_open);
+        assert_eq!(s.managed_by.as_deref(), Some("mcp_1"));
     }
 }

@@ -1,6 +1,6 @@
 //! Operations on a running service's containers: logs (one-shot or followed), exec,
 //! health and stats. Each picks the service by id or name through
-//! [`super::manager::get`] and talks to the engine for its containers; the engine
+//! [`super::lifecycle::get`] and talks to the engine for its containers; the engine
 //! being down is `DOCKER_UNAVAILABLE`.
 
 pub mod exec;
@@ -26,7 +26,7 @@ impl Target {
     /// Loads `id_or_name` (`RESOURCE_NOT_FOUND`) and its containers, keeping only
     /// replica `replica` when given (`RESOURCE_NOT_FOUND` when it has no container).
     pub async fn load(app: &App, id_or_name: &str, replica: Option<u32>) -> Result<Target> {
-        let service = super::manager::get(app, id_or_name).await?;
+        let service = super::lifecycle::get(app, id_or_name).await?;
         let docker = app.docker.get().await?;
         let mut containers = runtime::service_containers(&docker, &service.id).await?;
         if let Some(n) = replica {

@@ -2,7 +2,10 @@
 //! the status refresh the events watcher runs for each event, and the reconcile it runs
 //! at startup and on every reconnect to Docker.
 
-use super::manager::{DESIRED_RUNNING, converge, finish, lock, stop_all};
+use super::converge::{converge, stop_all};
+use super::lock::lock;
+use super::model::DESIRED_RUNNING;
+use super::outcome::finish;
 use super::runtime::{self, Observed};
 use super::store;
 use crate::app::App;

@@ -7,7 +7,7 @@
 
 use super::Target;
 use crate::app::App;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, ErrorCode, Internal, Result};
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use futures::StreamExt;
@@ -126,6 +126,46 @@ pub async fn exec(app: &App, id_or_name: &str, req: &ExecRequest) -> Result<Exec
     let target = Target::load(app, id_or_name, req.replica).await?;
     let container = target.running()?.clone();
     let docker = &target.docker;
+    let exec_id = create_exec(docker, &container.id, req).await?;
+    let timeout = Duration::from_secs(req.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S));
+    // If this future is dropped (the client went away), the command is killed too.
+    let mut abandoned = KillOnDrop {
+        app: Some((
+            app.tasks.clone(),
+            docker.clone(),
+            exec_id.clone(),
+            container.id.clone(),
+        )),
+    };
+    let started = Instant::now();
+    let (stdout, stderr) = match tokio::time::timeout(timeout, run(docker, &exec_id)).await {
+        Ok(r) => r?,
+        Err(_) => {
+            abandoned.disarm();
+            return Err(timed_out(docker, &exec_id, &container.id, timeout).await);
+        }
+    };
+    abandoned.disarm();
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let exit_code = exit_code(docker, &exec_id).await?;
+    Ok(ExecResult {
+        exit_code,
+        truncated: stdout.truncated || stderr.truncated,
+        stdout: String::from_utf8_lossy(&stdout.bytes).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr.bytes).into_owned(),
+        duration_ms,
+        container: container.name,
+        service_id: target.service.id.clone(),
+    })
+}
+
+/// Creates the exec of `req` in container `container_id` (stdout and stderr attached,
+/// no tty); returns its id.
+async fn create_exec(
+    docker: &bollard::Docker,
+    container_id: &str,
+    req: &ExecRequest,
+) -> Result<String> {
     let env: Vec<String> = req
         .env
         .iter()
@@ -134,7 +174,7 @@ pub async fn exec(app: &App, id_or_name: &str, req: &ExecRequest) -> Result<Exec
         .collect();
     let created = docker
         .create_exec(
-            &crate::docker::path_segment(&container.id),
+            &crate::docker::path_segment(container_id),
             CreateExecOptions {
                 attach_stdout: Some(true),
                 attach_stderr: Some(true),
@@ -148,72 +188,55 @@ pub async fn exec(app: &App, id_or_name: &str, req: &ExecRequest) -> Result<Exec
         )
         .await
         .map_err(exec_error)?;
-    let timeout = Duration::from_secs(req.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S));
-    // If this future is dropped (the client went away), the command is killed too.
-    let mut abandoned = KillOnDrop {
-        app: Some((
-            app.tasks.clone(),
-            docker.clone(),
-            created.id.clone(),
-            container.id.clone(),
-        )),
+    Ok(created.id)
+}
+
+/// Starts the exec and reads its output to the end: stdout (with console frames) and
+/// stderr, each capped.
+async fn run(docker: &bollard::Docker, exec_id: &str) -> Result<(Capped, Capped)> {
+    let StartExecResults::Attached { mut output, .. } = docker
+        .start_exec(
+            &crate::docker::path_segment(exec_id),
+            Some(StartExecOptions::default()),
+        )
+        .await
+        .map_err(exec_error)?
+    else {
+        return None.internal("exec started detached");
     };
-    let started = Instant::now();
-    let run = async {
-        let StartExecResults::Attached { mut output, .. } = docker
-            .start_exec(
-                &crate::docker::path_segment(&created.id),
-                Some(StartExecOptions::default()),
-            )
-            .await
-            .map_err(exec_error)?
-        else {
-            return Err(Error::internal(anyhow::anyhow!("exec started detached")));
-        };
-        let mut stdout = Capped::default();
-        let mut stderr = Capped::default();
-        while let Some(frame) = output.next().await {
-            match frame.map_err(exec_error)? {
-                LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                    stdout.push(&message)
-                }
-                LogOutput::StdErr { message } => stderr.push(&message),
-                LogOutput::StdIn { .. } => {}
-            }
+    let mut stdout = Capped::default();
+    let mut stderr = Capped::default();
+    while let Some(frame) = output.next().await {
+        match frame.map_err(exec_error)? {
+            LogOutput::StdOut { message } | LogOutput::Console { message } => stdout.push(&message),
+            LogOutput::StdErr { message } => stderr.push(&message),
+            LogOutput::StdIn { .. } => {}
         }
-        Ok((stdout, stderr))
+    }
+    Ok((stdout, stderr))
+}
+
+/// `GATEWAY_TIMEOUT` for an exec that ran past `timeout`, after killing it when
+/// possible (the message says which).
+async fn timed_out(
+    docker: &bollard::Docker,
+    exec_id: &str,
+    container_id: &str,
+    timeout: Duration,
+) -> Error {
+    let killed = kill_exec(docker, exec_id, container_id).await;
+    let what = if killed {
+        "it was killed"
+    } else {
+        "it was abandoned and may still be running"
     };
-    let (stdout, stderr) = match tokio::time::timeout(timeout, run).await {
-        Ok(r) => r?,
-        Err(_) => {
-            abandoned.disarm();
-            let killed = kill_exec(docker, &created.id, &container.id).await;
-            let what = if killed {
-                "it was killed"
-            } else {
-                "it was abandoned and may still be running"
-            };
-            return Err(Error::new(
-                ErrorCode::GatewayTimeout,
-                format!(
-                    "command did not finish within {}s; {what}",
-                    timeout.as_secs()
-                ),
-            ));
-        }
-    };
-    abandoned.disarm();
-    let duration_ms = started.elapsed().as_millis() as u64;
-    let exit_code = exit_code(docker, &created.id).await?;
-    Ok(ExecResult {
-        exit_code,
-        truncated: stdout.truncated || stderr.truncated,
-        stdout: String::from_utf8_lossy(&stdout.bytes).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr.bytes).into_owned(),
-        duration_ms,
-        container: container.name,
-        service_id: target.service.id.clone(),
-    })
+    Error::new(
+        ErrorCode::GatewayTimeout,
+        format!(
+            "command did not finish within {}s; {what}",
+            timeout.as_secs()
+        ),
+    )
 }
 
 /// The engine's answer to a bad exec (no such program, bad workdir) is a 4xx/500
@@ -266,9 +289,9 @@ async fn exit_code(docker: &bollard::Docker, exec_id: &str) -> Result<i64> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Err(Error::internal(anyhow::anyhow!(
+    None.internal(format!(
         "exec {exec_id} ended its output but reports no exit code"
-    )))
+    ))
 }
 
 /// Kills the exec when the request is dropped before the command finished.
