@@ -276,8 +276,8 @@ pub fn usage_groups(
     conn: &Connection,
     (from, to): (&String, &String),
     keys: &[&str],
-    filters: &crate::usage::query::Filters,
-    out: &mut Vec<crate::usage::query::Group>,
+    filters: &crate::usage::model::Filters,
+    out: &mut Vec<crate::usage::model::Group>,
 ) -> Result<()> {
     let cols: String = keys
         .iter()
@@ -289,7 +289,7 @@ pub fn usage_groups(
         "SELECT {cols}count(*), sum(r.status = 'error'), sum(r.duration_ms), max(r.duration_ms),
                 sum(r.request_bytes), sum(r.response_bytes), min(r.timestamp), max(r.timestamp)
          FROM request_logs r WHERE r.timestamp >= ? AND r.timestamp < ?{conds}{}",
-        crate::usage::query::group_by(keys.len())
+        crate::usage::model::group_by(keys.len())
     );
     crate::usage::store::read_groups(conn, &sql, &params, keys.len(), out)
 }

@@ -8,6 +8,7 @@
 //! of a million log rows, and the totals are exactly those of the raw rows.
 
 pub mod api;
+pub mod model;
 pub mod query;
 pub mod retention;
 pub mod rollup;

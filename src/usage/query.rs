@@ -4,120 +4,12 @@
 //! (by its timestamp index). The totals are exactly those of aggregating the raw rows
 //! (the unit tests compare both on odd windows).
 
-use super::rollup::LEVELS;
+use super::model::LEVELS;
 use crate::error::Result;
 use rusqlite::Connection;
-use rusqlite::types::Value as Sql;
 use std::cmp::Ordering;
 
-/// The resolved filters of a query (values non-empty; the workspace already an id).
-#[derive(Debug, Clone, Default)]
-pub struct Filters {
-    /// Only this user's calls (callers without `logs:admin`).
-    pub user_id: Option<String>,
-    /// Server id or name.
-    pub server: Option<String>,
-    /// `tool`, `resource` or `prompt`.
-    pub kind: Option<String>,
-    /// Workspace id (`wks_…`), resolved from the id or name the request gave.
-    pub workspace_id: Option<String>,
-}
-
-impl Filters {
-    pub(super) fn columns(&self) -> Vec<&'static str> {
-        let mut cols = Vec::new();
-        if self.user_id.is_some() {
-            cols.push("user_id");
-        }
-        if self.server.is_some() {
-            cols.extend(["server_id", "server_name"]);
-        }
-        if self.kind.is_some() {
-            cols.push("kind");
-        }
-        if self.workspace_id.is_some() {
-            cols.push("workspace_id");
-        }
-        cols
-    }
-
-    /// ` AND …` conditions on columns named by `col`, with their parameters.
-    pub fn sql(&self, col: impl Fn(&str) -> String, params: &mut Vec<Sql>) -> String {
-        let mut sql = String::new();
-        if let Some(u) = &self.user_id {
-            sql.push_str(&format!(" AND {} = ?", col("user_id")));
-            params.push(Sql::Text(u.clone()));
-        }
-        if let Some(s) = &self.server {
-            sql.push_str(&format!(
-                " AND ({} = ? OR {} = ?)",
-                col("server_id"),
-                col("server_name")
-            ));
-            params.push(Sql::Text(s.clone()));
-            params.push(Sql::Text(s.clone()));
-        }
-        if let Some(k) = &self.kind {
-            sql.push_str(&format!(" AND {} = ?", col("kind")));
-            params.push(Sql::Text(k.clone()));
-        }
-        if let Some(w) = &self.workspace_id {
-            sql.push_str(&format!(" AND {} = ?", col("workspace_id")));
-            params.push(Sql::Text(w.clone()));
-        }
-        sql
-    }
-}
-
-/// One group: key values in the order asked for, and mergeable totals.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Group {
-    /// Key values in the order of the requested columns; `None` for a null dimension.
-    pub key: Vec<Option<String>>,
-    /// Calls in the group.
-    pub calls: i64,
-    /// Calls with status `error`.
-    pub errors: i64,
-    /// Sum of call durations, milliseconds (the mean is `duration_sum / calls`).
-    pub duration_sum: i64,
-    /// Longest call, milliseconds.
-    pub duration_max: i64,
-    /// Sum of argument sizes as compact JSON, bytes.
-    pub request_bytes: i64,
-    /// Sum of result sizes as compact JSON, bytes.
-    pub response_bytes: i64,
-    /// Earliest call (RFC 3339 UTC).
-    pub first_at: String,
-    /// Latest call (RFC 3339 UTC).
-    pub last_at: String,
-}
-
-impl Group {
-    /// Adds `other`'s totals (same key or a coarser regrouping).
-    pub fn merge(&mut self, other: &Group) {
-        self.calls += other.calls;
-        self.errors += other.errors;
-        self.duration_sum += other.duration_sum;
-        self.duration_max = self.duration_max.max(other.duration_max);
-        self.request_bytes += other.request_bytes;
-        self.response_bytes += other.response_bytes;
-        if other.first_at < self.first_at {
-            self.first_at.clone_from(&other.first_at);
-        }
-        if other.last_at > self.last_at {
-            self.last_at.clone_from(&other.last_at);
-        }
-    }
-
-    /// Mean duration in ms: the sum over the count as SQLite's `avg` computes it.
-    pub fn avg_duration_ms(&self) -> f64 {
-        if self.calls > 0 {
-            self.duration_sum as f64 / self.calls as f64
-        } else {
-            0.0
-        }
-    }
-}
+pub use super::model::{Filters, Group, group_by};
 
 /// Largest first, then by key ascending with NULL first (SQL's `ORDER BY calls DESC, key`).
 pub fn by_calls(a: &Group, b: &Group) -> Ordering {
@@ -244,15 +136,6 @@ pub fn groups(
         });
     }
     Ok(out)
-}
-
-/// ` GROUP BY 1, 2, …` over the first `n` columns; empty when `n` is 0.
-pub fn group_by(n: usize) -> String {
-    if n == 0 {
-        return String::new();
-    }
-    let cols: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
-    format!(" GROUP BY {}", cols.join(", "))
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
-//! SQL of the usage domain's tables, the per-day rollups ([`super::rollup::TABLES`]):
+//! SQL of the usage domain's tables, the per-day rollups ([`super::model::TABLES`]):
 //! the UPSERT that adds calls to a level, the aggregate read of a level, and the clear
 //! a backup without logs runs. The raw edges of a window are read from `request_logs`
 //! by its owner, [`crate::request_log::store::usage_groups`].
 
-use super::query::{Filters, Group, group_by};
-use super::rollup::{LEVELS, Level, NULLABLE, Sums};
+use super::model::{Filters, Group, LEVELS, Level, NULLABLE, Sums, group_by};
+
 use crate::error::Result;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, ToSql};
@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 /// Empties every rollup table. Used on a backup's copy of the database taken without
 /// logs (the rollups are derived from the request log).
 pub fn clear(conn: &Connection) -> Result<()> {
-    for t in super::rollup::TABLES {
+    for t in super::model::TABLES {
         conn.execute(&format!("DELETE FROM {t}"), [])?;
     }
     Ok(())
