@@ -12,6 +12,7 @@
 //!
 //! Run: `cargo bench --bench backup_throughput` (needs Docker and the test images:
 //! `bash tests/setup/all.sh`). Under `cargo test` it does nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops at its first failure
 
 #[path = "../tests/common/mod.rs"]
 mod common;

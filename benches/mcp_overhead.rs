@@ -24,6 +24,7 @@
 //! Knobs for shorter looks: `MCPD_BENCH_CALLS` (calls per row, default 2000),
 //! `MCPD_BENCH_CALLERS` (comma-separated, default `1,8,64`) and `MCPD_BENCH_PATHS`
 //! (comma-separated subset of `rest,gateway`; the direct baseline always runs).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops at its first failure
 
 #[path = "../tests/common/mod.rs"]
 mod common;

@@ -13,6 +13,7 @@
 //! run (the cost of touching every row once). Goal (issue 5): under 1 s each.
 //!
 //! Run: `cargo bench --bench usage`. Under `cargo test` it does nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops at its first failure
 
 use mcpd::request_log::{Kind, NewRequestLog};
 use mcpd::store::list::{Filter, ListQuery, Op};

@@ -33,7 +33,7 @@ pub fn new_time_ordered_id(prefix: &str) -> String {
         *digit = BASE62[(n % 62) as usize];
         n /= 62;
     }
-    let stamp = std::str::from_utf8(&stamp).expect("base-62 digits are ASCII");
+    let stamp: String = stamp.iter().map(|&b| char::from(b)).collect();
     format!("{prefix}_{stamp}{}", random_alnum(ID_RANDOM_LEN - TIME_LEN))
 }
 

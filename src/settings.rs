@@ -195,7 +195,7 @@ impl BackupsSettings {
 impl Default for ServerSettings {
     fn default() -> Self {
         Self {
-            listen: "127.0.0.1:8443".parse().expect("valid default address"),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 8443)),
             data_dir: PathBuf::from("/var/lib/mcpd"),
             tls_cert_file: None,
             tls_key_file: None,

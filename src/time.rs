@@ -12,12 +12,16 @@ pub fn now_rfc3339() -> String {
 /// Formats in UTC with exactly three fractional digits.
 pub fn format_rfc3339(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    let ms = t.millisecond();
-    let t = t.replace_nanosecond(ms as u32 * 1_000_000).unwrap_or(t);
-    t.format(&time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    ))
-    .expect("formatting a UTC timestamp cannot fail")
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
 }
 
 /// Parses any RFC 3339 timestamp (API input) and normalises it to UTC.

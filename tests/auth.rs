@@ -1,5 +1,6 @@
 //! Login and token lifecycle, API keys and scopes, users and roles, against the real
 //! binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! volume is archived (with the service paused), changed, then restored online (the
 //! service stopped and started again), with a dry run that changes nothing first; a
 //! backup into a small tmpfs that runs out of space mid-write fails cleanly.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 mod common;
 

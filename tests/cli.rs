@@ -1,5 +1,6 @@
 //! The offline commands of the real binary: version, init, configtest, admin
 //! reset-password, and the first-start admin password file.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Docker going away and coming back while mcpd runs. The daemon talks to Docker
 //! through a Unix-socket proxy this test owns (`MCPD_DOCKER__HOST`); stopping the proxy
 //! is a Docker outage as mcpd sees it, without touching the engine other tests use.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! huge strings, bodies of the wrong shape, requests hyper refuses before the router,
 //! and answers sent before the body was read on a keep-alive connection. Each must be
 //! a clear error in the envelope that changes nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! archive, wrong content type, unknown image, image in use, unreachable registry) and
 //! the permissions. Images made here carry a unique tag and are removed by a guard
 //! even when a test fails; the shared test images are never touched.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 mod common;
 

@@ -5,6 +5,7 @@
 //! The server is the real filesystem MCP server, made to ignore SIGTERM (a Node.js
 //! `--import` hook in `NODE_OPTIONS`), so stopping its container takes the whole stop
 //! timeout (2 s here) and the client (gone after 500 ms) leaves in the middle of it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! (output, exit codes, stderr, truncation, timeout with the process killed, stopped
 //! service), stats, health with real health checks, and permissions. Every name
 //! comes from `d.name()` so the harness removes the containers even when a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! list, start/stop/restart, scale, patch, delete, the bad inputs, and reconcile
 //! across a daemon restart. Every name comes from `d.name()` so the harness removes
 //! the containers even when a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 mod common;
 

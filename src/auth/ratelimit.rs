@@ -34,7 +34,7 @@ pub struct Limited {
 impl LoginLimiter {
     /// `per_minute` failures allowed per key per minute (config validation keeps it ≥ 1).
     pub fn new(per_minute: u32) -> Self {
-        let n = NonZeroU32::new(per_minute.max(1)).expect("non-zero");
+        let n = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         LoginLimiter {
             limit: n.get(),
             failures: RateLimiter::dashmap(Quota::per_minute(n)),

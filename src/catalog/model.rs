@@ -8,9 +8,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Longest entry name (same rule as server names).
-const MAX_NAME_LEN: usize = 63;
-
 /// One argument of the container command: a literal, or the value of a config field
 /// (`{"field": "/pointer"}`; an array value gives one argument per item, a missing
 /// optional field gives none, any other JSON value its text).
@@ -126,16 +123,6 @@ pub fn secret_fields(schema: &Value) -> Vec<String> {
         .collect()
 }
 
-fn valid_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= MAX_NAME_LEN
-        && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.')
-        })
-}
-
 /// The top-level field a pointer starts in (`/a/b` → `a`).
 fn top_field(pointer: &str) -> &str {
     pointer
@@ -151,12 +138,8 @@ impl EntrySpec {
     /// only to environment variables (arguments are visible in the service spec).
     /// 400 naming the field otherwise.
     pub fn validate(&self) -> Result<()> {
-        if !valid_name(&self.name) {
-            return Err(Error::field(
-                "name",
-                "must be 1-63 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit",
-            ));
-        }
+        // Entry names follow the server name rule: a server may be created under its entry's name.
+        crate::mcp::requests::check_name(&self.name)?;
         if self.title.trim().is_empty() {
             return Err(Error::field("title", "must not be empty"));
         }

@@ -84,7 +84,7 @@ impl Vault {
                 } else {
                     bail!("master key {} does not exist", source.path.display());
                 };
-                let sk = SealingKey::new(&key);
+                let sk = SealingKey::new(&key)?;
                 let check = sk.seal(check_row(sk.id()), CHECK_PLAINTEXT)?;
                 store::insert_key(conn, sk.id(), &check, &crate::time::now_rfc3339())?;
                 key
@@ -93,7 +93,7 @@ impl Vault {
         };
         Ok(Vault {
             keys: RwLock::new(KeyRing {
-                current: Arc::new(SealingKey::new(&key)),
+                current: Arc::new(SealingKey::new(&key)?),
                 previous: None,
             }),
             source,
@@ -104,8 +104,8 @@ impl Vault {
     /// rotation (a `<key file>.new` left behind).
     fn resolve_key(source: &KeySource, kid: &str, check: &str) -> anyhow::Result<MasterKey> {
         let matches = |k: &MasterKey| {
-            let sk = SealingKey::new(k);
-            sk.id() == kid && sk.open(check_row(kid), check).is_ok()
+            SealingKey::new(k)
+                .is_ok_and(|sk| sk.id() == kid && sk.open(check_row(kid), check).is_ok())
         };
         let pending = pending_path(&source.path);
         if pending.exists() {
@@ -254,7 +254,7 @@ impl Vault {
     fn rotate_in(&self, tx: &Connection) -> anyhow::Result<(String, String, usize)> {
         let old = self.current();
         let new_key = key::generate()?;
-        let new = Arc::new(SealingKey::new(&new_key));
+        let new = Arc::new(SealingKey::new(&new_key)?);
         key::write(&pending_path(&self.source.path), &new_key)?;
         let n = reseal_all(tx, &old, &new)?;
         let now = crate::time::now_rfc3339();

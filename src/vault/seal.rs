@@ -79,13 +79,15 @@ pub struct SealingKey {
 }
 
 impl SealingKey {
-    /// A key from its 32 raw bytes; its id is [`key_id`] of them.
-    pub fn new(key: &[u8; KEY_LEN]) -> Self {
-        let unbound = UnboundKey::new(&AES_256_GCM, key).expect("32-byte AES-256 key");
-        SealingKey {
+    /// A key from its 32 raw bytes; its id is [`key_id`] of them. Fails only if `ring`
+    /// refuses the key (it takes any 32 bytes for AES-256-GCM).
+    pub fn new(key: &[u8; KEY_LEN]) -> anyhow::Result<Self> {
+        let unbound = UnboundKey::new(&AES_256_GCM, key)
+            .map_err(|_| anyhow::anyhow!("AES-256-GCM refused the master key"))?;
+        Ok(SealingKey {
             id: key_id(key),
             key: LessSafeKey::new(unbound),
-        }
+        })
     }
 
     /// The key's id: 8 lower-case hex digits (see [`key_id`]).
@@ -166,7 +168,7 @@ mod tests {
     };
 
     fn key(b: u8) -> SealingKey {
-        SealingKey::new(&[b; KEY_LEN])
+        SealingKey::new(&[b; KEY_LEN]).unwrap()
     }
 
     #[test]
