@@ -15,8 +15,10 @@ use super::archive::Manifest;
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum BackupType {
+    /// Everything asked for, in full (the default).
     #[default]
     Full,
+    /// Database and config in full; of each volume only the files changed since the base.
     Incremental,
 }
 
@@ -33,6 +35,7 @@ impl BackupType {
 /// What a backup holds and how it is packed (stored with the row, and with a schedule).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct BackupOptions {
+    /// `full` or `incremental`.
     pub r#type: BackupType,
     /// The database: users, API keys, services, MCP servers, configuration entries and
     /// their sealed secrets.
@@ -55,6 +58,7 @@ pub struct BackupOptions {
     pub compress: bool,
     /// age, with the request's passphrase/recipient or the configured one.
     pub encrypt: bool,
+    /// Free text, at most 1024 bytes, no control characters (`""` when none).
     pub description: String,
 }
 
@@ -108,31 +112,45 @@ impl BackupOptions {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Waiting for the backup running now to end.
     Queued,
+    /// Being written.
     Running,
+    /// Written, verified, and renamed into place.
     Completed,
+    /// Stopped with an error (`error` says why).
     Failed,
 }
 
 /// A backup as the API shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Backup {
+    /// `bkp_…`.
     pub id: String,
+    /// `queued`, `running`, `completed` or `failed` (see [`Status`]).
     pub status: String,
+    /// The options it was made with, flattened into the object.
     #[serde(flatten)]
     pub options: BackupOptions,
+    /// 0–100.
     pub progress_pct: u8,
     /// Archive size in bytes once completed.
     pub size_bytes: Option<u64>,
     /// Hex SHA-256 of the archive file (what `download` sends).
     pub sha256: Option<String>,
+    /// `<id>.tar[.zst][.age]` in the backups directory, once completed.
     pub file_name: Option<String>,
     /// Why it failed.
     pub error: Option<String>,
+    /// The schedule (`bks_…`) that made it; null for a backup asked for through the API.
     pub schedule_id: Option<String>,
+    /// User id (`usr_…`) that asked for it; null for scheduled runs.
     pub created_by: Option<String>,
+    /// RFC 3339 UTC timestamp of the request.
     pub created_at: String,
+    /// RFC 3339 UTC; null while queued.
     pub started_at: Option<String>,
+    /// RFC 3339 UTC end, success or failure; null until then.
     pub completed_at: Option<String>,
     /// The archive's manifest once completed.
     pub manifest: Option<Manifest>,
@@ -143,42 +161,65 @@ pub struct Backup {
 /// `backups.passphrase_file` or `backups.recipient`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RunOptions {
+    /// The options of the backup each run makes, flattened into the object.
     #[serde(flatten)]
     pub backup: BackupOptions,
+    /// age X25519 recipient (`age1…`) for encrypted runs; null: the configured one.
     pub recipient: Option<String>,
 }
 
 /// A schedule as the API shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Schedule {
+    /// `bks_…`.
     pub id: String,
+    /// 1–64 of letters, digits, `-`, `_`, `.`; unique among schedules.
     pub name: String,
+    /// As given (trimmed): 5-field crontab, 6-field with seconds, or an `@` shortcut.
     pub cron_expression: String,
+    /// IANA time zone the expression is evaluated in, e.g. `UTC`, `Europe/Berlin`.
     pub timezone: String,
+    /// What each run does, flattened into the object.
     #[serde(flatten)]
     pub options: RunOptions,
+    /// Prune this schedule's backups older than this (`7d`, `12h`); null: none by age.
     pub retention: Option<String>,
+    /// Keep at most this many completed backups (≥ 1); null: no limit.
     pub keep_last: Option<u32>,
+    /// Whether the scheduler runs it.
     pub enabled: bool,
+    /// RFC 3339 UTC time of the next run; null when disabled.
     pub next_run_at: Option<String>,
+    /// RFC 3339 UTC time of the last run; null before the first.
     pub last_run_at: Option<String>,
     /// `running`, `completed`, `failed`, or `skipped` (previous run still going).
     pub last_status: Option<String>,
+    /// The backup (`bkp_…`) the last run made; null before the first.
     pub last_backup_id: Option<String>,
+    /// User id (`usr_…`) of its creator; null when the caller was not a user.
     pub created_by: Option<String>,
+    /// RFC 3339 UTC.
     pub created_at: String,
+    /// RFC 3339 UTC; changes at each `PUT`, not at runs.
     pub updated_at: String,
 }
 
 /// Writable fields (create and `PUT`).
 #[derive(Debug, Clone)]
 pub struct ScheduleSpec {
+    /// 1–64 of letters, digits, `-`, `_`, `.`; unique among schedules.
     pub name: String,
+    /// 5-field crontab, 6-field with leading seconds, or an `@` shortcut.
     pub cron_expression: String,
+    /// IANA time zone name the expression is evaluated in.
     pub timezone: String,
+    /// The options of every run, and its age recipient.
     pub options: RunOptions,
+    /// Age limit for pruning: a positive number and unit `s`, `m`, `h`, `d`, `w`.
     pub retention: Option<String>,
+    /// Count limit for pruning completed backups (≥ 1).
     pub keep_last: Option<u32>,
+    /// Whether the scheduler runs it.
     pub enabled: bool,
 }
 
