@@ -21,6 +21,7 @@ use axum::routing::{delete, get, post};
 use base64::Engine;
 use serde::Deserialize;
 
+/// The `/auth/*`, `/api-keys` and `/roles` routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/login", post(login))

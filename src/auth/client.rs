@@ -14,9 +14,13 @@ use serde::Serialize;
 /// Client-credentials answer (RFC 6749 §5.1 fields): no refresh token.
 #[derive(Debug, Serialize)]
 pub struct AccessToken {
+    /// JWT (HS256) bound to the API key.
     pub access_token: String,
+    /// Always `Bearer` (RFC 6750).
     pub token_type: &'static str,
+    /// Lifetime in seconds (`auth.access_token_ttl_s`).
     pub expires_in: u64,
+    /// Granted scopes, space-separated (RFC 6749 §3.3).
     pub scope: String,
 }
 

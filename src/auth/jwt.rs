@@ -15,9 +15,13 @@ pub struct Claims {
     pub sub: String,
     /// Login session id (`ses_…`): revoking the session invalidates the token at once.
     pub sid: String,
+    /// Issued at, Unix seconds (RFC 7519 §4.1.6).
     pub iat: i64,
+    /// Expiry, Unix seconds (RFC 7519 §4.1.4).
     pub exp: i64,
+    /// Issuer, always `mcpd`.
     pub iss: String,
+    /// Random 16-character token id (RFC 7519 §4.1.7).
     pub jti: String,
     /// API key id (`key_…`) of a client-credentials token (RFC 6749 §4.4): the key's
     /// scopes apply, and the token stops working when the key is revoked or expires.
@@ -37,6 +41,7 @@ pub struct JwtKeys {
 }
 
 impl JwtKeys {
+    /// Keys for HS256 with this secret; tokens must carry `exp`, `iat`, `iss` = `mcpd` and `sub` (5 s leeway).
     pub fn new(secret: &[u8]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);

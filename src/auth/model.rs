@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub struct LoginRequest {
     /// Username or email.
     pub username: String,
+    /// In clear; checked against the stored argon2id hash, never kept.
     pub password: String,
     /// TOTP code, required when the account has MFA enabled.
     pub mfa_code: Option<String>,
@@ -27,20 +28,30 @@ pub struct ClientInfo {
 /// ignored, as §3.2 requires, so this one does not deny unknown fields.
 #[derive(Debug, Default, Deserialize)]
 pub struct TokenRequest {
+    /// Must be `client_credentials` (the only grant served).
     pub grant_type: Option<String>,
+    /// The API key's id (`key_…`); HTTP Basic credentials win over it.
     pub client_id: Option<String>,
+    /// The API key itself (`mcpd_…`).
     pub client_secret: Option<String>,
+    /// Space-separated scopes (RFC 6749 §3.3), each allowed by the key's; absent: the key's.
     pub scope: Option<String>,
 }
 
 /// A login session as its owner sees it.
 #[derive(Debug, Serialize)]
 pub struct SessionInfo {
+    /// `ses_…`.
     pub id: String,
+    /// RFC 3339 UTC login time.
     pub created_at: String,
+    /// RFC 3339 UTC time after which refreshing fails.
     pub expires_at: String,
+    /// RFC 3339 UTC; set at login, updated at every refresh.
     pub last_used_at: Option<String>,
+    /// Peer IP address at login.
     pub client_addr: Option<String>,
+    /// First 256 characters of `User-Agent` at login; `client_credentials` for a token-endpoint session.
     pub user_agent: Option<String>,
     /// The session of the token used for this request.
     pub current: bool,
@@ -50,15 +61,25 @@ pub struct SessionInfo {
 /// `key` is present only in the creation response.
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiKey {
+    /// `key_…`.
     pub id: String,
+    /// 1–64 printable characters, trimmed; unique per owner.
     pub name: String,
+    /// The 8 characters after `mcpd_`, to recognise a key.
     pub prefix: String,
+    /// `*` or `<domain>:<action>` each.
     pub scopes: Vec<String>,
+    /// Owner (`usr_…`).
     pub user_id: String,
+    /// RFC 3339 UTC.
     pub created_at: String,
+    /// RFC 3339 UTC; null: never expires.
     pub expires_at: Option<String>,
+    /// RFC 3339 UTC, recorded at most once a minute; null: never used.
     pub last_used_at: Option<String>,
+    /// RFC 3339 UTC; null while the key works.
     pub revoked_at: Option<String>,
+    /// The whole key `mcpd_<prefix>_<secret>`, only in the creation answer (left out otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
 }
@@ -67,8 +88,11 @@ pub struct ApiKey {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
+    /// 1–64 printable characters, trimmed; unique per owner.
     pub name: String,
+    /// `*` or `<domain>:<action>` each, within what the owner holds.
     pub scopes: Vec<String>,
+    /// RFC 3339 time in the future; absent: never expires.
     pub expires_at: Option<String>,
 }
 

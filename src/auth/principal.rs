@@ -17,11 +17,15 @@ use subtle::ConstantTimeEq;
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    /// `usr_…`.
     pub user_id: String,
+    /// Login name, for the audit log.
     pub username: String,
+    /// The user's roles; what they grant is in [`rbac`](super::rbac).
     pub roles: Vec<Role>,
     /// Set when the caller used an API key; its scopes narrow `roles`.
     pub api_key_id: Option<String>,
+    /// Scopes of the API key or client-credentials token, narrowing `roles`; `None` for a login token.
     pub scopes: Option<Vec<Scope>>,
     /// Login session of an access token.
     pub session_id: Option<String>,
@@ -30,6 +34,7 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Whether the roles (narrowed by the scopes, if any) grant `wanted`.
     pub fn can(&self, wanted: Permission) -> bool {
         rbac::allowed(&self.roles, self.scopes.as_deref(), wanted)
     }
@@ -69,6 +74,7 @@ impl Principal {
 
 /// API keys look like `mcpd_<8-char prefix>_<secret>`.
 pub const API_KEY_PREFIX: &str = "mcpd_";
+/// Characters of `[a-z0-9]` between `mcpd_` and the secret.
 pub const API_KEY_PREFIX_LEN: usize = 8;
 
 /// Splits `mcpd_<prefix>_<secret>` into its prefix, or `None` if it is not shaped so.

@@ -28,6 +28,7 @@ pub struct LoginLimiter {
 /// A refusal: how long to wait, in whole seconds (≥ 1), for `Retry-After`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limited {
+    /// Seconds to wait, ≥ 1.
     pub retry_after_s: u64,
 }
 
@@ -118,8 +119,11 @@ pub struct RequestLimiter {
 /// requests left now, and when the bucket is full again (Unix seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Standing {
+    /// Requests allowed per minute.
     pub limit: u32,
+    /// Requests left now.
     pub remaining: u32,
+    /// Unix seconds when the bucket is full again.
     pub reset_unix: i64,
 }
 

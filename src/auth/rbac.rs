@@ -11,9 +11,11 @@ macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident = $s:literal),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $(#[doc = concat!("`", $s, "`.")] $variant),+ }
         impl $name {
+            /// Every value, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The wire form (`docs/api.md`, 1.9 "Roles and permissions").
             pub fn as_str(self) -> &'static str { match self { $($name::$variant => $s),+ } }
         }
         impl FromStr for $name {
@@ -150,7 +152,9 @@ impl Role {
 /// An API key scope: a permission, or `*` for everything the owner holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
+    /// `*`: everything the key's owner holds.
     All,
+    /// One permission (`<domain>:<action>`), and what it implies.
     Only(Permission),
 }
 
@@ -175,6 +179,7 @@ impl fmt::Display for Scope {
 }
 
 impl Scope {
+    /// Whether this scope lets through `wanted` (the owner's roles are checked separately).
     pub fn allows(self, wanted: Permission) -> bool {
         match self {
             Scope::All => true,

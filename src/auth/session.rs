@@ -29,10 +29,15 @@ const REFRESH_PREFIX: &str = "mcpdr_";
 /// `expires_in` is the access token's lifetime in seconds.
 #[derive(Debug, Serialize)]
 pub struct TokenPair {
+    /// JWT (HS256), sent as `Authorization: Bearer …`.
     pub access_token: String,
+    /// `mcpdr_…`; single use, exchanged at `POST /auth/refresh`.
     pub refresh_token: String,
+    /// Always `Bearer` (RFC 6750).
     pub token_type: &'static str,
+    /// Access token lifetime in seconds (`auth.access_token_ttl_s`).
     pub expires_in: u64,
+    /// The logged-in user.
     pub user: User,
 }
 

@@ -11,11 +11,17 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// A new login session row. `last_used_at` starts at `created_at`.
 pub struct NewSession<'a> {
+    /// `ses_…`.
     pub id: &'a str,
+    /// Owner (`usr_…`).
     pub user_id: &'a str,
+    /// RFC 3339 UTC.
     pub created_at: &'a str,
+    /// RFC 3339 UTC.
     pub expires_at: &'a str,
+    /// Peer IP address.
     pub client_addr: Option<&'a str>,
+    /// `User-Agent`, at most 256 characters.
     pub user_agent: Option<&'a str>,
 }
 
@@ -267,13 +273,21 @@ pub fn key_name_taken(conn: &Connection, user_id: &str, name: &str) -> Result<bo
 
 /// A new API key row (`scopes` as a JSON array, `key_hash` the key's SHA-256).
 pub struct NewKeyRow<'a> {
+    /// `key_…`.
     pub id: &'a str,
+    /// Owner (`usr_…`).
     pub user_id: &'a str,
+    /// Trimmed name, unique per owner.
     pub name: &'a str,
+    /// The 8 characters after `mcpd_`.
     pub prefix: &'a str,
+    /// Lowercase hex SHA-256 of the whole key.
     pub key_hash: &'a str,
+    /// JSON array of scope strings.
     pub scopes: &'a str,
+    /// RFC 3339 UTC.
     pub created_at: &'a str,
+    /// RFC 3339 UTC; `None`: never expires.
     pub expires_at: Option<&'a str>,
 }
 

@@ -2,12 +2,13 @@
 //! Reading needs `backups:read`; creating, deleting and downloading `backups:write`;
 //! restoring and putting the master key into an archive `backups:admin`.
 
-use super::schedule::{self, RunOptions, Schedule, ScheduleSpec};
-use super::{Backup, BackupOptions, BackupType};
+use super::Backup;
+use super::model::{BackupRequest, RestoreRequest, ScheduleRequest};
+use super::schedule::{self, Schedule, ScheduleSpec};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::rbac::{Action, Domain, Permission};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::auth::Can;
 use crate::http::auth::perm::{BackupsAdmin, BackupsRead, BackupsWrite};
 use crate::http::envelope::{Reply, no_content};
@@ -18,7 +19,6 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
 
 /// The backups and backup schedules routes.
 pub fn routes() -> Router<AppState> {
@@ -37,50 +37,10 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// `POST /backups` body. Defaults: full, include_data and include_config true,
-/// include_logs false, compress true, encrypt false.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateRequest {
-    pub r#type: Option<BackupType>,
-    pub include_data: Option<bool>,
-    pub include_config: Option<bool>,
-    pub include_logs: Option<bool>,
-    pub include_master_key: Option<bool>,
-    pub services: Option<Vec<String>>,
-    pub pause_services: Option<bool>,
-    pub compress: Option<bool>,
-    pub encrypt: Option<bool>,
-    pub description: Option<String>,
-    /// age passphrase (at least 12 characters); never stored.
-    pub passphrase: Option<String>,
-    /// age X25519 recipient (`age1…`).
-    pub recipient: Option<String>,
-}
-
-impl CreateRequest {
-    /// The options, with defaults filled in.
-    pub fn options(&self) -> BackupOptions {
-        let d = BackupOptions::default();
-        BackupOptions {
-            r#type: self.r#type.unwrap_or(d.r#type),
-            include_data: self.include_data.unwrap_or(d.include_data),
-            include_config: self.include_config.unwrap_or(d.include_config),
-            include_logs: self.include_logs.unwrap_or(d.include_logs),
-            include_master_key: self.include_master_key.unwrap_or(d.include_master_key),
-            services: self.services.clone().unwrap_or_default(),
-            pause_services: self.pause_services.unwrap_or(d.pause_services),
-            compress: self.compress.unwrap_or(d.compress),
-            encrypt: self.encrypt.unwrap_or(d.encrypt),
-            description: self.description.clone().unwrap_or_default(),
-        }
-    }
-}
-
 async fn create(
     State(app): State<AppState>,
     Can(who, _): Can<BackupsWrite>,
-    Json(req): Json<CreateRequest>,
+    Json(req): Json<BackupRequest>,
 ) -> Result<Reply<Backup>> {
     let opts = req.options();
     if opts.include_master_key {
@@ -156,116 +116,17 @@ fn insert_text(h: &mut axum::http::HeaderMap, name: impl header::IntoHeaderName,
     }
 }
 
-/// `POST /backups/{id}/restore` body.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RestoreRequest {
-    /// Report what would change and change nothing.
-    #[serde(default)]
-    pub dry_run: bool,
-    /// Restore the database (default true).
-    pub include_data: Option<bool>,
-    /// The daemon configuration comes from its config file; restoring it online is
-    /// refused (use the archive's `config/mcpd.json` by hand).
-    pub include_config: Option<bool>,
-    /// Restore the volumes of these services (ids or names): they are stopped, their
-    /// volumes replaced, and started again if they were meant to run.
-    pub services: Option<Vec<String>>,
-    /// Opens a passphrase-encrypted archive (else `backups.passphrase_file`).
-    pub passphrase: Option<String>,
-    /// Opens a recipient-encrypted archive (else `backups.identity_file`).
-    pub identity: Option<String>,
-}
-
 async fn restore(
     State(app): State<AppState>,
     Can(who, _): Can<BackupsAdmin>,
     Path(id): Path<String>,
     Json(req): Json<RestoreRequest>,
 ) -> Result<Reply<super::restore::Report>> {
-    let services = req.services.unwrap_or_default();
-    let data = req.include_data.unwrap_or(true);
-    if !data && services.is_empty() {
-        return Err(Error::field(
-            "include_data",
-            "nothing to restore: include_data is false and no services are listed",
-        ));
-    }
-    if req.include_config == Some(true) {
-        return Err(Error::field(
-            "include_config",
-            "the daemon configuration is read from its config file; copy config/mcpd.json from the archive by hand",
-        ));
-    }
+    let scope = req.scope()?;
     let unseal = super::unseal_for(&app, req.passphrase, req.identity)?;
-    let scope = super::RestoreScope {
-        data,
-        services,
-        dry_run: req.dry_run,
-    };
     super::restore_online(&app, &Actor::from(&who), &id, unseal, scope)
         .await
         .map(Reply::ok)
-}
-
-/// `POST /backups/schedules` and `PUT /backups/schedules/{id}` body: `name` and
-/// `cron_expression` required; `timezone` defaults to UTC, `enabled` to true, the
-/// backup options to those of `POST /backups`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScheduleRequest {
-    pub name: Option<String>,
-    pub cron_expression: Option<String>,
-    pub timezone: Option<String>,
-    pub retention: Option<String>,
-    pub keep_last: Option<u32>,
-    pub enabled: Option<bool>,
-    pub r#type: Option<BackupType>,
-    pub include_data: Option<bool>,
-    pub include_config: Option<bool>,
-    pub include_logs: Option<bool>,
-    pub include_master_key: Option<bool>,
-    pub services: Option<Vec<String>>,
-    pub pause_services: Option<bool>,
-    pub compress: Option<bool>,
-    pub encrypt: Option<bool>,
-    pub description: Option<String>,
-    /// age X25519 recipient for encrypted runs (else the configured one).
-    pub recipient: Option<String>,
-}
-
-impl ScheduleRequest {
-    fn spec(self) -> Result<ScheduleSpec> {
-        let backup = CreateRequest {
-            r#type: self.r#type,
-            include_data: self.include_data,
-            include_config: self.include_config,
-            include_logs: self.include_logs,
-            include_master_key: self.include_master_key,
-            services: self.services,
-            pause_services: self.pause_services,
-            compress: self.compress,
-            encrypt: self.encrypt,
-            description: self.description,
-            passphrase: None,
-            recipient: None,
-        }
-        .options();
-        Ok(ScheduleSpec {
-            name: self.name.ok_or_else(|| Error::field("name", "required"))?,
-            cron_expression: self
-                .cron_expression
-                .ok_or_else(|| Error::field("cron_expression", "required"))?,
-            timezone: self.timezone.unwrap_or_else(|| "UTC".into()),
-            options: RunOptions {
-                backup,
-                recipient: self.recipient,
-            },
-            retention: self.retention,
-            keep_last: self.keep_last,
-            enabled: self.enabled.unwrap_or(true),
-        })
-    }
 }
 
 fn check_master_key(who: &crate::auth::principal::Principal, spec: &ScheduleSpec) -> Result<()> {
@@ -288,7 +149,7 @@ async fn create_schedule(
     Can(who, _): Can<BackupsWrite>,
     Json(req): Json<ScheduleRequest>,
 ) -> Result<Reply<Schedule>> {
-    let spec = req.spec()?;
+    let spec = req.into_spec()?;
     check_master_key(&who, &spec)?;
     schedule::create(&app, &Actor::from(&who), spec)
         .await
@@ -309,7 +170,7 @@ async fn put_schedule(
     Path(id): Path<String>,
     Json(req): Json<ScheduleRequest>,
 ) -> Result<Reply<Schedule>> {
-    let spec = req.spec()?;
+    let spec = req.into_spec()?;
     check_master_key(&who, &spec)?;
     schedule::replace(&app, &Actor::from(&who), &id, spec)
         .await

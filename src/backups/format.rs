@@ -31,7 +31,9 @@ pub const MASTER_KEY_ENTRY: &str = "keys/master.key";
 /// One file in the archive, as listed by the manifest.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct FileEntry {
+    /// Path inside the archive, e.g. `data/mcpd.db`, `volumes/<service>/<n>.tar`.
     pub path: String,
+    /// Size of the file in bytes.
     pub size_bytes: u64,
     /// Lowercase hex SHA-256 of the file's bytes.
     pub sha256: String,
@@ -58,16 +60,21 @@ pub struct Included {
 pub struct Manifest {
     /// Always [`FORMAT`].
     pub format: String,
+    /// The backup (`bkp_…`) the archive was made by.
     pub backup_id: String,
     /// `full` or `incremental`.
     pub r#type: String,
+    /// RFC 3339 UTC snapshot time.
     pub created_at: String,
+    /// Version of the mcpd that wrote it (Cargo package version).
     pub mcpd_version: String,
     /// SQLite `user_version` of the database copy (the migration count).
     pub schema_version: i64,
     /// Id of the master key the database's sealed values belong to.
     pub vault_key_id: String,
+    /// What the backup holds.
     pub included: Included,
+    /// Every file of the archive after the manifest, with size and hash.
     pub files: Vec<FileEntry>,
     /// Service volumes, each a tar file among `files`.
     #[serde(default)]
@@ -99,8 +106,11 @@ pub struct VolumeEntry {
 
 /// How an archive is encrypted.
 pub enum Seal {
+    /// Plain tar (or tar.zst).
     None,
+    /// age scrypt passphrase recipient (age format, `age-encryption.org/v1`).
     Passphrase(SecretString),
+    /// age X25519 public key (`age1…`).
     Recipient(Box<age::x25519::Recipient>),
 }
 
@@ -116,6 +126,7 @@ impl Seal {
 /// What can open an encrypted archive.
 #[derive(Clone, Default)]
 pub struct Unseal {
+    /// age passphrase of a passphrase-encrypted archive.
     pub passphrase: Option<SecretString>,
     /// age X25519 identity (`AGE-SECRET-KEY-1…`).
     pub identity: Option<SecretString>,

@@ -1,6 +1,7 @@
-//! Built-in backups (issue 6): online, consistent copies of the database taken with
-//! SQLite's backup API while the API keeps serving writes, packed as tar → zstd → age
-//! (see [`archive`]), written to a temp file and renamed only once complete and verified.
+//! Built-in backups (`docs/api.md`, section 20 "Backups and schedules"): online,
+//! consistent copies of the database taken with SQLite's backup API while the API keeps
+//! serving writes, packed as tar → zstd → age (see [`archive`]), written to a temp file
+//! and renamed only once complete and verified.
 //!
 //! A backup row moves `queued → running → completed | failed`; one backup runs at a
 //! time (others wait their turn). Sealed vault values are copied as they are stored:

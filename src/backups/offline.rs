@@ -267,6 +267,7 @@ fn apply(
 
 /// A volume of the archive, found (or, outside a dry run, created) on this host.
 pub struct VolumeTarget {
+    /// The archive's volume.
     pub entry: archive::VolumeEntry,
     /// The directory whose contents are replaced.
     pub path: PathBuf,

@@ -31,25 +31,38 @@ use std::time::Duration;
 /// Names added, removed or changed in one kind of object.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Delta {
+    /// Names present in the archive, not live.
     pub added: Vec<String>,
+    /// Names live, not in the archive.
     pub removed: Vec<String>,
+    /// Names in both whose rows differ (change stamp).
     pub changed: Vec<String>,
 }
 
 /// What a restore changes (or, on a dry run, would change).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// Nothing was changed: the report says what would be.
     pub dry_run: bool,
     /// Whether the live database was replaced.
     pub applied: bool,
+    /// The backup (`bkp_…`) restored from.
     pub backup_id: String,
+    /// RFC 3339 UTC time of the archive's snapshot (its manifest's `created_at`).
     pub archive_created_at: String,
+    /// SQLite `user_version` (migration count) of the archived database.
     pub archive_schema_version: i64,
+    /// SQLite `user_version` of the live database.
     pub current_schema_version: i64,
+    /// Id of the master key the archive's sealed values belong to.
     pub vault_key_id: String,
+    /// Usernames added, removed or changed.
     pub users: Delta,
+    /// Service names added, removed or changed.
     pub services: Delta,
+    /// MCP server names added, removed or changed.
     pub mcp_servers: Delta,
+    /// Configuration keys added, removed or changed.
     pub config_keys: Delta,
     /// Service volumes (`<service>:<source>`) replaced by the archive's contents
     /// (`changed`), or created to hold them (`added`, offline restore).
@@ -74,7 +87,9 @@ const COMPARED: &[(&str, Stamps)] = &[
 
 /// A verified, staged archive ready to compare or apply.
 pub struct Staged {
+    /// The archive's manifest, checked against its files.
     pub manifest: Manifest,
+    /// Temporary directory holding the unpacked files; removed when this is dropped.
     pub dir: PathBuf,
 }
 

@@ -11,11 +11,15 @@ use std::path::{Path, PathBuf};
 /// A volume of a service, found on this host.
 #[derive(Debug, Clone)]
 pub struct Located {
+    /// The volume as it goes into the manifest.
     pub entry: VolumeEntry,
+    /// Its directory on this host (the Docker volume's mountpoint, or the bind source).
     pub path: PathBuf,
+    /// The owning service (`svc_…`).
     pub service_id: String,
     /// Ids of the service's containers that are running now.
     pub running: Vec<String>,
+    /// The service is meant to run (started again after a restore).
     pub desired_running: bool,
 }
 

@@ -18,6 +18,7 @@ use axum::response::Response;
 use axum::routing::{delete, get, post};
 use serde::Serialize;
 
+/// The `/users…` routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/users", get(list).post(create))

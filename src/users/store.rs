@@ -8,6 +8,7 @@ use crate::error::{Error, Internal, Result};
 use crate::store::list::{Field, FieldKind, ListSpec, Order, Page, SqlParts};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+/// Columns [`from_row`] reads, in order, from `users u`.
 pub const COLUMNS: &str = "u.id, u.username, u.email, u.full_name, u.status, u.mfa_enabled, u.created_at, u.updated_at, u.last_login_at";
 
 /// Maps a row selected with [`COLUMNS`]; roles are filled by [`load_roles`].

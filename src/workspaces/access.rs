@@ -95,8 +95,11 @@ pub async fn scope(app: &App, user_id: Option<&str>) -> Result<McpScope> {
 /// What an execution touches, for [`check`].
 #[derive(Debug, Clone, Copy)]
 pub enum Use<'a> {
+    /// Calling the tool of this name.
     Tool(&'a str),
+    /// Reading the resource at this URI.
     Resource(&'a str),
+    /// Getting a prompt (allowed by any grant on the server).
     Prompt,
 }
 

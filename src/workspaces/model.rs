@@ -10,19 +10,24 @@ use std::collections::BTreeSet;
 /// `{name, settings, members: [{id, username, roles, status}], created_at, updated_at}`.
 #[derive(Debug, Serialize)]
 pub struct Organization {
+    /// The organization's display name.
     pub name: String,
     /// A JSON object (`{}` when unset or unreadable).
     pub settings: Value,
     /// Every user, by username.
     pub members: Vec<OrgMember>,
+    /// RFC 3339 UTC.
     pub created_at: String,
+    /// RFC 3339 UTC of the last `PATCH`.
     pub updated_at: String,
 }
 
 /// One user of the organization: `{id, username, roles, status}`.
 #[derive(Debug, Serialize)]
 pub struct OrgMember {
+    /// `usr_…`.
     pub id: String,
+    /// Login name.
     pub username: String,
     /// Role names, sorted.
     pub roles: Vec<String>,
@@ -33,8 +38,11 @@ pub struct OrgMember {
 /// `{id, name, description, all_members, all_servers, members_count, access_count, …}`.
 #[derive(Debug, Serialize)]
 pub struct Workspace {
+    /// `wks_…`.
     pub id: String,
+    /// 1–64 of letters, digits, space, `-`, `_`, `.`; no leading or trailing space; unique.
     pub name: String,
+    /// Free text, at most 1024 bytes (`""` when none).
     pub description: String,
     /// Every user is a member (the built-in `default`).
     pub all_members: bool,
@@ -44,18 +52,24 @@ pub struct Workspace {
     pub members_count: i64,
     /// Grants, active or not.
     pub access_count: i64,
+    /// User id (`usr_…`) of its creator, or null.
     pub created_by: Option<String>,
+    /// RFC 3339 UTC.
     pub created_at: String,
+    /// RFC 3339 UTC.
     pub updated_at: String,
 }
 
 /// An explicit member of a workspace: `{user_id, username, role, added_at}`.
 #[derive(Debug, Serialize)]
 pub struct Member {
+    /// `usr_…`.
     pub user_id: String,
+    /// The member's login name.
     pub username: String,
     /// `owner`, `member` or `viewer`.
     pub role: String,
+    /// RFC 3339 UTC time the member was added.
     pub added_at: String,
 }
 
@@ -63,11 +77,15 @@ pub struct Member {
 /// description, permission_level, allowed_tools, allowed_resources, is_active}`.
 #[derive(Debug, Serialize)]
 pub struct Access {
+    /// `wsa_…`.
     pub id: String,
+    /// The workspace (`wks_…`) it belongs to.
     pub workspace_id: String,
     /// `{id, name}`; `name` is null once the server is gone.
     pub server: Value,
+    /// Free text label, at most 256 bytes.
     pub name: String,
+    /// Free text, at most 1024 bytes.
     pub description: String,
     /// `read` or `execute`.
     pub permission_level: String,
@@ -75,9 +93,13 @@ pub struct Access {
     pub allowed_tools: Option<Vec<String>>,
     /// `None`: every resource. A trailing `*` matches a prefix.
     pub allowed_resources: Option<Vec<String>>,
+    /// Inactive grants grant nothing.
     pub is_active: bool,
+    /// User id (`usr_…`) of its creator, or null.
     pub created_by: Option<String>,
+    /// RFC 3339 UTC.
     pub created_at: String,
+    /// RFC 3339 UTC.
     pub updated_at: String,
 }
 
@@ -105,9 +127,13 @@ pub struct NewWorkspace {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspacePatch {
+    /// The workspace name rule (see [`NewWorkspace::name`]); unique.
     pub name: Option<String>,
+    /// At most 1024 bytes.
     pub description: Option<String>,
+    /// Make every user a member.
     pub all_members: Option<bool>,
+    /// Grant every MCP server with execution.
     pub all_servers: Option<bool>,
 }
 
@@ -138,6 +164,7 @@ pub struct NewGrant {
     pub allowed_tools: Option<Vec<String>>,
     /// Resource URIs (a trailing `*` matches a prefix); absent or null = every resource.
     pub allowed_resources: Option<Vec<String>>,
+    /// Default true; an inactive grant grants nothing.
     pub is_active: Option<bool>,
 }
 
@@ -146,13 +173,19 @@ pub struct NewGrant {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccessPatch {
+    /// At most 256 bytes.
     pub name: Option<String>,
+    /// At most 1024 bytes.
     pub description: Option<String>,
+    /// `read` or `execute`.
     pub permission_level: Option<String>,
+    /// Absent: unchanged; `null`: every tool; a list: only those tools.
     #[serde(default, deserialize_with = "present")]
     pub allowed_tools: Option<Option<Vec<String>>>,
+    /// Absent: unchanged; `null`: every resource; a list: only those URIs (`prefix*` allowed).
     #[serde(default, deserialize_with = "present")]
     pub allowed_resources: Option<Option<Vec<String>>>,
+    /// An inactive grant grants nothing.
     pub is_active: Option<bool>,
 }
 
@@ -174,6 +207,7 @@ pub struct ResourceUri {
 /// What a grant allows on one server (for a user: the union over their workspaces).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
+    /// May execute (`execute` level); `false`: may only see the server.
     pub execute: bool,
     /// `None`: every tool.
     pub tools: Option<BTreeSet<String>>,
@@ -221,7 +255,10 @@ impl Grant {
 /// server, and its own active grant on the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
+    /// `wks_…`.
     pub workspace_id: String,
+    /// The workspace grants every server with execution.
     pub all_servers: bool,
+    /// The workspace's active grant on the server, if any.
     pub grant: Option<Grant>,
 }
