@@ -26,25 +26,46 @@ pub const DESIRED_STOPPED: &str = "stopped";
 /// be changed or deleted through `/services`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Service {
+    /// `svc_` + 16 alphanumerics (see `crate::ids`).
     pub id: String,
+    /// Unique DNS-label-like name (see [`ServiceSpec::name`]).
     pub name: String,
+    /// Image reference, as stored (see [`ServiceSpec::image`]).
     pub image: String,
+    /// Docker `Cmd` override; `None` (JSON `null`) runs the image's default.
     pub command: Option<Vec<String>>,
+    /// Variable → value as written: `${secret:<key>}` references are shown, never resolved.
     pub env: BTreeMap<String, String>,
+    /// Published ports; `[]` when none.
     pub ports: Vec<PortSpec>,
+    /// Bind mounts and named volumes; `[]` when none.
     pub volumes: Vec<VolumeSpec>,
+    /// Extra Docker networks joined besides the managed one (`docker.network`).
     pub networks: Vec<String>,
+    /// The user's container labels (mcpd's own `io.mcpd.*` labels are not shown).
     pub labels: BTreeMap<String, String>,
+    /// Per-container CPU and memory limits.
     pub resources: Resources,
+    /// Docker HEALTHCHECK of every container; `None` (JSON `null`) = the image's own.
     pub health_check: Option<HealthCheck>,
+    /// Number of containers asked for, 0..=[`MAX_REPLICAS`].
     pub replicas: u32,
+    /// Docker `HostConfig.RestartPolicy` of every container.
     pub restart_policy: RestartPolicy,
+    /// Derived status (values above); the last stored one while `engine` is `unavailable`.
     pub status: String,
+    /// Whether Docker answered for this read (`available` / `unavailable`).
     pub engine: crate::docker::Engine,
+    /// [`DESIRED_RUNNING`] or [`DESIRED_STOPPED`].
     pub desired_state: String,
+    /// Owning object's id (an MCP server, `mcp_…`); `None` for a service made through
+    /// `/services`.
     pub managed_by: Option<String>,
+    /// Containers as Docker reports them now, ordered by replica; `[]` while Docker is down.
     pub containers: Vec<ContainerInfo>,
+    /// Creation time, RFC 3339 UTC with milliseconds.
     pub created_at: String,
+    /// Last change of the spec or desired state (not of `status`), RFC 3339 UTC.
     pub updated_at: String,
 }
 
@@ -53,9 +74,14 @@ pub struct Service {
 /// `unhealthy`/`starting` while a health check says so) and start time (RFC 3339).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ContainerInfo {
+    /// Docker's full container id (64 hex characters).
     pub id: String,
+    /// `mcpd-<service name>-<replica>`, replicas numbered from 1.
     pub name: String,
+    /// Docker's `State.Status` (`unknown` when it gives none), or the health status while
+    /// running (values above).
     pub status: String,
+    /// Docker's `State.StartedAt` as RFC 3339 UTC; `None` unless the container is running.
     pub started_at: Option<String>,
 }
 
@@ -64,9 +90,13 @@ pub struct ContainerInfo {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, remote = "Self")]
 pub struct PortSpec {
+    /// Port inside the container, 1-65535; with `protocol` unique within a service.
     pub container_port: u16,
+    /// Host port to bind; `None` or 0 lets Docker pick a free one. A fixed port needs
+    /// `replicas` <= 1.
     #[serde(default)]
     pub host_port: Option<u16>,
+    /// Host address to bind (an IPv4 or IPv6 address); `None` = `127.0.0.1`.
     #[serde(default)]
     pub host_ip: Option<String>,
     /// `tcp` (default), `udp` or `sctp`.
@@ -89,8 +119,11 @@ fn default_protocol() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, remote = "Self")]
 pub struct VolumeSpec {
+    /// Absolute host path (bind mount) or named volume; never contains `:`.
     pub source: String,
+    /// Absolute mount point in the container; never contains `:`.
     pub target: String,
+    /// Mount read-only (Docker bind option `:ro`); default false.
     #[serde(default)]
     pub read_only: bool,
 }
@@ -104,8 +137,12 @@ crate::json::object_only!(
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, remote = "Self")]
 pub struct Resources {
+    /// CPU limit in thousandths of a core, 10-1000000; sent to Docker as
+    /// `HostConfig.NanoCpus` (× 10^6). `None` = unlimited.
     #[serde(default)]
     pub cpu_millicores: Option<u32>,
+    /// Memory limit in MiB, 6-4194304 (Docker's minimum is 6 MiB); sent as
+    /// `HostConfig.Memory` in bytes. `None` = unlimited.
     #[serde(default)]
     pub memory_mb: Option<u32>,
 }
@@ -121,13 +158,18 @@ crate::json::object_only!(
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, remote = "Self")]
 pub struct HealthCheck {
+    /// Docker's `Healthcheck.Test`: `["CMD", …]` or `["CMD-SHELL", "…"]`; `NONE` is refused.
     pub test: Vec<String>,
+    /// Seconds between checks, >= 1; default 30.
     #[serde(default = "default_interval")]
     pub interval_s: u32,
+    /// Seconds one check may take before it counts as failed, >= 1; default 10.
     #[serde(default = "default_timeout")]
     pub timeout_s: u32,
+    /// Consecutive failures that make the container `unhealthy`; default 3.
     #[serde(default = "default_retries")]
     pub retries: u32,
+    /// Seconds after start during which failures do not count; default 0.
     #[serde(default)]
     pub start_period_s: u32,
 }
@@ -147,14 +189,21 @@ fn default_retries() -> u32 {
     3
 }
 
-/// Docker's restart policy names.
+/// Docker's restart policy names (`HostConfig.RestartPolicy.Name` of the Engine API),
+/// kebab-case in JSON.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum RestartPolicy {
+    /// `no` (default): Docker never restarts the container.
     #[default]
     No,
+    /// `on-failure`: restart when it exits with a non-zero code, with no retry limit.
     OnFailure,
+    /// `always`: restart whenever it exits; one stopped on purpose comes back when the
+    /// Docker daemon restarts.
     Always,
+    /// `unless-stopped`: as `always`, but one stopped on purpose stays stopped across
+    /// Docker daemon restarts.
     UnlessStopped,
 }
 
@@ -163,29 +212,45 @@ pub enum RestartPolicy {
 /// HTTP body cannot set them).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ServiceSpec {
+    /// 1-63 of `a-z 0-9 -`, not starting or ending with `-` (an RFC 1123 label);
+    /// unique; also the containers' network alias.
     pub name: String,
+    /// Image reference (grammar in docs/api.md, "10. Images"); must be present locally.
     pub image: String,
+    /// Docker `Cmd` (the image's ENTRYPOINT stays); `None` = the image's default, never empty.
     pub command: Option<Vec<String>>,
+    /// Variable (`[A-Za-z_][A-Za-z0-9_]*`) → value; values may hold `${secret:<key>}`
+    /// references, resolved only when a container is created.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Published ports; a (`container_port`, `protocol`) pair at most once.
     #[serde(default)]
     pub ports: Vec<PortSpec>,
+    /// Mounts, passed to Docker as `HostConfig.Binds`.
     #[serde(default)]
     pub volumes: Vec<VolumeSpec>,
+    /// Extra existing Docker networks, `[A-Za-z0-9][A-Za-z0-9_.-]*` of at most 128 bytes.
     #[serde(default)]
     pub networks: Vec<String>,
+    /// Container labels; keys starting [`RESERVED_LABEL_PREFIX`] are refused.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Per-container limits; default none.
     #[serde(default)]
     pub resources: Resources,
+    /// Docker HEALTHCHECK; `None` keeps the image's own.
     #[serde(default)]
     pub health_check: Option<HealthCheck>,
+    /// Containers to run, 0..=[`MAX_REPLICAS`].
     pub replicas: u32,
+    /// Docker restart policy; default `no`.
     #[serde(default)]
     pub restart_policy: RestartPolicy,
     /// Keep stdin open (Docker OpenStdin, StdinOnce=false, AttachStdin) so a client can attach later: stdio MCP servers.
     #[serde(default)]
     pub stdin_open: bool,
+    /// Owning object's id (an MCP server, `mcp_…`); such a service refuses changes
+    /// through `/services` (`CONFLICT`). `None` for a plain service.
     #[serde(default)]
     pub managed_by: Option<String>,
 }
@@ -217,28 +282,41 @@ impl Default for ServiceSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSettings<Start> {
+    /// Required; rules of [`ServiceSpec::name`].
     pub name: String,
+    /// Required; rules of [`ServiceSpec::image`].
     pub image: String,
+    /// Default `null`: the image's CMD.
     #[serde(default)]
     pub command: Option<Vec<String>>,
+    /// Default `{}`.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Default `[]`.
     #[serde(default)]
     pub ports: Vec<PortSpec>,
+    /// Default `[]`.
     #[serde(default)]
     pub volumes: Vec<VolumeSpec>,
+    /// Default `[]`: only the managed network.
     #[serde(default)]
     pub networks: Vec<String>,
+    /// Default `{}`.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Default: no limits.
     #[serde(default)]
     pub resources: Resources,
+    /// Default `null`: the image's own HEALTHCHECK, if any.
     #[serde(default)]
     pub health_check: Option<HealthCheck>,
+    /// 0..=[`MAX_REPLICAS`]; default 1.
     #[serde(default = "one")]
     pub replicas: u32,
+    /// Default `no`.
     #[serde(default)]
     pub restart_policy: RestartPolicy,
+    /// Create body: start the containers at once (`bool`, default false).
     #[serde(default)]
     pub start: Start,
 }
@@ -290,19 +368,31 @@ impl<S> ServiceSettings<S> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServicePatch {
+    /// New name; renaming recreates the containers under the new name.
     pub name: Option<String>,
+    /// New image reference.
     pub image: Option<String>,
+    /// `Some(None)` (sent as `null`) returns to the image's CMD; absent keeps it.
     #[serde(default, deserialize_with = "present")]
     pub command: Option<Option<Vec<String>>>,
+    /// Replaces the whole map (not merged).
     pub env: Option<BTreeMap<String, String>>,
+    /// Replaces the whole list.
     pub ports: Option<Vec<PortSpec>>,
+    /// Replaces the whole list.
     pub volumes: Option<Vec<VolumeSpec>>,
+    /// Replaces the whole list.
     pub networks: Option<Vec<String>>,
+    /// Replaces the whole map (not merged).
     pub labels: Option<BTreeMap<String, String>>,
+    /// Replaces both limits; a limit left out becomes unlimited.
     pub resources: Option<Resources>,
+    /// `Some(None)` (sent as `null`) removes the health check; absent keeps it.
     #[serde(default, deserialize_with = "present")]
     pub health_check: Option<Option<HealthCheck>>,
+    /// 0..=[`MAX_REPLICAS`].
     pub replicas: Option<u32>,
+    /// New Docker restart policy.
     pub restart_policy: Option<RestartPolicy>,
 }
 

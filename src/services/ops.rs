@@ -16,9 +16,11 @@ use bollard::Docker;
 
 /// A service with its containers as the engine reports them now.
 pub struct Target {
+    /// The service as `GET /services/{id}` shows it.
     pub service: Service,
     /// Ordered by replica number; only the asked-for replica when one was given.
     pub containers: Vec<Observed>,
+    /// The connected engine client the containers were read with.
     pub docker: Docker,
 }
 

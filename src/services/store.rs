@@ -9,13 +9,20 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// A stored service.
 #[derive(Debug, Clone)]
 pub struct Row {
+    /// `svc_` + 16 alphanumerics.
     pub id: String,
+    /// Desired state, stored as JSON in the `spec` column (`name` and `image` also
+    /// have columns of their own for lookups and filters).
     pub spec: ServiceSpec,
     /// `running` or `stopped`.
     pub desired_state: String,
+    /// Status last derived from Docker (see [`set_status`]); shown while Docker is down.
     pub status: String,
+    /// Creating user (`usr_…`); `None` when the daemon itself created it.
     pub created_by: Option<String>,
+    /// RFC 3339 UTC with milliseconds.
     pub created_at: String,
+    /// Last change of spec or desired state, RFC 3339 UTC; status updates leave it.
     pub updated_at: String,
 }
 

@@ -43,9 +43,11 @@ pub struct ExecRequest {
 /// What the command did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExecResult {
+    /// The program's exit code as Docker's exec inspect reports it (any value answers 200).
     pub exit_code: i64,
-    /// UTF-8 (invalid bytes replaced).
+    /// UTF-8 (invalid bytes replaced), at most [`MAX_OUTPUT_BYTES`].
     pub stdout: String,
+    /// Like `stdout`, for the standard error stream.
     pub stderr: String,
     /// Wall time from start to exit, in milliseconds.
     pub duration_ms: u64,
@@ -53,7 +55,7 @@ pub struct ExecResult {
     pub truncated: bool,
     /// Name of the container it ran in.
     pub container: String,
-    /// The service's id.
+    /// The service's id (`svc_…`).
     pub service_id: String,
 }
 

@@ -13,20 +13,26 @@ pub const MAX_CHECKS: usize = 5;
 /// `GET /services/{id}/health`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceHealth {
+    /// The service's id (`svc_…`).
     pub service_id: String,
+    /// The service's name.
     pub service: String,
     /// `healthy` (every container running and healthy), `starting` (a check has not
     /// passed yet), `unhealthy` (a check fails or a container that should run does
     /// not), `running` (running, no health check configured), `stopped` (nothing runs).
     pub status: &'static str,
+    /// One per container that still exists, ordered by replica.
     pub containers: Vec<ContainerHealth>,
 }
 
 /// One container's health.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContainerHealth {
+    /// Docker's container id.
     pub id: String,
+    /// `mcpd-<service>-<replica>`.
     pub name: String,
+    /// Docker's `State.Running`.
     pub running: bool,
     /// Docker's health status: `healthy`, `unhealthy`, `starting`, or `none` when the
     /// container has no health check.
@@ -40,8 +46,12 @@ pub struct ContainerHealth {
 /// One health check run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
+    /// When the check started, RFC 3339 UTC; `None` when Docker did not record it.
     pub started_at: Option<String>,
+    /// When it ended, RFC 3339 UTC; `None` when Docker did not record it.
     pub finished_at: Option<String>,
+    /// The probe's exit code (Docker: 0 healthy, 1 unhealthy, other values an error
+    /// running it); `None` when Docker did not record one.
     pub exit_code: Option<i64>,
     /// The check's output as Docker kept it (Docker caps it at 4 KiB).
     pub output: String,

@@ -14,7 +14,9 @@ use serde::Serialize;
 /// `GET /services/{id}/stats`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceStats {
+    /// The service's id (`svc_…`).
     pub service_id: String,
+    /// The service's name.
     pub service: String,
     /// Sample time, RFC 3339 UTC.
     pub read_at: String,
@@ -27,8 +29,11 @@ pub struct ServiceStats {
 /// One container's numbers.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContainerStats {
+    /// Docker's container id.
     pub id: String,
+    /// `mcpd-<service>-<replica>`.
     pub name: String,
+    /// Its usage, flattened into this object in JSON.
     #[serde(flatten)]
     pub usage: Usage,
 }
@@ -36,14 +41,24 @@ pub struct ContainerStats {
 /// Resource usage; bytes are bytes, percentages are 0–100 per CPU (so up to 100 × CPUs).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Usage {
+    /// CPU used between the engine's two samples; 100 per fully used core, 2 decimals.
     pub cpu_percent: f64,
+    /// Memory in use in bytes: cgroup usage minus inactive file cache.
     pub memory_bytes: u64,
+    /// Memory limit in bytes (the host's memory when the container has none).
     pub memory_limit_bytes: u64,
+    /// `memory_bytes` as a percentage of `memory_limit_bytes`, 2 decimals; 0 when the
+    /// limit is reported as 0.
     pub memory_percent: f64,
+    /// Bytes received, summed over the container's network interfaces.
     pub network_rx_bytes: u64,
+    /// Bytes sent, summed over the container's network interfaces.
     pub network_tx_bytes: u64,
+    /// Bytes read from block devices (blkio `io_service_bytes_recursive`, op `read`).
     pub block_read_bytes: u64,
+    /// Bytes written to block devices (blkio `io_service_bytes_recursive`, op `write`).
     pub block_write_bytes: u64,
+    /// Processes and threads in the container's cgroup (`pids_stats.current`).
     pub pids: u64,
 }
 

@@ -13,15 +13,25 @@ use std::collections::HashMap;
 /// A container as mcpd sees it: its replica number, config hash and state.
 #[derive(Debug, Clone)]
 pub struct Observed {
+    /// Docker's full container id.
     pub id: String,
+    /// Container name without Docker's leading `/` (`mcpd-<service>-<replica>`).
     pub name: String,
+    /// Owning service (`svc_…`) from the `io.mcpd.service` label; `None` without one.
     pub service_id: Option<String>,
+    /// Replica number (from 1) from the `io.mcpd.replica` label; `None` if missing or not
+    /// a number.
     pub replica: Option<u32>,
+    /// Hex SHA-256 of the spec it was created from (`io.mcpd.config` label, see
+    /// [`super::config::config_hash`]); differs from the spec's now when it is out of date.
     pub config_hash: Option<String>,
     /// Docker's state, with `unhealthy`/`starting` from the health check while running.
     pub status: String,
+    /// Docker's `State.Running`.
     pub running: bool,
+    /// Docker's `State.ExitCode` (of the last run; 0 for one never started).
     pub exit_code: Option<i64>,
+    /// Docker's `State.StartedAt` as RFC 3339 UTC; `None` unless running.
     pub started_at: Option<String>,
 }
 
@@ -157,7 +167,7 @@ pub async fn containers_of(
 }
 
 /// A service's status from its containers (`created, starting, running, unhealthy,
-/// stopping, stopped, failed, removing`; see docs/api.md).
+/// stopping, stopped, failed, removing`; rules in docs/api.md, "3. Shapes", "Service").
 pub fn derive_status(desired_state: &str, replicas: u32, containers: &[Observed]) -> String {
     let any = |s: &str| containers.iter().any(|c| c.status == s);
     let status = if any("removing") {
