@@ -10,7 +10,7 @@
 //! `insert_many_at`, which updates the rollups once per distinct group; best of 2) as a ratio; then each
 //! grouping, the summary, a caller without `logs:admin` and an odd window, as the median
 //! of 5 runs and as a ratio to a plain `count(*)` over the window measured in the same
-//! run (the cost of touching every row once). Goal (issue 5): under 1 s each.
+//! run (the cost of touching every row once). Goal: under 1 s each.
 //!
 //! Run: `cargo bench --bench usage`. Under `cargo test` it does nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark stops at its first failure

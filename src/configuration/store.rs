@@ -171,14 +171,8 @@ pub fn delete(conn: &Connection, key: &str) -> Result<bool> {
 /// Key → `version` (as text) of every configuration entry: what a backup restore compares
 /// between the live and the restored database to report keys added, removed or changed.
 pub fn name_stamps(conn: &Connection) -> Result<std::collections::BTreeMap<String, String>> {
-    let mut st = conn.prepare("SELECT key, CAST(version AS TEXT) FROM config_entries")?;
-    let rows = st
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    crate::store::text_pairs(
+        conn,
+        "SELECT key, CAST(version AS TEXT) FROM config_entries",
+    )
 }

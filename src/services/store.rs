@@ -171,16 +171,7 @@ pub fn delete(conn: &Connection, id: &str) -> Result<()> {
 /// Name → `updated_at` (as text) of every service: what a backup restore compares
 /// between the live and the restored database to report services added, removed or changed.
 pub fn name_stamps(conn: &Connection) -> Result<std::collections::BTreeMap<String, String>> {
-    let mut st = conn.prepare("SELECT name, CAST(updated_at AS TEXT) FROM services")?;
-    let rows = st
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    crate::store::text_pairs(conn, "SELECT name, CAST(updated_at AS TEXT) FROM services")
 }
 
 #[cfg(test)]

@@ -248,6 +248,25 @@ fn open_connection(path: &Path, writer: bool) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
+/// The rows of a two-column query `sql` (no parameters) as a map from the first column
+/// to the second, NULL read as `""`: what the owning stores' `name_stamps` return for a
+/// restore to compare the live and the restored database.
+pub fn text_pairs(
+    conn: &Connection,
+    sql: &str,
+) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut st = conn.prepare(sql)?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -360,16 +360,7 @@ pub fn clear_mfa(conn: &Connection, user_id: &str, now: &str) -> Result<()> {
 /// Username → `updated_at` (as text) of every user: what a backup restore compares
 /// between the live and the restored database to report users added, removed or changed.
 pub fn name_stamps(conn: &Connection) -> Result<std::collections::BTreeMap<String, String>> {
-    let mut st = conn.prepare("SELECT username, CAST(updated_at AS TEXT) FROM users")?;
-    let rows = st
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    crate::store::text_pairs(conn, "SELECT username, CAST(updated_at AS TEXT) FROM users")
 }
 
 /// Every user with roles, by username (case-insensitive, as the column sorts).

@@ -1,4 +1,4 @@
--- Backups (issue 6): one row per archive in the backups directory, and the schedules
+-- Backups: one row per archive in the backups directory, and the schedules
 -- that create them.
 
 CREATE TABLE backup_schedules (

@@ -1,4 +1,4 @@
--- Usage rollups (issue 5: a month of 1M calls answers in under a second). Request log
+-- Usage rollups (so that a month of 1M calls answers in under a second). Request log
 -- rows pre-aggregated per UTC day at three levels of detail, each updated by an UPSERT
 -- in the same transaction as the row (logs::store::insert → usage::rollup::record), so
 -- they never drift from request_logs. A usage query takes the smallest level holding
