@@ -205,12 +205,14 @@ async fn filter_counts_are_capped_on_every_list() {
 #[tokio::test]
 async fn errors_below_the_handlers_are_in_the_envelope() {
     let d = Daemon::start().await;
-    // A form body over the limit on the OAuth token endpoint (read as raw bytes).
+    // A form body far over the limit on the OAuth token endpoint (read as raw bytes):
+    // the answer comes while the client is still sending, and must still reach it
+    // (the connection drains what it did not read before closing).
     let resp = d
         .client
         .post(d.url("/auth/token"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(vec![b'a'; 2 * 1024 * 1024])
+        .body(vec![b'a'; 6 * 1024 * 1024])
         .send()
         .await
         .unwrap();

@@ -13,6 +13,14 @@
 //! that went through the router carries `x-request-id` and bodies are written after
 //! their head. HTTP/2 connections never start a write with `HTTP/1.`, so they pass
 //! through untouched.
+//!
+//! The same wrapper closes connections gently (the "lingering close" of Apache and
+//! nginx): when an answer is sent before the request body was read to its end (a 413, or
+//! a 401 that refuses before reading) the connection is closed with unread bytes in the
+//! kernel's buffer, and a close then resets it (RFC 9112 §9.6 warns of exactly this),
+//! which can destroy the answer before the client reads it. After the connection's write
+//! side is shut, [`Stream`] therefore reads and discards what the client still sends, for
+//! at most [`LINGER`] and [`LINGER_BYTES`], before the socket is closed.
 
 use crate::error::Error;
 use std::io;
@@ -37,6 +45,7 @@ impl<A, I, S> axum_server::accept::Accept<I, S> for Acceptor<A>
 where
     A: axum_server::accept::Accept<I, S>,
     A::Future: Send + 'static,
+    A::Stream: AsyncRead + Unpin + Send + 'static,
 {
     type Stream = Stream<A::Stream>;
     type Service = A::Service;
@@ -51,23 +60,67 @@ where
     }
 }
 
-/// A connection whose hyper-made error answers are rewritten into the envelope.
-pub struct Stream<S> {
-    inner: S,
+/// How long a shut connection may keep draining what its client still sends.
+pub const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The most a shut connection reads and discards, bytes.
+pub const LINGER_BYTES: usize = 8 * 1024 * 1024;
+
+/// A connection whose hyper-made error answers are rewritten into the envelope, and
+/// which drains its client's unread bytes after its write side is shut.
+pub struct Stream<S: AsyncRead + Unpin + Send + 'static> {
+    /// The connection; `None` only once [`Drop`] handed it to the draining task.
+    inner: Option<S>,
     /// The envelope answer still to be written, and how much of it was.
     pending: Option<(Vec<u8>, usize)>,
+    /// The write side was shut (the last answer is out): linger on drop.
+    shut: bool,
 }
 
-impl<S> Stream<S> {
+impl<S: AsyncRead + Unpin + Send + 'static> Stream<S> {
     fn new(inner: S) -> Self {
         Self {
-            inner,
+            inner: Some(inner),
             pending: None,
+            shut: false,
+        }
+    }
+
+    /// The connection, pinned for one poll.
+    fn io(&mut self) -> io::Result<Pin<&mut S>> {
+        match self.inner.as_mut() {
+            Some(s) => Ok(Pin::new(s)),
+            None => Err(io::ErrorKind::NotConnected.into()),
         }
     }
 }
 
-impl<S: AsyncWrite + Unpin> Stream<S> {
+impl<S: AsyncRead + Unpin + Send + 'static> Drop for Stream<S> {
+    fn drop(&mut self) {
+        let (Some(mut io), true) = (self.inner.take(), self.shut) else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; 16 * 1024];
+            let mut left = LINGER_BYTES;
+            let drain = async {
+                while left > 0 {
+                    match io.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => left = left.saturating_sub(n),
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(LINGER, drain).await;
+        });
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream<S> {
     /// Writes what is left of a replaced answer; ready when nothing is.
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while let Some((bytes, done)) = &mut self.pending {
@@ -75,7 +128,10 @@ impl<S: AsyncWrite + Unpin> Stream<S> {
                 self.pending = None;
                 break;
             }
-            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &bytes[*done..]))?;
+            let Some(io) = self.inner.as_mut() else {
+                return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
+            };
+            let n = ready!(Pin::new(io).poll_write(cx, &bytes[*done..]))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -85,17 +141,17 @@ impl<S: AsyncWrite + Unpin> Stream<S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Stream<S> {
+impl<S: AsyncRead + Unpin + Send + 'static> AsyncRead for Stream<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        self.io()?.poll_read(cx, buf)
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Stream<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for Stream<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -108,7 +164,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Stream<S> {
             let _ = self.poll_pending(cx)?;
             return Poll::Ready(Ok(buf.len()));
         }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        self.io()?.poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -125,21 +181,23 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Stream<S> {
             let _ = self.poll_pending(cx)?;
             return Poll::Ready(Ok(only.len()));
         }
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        self.io()?.poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        self.inner.as_ref().is_some_and(|s| s.is_write_vectored())
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.poll_pending(cx))?;
-        Pin::new(&mut self.inner).poll_flush(cx)
+        self.io()?.poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.poll_pending(cx))?;
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        ready!(self.io()?.poll_shutdown(cx))?;
+        self.shut = true;
+        Poll::Ready(Ok(()))
     }
 }
 
