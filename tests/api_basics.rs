@@ -155,8 +155,7 @@ fn configtest_accepts_the_shipped_config_and_names_unknown_keys() {
 
 #[tokio::test]
 async fn bad_bodies_get_clear_errors() {
-    let d =
-        Daemon::start_with_env(vec![("MCPD_SERVER__MAX_BODY_BYTES".into(), "2048".into())]).await;
+    let d = Daemon::start_with_var("MCPD_SERVER__MAX_BODY_BYTES", "2048").await;
     let login = d.url("/auth/login");
     // Wrong content type.
     let r = d

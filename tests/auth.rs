@@ -145,8 +145,7 @@ async fn failed_logins_are_rejected_then_rate_limited() {
 #[tokio::test]
 async fn requests_are_rate_limited_per_user_and_per_api_key() {
     // Six a minute: one bucket per user, one per API key.
-    let mut d =
-        Daemon::start_with_env(vec![("MCPD_AUTH__REQUESTS_PER_MINUTE".into(), "6".into())]).await;
+    let mut d = Daemon::start_with_var("MCPD_AUTH__REQUESTS_PER_MINUTE", "6").await;
     let dev = d.user_with_roles("rita", &["developer"]).await;
     let admin = d.admin().await;
     let get = |auth: (&'static str, String)| {

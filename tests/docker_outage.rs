@@ -23,11 +23,8 @@ async fn docker_outage_is_reported_and_recovered_without_restart() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("docker.sock");
     let proxy = EngineProxy::start(&sock);
-    let mut d = Daemon::start_with_env(vec![(
-        "MCPD_DOCKER__HOST".into(),
-        format!("unix://{}", sock.display()),
-    )])
-    .await;
+    let mut d =
+        Daemon::start_with_var("MCPD_DOCKER__HOST", format!("unix://{}", sock.display())).await;
     let admin = d.admin().await;
     let name = d.name("steady");
     let mut body = sleeper(&name);
@@ -152,11 +149,8 @@ async fn daemon_starts_without_docker_and_picks_it_up_later() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("docker.sock");
     // No proxy yet: Docker is down from the start.
-    let mut d = Daemon::start_with_env(vec![(
-        "MCPD_DOCKER__HOST".into(),
-        format!("unix://{}", sock.display()),
-    )])
-    .await;
+    let mut d =
+        Daemon::start_with_var("MCPD_DOCKER__HOST", format!("unix://{}", sock.display())).await;
     let admin = d.admin().await;
     let (s, b) = d.call(Method::GET, "/health", None, None).await;
     assert_eq!(s, StatusCode::OK, "{b}");

@@ -1088,11 +1088,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 #[tokio::test]
 async fn gateway_lists_are_paginated_with_opaque_cursors() {
     require_docker!();
-    let mut d = Daemon::start_with_env(vec![(
-        "MCPD_MCP__GATEWAY_PAGE_SIZE".to_string(),
-        "3".to_string(),
-    )])
-    .await;
+    let mut d = Daemon::start_with_var("MCPD_MCP__GATEWAY_PAGE_SIZE", "3").await;
     let admin = d.admin().await;
     let every = d.name("every");
     let fs = d.name("fs");

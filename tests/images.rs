@@ -263,11 +263,7 @@ async fn permissions() {
 #[tokio::test]
 async fn uploads_over_the_configured_cap_are_413() {
     require_docker!();
-    let mut d = Daemon::start_with_env(vec![(
-        "MCPD_DOCKER__MAX_IMAGE_UPLOAD_BYTES".into(),
-        "65536".into(),
-    )])
-    .await;
+    let mut d = Daemon::start_with_var("MCPD_DOCKER__MAX_IMAGE_UPLOAD_BYTES", "65536").await;
     let admin = d.admin().await;
     let archive = tempfile::NamedTempFile::new().unwrap();
     docker(&[

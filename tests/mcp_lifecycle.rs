@@ -20,7 +20,7 @@ const IGNORE_SIGTERM: &str = "--import=data:text/javascript,process.on(`SIGTERM`
 
 /// A daemon whose container stops wait 2 s before SIGKILL.
 async fn daemon() -> Daemon {
-    Daemon::start_with_env(vec![("MCPD_DOCKER__STOP_TIMEOUT_S".into(), "2".into())]).await
+    Daemon::start_with_var("MCPD_DOCKER__STOP_TIMEOUT_S", "2").await
 }
 
 /// How long an abandoned change may take to finish.

@@ -517,11 +517,8 @@ async fn docker_down_is_503_for_every_operation() {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("engine.sock");
     let proxy = EngineProxy::start(&socket);
-    let mut d = Daemon::start_with_env(vec![(
-        "MCPD_DOCKER__HOST".into(),
-        format!("unix://{}", socket.display()),
-    )])
-    .await;
+    let mut d =
+        Daemon::start_with_var("MCPD_DOCKER__HOST", format!("unix://{}", socket.display())).await;
     let admin = d.admin().await;
     let name = d.name("outage");
     ticker(&d, &admin, &name, json!({})).await;

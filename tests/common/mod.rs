@@ -150,6 +150,11 @@ impl Daemon {
         Self::launch(env, None).await
     }
 
+    /// Starts a daemon with one extra environment variable (an `MCPD_…` setting).
+    pub async fn start_with_var(name: &str, value: impl Into<String>) -> Daemon {
+        Self::start_with_env(vec![(name.to_string(), value.into())]).await
+    }
+
     /// Starts a daemon reading the config file `config`. Its log level is the file's:
     /// no `RUST_LOG` is set (it would win over the file, and over a reload).
     pub async fn start_with_config(config: &Path) -> Daemon {
@@ -586,6 +591,68 @@ pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_cod
         "timestamp missing: {body}"
     );
     err.clone()
+}
+
+/// Asserts that an answer has status `want` (the message shows the body); its body.
+pub fn expect(want: u16, (status, body): (StatusCode, Value)) -> Value {
+    assert_eq!(status.as_u16(), want, "{body}");
+    body
+}
+
+/// [`assert_error`] on a whole answer, as the request helpers return it.
+pub fn expect_error(answer: (StatusCode, Value), want_status: u16, want_code: &str) -> Value {
+    assert_error(answer.0, &answer.1, want_status, want_code)
+}
+
+/// Sends `method path` with each body of `cases` and asserts a 400 `VALIDATION_ERROR`
+/// whose first detail names the case's field (`details[0].field`).
+pub async fn assert_invalid_bodies(
+    d: &Daemon,
+    token: &str,
+    method: Method,
+    path: &str,
+    cases: Vec<(Value, &str)>,
+) {
+    for (body, field) in cases {
+        let answer = d
+            .call(method.clone(), path, Some(token), Some(body.clone()))
+            .await;
+        let e = expect_error(answer, 400, "VALIDATION_ERROR");
+        assert_eq!(e["details"][0]["field"], field, "{body}: {e}");
+    }
+}
+
+/// GETs each path of `cases` and asserts a 400 `VALIDATION_ERROR` whose first detail
+/// names the case's field.
+pub async fn assert_invalid_queries<'a>(
+    d: &Daemon,
+    token: &str,
+    cases: impl IntoIterator<Item = (String, &'a str)>,
+) {
+    for (path, field) in cases {
+        let e = expect_error(d.get(&path, token).await, 400, "VALIDATION_ERROR");
+        assert_eq!(e["details"][0]["field"], field, "{path}: {e}");
+    }
+}
+
+/// Sends `method path` with each body of `cases` and asserts its status and, when a
+/// field is given, that the first error detail names it.
+pub async fn assert_statuses(
+    d: &Daemon,
+    token: &str,
+    method: Method,
+    path: &str,
+    cases: Vec<(Value, u16, Option<&str>)>,
+) {
+    for (body, status, field) in cases {
+        let (s, b) = d
+            .call(method.clone(), path, Some(token), Some(body.clone()))
+            .await;
+        assert_eq!(s.as_u16(), status, "{body}: {b}");
+        if let Some(f) = field {
+            assert_eq!(b["error"]["details"][0]["field"], f, "{b}");
+        }
+    }
 }
 
 /// Path to a file in the repository.
