@@ -219,8 +219,7 @@ async fn requests_are_rate_limited_per_user_and_per_api_key() {
 
 #[tokio::test]
 async fn users_crud_roles_disable_and_password_change() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let (s, b) = d
         .post(
             "/users",
@@ -789,8 +788,7 @@ async fn sessions_are_listed_and_revocable_by_their_owner() {
 /// Audit rows carry the id of the request that caused them.
 #[tokio::test]
 async fn audit_entries_carry_the_request_id() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let resp = d
         .client
         .post(d.url("/api-keys"))

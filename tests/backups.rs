@@ -53,8 +53,7 @@ fn dump(db: &Path, skip: &[&str]) -> Vec<(String, Vec<String>)> {
 
 #[tokio::test]
 async fn encrypted_backup_under_write_load_restores_into_a_fresh_data_dir() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let secrets: Vec<(String, String)> = (0..5)
         .map(|i| {
             (
@@ -249,8 +248,7 @@ fn sha256_hex(b: &[u8]) -> String {
 
 #[tokio::test]
 async fn online_dry_run_then_restore_refuses_damage_and_checks_permissions() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     for (key, body) in [
         ("app.a", json!({"value": 1})),
         ("app.s", json!({"value": "sealed-one", "secret": true})),

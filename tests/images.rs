@@ -37,8 +37,7 @@ fn image_exists(reference: &str) -> bool {
 #[tokio::test]
 async fn load_an_archive_then_delete_it() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let reference = format!("mcpd-test/load-{}:1", d.tag);
     let archive = tempfile::NamedTempFile::new().unwrap();
     let _guard = {
@@ -99,8 +98,7 @@ async fn load_an_archive_then_delete_it() {
 #[tokio::test]
 async fn bad_archives_and_unknown_images() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
 
     let (s, b) = upload_image(
         &d,
@@ -158,8 +156,7 @@ async fn bad_archives_and_unknown_images() {
 #[tokio::test]
 async fn an_image_in_use_by_a_service_cannot_be_deleted() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let reference = format!("mcpd-test/inuse-{}:1", d.tag);
     let _guard = TagGuard::tag_busybox(&reference);
     let name = d.name("imguser");
@@ -196,8 +193,7 @@ async fn an_image_in_use_by_a_service_cannot_be_deleted() {
 #[tokio::test]
 async fn pull_without_a_registry_fails_clearly() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let repo = format!("mcpd-test-nowhere/pull-{}", d.tag);
     let (s, b) = d
         .post("/images/pull", &admin, json!({"image": repo, "tag": "1"}))

@@ -25,8 +25,7 @@ async fn echo(d: &Daemon, token: &str, server: &str, message: &str) -> String {
 #[tokio::test]
 async fn everything_server_tools_resources_prompts_and_errors() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let name = d.name("every");
     let server = create_server(
         &d,
@@ -294,8 +293,7 @@ async fn everything_server_tools_resources_prompts_and_errors() {
 #[tokio::test]
 async fn a_call_whose_client_goes_away_is_cancelled_and_logged() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let name = d.name("gone");
     create_server(&d, &admin, json!({"name": name, "image": EVERYTHING_IMAGE})).await;
     const LONG: &str = "trigger-long-running-operation";
@@ -334,8 +332,7 @@ async fn a_call_whose_client_goes_away_is_cancelled_and_logged() {
 #[tokio::test]
 async fn concurrent_calls_share_one_session_and_survive_a_daemon_restart() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let name = d.name("conc");
     create_server(&d, &admin, json!({"name": name, "image": EVERYTHING_IMAGE})).await;
     let before = d.container_ids(&admin, &name).await;
@@ -394,8 +391,7 @@ async fn concurrent_calls_share_one_session_and_survive_a_daemon_restart() {
 #[tokio::test]
 async fn streamable_http_managed_and_remote() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let name = d.name("http");
     let server = create_server(
         &d,
@@ -576,8 +572,7 @@ async fn streamable_http_managed_and_remote() {
 #[tokio::test]
 async fn bad_inputs_are_400_and_create_nothing() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let name = d.name("bad");
     let cases = [
         (

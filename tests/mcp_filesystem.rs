@@ -14,8 +14,7 @@ use serde_json::json;
 #[tokio::test]
 async fn filesystem_server_lists_and_reads_files_and_logs_both_calls() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let name = d.name("fs");
 
     let server = mcp::stdio_server(&d, &admin, &name, FILESYSTEM_IMAGE).await;
@@ -161,8 +160,7 @@ async fn allowed_dirs(d: &Daemon, token: &str, server: &str) -> String {
 #[tokio::test]
 async fn patch_changes_a_managed_servers_container_and_failures_change_nothing() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let name = d.name("fsp");
     let path = format!("/mcp/servers/{name}");
 

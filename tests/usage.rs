@@ -344,8 +344,7 @@ fn counts(db: &std::path::Path, tables: &[&str]) -> Vec<i64> {
 /// A backup without logs carries no usage either; one with logs carries both.
 #[tokio::test]
 async fn backups_without_logs_leave_out_the_usage_rollups() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     {
         let c = rusqlite::Connection::open(d.data_path("mcpd.db")).unwrap();
         c.busy_timeout(Duration::from_secs(10)).unwrap();

@@ -145,6 +145,13 @@ impl Daemon {
         Self::start_with_env(Vec::new()).await
     }
 
+    /// [`Daemon::start`], and an admin token for it.
+    pub async fn start_admin() -> (Daemon, String) {
+        let mut d = Self::start().await;
+        let admin = d.admin().await;
+        (d, admin)
+    }
+
     /// Starts a daemon with extra environment (`MCPD_…` config variables).
     pub async fn start_with_env(env: Vec<(String, String)>) -> Daemon {
         Self::launch(env, None).await
