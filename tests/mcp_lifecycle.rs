@@ -40,6 +40,16 @@ async fn stubborn_server(d: &Daemon, admin: &str, name: &str) -> Value {
     server
 }
 
+/// A [`daemon`] with a [`stubborn_server`] named [`Daemon::name`]`(name)`: the daemon,
+/// an admin token, the server's name and its view.
+async fn start_stubborn(name: &str) -> (Daemon, String, String, Value) {
+    let mut d = daemon().await;
+    let admin = d.admin().await;
+    let name = d.name(name);
+    let server = stubborn_server(&d, &admin, &name).await;
+    (d, admin, name, server)
+}
+
 /// Sends `method path` and leaves after 500 ms, before the answer.
 async fn abandon(d: &Daemon, admin: &str, method: Method, path: &str) {
     let r = d
@@ -70,10 +80,7 @@ async fn outcomes(d: &Daemon, admin: &str, action: &str, target_id: &str) -> Vec
 #[tokio::test]
 async fn a_delete_abandoned_by_its_client_still_removes_server_service_and_container() {
     require_docker!();
-    let mut d = daemon().await;
-    let admin = d.admin().await;
-    let name = d.name("gone");
-    let server = stubborn_server(&d, &admin, &name).await;
+    let (d, admin, name, server) = start_stubborn("gone").await;
     let id = server["id"].as_str().unwrap().to_string();
     let service_id = server["backend"]["service_id"]
         .as_str()
@@ -108,10 +115,7 @@ async fn a_delete_abandoned_by_its_client_still_removes_server_service_and_conta
 #[tokio::test]
 async fn a_stop_abandoned_by_its_client_still_stops_the_server_and_its_container() {
     require_docker!();
-    let mut d = daemon().await;
-    let admin = d.admin().await;
-    let name = d.name("halt");
-    let server = stubborn_server(&d, &admin, &name).await;
+    let (d, admin, name, server) = start_stubborn("halt").await;
     let id = server["id"].as_str().unwrap().to_string();
     let containers = d.container_ids(&admin, &name).await;
     assert_eq!(containers.len(), 1, "{containers:?}");
