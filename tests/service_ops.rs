@@ -8,8 +8,7 @@
 mod common;
 
 use common::{
-    BUSYBOX_IMAGE, Daemon, EngineProxy, assert_error, create_service, docker, merged, upload_image,
-    wait_for,
+    BUSYBOX_IMAGE, Daemon, assert_error, create_service, docker, merged, upload_image, wait_for,
 };
 use futures::StreamExt;
 use reqwest::StatusCode;
@@ -508,12 +507,7 @@ async fn replicas_are_prefixed_in_logs_and_chosen_for_exec() {
 #[tokio::test]
 async fn docker_down_is_503_for_every_operation() {
     require_docker!();
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("engine.sock");
-    let proxy = EngineProxy::start(&socket);
-    let mut d =
-        Daemon::start_with_var("MCPD_DOCKER__HOST", format!("unix://{}", socket.display())).await;
-    let admin = d.admin().await;
+    let (_dir, proxy, d, admin) = Daemon::start_behind_proxy("engine.sock").await;
     let name = d.name("outage");
     ticker(&d, &admin, &name, json!({})).await;
     let (s, _, _) = text(&d, &format!("/services/{name}/logs?tail=1"), &admin).await;

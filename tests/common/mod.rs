@@ -162,6 +162,26 @@ impl Daemon {
         Self::start_with_env(vec![(name.to_string(), value.into())]).await
     }
 
+    /// Starts a daemon that talks to Docker on the Unix socket `sock`.
+    pub async fn start_on_socket(sock: &Path) -> Daemon {
+        Self::start_with_var("MCPD_DOCKER__HOST", format!("unix://{}", sock.display())).await
+    }
+
+    /// Starts a daemon reaching the engine through an [`EngineProxy`] on socket
+    /// `sock_name` of a new temporary directory, so that stopping the proxy is an outage
+    /// for this daemon alone: the directory (keep it while the daemon runs), the proxy,
+    /// the daemon and an admin token.
+    pub async fn start_behind_proxy(
+        sock_name: &str,
+    ) -> (tempfile::TempDir, EngineProxy, Daemon, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join(sock_name);
+        let proxy = EngineProxy::start(&sock);
+        let mut d = Self::start_on_socket(&sock).await;
+        let admin = d.admin().await;
+        (dir, proxy, d, admin)
+    }
+
     /// Starts a daemon reading the config file `config`. Its log level is the file's:
     /// no `RUST_LOG` is set (it would win over the file, and over a reload).
     pub async fn start_with_config(config: &Path) -> Daemon {
