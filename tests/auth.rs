@@ -9,11 +9,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 async fn login_body(d: &Daemon, username: &str, password: &str) -> (StatusCode, Value) {
-    d.call(
-        Method::POST,
+    d.post_anonymous(
         "/auth/login",
-        None,
-        Some(json!({"username": username, "password": password})),
+        json!({"username": username, "password": password}),
     )
     .await
 }
@@ -706,12 +704,7 @@ async fn totp_enrolment_login_replay_and_admin_reset() {
     let with_code = |c: String| json!({"username": "alice", "password": "user-password-for-tests", "mfa_code": c});
     // The code used to enable cannot be replayed.
     let (s, b) = d
-        .call(
-            Method::POST,
-            "/auth/login",
-            None,
-            Some(with_code(first.clone())),
-        )
+        .post_anonymous("/auth/login", with_code(first.clone()))
         .await;
     assert_error(s, &b, 401, "AUTH_INVALID_CREDENTIALS");
     // The next step's code is within the allowed skew and not used yet.

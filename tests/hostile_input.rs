@@ -126,12 +126,7 @@ async fn huge_or_misshapen_values_are_refused_and_nothing_is_made() {
     assert_eq!(e["details"][0]["field"], "ports[0]", "{b}");
     // A body that is not an object at all.
     let (s, b) = d
-        .call(
-            Method::POST,
-            "/services",
-            Some(&admin),
-            Some(json!(["x", BUSYBOX_IMAGE])),
-        )
+        .post("/services", &admin, json!(["x", BUSYBOX_IMAGE]))
         .await;
     assert_eq!(
         assert_error(s, &b, 400, "VALIDATION_ERROR")["details"][0]["field"],

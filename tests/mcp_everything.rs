@@ -720,12 +720,7 @@ async fn bad_inputs_are_400_and_create_nothing() {
     let (s, b) = tool(&d, &admin, &name, "echo", json!({"message": "gone"})).await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
     let (s, b) = d
-        .call(
-            Method::POST,
-            "/mcp/servers",
-            None,
-            Some(json!({"name": "x", "image": "y"})),
-        )
+        .post_anonymous("/mcp/servers", json!({"name": "x", "image": "y"}))
         .await;
     assert_error(s, &b, 401, "UNAUTHORIZED");
 }

@@ -454,6 +454,11 @@ impl Daemon {
         read(req.send().await.expect("request")).await
     }
 
+    /// `POST path` with `body` and no credentials.
+    pub async fn post_anonymous(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, None, Some(body)).await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, Some(token), None).await
     }
