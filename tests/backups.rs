@@ -385,8 +385,8 @@ async fn online_dry_run_then_restore_refuses_damage_and_checks_permissions() {
 
 #[tokio::test]
 async fn not_enough_free_space_is_refused_up_front() {
-    let mut d = Daemon::start_with_var("MCPD_BACKUPS__MIN_FREE_BYTES", "1000000000000000000").await;
-    let admin = d.admin().await;
+    let (d, admin) =
+        Daemon::start_admin_with_var("MCPD_BACKUPS__MIN_FREE_BYTES", "1000000000000000000").await;
     let (s, b) = d.post("/backups", &admin, json!({})).await;
     let e = assert_error(s, &b, 503, "SERVICE_UNAVAILABLE");
     assert!(
@@ -631,8 +631,8 @@ async fn download_and_extract(
 async fn daemon_log_files_travel_with_include_logs_only() {
     let logs = tempfile::tempdir().unwrap();
     let log_file = logs.path().join("mcpd.log");
-    let mut d = Daemon::start_with_var("MCPD_LOG__FILE", log_file.to_str().unwrap()).await;
-    let admin = d.admin().await;
+    let (d, admin) =
+        Daemon::start_admin_with_var("MCPD_LOG__FILE", log_file.to_str().unwrap()).await;
     // A request whose path ends up in the (debug) "request finished" line.
     let marker = format!("bkp_logmarker{}", d.tag);
     let (s, b) = d.get(&format!("/backups/{marker}"), &admin).await;

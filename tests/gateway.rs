@@ -1085,8 +1085,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 #[tokio::test]
 async fn gateway_lists_are_paginated_with_opaque_cursors() {
     require_docker!();
-    let mut d = Daemon::start_with_var("MCPD_MCP__GATEWAY_PAGE_SIZE", "3").await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin_with_var("MCPD_MCP__GATEWAY_PAGE_SIZE", "3").await;
     let every = d.name("every");
     let fs = d.name("fs");
     stdio_server(&d, &admin, &every, EVERYTHING_IMAGE).await;

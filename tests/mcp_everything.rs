@@ -728,8 +728,8 @@ async fn bad_inputs_are_400_and_create_nothing() {
 #[tokio::test]
 async fn request_logs_cap_and_redact_and_sessions_follow_a_container_restart() {
     require_docker!();
-    let mut d = Daemon::start_with_var("MCPD_MCP__REQUEST_LOG_PAYLOAD_CAP_BYTES", "200").await;
-    let admin = d.admin().await;
+    let (d, admin) =
+        Daemon::start_admin_with_var("MCPD_MCP__REQUEST_LOG_PAYLOAD_CAP_BYTES", "200").await;
     let name = d.name("cap");
     create_server(&d, &admin, json!({"name": name, "image": EVERYTHING_IMAGE})).await;
 

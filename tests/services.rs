@@ -891,8 +891,7 @@ async fn a_create_abandoned_by_its_client_leaves_all_or_nothing() {
 async fn stop_and_delete_abandoned_by_their_client_still_finish() {
     require_docker!();
     // Containers that ignore SIGTERM take the whole stop timeout (2 s) each to stop.
-    let mut d = Daemon::start_with_var("MCPD_DOCKER__STOP_TIMEOUT_S", "2").await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin_with_var("MCPD_DOCKER__STOP_TIMEOUT_S", "2").await;
     let name = d.name("stubborn");
     create_service(
         &d,

@@ -265,8 +265,8 @@ async fn usage_by_workspace_with_filters_and_period() {
 /// Old request log rows go after `request_log_retention_days`; usage keeps their days.
 #[tokio::test]
 async fn retention_purges_old_rows_and_keeps_usage() {
-    let mut d = Daemon::start_with_var("MCPD_MCP__REQUEST_LOG_RETENTION_DAYS", "2").await;
-    let admin = d.admin().await;
+    let (mut d, admin) =
+        Daemon::start_admin_with_var("MCPD_MCP__REQUEST_LOG_RETENTION_DAYS", "2").await;
     let old = time::OffsetDateTime::now_utc() - time::Duration::days(10);
     let old_day = old.date();
     {

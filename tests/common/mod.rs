@@ -162,6 +162,13 @@ impl Daemon {
         Self::start_with_env(vec![(name.to_string(), value.into())]).await
     }
 
+    /// [`Daemon::start_with_var`], and an admin token for it.
+    pub async fn start_admin_with_var(name: &str, value: impl Into<String>) -> (Daemon, String) {
+        let mut d = Self::start_with_var(name, value).await;
+        let admin = d.admin().await;
+        (d, admin)
+    }
+
     /// Starts a daemon that talks to Docker on the Unix socket `sock`.
     pub async fn start_on_socket(sock: &Path) -> Daemon {
         Self::start_with_var("MCPD_DOCKER__HOST", format!("unix://{}", sock.display())).await
