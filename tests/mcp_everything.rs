@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::mcp::{create_server, tool};
+use common::mcp::{create_server, patch_server, tool};
 use common::{Daemon, EVERYTHING_IMAGE, assert_error, containers_named, docker, wait_for};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -449,23 +449,17 @@ async fn streamable_http_managed_and_remote() {
     let (s, b) = tool(&d, &admin, &remote, "echo", json!({"message": "x"})).await;
     assert_error(s, &b, 503, "MCP_SERVICE_UNAVAILABLE");
     // PATCH replaces the headers (names shown, values never) and the session reopens.
-    let (s, b) = d
-        .patch(
-            &format!("/mcp/servers/{remote}"),
-            &admin,
-            json!({"headers": {"Authorization": "Bearer other-secret"}}),
-        )
-        .await;
+    let (s, b) = patch_server(
+        &d,
+        &admin,
+        &remote,
+        json!({"headers": {"Authorization": "Bearer other-secret"}}),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["backend"]["headers"], json!(["Authorization"]));
     assert!(!b.to_string().contains("other-secret"));
-    let (s, b) = d
-        .patch(
-            &format!("/mcp/servers/{remote}"),
-            &admin,
-            json!({"url": "not a url"}),
-        )
-        .await;
+    let (s, b) = patch_server(&d, &admin, &remote, json!({"url": "not a url"})).await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     let (s, _) = d
         .post(&format!("/mcp/servers/{remote}/start"), &admin, json!({}))
@@ -483,22 +477,22 @@ async fn streamable_http_managed_and_remote() {
         )
         .await;
     assert!(s.is_success(), "{b}");
-    let (s, b) = d
-        .patch(
-            &format!("/mcp/servers/{remote}"),
-            &admin,
-            json!({"headers": {"Authorization": "Bearer ${secret:no.such.key}"}}),
-        )
-        .await;
+    let (s, b) = patch_server(
+        &d,
+        &admin,
+        &remote,
+        json!({"headers": {"Authorization": "Bearer ${secret:no.such.key}"}}),
+    )
+    .await;
     let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
     assert_eq!(e["details"][0]["field"], "headers.Authorization", "{e}");
-    let (s, b) = d
-        .patch(
-            &format!("/mcp/servers/{remote}"),
-            &admin,
-            json!({"headers": {"Authorization": format!("Bearer ${{secret:{key}}}")}}),
-        )
-        .await;
+    let (s, b) = patch_server(
+        &d,
+        &admin,
+        &remote,
+        json!({"headers": {"Authorization": format!("Bearer ${{secret:{key}}}")}}),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(
         echo(&d, &admin, &remote, "with secret").await,
@@ -691,21 +685,9 @@ async fn bad_inputs_are_400_and_create_nothing() {
         .await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     // PATCH of a managed stdio server's url is refused; unknown fields too.
-    let (s, b) = d
-        .patch(
-            &format!("/mcp/servers/{name}"),
-            &admin,
-            json!({"url": "http://x/mcp"}),
-        )
-        .await;
+    let (s, b) = patch_server(&d, &admin, &name, json!({"url": "http://x/mcp"})).await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
-    let (s, b) = d
-        .patch(
-            &format!("/mcp/servers/{name}"),
-            &admin,
-            json!({"name": "other"}),
-        )
-        .await;
+    let (s, b) = patch_server(&d, &admin, &name, json!({"name": "other"})).await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     // The managed service cannot be deleted behind the server's back through /services? It
     // can only be removed with the server.

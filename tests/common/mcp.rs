@@ -29,6 +29,11 @@ pub async fn daemon_with_server(name: &str, image: &str) -> (Daemon, String, Str
     (d, admin, server)
 }
 
+/// `PATCH /mcp/servers/{name}` with `body`.
+pub async fn patch_server(d: &Daemon, token: &str, name: &str, body: Value) -> (StatusCode, Value) {
+    d.patch(&format!("/mcp/servers/{name}"), token, body).await
+}
+
 /// Calls tool `name` of `server` with `args` through `POST /mcp/execute/tool`.
 pub async fn tool(
     d: &Daemon,
