@@ -155,8 +155,7 @@ fn configtest_accepts_the_shipped_config_and_names_unknown_keys() {
 
 #[tokio::test]
 async fn bad_bodies_get_clear_errors() {
-    let d =
-        Daemon::start_with_env(vec![("MCPD_SERVER__MAX_BODY_BYTES".into(), "2048".into())]).await;
+    let d = Daemon::start_with_var("MCPD_SERVER__MAX_BODY_BYTES", "2048").await;
     let login = d.url("/auth/login");
     // Wrong content type.
     let r = d
@@ -186,29 +185,25 @@ async fn bad_bodies_get_clear_errors() {
     assert_error(s, &body, 400, "VALIDATION_ERROR");
     // Unknown field, named in details.
     let (s, body) = d
-        .call(
-            Method::POST,
+        .post_anonymous(
             "/auth/login",
-            None,
-            Some(serde_json::json!({"username": "a", "password": "b", "extra": 1})),
+            serde_json::json!({"username": "a", "password": "b", "extra": 1}),
         )
         .await;
     let err = assert_error(s, &body, 400, "VALIDATION_ERROR");
     assert_eq!(err["details"][0]["field"], "extra", "{err}");
     // Wrong type.
     let (s, body) = d
-        .call(
-            Method::POST,
+        .post_anonymous(
             "/auth/login",
-            None,
-            Some(serde_json::json!({"username": 5, "password": "b"})),
+            serde_json::json!({"username": 5, "password": "b"}),
         )
         .await;
     let err = assert_error(s, &body, 400, "VALIDATION_ERROR");
     assert_eq!(err["details"][0]["field"], "username", "{err}");
     // Over the body limit.
     let big = serde_json::json!({"username": "a".repeat(4096), "password": "b"});
-    let (s, body) = d.call(Method::POST, "/auth/login", None, Some(big)).await;
+    let (s, body) = d.post_anonymous("/auth/login", big).await;
     assert_error(s, &body, 413, "PAYLOAD_TOO_LARGE");
 }
 

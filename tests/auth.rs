@@ -9,11 +9,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 async fn login_body(d: &Daemon, username: &str, password: &str) -> (StatusCode, Value) {
-    d.call(
-        Method::POST,
+    d.post_anonymous(
         "/auth/login",
-        None,
-        Some(json!({"username": username, "password": password})),
+        json!({"username": username, "password": password}),
     )
     .await
 }
@@ -145,8 +143,7 @@ async fn failed_logins_are_rejected_then_rate_limited() {
 #[tokio::test]
 async fn requests_are_rate_limited_per_user_and_per_api_key() {
     // Six a minute: one bucket per user, one per API key.
-    let mut d =
-        Daemon::start_with_env(vec![("MCPD_AUTH__REQUESTS_PER_MINUTE".into(), "6".into())]).await;
+    let mut d = Daemon::start_with_var("MCPD_AUTH__REQUESTS_PER_MINUTE", "6").await;
     let dev = d.user_with_roles("rita", &["developer"]).await;
     let admin = d.admin().await;
     let get = |auth: (&'static str, String)| {
@@ -220,8 +217,7 @@ async fn requests_are_rate_limited_per_user_and_per_api_key() {
 
 #[tokio::test]
 async fn users_crud_roles_disable_and_password_change() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let (s, b) = d
         .post(
             "/users",
@@ -708,12 +704,7 @@ async fn totp_enrolment_login_replay_and_admin_reset() {
     let with_code = |c: String| json!({"username": "alice", "password": "user-password-for-tests", "mfa_code": c});
     // The code used to enable cannot be replayed.
     let (s, b) = d
-        .call(
-            Method::POST,
-            "/auth/login",
-            None,
-            Some(with_code(first.clone())),
-        )
+        .post_anonymous("/auth/login", with_code(first.clone()))
         .await;
     assert_error(s, &b, 401, "AUTH_INVALID_CREDENTIALS");
     // The next step's code is within the allowed skew and not used yet.
@@ -790,8 +781,7 @@ async fn sessions_are_listed_and_revocable_by_their_owner() {
 /// Audit rows carry the id of the request that caused them.
 #[tokio::test]
 async fn audit_entries_carry_the_request_id() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let resp = d
         .client
         .post(d.url("/api-keys"))

@@ -51,10 +51,14 @@ fn dump(db: &Path, skip: &[&str]) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// `POST /backups/{id}/restore` with `body`.
+async fn restore(d: &Daemon, token: &str, id: &str, body: Value) -> (StatusCode, Value) {
+    d.post(&format!("/backups/{id}/restore"), token, body).await
+}
+
 #[tokio::test]
 async fn encrypted_backup_under_write_load_restores_into_a_fresh_data_dir() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let secrets: Vec<(String, String)> = (0..5)
         .map(|i| {
             (
@@ -249,8 +253,7 @@ fn sha256_hex(b: &[u8]) -> String {
 
 #[tokio::test]
 async fn online_dry_run_then_restore_refuses_damage_and_checks_permissions() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     for (key, body) in [
         ("app.a", json!({"value": 1})),
         ("app.s", json!({"value": "sealed-one", "secret": true})),
@@ -297,9 +300,7 @@ async fn online_dry_run_then_restore_refuses_damage_and_checks_permissions() {
     assert_error(s, &b, 403, "FORBIDDEN");
     let (s, b) = d.get("/backups", &viewer).await;
     assert_error(s, &b, 403, "FORBIDDEN");
-    let (s, b) = d
-        .post(&format!("/backups/{id}/restore"), &operator, json!({}))
-        .await;
+    let (s, b) = restore(&d, &operator, &id, json!({})).await;
     assert_error(s, &b, 403, "FORBIDDEN");
     let (s, b) = d
         .post(
@@ -311,13 +312,7 @@ async fn online_dry_run_then_restore_refuses_damage_and_checks_permissions() {
     assert_error(s, &b, 403, "FORBIDDEN");
     let (s, _) = d.get(&format!("/backups/{id}"), &operator).await;
     assert_eq!(s, StatusCode::OK);
-    let (s, b) = d
-        .post(
-            &format!("/backups/{id}/restore"),
-            &admin,
-            json!({"nope": true}),
-        )
-        .await;
+    let (s, b) = restore(&d, &admin, &id, json!({"nope": true})).await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     let (s, b) = d
         .post("/backups/bkp_doesnotexist0000/restore", &admin, json!({}))
@@ -325,13 +320,7 @@ async fn online_dry_run_then_restore_refuses_damage_and_checks_permissions() {
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
 
     // Dry run reports and changes nothing.
-    let (s, b) = d
-        .post(
-            &format!("/backups/{id}/restore"),
-            &admin,
-            json!({"dry_run": true}),
-        )
-        .await;
+    let (s, b) = restore(&d, &admin, &id, json!({"dry_run": true})).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let r = &b["data"];
     assert_eq!(r["applied"], false);
@@ -349,9 +338,7 @@ async fn online_dry_run_then_restore_refuses_damage_and_checks_permissions() {
     bad[mid] ^= 0x55;
     for damaged in [bad, good[..good.len() / 2].to_vec()] {
         std::fs::write(&file, &damaged).unwrap();
-        let (s, b) = d
-            .post(&format!("/backups/{id}/restore"), &admin, json!({}))
-            .await;
+        let (s, b) = restore(&d, &admin, &id, json!({})).await;
         assert_error(s, &b, 412, "PRECONDITION_FAILED");
         let (_, a) = d.get("/config/app.a", &admin).await;
         assert_eq!(a["data"]["value"], 2, "nothing changed");
@@ -361,9 +348,7 @@ async fn online_dry_run_then_restore_refuses_damage_and_checks_permissions() {
     std::fs::write(&file, &good).unwrap();
 
     // A real restore: back to the state of the backup, audited, backups remembered.
-    let (s, b) = d
-        .post(&format!("/backups/{id}/restore"), &admin, json!({}))
-        .await;
+    let (s, b) = restore(&d, &admin, &id, json!({})).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["applied"], true);
     let (_, a) = d.get("/config/app.a", &admin).await;
@@ -387,12 +372,8 @@ async fn online_dry_run_then_restore_refuses_damage_and_checks_permissions() {
 
 #[tokio::test]
 async fn not_enough_free_space_is_refused_up_front() {
-    let mut d = Daemon::start_with_env(vec![(
-        "MCPD_BACKUPS__MIN_FREE_BYTES".into(),
-        "1000000000000000000".into(),
-    )])
-    .await;
-    let admin = d.admin().await;
+    let (d, admin) =
+        Daemon::start_admin_with_var("MCPD_BACKUPS__MIN_FREE_BYTES", "1000000000000000000").await;
     let (s, b) = d.post("/backups", &admin, json!({})).await;
     let e = assert_error(s, &b, 503, "SERVICE_UNAVAILABLE");
     assert!(
@@ -637,12 +618,8 @@ async fn download_and_extract(
 async fn daemon_log_files_travel_with_include_logs_only() {
     let logs = tempfile::tempdir().unwrap();
     let log_file = logs.path().join("mcpd.log");
-    let mut d = Daemon::start_with_env(vec![(
-        "MCPD_LOG__FILE".into(),
-        log_file.to_str().unwrap().into(),
-    )])
-    .await;
-    let admin = d.admin().await;
+    let (d, admin) =
+        Daemon::start_admin_with_var("MCPD_LOG__FILE", log_file.to_str().unwrap()).await;
     // A request whose path ends up in the (debug) "request finished" line.
     let marker = format!("bkp_logmarker{}", d.tag);
     let (s, b) = d.get(&format!("/backups/{marker}"), &admin).await;
@@ -695,9 +672,7 @@ async fn daemon_log_files_travel_with_include_logs_only() {
 
     // An online restore of the archive with logs leaves the live log files alone.
     let before = std::fs::read(&day_file).unwrap();
-    let (s, b) = d
-        .post(&format!("/backups/{with}/restore"), &admin, json!({}))
-        .await;
+    let (s, b) = restore(&d, &admin, &with, json!({})).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let after = std::fs::read(&day_file).unwrap();
     assert!(

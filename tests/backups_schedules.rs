@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Daemon, assert_error, wait_for};
+use common::{Daemon, assert_error, assert_invalid_bodies, expect, expect_error, wait_for};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::cell::RefCell;
@@ -13,18 +13,24 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
+const SCHEDULES: &str = "/backups/schedules";
+
 async fn schedule_backups(d: &Daemon, token: &str, sid: &str) -> Vec<Value> {
-    let (s, b) = d
-        .get(&format!("/backups?schedule_id={sid}&limit=100"), token)
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    b["data"].as_array().unwrap().clone()
+    let path = format!("/backups?schedule_id={sid}&limit=100");
+    expect(200, d.get(&path, token).await)["data"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// `POST /backups/schedules` with `body`.
+async fn create(d: &Daemon, token: &str, body: Value) -> (StatusCode, Value) {
+    d.post(SCHEDULES, token, body).await
 }
 
 #[tokio::test]
 async fn schedules_validate_fire_prune_and_report() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
 
     // The scheduler reports in the health check.
     wait_for(
@@ -38,7 +44,7 @@ async fn schedules_validate_fire_prune_and_report() {
     .await;
 
     // Invalid input is a 400 naming the field; nothing is created.
-    for (body, field) in [
+    let cases = vec![
         (
             json!({"name": "x", "cron_expression": "61 * * * *"}),
             "cron_expression",
@@ -68,73 +74,39 @@ async fn schedules_validate_fire_prune_and_report() {
             "passphrase",
         ),
         (json!({"cron_expression": "0 2 * * *"}), "name"),
-    ] {
-        let (s, b) = d.post("/backups/schedules", &admin, body.clone()).await;
-        let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
-        assert_eq!(e["details"][0]["field"], field, "{body} → {b}");
-    }
-    let (s, b) = d
-        .post(
-            "/backups/schedules",
-            &admin,
-            json!({"name": "x", "cron_expression": "@daily", "bogus": 1}),
-        )
-        .await;
-    assert_error(s, &b, 400, "VALIDATION_ERROR");
+    ];
+    assert_invalid_bodies(&d, &admin, Method::POST, SCHEDULES, cases).await;
+    let bogus = json!({"name": "x", "cron_expression": "@daily", "bogus": 1});
+    expect_error(create(&d, &admin, bogus).await, 400, "VALIDATION_ERROR");
     let viewer = d.user_with_roles(&d.name("viewer"), &["viewer"]).await;
-    let (s, b) = d
-        .post(
-            "/backups/schedules",
-            &viewer,
-            json!({"name": "x", "cron_expression": "@daily"}),
-        )
-        .await;
-    assert_error(s, &b, 403, "FORBIDDEN");
-    let (_, l) = d.get("/backups/schedules", &admin).await;
+    let daily = json!({"name": "x", "cron_expression": "@daily"});
+    expect_error(create(&d, &viewer, daily).await, 403, "FORBIDDEN");
+    let (_, l) = d.get(SCHEDULES, &admin).await;
     assert_eq!(l["meta"]["pagination"]["total"], 0, "{l}");
 
     // The standard forms are accepted, with next_run_at in the future.
     for expr in ["0 2 * * *", "@daily", "@hourly", "30 4 * * 1-5"] {
         let name = d.name(&format!("f{}", expr.len()));
-        let (s, b) = d
-            .post(
-                "/backups/schedules",
-                &admin,
-                json!({"name": name, "cron_expression": expr, "timezone": "Europe/Berlin", "retention": "7d"}),
-            )
-            .await;
+        let body = json!({"name": name, "cron_expression": expr, "timezone": "Europe/Berlin", "retention": "7d"});
+        let (s, b) = create(&d, &admin, body).await;
         assert_eq!(s, StatusCode::CREATED, "{expr}: {b}");
-        assert!(
-            b["data"]["next_run_at"].as_str().unwrap() > b["data"]["created_at"].as_str().unwrap()
-        );
-        let (s, _) = d
-            .delete(
-                &format!("/backups/schedules/{}", b["data"]["id"].as_str().unwrap()),
-                &admin,
-            )
-            .await;
-        assert_eq!(s, StatusCode::NO_CONTENT);
+        let data = &b["data"];
+        assert!(data["next_run_at"].as_str().unwrap() > data["created_at"].as_str().unwrap());
+        let path = format!("{SCHEDULES}/{}", data["id"].as_str().unwrap());
+        assert_eq!(d.delete(&path, &admin).await.0, StatusCode::NO_CONTENT);
     }
 
     // Every two seconds, keep the last two.
     let name = d.name("every2s");
-    let (s, b) = d
-        .post(
-            "/backups/schedules",
-            &admin,
-            json!({"name": name, "cron_expression": "*/2 * * * * *", "keep_last": 2, "description": "often"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let often = json!({"name": name, "cron_expression": "*/2 * * * * *", "keep_last": 2, "description": "often"});
+    let b = expect(201, create(&d, &admin, often).await);
     let sid = b["data"]["id"].as_str().unwrap().to_string();
-    let (s, b) = d
-        .post(
-            "/backups/schedules",
-            &admin,
-            json!({"name": name, "cron_expression": "@daily"}),
-        )
-        .await;
-    assert_error(s, &b, 409, "RESOURCE_ALREADY_EXISTS");
+    let again = json!({"name": name, "cron_expression": "@daily"});
+    expect_error(
+        create(&d, &admin, again).await,
+        409,
+        "RESOURCE_ALREADY_EXISTS",
+    );
 
     let seen = RefCell::new(BTreeSet::new());
     let what = fmt::from_fn(|f| write!(f, "5 runs (seen {})", seen.borrow().len()));
@@ -178,12 +150,8 @@ async fn schedules_validate_fire_prune_and_report() {
     // Deleting the schedule keeps its backups.
     let (s, _) = d.delete(&format!("/backups/schedules/{sid}"), &admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, b) = d
-        .get(
-            &format!("/backups/{}", left[0]["id"].as_str().unwrap()),
-            &admin,
-        )
-        .await;
+    let kept = format!("/backups/{}", left[0]["id"].as_str().unwrap());
+    let (s, b) = d.get(&kept, &admin).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["data"]["schedule_id"], Value::Null);
     let (s, b) = d.get(&format!("/backups/schedules/{sid}"), &admin).await;
@@ -192,16 +160,9 @@ async fn schedules_validate_fire_prune_and_report() {
 
 #[tokio::test]
 async fn a_run_missed_while_down_runs_once_at_startup() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
-    let (s, b) = d
-        .post(
-            "/backups/schedules",
-            &admin,
-            json!({"name": d.name("nightly"), "cron_expression": "0 2 * * *"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (mut d, admin) = Daemon::start_admin().await;
+    let nightly = json!({"name": d.name("nightly"), "cron_expression": "0 2 * * *"});
+    let b = expect(201, create(&d, &admin, nightly).await);
     let sid = b["data"]["id"].as_str().unwrap().to_string();
     d.stop().await;
     // While down, two nightly runs were due.

@@ -11,6 +11,19 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
 
+/// Runs `script` with `sh -c` in container `c`.
+fn sh_in(c: &str, script: &str) {
+    docker(&["exec", c, "sh", "-c", script]);
+}
+
+/// `POST /backups/{id}/restore` with `body`, asserting 200; the answer.
+async fn restore(d: &Daemon, token: &str, id: &str, body: Value) -> Value {
+    common::expect(
+        200,
+        d.post(&format!("/backups/{id}/restore"), token, body).await,
+    )
+}
+
 /// Removes the named volume even when the test fails, with the containers (of this
 /// test's services) still using it: the guard drops before the daemon's own cleanup.
 struct VolumeGuard(String);
@@ -105,6 +118,12 @@ impl Drop for Tmpfs {
     }
 }
 
+/// A guard for the named volume `mcpd-test-{kind}-{tag}` of this daemon, and its name.
+fn volume(d: &Daemon, kind: &str) -> (VolumeGuard, String) {
+    let name = format!("mcpd-test-{kind}-{}", d.tag);
+    (VolumeGuard(name.clone()), name)
+}
+
 fn cat(container: &str, file: &str) -> Option<String> {
     docker(&["exec", container, "cat", file])
 }
@@ -113,8 +132,7 @@ fn cat(container: &str, file: &str) -> Option<String> {
 async fn named_volume_is_backed_up_and_restored_online() {
     require_docker!();
     let mut d = Daemon::start().await;
-    let _vol_guard = VolumeGuard(format!("mcpd-test-vol-{}", d.tag));
-    let vol = _vol_guard.0.clone();
+    let (_vol_guard, vol) = volume(&d, "vol");
     let admin = d.admin().await;
     let svc = d.name("data");
     create_service(&d, &admin, json!({
@@ -153,23 +171,19 @@ async fn named_volume_is_backed_up_and_restored_online() {
         Some("running")
     );
 
-    docker(&[
-        "exec",
+    sh_in(
         &c,
-        "sh",
-        "-c",
         "echo v2 > /data/f.txt; rm -r /data/sub; echo x > /data/new.txt",
-    ]);
+    );
     assert_eq!(cat(&c, "/data/f.txt").as_deref(), Some("v2"));
 
-    let (s, b) = d
-        .post(
-            &format!("/backups/{id}/restore"),
-            &admin,
-            json!({"dry_run": true, "include_data": false, "services": [svc]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    let b = restore(
+        &d,
+        &admin,
+        &id,
+        json!({"dry_run": true, "include_data": false, "services": [svc]}),
+    )
+    .await;
     assert_eq!(
         b["data"]["volumes"]["changed"],
         json!([format!("{svc}:{vol}")])
@@ -180,14 +194,8 @@ async fn named_volume_is_backed_up_and_restored_online() {
         "dry run changed nothing"
     );
 
-    let (s, b) = d
-        .post(
-            &format!("/backups/{id}/restore"),
-            &admin,
-            json!({"include_data": false, "services": [svc]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    let online = json!({"include_data": false, "services": [svc]});
+    let b = restore(&d, &admin, &id, online.clone()).await;
     assert_eq!(b["data"]["applied"], true);
     running(&d, &admin, &svc).await;
     // The service writes its files only when f.txt is missing, so all of this is the
@@ -202,13 +210,10 @@ async fn named_volume_is_backed_up_and_restored_online() {
     assert_eq!(cat(&c, "/data/f.txt").as_deref(), Some("v1"));
 
     // Incremental: only what changed since the full one, deletions included.
-    docker(&[
-        "exec",
+    sh_in(
         &c,
-        "sh",
-        "-c",
         "echo v3 > /data/f.txt; rm /data/sub/g.txt; echo inc > /data/inc.txt",
-    ]);
+    );
     let done = d.backup(&admin, json!({"type": "incremental", "services": [svc], "include_data": false, "include_config": true})).await;
     let inc = done["id"].as_str().unwrap().to_string();
     assert_eq!(done["status"], "completed", "{done}");
@@ -218,21 +223,8 @@ async fn named_volume_is_backed_up_and_restored_online() {
     let (s, b) = d.delete(&format!("/backups/{id}"), &admin).await;
     assert_error(s, &b, 409, "CONFLICT");
 
-    docker(&[
-        "exec",
-        &c,
-        "sh",
-        "-c",
-        "echo v4 > /data/f.txt; echo later > /data/later.txt",
-    ]);
-    let (s, b) = d
-        .post(
-            &format!("/backups/{inc}/restore"),
-            &admin,
-            json!({"include_data": false, "services": [svc]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    sh_in(&c, "echo v4 > /data/f.txt; echo later > /data/later.txt");
+    restore(&d, &admin, &inc, online).await;
     running(&d, &admin, &svc).await;
     assert_eq!(cat(&c, "/data/f.txt").as_deref(), Some("v3"));
     assert_eq!(cat(&c, "/data/inc.txt").as_deref(), Some("inc"));
@@ -330,8 +322,7 @@ async fn a_full_backups_directory_fails_cleanly_and_the_daemon_goes_on() {
 async fn offline_restore_brings_volumes_back_with_the_daemon_stopped() {
     require_docker!();
     let mut d = Daemon::start().await;
-    let _vol_guard = VolumeGuard(format!("mcpd-test-offvol-{}", d.tag));
-    let vol = _vol_guard.0.clone();
+    let (_vol_guard, vol) = volume(&d, "offvol");
     let bind = tempfile::Builder::new()
         .prefix("mcpd-test-bind-")
         .tempdir()

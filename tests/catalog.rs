@@ -51,8 +51,7 @@ fn secret_entry(name: &str) -> Value {
 
 #[tokio::test]
 async fn registry_lists_builtins_and_admins_manage_entries() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let viewer = d.user_with_roles("cat-viewer", &["viewer"]).await;
 
     let (s, b) = d.get("/mcp/registry", &viewer).await;
@@ -226,8 +225,7 @@ async fn registry_lists_builtins_and_admins_manage_entries() {
 #[tokio::test]
 async fn filesystem_from_registry_checks_config_and_reconfigures() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let name = d.name("fs");
     let server = format!("/mcp/servers/{name}");
 
@@ -418,8 +416,7 @@ async fn filesystem_from_registry_checks_config_and_reconfigures() {
 #[tokio::test]
 async fn missing_required_config_is_unconfigured_until_configured() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let name = d.name("uncfg");
 
     let created =
@@ -479,8 +476,7 @@ async fn missing_required_config_is_unconfigured_until_configured() {
 #[tokio::test]
 async fn secret_config_is_sealed_and_never_returned() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let entry = d.name("evs");
     let name = d.name("sec");
     let secret = format!("tok-{}-s3cr3t", d.name("x"));

@@ -70,11 +70,9 @@ async fn reset_password_replaces_the_password_and_revokes_sessions() {
     let (s, body) = d.get("/users/me", &token).await;
     common::assert_error(s, &body, 401, "AUTH_TOKEN_INVALID");
     let (s, body) = d
-        .call(
-            reqwest::Method::POST,
+        .post_anonymous(
             "/auth/login",
-            None,
-            Some(serde_json::json!({"username": "admin", "password": common::ADMIN_PASSWORD})),
+            serde_json::json!({"username": "admin", "password": common::ADMIN_PASSWORD}),
         )
         .await;
     common::assert_error(s, &body, 401, "AUTH_INVALID_CREDENTIALS");

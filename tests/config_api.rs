@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Daemon, assert_error};
+use common::{Daemon, assert_error, expect, expect_error};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -36,63 +36,43 @@ async fn put_versioned(
     (status, body, etag)
 }
 
+/// PUT /config/{key} with `body`, unconditionally.
+async fn put(d: &Daemon, token: &str, key: &str, body: Value) -> (StatusCode, Value) {
+    d.put(&format!("/config/{key}"), token, body).await
+}
+
 #[tokio::test]
 async fn entries_versions_secrets_bulk_rotation_and_audit() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let operator = d.user_with_roles("cfg-op", &["operator"]).await;
     let developer = d.user_with_roles("cfg-dev", &["developer"]).await;
     let viewer = d.user_with_roles("cfg-viewer", &["viewer"]).await;
 
     // Create, replace, optimistic concurrency.
-    let (s, b, etag) = put_versioned(
-        &d,
-        &operator,
-        "smtp.host",
-        json!({"value": "mail.example.test", "description": "relay"}),
-        None,
-    )
-    .await;
+    let host = "smtp.host";
+    let v1 = json!({"value": "mail.example.test", "description": "relay"});
+    let (s, b, etag) = put_versioned(&d, &operator, host, v1, None).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     assert_eq!(etag.as_deref(), Some("\"1\""));
     assert_eq!(b["data"]["scope"], "global");
     assert_eq!(b["data"]["secret"], false);
     assert_eq!(b["data"]["version"], 1);
-    let (s, b, _) = put_versioned(
-        &d,
-        &operator,
-        "smtp.host",
-        json!({"value": "mx.example.test"}),
-        Some("\"1\""),
-    )
-    .await;
+    let if_1 = Some("\"1\"");
+    let v2 = json!({"value": "mx.example.test"});
+    let (s, b, _) = put_versioned(&d, &operator, host, v2, if_1).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["version"], 2);
-    assert_eq!(
-        b["data"]["description"], "relay",
-        "unsent attributes are kept"
-    );
-    let (s, b, _) = put_versioned(
-        &d,
-        &operator,
-        "smtp.host",
-        json!({"value": "lost update"}),
-        Some("\"1\""),
-    )
-    .await;
+    let kept = "unsent attributes are kept";
+    assert_eq!(b["data"]["description"], "relay", "{kept}");
+    let lost = json!({"value": "lost update"});
+    let (s, b, _) = put_versioned(&d, &operator, host, lost, if_1).await;
     assert_error(s, &b, 412, "PRECONDITION_FAILED");
     let (_, b) = d.get("/config/smtp.host", &developer).await;
     assert_eq!(b["data"]["value"], "mx.example.test");
 
     // A secret: masked in every answer, revealed only with config:admin.
-    let (s, b) = d
-        .put(
-            "/config/smtp.password",
-            &operator,
-            json!({"value": SECRET, "secret": true}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let secret = json!({"value": SECRET, "secret": true});
+    let b = expect(201, put(&d, &operator, "smtp.password", secret).await);
     assert_eq!(b["data"]["value"], "********");
     let (_, b) = d.get("/config/smtp.password", &developer).await;
     assert_eq!(b["data"]["value"], "********");
@@ -126,46 +106,32 @@ async fn entries_versions_secrets_bulk_rotation_and_audit() {
         ("ok.key", json!({"value": 1, "scope": "team"}), "scope"),
         ("ok.key", json!({"secret": true}), "value"),
     ] {
-        let (s, b) = d
-            .put(
-                &format!("/config/{}", urlencode(key)),
-                &operator,
-                body.clone(),
-            )
-            .await;
-        let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
-        assert_eq!(e["details"][0]["field"], field, "{key} {body}: {b}");
+        let answer = put(&d, &operator, &urlencode(key), body.clone()).await;
+        let e = expect_error(answer, 400, "VALIDATION_ERROR");
+        assert_eq!(e["details"][0]["field"], field, "{key} {body}: {e}");
     }
     // Bulk: one bad entry → nothing written.
-    let (s, b) = d
-        .post(
-            "/config/bulk",
-            &operator,
-            json!({"configs": [
-                {"key": "feature.a", "value": true},
-                {"key": "feature.b", "value": {"n": 2}, "secret": true},
-                {"key": "BAD", "value": 3},
-            ]}),
-        )
-        .await;
-    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    let good = [
+        json!({"key": "feature.a", "value": true}),
+        json!({"key": "feature.b", "value": {"n": 2}, "secret": true}),
+    ];
+    let bad = json!({"configs": [good[0], good[1], {"key": "BAD", "value": 3}]});
+    let e = expect_error(
+        d.post("/config/bulk", &operator, bad).await,
+        400,
+        "VALIDATION_ERROR",
+    );
     assert_eq!(e["details"][0]["field"], "configs[2].key");
     let (_, b) = d.get("/config", &operator).await;
     assert_eq!(
         b["meta"]["pagination"]["total"], 2,
         "bulk was all-or-nothing: {b}"
     );
-    let (s, b) = d
-        .post(
-            "/config/bulk",
-            &operator,
-            json!({"configs": [
-                {"key": "feature.a", "value": true},
-                {"key": "feature.b", "value": {"n": 2}, "secret": true},
-            ]}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    let b = expect(
+        200,
+        d.post("/config/bulk", &operator, json!({"configs": good}))
+            .await,
+    );
     assert_eq!(b["data"][1]["value"], "********");
     let (_, b) = d.get("/config?key[regex]=^feature\\.", &operator).await;
     assert_eq!(b["meta"]["pagination"]["total"], 2);
@@ -241,17 +207,10 @@ fn urlencode(s: &str) -> String {
 #[tokio::test]
 async fn secrets_and_the_services_that_use_them() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let key = format!("t{}.api.token", d.tag);
-    let (s, b) = d
-        .put(
-            &format!("/config/{key}"),
-            &admin,
-            json!({"value": "first-token-value", "secret": true}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let first = json!({"value": "first-token-value", "secret": true});
+    expect(201, put(&d, &admin, &key, first).await);
     let name = d.name("tokenuser");
     let mut body = common::sleeper(&name);
     body["env"] = json!({"TOKEN": format!("${{secret:{key}}}")});
@@ -265,37 +224,19 @@ async fn secrets_and_the_services_that_use_them() {
 
     // A developer may not ask for restarts (needs services:write); nothing is written.
     let dev = d.user_with_roles("dev", &["developer"]).await;
-    let (s, b) = d
-        .put(
-            &format!("/config/{key}"),
-            &dev,
-            json!({"value": "x", "secret": true, "restart_dependents": true}),
-        )
-        .await;
-    assert_error(s, &b, 403, "FORBIDDEN");
+    let x = json!({"value": "x", "secret": true, "restart_dependents": true});
+    expect_error(put(&d, &dev, &key, x).await, 403, "FORBIDDEN");
 
     // Without restart_dependents the running container keeps the old value; the answer
     // names the dependents.
-    let (s, b) = d
-        .put(
-            &format!("/config/{key}"),
-            &admin,
-            json!({"value": "second-token-value", "secret": true}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    let second = json!({"value": "second-token-value", "secret": true});
+    let b = expect(200, put(&d, &admin, &key, second).await);
     assert_eq!(b["data"]["dependents"][0]["name"], name.as_str());
     assert_eq!(b["data"]["restarted"], json!([]));
     assert_eq!(env_in(&container), "first-token-value");
     // With it, the service is restarted and gets the new value.
-    let (s, b) = d
-        .put(
-            &format!("/config/{key}"),
-            &admin,
-            json!({"value": "third-token-value", "restart_dependents": true}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    let third = json!({"value": "third-token-value", "restart_dependents": true});
+    let b = expect(200, put(&d, &admin, &key, third).await);
     assert_eq!(b["data"]["restarted"], json!([name]));
     assert_eq!(
         b["data"]["value"], "********",
@@ -310,14 +251,8 @@ async fn secrets_and_the_services_that_use_them() {
 
     // Service-scoped entries are removed with their service.
     let scoped = format!("t{}.scoped", d.tag);
-    let (s, b) = d
-        .put(
-            &format!("/config/{scoped}"),
-            &admin,
-            json!({"value": 1, "scope": format!("service:{svc_id}")}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let scope = json!({"value": 1, "scope": format!("service:{svc_id}")});
+    expect(201, put(&d, &admin, &scoped, scope).await);
     let (_, b) = d
         .get(&format!("/config?scope=service:{svc_id}"), &admin)
         .await;

@@ -8,7 +8,7 @@ mod common;
 use common::mcp::stdio_server;
 use common::{
     BUSYBOX_IMAGE, Daemon, EngineProxy, FILESYSTEM_IMAGE, assert_error, create_service, docker,
-    sleeper, wait_for,
+    expect_error, sleeper, wait_for,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -20,15 +20,7 @@ const RECOVERY: Duration = Duration::from_secs(60);
 #[tokio::test]
 async fn docker_outage_is_reported_and_recovered_without_restart() {
     require_docker!();
-    let dir = tempfile::tempdir().unwrap();
-    let sock = dir.path().join("docker.sock");
-    let proxy = EngineProxy::start(&sock);
-    let mut d = Daemon::start_with_env(vec![(
-        "MCPD_DOCKER__HOST".into(),
-        format!("unix://{}", sock.display()),
-    )])
-    .await;
-    let admin = d.admin().await;
+    let (dir, proxy, d, admin) = Daemon::start_behind_proxy("docker.sock").await;
     let name = d.name("steady");
     let mut body = sleeper(&name);
     body["start"] = json!(true);
@@ -52,22 +44,18 @@ async fn docker_outage_is_reported_and_recovered_without_restart() {
 
     // Operations that need Docker: 503 DOCKER_UNAVAILABLE, nothing changed.
     let other = d.name("during");
-    let (s, b) = d
-        .post(
-            "/services",
-            &admin,
-            json!({"name": other, "image": BUSYBOX_IMAGE}),
-        )
-        .await;
-    assert_error(s, &b, 503, "DOCKER_UNAVAILABLE");
+    let during = json!({"name": other, "image": BUSYBOX_IMAGE});
+    expect_error(
+        d.post("/services", &admin, during).await,
+        503,
+        "DOCKER_UNAVAILABLE",
+    );
+    let service = format!("/services/{id}");
     for op in ["stop", "start", "restart"] {
-        let (s, b) = d
-            .post(&format!("/services/{id}/{op}"), &admin, json!({}))
-            .await;
-        assert_error(s, &b, 503, "DOCKER_UNAVAILABLE");
+        let answer = d.post(&format!("{service}/{op}"), &admin, json!({})).await;
+        expect_error(answer, 503, "DOCKER_UNAVAILABLE");
     }
-    let (s, b) = d.delete(&format!("/services/{id}"), &admin).await;
-    assert_error(s, &b, 503, "DOCKER_UNAVAILABLE");
+    expect_error(d.delete(&service, &admin).await, 503, "DOCKER_UNAVAILABLE");
 
     // Reads still work from the database, with the last known status, and say that
     // it is only that: the engine could not be asked.
@@ -100,7 +88,7 @@ async fn docker_outage_is_reported_and_recovered_without_restart() {
     );
 
     // Docker comes back: mcpd reconnects by itself.
-    let _proxy = EngineProxy::start(&sock);
+    let _proxy = EngineProxy::start(&dir.path().join("docker.sock"));
     let b = wait_for("health ok", RECOVERY, async || {
         let (_, b) = d.call(Method::GET, "/health", None, None).await;
         (b["data"]["status"] == "ok").then_some(b)
@@ -152,11 +140,7 @@ async fn daemon_starts_without_docker_and_picks_it_up_later() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("docker.sock");
     // No proxy yet: Docker is down from the start.
-    let mut d = Daemon::start_with_env(vec![(
-        "MCPD_DOCKER__HOST".into(),
-        format!("unix://{}", sock.display()),
-    )])
-    .await;
+    let mut d = Daemon::start_on_socket(&sock).await;
     let admin = d.admin().await;
     let (s, b) = d.call(Method::GET, "/health", None, None).await;
     assert_eq!(s, StatusCode::OK, "{b}");

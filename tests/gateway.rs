@@ -115,8 +115,7 @@ async fn user_id(d: &Daemon, token: &str) -> String {
 #[tokio::test]
 async fn rmcp_and_python_clients_use_the_running_servers_through_the_gateway() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let every = d.name("every");
     let fs = d.name("fs");
     stdio_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
@@ -442,8 +441,7 @@ async fn rmcp_and_python_clients_use_the_running_servers_through_the_gateway() {
 
 #[tokio::test]
 async fn gateway_requires_credentials() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let viewer = d.user_with_roles("gw-viewer", &["viewer"]).await;
     let (_, services_key) = d.api_key(&admin, "services-only", &["services:read"]).await;
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
@@ -645,8 +643,7 @@ async fn raw_post(
 #[tokio::test]
 async fn a_call_cancelled_by_its_client_ends_behind_the_gateway() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let every = d.name("every");
     stdio_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
     let c = connect(&d, &admin).await;
@@ -1088,12 +1085,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 #[tokio::test]
 async fn gateway_lists_are_paginated_with_opaque_cursors() {
     require_docker!();
-    let mut d = Daemon::start_with_env(vec![(
-        "MCPD_MCP__GATEWAY_PAGE_SIZE".to_string(),
-        "3".to_string(),
-    )])
-    .await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin_with_var("MCPD_MCP__GATEWAY_PAGE_SIZE", "3").await;
     let every = d.name("every");
     let fs = d.name("fs");
     stdio_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
@@ -1194,8 +1186,7 @@ async fn gateway_lists_are_paginated_with_opaque_cursors() {
 #[tokio::test]
 async fn python_clients_receive_updates_of_subscribed_resources() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let every = d.name("every");
     stdio_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
     let c = connect(&d, &admin).await;

@@ -37,8 +37,7 @@ impl Drop for Foreign {
 #[tokio::test]
 async fn image_references_cannot_reach_other_engine_objects() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let victim = Foreign::start(format!("mcpd-foreign-{}", d.tag));
     let name = &victim.0;
     let attacks = [
@@ -96,8 +95,7 @@ async fn image_references_cannot_reach_other_engine_objects() {
 #[tokio::test]
 async fn huge_or_misshapen_values_are_refused_and_nothing_is_made() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let huge = format!("mcpd-test/{}", "b".repeat(100_000));
     for create in ["/services", "/mcp/servers"] {
         let body = json!({"name": d.name("huge"), "image": huge});
@@ -128,12 +126,7 @@ async fn huge_or_misshapen_values_are_refused_and_nothing_is_made() {
     assert_eq!(e["details"][0]["field"], "ports[0]", "{b}");
     // A body that is not an object at all.
     let (s, b) = d
-        .call(
-            Method::POST,
-            "/services",
-            Some(&admin),
-            Some(json!(["x", BUSYBOX_IMAGE])),
-        )
+        .post("/services", &admin, json!(["x", BUSYBOX_IMAGE]))
         .await;
     assert_eq!(
         assert_error(s, &b, 400, "VALIDATION_ERROR")["details"][0]["field"],
@@ -170,8 +163,7 @@ async fn huge_or_misshapen_values_are_refused_and_nothing_is_made() {
 
 #[tokio::test]
 async fn filter_counts_are_capped_on_every_list() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let terms = |n: usize| vec!["name[ne]=x"; n].join("&");
     for list in ["/services", "/mcp/servers", "/api-keys", "/workspaces"] {
         let (s, b) = d.get(&format!("{list}?{}", terms(32)), &admin).await;
@@ -371,8 +363,7 @@ async fn early_refusals_tell_a_keep_alive_client_to_reconnect() {
 
 #[tokio::test]
 async fn an_empty_backup_request_is_a_full_backup() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let (s, b) = d.post("/backups", &admin, json!({})).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{b}");
     assert_eq!(b["data"]["type"], "full", "{b}");

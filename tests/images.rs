@@ -7,7 +7,9 @@
 
 mod common;
 
-use common::{BUSYBOX_IMAGE, Daemon, assert_error, create_service, docker, upload_image};
+use common::{
+    BUSYBOX_IMAGE, Daemon, assert_error, create_service, docker, expect, expect_error, upload_image,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -37,8 +39,7 @@ fn image_exists(reference: &str) -> bool {
 #[tokio::test]
 async fn load_an_archive_then_delete_it() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let reference = format!("mcpd-test/load-{}:1", d.tag);
     let archive = tempfile::NamedTempFile::new().unwrap();
     let _guard = {
@@ -99,8 +100,7 @@ async fn load_an_archive_then_delete_it() {
 #[tokio::test]
 async fn bad_archives_and_unknown_images() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
 
     let (s, b) = upload_image(
         &d,
@@ -127,15 +127,11 @@ async fn bad_archives_and_unknown_images() {
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["meta"]["pagination"]["total"], 1, "{b}");
 
-    let missing = format!("mcpd-test/missing-{}:1", d.tag);
-    let (s, b) = d.delete(&format!("/images/{missing}"), &admin).await;
-    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
-    let (s, b) = d.get(&format!("/images/{missing}"), &admin).await;
-    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
-    let (s, b) = d
-        .delete(&format!("/images/{BUSYBOX_IMAGE}?force=maybe"), &admin)
-        .await;
-    assert_error(s, &b, 400, "VALIDATION_ERROR");
+    let missing = format!("/images/mcpd-test/missing-{}:1", d.tag);
+    expect_error(d.delete(&missing, &admin).await, 404, "RESOURCE_NOT_FOUND");
+    expect_error(d.get(&missing, &admin).await, 404, "RESOURCE_NOT_FOUND");
+    let force = format!("/images/{BUSYBOX_IMAGE}?force=maybe");
+    expect_error(d.delete(&force, &admin).await, 400, "VALIDATION_ERROR");
     assert!(image_exists(BUSYBOX_IMAGE));
 
     // List filters follow the shared grammar; unknown fields and ops are 400s.
@@ -149,17 +145,15 @@ async fn bad_archives_and_unknown_images() {
             .unwrap()
             .contains(&json!(BUSYBOX_IMAGE))
     }));
-    let (s, b) = d.get("/images?size=1", &admin).await;
-    assert_error(s, &b, 400, "VALIDATION_ERROR");
-    let (s, b) = d.get("/images?reference[gt]=a", &admin).await;
-    assert_error(s, &b, 400, "VALIDATION_ERROR");
+    for path in ["/images?size=1", "/images?reference[gt]=a"] {
+        expect_error(d.get(path, &admin).await, 400, "VALIDATION_ERROR");
+    }
 }
 
 #[tokio::test]
 async fn an_image_in_use_by_a_service_cannot_be_deleted() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let reference = format!("mcpd-test/inuse-{}:1", d.tag);
     let _guard = TagGuard::tag_busybox(&reference);
     let name = d.name("imguser");
@@ -196,8 +190,7 @@ async fn an_image_in_use_by_a_service_cannot_be_deleted() {
 #[tokio::test]
 async fn pull_without_a_registry_fails_clearly() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let repo = format!("mcpd-test-nowhere/pull-{}", d.tag);
     let (s, b) = d
         .post("/images/pull", &admin, json!({"image": repo, "tag": "1"}))
@@ -210,25 +203,16 @@ async fn pull_without_a_registry_fails_clearly() {
     );
     assert!(!image_exists(&format!("{repo}:1")));
 
-    let (s, b) = d
-        .post(
-            "/images/pull",
-            &admin,
-            json!({"image": "busybox", "bogus": 1}),
-        )
-        .await;
-    let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+    let pull = async |body: Value| d.post("/images/pull", &admin, body).await;
+    let bogus = json!({"image": "busybox", "bogus": 1});
+    let e = expect_error(pull(bogus).await, 400, "VALIDATION_ERROR");
     assert_eq!(e["details"][0]["field"], "bogus");
-    let (s, b) = d
-        .post(
-            "/images/pull",
-            &admin,
-            json!({"image": "busybox:1", "tag": "2"}),
-        )
-        .await;
-    assert_error(s, &b, 400, "VALIDATION_ERROR");
-    let (s, b) = d.post("/images/pull", &admin, json!({"image": ""})).await;
-    assert_error(s, &b, 400, "VALIDATION_ERROR");
+    for body in [
+        json!({"image": "busybox:1", "tag": "2"}),
+        json!({"image": ""}),
+    ] {
+        expect_error(pull(body).await, 400, "VALIDATION_ERROR");
+    }
 }
 
 #[tokio::test]
@@ -238,16 +222,12 @@ async fn permissions() {
     let viewer = d.user_with_roles(&d.name("viewer"), &["viewer"]).await;
     let developer = d.user_with_roles(&d.name("dev"), &["developer"]).await;
 
-    let (s, b) = d.get("/images", &viewer).await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, b) = d.get(&format!("/images/{BUSYBOX_IMAGE}"), &viewer).await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, b) = d.delete(&format!("/images/{BUSYBOX_IMAGE}"), &viewer).await;
-    assert_error(s, &b, 403, "FORBIDDEN");
-    let (s, b) = d
-        .delete(&format!("/images/{BUSYBOX_IMAGE}"), &developer)
-        .await;
-    assert_error(s, &b, 403, "FORBIDDEN");
+    let image = format!("/images/{BUSYBOX_IMAGE}");
+    expect(200, d.get("/images", &viewer).await);
+    expect(200, d.get(&image, &viewer).await);
+    for token in [&viewer, &developer] {
+        expect_error(d.delete(&image, token).await, 403, "FORBIDDEN");
+    }
     let (s, b) = upload_image(&d, &developer, "application/x-tar", b"x".to_vec()).await;
     assert_error(s, &b, 403, "FORBIDDEN");
     let (s, b) = d
@@ -263,12 +243,8 @@ async fn permissions() {
 #[tokio::test]
 async fn uploads_over_the_configured_cap_are_413() {
     require_docker!();
-    let mut d = Daemon::start_with_env(vec![(
-        "MCPD_DOCKER__MAX_IMAGE_UPLOAD_BYTES".into(),
-        "65536".into(),
-    )])
-    .await;
-    let admin = d.admin().await;
+    let (d, admin) =
+        Daemon::start_admin_with_var("MCPD_DOCKER__MAX_IMAGE_UPLOAD_BYTES", "65536").await;
     let archive = tempfile::NamedTempFile::new().unwrap();
     docker(&[
         "save",

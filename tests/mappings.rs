@@ -4,19 +4,16 @@
 
 mod common;
 
-use common::mcp::stdio_server;
-use common::{Daemon, EVERYTHING_IMAGE, assert_error};
-use reqwest::StatusCode;
+use common::mcp::daemon_with_server;
+use common::{EVERYTHING_IMAGE, assert_error, assert_statuses, expect};
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 #[tokio::test]
 async fn mappings_create_sync_and_permissions() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin, every) = daemon_with_server("every", EVERYTHING_IMAGE).await;
     let dev = d.user_with_roles("map-dev", &["developer"]).await;
-    let every = d.name("every");
-    stdio_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
     let (_, b) = d
         .get(&format!("/mcp/servers/{every}/resources"), &admin)
         .await;
@@ -56,7 +53,7 @@ async fn mappings_create_sync_and_permissions() {
     }
 
     // Bad input changes nothing.
-    for (body, status, field) in [
+    let cases = vec![
         (
             json!({"workspace": "default", "server": every, "uri": "x", "uri_template": "y", "alias": "a"}),
             400,
@@ -92,13 +89,8 @@ async fn mappings_create_sync_and_permissions() {
             400,
             Some("mapping_config"),
         ),
-    ] {
-        let (s, b) = d.post("/mappings", &admin, body.clone()).await;
-        assert_eq!(s.as_u16(), status, "{body}: {b}");
-        if let Some(f) = field {
-            assert_eq!(b["error"]["details"][0]["field"], f, "{b}");
-        }
-    }
+    ];
+    assert_statuses(&d, &admin, Method::POST, "/mappings", cases).await;
     let expected = if template.is_some() { 3 } else { 2 };
     let (_, b) = d.get("/mappings", &admin).await;
     assert_eq!(b["meta"]["pagination"]["total"], expected, "{b}");
@@ -124,18 +116,13 @@ async fn mappings_create_sync_and_permissions() {
     assert_error(s, &b, 403, "FORBIDDEN");
 
     // Patch and delete.
-    let (s, b) = d
-        .patch(
-            &format!("/mappings/{first}"),
-            &admin,
-            json!({"alias": "docs/renamed", "is_active": false}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    let path = format!("/mappings/{first}");
+    let change = json!({"alias": "docs/renamed", "is_active": false});
+    let b = expect(200, d.patch(&path, &admin, change).await);
     assert_eq!(b["data"]["alias"], "docs/renamed");
     assert_eq!(b["data"]["is_active"], false);
-    let (s, _) = d.delete(&format!("/mappings/{first}"), &admin).await;
+    let (s, _) = d.delete(&path, &admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, b) = d.get(&format!("/mappings/{first}"), &admin).await;
+    let (s, b) = d.get(&path, &admin).await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
 }

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::mcp::{create_server, tool};
+use common::mcp::{create_server, patch_server, tool};
 use common::{Daemon, EVERYTHING_IMAGE, assert_error, containers_named, docker, wait_for};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -25,8 +25,7 @@ async fn echo(d: &Daemon, token: &str, server: &str, message: &str) -> String {
 #[tokio::test]
 async fn everything_server_tools_resources_prompts_and_errors() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let name = d.name("every");
     let server = create_server(
         &d,
@@ -294,8 +293,7 @@ async fn everything_server_tools_resources_prompts_and_errors() {
 #[tokio::test]
 async fn a_call_whose_client_goes_away_is_cancelled_and_logged() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let name = d.name("gone");
     create_server(&d, &admin, json!({"name": name, "image": EVERYTHING_IMAGE})).await;
     const LONG: &str = "trigger-long-running-operation";
@@ -334,8 +332,7 @@ async fn a_call_whose_client_goes_away_is_cancelled_and_logged() {
 #[tokio::test]
 async fn concurrent_calls_share_one_session_and_survive_a_daemon_restart() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let name = d.name("conc");
     create_server(&d, &admin, json!({"name": name, "image": EVERYTHING_IMAGE})).await;
     let before = d.container_ids(&admin, &name).await;
@@ -394,8 +391,7 @@ async fn concurrent_calls_share_one_session_and_survive_a_daemon_restart() {
 #[tokio::test]
 async fn streamable_http_managed_and_remote() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let name = d.name("http");
     let server = create_server(
         &d,
@@ -453,23 +449,17 @@ async fn streamable_http_managed_and_remote() {
     let (s, b) = tool(&d, &admin, &remote, "echo", json!({"message": "x"})).await;
     assert_error(s, &b, 503, "MCP_SERVICE_UNAVAILABLE");
     // PATCH replaces the headers (names shown, values never) and the session reopens.
-    let (s, b) = d
-        .patch(
-            &format!("/mcp/servers/{remote}"),
-            &admin,
-            json!({"headers": {"Authorization": "Bearer other-secret"}}),
-        )
-        .await;
+    let (s, b) = patch_server(
+        &d,
+        &admin,
+        &remote,
+        json!({"headers": {"Authorization": "Bearer other-secret"}}),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"]["backend"]["headers"], json!(["Authorization"]));
     assert!(!b.to_string().contains("other-secret"));
-    let (s, b) = d
-        .patch(
-            &format!("/mcp/servers/{remote}"),
-            &admin,
-            json!({"url": "not a url"}),
-        )
-        .await;
+    let (s, b) = patch_server(&d, &admin, &remote, json!({"url": "not a url"})).await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     let (s, _) = d
         .post(&format!("/mcp/servers/{remote}/start"), &admin, json!({}))
@@ -487,22 +477,22 @@ async fn streamable_http_managed_and_remote() {
         )
         .await;
     assert!(s.is_success(), "{b}");
-    let (s, b) = d
-        .patch(
-            &format!("/mcp/servers/{remote}"),
-            &admin,
-            json!({"headers": {"Authorization": "Bearer ${secret:no.such.key}"}}),
-        )
-        .await;
+    let (s, b) = patch_server(
+        &d,
+        &admin,
+        &remote,
+        json!({"headers": {"Authorization": "Bearer ${secret:no.such.key}"}}),
+    )
+    .await;
     let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
     assert_eq!(e["details"][0]["field"], "headers.Authorization", "{e}");
-    let (s, b) = d
-        .patch(
-            &format!("/mcp/servers/{remote}"),
-            &admin,
-            json!({"headers": {"Authorization": format!("Bearer ${{secret:{key}}}")}}),
-        )
-        .await;
+    let (s, b) = patch_server(
+        &d,
+        &admin,
+        &remote,
+        json!({"headers": {"Authorization": format!("Bearer ${{secret:{key}}}")}}),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(
         echo(&d, &admin, &remote, "with secret").await,
@@ -576,8 +566,7 @@ async fn streamable_http_managed_and_remote() {
 #[tokio::test]
 async fn bad_inputs_are_400_and_create_nothing() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let name = d.name("bad");
     let cases = [
         (
@@ -696,21 +685,9 @@ async fn bad_inputs_are_400_and_create_nothing() {
         .await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     // PATCH of a managed stdio server's url is refused; unknown fields too.
-    let (s, b) = d
-        .patch(
-            &format!("/mcp/servers/{name}"),
-            &admin,
-            json!({"url": "http://x/mcp"}),
-        )
-        .await;
+    let (s, b) = patch_server(&d, &admin, &name, json!({"url": "http://x/mcp"})).await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
-    let (s, b) = d
-        .patch(
-            &format!("/mcp/servers/{name}"),
-            &admin,
-            json!({"name": "other"}),
-        )
-        .await;
+    let (s, b) = patch_server(&d, &admin, &name, json!({"name": "other"})).await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     // The managed service cannot be deleted behind the server's back through /services? It
     // can only be removed with the server.
@@ -725,12 +702,7 @@ async fn bad_inputs_are_400_and_create_nothing() {
     let (s, b) = tool(&d, &admin, &name, "echo", json!({"message": "gone"})).await;
     assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
     let (s, b) = d
-        .call(
-            Method::POST,
-            "/mcp/servers",
-            None,
-            Some(json!({"name": "x", "image": "y"})),
-        )
+        .post_anonymous("/mcp/servers", json!({"name": "x", "image": "y"}))
         .await;
     assert_error(s, &b, 401, "UNAUTHORIZED");
 }
@@ -738,12 +710,8 @@ async fn bad_inputs_are_400_and_create_nothing() {
 #[tokio::test]
 async fn request_logs_cap_and_redact_and_sessions_follow_a_container_restart() {
     require_docker!();
-    let mut d = Daemon::start_with_env(vec![(
-        "MCPD_MCP__REQUEST_LOG_PAYLOAD_CAP_BYTES".into(),
-        "200".into(),
-    )])
-    .await;
-    let admin = d.admin().await;
+    let (d, admin) =
+        Daemon::start_admin_with_var("MCPD_MCP__REQUEST_LOG_PAYLOAD_CAP_BYTES", "200").await;
     let name = d.name("cap");
     create_server(&d, &admin, json!({"name": name, "image": EVERYTHING_IMAGE})).await;
 

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::mcp::{self, text_of, tool, tool_names};
+use common::mcp::{self, patch_server, text_of, tool, tool_names};
 use common::{Daemon, EVERYTHING_IMAGE, FILESYSTEM_IMAGE, assert_error, containers_named, docker};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -14,8 +14,7 @@ use serde_json::json;
 #[tokio::test]
 async fn filesystem_server_lists_and_reads_files_and_logs_both_calls() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let name = d.name("fs");
 
     let server = mcp::stdio_server(&d, &admin, &name, FILESYSTEM_IMAGE).await;
@@ -161,8 +160,7 @@ async fn allowed_dirs(d: &Daemon, token: &str, server: &str) -> String {
 #[tokio::test]
 async fn patch_changes_a_managed_servers_container_and_failures_change_nothing() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let name = d.name("fsp");
     let path = format!("/mcp/servers/{name}");
 
@@ -399,13 +397,7 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
         json!({"name": remote, "url": "http://127.0.0.1:9/mcp"}),
     )
     .await;
-    let (s, b) = d
-        .patch(
-            &format!("/mcp/servers/{remote}"),
-            &admin,
-            json!({"image": FILESYSTEM_IMAGE}),
-        )
-        .await;
+    let (s, b) = patch_server(&d, &admin, &remote, json!({"image": FILESYSTEM_IMAGE})).await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     assert_eq!(b["error"]["details"][0]["field"], "image", "{b}");
     assert!(b.to_string().contains("only for managed servers"), "{b}");
@@ -413,13 +405,7 @@ async fn patch_changes_a_managed_servers_container_and_failures_change_nothing()
     let cat = d.name("fsp-cat");
     mcp::create_server(&d, &admin, json!({"name": cat, "registry": "filesystem", "config": {"allowed_directories": ["/data"]}})).await;
     let cat_containers = d.container_ids(&admin, &cat).await;
-    let (s, b) = d
-        .patch(
-            &format!("/mcp/servers/{cat}"),
-            &admin,
-            json!({"env": {"X": "y"}}),
-        )
-        .await;
+    let (s, b) = patch_server(&d, &admin, &cat, json!({"env": {"X": "y"}})).await;
     assert_error(s, &b, 400, "VALIDATION_ERROR");
     assert_eq!(b["error"]["details"][0]["field"], "env", "{b}");
     assert!(b.to_string().contains("/config"), "{b}");

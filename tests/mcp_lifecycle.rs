@@ -20,7 +20,7 @@ const IGNORE_SIGTERM: &str = "--import=data:text/javascript,process.on(`SIGTERM`
 
 /// A daemon whose container stops wait 2 s before SIGKILL.
 async fn daemon() -> Daemon {
-    Daemon::start_with_env(vec![("MCPD_DOCKER__STOP_TIMEOUT_S".into(), "2".into())]).await
+    Daemon::start_with_var("MCPD_DOCKER__STOP_TIMEOUT_S", "2").await
 }
 
 /// How long an abandoned change may take to finish.
@@ -38,6 +38,16 @@ async fn stubborn_server(d: &Daemon, admin: &str, name: &str) -> Value {
     assert_eq!(server["status"], "running", "{server}");
     assert_eq!(containers_named(&format!("mcpd-{name}-")).len(), 1);
     server
+}
+
+/// A [`daemon`] with a [`stubborn_server`] named [`Daemon::name`]`(name)`: the daemon,
+/// an admin token, the server's name and its view.
+async fn start_stubborn(name: &str) -> (Daemon, String, String, Value) {
+    let mut d = daemon().await;
+    let admin = d.admin().await;
+    let name = d.name(name);
+    let server = stubborn_server(&d, &admin, &name).await;
+    (d, admin, name, server)
 }
 
 /// Sends `method path` and leaves after 500 ms, before the answer.
@@ -70,10 +80,7 @@ async fn outcomes(d: &Daemon, admin: &str, action: &str, target_id: &str) -> Vec
 #[tokio::test]
 async fn a_delete_abandoned_by_its_client_still_removes_server_service_and_container() {
     require_docker!();
-    let mut d = daemon().await;
-    let admin = d.admin().await;
-    let name = d.name("gone");
-    let server = stubborn_server(&d, &admin, &name).await;
+    let (d, admin, name, server) = start_stubborn("gone").await;
     let id = server["id"].as_str().unwrap().to_string();
     let service_id = server["backend"]["service_id"]
         .as_str()
@@ -108,10 +115,7 @@ async fn a_delete_abandoned_by_its_client_still_removes_server_service_and_conta
 #[tokio::test]
 async fn a_stop_abandoned_by_its_client_still_stops_the_server_and_its_container() {
     require_docker!();
-    let mut d = daemon().await;
-    let admin = d.admin().await;
-    let name = d.name("halt");
-    let server = stubborn_server(&d, &admin, &name).await;
+    let (d, admin, name, server) = start_stubborn("halt").await;
     let id = server["id"].as_str().unwrap().to_string();
     let containers = d.container_ids(&admin, &name).await;
     assert_eq!(containers.len(), 1, "{containers:?}");

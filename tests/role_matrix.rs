@@ -578,8 +578,7 @@ fn implies(held: &BTreeSet<String>, wanted: &str) -> bool {
 
 #[tokio::test]
 async fn every_route_by_every_role() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let (s, b) = d.get("/roles", &admin).await;
     assert_eq!(s, StatusCode::OK);
     let grants: BTreeMap<String, BTreeSet<String>> = b["data"]

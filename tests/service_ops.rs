@@ -8,8 +8,7 @@
 mod common;
 
 use common::{
-    BUSYBOX_IMAGE, Daemon, EngineProxy, assert_error, create_service, docker, merged, upload_image,
-    wait_for,
+    BUSYBOX_IMAGE, Daemon, assert_error, create_service, docker, merged, upload_image, wait_for,
 };
 use futures::StreamExt;
 use reqwest::StatusCode;
@@ -49,8 +48,7 @@ fn secs(n: u64) -> Duration {
 #[tokio::test]
 async fn logs_tail_timestamps_since_and_bad_parameters() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let name = d.name("logs");
     ticker(&d, &admin, &name, json!({})).await;
     let path = format!("/services/{name}/logs");
@@ -124,8 +122,7 @@ async fn logs_tail_timestamps_since_and_bad_parameters() {
 #[tokio::test]
 async fn follow_streams_new_lines_and_ends_with_the_client_or_the_container() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let name = d.name("follow");
     ticker(&d, &admin, &name, json!({})).await;
     let url = d.url(&format!("/services/{name}/logs?follow=true&tail=0"));
@@ -187,8 +184,7 @@ async fn follow_streams_new_lines_and_ends_with_the_client_or_the_container() {
 #[tokio::test]
 async fn exec_output_exit_codes_truncation_and_timeout() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let name = d.name("exec");
     ticker(&d, &admin, &name, json!({})).await;
     let path = format!("/services/{name}/exec");
@@ -318,8 +314,7 @@ async fn exec_output_exit_codes_truncation_and_timeout() {
 #[tokio::test]
 async fn stats_and_health() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let plain = d.name("plain");
     ticker(&d, &admin, &plain, json!({"resources": {"memory_mb": 64}})).await;
 
@@ -402,8 +397,7 @@ async fn stats_and_health() {
 #[tokio::test]
 async fn permissions() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let developer = d.user_with_roles(&d.name("dev"), &["developer"]).await;
     let viewer = d.user_with_roles(&d.name("viewer"), &["viewer"]).await;
     let operator = d.user_with_roles(&d.name("op"), &["operator"]).await;
@@ -446,8 +440,7 @@ async fn permissions() {
 #[tokio::test]
 async fn replicas_are_prefixed_in_logs_and_chosen_for_exec() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let name = d.name("multi");
     ticker(&d, &admin, &name, json!({"replicas": 2})).await;
     let (c1, c2) = (format!("mcpd-{name}-1"), format!("mcpd-{name}-2"));
@@ -514,15 +507,7 @@ async fn replicas_are_prefixed_in_logs_and_chosen_for_exec() {
 #[tokio::test]
 async fn docker_down_is_503_for_every_operation() {
     require_docker!();
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("engine.sock");
-    let proxy = EngineProxy::start(&socket);
-    let mut d = Daemon::start_with_env(vec![(
-        "MCPD_DOCKER__HOST".into(),
-        format!("unix://{}", socket.display()),
-    )])
-    .await;
-    let admin = d.admin().await;
+    let (_dir, proxy, d, admin) = Daemon::start_behind_proxy("engine.sock").await;
     let name = d.name("outage");
     ticker(&d, &admin, &name, json!({})).await;
     let (s, _, _) = text(&d, &format!("/services/{name}/logs?tail=1"), &admin).await;
@@ -554,8 +539,7 @@ async fn docker_down_is_503_for_every_operation() {
 #[tokio::test]
 async fn follow_of_a_quiet_container_ends_when_the_client_leaves() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let name = d.name("quiet");
     create_service(
         &d,
@@ -653,8 +637,7 @@ async fn role_matrix_for_operations_and_images() {
 #[tokio::test]
 async fn an_open_follow_does_not_hold_up_shutdown() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let name = d.name("shut");
     ticker(&d, &admin, &name, json!({})).await;
     let url = d.url(&format!("/services/{name}/logs?follow=true"));

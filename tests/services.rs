@@ -31,8 +31,7 @@ fn container_ids(svc: &Value) -> Vec<String> {
 #[tokio::test]
 async fn create_read_and_bad_inputs() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let name = d.name("web");
 
     let svc = create_service(
@@ -226,8 +225,7 @@ async fn create_read_and_bad_inputs() {
 #[tokio::test]
 async fn list_filters_and_pagination() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     for n in ["a", "b", "c"] {
         create_service(&d, &admin, sleeper(&d.name(n))).await;
     }
@@ -312,8 +310,7 @@ async fn list_filters_and_pagination() {
 #[tokio::test]
 async fn start_stop_restart_scale_patch_delete() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let name = d.name("run");
     let mut body = sleeper(&name);
     body["start"] = json!(true);
@@ -542,8 +539,7 @@ async fn start_stop_restart_scale_patch_delete() {
 #[tokio::test]
 async fn failed_create_leaves_nothing_behind() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
 
     // A host port already bound by someone else: the start fails, nothing remains.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -582,8 +578,7 @@ async fn failed_create_leaves_nothing_behind() {
 #[tokio::test]
 async fn status_follows_docker_and_reconcile_restores_after_daemon_restart() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let name = d.name("keep");
     let mut body = sleeper(&name);
     body["start"] = json!(true);
@@ -686,8 +681,7 @@ async fn health_checks_volumes_and_extra_networks() {
     // Declared before the daemon so it drops after the daemon's cleanup has removed
     // the containers attached to it.
     let extra = NetworkGuard(format!("mcpd-test-extra-{}", std::process::id()));
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
 
     // A failing health check makes the service unhealthy (stored from Docker's
     // health_status events, so the list filter sees it); a passing one, running.
@@ -775,8 +769,7 @@ async fn health_checks_volumes_and_extra_networks() {
 #[tokio::test]
 async fn every_services_route_enforces_its_permission() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin) = Daemon::start_admin().await;
     let name = d.name("perm");
     let id = create_service(&d, &admin, sleeper(&name)).await["id"]
         .as_str()
@@ -863,8 +856,7 @@ async fn every_services_route_enforces_its_permission() {
 #[tokio::test]
 async fn a_create_abandoned_by_its_client_leaves_all_or_nothing() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     let name = d.name("gone");
     // Five replicas take over a second to start; the client gives up long before.
     let r = d
@@ -899,9 +891,7 @@ async fn a_create_abandoned_by_its_client_leaves_all_or_nothing() {
 async fn stop_and_delete_abandoned_by_their_client_still_finish() {
     require_docker!();
     // Containers that ignore SIGTERM take the whole stop timeout (2 s) each to stop.
-    let mut d =
-        Daemon::start_with_env(vec![("MCPD_DOCKER__STOP_TIMEOUT_S".into(), "2".into())]).await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin_with_var("MCPD_DOCKER__STOP_TIMEOUT_S", "2").await;
     let name = d.name("stubborn");
     create_service(
         &d,
@@ -956,8 +946,7 @@ async fn stop_and_delete_abandoned_by_their_client_still_finish() {
 #[tokio::test]
 async fn secret_references_in_env_resolve_only_inside_the_container() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     const SECRET: &str = "s3cret-value-for-services-test";
     let key = format!("t{}.db.password", d.tag);
     let (s, b) = d

@@ -4,21 +4,28 @@
 
 mod common;
 
-use common::mcp::{stdio_server, tool};
-use common::{Daemon, EVERYTHING_IMAGE, assert_error};
+use common::mcp::{daemon_with_server, tool};
+use common::{Daemon, EVERYTHING_IMAGE, assert_error, assert_invalid_queries, expect};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
 
+/// A daemon with a server-everything and two users of the given (name, role): the
+/// daemon, an admin token, the server's name and the users' tokens.
+async fn start(users: [(&str, &str); 2]) -> (Daemon, String, String, [String; 2]) {
+    let (mut d, admin, server) = daemon_with_server("every", EVERYTHING_IMAGE).await;
+    let mut tokens = Vec::new();
+    for (name, role) in users {
+        tokens.push(d.user_with_roles(name, &[role]).await);
+    }
+    (d, admin, server, tokens.try_into().unwrap())
+}
+
 #[tokio::test]
 async fn usage_by_tool_user_and_day_with_summary() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
-    let dev = d.user_with_roles("usage-dev", &["developer"]).await;
-    let viewer = d.user_with_roles("usage-viewer", &["viewer"]).await;
-    let server = d.name("every");
-    stdio_server(&d, &admin, &server, EVERYTHING_IMAGE).await;
+    let (d, admin, server, [dev, viewer]) =
+        start([("usage-dev", "developer"), ("usage-viewer", "viewer")]).await;
 
     // admin: 3 echo + 1 get-sum; developer: 2 echo + 1 unknown tool (an error row).
     let call = async |token: &str, tool_name: &str, args: Value| {
@@ -55,12 +62,7 @@ async fn usage_by_tool_user_and_day_with_summary() {
 
     // By user and by day; filters by server and kind.
     let (_, b) = d.get("/usage?group_by=user", &admin).await;
-    let calls: Vec<i64> = b["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["calls"].as_i64().unwrap())
-        .collect();
+    let calls = calls_of(&b);
     assert_eq!(calls, [4, 3]);
     let (_, b) = d
         .get(
@@ -99,19 +101,23 @@ async fn usage_by_tool_user_and_day_with_summary() {
     assert_eq!(b["meta"]["pagination"]["total"], 0);
 
     // Bad parameters.
-    for (q, field) in [
+    let cases = [
         ("group_by=colour", "group_by"),
         ("from=yesterday", "from"),
         ("from=2030-01-01T00:00:00Z&to=2029-01-01T00:00:00Z", "from"),
         ("kind=shell", "kind"),
         ("user_name=x", "user_name"),
-    ] {
-        let (s, b) = d.get(&format!("/usage?{q}"), &admin).await;
-        let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
-        assert_eq!(e["details"][0]["field"], field, "{q}: {b}");
-    }
+    ];
+    let cases = cases.map(|(q, field)| (format!("/usage?{q}"), field));
+    assert_invalid_queries(&d, &admin, cases).await;
     let (s, b) = d.call(reqwest::Method::GET, "/usage", None, None).await;
     assert_error(s, &b, 401, "UNAUTHORIZED");
+}
+
+/// The `calls` of every row of a usage answer, in order.
+fn calls_of(b: &Value) -> Vec<i64> {
+    let rows = b["data"].as_array().unwrap();
+    rows.iter().map(|r| r["calls"].as_i64().unwrap()).collect()
 }
 
 /// `YYYY-MM-DD` of today (UTC) plus `days`.
@@ -124,35 +130,20 @@ fn day(days: i64) -> String {
 #[tokio::test]
 async fn usage_by_workspace_with_filters_and_period() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
-    let dev_a = d.user_with_roles("usage-ws-a", &["developer"]).await;
-    let dev_b = d.user_with_roles("usage-ws-b", &["developer"]).await;
-    let server = d.name("every");
-    stdio_server(&d, &admin, &server, EVERYTHING_IMAGE).await;
+    let (d, admin, server, [dev_a, dev_b]) =
+        start([("usage-ws-a", "developer"), ("usage-ws-b", "developer")]).await;
     // Team A grants the server to its member usage-ws-a: their calls count there;
     // usage-ws-b's and the admin's count under the built-in `default`.
-    let (s, b) = d
-        .post("/workspaces", &admin, json!({"name": "usage-team-a"}))
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let team = json!({"name": "usage-team-a"});
+    let b = expect(201, d.post("/workspaces", &admin, team).await);
     let team_a = b["data"]["id"].as_str().unwrap().to_string();
-    let (s, b) = d
-        .post(
-            "/workspaces/usage-team-a/members",
-            &admin,
-            json!({"user": "usage-ws-a"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, b) = d
-        .post(
-            "/workspaces/usage-team-a/access",
-            &admin,
-            json!({"server": server}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    for (path, body, status) in [
+        ("members", json!({"user": "usage-ws-a"}), 200),
+        ("access", json!({"server": server}), 201),
+    ] {
+        let path = format!("/workspaces/usage-team-a/{path}");
+        expect(status, d.post(&path, &admin, body).await);
+    }
     for (token, n) in [(&dev_a, 2), (&dev_b, 3), (&admin, 1)] {
         for i in 0..n {
             let args = json!({"message": format!("w{i}")});
@@ -225,12 +216,7 @@ async fn usage_by_workspace_with_filters_and_period() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
-    let calls: Vec<i64> = b["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["calls"].as_i64().unwrap())
-        .collect();
+    let calls = calls_of(&b);
     assert_eq!(calls, [3, 2, 1], "{b}");
 
     // Without logs:admin: only one's own calls, in one's workspace.
@@ -253,7 +239,7 @@ async fn usage_by_workspace_with_filters_and_period() {
     assert_eq!(b["data"][0]["calls"], 2);
 
     // Bad values name the field and change nothing.
-    for (path, field) in [
+    let cases = [
         ("/usage/summary?period=year", "period"),
         (
             "/usage/summary?period=day&from=2026-01-01T00:00:00Z",
@@ -266,11 +252,9 @@ async fn usage_by_workspace_with_filters_and_period() {
         ("/usage?server=", "server"),
         ("/usage/summary?server=a&connection=b", "connection"),
         ("/usage/summary?group_by=user", "group_by"),
-    ] {
-        let (s, b) = d.get(path, &admin).await;
-        let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
-        assert_eq!(e["details"][0]["field"], field, "{path}: {b}");
-    }
+    ];
+    let cases = cases.map(|(path, field)| (path.to_string(), field));
+    assert_invalid_queries(&d, &admin, cases).await;
     let (s, b) = d
         .get("/usage?period=day&from=2026-01-01T00:00:00Z", &admin)
         .await;
@@ -281,12 +265,8 @@ async fn usage_by_workspace_with_filters_and_period() {
 /// Old request log rows go after `request_log_retention_days`; usage keeps their days.
 #[tokio::test]
 async fn retention_purges_old_rows_and_keeps_usage() {
-    let mut d = Daemon::start_with_env(vec![(
-        "MCPD_MCP__REQUEST_LOG_RETENTION_DAYS".into(),
-        "2".into(),
-    )])
-    .await;
-    let admin = d.admin().await;
+    let (mut d, admin) =
+        Daemon::start_admin_with_var("MCPD_MCP__REQUEST_LOG_RETENTION_DAYS", "2").await;
     let old = time::OffsetDateTime::now_utc() - time::Duration::days(10);
     let old_day = old.date();
     {
@@ -364,8 +344,7 @@ fn counts(db: &std::path::Path, tables: &[&str]) -> Vec<i64> {
 /// A backup without logs carries no usage either; one with logs carries both.
 #[tokio::test]
 async fn backups_without_logs_leave_out_the_usage_rollups() {
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (d, admin) = Daemon::start_admin().await;
     {
         let c = rusqlite::Connection::open(d.data_path("mcpd.db")).unwrap();
         c.busy_timeout(Duration::from_secs(10)).unwrap();

@@ -23,6 +23,13 @@ fn mcpd(args: &[&str], data_dir: &Path) -> Output {
         .unwrap()
 }
 
+/// `mcpd init` on `data_dir` fails with a message containing `needle`.
+fn init_fails(data_dir: &Path, needle: &str) {
+    let out = mcpd(&["init"], data_dir);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains(needle), "{}", stderr(&out));
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -42,13 +49,7 @@ async fn wrong_or_exposed_master_key_refuses_to_start() {
     // Another key.
     std::fs::write(&key_file, format!("{}\n", "ab".repeat(32))).unwrap();
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let out = mcpd(&["init"], &d.data_dir);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("does not match the database"),
-        "{}",
-        stderr(&out)
-    );
+    init_fails(&d.data_dir, "does not match the database");
     assert_eq!(
         std::fs::read(d.data_path("mcpd.db")).unwrap(),
         db_before,
@@ -58,19 +59,11 @@ async fn wrong_or_exposed_master_key_refuses_to_start() {
     // The right key, but group-readable.
     std::fs::write(&key_file, &good).unwrap();
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let out = mcpd(&["init"], &d.data_dir);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+    init_fails(&d.data_dir, "chmod 600");
 
     // A missing key is not silently replaced by a new one.
     std::fs::remove_file(&key_file).unwrap();
-    let out = mcpd(&["init"], &d.data_dir);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("restore that key file"),
-        "{}",
-        stderr(&out)
-    );
+    init_fails(&d.data_dir, "restore that key file");
     assert!(!key_file.exists());
 
     // Back with the right key, mode 0600: it starts and the old login still works.

@@ -5,9 +5,11 @@
 
 mod common;
 
-use common::mcp::{names, stdio_server, tool};
-use common::{Daemon, EVERYTHING_IMAGE, FILESYSTEM_IMAGE, assert_error};
-use reqwest::StatusCode;
+use common::mcp::{daemon_with_server, names, stdio_server, tool};
+use common::{
+    Daemon, EVERYTHING_IMAGE, FILESYSTEM_IMAGE, assert_error, assert_statuses, expect, expect_error,
+};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 async fn echo(d: &Daemon, token: &str, srv: &str) -> (StatusCode, Value) {
@@ -35,29 +37,19 @@ async fn read(d: &Daemon, token: &str, srv: &str, uri: &str) -> (StatusCode, Val
 #[tokio::test]
 async fn organization_and_workspace_access() {
     require_docker!();
-    let mut d = Daemon::start().await;
-    let admin = d.admin().await;
+    let (mut d, admin, every) = daemon_with_server("every", EVERYTHING_IMAGE).await;
+    let files = d.name("files");
+    stdio_server(&d, &admin, &files, FILESYSTEM_IMAGE).await;
     let dev = d.user_with_roles("ws-dev", &["developer"]).await;
     let other = d.user_with_roles("ws-other", &["developer"]).await;
-    let every = d.name("every");
-    let files = d.name("files");
-    stdio_server(&d, &admin, &every, EVERYTHING_IMAGE).await;
-    stdio_server(&d, &admin, &files, FILESYSTEM_IMAGE).await;
 
     // The organization.
-    let (s, b) = d.get("/organization", &dev).await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    let b = expect(200, d.get("/organization", &dev).await);
     assert_eq!(b["data"]["members"].as_array().unwrap().len(), 3);
     let (s, b) = d.patch("/organization", &dev, json!({"name": "x"})).await;
     assert_error(s, &b, 403, "FORBIDDEN");
-    let (s, b) = d
-        .patch(
-            "/organization",
-            &admin,
-            json!({"name": "Acme Ops", "settings": {"region": "eu"}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    let org = json!({"name": "Acme Ops", "settings": {"region": "eu"}});
+    let b = expect(200, d.patch("/organization", &admin, org).await);
     assert_eq!(b["data"]["settings"]["region"], "eu");
 
     // Out of the box the default workspace opens everything to everyone.
@@ -85,45 +77,25 @@ async fn organization_and_workspace_access() {
     assert_eq!(names(&b).len(), 2, "admins see everything");
 
     // A team workspace: `echo` only on everything (execute), files read-only.
-    let (s, b) = d
-        .post(
-            "/workspaces",
-            &admin,
-            json!({"name": "team-a", "description": "A"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let team = json!({"name": "team-a", "description": "A"});
+    let b = expect(201, d.post("/workspaces", &admin, team).await);
     let team_a = b["data"]["id"].as_str().unwrap().to_string();
-    let (s, b) = d
-        .post("/workspaces", &admin, json!({"name": "team-a"}))
-        .await;
-    assert_error(s, &b, 409, "RESOURCE_ALREADY_EXISTS");
-    let (s, b) = d
-        .post(
-            "/workspaces/team-a/members",
-            &admin,
-            json!({"user": "ws-dev"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    assert_eq!(b["data"][0]["role"], "member");
-    let (s, b) = d
-        .post(
-            "/workspaces/team-a/access",
-            &admin,
-            json!({"server": every, "allowed_tools": ["echo"], "allowed_resources": []}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    let (s, b) = d
-        .post(
-            "/workspaces/team-a/access",
-            &admin,
-            json!({"server": files, "permission_level": "read"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    for (body, status, field) in [
+    let again = d.post("/workspaces", &admin, json!({"name": "team-a"}));
+    expect_error(again.await, 409, "RESOURCE_ALREADY_EXISTS");
+    let member = d.post(
+        "/workspaces/team-a/members",
+        &admin,
+        json!({"user": "ws-dev"}),
+    );
+    assert_eq!(expect(200, member.await)["data"][0]["role"], "member");
+    let access = "/workspaces/team-a/access";
+    for grant in [
+        json!({"server": every, "allowed_tools": ["echo"], "allowed_resources": []}),
+        json!({"server": files, "permission_level": "read"}),
+    ] {
+        expect(201, d.post(access, &admin, grant).await);
+    }
+    let cases = vec![
         (json!({"server": every}), 409, None),
         (json!({"server": "no-such-server"}), 400, Some("server")),
         (
@@ -136,15 +108,8 @@ async fn organization_and_workspace_access() {
             400,
             Some("colour"),
         ),
-    ] {
-        let (s, b) = d
-            .post("/workspaces/team-a/access", &admin, body.clone())
-            .await;
-        assert_eq!(s.as_u16(), status, "{body}: {b}");
-        if let Some(f) = field {
-            assert_eq!(b["error"]["details"][0]["field"], f, "{b}");
-        }
-    }
+    ];
+    assert_statuses(&d, &admin, Method::POST, access, cases).await;
 
     let (_, b) = d.get("/mcp/servers", &dev).await;
     let mut listed = names(&b);
@@ -185,23 +150,14 @@ async fn organization_and_workspace_access() {
         404,
         "RESOURCE_NOT_FOUND",
     );
-    let (s, b) = d
-        .post(
-            &format!("/workspaces/team-a/access/{every}/add-resource"),
-            &admin,
-            json!({"uri": uri}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    let resource = |op: &str| format!("/workspaces/team-a/access/{every}/{op}-resource");
+    let add = resource("add");
+    expect(200, d.post(&add, &admin, json!({"uri": uri})).await);
     assert_eq!(read(&d, &dev, &every, &uri).await.0, StatusCode::OK);
     let (_, b) = d.get("/mcp/resources", &dev).await;
     assert_eq!(b["meta"]["pagination"]["total"], 1, "{b}");
     let (s, _) = d
-        .post(
-            &format!("/workspaces/team-a/access/{every}/remove-resource"),
-            &admin,
-            json!({"uri": uri}),
-        )
+        .post(&resource("remove"), &admin, json!({"uri": uri}))
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(read(&d, &dev, &every, &uri).await.0, StatusCode::NOT_FOUND);

@@ -1,6 +1,7 @@
 //! The Docker engine as tests see it: the `docker` CLI, and a proxy whose stop is an
-//! engine outage for one daemon.
+//! engine outage for one daemon (with the daemons started behind it).
 
+use super::Daemon;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -95,5 +96,28 @@ impl EngineProxy {
     pub async fn stop(mut self) {
         self.tasks.shutdown().await;
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Daemons whose engine is a socket of the test's own.
+impl Daemon {
+    /// Starts a daemon that talks to Docker on the Unix socket `sock`.
+    pub async fn start_on_socket(sock: &Path) -> Daemon {
+        Self::start_with_var("MCPD_DOCKER__HOST", format!("unix://{}", sock.display())).await
+    }
+
+    /// Starts a daemon reaching the engine through an [`EngineProxy`] on socket
+    /// `sock_name` of a new temporary directory, so that stopping the proxy is an outage
+    /// for this daemon alone: the directory (keep it while the daemon runs), the proxy,
+    /// the daemon and an admin token.
+    pub async fn start_behind_proxy(
+        sock_name: &str,
+    ) -> (tempfile::TempDir, EngineProxy, Daemon, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join(sock_name);
+        let proxy = EngineProxy::start(&sock);
+        let mut d = Self::start_on_socket(&sock).await;
+        let admin = d.admin().await;
+        (dir, proxy, d, admin)
     }
 }

@@ -19,6 +19,21 @@ pub async fn stdio_server(d: &Daemon, token: &str, name: &str, image: &str) -> V
     create_server(d, token, body).await
 }
 
+/// Starts a daemon with a managed stdio MCP server from `image` named
+/// [`Daemon::name`]`(name)`: the daemon, an admin token and the server's name.
+pub async fn daemon_with_server(name: &str, image: &str) -> (Daemon, String, String) {
+    let mut d = Daemon::start().await;
+    let admin = d.admin().await;
+    let server = d.name(name);
+    stdio_server(&d, &admin, &server, image).await;
+    (d, admin, server)
+}
+
+/// `PATCH /mcp/servers/{name}` with `body`.
+pub async fn patch_server(d: &Daemon, token: &str, name: &str, body: Value) -> (StatusCode, Value) {
+    d.patch(&format!("/mcp/servers/{name}"), token, body).await
+}
+
 /// Calls tool `name` of `server` with `args` through `POST /mcp/execute/tool`.
 pub async fn tool(
     d: &Daemon,

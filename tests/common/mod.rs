@@ -10,10 +10,15 @@
 
 #![allow(dead_code)]
 
+pub mod answers;
 pub mod engine;
 pub mod mcp;
 
 // Each test crate uses some of these (and `require_docker!` the last).
+#[allow(unused_imports)]
+pub use answers::{assert_error, assert_invalid_bodies, assert_invalid_queries};
+#[allow(unused_imports)]
+pub use answers::{assert_statuses, expect, expect_error};
 #[allow(unused_imports)]
 pub use engine::{EngineProxy, containers_named, docker, docker_available, networks_named};
 
@@ -145,9 +150,28 @@ impl Daemon {
         Self::start_with_env(Vec::new()).await
     }
 
+    /// [`Daemon::start`], and an admin token for it.
+    pub async fn start_admin() -> (Daemon, String) {
+        let mut d = Self::start().await;
+        let admin = d.admin().await;
+        (d, admin)
+    }
+
     /// Starts a daemon with extra environment (`MCPD_…` config variables).
     pub async fn start_with_env(env: Vec<(String, String)>) -> Daemon {
         Self::launch(env, None).await
+    }
+
+    /// Starts a daemon with one extra environment variable (an `MCPD_…` setting).
+    pub async fn start_with_var(name: &str, value: impl Into<String>) -> Daemon {
+        Self::start_with_env(vec![(name.to_string(), value.into())]).await
+    }
+
+    /// [`Daemon::start_with_var`], and an admin token for it.
+    pub async fn start_admin_with_var(name: &str, value: impl Into<String>) -> (Daemon, String) {
+        let mut d = Self::start_with_var(name, value).await;
+        let admin = d.admin().await;
+        (d, admin)
     }
 
     /// Starts a daemon reading the config file `config`. Its log level is the file's:
@@ -422,6 +446,11 @@ impl Daemon {
         read(req.send().await.expect("request")).await
     }
 
+    /// `POST path` with `body` and no credentials.
+    pub async fn post_anonymous(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, None, Some(body)).await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, Some(token), None).await
     }
@@ -562,30 +591,6 @@ pub async fn upload_image(
         .header("content-type", content_type)
         .body(body);
     read(req.send().await.expect("upload")).await
-}
-
-/// Asserts an error envelope with `code` and returns the error object.
-pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_code: &str) -> Value {
-    assert_eq!(
-        status.as_u16(),
-        want_status,
-        "unexpected status; body: {body}"
-    );
-    let err = &body["error"];
-    assert_eq!(err["code"], want_code, "unexpected code; body: {body}");
-    assert!(
-        err["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "message missing: {body}"
-    );
-    assert!(
-        err["request_id"].as_str().is_some(),
-        "request_id missing: {body}"
-    );
-    assert!(
-        err["timestamp"].as_str().is_some(),
-        "timestamp missing: {body}"
-    );
-    err.clone()
 }
 
 /// Path to a file in the repository.
