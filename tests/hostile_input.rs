@@ -380,3 +380,47 @@ async fn an_empty_backup_request_is_a_full_backup() {
         "{data}"
     );
 }
+
+#[tokio::test]
+async fn a_body_with_text_after_its_json_value_is_refused_and_changes_nothing() {
+    let (d, admin) = Daemon::start_admin().await;
+    let name = d.name("trailing");
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/workspaces",
+            format!(r#"{{"name":"{name}"}} x"#),
+        ),
+        (
+            Method::POST,
+            "/workspaces",
+            format!(r#"{{"name":"{name}"}}{{}}"#),
+        ),
+        (
+            Method::PATCH,
+            "/users/me",
+            r#"{"full_name":"Changed"} ]"#.to_string(),
+        ),
+    ] {
+        let resp = d
+            .client
+            .request(method, d.url(path))
+            .bearer_auth(&admin)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = read(resp).await;
+        let e = assert_error(s, &b, 400, "VALIDATION_ERROR");
+        assert_eq!(
+            e["message"], "malformed JSON body: trailing characters",
+            "{body}"
+        );
+    }
+    let (s, b) = d.get(&format!("/workspaces?name={name}"), &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"].as_array().map(Vec::len), Some(0), "{b}");
+    let (_, me) = d.get("/users/me", &admin).await;
+    assert_ne!(me["data"]["full_name"], "Changed", "{me}");
+}

@@ -35,7 +35,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
         return Err(Error::field("body", "must be a JSON object"));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let msg = strip_position(&inner.to_string());
@@ -66,7 +66,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             format!("invalid request body: {field}: {issue}"),
         )
         .with_detail(field, issue)
-    })
+    })?;
+    // One JSON value and only whitespace after it (RFC 8259 §2): `{} x` is not a body.
+    de.end().map_err(|e| {
+        Error::validation(format!(
+            "malformed JSON body: {}",
+            strip_position(&e.to_string())
+        ))
+    })?;
+    Ok(value)
 }
 
 fn strip_position(msg: &str) -> String {
@@ -197,6 +205,15 @@ mod tests {
         let e = err(r#"{"name":"#);
         assert_eq!(e.code, ErrorCode::ValidationError);
         assert!(e.message.contains("malformed"));
+        for trailing in [r#"{"name":"a"} x"#, r#"{"name":"a"}{}"#] {
+            let e = err(trailing);
+            assert_eq!(
+                e.message, "malformed JSON body: trailing characters",
+                "{trailing}"
+            );
+        }
+        let ok: Result<serde_json::Value, Error> = parse_json(b"{\"name\":\"a\"} \n");
+        assert!(ok.is_ok(), "whitespace after the value is allowed");
         for not_object in [r#"["a", null]"#, " 5", r#""a""#] {
             let e = err(not_object);
             assert_eq!(e.details[0].field, "body", "{not_object}");
