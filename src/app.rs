@@ -30,6 +30,11 @@ pub struct App {
     pub login_limiter: crate::auth::ratelimit::LoginLimiter,
     /// Authenticated requests per caller (`auth.requests_per_minute`).
     pub request_limiter: crate::auth::ratelimit::RequestLimiter,
+    /// Requests per minute per caller on the Kubernetes routes (`kubernetes.requests_per_minute`),
+    /// counted besides `request_limiter`.
+    pub kubernetes_limiter: crate::auth::ratelimit::RequestLimiter,
+    /// One client per registered Kubernetes cluster.
+    pub kubernetes: crate::kubernetes::cache::Clients,
     /// Live MCP client sessions, one per running MCP server.
     pub mcp: Arc<crate::mcp::sessions::Sessions>,
     /// Group-committed request log rows (started by `serve`).

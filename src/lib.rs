@@ -17,6 +17,7 @@ pub mod http;
 pub mod ids;
 pub mod images;
 pub mod json;
+pub mod kubernetes;
 pub mod mappings;
 pub mod mcp;
 pub mod request_log;

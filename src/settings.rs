@@ -33,6 +33,32 @@ pub struct Settings {
     pub vault: VaultSettings,
     /// `[backups]`: archive directory, encryption defaults, free-space floor.
     pub backups: BackupsSettings,
+    /// `[kubernetes]`: timeouts and the rate tier of the cluster routes.
+    pub kubernetes: KubernetesSettings,
+}
+
+/// `[kubernetes]` section. Defaults: 10 s to connect, 30 s per call, 50 requests per
+/// minute per caller on the cluster routes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubernetesSettings {
+    /// Seconds to open a connection to an API server.
+    pub connect_timeout_s: u64,
+    /// Seconds one call (not a followed log or an exec) may take.
+    pub request_timeout_s: u64,
+    /// Requests per minute per caller on `/kubernetes/…` (besides
+    /// `auth.requests_per_minute`); 0 turns this tier off.
+    pub requests_per_minute: u32,
+}
+
+impl Default for KubernetesSettings {
+    fn default() -> Self {
+        KubernetesSettings {
+            connect_timeout_s: 10,
+            request_timeout_s: 30,
+            requests_per_minute: 50,
+        }
+    }
 }
 
 /// `[server]` section. Defaults: `127.0.0.1:8443`, `/var/lib/mcpd`, self-signed TLS, 1 MiB bodies,
@@ -329,6 +355,12 @@ impl Settings {
         }
         if self.auth.login_failures_per_minute == 0 {
             bail!("auth.login_failures_per_minute must be at least 1");
+        }
+        let k = &self.kubernetes;
+        if !(1..=300).contains(&k.connect_timeout_s) || !(1..=3600).contains(&k.request_timeout_s) {
+            bail!(
+                "kubernetes.connect_timeout_s must be 1 to 300 and kubernetes.request_timeout_s 1 to 3600"
+            );
         }
         if self.mcp.call_timeout_s == 0 || self.mcp.call_timeout_s > self.mcp.max_call_timeout_s {
             bail!("mcp.call_timeout_s must be between 1 and mcp.max_call_timeout_s");

@@ -29,6 +29,32 @@ pub fn description(value: &str) -> Result<()> {
     check("description", value, MAX_DESCRIPTION_LEN)
 }
 
+/// Longest name of a named resource (MCP servers, clusters), in bytes.
+const MAX_NAME_LEN: usize = 63;
+
+fn valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_NAME_LEN
+        && b[0].is_ascii_alphanumeric()
+        && b.iter().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.')
+        })
+}
+
+/// 400 on `name` unless it is 1–63 of `a-z 0-9 - _ .` starting with a letter or digit
+/// (the names of MCP servers and clusters, which paths accept in place of ids).
+pub fn check_name(name: &str) -> Result<()> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(Error::field(
+            "name",
+            "must be 1-63 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

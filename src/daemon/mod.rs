@@ -61,6 +61,10 @@ pub async fn open(config: Settings) -> anyhow::Result<AppState> {
         request_limiter: crate::auth::ratelimit::RequestLimiter::new(
             config.auth.requests_per_minute,
         ),
+        kubernetes_limiter: crate::auth::ratelimit::RequestLimiter::new(
+            config.kubernetes.requests_per_minute,
+        ),
+        kubernetes: crate::kubernetes::cache::Clients::new(),
         mcp: Arc::default(),
         request_logs: crate::request_log::writer::Writer::new(
             store.clone(),

@@ -24,7 +24,8 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::mappings::api::routes())
         .merge(crate::configuration::api::routes())
         .merge(crate::audit::api::routes())
-        .merge(crate::backups::api::routes());
+        .merge(crate::backups::api::routes())
+        .merge(crate::kubernetes::api::routes());
     Router::new()
         .nest("/api/v1", api)
         .merge(crate::gateway::routes(&app))

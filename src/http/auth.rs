@@ -118,6 +118,9 @@ impl<P: Required> FromRequestParts<AppState> for Can<P> {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Error> {
         let who = Principal::from_request_parts(parts, app).await?;
         who.require(P::PERMISSION)?;
+        if P::PERMISSION.0 == crate::auth::rbac::Domain::Kubernetes {
+            super::ratelimit::count_tier(parts, &app.kubernetes_limiter, &who)?;
+        }
         Ok(Can(who, std::marker::PhantomData))
     }
 }
@@ -148,6 +151,8 @@ pub mod perm {
         AuditRead = Audit Read,
         WorkspacesRead = Workspaces Read, WorkspacesWrite = Workspaces Write,
         BackupsRead = Backups Read, BackupsWrite = Backups Write, BackupsAdmin = Backups Admin,
+        KubernetesRead = Kubernetes Read, KubernetesWrite = Kubernetes Write,
+        KubernetesExecute = Kubernetes Execute,
     );
 }
 

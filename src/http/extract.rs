@@ -48,11 +48,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             .strip_prefix("missing field `")
             .and_then(|r| r.split_once('`'))
             .map(|(n, _)| n);
-        let field = match (missing, path.as_str()) {
+        // A struct with `#[serde(flatten)]` reports an unknown field at its own path,
+        // naming the field only in the message.
+        let unknown = msg
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split_once('`'))
+            .map(|(n, _)| n);
+        let field = match (missing.or(unknown), path.as_str()) {
             (Some(name), ".") => name.to_string(),
-            (Some(name), parent) => format!("{parent}.{name}"),
-            (None, ".") => "body".to_string(),
-            (None, _) => path.clone(),
+            (Some(name), parent) if missing.is_some() => format!("{parent}.{name}"),
+            (_, ".") => "body".to_string(),
+            (_, _) => path.clone(),
         };
         let issue = if missing.is_some() {
             "required".to_string()

@@ -11,9 +11,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Longest server name (same rule as service names, which it shares).
-const MAX_NAME_LEN: usize = 63;
-
 /// `POST /mcp/servers`: managed `{name, image, command?, args?, env?, volumes?,
 /// transport, port?, path?}`, remote `{name, url, headers?}`, or from the catalog
 /// `{name, registry, config?}` (see [`crate::catalog`]).
@@ -148,27 +145,8 @@ impl PatchServer {
 /// The [`PatchServer`] fields that change a managed server's container.
 pub(super) const CONTAINER_FIELDS: [&str; 5] = ["image", "command", "args", "env", "volumes"];
 
-fn valid_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= MAX_NAME_LEN
-        && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.')
-        })
-}
-
-/// 400 on `name` unless it is a valid server name.
-pub fn check_name(name: &str) -> Result<()> {
-    if valid_name(name) {
-        Ok(())
-    } else {
-        Err(Error::field(
-            "name",
-            "must be 1-63 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit",
-        ))
-    }
-}
+/// 400 on `name` unless it is a valid server name (shared with clusters).
+pub use crate::text::check_name;
 
 /// 400 on `url` unless it is an absolute `http` or `https` URL with a host.
 pub(super) fn check_url(url: &str) -> Result<()> {

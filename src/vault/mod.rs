@@ -29,6 +29,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
     ("config_entries", "sealed_value", "key"),
     ("users", "mfa_secret", "id"),
     ("mcp_servers", "headers", "id"),
+    ("kube_clusters", "credentials", "id"),
 ];
 
 const CHECK_PLAINTEXT: &[u8] = b"mcpd vault key check";
