@@ -26,7 +26,6 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{ServiceError, ServiceExt};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -530,16 +529,7 @@ async fn gateway_requires_credentials() {
     );
 }
 
-/// The venv's Python, installed by tests/setup/python-mcp.sh.
-fn python_path() -> PathBuf {
-    let cache = std::env::var_os("MCPD_TEST_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
-                .join(".cache/mcpd-test")
-        });
-    cache.join("python-mcp/bin/python")
-}
+use common::mcp::python_path;
 
 fn python_available() -> bool {
     python_path().exists()
