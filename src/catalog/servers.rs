@@ -81,9 +81,8 @@ pub async fn create(app: &AppState, actor: &Actor, req: CreateServer) -> Result<
         .await
 }
 
-/// [`create`], in the caller's task.
-async fn create_now(app: &AppState, actor: &Actor, req: CreateServer) -> Result<McpServer> {
-    let registry = req.registry.clone().unwrap_or_default();
+/// 400 for the fields of a create that the catalog entry sets, and for `placement`.
+fn check_fields(req: &CreateServer) -> Result<()> {
     let set_by_entry = [
         ("image", req.image.is_some()),
         ("command", req.command.is_some()),
@@ -101,6 +100,19 @@ async fn create_now(app: &AppState, actor: &Actor, req: CreateServer) -> Result<
             "set by the catalog entry; give config instead",
         ));
     }
+    if req.placement.is_some() {
+        return Err(Error::field(
+            "placement",
+            "not available for servers made from a catalog entry yet",
+        ));
+    }
+    Ok(())
+}
+
+/// [`create`], in the caller's task.
+async fn create_now(app: &AppState, actor: &Actor, req: CreateServer) -> Result<McpServer> {
+    let registry = req.registry.clone().unwrap_or_default();
+    check_fields(&req)?;
     let entry = entry(app, &registry).await?;
     let config = req.config.clone().unwrap_or_else(|| json!({}));
     let checked = cfg::check(&entry, &config)?;

@@ -21,31 +21,80 @@ pub fn credentials_row(cluster_id: &str) -> RowRef<'_> {
     }
 }
 
-/// A registered cluster and a client for it. Errors: `RESOURCE_NOT_FOUND`.
-pub async fn connect(app: &App, id_or_name: &str) -> Result<(ClusterRecord, kube::Client)> {
+/// A registered cluster by id or name. Errors: `RESOURCE_NOT_FOUND`.
+async fn record(app: &App, id_or_name: &str) -> Result<ClusterRecord> {
     let key = id_or_name.to_string();
-    let rec = app
-        .store
+    app.store
         .read(move |c| super::store::find(c, &key))
         .await?
-        .ok_or_else(|| Error::not_found("cluster", id_or_name))?;
-    let id = rec.cluster.id.clone();
-    if let Some(client) = app.kubernetes.cached(&id, rec.generation) {
-        return Ok((rec, client));
-    }
-    let clear = app.vault.open(credentials_row(&id), &rec.sealed)?;
+        .ok_or_else(|| Error::not_found("cluster", id_or_name))
+}
+
+/// The stored connection of a cluster, credentials opened.
+fn connection(app: &App, rec: &ClusterRecord) -> Result<Connection> {
+    let clear = app
+        .vault
+        .open(credentials_row(&rec.cluster.id), &rec.sealed)?;
     let credentials: Credentials =
         serde_json::from_slice(&clear).internal("reading a cluster's credentials")?;
-    let conn = Connection {
+    Ok(Connection {
         server: rec.cluster.server.clone(),
         auth_kind: rec.cluster.auth_kind,
         context: rec.cluster.context.clone(),
         insecure: rec.cluster.insecure_skip_tls_verify,
         credentials,
-    };
-    let client = build(app, &conn)?;
+    })
+}
+
+/// A registered cluster and a client for it. Errors: `RESOURCE_NOT_FOUND`.
+pub async fn connect(app: &App, id_or_name: &str) -> Result<(ClusterRecord, kube::Client)> {
+    let rec = record(app, id_or_name).await?;
+    let id = rec.cluster.id.clone();
+    if let Some(client) = app.kubernetes.cached(&id, rec.generation) {
+        return Ok((rec, client));
+    }
+    let client = build(app, &connection(app, &rec)?)?;
     app.kubernetes.keep(&id, rec.generation, client.clone());
     Ok((rec, client))
+}
+
+/// A plain HTTP client that authenticates to the cluster's API server as `kube` does
+/// (its CA, its token as a sensitive default header, or its client certificate), and
+/// the server's URL: for streams `kube` does not model, such as the service proxy.
+pub async fn http(app: &App, id_or_name: &str) -> Result<(String, reqwest::Client)> {
+    let rec = record(app, id_or_name).await?;
+    let conn = connection(app, &rec)?;
+    let creds = &conn.credentials;
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(
+            app.settings.kubernetes.connect_timeout_s,
+        ))
+        .danger_accept_invalid_certs(conn.insecure);
+    if let Some(ca) = &creds.ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(ca.as_bytes())
+            .internal("reading the cluster's CA")?;
+        b = b.tls_certs_only(certs);
+    }
+    if let Some(token) = &creds.token {
+        let mut v = http::HeaderValue::from_str(&format!("Bearer {token}"))
+            .internal("the cluster's token")?;
+        v.set_sensitive(true);
+        b = b.default_headers(http::HeaderMap::from_iter([(
+            http::header::AUTHORIZATION,
+            v,
+        )]));
+    }
+    if let (Some(cert), Some(key)) = (&creds.client_cert_pem, &creds.client_key_pem) {
+        let pem = zeroize::Zeroizing::new(format!("{cert}\n{key}"));
+        b = b.identity(
+            reqwest::Identity::from_pem(pem.as_bytes())
+                .internal("the cluster's client certificate")?,
+        );
+    }
+    Ok((
+        conn.server,
+        b.build().internal("building the cluster's HTTP client")?,
+    ))
 }
 
 /// A client for `conn` (not cached: for checking a connection before it is stored).

@@ -18,6 +18,7 @@ pub mod probe;
 pub mod source;
 pub mod store;
 pub mod views;
+pub mod workloads;
 
 use crate::app::App;
 use crate::audit::{self, Actor, Entry};
@@ -199,13 +200,20 @@ async fn connection_change(
     Ok(Some((conn, sealed, probe)))
 }
 
-/// Removes a cluster from mcpd (nothing on the cluster changes).
+/// Removes a cluster from mcpd (nothing on the cluster changes). Errors:
+/// `RESOURCE_NOT_FOUND`, `CONFLICT` while MCP servers are placed on it.
 pub async fn delete(app: &App, actor: &Actor, id: &str) -> Result<()> {
     let current = get(app, id).await?;
     let actor = actor.clone();
     let cid = current.id.clone();
     app.store
         .write(move |tx| {
+            let placed = crate::mcp::store::placed_on(tx, &cid)?;
+            if placed > 0 {
+                return Err(Error::conflict(format!(
+                    "{placed} MCP server(s) run on this cluster; delete them first"
+                )));
+            }
             if !store::delete(tx, &cid)? {
                 return Err(Error::not_found("cluster", &cid));
             }

@@ -90,6 +90,9 @@ pub(super) fn peer_identity(client: &Client) -> Option<(ServerInfo, Value)> {
 /// address (managed HTTP, retried while it boots) or to the URL (remote).
 async fn open(app: &App, rec: &ServerRecord) -> Result<Client> {
     let handler = app.mcp.handler(&rec.id);
+    if rec.is_placed() {
+        return super::placement::open(app, rec, handler).await;
+    }
     match (&rec.service_id, rec.transport) {
         (None, _) => open_remote(app, rec, handler).await,
         (Some(sid), Transport::Stdio) => {

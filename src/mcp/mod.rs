@@ -14,6 +14,7 @@ pub mod headers;
 pub mod liveness;
 pub mod model;
 pub mod patch;
+pub mod placement;
 pub mod records;
 pub mod requests;
 pub mod servers;

@@ -109,6 +109,20 @@ pub struct ServerRecord {
     /// The catalog entry the server was made from (`POST /mcp/servers {registry}`);
     /// `None` for servers made from an image or URL directly.
     pub registry: Option<String>,
+    /// `Some` for a managed server placed on a registered Kubernetes cluster (then
+    /// `service_id` is `None`: no local service runs it).
+    pub placement: Option<Placement>,
+}
+
+/// Where on a cluster a placed server runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Placement {
+    /// The cluster (`cls_…`).
+    pub cluster_id: String,
+    /// The namespace (an RFC 1123 label).
+    pub namespace: String,
+    /// Name of its Deployment (and Service, Secret `<workload>-env`).
+    pub workload: String,
 }
 
 /// Sizes of the discovery cache.
@@ -139,6 +153,21 @@ pub enum Backend {
         #[serde(skip_serializing_if = "Option::is_none")]
         path: Option<String>,
     },
+    /// In a Deployment mcpd made on a registered Kubernetes cluster.
+    Cluster {
+        /// The cluster (`cls_…`).
+        cluster_id: String,
+        /// The namespace.
+        namespace: String,
+        /// The Deployment (and Service) name.
+        workload: String,
+        /// Container port of the endpoint; `streamable_http` only, left out otherwise.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+        /// Endpoint path (starts with `/`); `streamable_http` only, left out otherwise.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+    },
     /// Reached over streamable HTTP; only header *names* are shown.
     Remote {
         /// Absolute `http` or `https` URL of the streamable HTTP endpoint.
@@ -157,7 +186,8 @@ pub struct McpServer {
     pub name: String,
     /// `stdio` or `streamable_http`.
     pub transport: Transport,
-    /// Where the server runs: `{"type": "container", …}` or `{"type": "remote", …}`.
+    /// Where the server runs: `{"type": "container", …}`, `{"type": "cluster", …}` or
+    /// `{"type": "remote", …}`.
     pub backend: Backend,
     /// Catalog entry name, or `null` when made without one.
     pub registry: Option<String>,
@@ -194,15 +224,27 @@ impl ServerRecord {
         self.service_id.is_some()
     }
 
+    /// Whether the server runs on a registered Kubernetes cluster.
+    pub fn is_placed(&self) -> bool {
+        self.placement.is_some()
+    }
+
     /// The public shape (header values left out).
     pub fn view(&self) -> McpServer {
-        let backend = match &self.service_id {
-            Some(service_id) => Backend::Container {
+        let backend = match (&self.service_id, &self.placement) {
+            (Some(service_id), _) => Backend::Container {
                 service_id: service_id.clone(),
                 port: self.port,
                 path: self.path.clone(),
             },
-            None => Backend::Remote {
+            (None, Some(p)) => Backend::Cluster {
+                cluster_id: p.cluster_id.clone(),
+                namespace: p.namespace.clone(),
+                workload: p.workload.clone(),
+                port: self.port,
+                path: self.path.clone(),
+            },
+            (None, None) => Backend::Remote {
                 url: self.url.clone().unwrap_or_default(),
                 headers: self.header_names.clone(),
             },
@@ -264,4 +306,26 @@ pub struct Discovery {
     pub resource_templates: Vec<Value>,
     /// Prompt objects (`name`, `description`, `arguments`), all pages concatenated.
     pub prompts: Vec<Value>,
+}
+
+/// What `start`, `stop` and `restart` do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Start the backing service (or enable a remote server), then open a session (best effort).
+    Start,
+    /// Close the session, then stop the backing service (or disable a remote server).
+    Stop,
+    /// Close the session, restart the backing service, then open a new session (best effort).
+    Restart,
+}
+
+impl Lifecycle {
+    /// The audit action (`mcp.servers.start` …).
+    pub fn action(self) -> &'static str {
+        match self {
+            Lifecycle::Start => "mcp.servers.start",
+            Lifecycle::Stop => "mcp.servers.stop",
+            Lifecycle::Restart => "mcp.servers.restart",
+        }
+    }
 }

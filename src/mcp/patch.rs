@@ -43,6 +43,11 @@ async fn patch_now(
     req: PatchServer,
 ) -> Result<McpServer> {
     let mut rec = get(app, id_or_name).await?;
+    if let (true, Some(field)) = (rec.is_placed(), req.sent().first()) {
+        return Err(Error::conflict(format!(
+            "'{field}' cannot be changed on a server placed on a cluster; delete it and create it again"
+        )));
+    }
     let before = rec.clone();
     if rec.is_managed() {
         patch_managed(&req, &mut rec)?;

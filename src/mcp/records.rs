@@ -13,6 +13,9 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// How long reading a placed server's status from its cluster may take.
+const PLACED_STATUS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Server records as stored, by id or name (see [`lookup`]).
 static RECORDS: Cache<ServerRecord> = Cache::new(1024);
 /// Every server record, under the key [`ALL_KEY`] (see [`records`]).
@@ -63,6 +66,14 @@ pub async fn get(app: &App, id_or_name: &str) -> Result<ServerRecord> {
 /// Copies the backing service's status onto a managed server (kept as is when the
 /// service cannot be read), and whether Docker answered (`engine`).
 async fn sync_status(app: &App, rec: &mut ServerRecord) {
+    if rec.is_placed() {
+        // A cluster that does not answer soon leaves the stored status as it is.
+        let read = tokio::time::timeout(PLACED_STATUS_TIMEOUT, super::placement::state(app, rec));
+        if let Ok(Ok(s)) = read.await {
+            set_status(app, rec, s.status).await;
+        }
+        return;
+    }
     let Some(service_id) = rec.service_id.clone() else {
         return;
     };
@@ -73,13 +84,17 @@ async fn sync_status(app: &App, rec: &mut ServerRecord) {
     if rec.status == status::UNCONFIGURED {
         return;
     }
-    let svc_status = server_status(svc.status);
-    if svc_status != rec.status {
-        rec.status = svc_status.clone();
-        let (id, st) = (rec.id.clone(), svc_status);
+    set_status(app, rec, server_status(svc.status)).await;
+}
+
+/// Records a status read from where the server runs, when it changed.
+async fn set_status(app: &App, rec: &mut ServerRecord, now: String) {
+    if now != rec.status {
+        rec.status = now.clone();
+        let id = rec.id.clone();
         let _ = app
             .store
-            .write(move |tx| store::set_status(tx, &id, &st))
+            .write(move |tx| store::set_status(tx, &id, &now))
             .await;
     }
 }
@@ -98,7 +113,7 @@ pub(super) fn server_status(service_status: String) -> String {
 pub async fn list(app: &App, q: ListQuery) -> Result<Page<McpServer>> {
     let all = app.store.read(store::all).await?;
     let mut engine = HashMap::new();
-    for mut rec in all.into_iter().filter(ServerRecord::is_managed) {
+    for mut rec in all.into_iter().filter(|r| r.is_managed() || r.is_placed()) {
         sync_status(app, &mut rec).await;
         engine.insert(rec.id, rec.engine);
     }

@@ -3,7 +3,7 @@
 //! create request becomes a [`ServerRecord`] ([`plan`]).
 
 use super::backing::ContainerPlan;
-use super::model::{Counts, ServerRecord, Transport, status};
+use super::model::{Counts, Placement, ServerRecord, Transport, status};
 use crate::audit::Actor;
 use crate::error::{Error, Result};
 use crate::services::VolumeSpec;
@@ -46,6 +46,18 @@ pub struct CreateServer {
     pub registry: Option<String>,
     /// Catalog: the configuration, checked against the entry's `config_schema`.
     pub config: Option<Value>,
+    /// Managed: run on a registered Kubernetes cluster instead of the local engine.
+    pub placement: Option<PlacementRequest>,
+}
+
+/// `placement` of a create: a registered cluster (id or name) and a namespace there.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementRequest {
+    /// Cluster id or name.
+    pub cluster: String,
+    /// Namespace (an RFC 1123 label), which must exist.
+    pub namespace: String,
 }
 
 /// `PUT /mcp/servers/{id}/config`: the whole new configuration of a server made from
@@ -226,12 +238,14 @@ fn blank_record(req: &CreateServer, actor: &Actor) -> ServerRecord {
         created_at: now.clone(),
         updated_at: now,
         registry: None,
+        placement: None,
     }
 }
 
 /// The remote form: `url` and `headers` only, over streamable HTTP.
 fn plan_remote(req: &CreateServer, url: &str, r: &mut ServerRecord) -> Result<()> {
     let managed_only = [
+        ("placement", req.placement.is_some()),
         ("command", req.command.is_some()),
         ("args", req.args.is_some()),
         ("env", req.env.is_some()),
@@ -286,6 +300,19 @@ fn plan_managed(req: &CreateServer, image: &str, r: &mut ServerRecord) -> Result
             r.port = Some(port);
             r.path = Some(path);
         }
+    }
+    if let Some(p) = &req.placement {
+        crate::kubernetes::objects::check_label("placement.namespace", &p.namespace)?;
+        if req.volumes.is_some() {
+            return Err(Error::field("volumes", "not available with placement"));
+        }
+        // The cluster id is resolved by the create.
+        r.placement = Some(Placement {
+            cluster_id: p.cluster.clone(),
+            namespace: p.namespace.clone(),
+            workload: crate::kubernetes::workloads::name_for(&r.name, &r.id),
+        });
+        return Ok(());
     }
     // Placeholder until the service exists; set by the create.
     r.service_id = Some(String::new());

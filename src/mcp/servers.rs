@@ -11,6 +11,7 @@ use super::connect::{peer_identity, session, unconfigured};
 use super::discovery::{connect_and_discover, discover_with};
 use super::headers::{check_header_refs, set_headers};
 use super::model::{Discovery, McpServer, ServerRecord, Transport, status};
+use super::placement;
 use super::records::get;
 use super::requests::{CreateServer, plan};
 use super::store;
@@ -52,8 +53,48 @@ async fn create_now(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
     }
     match req.image.clone() {
         None => create_remote(app, actor, &req, rec).await,
+        Some(image) if rec.is_placed() => create_placed(app, actor, &req, rec, image).await,
         Some(image) => create_managed(app, actor, &req, rec, image).await,
     }
+}
+
+/// A server placed on a cluster: its workload is made and ready, then the session is
+/// opened and the server discovered before the record is stored (complete or not at
+/// all); a failure removes the workload.
+async fn create_placed(
+    app: &App,
+    actor: &Actor,
+    req: &CreateServer,
+    mut rec: ServerRecord,
+    image: String,
+) -> Result<McpServer> {
+    let cmd = ContainerPlan::cmd_of(req.command.clone(), req.args.clone());
+    let env = req.env.clone().unwrap_or_default();
+    let deployed = async {
+        placement::resolve_cluster(app, &mut rec).await?;
+        placement::deploy(app, &rec, &image, cmd, env).await
+    }
+    .await;
+    deployed.inspect_err(|e| audit_failure(app, actor, &req.name, e))?;
+    let made = async {
+        let client = session(app, &rec).await?;
+        if let Some((info, caps)) = peer_identity(&client) {
+            rec.server_info = Some(info);
+            rec.capabilities = Some(caps);
+        }
+        let found = discover_with(app, &rec, &client).await?;
+        insert(app, actor, &rec, Some(found)).await
+    }
+    .await;
+    if let Err(e) = made {
+        app.mcp.close(&rec.id).await;
+        if let Err(re) = placement::remove(app, &rec).await {
+            tracing::error!(server = %rec.name, error = %re, "could not remove the workload of a failed MCP server");
+        }
+        audit_failure(app, actor, &req.name, &e);
+        return Err(e);
+    }
+    get(app, &rec.id).await.map(|r| r.view())
 }
 
 /// Stores a remote server, then connects and discovers on a best-effort basis.
@@ -241,6 +282,9 @@ pub async fn delete_with(
 async fn delete_now(app: &App, actor: &Actor, id_or_name: &str, also: AlsoOnDelete) -> Result<()> {
     let rec = get(app, id_or_name).await?;
     app.mcp.close(&rec.id).await;
+    if rec.is_placed() {
+        placement::remove(app, &rec).await?;
+    }
     if let Some(service_id) = &rec.service_id {
         match backing::delete(app, actor, service_id).await {
             Ok(()) => {}
@@ -262,26 +306,7 @@ async fn delete_now(app: &App, actor: &Actor, id_or_name: &str, also: AlsoOnDele
         .await
 }
 
-/// What `start`, `stop` and `restart` do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lifecycle {
-    /// Start the backing service (or enable a remote server), then open a session (best effort).
-    Start,
-    /// Close the session, then stop the backing service (or disable a remote server).
-    Stop,
-    /// Close the session, restart the backing service, then open a new session (best effort).
-    Restart,
-}
-
-impl Lifecycle {
-    fn action(self) -> &'static str {
-        match self {
-            Lifecycle::Start => "mcp.servers.start",
-            Lifecycle::Stop => "mcp.servers.stop",
-            Lifecycle::Restart => "mcp.servers.restart",
-        }
-    }
-}
+pub use super::model::Lifecycle;
 
 /// Starts, stops or restarts a server. Managed: drives the backing service; the
 /// session follows (closed on stop and restart, reopened on start and restart).
@@ -314,6 +339,7 @@ async fn lifecycle_now(
         app.mcp.close(&rec.id).await;
     }
     let new_status = match (&rec.service_id, op) {
+        (None, op) if rec.is_placed() => placement::drive(app, &rec, op).await?,
         (Some(sid), Lifecycle::Start) => backing::start(app, actor, sid).await?.status,
         (Some(sid), Lifecycle::Stop) => backing::stop(app, actor, sid).await?.status,
         (Some(sid), Lifecycle::Restart) => backing::restart(app, actor, sid).await?.status,

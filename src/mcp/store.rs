@@ -1,6 +1,6 @@
 //! SQL for `mcp_servers`: the server records and their discovery cache.
 
-use super::model::{Catalog, Counts, Discovery, ServerInfo, ServerRecord, Transport};
+use super::model::{Catalog, Counts, Discovery, Placement, ServerInfo, ServerRecord, Transport};
 use crate::error::Result;
 use crate::store::list::{Field, FieldKind, ListQuery, ListSpec, Order, Page};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -10,7 +10,11 @@ const COLUMNS: &str = "id, name, transport, service_id, url, headers, header_nam
      json_array_length(coalesce(tools, '[]')), json_array_length(coalesce(resources, '[]')), \
      json_array_length(coalesce(resource_templates, '[]')), json_array_length(coalesce(prompts, '[]')), \
      discovered_at, created_by, created_at, updated_at, \
-     (SELECT c.registry FROM mcp_server_configs c WHERE c.server_id = mcp_servers.id)";
+     (SELECT c.registry FROM mcp_server_configs c WHERE c.server_id = mcp_servers.id), \
+     cluster_id, namespace, workload";
+
+/// `backend` as the API names it: `container`, `cluster` or `remote`.
+const BACKEND: &str = "CASE WHEN cluster_id IS NOT NULL THEN 'cluster' ELSE backend_type END";
 
 /// Filters and sorts of `GET /mcp/servers`.
 pub const LIST_SPEC: ListSpec = ListSpec {
@@ -19,7 +23,7 @@ pub const LIST_SPEC: ListSpec = ListSpec {
         Field::new("name", "name", FieldKind::Text),
         Field::new("status", "status", FieldKind::Text),
         Field::new("transport", "transport", FieldKind::Text),
-        Field::new("backend", "backend_type", FieldKind::Text),
+        Field::new("backend", BACKEND, FieldKind::Text),
         Field::new(
             "registry",
             "(SELECT c.registry FROM mcp_server_configs c WHERE c.server_id = mcp_servers.id)",
@@ -68,19 +72,32 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ServerRecord> {
         created_at: row.get(18)?,
         updated_at: row.get(19)?,
         registry: row.get(20)?,
+        placement: match (
+            row.get::<_, Option<String>>(21)?,
+            row.get(22)?,
+            row.get(23)?,
+        ) {
+            (Some(cluster_id), Some(namespace), Some(workload)) => Some(Placement {
+                cluster_id,
+                namespace,
+                workload,
+            }),
+            _ => None,
+        },
     })
 }
 
 /// Inserts a new record (discovery cache empty).
 pub fn insert(conn: &Connection, r: &ServerRecord) -> Result<()> {
     conn.execute(
-        "INSERT INTO mcp_servers (id, name, transport, backend_type, service_id, url, headers, header_names, port, path, status, created_by, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        "INSERT INTO mcp_servers (id, name, transport, backend_type, service_id, url, headers, header_names, port, path, status, created_by, created_at, updated_at,
+             cluster_id, namespace, workload)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         params![
             r.id,
             r.name,
             r.transport.as_str(),
-            if r.is_managed() { "container" } else { "remote" },
+            if r.is_managed() || r.is_placed() { "container" } else { "remote" },
             r.service_id,
             r.url,
             r.headers_sealed,
@@ -91,9 +108,21 @@ pub fn insert(conn: &Connection, r: &ServerRecord) -> Result<()> {
             r.created_by,
             r.created_at,
             r.updated_at,
+            r.placement.as_ref().map(|p| &p.cluster_id),
+            r.placement.as_ref().map(|p| &p.namespace),
+            r.placement.as_ref().map(|p| &p.workload),
         ],
     )?;
     Ok(())
+}
+
+/// How many servers are placed on cluster `cluster_id`.
+pub fn placed_on(conn: &Connection, cluster_id: &str) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM mcp_servers WHERE cluster_id = ?1",
+        [cluster_id],
+        |r| r.get(0),
+    )?)
 }
 
 /// Finds a server by id or unique name.

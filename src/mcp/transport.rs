@@ -172,6 +172,20 @@ pub async fn connect_http(
     Ok(client)
 }
 
+/// Opens a streamable HTTP session to `url` with an HTTP client of the caller's (one
+/// that authenticates to a Kubernetes API server, for its service proxy).
+pub async fn connect_http_with(
+    http: reqwest::Client,
+    url: &str,
+    handler: Handler,
+) -> anyhow::Result<Client> {
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let config = StreamableHttpClientTransportConfig::with_uri(url);
+    let transport = StreamableHttpClientTransport::with_client(http, config);
+    Ok(handler.serve(transport).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

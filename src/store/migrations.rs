@@ -16,6 +16,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0008_request_log_workspace.sql")),
         M::up(include_str!("migrations/0009_usage_rollups.sql")),
         M::up(include_str!("migrations/0010_kubernetes.sql")),
+        M::up(include_str!("migrations/0011_mcp_placement.sql")),
     ])
 }
 

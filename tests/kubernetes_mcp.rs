@@ -1,0 +1,318 @@
+//! MCP servers placed on a registered cluster, through the real `mcpd` binary and the
+//! in-repo fake API server (`tests/kube_fake`): the fake runs a real stdio MCP server
+//! (the official Python SDK, `tests/kube_fake/echo_mcp.py`) as the main process of the
+//! pods of the server's image, and mcpd reaches it through pod attach: create (a
+//! Deployment, a Secret for `${secret:…}` values), tool calls with request log rows,
+//! stop/start/restart, and delete removing exactly what mcpd made.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
+mod common;
+mod kube_fake;
+
+use base64::Engine;
+use common::mcp::{python_path, text_of, tool};
+use common::{Daemon, expect, expect_error};
+use kube_fake::FakeCluster;
+use serde_json::{Value, json};
+
+const IMAGE: &str = "registry.example.test/mcp/echo:1";
+
+/// A daemon with the fake registered as cluster `lab`, pods of [`IMAGE`] running the
+/// echo server; `None` (after a loud message) without the Python SDK off CI.
+async fn setup() -> Option<(Daemon, String, FakeCluster)> {
+    let py = python_path();
+    if !py.exists() {
+        let msg = format!(
+            "the Python MCP SDK is not installed at {} (run tests/setup/python-mcp.sh)",
+            py.display()
+        );
+        assert!(!std::env::var("CI").is_ok_and(|v| v == "true"), "{msg}");
+        eprintln!("!!!!! SKIPPING: {msg} !!!!!");
+        return None;
+    }
+    let (d, admin) = Daemon::start_admin().await;
+    let fake = FakeCluster::start().await;
+    let body = json!({"name": "lab", "server": fake.url(), "token": fake.token(), "ca_cert": fake.ca_pem()});
+    expect(201, d.post("/kubernetes/clusters", &admin, body).await);
+    let script = common::repo_path("tests/kube_fake/echo_mcp.py");
+    fake.run_image(
+        IMAGE,
+        vec![py.display().to_string(), script.display().to_string()],
+    );
+    Some((d, admin, fake))
+}
+
+fn placed(name: &str) -> Value {
+    json!({"name": name, "image": IMAGE, "placement": {"cluster": "lab", "namespace": "default"}})
+}
+
+fn pod_names(fake: &FakeCluster, server_id: &str) -> Vec<String> {
+    fake.pods_in("default")
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["io.mcpd.server"] == server_id)
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn echo(d: &Daemon, token: &str, text: &str) -> String {
+    let r = expect(
+        200,
+        tool(d, token, "echo-k8s", "echo", json!({"text": text})).await,
+    );
+    text_of(&r["data"])
+}
+
+#[tokio::test]
+async fn an_mcp_server_placed_on_a_cluster_answers_through_pod_attach() {
+    let Some((d, admin, fake)) = setup().await else {
+        return;
+    };
+    let secret = json!({"value": "pod-secret-value", "secret": true});
+    expect(201, d.put("/config/echo.token", &admin, secret).await);
+    let mut body = placed("echo-k8s");
+    body["env"] = json!({"MODE": "test", "TOKEN": "${secret:echo.token}"});
+    let s = expect(201, d.post("/mcp/servers", &admin, body).await)["data"].clone();
+    let id = s["id"].as_str().unwrap().to_string();
+    assert_eq!(s["status"], "running", "{s}");
+    assert_eq!(s["backend"]["type"], "cluster");
+    assert_eq!(s["backend"]["namespace"], "default");
+    assert_eq!(s["backend"]["workload"], "mcpd-echo-k8s");
+    assert_eq!(s["server_info"]["name"], "fake-pod-echo");
+    assert_eq!(s["tools_count"], 1);
+
+    // What mcpd made on the cluster: a labelled Deployment of one replica keeping stdin
+    // open, the secret value only in the Secret.
+    let dep = fake.deployment("default", "mcpd-echo-k8s").unwrap();
+    assert_eq!(
+        dep["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "mcpd"
+    );
+    assert_eq!(dep["metadata"]["labels"]["io.mcpd.server"], id.as_str());
+    assert_eq!(dep["spec"]["replicas"], 1);
+    let c = &dep["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        (c["image"].as_str(), c["stdin"].as_bool()),
+        (Some(IMAGE), Some(true))
+    );
+    assert!(!dep.to_string().contains("pod-secret-value"), "{dep}");
+    let env: Vec<&Value> = c["env"].as_array().unwrap().iter().collect();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "MODE" && e["value"] == "test"),
+        "{env:?}"
+    );
+    assert!(
+        env.iter().any(|e| e["name"] == "TOKEN"
+            && e["valueFrom"]["secretKeyRef"]["name"] == "mcpd-echo-k8s-env"),
+        "{env:?}"
+    );
+    let sec = fake.secret("default", "mcpd-echo-k8s-env").unwrap();
+    let stored = sec["data"]["TOKEN"].as_str().map(|b| {
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b).unwrap()).unwrap()
+    });
+    let stored = stored.or_else(|| sec["stringData"]["TOKEN"].as_str().map(str::to_string));
+    assert_eq!(stored.as_deref(), Some("pod-secret-value"), "{sec}");
+
+    // A tool call through the attach, in the request log like any other.
+    assert_eq!(echo(&d, &admin, "hello").await, "pod says: hello");
+    let logs = expect(200, d.get("/logs/requests?server=echo-k8s", &admin).await);
+    assert_eq!(logs["meta"]["pagination"]["total"], 1, "{logs}");
+    let listed = expect(200, d.get("/mcp/servers?backend=cluster", &admin).await);
+    assert_eq!(listed["data"][0]["name"], "echo-k8s");
+
+    // Stop scales to 0 (the call is then refused), start brings it back.
+    let st = expect(
+        200,
+        d.post("/mcp/servers/echo-k8s/stop", &admin, json!({}))
+            .await,
+    );
+    assert_eq!(st["data"]["status"], "stopped");
+    assert_eq!(
+        fake.deployment("default", "mcpd-echo-k8s").unwrap()["spec"]["replicas"],
+        0
+    );
+    assert!(pod_names(&fake, &id).is_empty());
+    let r = tool(&d, &admin, "echo-k8s", "echo", json!({"text": "x"})).await;
+    expect_error(r, 503, "MCP_SERVICE_UNAVAILABLE");
+    let st = expect(
+        200,
+        d.post("/mcp/servers/echo-k8s/start", &admin, json!({}))
+            .await,
+    );
+    assert_eq!(st["data"]["status"], "running");
+    assert_eq!(echo(&d, &admin, "again").await, "pod says: again");
+
+    // Restart rolls the pod: a new pod, a new attach, the same answers.
+    let before = pod_names(&fake, &id);
+    expect(
+        200,
+        d.post("/mcp/servers/echo-k8s/restart", &admin, json!({}))
+            .await,
+    );
+    let after = pod_names(&fake, &id);
+    assert_eq!(after.len(), 1);
+    assert_ne!(before, after);
+    assert_eq!(echo(&d, &admin, "rolled").await, "pod says: rolled");
+
+    // The cluster cannot be removed while the server runs there.
+    expect_error(
+        d.delete("/kubernetes/clusters/lab", &admin).await,
+        409,
+        "CONFLICT",
+    );
+    expect(204, d.delete("/mcp/servers/echo-k8s", &admin).await);
+    assert!(fake.deployment("default", "mcpd-echo-k8s").is_none());
+    assert!(fake.secret("default", "mcpd-echo-k8s-env").is_none());
+    assert!(pod_names(&fake, &id).is_empty());
+    expect(204, d.delete("/kubernetes/clusters/lab", &admin).await);
+}
+
+#[tokio::test]
+async fn bad_placements_are_refused_and_leave_nothing_on_the_cluster() {
+    let Some((d, admin, fake)) = setup().await else {
+        return;
+    };
+    let with = |p: Value| common::merged(placed("bad"), p);
+    let cases = [
+        (
+            with(json!({"placement": {"cluster": "nope", "namespace": "default"}})),
+            "placement.cluster",
+        ),
+        (
+            with(json!({"placement": {"cluster": "lab", "namespace": "Bad_NS"}})),
+            "placement.namespace",
+        ),
+        (
+            with(json!({"placement": {"cluster": "lab"}})),
+            "placement.namespace",
+        ),
+        (
+            with(json!({"placement": {"cluster": "lab", "namespace": "default", "zone": "a"}})),
+            "placement.zone",
+        ),
+        (with(json!({"transport": "streamable_http"})), "port"),
+        (
+            with(json!({"volumes": [{"source": "data", "target": "/data"}]})),
+            "volumes",
+        ),
+        (
+            json!({"name": "bad", "url": "https://example.test/mcp", "placement": {"cluster": "lab", "namespace": "default"}}),
+            "placement",
+        ),
+        (
+            with(json!({"env": {"A": "${secret:missing.key}"}})),
+            "env.A",
+        ),
+    ];
+    for (body, field) in cases {
+        let e = expect_error(
+            d.post("/mcp/servers", &admin, body.clone()).await,
+            400,
+            "VALIDATION_ERROR",
+        );
+        assert_eq!(e["details"][0]["field"], field, "{body}: {e}");
+    }
+    // An image the cluster cannot start: no pod gets ready; what was made is removed.
+    let mut body = placed("never-ready");
+    body["placement"]["namespace"] = json!("secret-ns");
+    fake.forbid_namespace("secret-ns");
+    expect_error(
+        d.post("/mcp/servers", &admin, body).await,
+        503,
+        "K8S_CONNECTION_ERROR",
+    );
+    assert!(fake.deployment("default", "mcpd-bad").is_none());
+    let all = expect(200, d.get("/mcp/servers", &admin).await);
+    assert_eq!(all["meta"]["pagination"]["total"], 0, "{all}");
+    let audit = expect(200, d.get("/audit?limit=50", &admin).await);
+    assert!(
+        audit["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "mcp.servers.create" && e["outcome"] == "failure"),
+        "{audit}"
+    );
+}
+
+/// A free local port (the fake's pods are local processes, so the Service's target port
+/// is a port on 127.0.0.1).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn a_streamable_http_server_placed_on_a_cluster_answers_through_the_service_proxy() {
+    let Some((d, admin, fake)) = setup().await else {
+        return;
+    };
+    let port = free_port();
+    let image = "registry.example.test/mcp/echo-http:1";
+    let script = common::repo_path("tests/kube_fake/echo_mcp.py");
+    fake.run_image(
+        image,
+        vec![
+            python_path().display().to_string(),
+            script.display().to_string(),
+            port.to_string(),
+        ],
+    );
+    let mut body = placed("echo-http");
+    body["image"] = json!(image);
+    body["transport"] = json!("streamable_http");
+    body["port"] = json!(port);
+    let s = expect(201, d.post("/mcp/servers", &admin, body).await)["data"].clone();
+    assert_eq!(s["status"], "running", "{s}");
+    assert_eq!(s["transport"], "streamable_http");
+    assert_eq!(s["server_info"]["name"], "fake-pod-echo");
+    let svc = fake.service("default", "mcpd-echo-http").unwrap();
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], port, "{svc}");
+    let dep = fake.deployment("default", "mcpd-echo-http").unwrap();
+    let c = &dep["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["ports"][0]["containerPort"], port, "{dep}");
+
+    let r = expect(
+        200,
+        tool(
+            &d,
+            &admin,
+            "echo-http",
+            "echo",
+            json!({"text": "over http"}),
+        )
+        .await,
+    );
+    assert_eq!(text_of(&r["data"]), "pod says: over http");
+    let proxied = fake
+        .requests()
+        .iter()
+        .filter(|l| l.contains("/services/mcpd-echo-http:") && l.contains("/proxy/mcp"))
+        .count();
+    assert!(proxied >= 2, "{:?}", fake.requests());
+
+    // A restart rolls the pod; the next call opens a new session through the proxy.
+    expect(
+        200,
+        d.post("/mcp/servers/echo-http/restart", &admin, json!({}))
+            .await,
+    );
+    let r = expect(
+        200,
+        tool(&d, &admin, "echo-http", "echo", json!({"text": "after"})).await,
+    );
+    assert_eq!(text_of(&r["data"]), "pod says: after");
+
+    // Stopped: the Service has no endpoints and calls are refused in the envelope.
+    expect(
+        200,
+        d.post("/mcp/servers/echo-http/stop", &admin, json!({}))
+            .await,
+    );
+    let r = tool(&d, &admin, "echo-http", "echo", json!({"text": "x"})).await;
+    expect_error(r, 503, "MCP_SERVICE_UNAVAILABLE");
+
+    expect(204, d.delete("/mcp/servers/echo-http", &admin).await);
+    assert!(fake.deployment("default", "mcpd-echo-http").is_none());
+    assert!(fake.service("default", "mcpd-echo-http").is_none());
+}
