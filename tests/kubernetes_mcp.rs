@@ -1,9 +1,11 @@
 //! MCP servers placed on a registered cluster, through the real `mcpd` binary and the
-//! in-repo fake API server (`tests/kube_fake`): the fake runs a real stdio MCP server
-//! (the official Python SDK, `tests/kube_fake/echo_mcp.py`) as the main process of the
-//! pods of the server's image, and mcpd reaches it through pod attach: create (a
-//! Deployment, a Secret for `${secret:…}` values), tool calls with request log rows,
-//! stop/start/restart, and delete removing exactly what mcpd made.
+//! in-repo fake API server (`tests/kube_fake`): the fake runs a real MCP server (the
+//! official Python SDK, `tests/kube_fake/echo_mcp.py`) as the main process of the pods
+//! of the server's image; mcpd reaches a stdio one through pod attach and a streamable
+//! HTTP one through the service proxy: create (a Deployment, a Service, a Secret for
+//! `${secret:…}` values), tool calls with request log rows, resources, prompts,
+//! workspace grants and the `/mcp` gateway, stop/start/restart, and delete removing
+//! exactly what mcpd made.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 mod common;
@@ -13,6 +15,11 @@ use base64::Engine;
 use common::mcp::{python_path, text_of, tool};
 use common::{Daemon, expect, expect_error};
 use kube_fake::FakeCluster;
+use rmcp::ServiceExt as _;
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
 
 const IMAGE: &str = "registry.example.test/mcp/echo:1";
@@ -315,4 +322,92 @@ async fn a_streamable_http_server_placed_on_a_cluster_answers_through_the_servic
     expect(204, d.delete("/mcp/servers/echo-http", &admin).await);
     assert!(fake.deployment("default", "mcpd-echo-http").is_none());
     assert!(fake.service("default", "mcpd-echo-http").is_none());
+}
+
+/// An rmcp streamable HTTP session on the daemon's `/mcp` gateway.
+async fn gateway(d: &Daemon, token: &str) -> RunningService<RoleClient, ()> {
+    let url = d.base.replace("/api/v1", "/mcp");
+    let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
+    let transport = StreamableHttpClientTransport::with_client(d.client.clone(), config);
+    ().serve(transport).await.expect("initialize through /mcp")
+}
+
+#[tokio::test]
+async fn a_placed_server_serves_resources_prompts_workspaces_and_the_gateway() {
+    let Some((mut d, admin, _fake)) = setup().await else {
+        return;
+    };
+    expect(201, d.post("/mcp/servers", &admin, placed("echo-gw")).await);
+
+    // Resources and prompts through REST, like a local server's.
+    let res = expect(200, d.get("/mcp/servers/echo-gw/resources", &admin).await);
+    assert_eq!(res["data"][0]["uri"], "echo://motd", "{res}");
+    let read = json!({"server": "echo-gw", "uri": "echo://motd"});
+    let r = expect(200, d.post("/mcp/execute/resource", &admin, read).await);
+    assert_eq!(
+        r["data"]["contents"][0]["text"], "hello from the pod",
+        "{r}"
+    );
+    let get = json!({"server": "echo-gw", "prompt": "greet", "arguments": {"name": "Ada"}});
+    let p = expect(200, d.post("/mcp/execute/prompt", &admin, get).await);
+    let said = p["data"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(said.contains("Ada") && said.contains("pod"), "{p}");
+
+    // The gateway lists and calls it under its namespaced name.
+    let c = gateway(&d, &admin).await;
+    let tools = c.peer().list_all_tools().await.unwrap();
+    assert!(tools.iter().any(|t| t.name == "echo-gw__echo"), "{tools:?}");
+    let args = json!({"text": "via gateway"}).as_object().cloned().unwrap();
+    let r = c
+        .peer()
+        .call_tool(CallToolRequestParams::new("echo-gw__echo").with_arguments(args))
+        .await
+        .unwrap();
+    let v = serde_json::to_value(&r.content).unwrap();
+    assert_eq!(v[0]["text"], "pod says: via gateway", "{v}");
+    c.cancel().await.ok();
+
+    // A developer sees it only through a workspace grant, as any other server.
+    let dev_name = d.name("dev");
+    let dev = d.user_with_roles(&dev_name, &["developer"]).await;
+    let close = json!({"all_servers": false});
+    expect(200, d.patch("/workspaces/default", &admin, close).await);
+    expect(
+        201,
+        d.post("/workspaces", &admin, json!({"name": "k8s-team"}))
+            .await,
+    );
+    let member = json!({"user": dev_name});
+    expect(
+        200,
+        d.post("/workspaces/k8s-team/members", &admin, member).await,
+    );
+    let r = tool(&d, &dev, "echo-gw", "echo", json!({"text": "no"})).await;
+    expect_error(r, 404, "RESOURCE_NOT_FOUND");
+    let grant = json!({"server": "echo-gw", "allowed_tools": ["echo"]});
+    expect(
+        201,
+        d.post("/workspaces/k8s-team/access", &admin, grant).await,
+    );
+    let w = gateway(&d, &dev).await;
+    let names: Vec<String> = w
+        .peer()
+        .list_all_tools()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(names, ["echo-gw__echo"]);
+    let r = expect(
+        200,
+        tool(&d, &dev, "echo-gw", "echo", json!({"text": "yes"})).await,
+    );
+    assert_eq!(text_of(&r["data"]), "pod says: yes");
+    w.cancel().await.ok();
+    let rows = expect(200, d.get("/logs/requests?server=echo-gw", &admin).await);
+    assert_eq!(rows["meta"]["pagination"]["total"], 4, "{rows}");
+    expect(204, d.delete("/mcp/servers/echo-gw", &admin).await);
 }

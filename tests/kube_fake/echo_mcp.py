@@ -15,6 +15,18 @@ def echo(text: str) -> str:
     return "pod says: " + text
 
 
+@server.resource("echo://motd", mime_type="text/plain")
+def motd() -> str:
+    """A message of the day, read from the pod."""
+    return "hello from the pod"
+
+
+@server.prompt()
+def greet(name: str) -> str:
+    """A greeting prompt."""
+    return f"Say hello to {name} from the pod."
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1:
         server.run(transport="streamable-http", host="127.0.0.1", port=int(sys.argv[1]))
