@@ -161,6 +161,65 @@ async fn an_mcp_server_placed_on_a_cluster_answers_through_pod_attach() {
     assert_ne!(before, after);
     assert_eq!(echo(&d, &admin, "rolled").await, "pod says: rolled");
 
+    // PATCH rolls the pod template: new environment (the secret value again only in the
+    // Secret) and args; a new pod answers.
+    let before = pod_names(&fake, &id);
+    let change =
+        json!({"env": {"MODE": "patched", "TOKEN": "${secret:echo.token}"}, "args": ["--verbose"]});
+    let s = expect(200, d.patch("/mcp/servers/echo-k8s", &admin, change).await)["data"].clone();
+    assert_eq!(s["status"], "running", "{s}");
+    let dep = fake.deployment("default", "mcpd-echo-k8s").unwrap();
+    let c = &dep["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["args"], json!(["--verbose"]), "{dep}");
+    assert!(
+        c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "MODE" && e["value"] == "patched")
+    );
+    assert!(!dep.to_string().contains("pod-secret-value"), "{dep}");
+    assert!(fake.secret("default", "mcpd-echo-k8s-env").is_some());
+    assert_ne!(pod_names(&fake, &id), before);
+    assert_eq!(echo(&d, &admin, "patched").await, "pod says: patched");
+
+    // An image whose pod has no process to attach to (the fake runs none for it): the
+    // cluster's error comes back and the previous template is put back.
+    let bad = json!({"image": "registry.example.test/mcp/silent:1"});
+    let e = expect_error(
+        d.patch("/mcp/servers/echo-k8s", &admin, bad).await,
+        502,
+        "K8S_OPERATION_ERROR",
+    );
+    assert!(e["message"].as_str().unwrap().contains("attach"), "{e}");
+    let dep = fake.deployment("default", "mcpd-echo-k8s").unwrap();
+    assert_eq!(
+        dep["spec"]["template"]["spec"]["containers"][0]["image"],
+        IMAGE
+    );
+    assert_eq!(echo(&d, &admin, "restored").await, "pod says: restored");
+    for (body, field) in [
+        (
+            json!({"volumes": [{"source": "data", "target": "/data"}]}),
+            "volumes",
+        ),
+        (json!({"url": "https://example.test/mcp"}), "url"),
+        (json!({"port": 8080}), "port"),
+        (json!({"image": "Not A Reference"}), "image"),
+    ] {
+        let e = expect_error(
+            d.patch("/mcp/servers/echo-k8s", &admin, body).await,
+            400,
+            "VALIDATION_ERROR",
+        );
+        assert_eq!(e["details"][0]["field"], field, "{e}");
+    }
+    assert_eq!(
+        fake.deployment("default", "mcpd-echo-k8s").unwrap()["spec"]["template"]["spec"]["containers"]
+            [0]["image"],
+        IMAGE
+    );
+
     // The cluster cannot be removed while the server runs there.
     expect_error(
         d.delete("/kubernetes/clusters/lab", &admin).await,
@@ -309,6 +368,28 @@ async fn a_streamable_http_server_placed_on_a_cluster_answers_through_the_servic
         tool(&d, &admin, "echo-http", "echo", json!({"text": "after"})).await,
     );
     assert_eq!(text_of(&r["data"]), "pod says: after");
+
+    // A new image listening on another port: PATCH moves the container and the Service.
+    let port2 = free_port();
+    let image2 = "registry.example.test/mcp/echo-http:2";
+    fake.run_image(
+        image2,
+        vec![
+            python_path().display().to_string(),
+            script.display().to_string(),
+            port2.to_string(),
+        ],
+    );
+    let change = json!({"image": image2, "port": port2});
+    let s = expect(200, d.patch("/mcp/servers/echo-http", &admin, change).await)["data"].clone();
+    assert_eq!(s["backend"]["port"], port2, "{s}");
+    let svc = fake.service("default", "mcpd-echo-http").unwrap();
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], port2, "{svc}");
+    let r = expect(
+        200,
+        tool(&d, &admin, "echo-http", "echo", json!({"text": "moved"})).await,
+    );
+    assert_eq!(text_of(&r["data"]), "pod says: moved");
 
     // Stopped: the Service has no endpoints and calls are refused in the envelope.
     expect(

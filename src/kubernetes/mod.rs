@@ -15,6 +15,7 @@ pub mod model;
 pub mod objects;
 pub mod objects_api;
 pub mod probe;
+pub mod rollout;
 pub mod source;
 pub mod store;
 pub mod views;

@@ -23,7 +23,7 @@ pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 /// The label naming the owner (an MCP server id).
 pub const OWNER: &str = "io.mcpd.server";
 /// The name of the one container of a workload.
-const CONTAINER: &str = "mcp";
+pub(super) const CONTAINER: &str = "mcp";
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -74,7 +74,8 @@ fn labels(owner: &str) -> Value {
     json!({MANAGED_BY: "mcpd", OWNER: owner})
 }
 
-fn deployment(spec: &WorkloadSpec) -> Value {
+/// The Deployment of `spec` (one replica, `Recreate`: never two pods of one server).
+pub(super) fn deployment(spec: &WorkloadSpec) -> Value {
     let mut env: Vec<Value> = spec
         .env
         .iter()
@@ -108,6 +109,24 @@ fn deployment(spec: &WorkloadSpec) -> Value {
     })
 }
 
+/// The Secret `<name>-env` holding `spec`'s secret environment values.
+pub(super) fn secret_object(spec: &WorkloadSpec) -> Value {
+    json!({
+        "metadata": {"name": format!("{}-env", spec.name), "namespace": spec.namespace, "labels": labels(&spec.owner)},
+        "type": "Opaque",
+        "stringData": spec.secret_env,
+    })
+}
+
+/// The Service in front of `spec`'s port (port and target port the same).
+pub(super) fn service_object(spec: &WorkloadSpec) -> Value {
+    let port = spec.port.unwrap_or(80);
+    json!({
+        "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": labels(&spec.owner)},
+        "spec": {"selector": {OWNER: spec.owner}, "ports": [{"name": "mcp", "port": port, "targetPort": port, "protocol": "TCP"}]},
+    })
+}
+
 /// Creates the workload (Secret, Deployment, Service); on a failure what was made is
 /// removed again. Errors: the cluster's answers (`RESOURCE_ALREADY_EXISTS` when the
 /// name is taken in the namespace).
@@ -124,11 +143,7 @@ async fn create_objects(app: &App, client: &kube::Client, spec: &WorkloadSpec) -
     let ns = spec.namespace.as_str();
     let pp = PostParams::default();
     if !spec.secret_env.is_empty() {
-        let secret: Secret = serde_json::from_value(json!({
-            "metadata": {"name": format!("{}-env", spec.name), "namespace": ns, "labels": labels(&spec.owner)},
-            "type": "Opaque",
-            "stringData": spec.secret_env,
-        }))?;
+        let secret: Secret = serde_json::from_value(secret_object(spec))?;
         call(
             app,
             "creating the workload's secret",
@@ -143,11 +158,8 @@ async fn create_objects(app: &App, client: &kube::Client, spec: &WorkloadSpec) -
         Api::<Deployment>::namespaced(client.clone(), ns).create(&pp, &d),
     )
     .await?;
-    if let Some(port) = spec.port {
-        let svc: Service = serde_json::from_value(json!({
-            "metadata": {"name": spec.name, "namespace": ns, "labels": labels(&spec.owner)},
-            "spec": {"selector": {OWNER: spec.owner}, "ports": [{"name": "mcp", "port": port, "targetPort": port, "protocol": "TCP"}]},
-        }))?;
+    if spec.port.is_some() {
+        let svc: Service = serde_json::from_value(service_object(spec))?;
         call(
             app,
             "creating the workload's service",
@@ -292,9 +304,20 @@ pub async fn state(
             pod: None,
         });
     };
-    if d.spec.as_ref().and_then(|s| s.replicas) == Some(0) {
+    let replicas = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    if replicas == 0 {
         return Ok(WorkloadState {
             status: "stopped".into(),
+            pod: None,
+        });
+    }
+    // A change the controller has not rolled out yet: the pod there is the old one.
+    let st = d.status.as_ref();
+    let observed = st.and_then(|s| s.observed_generation).unwrap_or(0);
+    let updated = st.and_then(|s| s.updated_replicas).unwrap_or(0);
+    if observed < d.metadata.generation.unwrap_or(0) || updated < replicas {
+        return Ok(WorkloadState {
+            status: "starting".into(),
             pod: None,
         });
     }

@@ -7,6 +7,7 @@ use super::backing::{self, ContainerPlan};
 use super::discovery::connect_and_discover;
 use super::headers::{check_header_refs, set_headers};
 use super::model::{McpServer, ServerRecord, Transport, status};
+use super::placement;
 use super::records::{get, server_status};
 use super::requests::{CONTAINER_FIELDS, PatchServer, check_headers, check_path, check_url};
 use super::store;
@@ -43,26 +44,58 @@ async fn patch_now(
     req: PatchServer,
 ) -> Result<McpServer> {
     let mut rec = get(app, id_or_name).await?;
-    if let (true, Some(field)) = (rec.is_placed(), req.sent().first()) {
-        return Err(Error::conflict(format!(
-            "'{field}' cannot be changed on a server placed on a cluster; delete it and create it again"
-        )));
-    }
     let before = rec.clone();
-    if rec.is_managed() {
+    if rec.is_managed() || rec.is_placed() {
         patch_managed(&req, &mut rec)?;
     } else {
         patch_remote(app, &req, &mut rec).await?;
     }
     let container_change = req.container_field().is_some();
-    if let (Some(sid), true) = (rec.service_id.clone(), container_change) {
+    if rec.is_placed() && (container_change || req.port.is_some()) {
+        change_workload(app, actor, &req, &rec, &before).await?;
+    } else if let (Some(sid), true) = (rec.service_id.clone(), container_change) {
         change_container(app, actor, &req, &mut rec, &before, &sid).await?;
-    }
-    store_patch(app, actor, &rec, req.sent()).await?;
-    if !container_change {
+    } else {
         app.mcp.close(&rec.id).await;
     }
+    store_patch(app, actor, &rec, req.sent()).await?;
     get(app, &rec.id).await.map(|r| r.view())
+}
+
+/// Rolls a placed server's workload to the patch's container settings (and port); a
+/// server that is not stopped must then speak MCP on the new pod, or the previous
+/// workload is put back (the error is returned and audited).
+async fn change_workload(
+    app: &App,
+    actor: &Actor,
+    req: &PatchServer,
+    rec: &ServerRecord,
+    before: &ServerRecord,
+) -> Result<()> {
+    let change = placement::Change {
+        image: req.image.clone(),
+        args: (req.command.is_some() || req.args.is_some())
+            .then(|| ContainerPlan::cmd_of(req.command.clone(), req.args.clone())),
+        env: req.env.clone(),
+        port: req.port,
+    };
+    let old = match placement::update(app, rec, change).await {
+        Ok(old) => old,
+        Err(e) => {
+            audit_update_failure(app, actor, &rec.id, &e).await;
+            return Err(e);
+        }
+    };
+    app.mcp.close(&rec.id).await;
+    if rec.status != status::STOPPED
+        && let Err(e) = connect_and_discover(app, rec).await
+    {
+        app.mcp.close(&rec.id).await;
+        placement::undo(app, before, &old).await;
+        audit_update_failure(app, actor, &rec.id, &e).await;
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// Checks a patch of a managed server and applies its connection settings (`port`,
@@ -74,6 +107,14 @@ fn patch_managed(req: &PatchServer, rec: &mut ServerRecord) -> Result<()> {
     ] {
         if set {
             return Err(Error::field(field, "only for remote servers"));
+        }
+    }
+    if rec.is_placed() {
+        if req.volumes.is_some() {
+            return Err(Error::field("volumes", "not available with placement"));
+        }
+        if let Some(image) = &req.image {
+            crate::images::reference::validate("image", image)?;
         }
     }
     if let (Some(field), Some(entry)) = (req.container_field(), &rec.registry) {

@@ -12,6 +12,7 @@ use super::transport::{Client, Handler};
 use crate::app::App;
 use crate::configuration::refs;
 use crate::error::{Error, ErrorCode, Result};
+use crate::kubernetes::rollout;
 use crate::kubernetes::workloads::{self, WorkloadSpec, WorkloadState};
 use rmcp::ServiceExt;
 use std::collections::BTreeMap;
@@ -53,16 +54,13 @@ pub async fn resolve_cluster(app: &App, rec: &mut ServerRecord) -> Result<()> {
     Ok(())
 }
 
-/// The workload of a new server: its image, `command` + `args` as the container's
-/// args, the environment split into plain values and (resolved) secret ones.
-async fn spec(
+/// Splits an environment into plain values and secret ones (those with `${secret:…}`
+/// references, resolved from the vault). Errors: 400 on `env.<NAME>` for a reference to
+/// a missing secret.
+async fn split_env(
     app: &App,
-    rec: &ServerRecord,
-    image: &str,
-    cmd: Option<Vec<String>>,
     env: BTreeMap<String, String>,
-) -> Result<WorkloadSpec> {
-    let p = placement(rec)?;
+) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>)> {
     let (secret, plain): (BTreeMap<_, _>, BTreeMap<_, _>) = env
         .into_iter()
         .partition(|(_, v)| !refs::referenced_keys(v).is_empty());
@@ -74,22 +72,102 @@ async fn spec(
             refs::resolve(c, &vault, &secret)
         })
         .await?;
+    let resolved = resolved
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
+    Ok((plain, resolved))
+}
+
+/// The workload of a new server: its image, `command` + `args` as the container's
+/// args, the environment split into plain values and (resolved) secret ones.
+async fn spec(
+    app: &App,
+    rec: &ServerRecord,
+    image: &str,
+    cmd: Option<Vec<String>>,
+    env: BTreeMap<String, String>,
+) -> Result<WorkloadSpec> {
+    let p = placement(rec)?;
+    let (env, secret_env) = split_env(app, env).await?;
     Ok(WorkloadSpec {
         owner: rec.id.clone(),
         name: p.workload.clone(),
         namespace: p.namespace.clone(),
         image: image.to_string(),
         args: cmd,
-        env: plain,
-        secret_env: resolved
-            .into_iter()
-            .map(|(k, v)| (k, v.to_string()))
-            .collect(),
+        env,
+        secret_env,
         stdin: rec.transport == Transport::Stdio,
         port: rec
             .port
             .filter(|_| rec.transport == Transport::StreamableHttp),
     })
+}
+
+/// A change of a placed server's workload (`PATCH`); `None` leaves a part as it is.
+#[derive(Debug, Default)]
+pub struct Change {
+    /// New image reference.
+    pub image: Option<String>,
+    /// New container args (`Some(None)`: the image's default).
+    pub args: Option<Option<Vec<String>>>,
+    /// The whole new environment (values may hold `${secret:…}`).
+    pub env: Option<BTreeMap<String, String>>,
+    /// New port (streamable HTTP: the container's and the Service's).
+    pub port: Option<u16>,
+}
+
+/// Makes the cluster run the server's workload with `change` applied and, unless the
+/// server is stopped, waits for the new pod to be ready. Returns what ran before, for
+/// [`undo`]. Errors: 400 on `env.<NAME>` (missing secret), the cluster's answers, 503
+/// `MCP_SERVICE_UNAVAILABLE` when the new pod does not get ready; after an error the
+/// previous workload is put back.
+pub async fn update(app: &App, rec: &ServerRecord, change: Change) -> Result<WorkloadSpec> {
+    let p = placement(rec)?;
+    let old = rollout::current(app, &p.cluster_id, &p.namespace, &p.workload).await?;
+    let mut new = old.clone();
+    if let Some(image) = change.image {
+        new.image = image;
+    }
+    if let Some(args) = change.args {
+        new.args = args;
+    }
+    if let Some(env) = change.env {
+        (new.env, new.secret_env) = split_env(app, env).await?;
+    }
+    if change.port.is_some() {
+        new.port = change.port;
+    }
+    let rolled = async {
+        rollout::apply(app, &p.cluster_id, &new).await?;
+        if rec.status != status::STOPPED {
+            wait_ready(app, rec).await?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = rolled {
+        undo(app, rec, &old).await;
+        return Err(e);
+    }
+    Ok(old)
+}
+
+/// Puts back the workload [`update`] replaced (best effort: a failure is logged) and
+/// waits for it to be ready again.
+pub async fn undo(app: &App, rec: &ServerRecord, old: &WorkloadSpec) {
+    let Ok(p) = placement(rec) else { return };
+    let back = async {
+        rollout::apply(app, &p.cluster_id, old).await?;
+        if rec.status != status::STOPPED {
+            wait_ready(app, rec).await?;
+        }
+        Ok::<_, Error>(())
+    };
+    if let Err(e) = back.await {
+        tracing::error!(server = %rec.name, error = %e, "could not put back the previous workload of an MCP server on its cluster");
+    }
 }
 
 /// Makes the server's workload and waits until its pod is ready (`running`); on a

@@ -86,6 +86,12 @@ pub struct Reconfigure {
 /// discovered again, a stopped one stays stopped. On failure (image missing, the new
 /// container exits at once or does not speak MCP) the previous container settings are
 /// restored and the error returned.
+///
+/// A server placed on a cluster takes `image` (pulled by the cluster, not checked
+/// locally), `command`, `args`, `env` and, for streamable HTTP, `port` and `path`; not
+/// `volumes`. Container settings and `port` roll its Deployment's pod
+/// ([`super::placement::update`]), put back when the new pod does not get ready or
+/// does not speak MCP.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatchServer {
