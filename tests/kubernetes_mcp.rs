@@ -114,11 +114,11 @@ async fn an_mcp_server_placed_on_a_cluster_answers_through_pod_attach() {
         "{env:?}"
     );
     let sec = fake.secret("default", "mcpd-echo-k8s-env").unwrap();
-    let stored = sec["data"]["TOKEN"].as_str().map(|b| {
-        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b).unwrap()).unwrap()
-    });
-    let stored = stored.or_else(|| sec["stringData"]["TOKEN"].as_str().map(str::to_string));
-    assert_eq!(stored.as_deref(), Some("pod-secret-value"), "{sec}");
+    assert_eq!(
+        secret_value(&sec, "TOKEN").as_deref(),
+        Some("pod-secret-value"),
+        "{sec}"
+    );
 
     // A tool call through the attach, in the request log like any other.
     assert_eq!(echo(&d, &admin, "hello").await, "pod says: hello");
@@ -491,4 +491,109 @@ async fn a_placed_server_serves_resources_prompts_workspaces_and_the_gateway() {
     let rows = expect(200, d.get("/logs/requests?server=echo-gw", &admin).await);
     assert_eq!(rows["meta"]["pagination"]["total"], 4, "{rows}");
     expect(204, d.delete("/mcp/servers/echo-gw", &admin).await);
+}
+
+/// The decoded value of `key` in a Secret (`data` base64, or `stringData`).
+fn secret_value(sec: &Value, key: &str) -> Option<String> {
+    let data = sec["data"][key].as_str().map(|b| {
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b).unwrap()).unwrap()
+    });
+    data.or_else(|| sec["stringData"][key].as_str().map(str::to_string))
+}
+
+#[tokio::test]
+async fn a_catalog_server_is_placed_on_a_cluster_and_reconfigured_there() {
+    let Some((d, admin, fake)) = setup().await else {
+        return;
+    };
+    let entry = json!({
+        "name": "pod-echo",
+        "title": "Echo in a pod",
+        "description": "the fake's echo server, configured through env",
+        "image": IMAGE,
+        "transport": "stdio",
+        "config_schema": {
+            "type": "object",
+            "properties": {
+                "token": {"type": "string", "writeOnly": true, "minLength": 8},
+                "mode": {"type": "string"}
+            },
+            "required": ["token"],
+            "additionalProperties": false
+        },
+        "config_mapping": {"env": {"TOKEN": "/token", "MODE": "/mode"}}
+    });
+    expect(201, d.post("/mcp/registry", &admin, entry).await);
+    let place = json!({"cluster": "lab", "namespace": "default"});
+
+    // Placed, it must be complete: nothing is made without the token.
+    let incomplete = json!({"name": "cat-k8s", "registry": "pod-echo", "placement": place});
+    let e = expect_error(
+        d.post("/mcp/servers", &admin, incomplete).await,
+        400,
+        "VALIDATION_ERROR",
+    );
+    assert!(
+        e["details"][0]["field"].as_str().unwrap().contains("token"),
+        "{e}"
+    );
+    assert!(fake.deployment("default", "mcpd-cat-k8s").is_none());
+
+    let body = json!({"name": "cat-k8s", "registry": "pod-echo", "placement": place,
+        "config": {"token": "first-token-value", "mode": "one"}});
+    let s = expect(201, d.post("/mcp/servers", &admin, body).await)["data"].clone();
+    assert_eq!(
+        (s["status"].as_str(), s["registry"].as_str()),
+        (Some("running"), Some("pod-echo")),
+        "{s}"
+    );
+    assert_eq!(s["backend"]["type"], "cluster");
+    let env_of = |fake: &FakeCluster| {
+        let dep = fake.deployment("default", "mcpd-cat-k8s").unwrap();
+        assert!(!dep.to_string().contains("-token-value"), "{dep}");
+        dep["spec"]["template"]["spec"]["containers"][0]["env"].clone()
+    };
+    assert!(
+        env_of(&fake)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "MODE" && e["value"] == "one")
+    );
+    let sec = fake.secret("default", "mcpd-cat-k8s-env").unwrap();
+    assert_eq!(
+        secret_value(&sec, "TOKEN").as_deref(),
+        Some("first-token-value")
+    );
+    let r = expect(
+        200,
+        tool(&d, &admin, "cat-k8s", "echo", json!({"text": "c"})).await,
+    );
+    assert_eq!(text_of(&r["data"]), "pod says: c");
+
+    // A new configuration rolls the pod with the new values.
+    let cfg = json!({"config": {"token": "second-token-value", "mode": "two"}});
+    let s = expect(200, d.put("/mcp/servers/cat-k8s/config", &admin, cfg).await)["data"].clone();
+    assert_eq!(s["status"], "running", "{s}");
+    assert!(
+        env_of(&fake)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "MODE" && e["value"] == "two")
+    );
+    let sec = fake.secret("default", "mcpd-cat-k8s-env").unwrap();
+    assert_eq!(
+        secret_value(&sec, "TOKEN").as_deref(),
+        Some("second-token-value")
+    );
+    let r = expect(
+        200,
+        tool(&d, &admin, "cat-k8s", "echo", json!({"text": "d"})).await,
+    );
+    assert_eq!(text_of(&r["data"]), "pod says: d");
+
+    expect(204, d.delete("/mcp/servers/cat-k8s", &admin).await);
+    assert!(fake.deployment("default", "mcpd-cat-k8s").is_none());
+    assert!(fake.secret("default", "mcpd-cat-k8s-env").is_none());
 }

@@ -10,9 +10,10 @@ use crate::app::{App, AppState};
 use crate::audit::{self, Actor, Entry as AuditEntry};
 use crate::configuration::{self, ConfigWrite};
 use crate::error::{Error, ErrorCode, Internal, Result};
+use crate::mcp::model::Lifecycle;
 use crate::mcp::model::{McpServer, status};
 use crate::mcp::requests::{self, CreateServer, Reconfigure};
-use crate::mcp::{discovery, records, servers};
+use crate::mcp::{discovery, placement, records, servers};
 use serde_json::{Value, json};
 
 /// The entry a request names; an unknown name is a 400 on `registry`.
@@ -81,7 +82,16 @@ pub async fn create(app: &AppState, actor: &Actor, req: CreateServer) -> Result<
         .await
 }
 
-/// 400 for the fields of a create that the catalog entry sets, and for `placement`.
+/// 400 naming every configuration field that is missing (JSON pointers).
+fn missing(ptrs: &[String]) -> Error {
+    let mut e = Error::field(ptrs[0].clone(), "required");
+    for p in &ptrs[1..] {
+        e = e.with_detail(p.clone(), "required");
+    }
+    e
+}
+
+/// 400 for the fields of a create that the catalog entry sets.
 fn check_fields(req: &CreateServer) -> Result<()> {
     let set_by_entry = [
         ("image", req.image.is_some()),
@@ -100,12 +110,6 @@ fn check_fields(req: &CreateServer) -> Result<()> {
             "set by the catalog entry; give config instead",
         ));
     }
-    if req.placement.is_some() {
-        return Err(Error::field(
-            "placement",
-            "not available for servers made from a catalog entry yet",
-        ));
-    }
     Ok(())
 }
 
@@ -116,6 +120,10 @@ async fn create_now(app: &AppState, actor: &Actor, req: CreateServer) -> Result<
     let entry = entry(app, &registry).await?;
     let config = req.config.clone().unwrap_or_else(|| json!({}));
     let checked = cfg::check(&entry, &config)?;
+    // A server on a cluster is made running; it needs its whole configuration.
+    if let (Some(_), Checked::Missing(ptrs)) = (&req.placement, &checked) {
+        return Err(missing(ptrs));
+    }
     let name = req.name.clone();
     if app
         .store
@@ -134,6 +142,7 @@ async fn create_now(app: &AppState, actor: &Actor, req: CreateServer) -> Result<
         transport: Some(entry.spec.transport),
         port: entry.spec.port,
         path: entry.spec.path.clone(),
+        placement: req.placement.clone(),
         ..CreateServer::default()
     };
     // Invalid names fail before any secret is written.
@@ -255,20 +264,21 @@ async fn reconfigure_now(
     let stored = load(app, &rec.id, &rec.name).await?;
     let entry = super::get(app, &stored.registry).await?;
     if let Checked::Missing(ptrs) = cfg::check(&entry, &req.config)? {
-        let mut e = Error::field(ptrs[0].clone(), "required");
-        for p in &ptrs[1..] {
-            e = e.with_detail(p.clone(), "required");
-        }
-        return Err(e);
+        return Err(missing(&ptrs));
     }
-    let sid = rec
-        .service_id
-        .clone()
-        .internal("catalog server without a service")?;
     let rendered = cfg::render(&entry, &stem(&rec.name), &req.config);
     write_secrets(app, actor, &rec.name, &rendered).await?;
     // New keys: the running configuration keeps its own until the change succeeds.
-    let started = match apply(app, actor, &rec, &sid, &rendered).await {
+    let applied = if rec.is_placed() {
+        apply_placed(app, &rec, &rendered).await
+    } else {
+        let sid = rec
+            .service_id
+            .clone()
+            .internal("catalog server without a service")?;
+        apply(app, actor, &rec, &sid, &rendered).await
+    };
+    let started = match applied {
         Ok(started) => started,
         Err(e) => {
             drop_secrets(app, keys(&rendered)).await;
@@ -340,4 +350,21 @@ async fn apply(
             .await
             .map(|_| ()))
     }
+}
+
+/// [`apply`] for a server placed on a cluster: the rendered arguments and environment
+/// roll its Deployment (put back on failure: the outer error), then it is started.
+async fn apply_placed(
+    app: &App,
+    rec: &crate::mcp::model::ServerRecord,
+    rendered: &Rendered,
+) -> Result<Result<()>> {
+    let change = placement::Change {
+        args: Some(Some(rendered.args.clone()).filter(|a| !a.is_empty())),
+        env: Some(rendered.env.clone()),
+        ..placement::Change::default()
+    };
+    app.mcp.close(&rec.id).await;
+    placement::update(app, rec, change).await?;
+    Ok(placement::drive(app, rec, Lifecycle::Start).await.map(drop))
 }
