@@ -13,6 +13,7 @@
 pub mod answers;
 pub mod engine;
 pub mod mcp;
+pub mod netsim;
 
 // Each test crate uses some of these (and `require_docker!` the last).
 #[allow(unused_imports)]
