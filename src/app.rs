@@ -35,6 +35,11 @@ pub struct App {
     pub kubernetes_limiter: crate::auth::ratelimit::RequestLimiter,
     /// One client per registered Kubernetes cluster.
     pub kubernetes: crate::kubernetes::cache::Clients,
+    /// Requests per minute per caller on the network device routes
+    /// (`network.requests_per_minute`), counted besides `request_limiter`.
+    pub network_limiter: crate::auth::ratelimit::RequestLimiter,
+    /// Open SSH sessions to network devices, one per device.
+    pub network: crate::network::pool::Pool,
     /// Live MCP client sessions, one per running MCP server.
     pub mcp: Arc<crate::mcp::sessions::Sessions>,
     /// Group-committed request log rows (started by `serve`).

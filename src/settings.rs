@@ -35,6 +35,35 @@ pub struct Settings {
     pub backups: BackupsSettings,
     /// `[kubernetes]`: timeouts and the rate tier of the cluster routes.
     pub kubernetes: KubernetesSettings,
+    /// `[network]`: SSH timeouts, the session pool and the rate tier of the device routes.
+    pub network: NetworkSettings,
+}
+
+/// `[network]` section. Defaults: 10 s to connect and log in, 30 s per command, idle
+/// sessions closed after 300 s, 30 requests per minute per caller on the device routes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSettings {
+    /// Seconds to open the TCP connection, finish the SSH handshake and log in.
+    pub connect_timeout_s: u64,
+    /// Seconds a command may take when the request gives no `timeout_s`.
+    pub command_timeout_s: u64,
+    /// Seconds a pooled session may stay unused before it is closed.
+    pub idle_timeout_s: u64,
+    /// Requests per minute per caller on `/network/…` (besides
+    /// `auth.requests_per_minute`); 0 turns this tier off.
+    pub requests_per_minute: u32,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        NetworkSettings {
+            connect_timeout_s: 10,
+            command_timeout_s: 30,
+            idle_timeout_s: 300,
+            requests_per_minute: 30,
+        }
+    }
 }
 
 /// `[kubernetes]` section. Defaults: 10 s to connect, 30 s per call, 50 requests per
@@ -360,6 +389,15 @@ impl Settings {
         if !(1..=300).contains(&k.connect_timeout_s) || !(1..=3600).contains(&k.request_timeout_s) {
             bail!(
                 "kubernetes.connect_timeout_s must be 1 to 300 and kubernetes.request_timeout_s 1 to 3600"
+            );
+        }
+        let n = &self.network;
+        if !(1..=300).contains(&n.connect_timeout_s)
+            || !(1..=3600).contains(&n.command_timeout_s)
+            || n.idle_timeout_s == 0
+        {
+            bail!(
+                "network.connect_timeout_s must be 1 to 300, network.command_timeout_s 1 to 3600 and network.idle_timeout_s at least 1"
             );
         }
         if self.mcp.call_timeout_s == 0 || self.mcp.call_timeout_s > self.mcp.max_call_timeout_s {

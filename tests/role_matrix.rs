@@ -550,6 +550,68 @@ fn routes() -> Vec<Route> {
             e(),
             Some("kubernetes:write"),
         ),
+        (M::GET, "/network/devices", None, Some("network:read")),
+        (M::POST, "/network/devices", e(), Some("network:write")),
+        (
+            M::GET,
+            "/network/devices/dev_doesnotexist0000",
+            None,
+            Some("network:read"),
+        ),
+        (
+            M::PUT,
+            "/network/devices/dev_doesnotexist0000",
+            e(),
+            Some("network:write"),
+        ),
+        (
+            M::PATCH,
+            "/network/devices/dev_doesnotexist0000",
+            e(),
+            Some("network:write"),
+        ),
+        (
+            M::DELETE,
+            "/network/devices/dev_doesnotexist0000",
+            None,
+            Some("network:write"),
+        ),
+        (
+            M::POST,
+            "/network/devices/dev_doesnotexist0000/connect",
+            None,
+            Some("network:execute"),
+        ),
+        (
+            M::POST,
+            "/network/devices/dev_doesnotexist0000/disconnect",
+            None,
+            Some("network:execute"),
+        ),
+        (
+            M::GET,
+            "/network/devices/dev_doesnotexist0000/status",
+            None,
+            Some("network:read"),
+        ),
+        (
+            M::POST,
+            "/network/devices/dev_doesnotexist0000/host-key/accept",
+            e(),
+            Some("network:admin"),
+        ),
+        (
+            M::POST,
+            "/network/devices/dev_doesnotexist0000/command",
+            e(),
+            Some("network:execute"),
+        ),
+        (
+            M::POST,
+            "/network/devices/dev_doesnotexist0000/commands",
+            e(),
+            Some("network:execute"),
+        ),
     ]
 }
 

@@ -72,17 +72,26 @@ pub fn env_references(env: &BTreeMap<String, String>, key: &str) -> bool {
         .any(|v| referenced_keys(v).iter().any(|k| k == key))
 }
 
+/// `<field>.<name>`, or `<name>` when `field` is empty.
+fn field_of(field: &str, name: &str) -> String {
+    if field.is_empty() {
+        name.to_string()
+    } else {
+        format!("{field}.{name}")
+    }
+}
+
 /// Checks every reference in `env` names an existing config entry. Errors:
-/// `VALIDATION_ERROR` with field `<field>.<VAR>`.
+/// `VALIDATION_ERROR` with field `<field>.<VAR>` (`<VAR>` when `field` is empty).
 pub fn check(conn: &Connection, field: &str, env: &BTreeMap<String, String>) -> Result<()> {
     for (name, value) in env {
-        let parts = parse(value).map_err(|m| Error::field(format!("{field}.{name}"), m))?;
+        let parts = parse(value).map_err(|m| Error::field(field_of(field, name), m))?;
         for p in parts {
             if let Part::Ref(key) = p
                 && !super::store::exists(conn, key)?
             {
                 return Err(Error::field(
-                    format!("{field}.{name}"),
+                    field_of(field, name),
                     format!("refers to unknown config key '{key}'"),
                 ));
             }
@@ -92,20 +101,31 @@ pub fn check(conn: &Connection, field: &str, env: &BTreeMap<String, String>) -> 
 }
 
 /// Resolves every reference in `env` (at container start). A key deleted since the
-/// check is a `VALIDATION_ERROR` naming it.
+/// check is a `VALIDATION_ERROR` naming `env.<VAR>`.
 pub fn resolve(
     conn: &Connection,
     vault: &Vault,
     env: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, Zeroizing<String>>> {
+    resolve_in(conn, vault, "env", env)
+}
+
+/// [`resolve`] with errors naming `<field>.<name>` (`<name>` when `field` is empty).
+pub fn resolve_in(
+    conn: &Connection,
+    vault: &Vault,
+    field: &str,
+    values: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Zeroizing<String>>> {
     let mut out = BTreeMap::new();
-    for (name, value) in env {
-        let parts = parse(value).map_err(|m| Error::field(format!("env.{name}"), m))?;
+    for (name, value) in values {
+        let f = field_of(field, name);
+        let parts = parse(value).map_err(|m| Error::field(f.clone(), m))?;
         let mut s = Zeroizing::new(String::with_capacity(value.len()));
         for p in parts {
             match p {
                 Part::Text(t) => s.push_str(t),
-                Part::Ref(key) => s.push_str(&lookup(conn, vault, key, name)?),
+                Part::Ref(key) => s.push_str(&lookup(conn, vault, key, &f)?),
             }
         }
         out.insert(name.clone(), s);
@@ -113,11 +133,11 @@ pub fn resolve(
     Ok(out)
 }
 
-fn lookup(conn: &Connection, vault: &Vault, key: &str, var: &str) -> Result<Zeroizing<String>> {
+fn lookup(conn: &Connection, vault: &Vault, key: &str, field: &str) -> Result<Zeroizing<String>> {
     let json = match super::store::raw_value(conn, key)? {
         None => {
             return Err(Error::field(
-                format!("env.{var}"),
+                field.to_string(),
                 format!("refers to unknown config key '{key}'"),
             ));
         }

@@ -65,6 +65,10 @@ pub async fn open(config: Settings) -> anyhow::Result<AppState> {
             config.kubernetes.requests_per_minute,
         ),
         kubernetes: crate::kubernetes::cache::Clients::new(),
+        network_limiter: crate::auth::ratelimit::RequestLimiter::new(
+            config.network.requests_per_minute,
+        ),
+        network: crate::network::pool::Pool::default(),
         mcp: Arc::default(),
         request_logs: crate::request_log::writer::Writer::new(
             store.clone(),

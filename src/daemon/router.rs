@@ -25,7 +25,8 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::configuration::api::routes())
         .merge(crate::audit::api::routes())
         .merge(crate::backups::api::routes())
-        .merge(crate::kubernetes::api::routes());
+        .merge(crate::kubernetes::api::routes())
+        .merge(crate::network::api::routes());
     Router::new()
         .nest("/api/v1", api)
         .merge(crate::gateway::routes(&app))

@@ -118,8 +118,14 @@ impl<P: Required> FromRequestParts<AppState> for Can<P> {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Error> {
         let who = Principal::from_request_parts(parts, app).await?;
         who.require(P::PERMISSION)?;
-        if P::PERMISSION.0 == crate::auth::rbac::Domain::Kubernetes {
-            super::ratelimit::count_tier(parts, &app.kubernetes_limiter, &who)?;
+        match P::PERMISSION.0 {
+            crate::auth::rbac::Domain::Kubernetes => {
+                super::ratelimit::count_tier(parts, &app.kubernetes_limiter, &who)?;
+            }
+            crate::auth::rbac::Domain::Network => {
+                super::ratelimit::count_tier(parts, &app.network_limiter, &who)?;
+            }
+            _ => {}
         }
         Ok(Can(who, std::marker::PhantomData))
     }
@@ -153,6 +159,8 @@ pub mod perm {
         BackupsRead = Backups Read, BackupsWrite = Backups Write, BackupsAdmin = Backups Admin,
         KubernetesRead = Kubernetes Read, KubernetesWrite = Kubernetes Write,
         KubernetesExecute = Kubernetes Execute,
+        NetworkRead = Network Read, NetworkWrite = Network Write,
+        NetworkExecute = Network Execute, NetworkAdmin = Network Admin,
     );
 }
 

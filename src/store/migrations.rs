@@ -17,6 +17,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0009_usage_rollups.sql")),
         M::up(include_str!("migrations/0010_kubernetes.sql")),
         M::up(include_str!("migrations/0011_mcp_placement.sql")),
+        M::up(include_str!("migrations/0012_network.sql")),
     ])
 }
 

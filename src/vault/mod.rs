@@ -30,6 +30,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
     ("users", "mfa_secret", "id"),
     ("mcp_servers", "headers", "id"),
     ("kube_clusters", "credentials", "id"),
+    ("network_devices", "credentials", "id"),
 ];
 
 const CHECK_PLAINTEXT: &[u8] = b"mcpd vault key check";

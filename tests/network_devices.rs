@@ -1,0 +1,548 @@
+//! Network devices through the real `mcpd` binary: registering (credentials sealed and
+//! never shown, bad input naming the field and changing nothing), and sessions and CLI
+//! commands against real SSH servers: PyPI `fake-switches` (a Cisco IOS shell, with
+//! `enable`) and a real OpenSSH `sshd` running the scripted NX-OS / IOS shell of
+//! `tests/netsim` (host keys, paging, slow output, a session dropped mid-command, a
+//! device that goes away). Both are set up by tests/setup/fake-switches.sh and sshd.sh.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
+mod common;
+
+use common::netsim::{self, FakeSwitch, Sshd, SshdOptions};
+use common::{Daemon, expect, expect_error};
+use serde_json::{Value, json};
+
+/// A device body for `sim` at 127.0.0.1:`port`.
+fn device(name: &str, kind: &str, port: u16, user: &str, password: &str) -> Value {
+    json!({"name": name, "host": "127.0.0.1", "port": port, "device_type": kind,
+           "username": user, "password": password})
+}
+
+fn sshd_device(name: &str, s: &Sshd) -> Value {
+    device(name, "cisco_nxos", s.port(), s.user(), s.password())
+}
+
+async fn run(d: &Daemon, token: &str, dev: &str, command: &str) -> (reqwest::StatusCode, Value) {
+    d.post(
+        &format!("/network/devices/{dev}/command"),
+        token,
+        json!({"command": command}),
+    )
+    .await
+}
+
+async fn output(d: &Daemon, token: &str, dev: &str, command: &str) -> String {
+    let r = expect(200, run(d, token, dev, command).await);
+    r["data"]["output"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn devices_register_with_sealed_credentials_and_bad_input_changes_nothing() {
+    let (d, admin) = Daemon::start_admin().await;
+    let secret = "Sup3r-secret-pw";
+    let mut body = device("edge-1", "cisco_ios", 2222, "netops", secret);
+    body["enable_secret"] = json!("en-secret-123");
+    body["tags"] = json!(["dc1", "edge"]);
+    let dev = expect(201, d.post("/network/devices", &admin, body.clone()).await)["data"].clone();
+    assert!(dev["id"].as_str().unwrap().starts_with("dev_"), "{dev}");
+    assert_eq!(
+        (
+            dev["status"].as_str(),
+            dev["auth_method"].as_str(),
+            dev["has_enable_secret"].as_bool()
+        ),
+        (Some("disconnected"), Some("password"), Some(true))
+    );
+    assert!(dev["host_key_fingerprint"].is_null());
+    let shown = expect(200, d.get("/network/devices/edge-1", &admin).await);
+    let listed = expect(
+        200,
+        d.get("/network/devices?device_type=cisco_ios", &admin)
+            .await,
+    );
+    assert_eq!(listed["meta"]["pagination"]["total"], 1);
+    let audit = expect(200, d.get("/audit?limit=100", &admin).await);
+    for v in [&dev, &shown, &listed, &audit] {
+        let text = v.to_string();
+        assert!(
+            !text.contains(secret) && !text.contains("en-secret-123"),
+            "{text}"
+        );
+    }
+    assert!(
+        audit["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "network.devices.create")
+    );
+
+    // Seed spellings.
+    let seed = json!({"name": "seed-1", "hostname": "router.example.test", "type": "cisco_nxos",
+                      "username": "u", "ssh_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n"});
+    let s = expect(201, d.post("/network/devices", &admin, seed).await)["data"].clone();
+    assert_eq!(
+        (s["host"].as_str(), s["auth_method"].as_str()),
+        (Some("router.example.test"), Some("private_key"))
+    );
+
+    let with = |extra: Value| common::merged(device("bad", "cisco_ios", 22, "u", "p"), extra);
+    let cases = [
+        (with(json!({"name": "Bad Name!"})), "name"),
+        (with(json!({"host": "a b"})), "host"),
+        (with(json!({"host": "user@host"})), "host"),
+        (with(json!({"port": 0})), "port"),
+        (with(json!({"port": "22"})), "port"),
+        (with(json!({"device_type": "hp_procurve"})), "device_type"),
+        (with(json!({"username": "two words"})), "username"),
+        (with(json!({"password": null})), "password"),
+        (with(json!({"private_key": "not a key"})), "private_key"),
+        (with(json!({"passphrase": "x"})), "passphrase"),
+        (
+            with(json!({"password": "${secret:no.such.key}"})),
+            "password",
+        ),
+        (
+            with(json!({"host_key_fingerprint": "MD5:aa:bb"})),
+            "host_key_fingerprint",
+        ),
+        (with(json!({"tags": ["ok", ""]})), "tags[1]"),
+        (with(json!({"colour": "red"})), "colour"),
+    ];
+    for (body, field) in cases {
+        let e = expect_error(
+            d.post("/network/devices", &admin, body.clone()).await,
+            400,
+            "VALIDATION_ERROR",
+        );
+        assert_eq!(e["details"][0]["field"], field, "{body}: {e}");
+    }
+    let dup = d.post("/network/devices", &admin, body).await;
+    expect_error(dup, 409, "RESOURCE_ALREADY_EXISTS");
+    let all = expect(200, d.get("/network/devices", &admin).await);
+    assert_eq!(all["meta"]["pagination"]["total"], 2, "{all}");
+
+    // PATCH and PUT; a viewer reads but cannot change.
+    let p = expect(
+        200,
+        d.patch(
+            "/network/devices/edge-1",
+            &admin,
+            json!({"description": "rack 4", "port": 2200}),
+        )
+        .await,
+    );
+    assert_eq!(
+        (
+            p["data"]["description"].as_str(),
+            p["data"]["port"].as_u64()
+        ),
+        (Some("rack 4"), Some(2200))
+    );
+    let e = expect_error(
+        d.patch("/network/devices/edge-1", &admin, json!({"name": "seed-1"}))
+            .await,
+        409,
+        "RESOURCE_ALREADY_EXISTS",
+    );
+    assert!(e["message"].as_str().unwrap().contains("seed-1"));
+    let mut put = device("edge-1", "cisco_ios", 22, "netops2", "new-pass-1");
+    let r = expect(
+        200,
+        d.put("/network/devices/edge-1", &admin, put.clone()).await,
+    );
+    assert_eq!(
+        (
+            r["data"]["username"].as_str(),
+            r["data"]["has_enable_secret"].as_bool()
+        ),
+        (Some("netops2"), Some(false))
+    );
+    put["device_type"] = json!("cisco_nxos");
+    let e = expect_error(
+        d.put("/network/devices/edge-1", &admin, put).await,
+        400,
+        "VALIDATION_ERROR",
+    );
+    assert_eq!(e["details"][0]["field"], "device_type");
+    expect(204, d.delete("/network/devices/edge-1", &admin).await);
+    expect_error(
+        d.get("/network/devices/edge-1", &admin).await,
+        404,
+        "RESOURCE_NOT_FOUND",
+    );
+}
+
+#[tokio::test]
+async fn commands_run_on_a_cisco_ios_device_with_enable() {
+    if !netsim::ready() {
+        return;
+    }
+    let (d, admin) = Daemon::start_admin().await;
+    let sw = FakeSwitch::cisco("netops", "fs-pass-1", Some("fs-enable-1")).await;
+    let mut body = device("fs-1", "cisco_ios", sw.port(), "netops", "fs-pass-1");
+    body["enable_secret"] = json!("fs-enable-1");
+    expect(201, d.post("/network/devices", &admin, body).await);
+
+    let c = expect(
+        200,
+        d.post("/network/devices/fs-1/connect", &admin, json!({}))
+            .await,
+    )["data"]
+        .clone();
+    assert_eq!(c["status"], "connected", "{c}");
+    assert_eq!(c["host_key_fingerprint"], sw.host_key_sha256());
+    assert_eq!(c["system_info"]["hostname"], "switch", "{c}");
+
+    let run_cfg = output(&d, &admin, "fs-1", "show running-config").await;
+    assert!(run_cfg.contains("interface FastEthernet0/1"), "{run_cfg}");
+    assert!(
+        !run_cfg.contains("show running-config") && !run_cfg.trim_end().ends_with('#'),
+        "{run_cfg}"
+    );
+
+    // A command the device refuses: 502 with its text and the command.
+    let e = expect_error(
+        run(&d, &admin, "fs-1", "frobnicate now").await,
+        502,
+        "NETWORK_COMMAND_ERROR",
+    );
+    let msg = e["message"].as_str().unwrap();
+    assert!(
+        msg.contains("frobnicate now") && msg.contains("% Invalid input"),
+        "{e}"
+    );
+    assert!(
+        e["details"][0]["issue"].as_str().unwrap().contains('^'),
+        "{e}"
+    );
+
+    // A batch: results in order, the refused one stops the rest by default.
+    let batch = json!({"commands": ["show version", "frobnicate", "show running-config"]});
+    let r = expect(
+        200,
+        d.post("/network/devices/fs-1/commands", &admin, batch.clone())
+            .await,
+    )["data"]
+        .clone();
+    let st: Vec<&str> = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(st, ["success", "error", "skipped"], "{r}");
+    let mut go_on = batch;
+    go_on["stop_on_error"] = json!(false);
+    let r = expect(
+        200,
+        d.post("/network/devices/fs-1/commands", &admin, go_on)
+            .await,
+    )["data"]
+        .clone();
+    assert_eq!(r["results"][2]["status"], "success", "{r}");
+    assert!(
+        r["results"][2]["output"]
+            .as_str()
+            .unwrap()
+            .contains("interface"),
+        "{r}"
+    );
+
+    let status = expect(200, d.get("/network/devices/fs-1/status", &admin).await)["data"].clone();
+    assert_eq!(status["status"], "connected", "{status}");
+    assert!(status["connected_since"].is_string(), "{status}");
+    let audit = expect(200, d.get("/audit?limit=100", &admin).await);
+    let commands: Vec<&Value> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "network.devices.command")
+        .collect();
+    assert_eq!(commands.len(), 8, "{audit}");
+    assert!(
+        !audit.to_string().contains("FastEthernet"),
+        "no output in the audit log"
+    );
+
+    let off = expect(
+        200,
+        d.post("/network/devices/fs-1/disconnect", &admin, json!({}))
+            .await,
+    );
+    assert_eq!(off["data"]["status"], "disconnected");
+    // The next command opens a new session by itself.
+    assert!(
+        output(&d, &admin, "fs-1", "show version")
+            .await
+            .contains("Cisco")
+    );
+}
+
+#[tokio::test]
+async fn logins_that_fail_name_the_cause_and_host_keys_are_pinned() {
+    if !netsim::ready() {
+        return;
+    }
+    let (mut d, admin) = Daemon::start_admin().await;
+    let mut s = Sshd::start(SshdOptions::nxos()).await;
+    let mut wrong = sshd_device("nx-wrong", &s);
+    wrong["password"] = json!("not-the-password");
+    expect(201, d.post("/network/devices", &admin, wrong).await);
+    let e = expect_error(
+        d.post("/network/devices/nx-wrong/connect", &admin, json!({}))
+            .await,
+        503,
+        "NETWORK_CONNECTION_ERROR",
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("authentication failed"),
+        "{e}"
+    );
+    let w = expect(200, d.get("/network/devices/nx-wrong", &admin).await)["data"].clone();
+    assert_eq!(w["status"], "error", "{w}");
+
+    let closed = device("nx-closed", "cisco_nxos", netsim::free_port(), "u", "p");
+    expect(201, d.post("/network/devices", &admin, closed).await);
+    let e = expect_error(
+        d.post("/network/devices/nx-closed/connect", &admin, json!({}))
+            .await,
+        503,
+        "NETWORK_CONNECTION_ERROR",
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("cannot connect"),
+        "{e}"
+    );
+
+    // Trust on first use, then a changed key is refused naming both.
+    expect(
+        201,
+        d.post("/network/devices", &admin, sshd_device("nx-1", &s))
+            .await,
+    );
+    let v = output(&d, &admin, "nx-1", "show version").await;
+    assert!(v.contains("NXOS: version"), "{v}");
+    let first = s.host_key_sha256().to_string();
+    let got = expect(200, d.get("/network/devices/nx-1", &admin).await)["data"].clone();
+    assert_eq!(got["host_key_fingerprint"], first.as_str());
+    assert_eq!(got["system_info"]["os_version"], "9.3(8)", "{got}");
+    s.restart_with_new_host_key().await;
+    expect(
+        200,
+        d.post("/network/devices/nx-1/disconnect", &admin, json!({}))
+            .await,
+    );
+    let e = expect_error(
+        run(&d, &admin, "nx-1", "show version").await,
+        503,
+        "NETWORK_CONNECTION_ERROR",
+    );
+    let msg = e["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&first) && msg.contains(s.host_key_sha256()),
+        "{e}"
+    );
+
+    // Only an admin re-pins it.
+    let operator = d.user_with_roles("net-op", &["operator"]).await;
+    let e = d
+        .post(
+            "/network/devices/nx-1/host-key/accept",
+            &operator,
+            json!({}),
+        )
+        .await;
+    expect_error(e, 403, "FORBIDDEN");
+    let a = expect(
+        200,
+        d.post("/network/devices/nx-1/host-key/accept", &admin, json!({}))
+            .await,
+    );
+    assert_eq!(a["data"]["host_key_fingerprint"], s.host_key_sha256());
+    assert!(
+        output(&d, &admin, "nx-1", "show version")
+            .await
+            .contains("NXOS")
+    );
+    let audit = expect(200, d.get("/audit?limit=100", &admin).await);
+    assert!(
+        audit["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "network.devices.host_key_accepted"
+                && e["details"]["previous"] == first.as_str())
+    );
+
+    // A key given up front that does not match is refused at once.
+    let mut pinned = sshd_device("nx-pinned", &s);
+    pinned["host_key_fingerprint"] = json!(first);
+    expect(201, d.post("/network/devices", &admin, pinned).await);
+    expect_error(
+        d.post("/network/devices/nx-pinned/connect", &admin, json!({}))
+            .await,
+        503,
+        "NETWORK_CONNECTION_ERROR",
+    );
+
+    // A private key login.
+    let mut by_key = sshd_device("nx-key", &s);
+    by_key.as_object_mut().unwrap().remove("password");
+    by_key["private_key"] = json!(s.private_key_pem());
+    expect(201, d.post("/network/devices", &admin, by_key).await);
+    let c = expect(
+        200,
+        d.post("/network/devices/nx-key/connect", &admin, json!({}))
+            .await,
+    );
+    assert_eq!(c["data"]["auth_method"], "private_key");
+
+    // The device goes away: the pooled session is found dead and the error says so.
+    s.stop();
+    let e = expect_error(
+        run(&d, &admin, "nx-1", "show version").await,
+        503,
+        "NETWORK_CONNECTION_ERROR",
+    );
+    assert!(e["message"].as_str().unwrap().contains("connect"), "{e}");
+    s.resume().await;
+    assert!(
+        output(&d, &admin, "nx-1", "show version")
+            .await
+            .contains("NXOS")
+    );
+}
+
+#[tokio::test]
+async fn paging_slow_output_timeouts_and_a_dropped_session() {
+    if !netsim::ready() {
+        return;
+    }
+    let (d, admin) = Daemon::start_admin().await;
+    let s = Sshd::start(SshdOptions::nxos()).await;
+    expect(
+        201,
+        d.post("/network/devices", &admin, sshd_device("nx-2", &s))
+            .await,
+    );
+
+    // Paging turned back on: mcpd answers the pager and the output is whole.
+    let whole = output(&d, &admin, "nx-2", "show running-config").await;
+    expect(200, run(&d, &admin, "nx-2", "terminal length 10").await);
+    let paged = output(&d, &admin, "nx-2", "show running-config").await;
+    assert!(!paged.contains("--More--"), "{paged}");
+    let strip = |t: &str| {
+        t.lines()
+            .filter(|l| !l.starts_with("!Time"))
+            .map(str::trim_end)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&paged), strip(&whole));
+    expect(200, run(&d, &admin, "nx-2", "terminal length 0").await);
+
+    // Slow output is waited for, by the prompt; a timeout shorter than it is a 504.
+    let slow = output(&d, &admin, "nx-2", "show tech-support").await;
+    assert!(slow.lines().count() >= 30, "{slow}");
+    let r = d
+        .post(
+            "/network/devices/nx-2/command",
+            &admin,
+            json!({"command": "show tech-support", "timeout_s": 1}),
+        )
+        .await;
+    expect_error(r, 504, "GATEWAY_TIMEOUT");
+    assert!(
+        output(&d, &admin, "nx-2", "show version")
+            .await
+            .contains("NXOS")
+    );
+
+    // The device drops the session mid-command: 503, then the next command reconnects.
+    let e = expect_error(
+        run(&d, &admin, "nx-2", "show crash").await,
+        503,
+        "NETWORK_CONNECTION_ERROR",
+    );
+    assert!(e["message"].as_str().unwrap().contains("closed"), "{e}");
+    let st = expect(200, d.get("/network/devices/nx-2/status", &admin).await)["data"].clone();
+    assert_eq!(st["status"], "error", "{st}");
+    assert!(
+        output(&d, &admin, "nx-2", "show version")
+            .await
+            .contains("NXOS")
+    );
+}
+
+#[tokio::test]
+async fn ten_devices_in_parallel_keep_their_results_apart() {
+    if !netsim::ready() {
+        return;
+    }
+    let (d, admin) = Daemon::start_admin().await;
+    let mut sims = Vec::new();
+    for i in 0..10 {
+        let opts = SshdOptions {
+            hostname: format!("leaf-{i:02}"),
+            ..SshdOptions::nxos()
+        };
+        let s = Sshd::start(opts).await;
+        expect(
+            201,
+            d.post(
+                "/network/devices",
+                &admin,
+                sshd_device(&format!("leaf-{i:02}"), &s),
+            )
+            .await,
+        );
+        sims.push(s);
+    }
+    let calls = (0..10).map(|i| {
+        let (d, admin) = (&d, &admin);
+        async move {
+            let name = format!("leaf-{i:02}");
+            let body =
+                json!({"commands": ["show running-config", "show version", "show running-config"]});
+            let r = expect(
+                200,
+                d.post(&format!("/network/devices/{name}/commands"), admin, body)
+                    .await,
+            );
+            (name, r["data"]["results"].clone())
+        }
+    });
+    for (name, results) in futures::future::join_all(calls).await {
+        for r in results.as_array().unwrap() {
+            assert_eq!(r["status"], "success", "{r}");
+        }
+        assert!(
+            results[0]["output"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("hostname {name}")),
+            "{name}: {results}"
+        );
+        assert!(
+            results[2]["output"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("hostname {name}")),
+            "{name}"
+        );
+        for other in (0..10)
+            .map(|j| format!("leaf-{j:02}"))
+            .filter(|o| *o != name)
+        {
+            assert!(
+                !results.to_string().contains(&format!("hostname {other}")),
+                "{name} saw {other}"
+            );
+        }
+    }
+    drop(sims);
+}
