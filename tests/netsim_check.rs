@@ -3,14 +3,18 @@
 //! `cisco_ios` against fake-switches' Cisco shell, ncclient against its Juniper NETCONF
 //! server, netmiko `cisco_nxos` / `cisco_ios` and raw shell channels against the real
 //! sshd serving `tests/netsim/device_shell.py`, and OpenSSH's client limited to the
-//! algorithms libssh2 1.10 (the `ssh2` crate) negotiates against all of them. Then the
+//! algorithms libssh2 1.10 (the `ssh2` crate) negotiates against all of them. The
+//! devices' SCP server (`tests/netsim/check_scp.py`: `scp -O` in and out, a candidate
+//! loaded by IOS `configure replace` / NX-OS `rollback running-config file`, refusals,
+//! libssh2's raw exchanges; and libssh2 itself through the `ssh2` crate). Then the
 //! lifecycle the daemon's tests rely on: stop/resume on the same port, a new host key,
 //! and every process gone on drop.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 mod common;
 
-use std::path::Path;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -19,8 +23,14 @@ use tokio::io::AsyncBufReadExt as _;
 
 /// Runs check_clients.py with `args`; returns its output, asserting it passed.
 async fn check_clients(args: &[&str]) -> String {
+    run_check("check_clients.py", args).await
+}
+
+/// Runs `tests/netsim/<script>` with `args` in the fake-switches venv; returns its
+/// output, asserting it passed.
+async fn run_check(script: &str, args: &[&str]) -> String {
     let out = tokio::process::Command::new(netsim::fake_switches_python())
-        .arg(common::repo_path("tests/netsim/check_clients.py"))
+        .arg(common::repo_path("tests/netsim").join(script))
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -31,8 +41,8 @@ async fn check_clients(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    println!("check_clients.py {}:\n{text}", args.join(" "));
-    assert!(out.status.success(), "check_clients.py failed:\n{text}");
+    println!("{script} {}:\n{text}", args.join(" "));
+    assert!(out.status.success(), "{script} failed:\n{text}");
     text
 }
 
@@ -176,6 +186,125 @@ async fn sshd_ios_shell_with_enable_is_driven_by_netmiko() {
         out.contains("ok   configure replace restored the description"),
         "{out}"
     );
+}
+
+/// Runs check_scp.py against `sshd` (netmiko logs in with the key; `enable` for IOS).
+async fn check_scp(target: &str, sshd: &Sshd, enable: Option<&str>) -> String {
+    let (key, port) = (
+        sshd.private_key_path().display().to_string(),
+        sshd.port().to_string(),
+    );
+    let mut args = vec![
+        target,
+        "--port",
+        &port,
+        "--username",
+        sshd.user(),
+        "--password",
+        sshd.password(),
+        "--key-file",
+        &key,
+        "--hostname",
+        sshd.hostname(),
+    ];
+    if let Some(e) = enable {
+        args.extend(["--enable", e]);
+    }
+    let out = run_check("check_scp.py", &args).await;
+    for want in [
+        "ok   scp -O FILE netsim@127.0.0.1:flash:cand.cfg",
+        "ok   dir lists cand.cfg with its ",
+        "ok   show running-config has the candidate's line",
+        "ok   the line the candidate left out is gone (a replace)",
+        "cand.cfg reads it back",
+        "ok   scp to flash:../evil.cfg is refused",
+        "ok   over 4 MiB: File too large",
+        "ok   libssh2's scp_send: scp -pt 'flash:raw.cfg'",
+        "ok   libssh2's scp_recv: scp -pf 'bootflash:raw.cfg'",
+        "ok   a candidate with a bad line: ",
+    ] {
+        assert!(out.contains(want), "no {want:?} in:\n{out}");
+    }
+    out
+}
+
+/// libssh2 itself (the `ssh2` crate mcpd uses), logged in with the test key:
+/// `scp_send` of `data` to `to`, then `scp_recv` of `from`. Returns what came back
+/// and the sending channel's exit status.
+fn libssh2_scp(port: u16, key: PathBuf, to: &str, from: &str, data: &[u8]) -> (Vec<u8>, i32) {
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut session = ssh2::Session::new().unwrap();
+    session.set_timeout(20_000);
+    session.set_tcp_stream(tcp);
+    session.handshake().unwrap();
+    session
+        .userauth_pubkey_file(netsim::NETSIM_USER, None, &key, None)
+        .unwrap();
+    let size = data.len() as u64;
+    let mut ch = session.scp_send(Path::new(to), 0o644, size, None).unwrap();
+    ch.write_all(data).unwrap();
+    ch.send_eof().unwrap();
+    ch.wait_eof().unwrap();
+    ch.close().unwrap();
+    ch.wait_close().unwrap();
+    let status = ch.exit_status().unwrap();
+    let (mut ch, stat) = session.scp_recv(Path::new(from)).unwrap();
+    assert_eq!(stat.size(), size);
+    let mut back = Vec::new();
+    ch.read_to_end(&mut back).unwrap();
+    ch.send_eof().unwrap();
+    ch.wait_eof().unwrap();
+    ch.close().unwrap();
+    ch.wait_close().unwrap();
+    let refused = session.scp_send(Path::new("flash:../x.cfg"), 0o644, size, None);
+    assert!(refused.is_err(), "scp_send to flash:../x.cfg was accepted");
+    (back, status)
+}
+
+/// [`libssh2_scp`] off the async runtime.
+async fn libssh2_round_trip(sshd: &Sshd, to: &'static str, from: &'static str) {
+    let data: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let (port, key, sent) = (sshd.port(), sshd.private_key_path(), data.clone());
+    let (back, status) =
+        tokio::task::spawn_blocking(move || libssh2_scp(port, key, to, from, &sent))
+            .await
+            .unwrap();
+    assert_eq!(status, 0, "scp -t exit status");
+    assert!(back == data, "{from} came back different");
+}
+
+#[tokio::test]
+async fn sshd_nxos_takes_a_candidate_by_scp_and_rolls_back_to_it() {
+    if !netsim::ready() {
+        return;
+    }
+    let sshd = Sshd::start(SshdOptions::nxos()).await;
+    let out = check_scp("nxos", &sshd, None).await;
+    assert!(
+        out.contains("ok   rollback running-config file bootflash:cand.cfg"),
+        "{out}"
+    );
+    assert!(out.contains("ok   NX-OS left the running config as it was"));
+    let state = std::fs::read_to_string(sshd.state_path()).unwrap();
+    assert!(state.contains("\"bootflash:cand.cfg\""), "{state}");
+    libssh2_round_trip(&sshd, "flash:libssh2.bin", "bootflash:/libssh2.bin").await;
+}
+
+#[tokio::test]
+async fn sshd_ios_takes_a_candidate_by_scp_and_replaces_its_config() {
+    if !netsim::ready() {
+        return;
+    }
+    let sshd = Sshd::start(SshdOptions::ios(Some("enable-secret"))).await;
+    let out = check_scp("ios", &sshd, Some("enable-secret")).await;
+    assert!(
+        out.contains("ok   configure replace flash:cand.cfg force"),
+        "{out}"
+    );
+    assert!(out.contains("ok   IOS applied the candidate's other lines"));
+    let state = std::fs::read_to_string(sshd.state_path()).unwrap();
+    assert!(state.contains("\"flash:cand.cfg\""), "{state}");
+    libssh2_round_trip(&sshd, "libssh2.bin", "flash:libssh2.bin").await;
 }
 
 /// An interactive `ssh` session (password login through sshpass) waiting at the prompt.

@@ -12,6 +12,12 @@ use common::netsim::{self, FakeSwitch, Sshd, SshdOptions};
 use common::{Daemon, expect, expect_error};
 use serde_json::{Value, json};
 
+/// A daemon (admin token) without the network rate tier: these tests send more than
+/// 30 requests a minute; the tier has its own test.
+async fn daemon() -> (Daemon, String) {
+    Daemon::start_admin_with_var("MCPD_NETWORK__REQUESTS_PER_MINUTE", "0").await
+}
+
 /// A device body for `sim` at 127.0.0.1:`port`.
 fn device(name: &str, kind: &str, port: u16, user: &str, password: &str) -> Value {
     json!({"name": name, "host": "127.0.0.1", "port": port, "device_type": kind,
@@ -38,7 +44,7 @@ async fn output(d: &Daemon, token: &str, dev: &str, command: &str) -> String {
 
 #[tokio::test]
 async fn devices_register_with_sealed_credentials_and_bad_input_changes_nothing() {
-    let (d, admin) = Daemon::start_admin().await;
+    let (d, admin) = daemon().await;
     let secret = "Sup3r-secret-pw";
     let mut body = device("edge-1", "cisco_ios", 2222, "netops", secret);
     body["enable_secret"] = json!("en-secret-123");
@@ -178,7 +184,7 @@ async fn commands_run_on_a_cisco_ios_device_with_enable() {
     if !netsim::ready() {
         return;
     }
-    let (d, admin) = Daemon::start_admin().await;
+    let (d, admin) = daemon().await;
     let sw = FakeSwitch::cisco("netops", "fs-pass-1", Some("fs-enable-1")).await;
     let mut body = device("fs-1", "cisco_ios", sw.port(), "netops", "fs-pass-1");
     body["enable_secret"] = json!("fs-enable-1");
@@ -284,7 +290,7 @@ async fn logins_that_fail_name_the_cause_and_host_keys_are_pinned() {
     if !netsim::ready() {
         return;
     }
-    let (mut d, admin) = Daemon::start_admin().await;
+    let (mut d, admin) = daemon().await;
     let mut s = Sshd::start(SshdOptions::nxos()).await;
     let mut wrong = sshd_device("nx-wrong", &s);
     wrong["password"] = json!("not-the-password");
@@ -422,7 +428,7 @@ async fn paging_slow_output_timeouts_and_a_dropped_session() {
     if !netsim::ready() {
         return;
     }
-    let (d, admin) = Daemon::start_admin().await;
+    let (d, admin) = daemon().await;
     let s = Sshd::start(SshdOptions::nxos()).await;
     expect(
         201,
@@ -483,7 +489,7 @@ async fn ten_devices_in_parallel_keep_their_results_apart() {
     if !netsim::ready() {
         return;
     }
-    let (d, admin) = Daemon::start_admin().await;
+    let (d, admin) = daemon().await;
     let mut sims = Vec::new();
     for i in 0..10 {
         let opts = SshdOptions {
@@ -545,4 +551,193 @@ async fn ten_devices_in_parallel_keep_their_results_apart() {
         }
     }
     drop(sims);
+}
+
+/// Whether a unified diff has a `sign` (`+`/`-`) line holding `text`.
+fn diff_has(diff: &Value, sign: char, text: &str) -> bool {
+    diff.as_str()
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with(sign) && !l.starts_with("+++") && l.contains(text))
+}
+
+/// Reads, merges, commits, rolls back and survives a refused line on `s`'s platform,
+/// whose interfaces are named `{ifname}N`.
+async fn configuration_round(d: &Daemon, admin: &str, dev: &str, ifname: &str) {
+    let path = |p: &str| format!("/network/devices/{dev}/config{p}");
+    let running = async |d: &Daemon| {
+        let r = expect(200, d.get(&path("?source=running"), admin).await)["data"].clone();
+        assert_eq!(r["sha256"].as_str().unwrap().len(), 64, "{r}");
+        r["config"].as_str().unwrap().to_string()
+    };
+    assert!(running(d).await.contains("hostname switch"));
+    let e = expect_error(
+        d.get(&path("?source=candidate"), admin).await,
+        400,
+        "VALIDATION_ERROR",
+    );
+    assert_eq!(e["details"][0]["field"], "source");
+    let e = expect_error(
+        d.get(&path("?colour=red"), admin).await,
+        400,
+        "VALIDATION_ERROR",
+    );
+    assert_eq!(e["details"][0]["field"], "colour");
+
+    // Merge, then roll back to the snapshot taken before it.
+    let a = format!("interface {ifname}1\n description mcpd-first\n");
+    let r = expect(200, d.put(&path(""), admin, json!({"config": a})).await)["data"].clone();
+    assert_eq!(
+        (r["changed"].as_bool(), r["lines_applied"].as_u64()),
+        (Some(true), Some(2)),
+        "{r}"
+    );
+    assert!(diff_has(&r["diff"], '+', "description mcpd-first"), "{r}");
+    assert!(running(d).await.contains("description mcpd-first"));
+    let rb = expect(200, d.post(&path("/rollback"), admin, json!({})).await)["data"].clone();
+    assert!(diff_has(&rb["diff"], '-', "description mcpd-first"), "{rb}");
+    assert!(!running(d).await.contains("mcpd-first"));
+
+    // Merge with commit: the startup configuration has it too.
+    let b = format!("configure terminal\ninterface {ifname}2\n description mcpd-saved\nend\n");
+    let r = expect(
+        200,
+        d.put(
+            &path(""),
+            admin,
+            json!({"config": b, "commit": true, "comment": "ticket 42"}),
+        )
+        .await,
+    );
+    assert_eq!(r["data"]["committed"], true);
+    let startup =
+        expect(200, d.get(&path("?source=startup"), admin).await)["data"]["config"].clone();
+    assert!(
+        startup.as_str().unwrap().contains("description mcpd-saved"),
+        "{startup}"
+    );
+
+    // A refused line: the device is put back as it was and the answer says so.
+    let before = running(d).await;
+    let bad = format!("interface {ifname}3\n description half-done\nfrobnicate badly\n");
+    let e = expect_error(
+        d.put(&path(""), admin, json!({"config": bad})).await,
+        502,
+        "NETWORK_CONFIG_ERROR",
+    );
+    let msg = e["message"].as_str().unwrap();
+    assert!(
+        msg.contains("line 3")
+            && msg.contains("frobnicate badly")
+            && msg.contains("put back as it was"),
+        "{e}"
+    );
+    let after = running(d).await;
+    assert!(!after.contains("half-done"), "{after}");
+    let strip = |t: &str| {
+        t.lines()
+            .filter(|l| !l.starts_with("!Time"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&after), strip(&before));
+
+    // Bad bodies change nothing.
+    for (body, field) in [
+        (json!({"config": ""}), "config"),
+        (json!({"config": "hostname x\nend\nreload"}), "config"),
+        (json!({"config": "hostname x", "mode": "replace"}), "mode"),
+        (json!({"config": "hostname x", "mode": "sideways"}), "mode"),
+        (json!({"config": 5}), "config"),
+    ] {
+        let e = expect_error(
+            d.put(&path(""), admin, body.clone()).await,
+            400,
+            "VALIDATION_ERROR",
+        );
+        assert_eq!(e["details"][0]["field"], field, "{body}: {e}");
+    }
+    let e = expect_error(
+        d.post(&path("/commit"), admin, json!({"confirm_timeout_s": 60}))
+            .await,
+        400,
+        "VALIDATION_ERROR",
+    );
+    assert_eq!(e["details"][0]["field"], "confirm_timeout_s");
+    assert_eq!(strip(&running(d).await), strip(&before));
+    let id =
+        expect(200, d.get(&format!("/network/devices/{dev}"), admin).await)["data"]["id"].clone();
+    let audit = expect(200, d.get("/audit?limit=100", admin).await);
+    let pushes: Vec<&Value> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "network.devices.config_push" && e["target_id"] == id)
+        .collect();
+    assert_eq!(pushes.len(), 3, "{audit}");
+    assert!(pushes.iter().any(|e| e["outcome"] == "failure"), "{audit}");
+    assert!(
+        !audit.to_string().contains("mcpd-saved"),
+        "no configuration text in the audit log"
+    );
+}
+
+#[tokio::test]
+async fn configuration_is_merged_committed_and_rolled_back_on_nxos_and_ios() {
+    if !netsim::ready() {
+        return;
+    }
+    let (mut d, admin) = daemon().await;
+    let nx = Sshd::start(SshdOptions::nxos()).await;
+    expect(
+        201,
+        d.post("/network/devices", &admin, sshd_device("nx-cfg", &nx))
+            .await,
+    );
+    configuration_round(&d, &admin, "nx-cfg", "Ethernet1/").await;
+
+    let ios = Sshd::start(SshdOptions::ios(Some("ios-enable-1"))).await;
+    let mut body = device(
+        "ios-cfg",
+        "cisco_ios",
+        ios.port(),
+        ios.user(),
+        ios.password(),
+    );
+    body["enable_secret"] = json!("ios-enable-1");
+    expect(201, d.post("/network/devices", &admin, body).await);
+    configuration_round(&d, &admin, "ios-cfg", "GigabitEthernet0/").await;
+
+    // A viewer reads the configuration but does not change it.
+    let viewer = d.user_with_roles("net-viewer", &["viewer"]).await;
+    expect(200, d.get("/network/devices/ios-cfg/config", &viewer).await);
+    let r = d
+        .put(
+            "/network/devices/ios-cfg/config",
+            &viewer,
+            json!({"config": "hostname x"}),
+        )
+        .await;
+    expect_error(r, 403, "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn network_routes_have_their_own_rate_tier() {
+    let (d, admin) = Daemon::start_admin_with_var("MCPD_NETWORK__REQUESTS_PER_MINUTE", "2").await;
+    let get = |path: &'static str| {
+        let req = d.client.get(d.url(path)).bearer_auth(&admin);
+        async move { req.send().await.unwrap() }
+    };
+    for left in ["1", "0"] {
+        let r = get("/network/devices").await;
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        assert_eq!(r.headers()["x-ratelimit-limit"], "2");
+        assert_eq!(r.headers()["x-ratelimit-remaining"], left);
+    }
+    let r = get("/network/devices").await;
+    assert_eq!(r.status(), reqwest::StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    // Other domains are not in this tier.
+    let r = get("/kubernetes/clusters").await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
 }

@@ -612,6 +612,30 @@ fn routes() -> Vec<Route> {
             e(),
             Some("network:execute"),
         ),
+        (
+            M::GET,
+            "/network/devices/dev_doesnotexist0000/config",
+            None,
+            Some("network:read"),
+        ),
+        (
+            M::PUT,
+            "/network/devices/dev_doesnotexist0000/config",
+            e(),
+            Some("network:write"),
+        ),
+        (
+            M::POST,
+            "/network/devices/dev_doesnotexist0000/config/commit",
+            e(),
+            Some("network:write"),
+        ),
+        (
+            M::POST,
+            "/network/devices/dev_doesnotexist0000/config/rollback",
+            e(),
+            Some("network:write"),
+        ),
     ]
 }
 

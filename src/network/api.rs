@@ -5,7 +5,8 @@
 //! against the caller's network rate tier as well (`docs/api.md` §1.10).
 
 use super::model::{
-    AcceptHostKey, CommandRequest, CommandResult, CommandsRequest, Device, DevicePatch, NewDevice,
+    AcceptHostKey, CommandRequest, CommandResult, CommandsRequest, CommitRequest, ConfigPush,
+    ConfigQuery, ConfigText, Device, DevicePatch, NewDevice, PushResult, RollbackRequest,
     SessionStatus,
 };
 use crate::app::AppState;
@@ -13,12 +14,13 @@ use crate::audit::Actor;
 use crate::error::Result;
 use crate::http::auth::{Can, perm};
 use crate::http::envelope::{Reply, no_content};
-use crate::http::extract::{Json, List, Path};
+use crate::http::extract::{Json, List, Path, Query};
 use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Serialize;
+use serde_json::Value;
 
 /// The routes of the domain, under `/api/v1`.
 pub fn routes() -> Router<AppState> {
@@ -37,6 +39,15 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/network/devices/{id}/command", post(command))
         .route("/network/devices/{id}/commands", post(commands))
+        .route(
+            "/network/devices/{id}/config",
+            get(config_read).put(config_push),
+        )
+        .route("/network/devices/{id}/config/commit", post(config_commit))
+        .route(
+            "/network/devices/{id}/config/rollback",
+            post(config_rollback),
+        )
 }
 
 async fn list(
@@ -174,4 +185,54 @@ async fn commands(
         results,
         executed_at,
     }))
+}
+
+async fn config_read(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::NetworkRead>,
+    Path(id): Path<String>,
+    Query(q): Query<ConfigQuery>,
+) -> Result<Reply<ConfigText>> {
+    super::changes::read(&app, &Actor::from(&who), &id, q)
+        .await
+        .map(Reply::ok)
+}
+
+async fn config_push(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::NetworkWrite>,
+    Path(id): Path<String>,
+    Json(req): Json<ConfigPush>,
+) -> Result<Reply<PushResult>> {
+    let actor = Actor::from(&who);
+    let a = app.clone();
+    app.to_completion(async move { super::changes::push(&a, &actor, &id, req).await })
+        .await
+        .map(Reply::ok)
+}
+
+async fn config_commit(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::NetworkWrite>,
+    Path(id): Path<String>,
+    Json(req): Json<CommitRequest>,
+) -> Result<Reply<Value>> {
+    let actor = Actor::from(&who);
+    let a = app.clone();
+    app.to_completion(async move { super::changes::commit(&a, &actor, &id, req).await })
+        .await
+        .map(Reply::ok)
+}
+
+async fn config_rollback(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::NetworkWrite>,
+    Path(id): Path<String>,
+    Json(req): Json<RollbackRequest>,
+) -> Result<Reply<Value>> {
+    let actor = Actor::from(&who);
+    let a = app.clone();
+    app.to_completion(async move { super::changes::rollback(&a, &actor, &id, req.to).await })
+        .await
+        .map(Reply::ok)
 }

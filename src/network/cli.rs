@@ -39,6 +39,8 @@ static REFUSED: LazyLock<Regex> = LazyLock::new(|| {
         r"(?m)^\s*% ?(Invalid|Incomplete|Ambiguous|Unknown|Unrecognized|Bad|Error|Permission denied)[^\n]*$",
     )
 });
+static QUESTION: LazyLock<Regex> =
+    LazyLock::new(|| pattern(r"(\[[^\]\n]*\]\??|\? ?\[[^\]\n]*\]|\[confirm\]|\[yes/no\]:?) ?$"));
 static ANSI: LazyLock<Regex> = LazyLock::new(|| pattern(r"\x1b\[[0-9;?]*[A-Za-z]"));
 static PAGER: LazyLock<Regex> = LazyLock::new(|| pattern(r"(?i) ?-+ ?more ?-+ ?$"));
 
@@ -49,6 +51,15 @@ pub struct Output {
     pub text: String,
     /// The device's error line(s), when it refused the command.
     pub refused: Option<String>,
+}
+
+impl Output {
+    /// The output of `command` in `raw` (echo and prompt removed) and its refusal.
+    fn of(raw: &str, command: &str) -> Output {
+        let text = strip_echo_and_prompt(raw, command);
+        let refused = REFUSED.find(&text).map(|_| text.trim().to_string());
+        Output { text, refused }
+    }
 }
 
 /// An open CLI session in privileged EXEC mode.
@@ -137,9 +148,32 @@ impl Shell {
                 e
             }
         })?;
-        let text = strip_echo_and_prompt(&raw, command);
-        let refused = REFUSED.find(&text).map(|_| text.trim().to_string());
-        Ok(Output { text, refused })
+        Ok(Output::of(&raw, command))
+    }
+
+    /// Runs a command that may ask for confirmation (`Destination filename
+    /// [startup-config]? `, `[confirm]`, `[yes/no]: `): each question is answered with
+    /// Enter, taking the device's default, as Netmiko does for `copy` and `write`.
+    /// Errors as [`Shell::run`].
+    pub fn run_confirming(&mut self, command: &str, timeout: Duration) -> Result<Output> {
+        let deadline = Instant::now() + timeout;
+        self.send(command)?;
+        let host = self.hostname.clone();
+        let mut raw = String::new();
+        loop {
+            let chunk = self.read_until(deadline, |t| {
+                let last = last_line(t);
+                QUESTION.is_match(last) || is_prompt(last, &host)
+            })?;
+            raw.push_str(&chunk);
+            let last = last_line(&chunk).to_string();
+            if is_prompt(&last, &host) {
+                self.last_prompt = last.trim_end().to_string();
+                break;
+            }
+            self.send("")?;
+        }
+        Ok(Output::of(&raw, command))
     }
 
     /// Whether the channel is still open: the device did not end it, and a read of
@@ -324,6 +358,14 @@ mod tests {
             "Cisco IOS Software\nuptime is 1 day\n"
         );
         assert!(PAGER.is_match(" --More-- "));
+        for q in [
+            "Destination filename [startup-config]? ",
+            "Proceed? [confirm]",
+            "[yes/no]: ",
+        ] {
+            assert!(QUESTION.is_match(q), "{q}");
+        }
+        assert!(!QUESTION.is_match("switch#"));
         assert_eq!(clean(b"ab\x08c\r\n\x1b[2Kd"), "ac\nd");
         let refused = "          ^\n% Invalid input detected at '^' marker.\n";
         assert!(REFUSED.is_match(refused));

@@ -5,7 +5,9 @@
 //! SQL in [`store`], device operations in [`ops`].
 
 pub mod api;
+pub mod changes;
 pub mod cli;
+pub mod config;
 pub mod credentials;
 pub mod facts;
 pub mod model;

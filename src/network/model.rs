@@ -351,3 +351,95 @@ pub struct SessionStatus {
     /// The pinned host key.
     pub host_key_fingerprint: Option<String>,
 }
+
+/// `GET …/{id}/config` query.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigQuery {
+    /// `running` (default), `startup`, or `candidate` (Junos only).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// `text` (the only format of the CLI platforms).
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+/// A device configuration as read.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigText {
+    /// The configuration as the device prints it.
+    pub config: String,
+    /// Which one.
+    pub source: String,
+    /// `text`.
+    pub format: &'static str,
+    /// SHA-256 of `config`, hex.
+    pub sha256: String,
+    /// RFC 3339.
+    pub retrieved_at: String,
+}
+
+/// How a pushed configuration is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushMode {
+    /// The lines are entered in configuration mode on top of the running config.
+    Merge,
+    /// The running config becomes exactly the text.
+    Replace,
+}
+
+/// `PUT …/{id}/config`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigPush {
+    /// Configuration lines as the device's CLI takes them (at most 1 MiB).
+    pub config: String,
+    /// `merge` (default) or `replace`.
+    #[serde(default)]
+    pub mode: Option<PushMode>,
+    /// Save the result as the startup configuration (default false).
+    #[serde(default)]
+    pub commit: Option<bool>,
+    /// Free text kept in the audit log.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// What a push did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushResult {
+    /// `merge` or `replace`.
+    pub mode: PushMode,
+    /// Lines sent to the device.
+    pub lines_applied: usize,
+    /// Whether the result was saved as the startup configuration.
+    pub committed: bool,
+    /// Unified diff of the running configuration before and after (volatile lines
+    /// such as timestamps left out); empty when nothing changed.
+    pub diff: String,
+    /// Whether anything changed.
+    pub changed: bool,
+}
+
+/// `POST …/{id}/config/commit`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitRequest {
+    /// Free text kept in the audit log.
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Junos: a confirmed commit, rolled back unless confirmed within this many seconds.
+    #[serde(default)]
+    pub confirm_timeout_s: Option<u64>,
+}
+
+/// `POST …/{id}/config/rollback`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// A config backup id to go back to (default: the snapshot taken before the last
+    /// push through mcpd).
+    #[serde(default)]
+    pub to: Option<String>,
+}

@@ -7,8 +7,10 @@
 //! - [`Sshd`]: a real OpenSSH `sshd` whose only user, [`NETSIM_USER`], gets the scripted
 //!   NX-OS / IOS shell `tests/netsim/device_shell.py` (its docstring says exactly what a
 //!   client sees) as ForceCommand; login by the generated key or [`NETSIM_PASSWORD`].
-//!   The device keeps its config in a state file in the temp dir, across sessions and
-//!   [`Sshd::stop`]/[`Sshd::resume`].
+//!   The device keeps its config and files in a state file in the temp dir, across
+//!   sessions and [`Sshd::stop`]/[`Sshd::resume`]. It takes and serves files by SCP
+//!   (the legacy rcp protocol of `scp -O` and libssh2's `scp_send`/`scp_recv`,
+//!   `tests/netsim/device_scp.py`) on its `flash:` / `bootflash:` file system.
 //!
 //! Both present a generated 2048-bit RSA host key (libssh2 1.10 only knows `ssh-rsa`)
 //! and accept what libssh2 1.10 negotiates (curve25519, aes128-ctr, hmac-sha2-256,
@@ -40,11 +42,12 @@ const SSH_KEYGEN: &str = "/usr/bin/ssh-keygen";
 /// Debian's Python runs the device shell (standard library only).
 const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 /// The device shell and the modules it imports, copied into each [`Sshd`]'s temp dir.
-const SHELL_FILES: [&str; 4] = [
+const SHELL_FILES: [&str; 5] = [
     "device_shell.py",
     "device_commands.py",
     "device_config.py",
     "device_data.py",
+    "device_scp.py",
 ];
 /// How long a simulator may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(30);

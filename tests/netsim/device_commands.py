@@ -8,7 +8,16 @@ import os
 import time
 
 import device_data as data
-from device_config import FILESYSTEMS, config_text
+from device_config import (
+    DEFAULT_FS,
+    config_text,
+    file_bytes,
+    file_key,
+    file_system,
+    parse_config,
+    put_file,
+    saved_text,
+)
 from device_data import IOS, NXOS
 
 NXOS_COPY_DONE = [
@@ -36,18 +45,14 @@ NXOS_REPLACE_DONE = [
     "Generating Patch for verification",
     "Configure replace completed successfully!!!",
 ]
+NXOS_REPLACE_FAILED = (
+    "Configure replace failed. Use 'show config-replace log exec' to see reasons for failure"
+)
 REPLACE_WARNING = """This will apply all necessary additions and deletions
 to replace the current running configuration with the
 contents of the specified configuration file, which is
 assumed to be a complete configuration, not a partial
 configuration. Enter Y if you are sure you want to proceed. ? [no]: """
-
-
-def file_key(word):
-    """`bootflash:///x.cfg` → `bootflash:x.cfg`; None when not a file URL we keep."""
-    fs = next((f for f in FILESYSTEMS if word.lower().startswith(f)), None)
-    name = word[len(fs) :].lstrip("/") if fs else ""
-    return fs + name if name else None
 
 
 def which_config(word):
@@ -61,6 +66,30 @@ def which_config(word):
         if len(word) >= 3 and name.startswith(word):
             return name.split("-")[0]
     return None
+
+
+def syntax_errors(refused):
+    """NX-OS's words for the lines of a candidate it would refuse."""
+    return ["Syntax error while parsing '%s'" % line for _, line in refused]
+
+
+def ios_replace_lines(refused):
+    """What IOS's `configure replace` ends with: done, or the lines that kept failing
+    (a refused sub-mode line under its top-level line) and that it gave up."""
+    if not refused:
+        return ["Total number of passes: 1", "Rollback Done", ""]
+    lines, last = [], None
+    for top, line in refused:
+        if top is not None and top != last:
+            lines.append(top)
+        lines.append(line if top is None else " " + line)
+        last = line if top is None else top
+    return (
+        ["The rollback configlet from the last pass is listed below:", "********"]
+        + ["!List of Commands:"]
+        + lines
+        + ["end", "********", "", "", "Rollback aborted after 5 passes"]
+    )
 
 
 class Commands:
@@ -150,13 +179,8 @@ class Commands:
         self.mode, self.context = "config", None
 
     def configure_replace(self, args, keep):
-        key = file_key(args[0]) if args else None
-        if key is None:
-            self.arg_error(0, "invalid" if args else "incomplete")
-            return
-        found = self.store.read()["files"].get(key)
-        if found is None:
-            self.term.write("%%Error opening %s (File not found)\n" % args[0])
+        text = self.file_arg(args, "%%Error opening %s (File not found)")
+        if text is None:
             return
         if self.p == IOS and "force" not in [a.lower() for a in args[1:]]:
             self.term.write(REPLACE_WARNING)
@@ -165,13 +189,41 @@ class Commands:
                 os._exit(0)
             if not answer.strip().lower().startswith("y"):
                 return
-        self.replace_running(found["tree"])
-        self.show(
-            NXOS_REPLACE_DONE
-            if self.p == NXOS
-            else ["Total number of passes: 1", "Rollback Done", ""],
-            None,
-        )
+        tree, refused = parse_config(self.p, text)
+        if self.p == IOS:  # IOS applies what it can, NX-OS all or nothing
+            self.replace_running(tree)
+            self.show(ios_replace_lines(refused), None)
+        elif refused:
+            self.show(NXOS_REPLACE_DONE[:5] + syntax_errors(refused) + [NXOS_REPLACE_FAILED], None)
+        else:
+            self.replace_running(tree)
+            self.show(NXOS_REPLACE_DONE, None)
+
+    def rollback_file(self, args, keep):
+        """NX-OS `rollback running-config file FILE`: the file becomes the running
+        config (atomic: nothing changes when a line is refused)."""
+        text = self.file_arg(args, "ERROR: File %s does not exist\nRollback failed.")
+        if text is None:
+            return
+        tree, refused = parse_config(self.p, text)
+        if refused:
+            self.show(ROLLBACK_DONE[:4] + syntax_errors(refused) + ["", "Rollback failed."], None)
+            return
+        self.replace_running(tree)
+        self.show(ROLLBACK_DONE + ["Rollback completed successfully."], None)
+
+    def file_arg(self, args, missing):
+        """The text of the file the first argument names; None after the caret error,
+        or `missing` (with the argument), when there is none."""
+        key = file_key(self.p, args[0]) if args else None
+        if key is None:
+            self.arg_error(0, "invalid" if args else "incomplete")
+            return None
+        found = self.store.read()["files"].get(key)
+        if found is None:
+            self.term.write(missing % args[0] + "\n")
+            return None
+        return file_bytes(found).decode("utf-8", "replace")
 
     def replace_running(self, tree):
         with self.store.update() as st:
@@ -183,7 +235,7 @@ class Commands:
             self.arg_error(len(args), "incomplete")
             return
         src, dst = args[0], args[1]
-        src_cfg, dst_cfg, dst_file = which_config(src), which_config(dst), file_key(dst)
+        src_cfg, dst_cfg, dst_file = which_config(src), which_config(dst), file_key(self.p, dst)
         if src_cfg == "running" and dst_cfg == "startup":
             if self.p == IOS and self.ask_filename("startup-config") is None:
                 return
@@ -192,22 +244,26 @@ class Commands:
             if self.p == IOS and self.ask_filename(dst_file.split(":", 1)[1]) is None:
                 return
             self.save_file(dst_file)
-        elif dst_cfg == "running" and (src_cfg == "startup" or file_key(src)):
-            st = self.store.read()
-            tree = (
-                st["startup"]
-                if src_cfg == "startup"
-                else st["files"].get(file_key(src), {}).get("tree")
-            )
-            if tree is None:
-                self.term.write("%%Error opening %s (File not found)\n" % src)
-                return
-            self.replace_running(tree)
-            self.term.write(
-                "Copy complete.\n" if self.p == NXOS else "%d bytes copied\n" % len(str(tree))
-            )
+        elif dst_cfg == "running" and (src_cfg == "startup" or file_key(self.p, src)):
+            self.copy_to_running(src, src_cfg)
         else:
             self.term.write("%%Error opening %s (Permission denied)\n" % dst)
+
+    def copy_to_running(self, src, src_cfg):
+        """The startup config or a file (its lines config mode would refuse left out)
+        replaces the running config."""
+        st = self.store.read()
+        if src_cfg == "startup":
+            tree, size = st["startup"], len(str(st["startup"]))
+        else:
+            found = st["files"].get(file_key(self.p, src))
+            if found is None:
+                self.term.write("%%Error opening %s (File not found)\n" % src)
+                return
+            raw = file_bytes(found)
+            tree, size = parse_config(self.p, raw.decode("utf-8", "replace"))[0], len(raw)
+        self.replace_running(tree)
+        self.term.write("Copy complete.\n" if self.p == NXOS else "%d bytes copied\n" % size)
 
     def ask_filename(self, default):
         self.term.write("Destination filename [%s]? " % default)
@@ -224,8 +280,9 @@ class Commands:
 
     def save_file(self, key):
         with self.store.update() as st:
-            st["files"][key] = {"tree": copying.deepcopy(st["running"]), "created": time.time()}
-            size = len("\n".join(config_text(self.p, st)))
+            text = saved_text(self.p, st).encode()
+            put_file(st, key, text)
+        size = len(text)
         self.show(
             NXOS_COPY_DONE
             if self.p == NXOS
@@ -237,13 +294,15 @@ class Commands:
         self.save_startup()
 
     def dir(self, args, keep):
-        fs = args[0].lower().rstrip("/") if args else FILESYSTEMS[0 if self.p == NXOS else 1]
+        fs = (file_system(self.p, args[0]) or args[0].lower()) if args else DEFAULT_FS[self.p]
+        fs = fs.split(":", 1)[0] + ":"
         files = self.store.read()["files"]
         lines = ["Directory of %s/" % fs, ""] if self.p == IOS else []
         for key, f in sorted(files.items()):
             if key.startswith(fs):
                 stamp = time.strftime("%b %d %H:%M:%S %Y", time.localtime(f["created"]))
-                lines.append("%12d    %s  %s" % (len(str(f["tree"])), stamp, key.split(":", 1)[1]))
+                size = len(file_bytes(f))
+                lines.append("%12d    %s  %s" % (size, stamp, key.split(":", 1)[1]))
         self.show(lines + ["", "Usage for %s//sup-local" % fs, " 4096000 bytes free"], keep)
 
     def checkpoint(self, args, keep):

@@ -2,9 +2,12 @@
 (Store), the config tree edits that config-mode lines make, and how a config prints.
 Standard library only.
 
-A config is a list of `[head, [child, ...]]` entries (see device_data.py).
+A config is a list of `[head, [child, ...]]` entries (see device_data.py). Files on
+the device's file systems are kept in the state as `files[KEY] = {"data": base64 of
+the bytes, "created": time}`, KEY like `bootflash:cand.cfg` (see file_key).
 """
 
+import base64
 import contextlib
 import copy as copying
 import fcntl
@@ -152,6 +155,12 @@ SINGLE_TOP = {
     "enable secret",
 }
 FILESYSTEMS = ("bootflash:", "flash:", "disk0:", "nvram:", "volatile:", "usb1:")
+# The platform's own file system; `flash:` and `bootflash:` both name it.
+DEFAULT_FS = {NXOS: "bootflash:", data.IOS: "flash:"}
+# Lines of a saved `show running-config` that are not configuration.
+NOT_CONFIG = re.compile(
+    r"Building configuration\.\.\.|Current configuration : \d+ bytes|version .*"
+)
 
 
 class Store:
@@ -307,3 +316,110 @@ def config_text(platform, st, startup=False):
     if startup:
         return ["Using %d out of 524288 bytes" % size] + lines
     return ["Building configuration...", "", "Current configuration : %d bytes" % size] + lines
+
+
+def file_system(platform, word):
+    """The file system `word` starts with (`flash:` and `bootflash:` both give the
+    platform's own), or None."""
+    fs = next((f for f in FILESYSTEMS if word.lower().startswith(f)), None)
+    return DEFAULT_FS[platform] if fs in ("flash:", "bootflash:") else fs
+
+
+def file_key(platform, word):
+    """`bootflash:///x.cfg` → `bootflash:x.cfg` (NX-OS; IOS: `flash:x.cfg`); None when
+    not a file URL we keep."""
+    fs = file_system(platform, word)
+    name = word[len(word.split(":", 1)[0]) + 1 :].lstrip("/") if fs else ""
+    return fs + name if name else None
+
+
+def scp_path(platform, path):
+    """Where an SCP path points: (file system, name), the name "" for the file system
+    itself (`flash:`, `bootflash:/`, `.`, ``); None for anything else (`..`, another
+    file system, a sub-directory). `flash:`/`bootflash:` or nothing: the default one."""
+    fs = file_system(platform, path)
+    if ".." in path or fs not in (None, DEFAULT_FS[platform]):
+        return None
+    name = path.split(":", 1)[1].lstrip("/") if fs else "" if path == "." else path
+    if any(c in name for c in "/:\0\n") or name == ".":
+        return None
+    return DEFAULT_FS[platform], name
+
+
+def file_bytes(f):
+    return base64.b64decode(f["data"])
+
+
+def put_file(st, key, data):
+    st["files"][key] = {"data": base64.b64encode(data).decode(), "created": time.time()}
+
+
+def saved_text(platform, st):
+    """What `copy running-config FILE` writes: the running config as shown, without
+    IOS's `Building configuration...` preamble."""
+    lines = config_text(platform, st)
+    return "\n".join(lines[3:] if platform != NXOS else lines) + "\n"
+
+
+def interface_name(platform, rest):
+    """`e1/1` or `e 1/1` → `Ethernet1/1` (the platform's type names); None when the
+    type is unknown."""
+    m = re.fullmatch(r"([A-Za-z-]+)\s*(\d[\d/.:]*)", " ".join(rest))
+    types = data.INTERFACE_TYPES[platform]
+    kind = m and (
+        expand(m.group(1), types)
+        or next((t for t in types if t.lower().startswith(m.group(1).lower())), None)
+    )
+    return kind + m.group(2) if kind else None
+
+
+def block_mode(head):
+    """The sub-mode a top-level line enters (`config-if`, …), or None."""
+    words = head.split()
+    if words[0] == "vlan" and "," in words[-1]:
+        return None
+    return BLOCKS.get(words[0])
+
+
+def checked_line(platform, line, mode):
+    """A config file's line as config mode would store it, or None when config mode
+    would refuse it: the keyword (after `no`) must be one of `mode`'s (TOP for a
+    top-level line), an interface must be of a known type."""
+    words = line.split()
+    at = 1 if words[0] == "no" and len(words) > 1 else 0
+    word = expand(words[at], SUB.get(mode, set()) if mode else TOP)
+    if not word:
+        return None
+    if word == "interface" and not mode and not at:
+        name = interface_name(platform, words[1:])
+        return "interface " + name if name else None
+    return " ".join(words[:at] + [word] + words[at + 1 :])
+
+
+def parse_config(platform, text):
+    """A config file as (tree, refused lines). Skipped: empty lines, `!` comments, the
+    `version` line, a saved `show running-config`'s preamble; the file ends at `end`.
+    An indented line belongs to the last top-level line (deeper levels flattened) and
+    is refused when that line has no sub-mode or was refused itself. A refused line
+    comes as (the top-level line it is under, as written, or None; the line)."""
+    tree, refused, block, top = [], [], None, None
+    for raw in text.replace("\r", "\n").split("\n"):
+        line = raw.strip()
+        top_level = raw[:1] not in (" ", "\t")
+        if not line or line.startswith("!") or top_level and NOT_CONFIG.fullmatch(line):
+            continue
+        if top_level:
+            if line == "end":
+                break
+            head, top = checked_line(platform, line, None), line
+            block = [head, []] if head else None
+            tree += [block] if block else []
+            refused += [] if head else [(None, line)]
+            continue
+        mode = block_mode(block[0]) if block else None
+        child = checked_line(platform, line, mode) if mode else None
+        if child:
+            block[1].append(child)
+        else:
+            refused.append((top, line))
+    return tree, refused

@@ -2,7 +2,8 @@
 """A scripted Cisco NX-OS / IOS command line for tests. A real OpenSSH `sshd` runs it as
 the ForceCommand of its test user (tests/common/netsim.rs, `Sshd`); standard library
 only (Debian's /usr/bin/python3); with device_commands.py (exec commands),
-device_config.py (config model, state file) and device_data.py (texts) beside it.
+device_config.py (config model, state file), device_data.py (texts) and
+device_scp.py (the SCP server) beside it.
 
     device_shell.py --platform nxos|ios [--hostname switch] [--enable-secret S]
                     [--state PATH]     (default $NETSIM_STATE; neither: nothing kept)
@@ -33,17 +34,38 @@ What a client sees
   checkpoint summary|checkpoint NAME|tech-support|crash`, `terminal length N|width N|…`,
   `configure [terminal]`, `configure replace FILE [force]`, `copy SRC DST` between
   running-config, startup-config and files such as `flash:NAME` / `bootflash:NAME`,
-  `write memory`, `dir`, NX-OS `checkpoint [NAME]`, `no checkpoint NAME`,
-  `rollback running-config checkpoint NAME`, `enable`, `disable`, `exit`, `logout`;
-  `| include|exclude|begin WORD`. IOS asks `Destination filename [startup-config]? `
-  on copy and confirms `configure replace` without `force`; NX-OS asks nothing.
-  Copying into running-config replaces it (no merge).
+  `write memory`, `dir [FS]`, NX-OS `checkpoint [NAME]`, `no checkpoint NAME`,
+  `rollback running-config checkpoint NAME|file FILE`, `no terminal …`, `enable`,
+  `disable`, `exit`, `logout`; `| include|exclude|begin WORD`. IOS asks
+  `Destination filename [startup-config]? ` on copy and confirms `configure replace`
+  without `force`; NX-OS asks nothing. Copying into running-config replaces it (no
+  merge).
+* Files: `flash:` and `bootflash:` are one file system, the platform's own (IOS
+  `flash:`, NX-OS `bootflash:`), where `copy running-config FILE` writes the config
+  as shown (IOS without `Building configuration...`) and SCP puts files; `dir` lists
+  it with each file's size in bytes.
+* Replacing from a file (`configure replace`, `rollback running-config file`, `copy
+  FILE running-config`) reads it as config mode would take it, line by line
+  (device_config.parse_config): a line whose keyword the mode does not know, an
+  unknown interface type, or an indented line under a line without a sub-mode is
+  refused. IOS `configure replace` applies the rest and, when a line was refused,
+  ends with `The rollback configlet from the last pass is listed below:`, `********`,
+  `!List of Commands:`, the refused lines (a sub-mode line under its top-level
+  line), `end`, `********`, two empty lines, `Rollback aborted after 5 passes`
+  instead of `Total number of passes: 1` / `Rollback Done`. NX-OS changes nothing
+  when a line is refused and prints `Syntax error while parsing 'LINE'` per line
+  after `Executing Rollback Patch`, then an empty line and `Rollback failed.`
+  (`configure replace`: `Configure replace failed. Use 'show config-replace log
+  exec' to see reasons for failure`). `copy FILE running-config` leaves such lines
+  out silently.
 * Config mode: lines change the running config at once (kept in the state file,
   shared by all sessions, locked); `interface`, `vlan`, `line`, `router`, `vrf` enter
   their sub-mode; `end`/Ctrl-Z back to exec, `exit` up one level, `do CMD`.
 * `show tech-support` prints 36 lines over ~3 s; `show crash` prints 4 lines and
   exits the process mid-output (the channel closes, no prompt).
-* An exec request (`ssh host 'show version'`) runs that one command without paging.
+* An exec request (`ssh host 'show version'`) runs that one command without paging;
+  `scp -t PATH` / `scp -f PATH` (`scp -O`, libssh2's scp_send / scp_recv) is the SCP
+  server of device_scp.py instead (its docstring says what it accepts and answers).
 """
 
 import argparse
@@ -52,8 +74,20 @@ import re
 import time
 
 import device_data as data
+import device_scp
 from device_commands import Commands
-from device_config import BLOCKS, SUB, TOP, Store, expand, insert_at, set_child, set_top, words_at
+from device_config import (
+    BLOCKS,
+    SUB,
+    TOP,
+    Store,
+    expand,
+    insert_at,
+    interface_name,
+    set_child,
+    set_top,
+    words_at,
+)
 from device_data import IOS, NXOS
 
 EXEC = [  # (words, handler, modes: u = `>`, e = `#`, platforms)
@@ -76,6 +110,8 @@ EXEC = [  # (words, handler, modes: u = `>`, e = `#`, platforms)
     (("checkpoint",), "checkpoint", "e", "n"),
     (("no", "checkpoint"), "no_checkpoint", "e", "n"),
     (("rollback", "running-config", "checkpoint"), "rollback", "e", "n"),
+    (("rollback", "running-config", "file"), "rollback_file", "e", "n"),
+    (("no", "terminal"), "noop", "ue", "n"),
     (("enable",), "enable", "ue", "ni"),
     (("disable",), "disable", "e", "i"),
     (("exit",), "exit", "ue", "ni"),
@@ -360,16 +396,11 @@ class Shell(Commands):
             return None
         if words[at][0] != "interface":
             return " ".join([words[at][0]] + rest)
-        m = re.fullmatch(r"([A-Za-z-]+)\s*(\d[\d/.:]*)", " ".join(rest))
-        types = data.INTERFACE_TYPES[self.p]
-        kind = m and (
-            expand(m.group(1), types)
-            or next((t for t in types if t.lower().startswith(m.group(1).lower())), None)
-        )
-        if not kind:
+        name = interface_name(self.p, rest)
+        if not name:
             self.error(words[at + 1][1], "invalid")
             return None
-        return "interface %s%s" % (kind, m.group(2))
+        return "interface " + name
 
 
 def main():
@@ -381,9 +412,11 @@ def main():
     ap.add_argument("--enable-secret", default=None)
     ap.add_argument("--state", default=os.environ.get("NETSIM_STATE"))
     args = ap.parse_args()
-    term = Term()
-    shell = Shell(args, term, Store(args.state, args.platform, args.hostname))
+    store = Store(args.state, args.platform, args.hostname)
     command = os.environ.get("SSH_ORIGINAL_COMMAND")
+    device_scp.run_if_scp(command, store, args.platform)
+    term = Term()
+    shell = Shell(args, term, store)
     try:
         if command:
             term.page = 0
