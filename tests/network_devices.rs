@@ -617,6 +617,58 @@ async fn configuration_round(d: &Daemon, admin: &str, dev: &str, ifname: &str) {
         "{startup}"
     );
 
+    // Replace: what GET answered, with one line changed, becomes the running config.
+    let current = running(d).await;
+    let target = current.replacen("description mcpd-saved", "description mcpd-replaced", 1);
+    let r = expect(
+        200,
+        d.put(
+            &path(""),
+            admin,
+            json!({"config": target, "mode": "replace"}),
+        )
+        .await,
+    )["data"]
+        .clone();
+    assert!(
+        diff_has(&r["diff"], '+', "description mcpd-replaced"),
+        "{r}"
+    );
+    assert!(diff_has(&r["diff"], '-', "description mcpd-saved"), "{r}");
+    assert_eq!(r["mode"], "replace");
+    assert!(running(d).await.contains("description mcpd-replaced"));
+    // A candidate the device refuses: it is put back as it was.
+    let before = running(d).await;
+    // (IOS files end at `end`: the bad line goes before it.)
+    let broken = match before.rfind("\nend") {
+        Some(at) => format!("{}\nfrobnicate badly{}", &before[..at], &before[at..]),
+        None => format!("{before}\nfrobnicate badly\n"),
+    };
+    let e = expect_error(
+        d.put(
+            &path(""),
+            admin,
+            json!({"config": broken, "mode": "replace"}),
+        )
+        .await,
+        502,
+        "NETWORK_CONFIG_ERROR",
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("put back as it was"),
+        "{e}"
+    );
+    let strip = |t: &str| {
+        t.lines()
+            .filter(|l| !l.starts_with("!Time") && !l.starts_with("!Running"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&running(d).await), strip(&before));
+
     // A refused line: the device is put back as it was and the answer says so.
     let before = running(d).await;
     let bad = format!("interface {ifname}3\n description half-done\nfrobnicate badly\n");
@@ -646,7 +698,7 @@ async fn configuration_round(d: &Daemon, admin: &str, dev: &str, ifname: &str) {
     for (body, field) in [
         (json!({"config": ""}), "config"),
         (json!({"config": "hostname x\nend\nreload"}), "config"),
-        (json!({"config": "hostname x", "mode": "replace"}), "mode"),
+        (json!({"config": "\u{7}", "mode": "replace"}), "config"),
         (json!({"config": "hostname x", "mode": "sideways"}), "mode"),
         (json!({"config": 5}), "config"),
     ] {
@@ -674,7 +726,7 @@ async fn configuration_round(d: &Daemon, admin: &str, dev: &str, ifname: &str) {
         .iter()
         .filter(|e| e["action"] == "network.devices.config_push" && e["target_id"] == id)
         .collect();
-    assert_eq!(pushes.len(), 3, "{audit}");
+    assert_eq!(pushes.len(), 5, "{audit}");
     assert!(pushes.iter().any(|e| e["outcome"] == "failure"), "{audit}");
     assert!(
         !audit.to_string().contains("mcpd-saved"),

@@ -75,7 +75,10 @@ pub async fn read(app: &App, actor: &Actor, id: &str, q: ConfigQuery) -> Result<
 /// Audited as `network.devices.config_push` (mode, line count, comment, outcome).
 pub async fn push(app: &App, actor: &Actor, id: &str, req: ConfigPush) -> Result<PushResult> {
     let mode = req.mode.unwrap_or(PushMode::Merge);
-    let lines = config::lines_of(&req.config)?;
+    let (lines, text) = match mode {
+        PushMode::Merge => (config::lines_of(&req.config)?, String::new()),
+        PushMode::Replace => (Vec::new(), config::replacement(&req.config)?),
+    };
     if let Some(c) = &req.comment {
         crate::text::check("comment", c, 1024)?;
     }
@@ -86,9 +89,15 @@ pub async fn push(app: &App, actor: &Actor, id: &str, req: ConfigPush) -> Result
         timeout(app),
         req.commit.unwrap_or(false),
     );
-    let n = lines.len();
+    let n = match mode {
+        PushMode::Merge => lines.len(),
+        PushMode::Replace => text.lines().count(),
+    };
     let done = with_session(app, actor, &rec, move |live| {
-        let m = config::merge(&mut live.shell, kind, &lines, t)?;
+        let m = match mode {
+            PushMode::Merge => config::merge(&mut live.shell, kind, &lines, t)?,
+            PushMode::Replace => config::replace((&mut live.shell, &live.session), kind, &text, t)?,
+        };
         if commit {
             config::save(&mut live.shell, t)?;
         }

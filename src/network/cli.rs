@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 /// How long one read waits before the deadline is looked at again.
-const READ_SLICE_MS: u32 = 200;
+pub(super) const READ_SLICE_MS: u32 = 200;
 /// Cap on what one command may print (bytes); more is cut and says so.
 const MAX_OUTPUT: usize = 16 * 1024 * 1024;
 

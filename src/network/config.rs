@@ -222,14 +222,127 @@ pub fn merge(sh: &mut Shell, kind: DeviceType, lines: &[String], t: Duration) ->
     )))
 }
 
-/// 400 for a mode or source the platform cannot do (yet).
-pub fn check_push(kind: DeviceType, mode: PushMode) -> Result<()> {
-    if mode == PushMode::Replace {
-        return Err(Error::field(
-            "mode",
-            "replace needs the candidate copied to the device, which mcpd does not do yet; use merge",
-        ));
+/// The file a replace loads the candidate from.
+fn candidate_path(kind: DeviceType) -> &'static str {
+    match kind {
+        DeviceType::CiscoNxos => "bootflash:mcpd-candidate.cfg",
+        _ => "flash:mcpd-candidate.cfg",
     }
+}
+
+/// Copies `text` to the device's candidate file by SCP (the devices' own SCP server,
+/// `ip scp server enable` on IOS), with `t` as the bound on the transfer.
+fn copy_candidate(
+    session: &ssh2::Session,
+    kind: DeviceType,
+    text: &str,
+    t: Duration,
+) -> Result<()> {
+    let path = candidate_path(kind);
+    let fail = |e: &dyn std::fmt::Display| {
+        config_error(format!(
+            "copying the candidate to {path} by SCP failed: {e}"
+        ))
+    };
+    session.set_timeout(u32::try_from(t.as_millis()).unwrap_or(u32::MAX));
+    let sent = (|| {
+        let size = u64::try_from(text.len()).map_err(|e| fail(&e))?;
+        let mut ch = session
+            .scp_send(std::path::Path::new(path), 0o644, size, None)
+            .map_err(|e| fail(&e))?;
+        std::io::Write::write_all(&mut ch, text.as_bytes()).map_err(|e| fail(&e))?;
+        ch.send_eof().map_err(|e| fail(&e))?;
+        ch.wait_eof().map_err(|e| fail(&e))?;
+        ch.close().map_err(|e| fail(&e))?;
+        ch.wait_close().map_err(|e| fail(&e))
+    })();
+    session.set_timeout(super::cli::READ_SLICE_MS);
+    sent
+}
+
+/// Whether the answer of `configure replace` / `rollback running-config file` reports
+/// a failure (the markers NAPALM checks for).
+fn replace_failed(output: &str) -> bool {
+    let o = output.to_lowercase();
+    [
+        "error",
+        "failed",
+        "aborted",
+        "not a valid config file",
+        "successfully restored",
+    ]
+    .iter()
+    .any(|m| o.contains(m))
+}
+
+/// Replaces the running configuration with `text`: the candidate is copied to the
+/// device, a snapshot taken, then IOS `configure replace <file> force` / NX-OS
+/// `rollback running-config file <file>`. A replace the device reports as failed is
+/// undone with the snapshot: `NETWORK_CONFIG_ERROR` with the device's text.
+pub fn replace(
+    (sh, session): (&mut Shell, &ssh2::Session),
+    kind: DeviceType,
+    text: &str,
+    t: Duration,
+) -> Result<Merged> {
+    let before = show(sh, "running", t)?;
+    copy_candidate(session, kind, text, t)?;
+    snapshot(sh, kind, t)?;
+    let file = candidate_path(kind);
+    let cmd = match kind {
+        DeviceType::CiscoNxos => format!("rollback running-config file {file}"),
+        _ => format!("configure replace {file} force"),
+    };
+    let out = sh.run_confirming(&cmd, t)?;
+    if out.refused.is_none() && !replace_failed(&out.text) {
+        let after = show(sh, "running", t)?;
+        return Ok(Merged { before, after });
+    }
+    let put_back = restore_snapshot(sh, kind, t).and_then(|()| show(sh, "running", t));
+    let outcome = match put_back {
+        Ok(now) if comparable(&now) == comparable(&before) => "the device was put back as it was",
+        _ => "putting the device back did not restore it exactly: check it",
+    };
+    Err(config_error(format!(
+        "the device refused the replacement: {}; {outcome}",
+        out.text.trim()
+    )))
+}
+
+/// A whole configuration for a replace: `\r` removed, and the banner lines `show
+/// running-config` prints before the configuration (`Building configuration...`,
+/// `Current configuration : N bytes`) left out, so what `GET …/config` answered can be
+/// sent back. Errors: 400 on `config` (empty, over 1 MiB, control characters other
+/// than tabs).
+pub fn replacement(config: &str) -> Result<String> {
+    if config.trim().is_empty() || config.len() > 1024 * 1024 {
+        return Err(Error::field("config", "1 byte to 1 MiB"));
+    }
+    if config
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Error::field("config", "no control characters"));
+    }
+    let banner =
+        |l: &str| l.starts_with("Building configuration") || l.starts_with("Current configuration");
+    let mut out: String = config
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .skip_while(|l| l.trim().is_empty() || banner(l))
+        .fold(String::new(), |mut acc, l| {
+            acc.push_str(l);
+            acc.push('\n');
+            acc
+        });
+    if out.is_empty() {
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// 400 for what the platform cannot do (yet).
+pub fn check_push(kind: DeviceType, _mode: PushMode) -> Result<()> {
     if kind == DeviceType::JuniperJunos {
         return Err(Error::field(
             "device_type",
