@@ -40,7 +40,8 @@ pub struct Settings {
 }
 
 /// `[network]` section. Defaults: 10 s to connect and log in, 30 s per command, idle
-/// sessions closed after 300 s, 30 requests per minute per caller on the device routes.
+/// sessions closed after 300 s, 30 requests per minute per caller on the device routes,
+/// configurations polled every 3600 s with 3 retries (Oxidized's defaults).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkSettings {
@@ -53,6 +54,11 @@ pub struct NetworkSettings {
     /// Requests per minute per caller on `/network/…` (besides
     /// `auth.requests_per_minute`); 0 turns this tier off.
     pub requests_per_minute: u32,
+    /// Seconds between polls of every device's running configuration (a new config
+    /// backup when it changed); 0 turns polling off.
+    pub backup_interval_s: u64,
+    /// Extra attempts at a device whose poll failed.
+    pub backup_retries: u32,
 }
 
 impl Default for NetworkSettings {
@@ -62,6 +68,8 @@ impl Default for NetworkSettings {
             command_timeout_s: 30,
             idle_timeout_s: 300,
             requests_per_minute: 30,
+            backup_interval_s: 3600,
+            backup_retries: 3,
         }
     }
 }

@@ -11,6 +11,7 @@ mod common;
 use common::netsim::{self, FakeSwitch, Sshd, SshdOptions};
 use common::{Daemon, expect, expect_error};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 /// A daemon (admin token) without the network rate tier: these tests send more than
 /// 30 requests a minute; the tier has its own test.
@@ -792,4 +793,186 @@ async fn network_routes_have_their_own_rate_tier() {
     // Other domains are not in this tier.
     let r = get("/kubernetes/clusters").await;
     assert_eq!(r.status(), reqwest::StatusCode::OK);
+}
+
+#[tokio::test]
+async fn config_backups_are_versioned_diffed_restored_and_polled() {
+    if !netsim::ready() {
+        return;
+    }
+    let env = vec![
+        (
+            "MCPD_NETWORK__REQUESTS_PER_MINUTE".to_string(),
+            "0".to_string(),
+        ),
+        (
+            "MCPD_NETWORK__BACKUP_INTERVAL_S".to_string(),
+            "2".to_string(),
+        ),
+    ];
+    let mut d = Daemon::start_with_env(env).await;
+    let admin = d.admin().await;
+    let s = Sshd::start(SshdOptions::nxos()).await;
+    expect(
+        201,
+        d.post("/network/devices", &admin, sshd_device("nx-bk", &s))
+            .await,
+    );
+
+    // A manual version; the poller adds none while nothing changes (timestamps aside).
+    let body = json!({"comment": "before the change"});
+    let first = expect(
+        201,
+        d.post("/network/devices/nx-bk/config/backup", &admin, body)
+            .await,
+    )["data"]
+        .clone();
+    assert!(first["id"].as_str().unwrap().starts_with("cfb_"), "{first}");
+    assert_eq!(
+        (first["trigger"].as_str(), first["source"].as_str()),
+        (Some("manual"), Some("running"))
+    );
+    assert_eq!(first["sha256"].as_str().unwrap().len(), 64);
+    assert!(first.get("config").is_none(), "{first}");
+    let listed = async |d: &Daemon| {
+        expect(
+            200,
+            d.get("/network/devices/nx-bk/config/backups", &admin).await,
+        )
+    };
+
+    // A change on the device: the poller stores a new version by itself.
+    let change = json!({"config": "interface Ethernet1/4\n description polled-change\n"});
+    expect(
+        200,
+        d.put("/network/devices/nx-bk/config", &admin, change).await,
+    );
+    let polled = common::wait_for(
+        "the poller storing the changed configuration",
+        Duration::from_secs(30),
+        async || {
+            let l = listed(&d).await;
+            let items = l["data"].as_array().unwrap().clone();
+            items.iter().find(|b| b["trigger"] == "schedule").cloned()
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let all = listed(&d).await;
+    let schedule = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["trigger"] == "schedule")
+        .count();
+    assert_eq!(schedule, 1, "unchanged polls store nothing: {all}");
+
+    // A version with its text, and the diff between two.
+    let id = polled["id"].as_str().unwrap();
+    let v = expect(
+        200,
+        d.get(
+            &format!(
+                "/network/config-backups/{id}?diff_to={}",
+                first["id"].as_str().unwrap()
+            ),
+            &admin,
+        )
+        .await,
+    )["data"]
+        .clone();
+    assert!(
+        v["config"]
+            .as_str()
+            .unwrap()
+            .contains("description polled-change"),
+        "{v}"
+    );
+    assert!(
+        diff_has(&v["diff"], '+', "description polled-change"),
+        "{v}"
+    );
+    let e = expect_error(
+        d.get(
+            &format!("/network/config-backups/{id}?diff_to=cfb_nope"),
+            &admin,
+        )
+        .await,
+        400,
+        "VALIDATION_ERROR",
+    );
+    assert_eq!(e["details"][0]["field"], "diff_to");
+    expect_error(
+        d.get("/network/config-backups/cfb_nope", &admin).await,
+        404,
+        "RESOURCE_NOT_FOUND",
+    );
+
+    // Restore the first version: the change is gone from the device.
+    let first_id = first["id"].as_str().unwrap();
+    let r = expect(
+        200,
+        d.post(
+            &format!("/network/config-backups/{first_id}/restore"),
+            &admin,
+            json!({}),
+        )
+        .await,
+    )["data"]
+        .clone();
+    assert!(
+        diff_has(&r["diff"], '-', "description polled-change"),
+        "{r}"
+    );
+    let run = expect(200, d.get("/network/devices/nx-bk/config", &admin).await);
+    assert!(
+        !run["data"]["config"]
+            .as_str()
+            .unwrap()
+            .contains("polled-change")
+    );
+    // …and rollback `to` a version does the same through the device's route.
+    let r = expect(
+        200,
+        d.post(
+            "/network/devices/nx-bk/config/rollback",
+            &admin,
+            json!({"to": id}),
+        )
+        .await,
+    )["data"]
+        .clone();
+    assert!(
+        diff_has(&r["diff"], '+', "description polled-change"),
+        "{r}"
+    );
+    let e = expect_error(
+        d.post(
+            "/network/devices/nx-bk/config/rollback",
+            &admin,
+            json!({"to": "cfb_nope"}),
+        )
+        .await,
+        400,
+        "VALIDATION_ERROR",
+    );
+    assert_eq!(e["details"][0]["field"], "to");
+
+    // The text is sealed at rest: the database file does not hold it.
+    for file in ["mcpd.db", "mcpd.db-wal"] {
+        let bytes = std::fs::read(d.data_dir.join(file)).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("description polled-change"),
+            "{file}"
+        );
+    }
+    assert!(d.data_dir.join("mcpd.db").exists());
+    // Removing the device removes its versions.
+    expect(204, d.delete("/network/devices/nx-bk", &admin).await);
+    expect_error(
+        d.get(&format!("/network/config-backups/{id}"), &admin)
+            .await,
+        404,
+        "RESOURCE_NOT_FOUND",
+    );
 }

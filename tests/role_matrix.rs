@@ -636,6 +636,30 @@ fn routes() -> Vec<Route> {
             e(),
             Some("network:write"),
         ),
+        (
+            M::POST,
+            "/network/devices/dev_doesnotexist0000/config/backup",
+            e(),
+            Some("network:write"),
+        ),
+        (
+            M::GET,
+            "/network/devices/dev_doesnotexist0000/config/backups",
+            None,
+            Some("network:read"),
+        ),
+        (
+            M::GET,
+            "/network/config-backups/cfb_doesnotexist0000",
+            None,
+            Some("network:read"),
+        ),
+        (
+            M::POST,
+            "/network/config-backups/cfb_doesnotexist0000/restore",
+            e(),
+            Some("network:write"),
+        ),
     ]
 }
 

@@ -51,6 +51,7 @@ pub async fn serve(config: Settings, reload: crate::systemd::SettingsLoader) -> 
     app.request_logs.start(&app.tasks, app.shutdown.clone());
     crate::mcp::liveness::spawn_background(&app);
     crate::network::spawn_idle_reaper(&app).await?;
+    crate::network::history::spawn_poller(&app);
     crate::catalog::announce(&app).await;
     notify(sd_notify::NotifyState::Ready, &status);
     let watcher = tokio::spawn(stop_on_signal(app.clone(), handle, term, int));

@@ -5,9 +5,9 @@
 //! against the caller's network rate tier as well (`docs/api.md` §1.10).
 
 use super::model::{
-    AcceptHostKey, CommandRequest, CommandResult, CommandsRequest, CommitRequest, ConfigPush,
-    ConfigQuery, ConfigText, Device, DevicePatch, NewDevice, PushResult, RollbackRequest,
-    SessionStatus,
+    AcceptHostKey, BackupQuery, BackupRequest, CommandRequest, CommandResult, CommandsRequest,
+    CommitRequest, ConfigBackup, ConfigPush, ConfigQuery, ConfigText, Device, DevicePatch,
+    NewDevice, PushResult, RollbackRequest, SessionStatus,
 };
 use crate::app::AppState;
 use crate::audit::Actor;
@@ -48,6 +48,10 @@ pub fn routes() -> Router<AppState> {
             "/network/devices/{id}/config/rollback",
             post(config_rollback),
         )
+        .route("/network/devices/{id}/config/backup", post(backup))
+        .route("/network/devices/{id}/config/backups", get(backups))
+        .route("/network/config-backups/{id}", get(backup_show))
+        .route("/network/config-backups/{id}/restore", post(restore))
 }
 
 async fn list(
@@ -233,6 +237,51 @@ async fn config_rollback(
     let actor = Actor::from(&who);
     let a = app.clone();
     app.to_completion(async move { super::changes::rollback(&a, &actor, &id, req.to).await })
+        .await
+        .map(Reply::ok)
+}
+
+async fn backup(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::NetworkWrite>,
+    Path(id): Path<String>,
+    Json(req): Json<BackupRequest>,
+) -> Result<Reply<ConfigBackup>> {
+    let actor = Actor::from(&who);
+    let a = app.clone();
+    app.to_completion(async move { super::history::backup(&a, &actor, &id, req).await })
+        .await
+        .map(Reply::created)
+}
+
+async fn backups(
+    State(app): State<AppState>,
+    _: Can<perm::NetworkRead>,
+    Path(id): Path<String>,
+    List(q): List,
+) -> Result<Reply<Vec<ConfigBackup>>> {
+    super::history::list(&app, &id, q).await.map(Reply::page)
+}
+
+async fn backup_show(
+    State(app): State<AppState>,
+    _: Can<perm::NetworkRead>,
+    Path(id): Path<String>,
+    Query(q): Query<BackupQuery>,
+) -> Result<Reply<ConfigBackup>> {
+    super::history::get(&app, &id, q.diff_to)
+        .await
+        .map(Reply::ok)
+}
+
+async fn restore(
+    State(app): State<AppState>,
+    Can(who, _): Can<perm::NetworkWrite>,
+    Path(id): Path<String>,
+) -> Result<Reply<PushResult>> {
+    let actor = Actor::from(&who);
+    let a = app.clone();
+    app.to_completion(async move { super::history::restore(&a, &actor, &id).await })
         .await
         .map(Reply::ok)
 }

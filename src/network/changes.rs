@@ -145,17 +145,27 @@ pub async fn commit(app: &App, actor: &Actor, id: &str, req: CommitRequest) -> R
 }
 
 /// `POST …/config/rollback`: puts back the snapshot mcpd took on the device before its
-/// last configuration push (`to`, a config backup, is not available yet: 400). Answers
-/// the diff of the running configuration. Errors: `NETWORK_CONFIG_ERROR` when the
-/// device has no snapshot or refuses it.
+/// last configuration push, or with `to` (a config backup of this device) replaces the
+/// running configuration with that version. Answers the diff of the running
+/// configuration. Errors: 400 on `to` (unknown, another device's),
+/// `NETWORK_CONFIG_ERROR` when the device has no snapshot or refuses it.
 pub async fn rollback(app: &App, actor: &Actor, id: &str, to: Option<String>) -> Result<Value> {
-    if to.is_some() {
-        return Err(Error::field(
-            "to",
-            "rolling back to a stored backup needs the configuration copied to the device, which mcpd does not do yet",
-        ));
-    }
     let rec = record(app, id).await?;
+    if let Some(to) = to {
+        let b = super::history::get(app, &to, None)
+            .await
+            .map_err(|e| match e.code {
+                ErrorCode::ResourceNotFound => {
+                    Error::field("to", format!("unknown config backup '{to}'"))
+                }
+                _ => e,
+            })?;
+        if b.device_id != rec.device.id {
+            return Err(Error::field("to", "a config backup of another device"));
+        }
+        let r = super::history::restore(app, actor, &b.id).await?;
+        return Ok(json!({"rolled_back": true, "changed": r.changed, "diff": r.diff}));
+    }
     config::check_push(rec.device.device_type, PushMode::Merge)?;
     let (kind, t) = (rec.device.device_type, timeout(app));
     let done = with_session(app, actor, &rec, move |live| {

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod facts;
+pub mod history;
 pub mod model;
 pub mod ops;
 pub mod pool;

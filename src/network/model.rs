@@ -443,3 +443,55 @@ pub struct RollbackRequest {
     #[serde(default)]
     pub to: Option<String>,
 }
+
+/// One stored version of a device's configuration (a config backup).
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigBackup {
+    /// `cfb_…`.
+    pub id: String,
+    /// The device's id.
+    pub device_id: String,
+    /// `running` or `startup`.
+    pub source: String,
+    /// `manual` (`POST …/config/backup`) or `schedule` (the poller).
+    pub trigger: String,
+    /// Bytes of the configuration text.
+    pub size: i64,
+    /// Lines of the configuration text.
+    pub lines: i64,
+    /// SHA-256 of the configuration text, hex.
+    pub sha256: String,
+    /// Free text given with a manual backup.
+    pub comment: String,
+    /// The user who took it (`null`: the poller).
+    pub taken_by: Option<String>,
+    /// RFC 3339.
+    pub taken_at: String,
+    /// The configuration text (`GET /network/config-backups/{id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    /// With `?diff_to=<other id>`: unified diff from the other version to this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+/// `POST …/{id}/config/backup`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupRequest {
+    /// `running` (default) or `startup`.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Free text kept with the version (at most 1 KiB).
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// `GET /network/config-backups/{id}` query.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupQuery {
+    /// Another version of the same device to diff against.
+    #[serde(default)]
+    pub diff_to: Option<String>,
+}

@@ -203,3 +203,122 @@ pub fn reset_sessions(c: &rusqlite::Connection) -> Result<()> {
     )?;
     Ok(())
 }
+
+const BACKUP_COLUMNS: &str = "id, device_id, source, trigger, size, lines, sha256, comment,
+    taken_by, taken_at, content, compare_sha256";
+
+/// A config backup row: the public part, the sealed text and the comparison hash.
+pub struct BackupRow {
+    /// Metadata (no text).
+    pub backup: super::model::ConfigBackup,
+    /// The sealed configuration text.
+    pub sealed: String,
+    /// SHA-256 of the comparable text.
+    pub compare_sha256: String,
+}
+
+fn backup_row(r: &Row<'_>) -> rusqlite::Result<BackupRow> {
+    Ok(BackupRow {
+        backup: super::model::ConfigBackup {
+            id: r.get(0)?,
+            device_id: r.get(1)?,
+            source: r.get(2)?,
+            trigger: r.get(3)?,
+            size: r.get(4)?,
+            lines: r.get(5)?,
+            sha256: r.get(6)?,
+            comment: r.get(7)?,
+            taken_by: r.get(8)?,
+            taken_at: r.get(9)?,
+            config: None,
+            diff: None,
+        },
+        sealed: r.get(10)?,
+        compare_sha256: r.get(11)?,
+    })
+}
+
+/// Filters and sorts of `GET …/config/backups`.
+const BACKUPS: ListSpec = ListSpec {
+    fields: &[
+        Field::new("source", "source", FieldKind::Text),
+        Field::new("trigger", "trigger", FieldKind::Text),
+        Field::new("sha256", "sha256", FieldKind::Text),
+        Field::new("size", "size", FieldKind::Integer),
+        Field::new("taken_at", "taken_at", FieldKind::Time),
+    ],
+    default_sort: "taken_at",
+    default_order: Order::Desc,
+};
+
+/// One page of device `device_id`'s config backups (newest first by default).
+pub fn list_backups(
+    c: &rusqlite::Connection,
+    device_id: &str,
+    q: &ListQuery,
+) -> Result<Page<super::model::ConfigBackup>> {
+    let page = q
+        .sql(&BACKUPS)?
+        .and(
+            "device_id = ?",
+            [rusqlite::types::Value::Text(device_id.to_string())],
+        )
+        .query(c, BACKUP_COLUMNS, "network_config_backups", backup_row)?;
+    Ok(page.map(|r| r.backup))
+}
+
+/// A config backup by id.
+pub fn find_backup(c: &rusqlite::Connection, id: &str) -> Result<Option<BackupRow>> {
+    Ok(c.query_row(
+        &format!("SELECT {BACKUP_COLUMNS} FROM network_config_backups WHERE id = ?1"),
+        [id],
+        backup_row,
+    )
+    .optional()?)
+}
+
+/// The newest config backup of `device_id` from `source`.
+pub fn latest_backup(
+    c: &rusqlite::Connection,
+    device_id: &str,
+    source: &str,
+) -> Result<Option<BackupRow>> {
+    Ok(c.query_row(
+        &format!(
+            "SELECT {BACKUP_COLUMNS} FROM network_config_backups
+             WHERE device_id = ?1 AND source = ?2 ORDER BY taken_at DESC, rowid DESC LIMIT 1"
+        ),
+        params![device_id, source],
+        backup_row,
+    )
+    .optional()?)
+}
+
+/// Inserts a config backup (`sealed`: its sealed text).
+pub fn insert_backup(
+    c: &rusqlite::Connection,
+    b: &super::model::ConfigBackup,
+    sealed: &str,
+    compare_sha256: &str,
+) -> Result<()> {
+    c.execute(
+        "INSERT INTO network_config_backups (id, device_id, source, trigger, content, size,
+             lines, sha256, compare_sha256, comment, taken_by, taken_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            b.id,
+            b.device_id,
+            b.source,
+            b.trigger,
+            sealed,
+            b.size,
+            b.lines,
+            b.sha256,
+            compare_sha256,
+            b.comment,
+            b.taken_by,
+            b.taken_at
+        ],
+    )?;
+    Ok(())
+}

@@ -18,6 +18,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0010_kubernetes.sql")),
         M::up(include_str!("migrations/0011_mcp_placement.sql")),
         M::up(include_str!("migrations/0012_network.sql")),
+        M::up(include_str!("migrations/0013_network_config_backups.sql")),
     ])
 }
 

@@ -31,6 +31,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
     ("mcp_servers", "headers", "id"),
     ("kube_clusters", "credentials", "id"),
     ("network_devices", "credentials", "id"),
+    ("network_config_backups", "content", "id"),
 ];
 
 const CHECK_PLAINTEXT: &[u8] = b"mcpd vault key check";
