@@ -396,6 +396,19 @@ async fn logins_that_fail_name_the_cause_and_host_keys_are_pinned() {
         "NETWORK_CONNECTION_ERROR",
     );
 
+    // Credentials as ${secret:…} references to config entries, resolved at login.
+    let secret = json!({"value": s.password(), "secret": true});
+    expect(201, d.put("/config/nx.password", &admin, secret).await);
+    let mut by_ref = sshd_device("nx-ref", &s);
+    by_ref["password"] = json!("${secret:nx.password}");
+    expect(201, d.post("/network/devices", &admin, by_ref).await);
+    let c = expect(
+        200,
+        d.post("/network/devices/nx-ref/connect", &admin, json!({}))
+            .await,
+    );
+    assert_eq!(c["data"]["status"], "connected", "{c}");
+
     // A private key login.
     let mut by_key = sshd_device("nx-key", &s);
     by_key.as_object_mut().unwrap().remove("password");
