@@ -58,6 +58,18 @@ async fn create_now(app: &App, actor: &Actor, req: CreateServer) -> Result<McpSe
     }
 }
 
+/// Opens the new server's session, records who it says it is, discovers its lists and
+/// stores the record with them (the last step of a managed or placed create).
+async fn open_and_insert(app: &App, actor: &Actor, rec: &mut ServerRecord) -> Result<()> {
+    let client = session(app, rec).await?;
+    if let Some((info, caps)) = peer_identity(&client) {
+        rec.server_info = Some(info);
+        rec.capabilities = Some(caps);
+    }
+    let found = discover_with(app, rec, &client).await?;
+    insert(app, actor, rec, Some(found)).await
+}
+
 /// A server placed on a cluster: its workload is made and ready, then the session is
 /// opened and the server discovered before the record is stored (complete or not at
 /// all); a failure removes the workload.
@@ -76,16 +88,7 @@ async fn create_placed(
     }
     .await;
     deployed.inspect_err(|e| audit_failure(app, actor, &req.name, e))?;
-    let made = async {
-        let client = session(app, &rec).await?;
-        if let Some((info, caps)) = peer_identity(&client) {
-            rec.server_info = Some(info);
-            rec.capabilities = Some(caps);
-        }
-        let found = discover_with(app, &rec, &client).await?;
-        insert(app, actor, &rec, Some(found)).await
-    }
-    .await;
+    let made = open_and_insert(app, actor, &mut rec).await;
     if let Err(e) = made {
         app.mcp.close(&rec.id).await;
         if let Err(re) = placement::remove(app, &rec).await {
@@ -136,16 +139,7 @@ async fn create_managed(
         .await
         .inspect_err(|e| audit_failure(app, actor, &req.name, e))?;
     rec.service_id = Some(svc.id.clone());
-    let made = async {
-        let client = session(app, &rec).await?;
-        if let Some((info, caps)) = peer_identity(&client) {
-            rec.server_info = Some(info);
-            rec.capabilities = Some(caps);
-        }
-        let found = discover_with(app, &rec, &client).await?;
-        insert(app, actor, &rec, Some(found)).await
-    }
-    .await;
+    let made = open_and_insert(app, actor, &mut rec).await;
     if let Err(e) = made {
         app.mcp.close(&rec.id).await;
         undo_service(app, actor, &svc.id).await;
