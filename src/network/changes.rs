@@ -7,8 +7,8 @@ use super::config::{self, Merged};
 use super::model::{
     CommitRequest, ConfigPush, ConfigQuery, ConfigText, DeviceType, PushMode, PushResult,
 };
-use super::record;
 use super::session::with_session;
+use super::{junos, record};
 use crate::app::App;
 use crate::audit::{self, Actor, Entry};
 use crate::error::{Error, ErrorCode, Result};
@@ -44,29 +44,41 @@ fn failure<T>(r: &Result<T>) -> Option<ErrorCode> {
 /// `GET …/config?source=running|startup`. Errors: 400 on `source` / `format`, the
 /// session's errors, `NETWORK_COMMAND_ERROR` when the device refuses to show it.
 pub async fn read(app: &App, actor: &Actor, id: &str, q: ConfigQuery) -> Result<ConfigText> {
-    if q.format.as_deref().is_some_and(|f| f != "text") {
-        return Err(Error::field("format", "only text for this platform"));
-    }
-    let source = q.source.unwrap_or_else(|| "running".into());
-    if !matches!(source.as_str(), "running" | "startup") {
+    let rec = record(app, id).await?;
+    let junos = rec.device.device_type == DeviceType::JuniperJunos;
+    let (sources, format) = if junos {
+        (["running", "candidate"], "xml")
+    } else {
+        (["running", "startup"], "text")
+    };
+    if q.format.as_deref().is_some_and(|f| f != format) {
         return Err(Error::field(
-            "source",
-            "running or startup (candidate is Junos only)",
+            "format",
+            format!("only {format} for this platform"),
         ));
     }
-    let rec = record(app, id).await?;
-    config::check_push(rec.device.device_type, PushMode::Merge)?;
+    let source = q.source.unwrap_or_else(|| "running".into());
+    if !sources.contains(&source.as_str()) {
+        return Err(Error::field(
+            "source",
+            format!("{} or {} for this platform", sources[0], sources[1]),
+        ));
+    }
     let t = timeout(app);
     let src = source.clone();
     let text = with_session(app, actor, &rec, move |live| {
-        config::show(&mut live.shell, &src, t)
+        if junos {
+            junos::get_config(live.netconf()?, &src, t)
+        } else {
+            config::show(live.cli()?, &src, t)
+        }
     })
     .await?;
     Ok(ConfigText {
         sha256: hex::encode(Sha256::digest(text.as_bytes())),
         config: text,
         source,
-        format: "text",
+        format,
         retrieved_at: crate::time::now_rfc3339(),
     })
 }
@@ -75,15 +87,19 @@ pub async fn read(app: &App, actor: &Actor, id: &str, q: ConfigQuery) -> Result<
 /// Audited as `network.devices.config_push` (mode, line count, comment, outcome).
 pub async fn push(app: &App, actor: &Actor, id: &str, req: ConfigPush) -> Result<PushResult> {
     let mode = req.mode.unwrap_or(PushMode::Merge);
+    let rec = record(app, id).await?;
+    let junos = rec.device.device_type == DeviceType::JuniperJunos;
     let (lines, text) = match mode {
+        _ if junos => {
+            junos::check_xml(&req.config)?;
+            (Vec::new(), req.config.clone())
+        }
         PushMode::Merge => (config::lines_of(&req.config)?, String::new()),
         PushMode::Replace => (Vec::new(), config::replacement(&req.config)?),
     };
     if let Some(c) = &req.comment {
         crate::text::check("comment", c, 1024)?;
     }
-    let rec = record(app, id).await?;
-    config::check_push(rec.device.device_type, mode)?;
     let (kind, t, commit) = (
         rec.device.device_type,
         timeout(app),
@@ -94,12 +110,15 @@ pub async fn push(app: &App, actor: &Actor, id: &str, req: ConfigPush) -> Result
         PushMode::Replace => text.lines().count(),
     };
     let done = with_session(app, actor, &rec, move |live| {
+        if junos {
+            return junos::push(live.netconf()?, (&text, mode), commit, t);
+        }
         let m = match mode {
-            PushMode::Merge => config::merge(&mut live.shell, kind, &lines, t)?,
-            PushMode::Replace => config::replace((&mut live.shell, &live.session), kind, &text, t)?,
+            PushMode::Merge => config::merge(live.cli()?, kind, &lines, t)?,
+            PushMode::Replace => config::replace(live.cli_and_session()?, kind, &text, t)?,
         };
         if commit {
-            config::save(&mut live.shell, t)?;
+            config::save(live.cli()?, t)?;
         }
         Ok(m)
     })
@@ -125,16 +144,27 @@ pub async fn commit(app: &App, actor: &Actor, id: &str, req: CommitRequest) -> R
         crate::text::check("comment", c, 1024)?;
     }
     let rec = record(app, id).await?;
-    config::check_push(rec.device.device_type, PushMode::Merge)?;
-    if req.confirm_timeout_s.is_some() && rec.device.device_type != DeviceType::JuniperJunos {
+    let junos = rec.device.device_type == DeviceType::JuniperJunos;
+    if req
+        .confirm_timeout_s
+        .is_some_and(|s| !(1..=86_400).contains(&s))
+    {
+        return Err(Error::field("confirm_timeout_s", "1 to 86400 seconds"));
+    }
+    if req.confirm_timeout_s.is_some() && !junos {
         return Err(Error::field(
             "confirm_timeout_s",
             "a confirmed commit is a Junos feature; IOS and NX-OS save at once",
         ));
     }
     let t = timeout(app);
+    let confirm = req.confirm_timeout_s;
     let done = with_session(app, actor, &rec, move |live| {
-        config::save(&mut live.shell, t)
+        if junos {
+            junos::commit(live.netconf()?, confirm, t)
+        } else {
+            config::save(live.cli()?, t)
+        }
     })
     .await;
     let details = json!({"comment": req.comment});
@@ -166,12 +196,19 @@ pub async fn rollback(app: &App, actor: &Actor, id: &str, to: Option<String>) ->
         let r = super::history::restore(app, actor, &b.id).await?;
         return Ok(json!({"rolled_back": true, "changed": r.changed, "diff": r.diff}));
     }
-    config::check_push(rec.device.device_type, PushMode::Merge)?;
     let (kind, t) = (rec.device.device_type, timeout(app));
     let done = with_session(app, actor, &rec, move |live| {
-        let before = config::show(&mut live.shell, "running", t)?;
-        config::restore_snapshot(&mut live.shell, kind, t)?;
-        let after = config::show(&mut live.shell, "running", t)?;
+        if kind == DeviceType::JuniperJunos {
+            let m = junos::rollback(live.netconf()?, t)?;
+            return Ok(config::unified_diff(
+                &m.before,
+                &m.after,
+                ("running (before)", "running (after)"),
+            ));
+        }
+        let before = config::show(live.cli()?, "running", t)?;
+        config::restore_snapshot(live.cli()?, kind, t)?;
+        let after = config::show(live.cli()?, "running", t)?;
         Ok(config::unified_diff(
             &before,
             &after,

@@ -8,7 +8,7 @@
 //! after without volatile lines (build banners, timestamps), as Oxidized does.
 
 use super::cli::{Shell, pattern};
-use super::model::{DeviceType, PushMode};
+use super::model::DeviceType;
 use crate::error::{Error, ErrorCode, Result};
 use regex::Regex;
 use std::sync::LazyLock;
@@ -339,17 +339,6 @@ pub fn replacement(config: &str) -> Result<String> {
         out.push('\n');
     }
     Ok(out)
-}
-
-/// 400 for what the platform cannot do (yet).
-pub fn check_push(kind: DeviceType, _mode: PushMode) -> Result<()> {
-    if kind == DeviceType::JuniperJunos {
-        return Err(Error::field(
-            "device_type",
-            "juniper_junos devices are driven over NETCONF, which mcpd does not speak yet",
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

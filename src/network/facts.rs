@@ -43,6 +43,19 @@ pub fn from_show_version(text: &str, hostname: &str) -> SystemInfo {
     }
 }
 
+/// What Junos's `<get-software-information/>` reply says (`product-model`,
+/// `junos-version`, `host-name`).
+pub fn from_junos(reply: &str) -> SystemInfo {
+    let t = |n: &str| super::netconf::first_text(reply, n).filter(|s| !s.is_empty());
+    SystemInfo {
+        model: t("product-model"),
+        serial: None,
+        os_version: t("junos-version"),
+        uptime: None,
+        hostname: t("host-name"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

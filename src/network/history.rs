@@ -6,7 +6,9 @@
 //! with it ([`super::changes::push`] in `replace` mode).
 
 use super::config;
-use super::model::{BackupRequest, ConfigBackup, ConfigPush, DeviceRecord, PushMode, PushResult};
+use super::model::{
+    BackupRequest, ConfigBackup, ConfigPush, DeviceRecord, DeviceType, PushMode, PushResult,
+};
 use super::session::with_session;
 use super::{record, store};
 use crate::app::App;
@@ -39,11 +41,15 @@ async fn take(
     (source, trigger, comment): (&str, &str, &str),
     only_changed: bool,
 ) -> Result<Option<ConfigBackup>> {
-    config::check_push(rec.device.device_type, PushMode::Merge)?;
     let t = Duration::from_secs(app.settings.network.command_timeout_s);
     let src = source.to_string();
+    let junos = rec.device.device_type == DeviceType::JuniperJunos;
     let text = with_session(app, actor, rec, move |live| {
-        config::show(&mut live.shell, &src, t)
+        if junos {
+            super::junos::get_config(live.netconf()?, &src, t)
+        } else {
+            config::show(live.cli()?, &src, t)
+        }
     })
     .await?;
     let compare = sha256(&config::comparable(&text));
@@ -180,10 +186,7 @@ pub async fn poll_all(app: &App, retries: u32) -> usize {
     };
     let actor = Actor::system();
     let mut stored = 0;
-    for rec in devices
-        .iter()
-        .filter(|r| config::check_push(r.device.device_type, PushMode::Merge).is_ok())
-    {
+    for rec in devices.iter() {
         for attempt in 0..=retries {
             match take(app, &actor, rec, ("running", "schedule", ""), true).await {
                 Ok(v) => {

@@ -2,10 +2,12 @@
 //! status), re-pinning its host key, and running CLI commands (each audited, output
 //! never stored in the audit log).
 
+use super::cli::Output;
 use super::model::{
     AcceptHostKey, CommandResult, CommandsRequest, Credentials, Device, DevicePatch, DeviceRecord,
     SessionStatus,
 };
+use super::pool::{Link, Live};
 use super::session::with_session;
 use super::{credentials, record, ssh, store, view};
 use crate::app::App;
@@ -280,7 +282,7 @@ pub async fn commands(
             }
             let start = Instant::now();
             let executed_at = crate::time::now_rfc3339();
-            let o = live.shell.run(&c, timeout)?;
+            let o = run_one(live, &c, timeout)?;
             stopped = stop && o.refused.is_some();
             out.push(CommandResult {
                 command: c,
@@ -300,6 +302,25 @@ pub async fn commands(
     .await;
     audit_commands(app, actor, &rec.device.id, &req.commands, &results).await;
     results
+}
+
+/// One command on the device's CLI, or through Junos's `<command>` RPC (whose
+/// `rpc-error` is the device refusing it).
+fn run_one(live: &mut Live, command: &str, timeout: Duration) -> Result<Output> {
+    match &mut live.link {
+        Link::Cli(sh) => sh.run(command, timeout),
+        Link::Netconf(nc) => match super::junos::command(nc, command, timeout) {
+            Ok(text) => Ok(Output {
+                text,
+                refused: None,
+            }),
+            Err(e) if e.code == ErrorCode::NetworkCommandError => Ok(Output {
+                text: String::new(),
+                refused: Some(e.message),
+            }),
+            Err(e) => Err(e),
+        },
+    }
 }
 
 fn skipped(command: String) -> CommandResult {

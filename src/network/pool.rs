@@ -6,6 +6,7 @@
 //! connection settings is dropped before use.
 
 use super::cli::Shell;
+use super::netconf::Netconf;
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,14 +16,55 @@ use std::time::{Duration, Instant};
 pub struct Live {
     /// The SSH session (kept alive with the shell).
     pub session: ssh2::Session,
-    /// The CLI on it.
-    pub shell: Shell,
+    /// The CLI (IOS, NX-OS) or NETCONF (Junos) on it.
+    pub link: Link,
     /// The device's connection generation it was opened with.
     pub generation: i64,
     /// When it was opened (RFC 3339).
     pub opened_at: String,
     /// Last use.
     pub used: Instant,
+}
+
+/// How mcpd talks to a device over its session.
+pub enum Link {
+    /// An interactive CLI shell.
+    Cli(Shell),
+    /// A NETCONF subsystem channel.
+    Netconf(Netconf),
+}
+
+fn wrong_link(what: &str) -> Error {
+    Error::field(
+        "device_type",
+        format!("not available for this platform: it is driven over {what}"),
+    )
+}
+
+impl Live {
+    /// The CLI. Errors: 400 on `device_type` for a NETCONF device.
+    pub fn cli(&mut self) -> Result<&mut Shell> {
+        match &mut self.link {
+            Link::Cli(s) => Ok(s),
+            Link::Netconf(_) => Err(wrong_link("NETCONF")),
+        }
+    }
+
+    /// The CLI and the SSH session it runs on (for SCP beside it). Errors as [`Live::cli`].
+    pub fn cli_and_session(&mut self) -> Result<(&mut Shell, &ssh2::Session)> {
+        match &mut self.link {
+            Link::Cli(s) => Ok((s, &self.session)),
+            Link::Netconf(_) => Err(wrong_link("NETCONF")),
+        }
+    }
+
+    /// The NETCONF session. Errors: 400 on `device_type` for a CLI device.
+    pub fn netconf(&mut self) -> Result<&mut Netconf> {
+        match &mut self.link {
+            Link::Netconf(n) => Ok(n),
+            Link::Cli(_) => Err(wrong_link("its CLI")),
+        }
+    }
 }
 
 /// One device's place in the pool.
@@ -92,9 +134,13 @@ impl Pool {
     }
 }
 
-/// Ends a session politely (`exit`, then SSH disconnect) off the async runtime.
-async fn drop_blocking(live: Live) {
+/// Ends a session politely (NETCONF `close-session`, then SSH disconnect) off the
+/// async runtime.
+async fn drop_blocking(mut live: Live) {
     let _ = tokio::task::spawn_blocking(move || {
+        if let Link::Netconf(n) = &mut live.link {
+            n.close();
+        }
         let _ = live
             .session
             .disconnect(None, "mcpd closes the session", None);

@@ -6,8 +6,9 @@
 //! leaves the pool without it.
 
 use super::cli::Shell;
-use super::model::{DeviceRecord, DeviceType};
-use super::pool::{Live, blocking};
+use super::model::{DeviceRecord, DeviceType, SystemInfo};
+use super::netconf::Netconf;
+use super::pool::{Link, Live, blocking};
 use super::ssh::{self, Target};
 use super::{credentials, facts, store};
 use crate::app::App;
@@ -20,23 +21,37 @@ fn connect_timeout(app: &App) -> Duration {
     Duration::from_secs(app.settings.network.connect_timeout_s)
 }
 
-/// 400 for what this slice cannot drive yet.
-fn check_platform(rec: &DeviceRecord) -> Result<()> {
-    if rec.device.device_type == DeviceType::JuniperJunos {
-        return Err(Error::field(
-            "device_type",
-            "juniper_junos devices are driven over NETCONF, which mcpd does not speak yet",
-        ));
+/// The link of a new session: the CLI in privileged EXEC with what `show version` says
+/// (IOS, NX-OS), or NETCONF with what `<get-software-information/>` says, when the
+/// device answers it (Junos).
+fn start_link(
+    o: &ssh::Opened,
+    kind: DeviceType,
+    enable_secret: Option<&str>,
+    timeout: std::time::Duration,
+) -> Result<(Link, SystemInfo)> {
+    if kind == DeviceType::JuniperJunos {
+        let mut nc = Netconf::start(&o.session, timeout)?;
+        let sw = nc.rpc(
+            "<get-software-information/>",
+            ErrorCode::NetworkCommandError,
+            timeout,
+        );
+        let info = sw.map(|r| facts::from_junos(&r)).unwrap_or_default();
+        return Ok((Link::Netconf(nc), info));
     }
-    Ok(())
+    let mut shell = Shell::start(&o.session, enable_secret, timeout)?;
+    let version = shell.run("show version", timeout)?;
+    let info = facts::from_show_version(&version.text, &shell.hostname);
+    Ok((Link::Cli(shell), info))
 }
 
 /// Opens a new session to `rec`'s device. A first connection pins the host key it saw
 /// (audited as `network.devices.host_key_pinned`). Errors: `NETWORK_CONNECTION_ERROR`
 /// (connect, handshake, changed host key, login, no prompt, enable refused).
 async fn open(app: &App, actor: &Actor, rec: &DeviceRecord) -> Result<Live> {
-    check_platform(rec)?;
     let d = &rec.device;
+    let kind = d.device_type;
     let creds = credentials::resolved(app, &d.id, &rec.sealed).await?;
     let timeout = connect_timeout(app);
     let (host, user, pinned) = (
@@ -55,13 +70,11 @@ async fn open(app: &App, actor: &Actor, rec: &DeviceRecord) -> Result<Live> {
             timeout,
         };
         let o = ssh::open(&t)?;
-        let mut shell = Shell::start(&o.session, creds.enable_secret.as_deref(), timeout)?;
-        let version = shell.run("show version", timeout)?;
-        let info = facts::from_show_version(&version.text, &shell.hostname);
-        Ok::<_, Error>((o, shell, info))
+        let (link, info) = start_link(&o, kind, creds.enable_secret.as_deref(), timeout)?;
+        Ok::<_, Error>((o, link, info))
     })
     .await?;
-    let (o, shell, info) = match opened {
+    let (o, link, info) = match opened {
         Ok(x) => x,
         Err(e) => {
             let (id, msg) = (d.id.clone(), e.message.clone());
@@ -95,7 +108,7 @@ async fn open(app: &App, actor: &Actor, rec: &DeviceRecord) -> Result<Live> {
         .await?;
     Ok(Live {
         session: o.session,
-        shell,
+        link,
         generation: rec.generation,
         opened_at: now,
         used: Instant::now(),
@@ -104,7 +117,11 @@ async fn open(app: &App, actor: &Actor, rec: &DeviceRecord) -> Result<Live> {
 
 /// Whether a pooled session still answers (a keepalive goes out, the channel is open).
 fn alive(live: &mut Live) -> bool {
-    live.session.keepalive_send().is_ok() && live.shell.is_open(&live.session)
+    live.session.keepalive_send().is_ok()
+        && match &mut live.link {
+            Link::Cli(shell) => shell.is_open(&live.session),
+            Link::Netconf(nc) => nc.is_open(),
+        }
 }
 
 /// Runs `work` on device `rec`'s session, opening one when there is none (or the
