@@ -1133,3 +1133,58 @@ async fn junos_configuration_over_netconf() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn idle_sessions_close_and_a_device_that_stops_answering_times_out() {
+    if !netsim::ready() {
+        return;
+    }
+    let env = vec![
+        (
+            "MCPD_NETWORK__REQUESTS_PER_MINUTE".to_string(),
+            "0".to_string(),
+        ),
+        ("MCPD_NETWORK__IDLE_TIMEOUT_S".to_string(), "2".to_string()),
+        (
+            "MCPD_NETWORK__CONNECT_TIMEOUT_S".to_string(),
+            "2".to_string(),
+        ),
+    ];
+    let mut d = Daemon::start_with_env(env).await;
+    let admin = d.admin().await;
+    let s = Sshd::start(SshdOptions::nxos()).await;
+    expect(
+        201,
+        d.post("/network/devices", &admin, sshd_device("nx-idle", &s))
+            .await,
+    );
+    let st = expect(
+        200,
+        d.post("/network/devices/nx-idle/connect", &admin, json!({}))
+            .await,
+    );
+    assert_eq!(st["data"]["status"], "connected");
+    let status = async || {
+        let r = expect(200, d.get("/network/devices/nx-idle/status", &admin).await)["data"].clone();
+        (r["status"] == "disconnected").then_some(r)
+    };
+    let r = common::wait_for("the idle session closed", Duration::from_secs(20), status).await;
+    assert!(r["connected_since"].is_null(), "{r}");
+
+    // The device's SSH server stops answering (the process is stopped, the port stays
+    // open): the connection times out with the envelope, and works again after.
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(s.pid().unwrap()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let started = std::time::Instant::now();
+    let r = d
+        .post("/network/devices/nx-idle/connect", &admin, json!({}))
+        .await;
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let e = expect_error(r, 503, "NETWORK_CONNECTION_ERROR");
+    assert!(started.elapsed() < Duration::from_secs(15), "{e}");
+    expect(
+        200,
+        d.post("/network/devices/nx-idle/connect", &admin, json!({}))
+            .await,
+    );
+}
