@@ -236,9 +236,14 @@ async fn config_rollback(
 ) -> Result<Reply<Value>> {
     let actor = Actor::from(&who);
     let a = app.clone();
-    app.to_completion(async move { super::changes::rollback(&a, &actor, &id, req.to).await })
-        .await
-        .map(Reply::ok)
+    app.to_completion(async move {
+        match req.to {
+            Some(to) => super::history::rollback_to(&a, &actor, &id, &to).await,
+            None => super::changes::rollback(&a, &actor, &id).await,
+        }
+    })
+    .await
+    .map(Reply::ok)
 }
 
 async fn backup(

@@ -174,28 +174,13 @@ pub async fn commit(app: &App, actor: &Actor, id: &str, req: CommitRequest) -> R
     Ok(json!({"committed": true, "committed_at": crate::time::now_rfc3339()}))
 }
 
-/// `POST …/config/rollback`: puts back the snapshot mcpd took on the device before its
-/// last configuration push, or with `to` (a config backup of this device) replaces the
-/// running configuration with that version. Answers the diff of the running
-/// configuration. Errors: 400 on `to` (unknown, another device's),
-/// `NETWORK_CONFIG_ERROR` when the device has no snapshot or refuses it.
-pub async fn rollback(app: &App, actor: &Actor, id: &str, to: Option<String>) -> Result<Value> {
+/// `POST …/config/rollback` without `to`: puts back the snapshot mcpd took on the
+/// device before its last configuration push (Junos: discards uncommitted changes, or
+/// `rollback 1`). Answers the diff of the running configuration. Errors:
+/// `NETWORK_CONFIG_ERROR` when the device has no snapshot or refuses it. (With `to`,
+/// [`super::history::rollback_to`].)
+pub async fn rollback(app: &App, actor: &Actor, id: &str) -> Result<Value> {
     let rec = record(app, id).await?;
-    if let Some(to) = to {
-        let b = super::history::get(app, &to, None)
-            .await
-            .map_err(|e| match e.code {
-                ErrorCode::ResourceNotFound => {
-                    Error::field("to", format!("unknown config backup '{to}'"))
-                }
-                _ => e,
-            })?;
-        if b.device_id != rec.device.id {
-            return Err(Error::field("to", "a config backup of another device"));
-        }
-        let r = super::history::restore(app, actor, &b.id).await?;
-        return Ok(json!({"rolled_back": true, "changed": r.changed, "diff": r.diff}));
-    }
     let (kind, t) = (rec.device.device_type, timeout(app));
     let done = with_session(app, actor, &rec, move |live| {
         if kind == DeviceType::JuniperJunos {

@@ -173,6 +173,29 @@ pub async fn restore(app: &App, actor: &Actor, id: &str) -> Result<PushResult> {
     super::changes::push(app, actor, &b.device_id, req).await
 }
 
+/// `POST …/config/rollback {to}`: replaces device `id`'s running configuration with
+/// its config backup `to` (as [`restore`]). Errors: 400 on `to` (unknown, another
+/// device's), those of the push.
+pub async fn rollback_to(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    to: &str,
+) -> Result<serde_json::Value> {
+    let rec = record(app, id).await?;
+    let b = get(app, to, None).await.map_err(|e| match e.code {
+        crate::error::ErrorCode::ResourceNotFound => {
+            Error::field("to", format!("unknown config backup '{to}'"))
+        }
+        _ => e,
+    })?;
+    if b.device_id != rec.device.id {
+        return Err(Error::field("to", "a config backup of another device"));
+    }
+    let r = restore(app, actor, &b.id).await?;
+    Ok(json!({"rolled_back": true, "changed": r.changed, "diff": r.diff}))
+}
+
 /// One poll of every CLI device: a new version where the running configuration
 /// changed. A device is tried `retries + 1` times; failures are logged and left for
 /// the next poll. Returns how many versions were stored.
