@@ -6,7 +6,9 @@
 //! algorithms libssh2 1.10 (the `ssh2` crate) negotiates against all of them. The
 //! devices' SCP server (`tests/netsim/check_scp.py`: `scp -O` in and out, a candidate
 //! loaded by IOS `configure replace` / NX-OS `rollback running-config file`, refusals,
-//! libssh2's raw exchanges; and libssh2 itself through the `ssh2` crate). Then the
+//! libssh2's raw exchanges; and libssh2 itself through the `ssh2` crate). The Junos
+//! RPCs `tests/netsim/fake_junos.py` adds (`tests/netsim/check_junos.py`: software
+//! information, `<command>`, commit history and rollback, confirmed commits). Then the
 //! lifecycle the daemon's tests rely on: stop/resume on the same port, a new host key,
 //! and every process gone on drop.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
@@ -132,6 +134,50 @@ async fn fake_juniper_is_driven_by_ncclient() {
         out.contains("ok   the committed description is running"),
         "{out}"
     );
+}
+
+/// The Junos RPCs `tests/netsim/fake_junos.py` adds (`tests/netsim/check_junos.py`).
+#[tokio::test]
+async fn fake_juniper_answers_junos_rpcs_history_and_confirmed_commits() {
+    if !netsim::ready() {
+        return;
+    }
+    let sw = FakeSwitch::juniper("admin", "junos-pw").await;
+    let port = sw.port().to_string();
+    let out = run_check(
+        "check_junos.py",
+        &[
+            "--port",
+            &port,
+            "--username",
+            "admin",
+            "--password",
+            "junos-pw",
+            "--hostname",
+            sw.hostname(),
+        ],
+    )
+    .await;
+    for want in [
+        "ok   get-software-information: host-name, qfx5100-48s-6q, 21.4R3-S5.4",
+        "ok   command show version (text): <output> with Hostname, Model, Junos",
+        "ok   unknown command: rpc-error 'syntax error, expecting <command>: show bogus <x>'",
+        "ok   the error-message is escaped XML text",
+        "ok   rollback 1 is commit one, in the candidate",
+        "ok   commit: rollback 1 runs",
+        "ok   load-configuration rollback=\"49\": rpc-error Cannot find rollback file 49",
+        "ok   unconfirmed: rolled back by itself (",
+        "ok   the previous configuration runs again",
+        "ok   the confirmed commit stays after its timeout",
+    ] {
+        assert!(out.contains(want), "no {want:?} in:\n{out}");
+    }
+    let log = sw.log();
+    assert!(
+        log.contains("confirmed commit not confirmed in time: rolled back"),
+        "{log}"
+    );
+    assert!(!log.contains("Traceback"), "{log}");
 }
 
 #[tokio::test]

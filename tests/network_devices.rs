@@ -93,6 +93,23 @@ async fn devices_register_with_sealed_credentials_and_bad_input_changes_nothing(
         (Some("router.example.test"), Some("private_key"))
     );
 
+    // The seed's nested credentials and connection options.
+    let nested = json!({"name": "seed-2", "hostname": "10.0.0.2", "type": "cisco_ios",
+        "credentials": {"username": "ops", "password": "nested-pass-1"},
+        "connection_options": {"timeout": 5, "keepalive": 30, "auto_connect": false}});
+    let n = expect(201, d.post("/network/devices", &admin, nested).await)["data"].clone();
+    assert_eq!(
+        (n["username"].as_str(), n["auth_method"].as_str()),
+        (Some("ops"), Some("password")),
+        "{n}"
+    );
+    assert_eq!(
+        n["connection_options"],
+        json!({"timeout": 5, "keepalive": 30, "auto_connect": false})
+    );
+    assert!(!n.to_string().contains("nested-pass-1"));
+    expect(204, d.delete("/network/devices/seed-2", &admin).await);
+
     let with = |extra: Value| common::merged(device("bad", "cisco_ios", 22, "u", "p"), extra);
     let cases = [
         (with(json!({"name": "Bad Name!"})), "name"),
@@ -115,6 +132,18 @@ async fn devices_register_with_sealed_credentials_and_bad_input_changes_nothing(
         ),
         (with(json!({"tags": ["ok", ""]})), "tags[1]"),
         (with(json!({"colour": "red"})), "colour"),
+        (
+            with(json!({"credentials": {"password": "again"}})),
+            "credentials.password",
+        ),
+        (
+            with(json!({"connection_options": {"timeout": 0}})),
+            "connection_options.timeout",
+        ),
+        (
+            with(json!({"connection_options": {"retries": 3}})),
+            "connection_options.retries",
+        ),
     ];
     for (body, field) in cases {
         let e = expect_error(
@@ -408,6 +437,12 @@ async fn logins_that_fail_name_the_cause_and_host_keys_are_pinned() {
             .await,
     );
     assert_eq!(c["data"]["status"], "connected", "{c}");
+
+    // auto_connect: registered and connected in one request.
+    let mut auto = sshd_device("nx-auto", &s);
+    auto["connection_options"] = json!({"auto_connect": true, "keepalive": 5});
+    let a = expect(201, d.post("/network/devices", &admin, auto).await)["data"].clone();
+    assert_eq!(a["status"], "connected", "{a}");
 
     // A private key login.
     let mut by_key = sshd_device("nx-key", &s);
@@ -1122,16 +1157,69 @@ async fn junos_configuration_over_netconf() {
         );
         assert_eq!(e["details"][0]["field"], "config", "{e}");
     }
-    // An RPC the device refuses comes back with its error-message.
+    // Commands through the <command> RPC; one Junos refuses is a 502 with its text.
+    let v = output(&d, &admin, "jn-1", "show version").await;
+    assert!(v.contains("Junos:"), "{v}");
     let e = expect_error(
-        run(&d, &admin, "jn-1", "show version").await,
+        run(&d, &admin, "jn-1", "show nonsense").await,
         502,
         "NETWORK_COMMAND_ERROR",
     );
     assert!(
-        e["message"].as_str().unwrap().contains("show version"),
+        e["message"].as_str().unwrap().contains("syntax error"),
         "{e}"
     );
+    let dev = expect(200, d.get("/network/devices/jn-1", &admin).await)["data"].clone();
+    assert_eq!(dev["system_info"]["os_version"], "21.4R3-S5.4", "{dev}");
+
+    // Junos `rollback 1`: the commit before the last one comes back.
+    let r = expect(
+        200,
+        d.post(
+            "/network/devices/jn-1/config/rollback",
+            &admin,
+            json!({"to": 1}),
+        )
+        .await,
+    )["data"]
+        .clone();
+    assert!(diff_has(&r["diff"], '-', "mcpd-junos-2"), "{r}");
+    assert!(!get("running").await.contains("mcpd-junos-2"));
+    let e = expect_error(
+        d.post(
+            "/network/devices/jn-1/config/rollback",
+            &admin,
+            json!({"to": 50}),
+        )
+        .await,
+        400,
+        "VALIDATION_ERROR",
+    );
+    assert_eq!(e["details"][0]["field"], "to");
+
+    // A confirmed commit that nobody confirms is rolled back by the device.
+    let xml3 = xml.replace("mcpd-junos", "mcpd-unconfirmed");
+    expect(
+        200,
+        d.put(
+            "/network/devices/jn-1/config",
+            &admin,
+            json!({"config": xml3}),
+        )
+        .await,
+    );
+    expect(
+        200,
+        d.post(
+            "/network/devices/jn-1/config/commit",
+            &admin,
+            json!({"confirm_timeout_s": 2}),
+        )
+        .await,
+    );
+    assert!(get("running").await.contains("mcpd-unconfirmed"));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(!get("running").await.contains("mcpd-unconfirmed"));
 }
 
 #[tokio::test]

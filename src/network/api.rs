@@ -7,7 +7,7 @@
 use super::model::{
     AcceptHostKey, BackupQuery, BackupRequest, CommandRequest, CommandResult, CommandsRequest,
     CommitRequest, ConfigBackup, ConfigPush, ConfigQuery, ConfigText, Device, DevicePatch,
-    NewDevice, PushResult, RollbackRequest, SessionStatus,
+    NewDevice, PushResult, RollbackRequest, RollbackTarget, SessionStatus,
 };
 use crate::app::AppState;
 use crate::audit::Actor;
@@ -238,7 +238,12 @@ async fn config_rollback(
     let a = app.clone();
     app.to_completion(async move {
         match req.to {
-            Some(to) => super::history::rollback_to(&a, &actor, &id, &to).await,
+            Some(RollbackTarget::Index(n)) => {
+                super::changes::rollback_index(&a, &actor, &id, n).await
+            }
+            Some(RollbackTarget::Backup(to)) => {
+                super::history::rollback_to(&a, &actor, &id, &to).await
+            }
             None => super::changes::rollback(&a, &actor, &id).await,
         }
     })

@@ -206,3 +206,34 @@ pub async fn rollback(app: &App, actor: &Actor, id: &str) -> Result<Value> {
     let diff = done?;
     Ok(json!({"rolled_back": true, "changed": !diff.is_empty(), "diff": diff}))
 }
+
+/// `POST …/config/rollback {"to": N}` on Junos: loads rollback configuration `N`
+/// (0–49, Junos's `rollback N`) and commits it. Errors: 400 on `to` for another
+/// platform or an index over 49; `NETWORK_CONFIG_ERROR` with the device's text (e.g. no
+/// such rollback).
+pub async fn rollback_index(app: &App, actor: &Actor, id: &str, n: u32) -> Result<Value> {
+    let rec = record(app, id).await?;
+    if rec.device.device_type != DeviceType::JuniperJunos {
+        return Err(Error::field(
+            "to",
+            "a rollback number is a Junos feature; give a config backup id",
+        ));
+    }
+    if n > 49 {
+        return Err(Error::field("to", "Junos keeps rollbacks 0 to 49"));
+    }
+    let t = timeout(app);
+    let done = with_session(app, actor, &rec, move |live| {
+        let m = junos::rollback_to(live.netconf()?, n, t)?;
+        Ok(config::unified_diff(
+            &m.before,
+            &m.after,
+            ("running (before)", "running (after)"),
+        ))
+    })
+    .await;
+    let key = (rec.device.id.as_str(), "network.devices.config_rollback");
+    audit_outcome(app, actor, key, json!({"to": n}), failure(&done)).await;
+    let diff = done?;
+    Ok(json!({"rolled_back": true, "changed": !diff.is_empty(), "diff": diff}))
+}

@@ -139,11 +139,31 @@ pub fn rollback(nc: &mut Netconf, t: Duration) -> Result<Merged> {
     Ok(Merged { before, after })
 }
 
+/// Loads Junos's rollback configuration `n` (0 = the active one, 1 = the one before, up
+/// to 49) into the candidate and commits it; a failure discards the candidate's
+/// changes. Answers running before and after.
+pub fn rollback_to(nc: &mut Netconf, n: u32, t: Duration) -> Result<Merged> {
+    let before = get_config(nc, "running", t)?;
+    let done = (|| {
+        nc.rpc(&format!("<load-configuration rollback=\"{n}\"/>"), CFG, t)?;
+        nc.rpc("<commit/>", CFG, t)
+    })();
+    if let Err(e) = done {
+        let _ = nc.rpc("<discard-changes/>", CFG, t);
+        return Err(e);
+    }
+    let after = get_config(nc, "running", t)?;
+    Ok(Merged { before, after })
+}
+
 /// A CLI command through Junos's `<command>` RPC; its text output.
 pub fn command(nc: &mut Netconf, cmd: &str, t: Duration) -> Result<String> {
     let op = format!("<command format=\"text\">{}</command>", escape(cmd));
     let reply = nc.rpc(&op, ErrorCode::NetworkCommandError, t)?;
+    // Text answers come as <output>; `show configuration` as
+    // <configuration-information><configuration-output> (what PyEZ's `cli()` reads).
     Ok(first_text(&reply, "output")
+        .or_else(|| first_text(&reply, "configuration-output"))
         .or_else(|| inner_xml(&reply, "rpc-reply"))
         .unwrap_or_default())
 }

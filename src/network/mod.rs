@@ -113,22 +113,52 @@ fn check_device(d: &Device) -> Result<()> {
     }
     check_username(&d.username)?;
     check_tags(&d.tags)?;
+    check_options(&d.connection_options)?;
     if let Some(fp) = &d.host_key_fingerprint {
         ssh::check_fingerprint("host_key_fingerprint", fp)?;
     }
     Ok(())
 }
 
-/// Registers a device (no connection is made: `connect` or the first command opens
-/// one). Errors: `VALIDATION_ERROR` naming the field, `RESOURCE_ALREADY_EXISTS`.
-pub async fn create(app: &App, actor: &Actor, req: NewDevice) -> Result<Device> {
-    let now = crate::time::now_rfc3339();
-    let creds = Credentials {
-        password: req.password,
-        private_key: req.private_key,
-        passphrase: req.passphrase,
-        enable_secret: req.enable_secret.filter(|s| !s.is_empty()),
+/// The login of a create: flat fields and the seed's `credentials`, each given once.
+/// Errors: 400 naming the field given twice, or `username` when there is none.
+fn login_of(req: &mut NewDevice) -> Result<(String, Credentials)> {
+    let seed = req.credentials.take().unwrap_or_default();
+    let pick = |flat: Option<String>, nested: Option<String>, field: &str| match (flat, nested) {
+        (Some(_), Some(_)) => Err(Error::field(
+            format!("credentials.{field}"),
+            "given twice (flat and in credentials)",
+        )),
+        (a, b) => Ok(a.or(b)),
     };
+    let username = pick(req.username.take(), seed.username, "username")?
+        .ok_or_else(|| Error::field("username", "required"))?;
+    let creds = Credentials {
+        password: pick(req.password.take(), seed.password, "password")?,
+        private_key: pick(req.private_key.take(), seed.ssh_key, "ssh_key")?,
+        passphrase: pick(req.passphrase.take(), seed.passphrase, "passphrase")?,
+        enable_secret: req.enable_secret.take().filter(|s| !s.is_empty()),
+    };
+    Ok((username, creds))
+}
+
+/// 400 on `connection_options.timeout` outside 1–300 s.
+fn check_options(o: &model::ConnectionOptions) -> Result<()> {
+    if o.timeout.is_some_and(|t| !(1..=300).contains(&t)) {
+        return Err(Error::field(
+            "connection_options.timeout",
+            "1 to 300 seconds",
+        ));
+    }
+    Ok(())
+}
+
+/// Registers a device; with `connection_options.auto_connect` it then connects (a
+/// failure leaves it registered with `status: error`). Errors: `VALIDATION_ERROR`
+/// naming the field, `RESOURCE_ALREADY_EXISTS`.
+pub async fn create(app: &App, actor: &Actor, mut req: NewDevice) -> Result<Device> {
+    let now = crate::time::now_rfc3339();
+    let (username, creds) = login_of(&mut req)?;
     let d = Device {
         id: crate::ids::new_id("dev"),
         name: req.name,
@@ -136,10 +166,11 @@ pub async fn create(app: &App, actor: &Actor, req: NewDevice) -> Result<Device> 
         host: req.host,
         port: req.port.unwrap_or(22),
         device_type: req.device_type,
-        username: req.username,
+        username,
         auth_method: creds.auth_method().to_string(),
         has_enable_secret: creds.enable_secret.is_some(),
         tags: req.tags.unwrap_or_default(),
+        connection_options: req.connection_options.unwrap_or_default(),
         host_key_fingerprint: req.host_key_fingerprint,
         status: DeviceStatus::Disconnected,
         error: None,
@@ -152,8 +183,12 @@ pub async fn create(app: &App, actor: &Actor, req: NewDevice) -> Result<Device> 
     check_device(&d)?;
     credentials::check(app, &creds).await?;
     let sealed = credentials::seal(app, &d.id, &creds)?;
-    let actor = actor.clone();
-    app.store
+    let (auto, who) = (
+        d.connection_options.auto_connect == Some(true),
+        actor.clone(),
+    );
+    let made = app
+        .store
         .write(move |tx| {
             if store::name_taken(tx, &d.name, None)? {
                 return Err(Error::already_exists("device", &d.name));
@@ -164,14 +199,21 @@ pub async fn create(app: &App, actor: &Actor, req: NewDevice) -> Result<Device> 
                 "auth_method": d.auth_method});
             audit::record(
                 tx,
-                &actor,
+                &who,
                 &Entry::new("network.devices.create")
                     .on("device", &d.id)
                     .details(details),
             )?;
             load(tx, &d.id)
         })
-        .await
+        .await?;
+    if !auto {
+        return Ok(made);
+    }
+    if let Err(e) = ops::connect(app, actor, &made.id).await {
+        tracing::info!(device = %made.name, "auto_connect failed: {}", e.message);
+    }
+    get(app, &made.id).await
 }
 
 fn load(c: &rusqlite::Connection, id: &str) -> Result<Device> {
@@ -189,20 +231,23 @@ pub async fn replace(app: &App, actor: &Actor, id: &str, req: NewDevice) -> Resu
             "cannot be changed; register the device again",
         ));
     }
-    if req.password.is_none() && req.private_key.is_none() {
+    let mut req = req;
+    let (username, creds) = login_of(&mut req)?;
+    if creds.password.is_none() && creds.private_key.is_none() {
         return Err(Error::field("password", "required (or private_key)"));
     }
     let patch = DevicePatch {
         name: Some(req.name),
         host: Some(req.host),
         port: Some(req.port.unwrap_or(22)),
-        username: Some(req.username),
-        password: req.password,
-        private_key: req.private_key,
-        passphrase: req.passphrase,
-        enable_secret: Some(req.enable_secret.unwrap_or_default()),
+        username: Some(username),
+        password: creds.password,
+        private_key: creds.private_key,
+        passphrase: creds.passphrase,
+        enable_secret: Some(creds.enable_secret.unwrap_or_default()),
         tags: Some(req.tags.unwrap_or_default()),
         description: Some(req.description.unwrap_or_default()),
+        connection_options: Some(req.connection_options.unwrap_or_default()),
     };
     ops::update(app, actor, current, patch).await
 }

@@ -55,8 +55,9 @@ pub struct NewDevice {
     /// The platform (seed spelling `type`).
     #[serde(alias = "type")]
     pub device_type: DeviceType,
-    /// Login user.
-    pub username: String,
+    /// Login user (or `credentials.username`).
+    #[serde(default)]
+    pub username: Option<String>,
     /// Login password.
     #[serde(default)]
     pub password: Option<String>,
@@ -79,6 +80,47 @@ pub struct NewDevice {
     /// Free text, at most 1 KiB.
     #[serde(default)]
     pub description: Option<String>,
+    /// The seed's spelling of the login: `{username, password | ssh_key}`; a field
+    /// may be given here or flat, not both.
+    #[serde(default)]
+    pub credentials: Option<SeedCredentials>,
+    /// Per-device session options.
+    #[serde(default)]
+    pub connection_options: Option<ConnectionOptions>,
+}
+
+/// `credentials` as seed 004 nests them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedCredentials {
+    /// Login user.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Login password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Private key, PEM or base64 of PEM.
+    #[serde(default, alias = "private_key")]
+    pub ssh_key: Option<String>,
+    /// Its passphrase.
+    #[serde(default)]
+    pub passphrase: Option<String>,
+}
+
+/// Per-device session options (seed 004 `connection_options`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionOptions {
+    /// Seconds to connect and log in (1–300; default `network.connect_timeout_s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+    /// Seconds between SSH keepalives on an open session (0 or absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalive: Option<u32>,
+    /// Connect right after registering (a failure leaves the device registered with
+    /// `status: error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_connect: Option<bool>,
 }
 
 /// `PATCH /network/devices/{id}`: only the fields sent change. A change of host, port,
@@ -110,6 +152,8 @@ pub struct DevicePatch {
     pub tags: Option<Vec<String>>,
     /// New description.
     pub description: Option<String>,
+    /// New session options (replace the old ones).
+    pub connection_options: Option<ConnectionOptions>,
 }
 
 /// The secret part of a device, sealed in the vault as one JSON document. Values are
@@ -245,6 +289,8 @@ pub struct Device {
     pub has_enable_secret: bool,
     /// Labels.
     pub tags: Vec<String>,
+    /// Per-device session options.
+    pub connection_options: ConnectionOptions,
     /// The pinned host key, `SHA256:<base64>`; `null` until the first connection.
     pub host_key_fingerprint: Option<String>,
     /// Session state.
@@ -438,10 +484,20 @@ pub struct CommitRequest {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
-    /// A config backup id to go back to (default: the snapshot taken before the last
-    /// push through mcpd).
+    /// A config backup id, or (Junos) a rollback number; default: the snapshot taken
+    /// before the last push through mcpd (Junos: discard, or `rollback 1`).
     #[serde(default)]
-    pub to: Option<String>,
+    pub to: Option<RollbackTarget>,
+}
+
+/// What a rollback goes back to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RollbackTarget {
+    /// Junos's `rollback N` (0–49).
+    Index(u32),
+    /// A config backup (`cfb_…`) of the device.
+    Backup(String),
 }
 
 /// One stored version of a device's configuration (a config backup).

@@ -82,6 +82,9 @@ pub async fn update(
     if let Some(v) = &patch.description {
         d.description = v.clone();
     }
+    if let Some(v) = &patch.connection_options {
+        d.connection_options = v.clone();
+    }
     super::check_device(&d)?;
     let sealed = match &creds {
         Some(c) => {
@@ -92,7 +95,9 @@ pub async fn update(
         }
         None => None,
     };
-    let reconnect = sealed.is_some() || before != (d.host.clone(), d.port, d.username.clone());
+    let reconnect = sealed.is_some()
+        || patch.connection_options.is_some()
+        || before != (d.host.clone(), d.port, d.username.clone());
     d.updated_at = crate::time::now_rfc3339();
     let actor = actor.clone();
     let fields = sent_fields(&patch);
@@ -131,6 +136,7 @@ fn sent_fields(p: &DevicePatch) -> Vec<&'static str> {
         ("enable_secret", p.enable_secret.is_some()),
         ("tags", p.tags.is_some()),
         ("description", p.description.is_some()),
+        ("connection_options", p.connection_options.is_some()),
     ]
     .into_iter()
     .filter_map(|(f, set)| set.then_some(f))

@@ -24,6 +24,8 @@ pub struct Live {
     pub opened_at: String,
     /// Last use.
     pub used: Instant,
+    /// Whether the device's options ask for SSH keepalives while it is idle.
+    pub keepalive: bool,
 }
 
 /// How mcpd talks to a device over its session.
@@ -114,7 +116,9 @@ impl Pool {
         had
     }
 
-    /// Closes sessions unused for `idle`; their device ids.
+    /// Closes sessions unused for `idle` and sends due keepalives on the others that
+    /// ask for them (libssh2 sends one only when its interval has passed); the device
+    /// ids of the sessions closed.
     pub async fn close_idle(&self, idle: Duration) -> Vec<String> {
         let all: Vec<(String, Arc<tokio::sync::Mutex<Slot>>)> = {
             let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
@@ -128,6 +132,13 @@ impl Pool {
             {
                 drop_blocking(l).await;
                 closed.push(id);
+            } else if let Some(l) = g.live.take_if(|l| l.keepalive) {
+                let kept = blocking(move || {
+                    let ok = l.session.keepalive_send().is_ok();
+                    ok.then_some(l)
+                })
+                .await;
+                g.live = kept.ok().flatten();
             }
         }
         closed

@@ -53,7 +53,11 @@ async fn open(app: &App, actor: &Actor, rec: &DeviceRecord) -> Result<Live> {
     let d = &rec.device;
     let kind = d.device_type;
     let creds = credentials::resolved(app, &d.id, &rec.sealed).await?;
-    let timeout = connect_timeout(app);
+    let timeout = d
+        .connection_options
+        .timeout
+        .map_or_else(|| connect_timeout(app), std::time::Duration::from_secs);
+    let keepalive = d.connection_options.keepalive.filter(|k| *k > 0);
     let (host, user, pinned) = (
         d.host.clone(),
         d.username.clone(),
@@ -70,6 +74,9 @@ async fn open(app: &App, actor: &Actor, rec: &DeviceRecord) -> Result<Live> {
             timeout,
         };
         let o = ssh::open(&t)?;
+        if let Some(k) = keepalive {
+            o.session.set_keepalive(false, k);
+        }
         let (link, info) = start_link(&o, kind, creds.enable_secret.as_deref(), timeout)?;
         Ok::<_, Error>((o, link, info))
     })
@@ -110,6 +117,7 @@ async fn open(app: &App, actor: &Actor, rec: &DeviceRecord) -> Result<Live> {
         session: o.session,
         link,
         generation: rec.generation,
+        keepalive: keepalive.is_some(),
         opened_at: now,
         used: Instant::now(),
     })

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 const COLUMNS: &str = "id, name, description, host, port, device_type, username, auth_method,
     has_enable_secret, tags, host_key, status, last_error, last_connected, system_info,
-    created_by, created_at, updated_at, credentials, generation";
+    created_by, created_at, updated_at, credentials, generation, options";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
     let tags: String = r.get(9)?;
@@ -25,6 +25,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
             auth_method: r.get(7)?,
             has_enable_secret: r.get(8)?,
             tags: serde_json::from_str(&tags).unwrap_or_default(),
+            connection_options: serde_json::from_str(&r.get::<_, String>(20)?).unwrap_or_default(),
             host_key_fingerprint: r.get(10)?,
             status: DeviceStatus::parse(&r.get::<_, String>(11)?),
             error: r.get(12)?,
@@ -95,8 +96,8 @@ pub fn insert(c: &rusqlite::Connection, d: &Device, sealed: &str) -> Result<()> 
     c.execute(
         "INSERT INTO network_devices (id, name, description, host, port, device_type,
              username, auth_method, credentials, has_enable_secret, tags, host_key,
-             created_by, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+             created_by, created_at, updated_at, options)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15)",
         params![
             d.id,
             d.name,
@@ -112,6 +113,7 @@ pub fn insert(c: &rusqlite::Connection, d: &Device, sealed: &str) -> Result<()> 
             d.host_key_fingerprint,
             d.created_by,
             d.created_at,
+            serde_json::to_string(&d.connection_options)?,
         ],
     )?;
     Ok(())
@@ -129,7 +131,7 @@ pub fn update(
         "UPDATE network_devices SET name = ?2, description = ?3, host = ?4, port = ?5,
              username = ?6, auth_method = ?7, credentials = COALESCE(?8, credentials),
              has_enable_secret = ?9, tags = ?10, host_key = ?11,
-             generation = generation + ?12, updated_at = ?13
+             generation = generation + ?12, updated_at = ?13, options = ?14
          WHERE id = ?1",
         params![
             d.id,
@@ -145,6 +147,7 @@ pub fn update(
             d.host_key_fingerprint,
             i64::from(reconnect),
             d.updated_at,
+            serde_json::to_string(&d.connection_options)?,
         ],
     )?;
     Ok(())

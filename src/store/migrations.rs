@@ -19,6 +19,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0011_mcp_placement.sql")),
         M::up(include_str!("migrations/0012_network.sql")),
         M::up(include_str!("migrations/0013_network_config_backups.sql")),
+        M::up(include_str!("migrations/0014_network_options.sql")),
     ])
 }
 

@@ -33,9 +33,16 @@ output, `\\r\\n`, then `H#`. Defects of fake-switches 1.5.0 patched here at run 
 * CR LF counted as two Enters (an empty line: a second prompt);
 * unknown commands printed `No such command : …` instead of IOS's caret marker and
   `% Invalid input detected at '^' marker.`.
+
+Juniper (`juniper_generic`, NETCONF on the SSH subsystem `netconf`, base:1.0 `]]>]]>`
+framing): tests/netsim/fake_junos.py adds the Junos RPCs fake-switches lacks
+(`get-software-information`, `command`, `load-configuration rollback="N"`, commit
+history, confirmed commits that roll back by themselves, …); its docstring says what
+each answers.
 """
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -162,7 +169,19 @@ def build_core(args):
             password=enable if enable is not None else args.password,
             auto_enabled=enable is None,
         )
-    return factory.get(MODELS["juniper"], hostname=args.hostname, password=args.password)
+    core = factory.get(MODELS["juniper"], hostname=args.hostname, password=args.password)
+    junos_patches().install(core, args.hostname, args.username)
+    return core
+
+
+def junos_patches():
+    """tests/netsim/fake_junos.py (this folder is off the import path)."""
+    sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+    path = os.path.join(_HERE, "fake_junos.py")
+    spec = importlib.util.spec_from_file_location("fake_junos", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main():
