@@ -592,6 +592,25 @@ async fn ten_devices_in_parallel_keep_their_results_apart() {
             );
         }
     }
+    // Two batches at once on one device: they run one after the other on its one
+    // session, each getting its own outputs back.
+    let batch = |cmd: &'static str| {
+        let body = json!({"commands": [cmd, cmd, cmd]});
+        d.post("/network/devices/leaf-00/commands", &admin, body)
+    };
+    let (a, b) = tokio::join!(batch("show version"), batch("show running-config"));
+    for r in expect(200, a)["data"]["results"].as_array().unwrap() {
+        assert!(
+            r["output"].as_str().unwrap().contains("NXOS: version"),
+            "{r}"
+        );
+    }
+    for r in expect(200, b)["data"]["results"].as_array().unwrap() {
+        assert!(
+            r["output"].as_str().unwrap().contains("hostname leaf-00"),
+            "{r}"
+        );
+    }
     drop(sims);
 }
 
@@ -1275,4 +1294,45 @@ async fn idle_sessions_close_and_a_device_that_stops_answering_times_out() {
         d.post("/network/devices/nx-idle/connect", &admin, json!({}))
             .await,
     );
+}
+
+#[tokio::test]
+async fn config_backups_travel_with_the_daemons_backups() {
+    if !netsim::ready() {
+        return;
+    }
+    let (d, admin) = daemon().await;
+    let s = Sshd::start(SshdOptions::nxos()).await;
+    expect(
+        201,
+        d.post("/network/devices", &admin, sshd_device("nx-db", &s))
+            .await,
+    );
+    let v = expect(
+        201,
+        d.post("/network/devices/nx-db/config/backup", &admin, json!({}))
+            .await,
+    );
+    let version = v["data"]["id"].as_str().unwrap().to_string();
+    let done = d
+        .backup(&admin, json!({"description": "with device configs"}))
+        .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let backup = done["id"].as_str().unwrap().to_string();
+
+    // The device and its versions go; restoring the daemon's backup brings both back,
+    // the version's sealed text readable again.
+    expect(204, d.delete("/network/devices/nx-db", &admin).await);
+    let path = format!("/network/config-backups/{version}");
+    expect_error(d.get(&path, &admin).await, 404, "RESOURCE_NOT_FOUND");
+    let r = d
+        .post(&format!("/backups/{backup}/restore"), &admin, json!({}))
+        .await;
+    assert_eq!(expect(200, r)["data"]["applied"], true);
+    let back = expect(200, d.get(&path, &admin).await)["data"].clone();
+    assert!(
+        back["config"].as_str().unwrap().contains("hostname switch"),
+        "{back}"
+    );
+    expect(200, d.get("/network/devices/nx-db", &admin).await);
 }
