@@ -16,7 +16,23 @@ use std::time::Duration;
 /// A daemon (admin token) without the network rate tier: these tests send more than
 /// 30 requests a minute; the tier has its own test.
 async fn daemon() -> (Daemon, String) {
-    Daemon::start_admin_with_var("MCPD_NETWORK__REQUESTS_PER_MINUTE", "0").await
+    daemon_with(&[]).await
+}
+
+/// [`daemon`] with more `[network]` settings (`MCPD_NETWORK__<KEY>` = value).
+async fn daemon_with(settings: &[(&str, &str)]) -> (Daemon, String) {
+    let mut env = vec![(
+        "MCPD_NETWORK__REQUESTS_PER_MINUTE".to_string(),
+        "0".to_string(),
+    )];
+    env.extend(
+        settings
+            .iter()
+            .map(|(k, v)| (format!("MCPD_NETWORK__{k}"), (*v).to_string())),
+    );
+    let mut d = Daemon::start_with_env(env).await;
+    let admin = d.admin().await;
+    (d, admin)
 }
 
 /// A device body for `sim` at 127.0.0.1:`port`.
@@ -864,18 +880,7 @@ async fn config_backups_are_versioned_diffed_restored_and_polled() {
     if !netsim::ready() {
         return;
     }
-    let env = vec![
-        (
-            "MCPD_NETWORK__REQUESTS_PER_MINUTE".to_string(),
-            "0".to_string(),
-        ),
-        (
-            "MCPD_NETWORK__BACKUP_INTERVAL_S".to_string(),
-            "2".to_string(),
-        ),
-    ];
-    let mut d = Daemon::start_with_env(env).await;
-    let admin = d.admin().await;
+    let (d, admin) = daemon_with(&[("BACKUP_INTERVAL_S", "2")]).await;
     let s = Sshd::start(SshdOptions::nxos()).await;
     expect(
         201,
@@ -1246,19 +1251,7 @@ async fn idle_sessions_close_and_a_device_that_stops_answering_times_out() {
     if !netsim::ready() {
         return;
     }
-    let env = vec![
-        (
-            "MCPD_NETWORK__REQUESTS_PER_MINUTE".to_string(),
-            "0".to_string(),
-        ),
-        ("MCPD_NETWORK__IDLE_TIMEOUT_S".to_string(), "2".to_string()),
-        (
-            "MCPD_NETWORK__CONNECT_TIMEOUT_S".to_string(),
-            "2".to_string(),
-        ),
-    ];
-    let mut d = Daemon::start_with_env(env).await;
-    let admin = d.admin().await;
+    let (d, admin) = daemon_with(&[("IDLE_TIMEOUT_S", "2"), ("CONNECT_TIMEOUT_S", "2")]).await;
     let s = Sshd::start(SshdOptions::nxos()).await;
     expect(
         201,
