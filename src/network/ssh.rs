@@ -87,26 +87,30 @@ fn tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream> {
     )))
 }
 
-/// Opens and authenticates a session. Errors (all `NETWORK_CONNECTION_ERROR`): cannot
-/// resolve or connect, the handshake failed, the host key differs from the pinned one
-/// (naming both fingerprints), login refused.
-pub fn open(t: &Target<'_>) -> Result<Opened> {
-    let stream = tcp(t.host, t.port, t.timeout)?;
+/// Connects and runs the SSH handshake (no login): the session (blocking, `timeout` on
+/// every call) and the fingerprint of the host key the device presents. Errors (all
+/// `NETWORK_CONNECTION_ERROR`): cannot resolve or connect, the handshake failed.
+fn handshake(host: &str, port: u16, timeout: Duration) -> Result<(ssh2::Session, String)> {
+    let stream = tcp(host, port, timeout)?;
     let mut session =
         ssh2::Session::new().map_err(|e| connection_error(format!("SSH session: {e}")))?;
-    let ms = u32::try_from(t.timeout.as_millis()).unwrap_or(u32::MAX);
-    session.set_timeout(ms);
+    session.set_timeout(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX));
     session.set_tcp_stream(stream);
-    session.handshake().map_err(|e| {
-        connection_error(format!(
-            "SSH handshake with {}:{} failed: {e}",
-            t.host, t.port
-        ))
-    })?;
+    session
+        .handshake()
+        .map_err(|e| connection_error(format!("SSH handshake with {host}:{port} failed: {e}")))?;
     let seen = session
         .host_key()
         .map(|(key, _)| fingerprint(key))
         .ok_or_else(|| connection_error("the device sent no host key"))?;
+    Ok((session, seen))
+}
+
+/// Opens and authenticates a session. Errors (all `NETWORK_CONNECTION_ERROR`): those
+/// of the handshake, the host key differs from the pinned one (naming both
+/// fingerprints), login refused.
+pub fn open(t: &Target<'_>) -> Result<Opened> {
+    let (session, seen) = handshake(t.host, t.port, t.timeout)?;
     if let Some(pinned) = t.pinned
         && pinned != seen
     {
@@ -173,18 +177,7 @@ fn login(session: &ssh2::Session, t: &Target<'_>) -> Result<()> {
 /// The fingerprint of the host key `host:port` presents (a handshake, no login).
 /// Errors: `NETWORK_CONNECTION_ERROR`.
 pub fn host_key_of(host: &str, port: u16, timeout: Duration) -> Result<String> {
-    let stream = tcp(host, port, timeout)?;
-    let mut session =
-        ssh2::Session::new().map_err(|e| connection_error(format!("SSH session: {e}")))?;
-    session.set_timeout(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX));
-    session.set_tcp_stream(stream);
-    session
-        .handshake()
-        .map_err(|e| connection_error(format!("SSH handshake with {host}:{port} failed: {e}")))?;
-    let fp = session
-        .host_key()
-        .map(|(key, _)| fingerprint(key))
-        .ok_or_else(|| connection_error("the device sent no host key"))?;
+    let (session, fp) = handshake(host, port, timeout)?;
     let _ = session.disconnect(None, "host key read", None);
     Ok(fp)
 }
