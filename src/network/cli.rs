@@ -100,7 +100,7 @@ impl Shell {
             hostname: String::new(),
             last_prompt: String::new(),
         };
-        sh.read_to_prompt(Instant::now() + timeout)?;
+        sh.read_to_prompt(Instant::now() + timeout, false)?;
         sh.hostname = host_of(&sh.last_prompt);
         for setup in ["terminal length 0", "terminal width 511"] {
             sh.run(setup, timeout)?;
@@ -119,7 +119,7 @@ impl Shell {
         })?;
         if !ANY_PROMPT.is_match(last_line(&seen)) {
             self.send(secret.unwrap_or(""))?;
-            self.read_to_prompt(deadline)?;
+            self.read_to_prompt(deadline, false)?;
         }
         if !self.last_prompt.ends_with('#') {
             return Err(connection_error(
@@ -134,21 +134,7 @@ impl Shell {
     /// `NETWORK_CONNECTION_ERROR` (the session closed), `GATEWAY_TIMEOUT` (no prompt
     /// in time; the session is then unusable).
     pub fn run(&mut self, command: &str, timeout: Duration) -> Result<Output> {
-        self.send(command)?;
-        let raw = self.read_to_prompt(Instant::now() + timeout).map_err(|e| {
-            if e.code == ErrorCode::GatewayTimeout {
-                Error::new(
-                    ErrorCode::GatewayTimeout,
-                    format!(
-                        "'{command}' gave no prompt back within {} s",
-                        timeout.as_secs()
-                    ),
-                )
-            } else {
-                e
-            }
-        })?;
-        Ok(Output::of(&raw, command))
+        self.run_answering(command, timeout, false)
     }
 
     /// Runs a command that may ask for confirmation (`Destination filename
@@ -156,23 +142,27 @@ impl Shell {
     /// Enter, taking the device's default, as Netmiko does for `copy` and `write`.
     /// Errors as [`Shell::run`].
     pub fn run_confirming(&mut self, command: &str, timeout: Duration) -> Result<Output> {
-        let deadline = Instant::now() + timeout;
+        self.run_answering(command, timeout, true)
+    }
+
+    /// [`Shell::run`], answering questions with Enter when `confirm`.
+    fn run_answering(&mut self, command: &str, timeout: Duration, confirm: bool) -> Result<Output> {
         self.send(command)?;
-        let host = self.hostname.clone();
-        let mut raw = String::new();
-        loop {
-            let chunk = self.read_until(deadline, |t| {
-                let last = last_line(t);
-                QUESTION.is_match(last) || is_prompt(last, &host)
+        let raw = self
+            .read_to_prompt(Instant::now() + timeout, confirm)
+            .map_err(|e| {
+                if e.code == ErrorCode::GatewayTimeout {
+                    Error::new(
+                        ErrorCode::GatewayTimeout,
+                        format!(
+                            "'{command}' gave no prompt back within {} s",
+                            timeout.as_secs()
+                        ),
+                    )
+                } else {
+                    e
+                }
             })?;
-            raw.push_str(&chunk);
-            let last = last_line(&chunk).to_string();
-            if is_prompt(&last, &host) {
-                self.last_prompt = last.trim_end().to_string();
-                break;
-            }
-            self.send("")?;
-        }
         Ok(Output::of(&raw, command))
     }
 
@@ -194,11 +184,6 @@ impl Shell {
         open
     }
 
-    /// Whether the last prompt is a configuration mode one (`host(config…)#`).
-    pub fn in_config_mode(&self) -> bool {
-        self.last_prompt.contains("(config")
-    }
-
     fn send(&mut self, line: &str) -> Result<()> {
         self.channel
             .write_all(format!("{line}\n").as_bytes())
@@ -206,14 +191,16 @@ impl Shell {
             .map_err(dropped)
     }
 
-    /// Reads until the last line is a prompt; answers a pager with a space.
-    fn read_to_prompt(&mut self, deadline: Instant) -> Result<String> {
+    /// Reads until the last line is a prompt; answers a pager with a space and, when
+    /// `confirm`, a question with Enter.
+    fn read_to_prompt(&mut self, deadline: Instant, confirm: bool) -> Result<String> {
         let host = self.hostname.clone();
+        let asked = |line: &str| confirm && QUESTION.is_match(line);
         let mut out = String::new();
         loop {
             let chunk = self.read_until(deadline, |t| {
                 let last = last_line(t);
-                PAGER.is_match(last) || is_prompt(last, &host)
+                PAGER.is_match(last) || asked(last) || is_prompt(last, &host)
             })?;
             let last = last_line(&chunk).to_string();
             if PAGER.is_match(&last) {
@@ -222,8 +209,11 @@ impl Shell {
                 continue;
             }
             out.push_str(&chunk);
-            self.last_prompt = last.trim_end().to_string();
-            return Ok(out);
+            if is_prompt(&last, &host) {
+                self.last_prompt = last.trim_end().to_string();
+                return Ok(out);
+            }
+            self.send("")?;
         }
     }
 
