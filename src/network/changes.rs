@@ -126,8 +126,7 @@ pub async fn push(app: &App, actor: &Actor, id: &str, req: ConfigPush) -> Result
     let details = json!({"mode": mode, "lines": n, "commit": commit, "comment": req.comment});
     let key = (rec.device.id.as_str(), "network.devices.config_push");
     audit_outcome(app, actor, key, details, failure(&done)).await;
-    let Merged { before, after } = done?;
-    let diff = config::unified_diff(&before, &after, ("running (before)", "running (after)"));
+    let diff = done?.diff();
     Ok(PushResult {
         mode,
         lines_applied: n,
@@ -184,21 +183,12 @@ pub async fn rollback(app: &App, actor: &Actor, id: &str) -> Result<Value> {
     let (kind, t) = (rec.device.device_type, timeout(app));
     let done = with_session(app, actor, &rec, move |live| {
         if kind == DeviceType::JuniperJunos {
-            let m = junos::rollback(live.netconf()?, t)?;
-            return Ok(config::unified_diff(
-                &m.before,
-                &m.after,
-                ("running (before)", "running (after)"),
-            ));
+            return Ok(junos::rollback(live.netconf()?, t)?.diff());
         }
         let before = config::show(live.cli()?, "running", t)?;
         config::restore_snapshot(live.cli()?, kind, t)?;
         let after = config::show(live.cli()?, "running", t)?;
-        Ok(config::unified_diff(
-            &before,
-            &after,
-            ("running (before)", "running (after)"),
-        ))
+        Ok(Merged { before, after }.diff())
     })
     .await;
     let key = (rec.device.id.as_str(), "network.devices.config_rollback");
@@ -224,12 +214,7 @@ pub async fn rollback_index(app: &App, actor: &Actor, id: &str, n: u32) -> Resul
     }
     let t = timeout(app);
     let done = with_session(app, actor, &rec, move |live| {
-        let m = junos::rollback_to(live.netconf()?, n, t)?;
-        Ok(config::unified_diff(
-            &m.before,
-            &m.after,
-            ("running (before)", "running (after)"),
-        ))
+        Ok(junos::rollback_to(live.netconf()?, n, t)?.diff())
     })
     .await;
     let key = (rec.device.id.as_str(), "network.devices.config_rollback");

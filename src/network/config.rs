@@ -182,6 +182,17 @@ pub struct Merged {
     pub after: String,
 }
 
+impl Merged {
+    /// The unified diff from before to after ([`unified_diff`]).
+    pub fn diff(&self) -> String {
+        unified_diff(
+            &self.before,
+            &self.after,
+            ("running (before)", "running (after)"),
+        )
+    }
+}
+
 /// Merges `lines` into the running configuration (snapshot first). A refused line
 /// stops the push and puts the snapshot back: `NETWORK_CONFIG_ERROR` naming the line
 /// and the device's text, and whether the device is as it was.

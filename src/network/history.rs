@@ -136,21 +136,28 @@ async fn open(app: &App, id: &str) -> Result<ConfigBackup> {
     Ok(b)
 }
 
+/// Version `id` of device `device`, with its text, for a request field naming it.
+/// Errors: 400 on `field` when there is no such version or it is another device's.
+async fn open_of(app: &App, id: &str, device: &str, field: &str) -> Result<ConfigBackup> {
+    let b = open(app, id).await.map_err(|e| match e.code {
+        crate::error::ErrorCode::ResourceNotFound => {
+            Error::field(field, format!("unknown config backup '{id}'"))
+        }
+        _ => e,
+    })?;
+    if b.device_id != device {
+        return Err(Error::field(field, "a config backup of another device"));
+    }
+    Ok(b)
+}
+
 /// `GET /network/config-backups/{id}?diff_to=`: one version with its text and, with
 /// `diff_to` (another version of the same device), the unified diff from that one to
 /// this one. Errors: 404, 400 on `diff_to` (unknown, or another device's).
 pub async fn get(app: &App, id: &str, diff_to: Option<String>) -> Result<ConfigBackup> {
     let mut b = open(app, id).await?;
     if let Some(other) = diff_to {
-        let o = open(app, &other).await.map_err(|e| match e.code {
-            crate::error::ErrorCode::ResourceNotFound => {
-                Error::field("diff_to", format!("unknown config backup '{other}'"))
-            }
-            _ => e,
-        })?;
-        if o.device_id != b.device_id {
-            return Err(Error::field("diff_to", "a version of another device"));
-        }
+        let o = open_of(app, &other, &b.device_id, "diff_to").await?;
         let (from, to) = (
             o.config.unwrap_or_default(),
             b.config.clone().unwrap_or_default(),
@@ -160,10 +167,9 @@ pub async fn get(app: &App, id: &str, diff_to: Option<String>) -> Result<ConfigB
     Ok(b)
 }
 
-/// `POST /network/config-backups/{id}/restore`: replaces the device's running
-/// configuration with the version's text (see [`super::changes::push`]).
-pub async fn restore(app: &App, actor: &Actor, id: &str) -> Result<PushResult> {
-    let b = open(app, id).await?;
+/// Replaces the device's running configuration with version `b`'s text (a `replace`
+/// push, see [`super::changes::push`]).
+async fn push_version(app: &App, actor: &Actor, b: ConfigBackup) -> Result<PushResult> {
     let req = ConfigPush {
         config: b.config.unwrap_or_default(),
         mode: Some(PushMode::Replace),
@@ -171,6 +177,12 @@ pub async fn restore(app: &App, actor: &Actor, id: &str) -> Result<PushResult> {
         comment: Some(format!("restore of config backup {}", b.id)),
     };
     super::changes::push(app, actor, &b.device_id, req).await
+}
+
+/// `POST /network/config-backups/{id}/restore`: replaces the device's running
+/// configuration with the version's text.
+pub async fn restore(app: &App, actor: &Actor, id: &str) -> Result<PushResult> {
+    push_version(app, actor, open(app, id).await?).await
 }
 
 /// `POST …/config/rollback {to}`: replaces device `id`'s running configuration with
@@ -183,16 +195,8 @@ pub async fn rollback_to(
     to: &str,
 ) -> Result<serde_json::Value> {
     let rec = record(app, id).await?;
-    let b = get(app, to, None).await.map_err(|e| match e.code {
-        crate::error::ErrorCode::ResourceNotFound => {
-            Error::field("to", format!("unknown config backup '{to}'"))
-        }
-        _ => e,
-    })?;
-    if b.device_id != rec.device.id {
-        return Err(Error::field("to", "a config backup of another device"));
-    }
-    let r = restore(app, actor, &b.id).await?;
+    let b = open_of(app, to, &rec.device.id, "to").await?;
+    let r = push_version(app, actor, b).await?;
     Ok(json!({"rolled_back": true, "changed": r.changed, "diff": r.diff}))
 }
 
