@@ -8,7 +8,7 @@
 //! `% Incomplete command`, `% Ambiguous command`, `% Invalid command at '^' marker.`)
 //! makes the command's result an error carrying the device's text.
 
-use super::ssh::connection_error;
+use super::ssh::{ReadEnd, connection_error};
 use crate::error::{Error, ErrorCode, Result};
 use regex::Regex;
 use std::io::{ErrorKind, Read, Write};
@@ -220,35 +220,19 @@ impl Shell {
     /// Reads until `done` holds for what was read (cleaned of `\r`, escapes and
     /// backspaces), the deadline passes (`GATEWAY_TIMEOUT`) or the channel closes.
     fn read_until(&mut self, deadline: Instant, done: impl Fn(&str) -> bool) -> Result<String> {
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            match self.channel.read(&mut buf) {
-                Ok(0) if self.channel.eof() => {
-                    return Err(dropped("end of stream"));
-                }
-                Ok(n) => {
-                    raw.extend_from_slice(&buf[..n]);
-                    if raw.len() > MAX_OUTPUT {
-                        return Err(Error::new(
-                            ErrorCode::NetworkCommandError,
-                            format!("the output is over {MAX_OUTPUT} bytes"),
-                        ));
-                    }
-                    let text = clean(&raw);
-                    if done(&text) {
-                        return Ok(text);
-                    }
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {}
-                Err(e) => return Err(dropped(e)),
-            }
-            if Instant::now() > deadline {
-                return Err(Error::new(
-                    ErrorCode::GatewayTimeout,
-                    "the device gave no prompt back in time",
-                ));
-            }
+        match super::ssh::read_until(&mut self.channel, deadline, MAX_OUTPUT, |raw| {
+            done(&clean(raw))
+        }) {
+            Ok(raw) => Ok(clean(&raw)),
+            Err(ReadEnd::Closed(why)) => Err(dropped(why)),
+            Err(ReadEnd::TooBig) => Err(Error::new(
+                ErrorCode::NetworkCommandError,
+                format!("the output is over {MAX_OUTPUT} bytes"),
+            )),
+            Err(ReadEnd::Late) => Err(Error::new(
+                ErrorCode::GatewayTimeout,
+                "the device gave no prompt back in time",
+            )),
         }
     }
 }

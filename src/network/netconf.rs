@@ -4,9 +4,9 @@
 //! `<rpc-reply>`, whose `<rpc-error>` becomes an error carrying the device's
 //! `error-message`.
 
-use super::ssh::connection_error;
+use super::ssh::{ReadEnd, connection_error, read_until};
 use crate::error::{Error, ErrorCode, Result};
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// RFC 6242 §4.3 end-of-message marker (base:1.0 framing).
@@ -87,33 +87,23 @@ impl Netconf {
     }
 
     fn read_message(&mut self, deadline: Instant) -> Result<String> {
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            match self.channel.read(&mut buf) {
-                Ok(0) if self.channel.eof() => return Err(dropped("end of stream")),
-                Ok(n) => {
-                    raw.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&raw);
-                    if let Some(at) = text.find(EOM) {
-                        return Ok(text[..at].trim().to_string());
-                    }
-                    if raw.len() > MAX_REPLY {
-                        return Err(Error::new(
-                            ErrorCode::NetworkCommandError,
-                            format!("a NETCONF reply over {MAX_REPLY} bytes"),
-                        ));
-                    }
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {}
-                Err(e) => return Err(dropped(e)),
+        let eom = EOM.as_bytes();
+        let has_eom = |raw: &[u8]| raw.windows(eom.len()).any(|w| w == eom);
+        match read_until(&mut self.channel, deadline, MAX_REPLY, has_eom) {
+            Ok(raw) => {
+                let text = String::from_utf8_lossy(&raw);
+                let at = text.find(EOM).unwrap_or(text.len());
+                Ok(text[..at].trim().to_string())
             }
-            if Instant::now() > deadline {
-                return Err(Error::new(
-                    ErrorCode::GatewayTimeout,
-                    "the device gave no NETCONF reply in time",
-                ));
-            }
+            Err(ReadEnd::Closed(why)) => Err(dropped(why)),
+            Err(ReadEnd::TooBig) => Err(Error::new(
+                ErrorCode::NetworkCommandError,
+                format!("a NETCONF reply over {MAX_REPLY} bytes"),
+            )),
+            Err(ReadEnd::Late) => Err(Error::new(
+                ErrorCode::GatewayTimeout,
+                "the device gave no NETCONF reply in time",
+            )),
         }
     }
 

@@ -11,8 +11,9 @@ use super::model::Credentials;
 use crate::error::{Error, ErrorCode, Result};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
+use std::io::{ErrorKind, Read};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Where and how to log in.
 pub struct Target<'a> {
@@ -180,4 +181,46 @@ pub fn host_key_of(host: &str, port: u16, timeout: Duration) -> Result<String> {
     let (session, fp) = handshake(host, port, timeout)?;
     let _ = session.disconnect(None, "host key read", None);
     Ok(fp)
+}
+
+/// Why [`read_until`] stopped without what it waited for.
+pub enum ReadEnd {
+    /// The device closed the channel, or the connection broke (the reason).
+    Closed(String),
+    /// The deadline passed.
+    Late,
+    /// More than the cap arrived.
+    TooBig,
+}
+
+/// Reads `channel` (its session's timeout bounding each read) until `done` holds for
+/// everything read so far, the deadline passes, more than `cap` bytes arrive, or the
+/// channel ends; the bytes read.
+pub fn read_until(
+    channel: &mut ssh2::Channel,
+    deadline: Instant,
+    cap: usize,
+    done: impl Fn(&[u8]) -> bool,
+) -> std::result::Result<Vec<u8>, ReadEnd> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match channel.read(&mut buf) {
+            Ok(0) if channel.eof() => return Err(ReadEnd::Closed("end of stream".into())),
+            Ok(n) => {
+                raw.extend_from_slice(&buf[..n]);
+                if done(&raw) {
+                    return Ok(raw);
+                }
+                if raw.len() > cap {
+                    return Err(ReadEnd::TooBig);
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {}
+            Err(e) => return Err(ReadEnd::Closed(e.to_string())),
+        }
+        if Instant::now() > deadline {
+            return Err(ReadEnd::Late);
+        }
+    }
 }
