@@ -42,6 +42,8 @@ pub struct App {
     pub network: crate::network::pool::Pool,
     /// Live MCP client sessions, one per running MCP server.
     pub mcp: Arc<crate::mcp::sessions::Sessions>,
+    /// Counters, histograms and samples of the daemon and what it runs.
+    pub metrics: crate::metrics::Metrics,
     /// Group-committed request log rows (started by `serve`).
     pub request_logs: crate::request_log::writer::Writer,
     /// Monotonic start time, for `uptime_s`.

@@ -20,6 +20,7 @@ pub mod json;
 pub mod kubernetes;
 pub mod mappings;
 pub mod mcp;
+pub mod metrics;
 pub mod network;
 pub mod request_log;
 pub mod services;

@@ -25,6 +25,9 @@ fn routes() -> Vec<Route> {
     let e = || Some(json!({}));
     vec![
         (M::GET, "/info", None, Some("system:read")),
+        (M::GET, "/stats", None, Some("system:read")),
+        (M::GET, "/metrics", None, Some("system:read")),
+        (M::GET, "/metrics/prometheus", None, Some("system:read")),
         (M::GET, "/users/me", None, None),
         (M::PATCH, "/users/me", e(), None),
         (M::GET, "/roles", None, None),

@@ -355,3 +355,15 @@ pub fn touch_key(conn: &Connection, id: &str, now: &str) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// API keys as `active` (neither revoked nor expired at `now`) or `inactive`
+/// (`GET /stats`).
+pub fn count_keys(conn: &Connection, now: &str) -> Result<std::collections::BTreeMap<String, u64>> {
+    crate::store::counts(
+        conn,
+        "SELECT CASE WHEN revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?1)
+                THEN 'active' ELSE 'inactive' END, count(*)
+         FROM api_keys GROUP BY 1",
+        [now],
+    )
+}

@@ -445,3 +445,23 @@ pub fn carry_over_backup_tables(new: &Connection, live_db: &Path) -> Result<()> 
     )?;
     Ok(())
 }
+
+/// Backups by status (`GET /stats`).
+pub fn count_by_status(conn: &Connection) -> Result<std::collections::BTreeMap<String, u64>> {
+    crate::store::counts(
+        conn,
+        "SELECT status, count(*) FROM backups GROUP BY status",
+        [],
+    )
+}
+
+/// When the last backup completed and when the last one failed (RFC 3339), for
+/// `GET /stats` and `mcpd_backup_last_success_timestamp_seconds`.
+pub fn last_outcomes(conn: &Connection) -> Result<(Option<String>, Option<String>)> {
+    Ok(conn.query_row(
+        "SELECT (SELECT max(completed_at) FROM backups WHERE status = 'completed'),
+                (SELECT max(completed_at) FROM backups WHERE status = 'failed')",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}

@@ -70,6 +70,7 @@ pub async fn open(config: Settings) -> anyhow::Result<AppState> {
         ),
         network: crate::network::pool::Pool::default(),
         mcp: Arc::default(),
+        metrics: crate::metrics::Metrics::default(),
         request_logs: crate::request_log::writer::Writer::new(
             store.clone(),
             config.mcp.request_log_payload_cap_bytes,

@@ -1,6 +1,7 @@
 //! The whole API: every domain's routes under `/api/v1`, the MCP gateway at `/mcp`, and
 //! the layers every request passes (outermost first): request id, the envelope and
-//! connection guard, panics as 500s, rate limit headers, the body limit.
+//! request metrics, the envelope and connection guard, panics as 500s, rate limit
+//! headers, the body limit.
 
 use crate::app::AppState;
 use crate::http::{guard, method_not_allowed, not_found, panic_response, ratelimit, request_id};
@@ -26,7 +27,8 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::audit::api::routes())
         .merge(crate::backups::api::routes())
         .merge(crate::kubernetes::api::routes())
-        .merge(crate::network::api::routes());
+        .merge(crate::network::api::routes())
+        .merge(crate::metrics::api::routes());
     Router::new()
         .nest("/api/v1", api)
         .merge(crate::gateway::routes(&app))
@@ -38,6 +40,10 @@ pub fn router(app: AppState) -> Router {
             panic_response,
         ))
         .layer(axum::middleware::from_fn(guard::middleware))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::metrics::http::middleware,
+        ))
         .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(app)
 }

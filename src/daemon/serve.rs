@@ -52,6 +52,8 @@ pub async fn serve(config: Settings, reload: crate::systemd::SettingsLoader) -> 
     crate::mcp::liveness::spawn_background(&app);
     crate::network::spawn_idle_reaper(&app).await?;
     crate::network::history::spawn_poller(&app);
+    crate::metrics::sampler::spawn(&app);
+    spawn_exporter(&app).await?;
     crate::catalog::announce(&app).await;
     notify(sd_notify::NotifyState::Ready, &status);
     let watcher = tokio::spawn(stop_on_signal(app.clone(), handle, term, int));
@@ -73,6 +75,29 @@ fn bind(app: &AppState) -> anyhow::Result<(TcpListener, SocketAddr)> {
         format!("{addr}\n").as_bytes(),
     )?;
     Ok((listener, addr))
+}
+
+/// Serves the plain `/metrics` exporter on `metrics.listen` (HTTP, no auth) until
+/// shutdown, when that is set.
+async fn spawn_exporter(app: &AppState) -> anyhow::Result<()> {
+    let Some(addr) = app.settings.metrics.listen else {
+        return Ok(());
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding metrics.listen {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "Prometheus exporter listening on /metrics");
+    let router = crate::metrics::api::exporter(app.clone());
+    let shutdown = app.shutdown.clone();
+    app.tasks.spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the metrics exporter stopped");
+        }
+    });
+    Ok(())
 }
 
 /// Tells systemd `state` with `status` (a no-op outside systemd).

@@ -186,3 +186,14 @@ pub fn record_probe(c: &rusqlite::Connection, id: &str, p: &Probe, now: &str) ->
 pub fn delete(c: &rusqlite::Connection, id: &str) -> Result<bool> {
     Ok(c.execute("DELETE FROM kube_clusters WHERE id = ?1", [id])? > 0)
 }
+
+/// Clusters by status (`GET /stats`).
+pub fn count_by_status(
+    c: &rusqlite::Connection,
+) -> Result<std::collections::BTreeMap<String, u64>> {
+    crate::store::counts(
+        c,
+        "SELECT status, count(*) FROM kube_clusters GROUP BY status",
+        [],
+    )
+}

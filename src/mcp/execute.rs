@@ -220,9 +220,16 @@ async fn ensure_listed(
     Err(Error::not_found(kind, name).with_detail(kind, "not offered by this MCP server"))
 }
 
-/// Writes the request log row of one execution and returns its id. A failure to log
-/// is reported in the daemon log but does not fail the call.
+/// Counts one execution in the metrics and writes its request log row, returning the
+/// row's id. A failure to log is reported in the daemon log but does not fail the call.
 async fn log(app: &App, entry: NewRequestLog) -> String {
+    app.metrics.record_call(
+        &entry.server_name,
+        entry.kind.as_str(),
+        &entry.name,
+        entry.error_code.is_none(),
+        std::time::Duration::from_millis(entry.duration_ms),
+    );
     match app.request_logs.write(entry).await {
         Ok(id) => id,
         Err(e) => {

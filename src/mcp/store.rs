@@ -249,3 +249,12 @@ pub fn name_stamps(conn: &Connection) -> Result<std::collections::BTreeMap<Strin
 /// show, filter and sort by server name without reading `mcp_servers` themselves. The
 /// enclosing query must have exactly one table with a `server_id` column.
 pub const NAME_BY_SERVER_ID: &str = "(SELECT name FROM mcp_servers WHERE id = server_id)";
+
+/// MCP servers by status (`GET /stats`).
+pub fn count_by_status(conn: &Connection) -> Result<std::collections::BTreeMap<String, u64>> {
+    crate::store::counts(
+        conn,
+        "SELECT status, count(*) FROM mcp_servers GROUP BY status",
+        [],
+    )
+}

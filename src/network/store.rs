@@ -325,3 +325,14 @@ pub fn insert_backup(
     )?;
     Ok(())
 }
+
+/// Devices by session status (`GET /stats`).
+pub fn count_by_status(
+    c: &rusqlite::Connection,
+) -> Result<std::collections::BTreeMap<String, u64>> {
+    crate::store::counts(
+        c,
+        "SELECT status, count(*) FROM network_devices GROUP BY status",
+        [],
+    )
+}

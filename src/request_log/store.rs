@@ -293,3 +293,19 @@ pub fn usage_groups(
     );
     crate::usage::store::read_groups(conn, &sql, &params, keys.len(), out)
 }
+
+/// Tool calls and failed tool calls logged at or after `since` (RFC 3339)
+/// (`GET /stats`).
+pub fn tool_calls_since(conn: &Connection, since: &str) -> Result<(u64, u64)> {
+    Ok(conn.query_row(
+        "SELECT count(*), coalesce(sum(status = 'error'), 0)
+         FROM request_logs WHERE timestamp >= ?1 AND kind = 'tool'",
+        [since],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?.max(0) as u64,
+                r.get::<_, i64>(1)?.max(0) as u64,
+            ))
+        },
+    )?)
+}

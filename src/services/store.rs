@@ -174,6 +174,15 @@ pub fn name_stamps(conn: &Connection) -> Result<std::collections::BTreeMap<Strin
     crate::store::text_pairs(conn, "SELECT name, CAST(updated_at AS TEXT) FROM services")
 }
 
+/// Services by status (`GET /stats`).
+pub fn count_by_status(conn: &Connection) -> Result<std::collections::BTreeMap<String, u64>> {
+    crate::store::counts(
+        conn,
+        "SELECT status, count(*) FROM services GROUP BY status",
+        [],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

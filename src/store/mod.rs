@@ -248,6 +248,24 @@ fn open_connection(path: &Path, writer: bool) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
+/// The rows of a query `sql` selecting a text key and a count, as a map from key to
+/// count (NULL keys read as `""`): what the owning stores' status counts return for
+/// `GET /stats`.
+pub fn counts(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<std::collections::BTreeMap<String, u64>> {
+    let mut st = conn.prepare(sql)?;
+    let rows = st.query_map(params, |r| {
+        Ok((
+            r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+            r.get::<_, i64>(1)?.max(0) as u64,
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// The rows of a two-column query `sql` (no parameters) as a map from the first column
 /// to the second, NULL read as `""`: what the owning stores' `name_stamps` return for a
 /// restore to compare the live and the restored database.

@@ -132,3 +132,19 @@ pub fn read_groups(
     }
     Ok(())
 }
+
+/// Tool calls and failed tool calls on UTC day `day` (`YYYY-MM-DD`), from the rollups
+/// (`GET /stats`).
+pub fn tool_calls_on(conn: &Connection, day: &str) -> Result<(u64, u64)> {
+    Ok(conn.query_row(
+        "SELECT coalesce(sum(calls), 0), coalesce(sum(errors), 0)
+         FROM usage_rollups_tool WHERE day = ?1 AND kind = 'tool'",
+        [day],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?.max(0) as u64,
+                r.get::<_, i64>(1)?.max(0) as u64,
+            ))
+        },
+    )?)
+}

@@ -376,3 +376,12 @@ pub fn all(conn: &Connection) -> Result<Vec<User>> {
     }
     Ok(users)
 }
+
+/// Users by status, `active` or `disabled` (`GET /stats`).
+pub fn count_by_status(conn: &Connection) -> Result<std::collections::BTreeMap<String, u64>> {
+    crate::store::counts(
+        conn,
+        "SELECT status, count(*) FROM users GROUP BY status",
+        [],
+    )
+}

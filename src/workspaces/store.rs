@@ -424,3 +424,11 @@ pub fn memberships(c: &Connection, user_id: &str, server_id: &str) -> Result<Vec
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
+
+/// How many workspaces exist (`GET /stats`).
+pub fn count(c: &Connection) -> Result<u64> {
+    Ok(c.query_row("SELECT count(*) FROM workspaces", [], |r| {
+        r.get::<_, i64>(0)
+    })?
+    .max(0) as u64)
+}

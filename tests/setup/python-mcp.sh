@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the Python MCP SDK (PyPI `mcp`) in a virtualenv, the independent MCP client
-# that tests/gateway.rs drives against mcpd's /mcp endpoint. Idempotent: the venv is
+# that tests/gateway.rs drives against mcpd's /mcp endpoint, with the Prometheus text
+# parser (prometheus_client) and the WebSocket client (websockets) the observability
+# tests check mcpd with. Idempotent: the venv is
 # kept in the cache dir and rebuilt only when the lock file changes.
 #
 # python-mcp.lock.txt pins the SDK and every package it pulls in. To move to a newer
@@ -35,6 +37,6 @@ python3 -m venv "$venv"
 # set is complete and consistent.
 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$lock"
 "$venv/bin/python" -m pip check
-"$venv/bin/python" -c 'import mcp.client.streamable_http' # the client the test uses
+"$venv/bin/python" -c 'import mcp.client.streamable_http, prometheus_client.parser, websockets' # the clients the tests use
 echo "$recipe" >"$stamp"
 say "installed $("$venv/bin/python" -m pip show mcp | sed -n 's/^Version: //p')"

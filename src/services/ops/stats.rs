@@ -67,36 +67,17 @@ pub struct Usage {
 pub async fn stats(app: &App, id_or_name: &str) -> Result<ServiceStats> {
     let target = Target::load(app, id_or_name, None).await?;
     let running: Vec<_> = target.containers.iter().filter(|c| c.running).collect();
-    let samples = futures::future::join_all(running.iter().map(|c| {
-        let docker = target.docker.clone();
-        let id = c.id.clone();
-        async move {
-            let mut s = docker.stats(
-                &crate::docker::path_segment(&id),
-                Some(StatsOptions {
-                    stream: false,
-                    one_shot: false,
-                }),
-            );
-            s.next().await.transpose()
-        }
-    }))
-    .await;
+    let samples =
+        futures::future::join_all(running.iter().map(|c| sample(&target.docker, &c.id, false)))
+            .await;
     let mut containers = Vec::new();
     for (c, sample) in running.iter().zip(samples) {
-        match sample {
-            Ok(Some(s)) => containers.push(ContainerStats {
+        if let Some(s) = sample? {
+            containers.push(ContainerStats {
                 id: c.id.clone(),
                 name: c.name.clone(),
                 usage: usage_of(&s),
-            }),
-            // Stopped or removed between listing and sampling: not running any more.
-            Ok(None)
-            | Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404 | 409,
-                ..
-            }) => {}
-            Err(e) => return Err(crate::docker::map_err(e)),
+            });
         }
     }
     let total = total(containers.iter().map(|c| &c.usage));
@@ -107,6 +88,87 @@ pub async fn stats(app: &App, id_or_name: &str) -> Result<ServiceStats> {
         containers,
         total,
     })
+}
+
+/// One stats response of container `id`; `None` when it stopped or was removed since
+/// it was listed. `one_shot` skips the engine's second sample (no CPU percentage, no
+/// one-second wait).
+async fn sample(
+    docker: &bollard::Docker,
+    id: &str,
+    one_shot: bool,
+) -> Result<Option<ContainerStatsResponse>> {
+    let mut s = docker.stats(
+        &crate::docker::path_segment(id),
+        Some(StatsOptions {
+            stream: false,
+            one_shot,
+        }),
+    );
+    match s.next().await.transpose() {
+        Ok(s) => Ok(s),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404 | 409,
+            ..
+        }) => Ok(None),
+        Err(e) => Err(crate::docker::map_err(e)),
+    }
+}
+
+/// Cumulative usage of one service's running containers, for the metrics sampler.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cumulative {
+    /// The service's name.
+    pub name: String,
+    /// CPU time its running containers used since each started, seconds.
+    pub cpu_seconds: f64,
+    /// Memory in use now (usage minus inactive file cache), bytes.
+    pub memory_bytes: u64,
+    /// Running containers sampled.
+    pub containers: u32,
+}
+
+/// Every service with running containers, by service id: one listing of the managed
+/// containers and one one-shot stats call per running container, concurrently.
+pub async fn cumulative(app: &App) -> Result<std::collections::BTreeMap<String, Cumulative>> {
+    let docker = app.docker.get().await?;
+    let names: std::collections::HashMap<String, String> = app
+        .store
+        .read(crate::services::store::all)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.spec.name))
+        .collect();
+    let running: Vec<_> = crate::services::runtime::managed_containers(&docker)
+        .await?
+        .into_iter()
+        .filter(|c| c.running)
+        .collect();
+    let samples =
+        futures::future::join_all(running.iter().map(|c| sample(&docker, &c.id, true))).await;
+    let mut out = std::collections::BTreeMap::<String, Cumulative>::new();
+    for (c, sample) in running.iter().zip(samples) {
+        let (Some(s), Some(service)) = (sample?, c.service_id.as_ref()) else {
+            continue;
+        };
+        let Some(name) = names.get(service) else {
+            continue;
+        };
+        let e = out.entry(service.clone()).or_insert_with(|| Cumulative {
+            name: name.clone(),
+            ..Cumulative::default()
+        });
+        let cpu_ns = s
+            .cpu_stats
+            .as_ref()
+            .and_then(|c| c.cpu_usage.as_ref())
+            .and_then(|u| u.total_usage)
+            .unwrap_or(0);
+        e.cpu_seconds += cpu_ns as f64 / 1e9;
+        e.memory_bytes += usage_of(&s).memory_bytes;
+        e.containers += 1;
+    }
+    Ok(out)
 }
 
 /// The Docker CLI's numbers from one stats response.

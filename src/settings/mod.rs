@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod observability;
+pub use observability::MetricsSettings;
+
 /// Where the packaged config lives; used when `--config` is not given and it exists.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/mcpd/mcpd.toml";
 
@@ -37,6 +40,8 @@ pub struct Settings {
     pub kubernetes: KubernetesSettings,
     /// `[network]`: SSH timeouts, the session pool and the rate tier of the device routes.
     pub network: NetworkSettings,
+    /// `[metrics]`: the exporter address and the sampling interval.
+    pub metrics: MetricsSettings,
 }
 
 /// `[network]` section. Defaults: 10 s to connect and log in, 30 s per command, idle
@@ -408,6 +413,7 @@ impl Settings {
                 "network.connect_timeout_s must be 1 to 300, network.command_timeout_s 1 to 3600 and network.idle_timeout_s at least 1"
             );
         }
+        self.metrics.validate(self.server.listen)?;
         if self.mcp.call_timeout_s == 0 || self.mcp.call_timeout_s > self.mcp.max_call_timeout_s {
             bail!("mcp.call_timeout_s must be between 1 and mcp.max_call_timeout_s");
         }
