@@ -42,6 +42,8 @@ pub struct App {
     pub network: crate::network::pool::Pool,
     /// Live MCP client sessions, one per running MCP server.
     pub mcp: Arc<crate::mcp::sessions::Sessions>,
+    /// The live events bus (`GET /api/v1/ws`).
+    pub events: crate::events::Bus,
     /// Counters, histograms and samples of the daemon and what it runs.
     pub metrics: crate::metrics::Metrics,
     /// Group-committed request log rows (started by `serve`).

@@ -11,6 +11,7 @@ pub mod configuration;
 pub mod daemon;
 pub mod docker;
 pub mod error;
+pub mod events;
 pub mod fsutil;
 pub mod gateway;
 pub mod http;

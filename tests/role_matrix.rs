@@ -28,6 +28,9 @@ fn routes() -> Vec<Route> {
         (M::GET, "/stats", None, Some("system:read")),
         (M::GET, "/metrics", None, Some("system:read")),
         (M::GET, "/metrics/prometheus", None, Some("system:read")),
+        // Any caller may open the socket; each channel checks its own permission
+        // (tests/events.rs). Without an upgrade it answers 400.
+        (M::GET, "/ws", None, None),
         (M::GET, "/users/me", None, None),
         (M::PATCH, "/users/me", e(), None),
         (M::GET, "/roles", None, None),

@@ -67,25 +67,52 @@ pub fn list(
         };
         parts = parts.and(&format!("a.timestamp {op} ?"), [Sql::Text(t.clone())]);
     }
-    parts.query(
-        conn,
-        "a.id, a.timestamp, a.actor_user_id, a.actor_api_key_id, a.action, a.target_type, a.target_id, a.outcome, a.client_addr, a.request_id, a.details",
-        "audit_log a",
-        |r| {
-            let details: Option<String> = r.get(10)?;
-            Ok(AuditEntry {
-                id: r.get(0)?,
-                timestamp: r.get(1)?,
-                actor_user_id: r.get(2)?,
-                actor_api_key_id: r.get(3)?,
-                action: r.get(4)?,
-                target_type: r.get(5)?,
-                target_id: r.get(6)?,
-                outcome: r.get(7)?,
-                client_addr: r.get(8)?,
-                request_id: r.get(9)?,
-                details: details.and_then(|d| serde_json::from_str(&d).ok()),
-            })
-        },
+    parts.query(conn, COLUMNS, "audit_log a", entry_of)
+}
+
+/// The columns [`entry_of`] reads, in its order.
+const COLUMNS: &str = "a.id, a.timestamp, a.actor_user_id, a.actor_api_key_id, a.action, a.target_type, a.target_id, a.outcome, a.client_addr, a.request_id, a.details";
+
+fn entry_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+    entry_at(r, 0)
+}
+
+/// The entry in [`COLUMNS`] starting at column `o`.
+fn entry_at(r: &rusqlite::Row<'_>, o: usize) -> rusqlite::Result<AuditEntry> {
+    let details: Option<String> = r.get(o + 10)?;
+    Ok(AuditEntry {
+        id: r.get(o)?,
+        timestamp: r.get(o + 1)?,
+        actor_user_id: r.get(o + 2)?,
+        actor_api_key_id: r.get(o + 3)?,
+        action: r.get(o + 4)?,
+        target_type: r.get(o + 5)?,
+        target_id: r.get(o + 6)?,
+        outcome: r.get(o + 7)?,
+        client_addr: r.get(o + 8)?,
+        request_id: r.get(o + 9)?,
+        details: details.and_then(|d| serde_json::from_str(&d).ok()),
+    })
+}
+
+/// The position of the newest entry (its rowid; 0 when the log is empty), for
+/// following the log from now on ([`after`]).
+pub fn newest(conn: &Connection) -> Result<i64> {
+    Ok(
+        conn.query_row("SELECT coalesce(max(rowid), 0) FROM audit_log", [], |r| {
+            r.get(0)
+        })?,
     )
+}
+
+/// Up to `limit` entries written after position `pos`, oldest first, with their
+/// positions (the live `audit` event channel).
+pub fn after(conn: &Connection, pos: i64, limit: usize) -> Result<Vec<(i64, AuditEntry)>> {
+    let mut st = conn.prepare(&format!(
+        "SELECT a.rowid, {COLUMNS} FROM audit_log a WHERE a.rowid > ?1 ORDER BY a.rowid LIMIT ?2"
+    ))?;
+    let rows = st.query_map(rusqlite::params![pos, limit as i64], |r| {
+        Ok((r.get(0)?, entry_at(r, 1)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -465,3 +465,12 @@ pub fn last_outcomes(conn: &Connection) -> Result<(Option<String>, Option<String
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?)
 }
+
+/// Every backup as `(id, status, progress percent as text)`, for the live `backups`
+/// event channel.
+pub fn progress(conn: &Connection) -> Result<Vec<(String, String, String)>> {
+    crate::store::triples(
+        conn,
+        "SELECT id, status, CAST(progress_pct AS TEXT) FROM backups",
+    )
+}

@@ -71,6 +71,7 @@ pub async fn open(config: Settings) -> anyhow::Result<AppState> {
         network: crate::network::pool::Pool::default(),
         mcp: Arc::default(),
         metrics: crate::metrics::Metrics::default(),
+        events: crate::events::Bus::default(),
         request_logs: crate::request_log::writer::Writer::new(
             store.clone(),
             config.mcp.request_log_payload_cap_bytes,

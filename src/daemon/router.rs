@@ -28,7 +28,8 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::backups::api::routes())
         .merge(crate::kubernetes::api::routes())
         .merge(crate::network::api::routes())
-        .merge(crate::metrics::api::routes());
+        .merge(crate::metrics::api::routes())
+        .merge(crate::events::api::routes());
     Router::new()
         .nest("/api/v1", api)
         .merge(crate::gateway::routes(&app))

@@ -26,7 +26,8 @@ impl FromRequestParts<AppState> for Principal {
             .and_then(|v| v.to_str().ok())
             .map(str::trim);
         let mut principal = match (authorization, api_key) {
-            (Some((_, t)), _) if t.starts_with(API_KEY_PREFIX) => {
+            (Some((Scheme::Bearer, t)), _) => principal_from_token(app, t).await?,
+            (Some((Scheme::ApiKey, t)), _) if t.starts_with(API_KEY_PREFIX) => {
                 principal::from_api_key(&app.store, t).await?
             }
             (Some((Scheme::ApiKey, _)), _) => {
@@ -35,9 +36,6 @@ impl FromRequestParts<AppState> for Principal {
                     "an ApiKey credential is an mcpd_ API key",
                 ));
             }
-            (Some((Scheme::Bearer, t)), _) => {
-                principal::from_access_token(&app.store, &app.jwt, t).await?
-            }
             (None, Some(k)) => principal::from_api_key(&app.store, k).await?,
             (None, None) => return Err(Error::unauthorized("authentication required")),
         };
@@ -45,6 +43,17 @@ impl FromRequestParts<AppState> for Principal {
         tracing::Span::current().record("user", principal.username.as_str());
         super::ratelimit::count(parts, app, &principal)?;
         Ok(principal)
+    }
+}
+
+/// The caller a bearer credential names: an `mcpd_` API key or an access token (for
+/// credentials that arrive outside the `Authorization` header, such as the first
+/// message of a WebSocket). `AUTH_TOKEN_INVALID` / `AUTH_TOKEN_EXPIRED` like the header.
+pub async fn principal_from_token(app: &AppState, token: &str) -> Result<Principal, Error> {
+    if token.starts_with(API_KEY_PREFIX) {
+        principal::from_api_key(&app.store, token).await
+    } else {
+        principal::from_access_token(&app.store, &app.jwt, token).await
     }
 }
 

@@ -55,15 +55,9 @@ async fn scope(app: &AppState, who: &Principal) -> Result<McpScope> {
     access::scope(app, Some(&who.user_id)).await
 }
 
-/// 404 unless the caller's workspaces grant the server (see [`access`]). Reads the
-/// stored record only ([`records::lookup`], no Docker round trip): the operation that
-/// follows resolves the server itself.
+/// 404 unless the caller's workspaces grant the server ([`records::visible`]).
 async fn visible(app: &AppState, who: &Principal, id: &str) -> Result<(McpScope, access::Grant)> {
-    let rec = records::lookup(app, id).await?;
-    let scope = scope(app, who).await?;
-    let grant = scope
-        .grant(&rec.id)
-        .ok_or_else(|| crate::error::Error::not_found("mcp server", id))?;
+    let (_, scope, grant) = records::visible(app, &who.user_id, id).await?;
     Ok((scope, grant))
 }
 

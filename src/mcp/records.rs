@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::error::{Error, Result};
 use crate::store::cache::Cache;
 use crate::store::list::{ListQuery, Page};
+use crate::workspaces::access::{Grant, McpScope};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,6 +36,22 @@ pub async fn lookup(app: &App, id_or_name: &str) -> Result<ServerRecord> {
             store::find(c, &key)?.ok_or_else(|| Error::not_found("MCP server", &key))
         })
         .await
+}
+
+/// The stored record of `id_or_name` if `user_id`'s workspaces grant it, with the
+/// caller's scope and grant; 404 otherwise (an ungranted server is not shown to exist).
+/// Reads the stored record only ([`lookup`], no Docker round trip).
+pub async fn visible(
+    app: &App,
+    user_id: &str,
+    id_or_name: &str,
+) -> Result<(ServerRecord, McpScope, Grant)> {
+    let rec = lookup(app, id_or_name).await?;
+    let scope = crate::workspaces::access::scope(app, Some(user_id)).await?;
+    let grant = scope
+        .grant(&rec.id)
+        .ok_or_else(|| Error::not_found("mcp server", id_or_name))?;
+    Ok((rec, scope, grant))
 }
 
 /// Every server record as stored (cached like [`lookup`]), ordered by name.

@@ -258,3 +258,14 @@ pub fn count_by_status(conn: &Connection) -> Result<std::collections::BTreeMap<S
         [],
     )
 }
+
+/// Every MCP server as `(id, name, status)`, for the live `mcp:<server>` event channels.
+pub fn statuses(conn: &Connection) -> Result<Vec<(String, String, String)>> {
+    crate::store::triples(conn, "SELECT id, name, status FROM mcp_servers")
+}
+
+/// Every MCP server as `(id, discovered_at)` (empty when never discovered): a change
+/// of `discovered_at` is a new discovery of its tools, resources and prompts.
+pub fn discoveries(conn: &Connection) -> Result<std::collections::BTreeMap<String, String>> {
+    crate::store::text_pairs(conn, "SELECT id, discovered_at FROM mcp_servers")
+}

@@ -183,6 +183,11 @@ pub fn count_by_status(conn: &Connection) -> Result<std::collections::BTreeMap<S
     )
 }
 
+/// Every service as `(id, name, status)`, for the live `services` event channel.
+pub fn statuses(conn: &Connection) -> Result<Vec<(String, String, String)>> {
+    crate::store::triples(conn, "SELECT id, name, status FROM services")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 mod observability;
-pub use observability::MetricsSettings;
+pub use observability::{EventsSettings, MetricsSettings};
 
 /// Where the packaged config lives; used when `--config` is not given and it exists.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/mcpd/mcpd.toml";
@@ -42,6 +42,8 @@ pub struct Settings {
     pub network: NetworkSettings,
     /// `[metrics]`: the exporter address and the sampling interval.
     pub metrics: MetricsSettings,
+    /// `[events]`: limits and intervals of the live events WebSocket.
+    pub events: EventsSettings,
 }
 
 /// `[network]` section. Defaults: 10 s to connect and log in, 30 s per command, idle
@@ -414,6 +416,7 @@ impl Settings {
             );
         }
         self.metrics.validate(self.server.listen)?;
+        self.events.validate()?;
         if self.mcp.call_timeout_s == 0 || self.mcp.call_timeout_s > self.mcp.max_call_timeout_s {
             bail!("mcp.call_timeout_s must be between 1 and mcp.max_call_timeout_s");
         }

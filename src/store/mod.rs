@@ -266,6 +266,17 @@ pub fn counts(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The rows of a three-column text query `sql` (no parameters), NULL read as `""`:
+/// what the owning stores' status lists return for the live event channels.
+pub fn triples(conn: &Connection, sql: &str) -> Result<Vec<(String, String, String)>> {
+    let mut st = conn.prepare(sql)?;
+    let text = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<String> {
+        Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default())
+    };
+    let rows = st.query_map([], |r| Ok((text(r, 0)?, text(r, 1)?, text(r, 2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// The rows of a two-column query `sql` (no parameters) as a map from the first column
 /// to the second, NULL read as `""`: what the owning stores' `name_stamps` return for a
 /// restore to compare the live and the restored database.
