@@ -137,6 +137,21 @@ fn restart_needed(old: &Settings, new: &Settings) -> Vec<&'static str> {
     if old.mcp != new.mcp {
         out.push("mcp");
     }
+    let sections = [
+        ("kubernetes", old.kubernetes != new.kubernetes),
+        ("network", old.network != new.network),
+        ("metrics", old.metrics != new.metrics),
+        ("events", old.events != new.events),
+        ("monitoring", old.monitoring != new.monitoring),
+        ("resources", old.resources != new.resources),
+        ("billing", old.billing != new.billing),
+    ];
+    out.extend(
+        sections
+            .into_iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(s, _)| s),
+    );
     out
 }
 

@@ -31,6 +31,20 @@ fn routes() -> Vec<Route> {
         // Any caller may open the socket; each channel checks its own permission
         // (tests/events.rs). Without an upgrade it answers 400.
         (M::GET, "/ws", None, None),
+        (
+            M::GET,
+            "/monitoring/metrics?resource_id=svc_doesnotexist0000",
+            None,
+            Some("services:read"),
+        ),
+        (M::GET, "/resources", None, Some("system:read")),
+        (M::POST, "/resources", e(), Some("services:write")),
+        (
+            M::GET,
+            "/billing/summary?month=2026-01",
+            None,
+            Some("logs:admin"),
+        ),
         (M::GET, "/users/me", None, None),
         (M::PATCH, "/users/me", e(), None),
         (M::GET, "/roles", None, None),

@@ -474,3 +474,14 @@ pub fn progress(conn: &Connection) -> Result<Vec<(String, String, String)>> {
         "SELECT id, status, CAST(progress_pct AS TEXT) FROM backups",
     )
 }
+
+/// Completed backups as `(id, size_bytes, completed_at)`, for the billing summary's
+/// storage line (deleted backups are gone and not counted).
+pub fn completed_sizes(conn: &Connection) -> Result<Vec<(String, i64, String)>> {
+    let mut st = conn.prepare(
+        "SELECT id, coalesce(size_bytes, 0), completed_at FROM backups
+         WHERE status = 'completed' AND completed_at IS NOT NULL",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -29,7 +29,10 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::kubernetes::api::routes())
         .merge(crate::network::api::routes())
         .merge(crate::metrics::api::routes())
-        .merge(crate::events::api::routes());
+        .merge(crate::events::api::routes())
+        .merge(crate::monitoring::api::routes())
+        .merge(crate::inventory::api::routes())
+        .merge(crate::billing::api::routes());
     Router::new()
         .nest("/api/v1", api)
         .merge(crate::gateway::routes(&app))

@@ -54,6 +54,7 @@ pub async fn serve(config: Settings, reload: crate::systemd::SettingsLoader) -> 
     crate::network::history::spawn_poller(&app);
     crate::metrics::sampler::spawn(&app);
     crate::events::feed::spawn(&app);
+    crate::monitoring::spawn(&app);
     spawn_exporter(&app).await?;
     crate::catalog::announce(&app).await;
     notify(sd_notify::NotifyState::Ready, &status);

@@ -6,7 +6,7 @@
 //!
 //! To the client, every message is `{channel, type, time, data}`: events on the
 //! channel the client subscribed to (named as it named it), and the answers
-//! `welcome` (authenticated; `data.user`, `data.channels`), `subscribed`,
+//! `welcome` (authenticated; `data.user`), `subscribed`,
 //! `unsubscribed` (`data.reason` when the daemon ended it), `pong` and `error`
 //! (`data` is the API's error object: `code`, `message`, `details`), with `channel`
 //! `null` when the answer concerns none.

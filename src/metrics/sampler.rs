@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::services::ops::stats::Cumulative;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// One service's containers in a sample.
@@ -30,7 +30,7 @@ pub struct ServiceSample {
 }
 
 /// What the sampler read at one moment.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Sample {
     /// When, RFC 3339 UTC.
     pub at: String,
@@ -46,18 +46,29 @@ pub struct Sample {
     taken: Option<Instant>,
 }
 
-/// The latest sample, shared (held by [`super::Metrics`]).
-#[derive(Default)]
-pub struct Latest(RwLock<Option<Arc<Sample>>>);
+/// The latest sample, shared (held by [`super::Metrics`]); tasks that store samples
+/// wait for the next one with [`Latest::subscribe`].
+pub struct Latest(tokio::sync::watch::Sender<Option<Arc<Sample>>>);
+
+impl Default for Latest {
+    fn default() -> Self {
+        Latest(tokio::sync::watch::Sender::new(None))
+    }
+}
 
 impl Latest {
     /// The latest sample, if one was taken.
     pub fn get(&self) -> Option<Arc<Sample>> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.0.borrow().clone()
+    }
+
+    /// A receiver that wakes at each new sample.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Option<Arc<Sample>>> {
+        self.0.subscribe()
     }
 
     fn set(&self, s: Arc<Sample>) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some(s);
+        self.0.send_replace(Some(s));
     }
 }
 

@@ -67,6 +67,8 @@ pub struct Snapshot {
     pub process: ProcessMetrics,
     /// Open MCP client sessions (one per running MCP server in use).
     pub mcp_sessions: usize,
+    /// Open live events WebSocket connections (`GET /ws`).
+    pub ws_connections: usize,
     /// HTTP requests over the last minute by route group (`services`, `mcp`, …;
     /// groups without requests are left out): rate per second, 5xx count, latency
     /// p50/p95/p99 in milliseconds.
@@ -121,6 +123,7 @@ pub async fn snapshot(app: &App) -> Snapshot {
             uptime_s: app.started.elapsed().as_secs(),
         },
         mcp_sessions: app.mcp.live().await.len(),
+        ws_connections: app.events.connections(),
         http: app.metrics.window.summary(),
         docker: Engine {
             reachable: version.is_some(),

@@ -1,7 +1,7 @@
 //! The last minute of HTTP requests per route group, for `GET /metrics`: request rate
 //! and latency percentiles over a sliding window of 60 one-second slots. Each slot
 //! counts requests in log-spaced latency buckets (each bucket's upper bound is 1.25× the
-//! previous one, from 50 µs to about 80 s), so a percentile is the upper bound of the
+//! previous one, from 50 µs to about 64 s), so a percentile is the upper bound of the
 //! bucket it falls in: at most 25 % above the true value, and bounded memory whatever
 //! the rate.
 

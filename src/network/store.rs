@@ -336,3 +336,11 @@ pub fn count_by_status(
         [],
     )
 }
+
+/// Every device as `[id, name, status, created_by, created_at]` (`GET /resources`).
+pub fn inventory(c: &rusqlite::Connection) -> Result<Vec<[String; 5]>> {
+    crate::store::text_rows(
+        c,
+        "SELECT id, name, status, created_by, created_at FROM network_devices ORDER BY name",
+    )
+}

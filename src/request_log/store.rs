@@ -309,3 +309,14 @@ pub fn tool_calls_since(conn: &Connection, since: &str) -> Result<(u64, u64)> {
         },
     )?)
 }
+
+/// Every call logged in `[from, to)` (RFC 3339) as `(server_id, duration_ms, failed)`
+/// (the monitoring series of MCP servers).
+pub fn calls_between(conn: &Connection, from: &str, to: &str) -> Result<Vec<(String, i64, bool)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT server_id, duration_ms, status = 'error' FROM request_logs
+         WHERE timestamp >= ?1 AND timestamp < ?2 AND server_id IS NOT NULL",
+    )?;
+    let rows = st.query_map([from, to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

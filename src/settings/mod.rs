@@ -12,7 +12,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 mod observability;
-pub use observability::{EventsSettings, MetricsSettings};
+pub use observability::{
+    BillingSettings, EventsSettings, MetricsSettings, MonitoringSettings, ResourcesSettings, Size,
+};
 
 /// Where the packaged config lives; used when `--config` is not given and it exists.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/mcpd/mcpd.toml";
@@ -44,6 +46,12 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// `[events]`: limits and intervals of the live events WebSocket.
     pub events: EventsSettings,
+    /// `[monitoring]`: retention of the monitoring series.
+    pub monitoring: MonitoringSettings,
+    /// `[resources]`: size templates of `POST /resources`.
+    pub resources: ResourcesSettings,
+    /// `[billing]`: currency and rates of the billing summary.
+    pub billing: BillingSettings,
 }
 
 /// `[network]` section. Defaults: 10 s to connect and log in, 30 s per command, idle
@@ -417,6 +425,9 @@ impl Settings {
         }
         self.metrics.validate(self.server.listen)?;
         self.events.validate()?;
+        self.monitoring.validate()?;
+        self.resources.validate()?;
+        self.billing.validate()?;
         if self.mcp.call_timeout_s == 0 || self.mcp.call_timeout_s > self.mcp.max_call_timeout_s {
             bail!("mcp.call_timeout_s must be between 1 and mcp.max_call_timeout_s");
         }

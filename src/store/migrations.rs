@@ -20,6 +20,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0012_network.sql")),
         M::up(include_str!("migrations/0013_network_config_backups.sql")),
         M::up(include_str!("migrations/0014_network_options.sql")),
+        M::up(include_str!("migrations/0015_monitoring.sql")),
     ])
 }
 

@@ -266,6 +266,20 @@ pub fn counts(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The rows of an `N`-column text query `sql` (no parameters), NULL read as `""`:
+/// what the owning stores' inventory lists return for `GET /resources`.
+pub fn text_rows<const N: usize>(conn: &Connection, sql: &str) -> Result<Vec<[String; N]>> {
+    let mut st = conn.prepare(sql)?;
+    let rows = st.query_map([], |r| {
+        let mut out: [String; N] = std::array::from_fn(|_| String::new());
+        for (i, v) in out.iter_mut().enumerate() {
+            *v = r.get::<_, Option<String>>(i)?.unwrap_or_default();
+        }
+        Ok(out)
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// The rows of a three-column text query `sql` (no parameters), NULL read as `""`:
 /// what the owning stores' status lists return for the live event channels.
 pub fn triples(conn: &Connection, sql: &str) -> Result<Vec<(String, String, String)>> {

@@ -148,3 +148,20 @@ pub fn tool_calls_on(conn: &Connection, day: &str) -> Result<(u64, u64)> {
         },
     )?)
 }
+
+/// MCP calls on UTC days `[first, end)` (`YYYY-MM-DD`) by user (`by_user`) or by
+/// workspace, from the rollups (the billing summary).
+pub fn calls_by(
+    conn: &Connection,
+    (first, end): (&str, &str),
+    by_user: bool,
+) -> Result<Vec<(String, u64)>> {
+    let sql = if by_user {
+        "SELECT user_id, sum(calls) FROM usage_rollups WHERE day >= ?1 AND day < ?2 GROUP BY user_id ORDER BY user_id"
+    } else {
+        "SELECT workspace_id, sum(calls) FROM usage_rollups WHERE day >= ?1 AND day < ?2 GROUP BY workspace_id ORDER BY workspace_id"
+    };
+    Ok(crate::store::counts(conn, sql, [first, end])?
+        .into_iter()
+        .collect())
+}
