@@ -83,6 +83,18 @@ async fn subscribers_follow_services_logs_mcp_servers_backups_and_the_audit_log(
     })
     .await;
 
+    // A rediscovery is announced as a list change.
+    expect(
+        200,
+        d.post(
+            &format!("/mcp/servers/{server}/discover"),
+            &admin,
+            json!({}),
+        )
+        .await,
+    );
+    ws.expect(WAIT, "the list change", |v| is(v, &mcp, "list_changed"))
+        .await;
     expect(
         200,
         d.post(&format!("/mcp/servers/{server}/stop"), &admin, json!({}))

@@ -8,8 +8,8 @@
 mod common;
 
 use common::answers::{expect, expect_error};
-use common::mcp::{stdio_server, tool};
-use common::{BUSYBOX_IMAGE, Daemon, EVERYTHING_IMAGE, create_service, sleeper};
+use common::observed::observed;
+use common::{BUSYBOX_IMAGE, Daemon};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -22,46 +22,15 @@ fn sum(series: &Value) -> f64 {
         .sum()
 }
 
-fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 #[tokio::test]
 async fn series_inventory_and_billing_report_what_was_measured() {
-    let mut d = Daemon::start_with_env(env(&[
-        ("MCPD_METRICS__SAMPLE_INTERVAL_S", "1"),
+    let rates = [
         ("MCPD_BILLING__CALLS_PER_1000", "1500"),
         ("MCPD_BILLING__MEMORY_GB_HOUR", "7"),
         ("MCPD_BILLING__BACKUP_GB_MONTH", "3"),
-    ]))
-    .await;
-    let admin = d.admin().await;
-    let viewer = d.user_with_roles("viewer", &["viewer"]).await;
-    let server = d.name("everything");
-    stdio_server(&d, &admin, &server, EVERYTHING_IMAGE).await;
-    let svc = create_service(&d, &admin, sleeper(&d.name("sleeper"))).await;
-    let svc_id = svc["id"].as_str().unwrap().to_string();
-    expect(
-        200,
-        d.post(&format!("/services/{svc_id}/start"), &admin, json!({}))
-            .await,
-    );
-    for i in 0..5 {
-        expect(
-            200,
-            tool(
-                &d,
-                &admin,
-                &server,
-                "echo",
-                json!({"message": format!("m{i}")}),
-            )
-            .await,
-        );
-    }
+    ];
+    let o = observed(&rates, 5).await;
+    let (d, admin, viewer, server, svc_id) = (&o.d, &o.admin, &o.viewer, &o.server, &o.service_id);
 
     // The MCP server's calls arrive in its series; its container's memory too.
     let q = format!("/monitoring/metrics?resource_id={server}&metric=calls&step=1h");

@@ -9,8 +9,9 @@
 mod common;
 
 use common::answers::{expect, expect_error};
-use common::mcp::{python_path, stdio_server, tool};
-use common::{Daemon, EVERYTHING_IMAGE, create_service, repo_path, sleeper};
+use common::mcp::{python_path, tool};
+use common::observed::observed;
+use common::{Daemon, repo_path};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -84,33 +85,10 @@ fn counter_total(m: &Value, family: &str, labels: Value) -> f64 {
 
 #[tokio::test]
 async fn stats_metrics_and_the_exposition_report_what_happened() {
-    let mut d = Daemon::start_with_var("MCPD_METRICS__SAMPLE_INTERVAL_S", "1").await;
-    let admin = d.admin().await;
-    let viewer = d.user_with_roles("viewer", &["viewer"]).await;
-    let server = d.name("everything");
-    stdio_server(&d, &admin, &server, EVERYTHING_IMAGE).await;
-    let sleeper_svc = create_service(&d, &admin, sleeper(&d.name("sleeper"))).await;
-    let sleeper_id = sleeper_svc["id"].as_str().unwrap().to_string();
-    expect(
-        200,
-        d.post(&format!("/services/{sleeper_id}/start"), &admin, json!({}))
-            .await,
-    );
-    d.api_key(&admin, "metrics", &["system:read"]).await;
-    for i in 0..3 {
-        let r = expect(
-            200,
-            tool(
-                &d,
-                &admin,
-                &server,
-                "echo",
-                json!({"message": format!("m{i}")}),
-            )
-            .await,
-        );
-        assert_eq!(r["data"]["is_error"], false, "{r}");
-    }
+    let o = observed(&[], 3).await;
+    let (d, admin, viewer, server, sleeper_id) =
+        (&o.d, &o.admin, &o.viewer, &o.server, &o.service_id);
+    d.api_key(admin, "metrics", &["system:read"]).await;
     expect_error(
         tool(&d, &admin, &server, "no-such-tool", json!({})).await,
         404,

@@ -14,6 +14,7 @@ pub mod answers;
 pub mod engine;
 pub mod mcp;
 pub mod netsim;
+pub mod observed;
 pub mod ws;
 
 // Each test crate uses some of these (and `require_docker!` the last).
