@@ -35,7 +35,7 @@ async fn series_inventory_and_billing_report_what_was_measured() {
     // The MCP server's calls arrive in its series; its container's memory too.
     let q = format!("/monitoring/metrics?resource_id={server}&metric=calls&step=1h");
     let calls = d
-        .get_until(&q, &admin, Duration::from_secs(20), |b| {
+        .get_until(&q, admin, Duration::from_secs(20), |b| {
             sum(&b["data"]["series"][0]) >= 5.0
         })
         .await;
@@ -52,7 +52,7 @@ async fn series_inventory_and_billing_report_what_was_measured() {
     assert_eq!(calls["step_s"], 3600, "{calls}");
     let all = expect(
         200,
-        d.get(&format!("/monitoring/metrics?id={server}"), &admin)
+        d.get(&format!("/monitoring/metrics?id={server}"), admin)
             .await,
     )["data"]
         .clone();
@@ -73,7 +73,7 @@ async fn series_inventory_and_billing_report_what_was_measured() {
     );
     let mem_q = format!("/monitoring/metrics?resource_id={svc_id}&metric=memory");
     let mem = d
-        .get_until(&mem_q, &viewer, Duration::from_secs(20), |b| {
+        .get_until(&mem_q, viewer, Duration::from_secs(20), |b| {
             !b["data"]["series"][0]["points"]
                 .as_array()
                 .unwrap()
@@ -130,7 +130,7 @@ async fn series_inventory_and_billing_report_what_was_measured() {
             "RESOURCE_NOT_FOUND",
         ),
     ] {
-        let (s, b) = d.get(&format!("/monitoring/metrics?{query}"), &admin).await;
+        let (s, b) = d.get(&format!("/monitoring/metrics?{query}"), admin).await;
         assert_eq!(s.as_u16(), status, "{query}: {b}");
         if status != 200 {
             assert_eq!(b["error"]["code"], code, "{query}: {b}");
@@ -148,8 +148,8 @@ async fn series_inventory_and_billing_report_what_was_measured() {
         "UNAUTHORIZED",
     );
 
-    inventory(&d, &admin, &viewer, &svc_id, &server).await;
-    billing(&d, &admin, &viewer).await;
+    inventory(d, admin, viewer, svc_id, server).await;
+    billing(d, admin, viewer).await;
 }
 
 async fn inventory(d: &Daemon, admin: &str, viewer: &str, svc_id: &str, server: &str) {

@@ -90,15 +90,15 @@ async fn stats_metrics_and_the_exposition_report_what_happened() {
         (&o.d, &o.admin, &o.viewer, &o.server, &o.service_id);
     d.api_key(admin, "metrics", &["system:read"]).await;
     expect_error(
-        tool(&d, &admin, &server, "no-such-tool", json!({})).await,
+        tool(d, admin, server, "no-such-tool", json!({})).await,
         404,
         "RESOURCE_NOT_FOUND",
     );
-    let backup = d.backup(&admin, json!({})).await;
+    let backup = d.backup(admin, json!({})).await;
     assert_eq!(backup["status"], "completed", "{backup}");
 
     // Stats: the viewer may read them; counts are what was created.
-    let s = expect(200, d.get("/stats", &viewer).await)["data"].clone();
+    let s = expect(200, d.get("/stats", viewer).await)["data"].clone();
     assert_eq!(s["services"]["by_status"]["running"], 2, "{s}");
     assert_eq!(s["mcp_servers"]["total"], 1, "{s}");
     assert_eq!(s["users"]["by_status"]["active"], 2, "{s}");
@@ -136,8 +136,8 @@ async fn stats_metrics_and_the_exposition_report_what_happened() {
 
     // JSON metrics: host, process, last minute of HTTP by group, engine, sampled services.
     let m = d
-        .get_until("/metrics", &admin, Duration::from_secs(20), |b| {
-            b["data"]["services"].get(&sleeper_id).is_some()
+        .get_until("/metrics", admin, Duration::from_secs(20), |b| {
+            b["data"]["services"].get(sleeper_id).is_some()
                 && !b["data"]["host"]["cpu_percent"].is_null()
         })
         .await["data"]
@@ -172,7 +172,7 @@ async fn stats_metrics_and_the_exposition_report_what_happened() {
     assert_eq!(m["services"][&sleeper_id]["containers"], 1, "{m}");
 
     // The exposition parses, with the standard types and bounded labels.
-    let first = parse_exposition(&scrape(&d, &viewer).await);
+    let first = parse_exposition(&scrape(d, viewer).await);
     for (family, kind) in [
         ("mcpd_http_requests", "counter"),
         ("mcpd_http_request_duration_seconds", "histogram"),
@@ -235,9 +235,9 @@ async fn stats_metrics_and_the_exposition_report_what_happened() {
     // Counters only grow between scrapes.
     expect(
         200,
-        tool(&d, &admin, &server, "echo", json!({"message": "again"})).await,
+        tool(d, admin, server, "echo", json!({"message": "again"})).await,
     );
-    let second = parse_exposition(&scrape(&d, &viewer).await);
+    let second = parse_exposition(&scrape(d, viewer).await);
     assert_eq!(counter_total(&second, "mcpd_mcp_calls", ok_calls), 4.0);
     for family in [
         "mcpd_http_requests",

@@ -34,7 +34,7 @@ pub enum GroupBy {
     None,
     /// By user (`usr_…`).
     User,
-    /// By workspace (`wsp_…`).
+    /// By workspace (`wks_…`).
     Workspace,
 }
 
@@ -113,7 +113,7 @@ pub struct Summary {
     pub minor_unit_digits: u32,
     /// `none`, `user` or `workspace`.
     pub group_by: &'static str,
-    /// The lines (only those with a quantity).
+    /// The lines: one per (group, item) with anything recorded (a quantity may be 0).
     pub lines: Vec<Line>,
     /// The sum of every line's `amount_minor`.
     pub total_minor: u64,

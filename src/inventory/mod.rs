@@ -7,7 +7,7 @@
 //! A caller sees only the kinds their permissions let them read (`services:read` for
 //! services and containers, `mcp:read` and a workspace grant for an MCP server,
 //! `kubernetes:read`, `network:read`). Containers come from the engine; while it is
-//! down they are left out and `engine_available` says so.
+//! down they are left out (the services still show their last known status).
 
 pub mod api;
 
@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 /// One item of the inventory.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Item {
-    /// The resource's own id (`svc_…`, a container id, `mcp_…`, `kcl_…`, `dev_…`).
+    /// The resource's own id (`svc_…`, a container id, `mcp_…`, `cls_…`, `dev_…`).
     pub id: String,
     /// `service`, `container`, `mcp_server`, `cluster` or `device`.
     #[serde(rename = "type")]

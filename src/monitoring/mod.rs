@@ -2,8 +2,8 @@
 //! every sample the metrics sampler takes (each `metrics.sample_interval_s`) is stored
 //! in SQLite at four resolutions: the samples themselves, 1-minute, 1-hour and 1-day
 //! points, each kept as long as `[monitoring]` says. Gauges keep the mean of their samples,
-//! counts the sum, so a coarser point answers the same question as the finer ones it
-//! folds.
+//! counts the sum (a coarser `latency_p95` point is the mean of the samples' 95th
+//! percentiles, not a percentile of the calls).
 //!
 //! Series: a service's `cpu` (percent of one core) and `memory` (bytes); an MCP
 //! server's `calls` and `errors` (per point) and `latency_p95` (milliseconds, from its

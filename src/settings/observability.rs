@@ -1,4 +1,5 @@
-//! The observability sections of the settings: `[metrics]` and `[events]`.
+//! The observability sections of the settings: `[metrics]`, `[events]`,
+//! `[monitoring]`, `[resources]` (inventory size templates) and `[billing]`.
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
