@@ -50,7 +50,7 @@ pub enum Inbound {
         channel: String,
     },
     /// Asks for a `pong`.
-    Ping,
+    Ping {},
 }
 
 impl Inbound {
@@ -92,7 +92,7 @@ mod tests {
     fn client_messages_parse_strictly() {
         assert_eq!(
             Inbound::parse(r#"{"type":"ping"}"#).ok(),
-            Some(Inbound::Ping)
+            Some(Inbound::Ping {})
         );
         assert!(matches!(
             Inbound::parse(r#"{"type":"subscribe","channel":"services"}"#),

@@ -203,7 +203,7 @@ impl Conn {
                             "authentication failed".to_string()
                         });
                 }
-                Ok(Inbound::Ping) => {
+                Ok(Inbound::Ping {}) => {
                     self.out
                         .send_text(protocol::control(None, "pong", json!({})));
                 }
@@ -248,7 +248,7 @@ impl Conn {
             Inbound::Auth { .. } => {
                 self.send_error(None, &Error::validation("already authenticated"))
             }
-            Inbound::Ping => {
+            Inbound::Ping {} => {
                 self.out
                     .send_text(protocol::control(None, "pong", json!({})));
             }
