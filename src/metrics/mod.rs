@@ -28,7 +28,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::time::Duration;
 
 /// Labels of `mcpd_http_requests_total`.
@@ -84,7 +84,7 @@ pub struct Metrics {
     http_duration: Family<RouteLabels, Histogram>,
     mcp_calls: Family<CallLabels, Counter>,
     mcp_duration: Family<ServerLabels, Histogram>,
-    call_names: Mutex<HashSet<(String, String)>>,
+    call_names: RwLock<HashSet<(String, String)>>,
     /// HTTP requests by route group over the last minute (`GET /metrics`).
     pub window: window::Window,
     /// The sampler's latest readings.
@@ -133,7 +133,7 @@ impl Default for Metrics {
             http_duration,
             mcp_calls,
             mcp_duration,
-            call_names: Mutex::default(),
+            call_names: RwLock::default(),
             window: window::Window::default(),
             latest: sampler::Latest::default(),
         }
@@ -189,11 +189,18 @@ impl Metrics {
     }
 
     fn bounded_name(&self, server: &str, name: &str) -> String {
-        let mut seen = self.call_names.lock().unwrap_or_else(|p| p.into_inner());
         let key = (server.to_string(), name.to_string());
-        if seen.contains(&key) || seen.len() < MAX_CALL_NAMES {
-            seen.insert(key);
-            name.to_string()
+        let known = self.call_names.read().unwrap_or_else(|p| p.into_inner());
+        if known.contains(&key) {
+            return key.1;
+        }
+        drop(known);
+        let mut known = self.call_names.write().unwrap_or_else(|p| p.into_inner());
+        if known.len() < MAX_CALL_NAMES {
+            known.insert(key.clone());
+            key.1
+        } else if known.contains(&key) {
+            key.1
         } else {
             "_other".to_string()
         }
