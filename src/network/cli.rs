@@ -220,8 +220,8 @@ impl Shell {
     /// Reads until `done` holds for what was read (cleaned of `\r`, escapes and
     /// backspaces), the deadline passes (`GATEWAY_TIMEOUT`) or the channel closes.
     fn read_until(&mut self, deadline: Instant, done: impl Fn(&str) -> bool) -> Result<String> {
-        match super::ssh::read_until(&mut self.channel, deadline, MAX_OUTPUT, |raw| {
-            done(&clean(raw))
+        match super::ssh::read_until(&mut self.channel, deadline, MAX_OUTPUT, |raw, _| {
+            done(&clean(tail(raw)))
         }) {
             Ok(raw) => Ok(clean(&raw)),
             Err(ReadEnd::Closed(why)) => Err(dropped(why)),
@@ -235,6 +235,20 @@ impl Shell {
             )),
         }
     }
+}
+
+/// The last two lines of `raw`: all a prompt, pager or question check looks at
+/// (`last_line`, or the end of the text), so each read cleans what the device just
+/// sent rather than the whole output again.
+fn tail(raw: &[u8]) -> &[u8] {
+    let start = raw
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(1)
+        .map_or(0, |(i, _)| i + 1);
+    &raw[start..]
 }
 
 /// Text without `\r`, ANSI escapes, and backspaces with what they erase.
@@ -341,6 +355,12 @@ mod tests {
         }
         assert!(!QUESTION.is_match("switch#"));
         assert_eq!(clean(b"ab\x08c\r\n\x1b[2Kd"), "ac\nd");
+        assert_eq!(tail(b"one\ntwo\nsw1#"), b"two\nsw1#");
+        assert_eq!(tail(b"Password:"), b"Password:");
+        assert_eq!(
+            last_line(&clean(tail(b"a\nb\r\nsw1(config)#"))),
+            "sw1(config)#"
+        );
         let refused = "          ^\n% Invalid input detected at '^' marker.\n";
         assert!(REFUSED.is_match(refused));
         assert!(!REFUSED.is_match("interface Gi0/1\n description 100% up\n"));

@@ -88,7 +88,13 @@ impl Netconf {
 
     fn read_message(&mut self, deadline: Instant) -> Result<String> {
         let eom = EOM.as_bytes();
-        let has_eom = |raw: &[u8]| raw.windows(eom.len()).any(|w| w == eom);
+        // Only the bytes just read, and the end of what came before (a marker split
+        // across two reads), are searched: a long reply is not scanned again per read.
+        let has_eom = |raw: &[u8], fresh: usize| {
+            raw[fresh.saturating_sub(eom.len() - 1)..]
+                .windows(eom.len())
+                .any(|w| w == eom)
+        };
         match read_until(&mut self.channel, deadline, MAX_REPLY, has_eom) {
             Ok(raw) => {
                 let text = String::from_utf8_lossy(&raw);

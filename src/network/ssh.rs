@@ -193,14 +193,15 @@ pub enum ReadEnd {
     TooBig,
 }
 
-/// Reads `channel` (its session's timeout bounding each read) until `done` holds for
-/// everything read so far, the deadline passes, more than `cap` bytes arrive, or the
-/// channel ends; the bytes read.
+/// Reads `channel` (its session's timeout bounding each read) until `done(raw, fresh)`
+/// holds for everything read so far (`fresh`: where the bytes of the last read begin,
+/// so a check need not scan the whole output again), the deadline passes, more than
+/// `cap` bytes arrive, or the channel ends; the bytes read.
 pub fn read_until(
     channel: &mut ssh2::Channel,
     deadline: Instant,
     cap: usize,
-    done: impl Fn(&[u8]) -> bool,
+    done: impl Fn(&[u8], usize) -> bool,
 ) -> std::result::Result<Vec<u8>, ReadEnd> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 16 * 1024];
@@ -208,8 +209,9 @@ pub fn read_until(
         match channel.read(&mut buf) {
             Ok(0) if channel.eof() => return Err(ReadEnd::Closed("end of stream".into())),
             Ok(n) => {
+                let fresh = raw.len();
                 raw.extend_from_slice(&buf[..n]);
-                if done(&raw) {
+                if done(&raw, fresh) {
                     return Ok(raw);
                 }
                 if raw.len() > cap {
