@@ -315,3 +315,21 @@ fn an_independent_client_negotiates_the_subprotocol_and_subscribes() {
     assert_eq!(seen["messages"][1]["type"], "subscribed", "{seen}");
     drop(rt);
 }
+
+#[tokio::test]
+async fn a_client_that_answers_no_pings_is_closed() {
+    let (d, admin) = Daemon::start_admin_with_var("MCPD_EVENTS__PING_INTERVAL_S", "1").await;
+    let mut ws = connect(&d, Auth::Header(&admin)).await;
+    ws.expect(WAIT, "welcome", |v| v["type"] == "welcome").await;
+    // Not reading means not answering the daemon's pings (the client library answers
+    // them while it reads); after two intervals of silence the daemon gives up.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (code, reason) = ws.closed(WAIT).await.expect("a close frame");
+    assert_eq!((code, reason.as_str()), (1001, "no answer to pings"));
+    // A client that keeps reading answers the pings and stays connected.
+    let mut ws = connect(&d, Auth::Header(&admin)).await;
+    ws.expect(WAIT, "welcome", |v| v["type"] == "welcome").await;
+    assert!(matches!(ws.next(Duration::from_secs(4)).await, Next::Quiet));
+    ws.send(json!({"type": "ping"})).await;
+    ws.expect(WAIT, "pong", |v| v["type"] == "pong").await;
+}

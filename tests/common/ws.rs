@@ -124,8 +124,9 @@ impl Ws {
 
     /// The next JSON message or the end, waiting up to `within`.
     pub async fn next(&mut self, within: Duration) -> Next {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
-            let m = match tokio::time::timeout(within, self.stream.next()).await {
+            let m = match tokio::time::timeout_at(deadline, self.stream.next()).await {
                 Err(_) => return Next::Quiet,
                 Ok(m) => m,
             };
