@@ -56,6 +56,8 @@ pub enum Command {
     },
     /// Print version, commit and build date.
     Version,
+    /// Print the API's OpenAPI 3.1 document (as served at `/api/v1/openapi.json`).
+    Openapi,
 }
 
 /// `mcpd backup …`: offline backups, with the daemon stopped.

@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// Error codes of the API contract (docs/api.md §1.3 "Errors": each code fixes the status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     /// 400: bad body, query or path; a value Docker or a catalog schema refuses.
@@ -140,7 +140,7 @@ impl fmt::Display for ErrorCode {
 }
 
 /// One problem with one input field, e.g. `{"field": "image", "issue": "required"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldIssue {
     /// Input path: body field (`ports[0].host_ip`), query parameter, header, or JSON pointer.
     pub field: String,

@@ -21,6 +21,18 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    if let Command::Openapi = cli.command {
+        return match mcpd::daemon::document().to_pretty_json() {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("mcpd: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match cli.load_config() {
         Ok(c) => c,
         Err(e) => {
@@ -92,7 +104,7 @@ async fn run(cli: Cli, config: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Backup { command } => backup(config, command).await,
-        Command::Version | Command::Configtest => Ok(()),
+        Command::Version | Command::Configtest | Command::Openapi => Ok(()),
     }
 }
 

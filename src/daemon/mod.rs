@@ -2,10 +2,11 @@
 //! admin, assembles the router from every domain's routes and serves it. This is the one
 //! module that knows every domain; nothing else imports it (only `main.rs` and tests).
 
+pub mod openapi;
 mod router;
 mod serve;
 
-pub use router::router;
+pub use router::{document, router};
 pub use serve::serve;
 
 use crate::app::{App, AppState, DB_FILE, INITIAL_PASSWORD_FILE, LEGACY_JWT_KEY_FILE};

@@ -10,13 +10,14 @@ use serde::Serialize;
 pub const API_VERSION: &str = "v1";
 
 /// `meta` of every success answer (docs/api.md §1.2).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Meta {
     /// Id of the request, as in `X-Request-ID` (`req_` + 16 alphanumerics, or the client's own).
     pub request_id: String,
     /// When the answer was made (RFC 3339 UTC, milliseconds).
     pub timestamp: String,
     /// Always [`API_VERSION`] (`v1`).
+    #[schema(value_type = String, example = "v1")]
     pub version: &'static str,
     /// Paged lists only; left out otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -24,7 +25,7 @@ pub struct Meta {
 }
 
 /// `meta.pagination` of a paged list.
-#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Pagination {
     /// Items that matched, across all pages.
     pub total: u64,
@@ -48,10 +49,15 @@ impl Meta {
     }
 }
 
-#[derive(Serialize)]
-struct Body<T> {
-    data: T,
-    meta: Meta,
+/// The success envelope around `T`; in the OpenAPI document an answer's schema is
+/// `Envelope<T>` with `T` the resource (a list's `T` is `Vec<…>` and its `meta` has
+/// `pagination`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Envelope<T> {
+    /// The answer.
+    pub data: T,
+    /// Request id, time and version.
+    pub meta: Meta,
 }
 
 /// A successful reply: the data, its status, and pagination for lists.
@@ -111,7 +117,7 @@ impl<T: Serialize> Reply<Vec<T>> {
 
 impl<T: Serialize> IntoResponse for Reply<T> {
     fn into_response(self) -> Response {
-        let body = Body {
+        let body = Envelope {
             data: self.data,
             meta: Meta::now(self.pagination),
         };

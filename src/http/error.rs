@@ -67,19 +67,29 @@ pub fn with_status(e: Error, status: StatusCode) -> Response {
     r
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorPayload<'a>,
+/// The error envelope, `{"error": {…}}` (docs/api.md §1.3); its schema in the OpenAPI
+/// document is `ErrorBody`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// What went wrong.
+    pub error: ErrorPayload<'a>,
 }
 
-#[derive(Serialize)]
-struct ErrorPayload<'a> {
-    code: ErrorCode,
-    message: &'a str,
+/// `error` of the error envelope.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorPayload<'a> {
+    /// The code; it fixes the HTTP status.
+    pub code: ErrorCode,
+    /// Safe to show; internal errors say only `internal server error`.
+    pub message: &'a str,
+    /// The offending inputs; left out when there are none.
     #[serde(skip_serializing_if = "<[FieldIssue]>::is_empty")]
-    details: &'a [FieldIssue],
-    request_id: String,
-    timestamp: String,
+    #[schema(value_type = Option<Vec<FieldIssue>>)]
+    pub details: &'a [FieldIssue],
+    /// Id of the request, as in `X-Request-ID`.
+    pub request_id: String,
+    /// When the answer was made (RFC 3339 UTC, milliseconds).
+    pub timestamp: String,
 }
 
 /// The envelope of `e` (no internal cause in it), stamped with `request_id` and now.

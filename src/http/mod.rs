@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod guard;
+pub mod openapi;
 pub mod ratelimit;
 pub mod request_id;
 pub mod tls;

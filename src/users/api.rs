@@ -10,33 +10,36 @@ use crate::auth::rbac::{Permission, Role};
 use crate::error::Result;
 use crate::http::auth::Can;
 use crate::http::auth::perm::{UsersRead, UsersWrite};
-use crate::http::envelope::{Reply, no_content};
+use crate::http::envelope::{Envelope, Reply, no_content};
 use crate::http::extract::{Json, List, Path};
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{delete, get, post};
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The `/users…` routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/users", get(list).post(create))
-        .route("/users/me", get(me).patch(patch_me))
-        .route("/users/me/password", post(change_password))
-        .route(
-            "/users/{id}",
-            get(get_one)
-                .put(put_one)
-                .patch(patch_one)
-                .delete(delete_one),
-        )
-        .route("/users/{id}/roles", post(add_role))
-        .route("/users/{id}/mfa", delete(reset_mfa))
-        .route("/users/{id}/roles/{role}", delete(remove_role))
-        .route("/roles", get(roles))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(me, patch_me))
+        .routes(routes!(change_password))
+        .routes(routes!(get_one, put_one, patch_one, delete_one))
+        .routes(routes!(add_role))
+        .routes(routes!(reset_mfa))
+        .routes(routes!(remove_role))
+        .routes(routes!(roles))
 }
 
+crate::list_params!(
+    /// Query of `GET /users`.
+    UserFilters,
+    super::store::LIST
+);
+
+/// List users. Permission: `users:read`.
+#[utoipa::path(get, path = "/users", tag = "users", params(UserFilters),
+    responses((status = 200, description = "One page of users", body = Envelope<Vec<User>>)))]
 async fn list(
     State(app): State<AppState>,
     _: Can<UsersRead>,
@@ -45,6 +48,10 @@ async fn list(
     super::list(&app, q).await.map(Reply::page)
 }
 
+/// Create a user. Permission: `users:write`.
+#[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUser,
+    responses((status = 201, description = "The user", body = Envelope<User>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: username or email taken")))]
 async fn create(
     State(app): State<AppState>,
     Can(who, _): Can<UsersWrite>,
@@ -55,6 +62,9 @@ async fn create(
         .map(Reply::created)
 }
 
+/// One user. Permission: `users:read`.
+#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "User id (`usr_…`) or username")),
+    responses((status = 200, description = "The user", body = Envelope<User>)))]
 async fn get_one(
     State(app): State<AppState>,
     _: Can<UsersRead>,
@@ -63,7 +73,10 @@ async fn get_one(
     super::get(&app, &id).await.map(Reply::ok)
 }
 
-/// PUT replaces every writable field.
+/// Replace every writable field of a user. Permission: `users:write`.
+#[utoipa::path(put, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "User id (`usr_…`) or username")), request_body = UserReplacement,
+    responses((status = 200, description = "The user", body = Envelope<User>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: email taken; `CONFLICT`: the last active admin")))]
 async fn put_one(
     State(app): State<AppState>,
     Can(who, _): Can<UsersWrite>,
@@ -75,7 +88,10 @@ async fn put_one(
         .map(Reply::ok)
 }
 
-/// PATCH changes only the fields sent.
+/// Change the fields sent. Permission: `users:write`.
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "User id (`usr_…`) or username")), request_body = UserChanges,
+    responses((status = 200, description = "The user", body = Envelope<User>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: email taken; `CONFLICT`: the last active admin")))]
 async fn patch_one(
     State(app): State<AppState>,
     Can(who, _): Can<UsersWrite>,
@@ -87,6 +103,10 @@ async fn patch_one(
         .map(Reply::ok)
 }
 
+/// Delete a user (their sessions and API keys end). Permission: `users:write`.
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = String, Path, description = "User id (`usr_…`) or username")),
+    responses((status = 204, description = "Deleted"),
+        (status = 409, description = "`CONFLICT`: the caller or the last active admin")))]
 async fn delete_one(
     State(app): State<AppState>,
     Can(who, _): Can<UsersWrite>,
@@ -96,6 +116,9 @@ async fn delete_one(
     Ok(no_content())
 }
 
+/// Grant a role. Permission: `users:write`.
+#[utoipa::path(post, path = "/users/{id}/roles", tag = "users", params(("id" = String, Path, description = "User id (`usr_…`) or username")), request_body = RoleGrant,
+    responses((status = 200, description = "The user", body = Envelope<User>)))]
 async fn add_role(
     State(app): State<AppState>,
     Can(who, _): Can<UsersWrite>,
@@ -107,6 +130,11 @@ async fn add_role(
         .map(Reply::ok)
 }
 
+/// Take a role away. Permission: `users:write`.
+#[utoipa::path(delete, path = "/users/{id}/roles/{role}", tag = "users",
+    params(("id" = String, Path, description = "User id (`usr_…`) or username"), ("role" = Role, Path, description = "Role name")),
+    responses((status = 204, description = "Removed"),
+        (status = 409, description = "`CONFLICT`: the user's last role, or the last active admin")))]
 async fn remove_role(
     State(app): State<AppState>,
     Can(who, _): Can<UsersWrite>,
@@ -117,13 +145,17 @@ async fn remove_role(
 }
 
 /// The caller, with the permissions they hold after API key scopes.
-#[derive(Serialize)]
+/// The caller's user with `permissions`.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Me {
     #[serde(flatten)]
     user: User,
     permissions: Vec<Permission>,
 }
 
+/// The caller, with the permissions they hold after API key scopes. Any caller.
+#[utoipa::path(get, path = "/users/me", tag = "users",
+    responses((status = 200, description = "The caller", body = Envelope<Me>)))]
 async fn me(State(app): State<AppState>, who: Principal) -> Result<Reply<Me>> {
     let user = super::get(&app, &who.user_id).await?;
     Ok(Reply::ok(Me {
@@ -132,7 +164,10 @@ async fn me(State(app): State<AppState>, who: Principal) -> Result<Reply<Me>> {
     }))
 }
 
-/// What users may change about themselves (roles and status are for admins).
+/// Change one's own email or name (roles and status are for admins). Any caller.
+#[utoipa::path(patch, path = "/users/me", tag = "users", request_body = OwnChanges,
+    responses((status = 200, description = "The caller", body = Envelope<User>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: email taken")))]
 async fn patch_me(
     State(app): State<AppState>,
     who: Principal,
@@ -143,13 +178,17 @@ async fn patch_me(
         .map(Reply::ok)
 }
 
-#[derive(Serialize)]
+/// Both always true.
+#[derive(Serialize, utoipa::ToSchema)]
 struct PasswordChanged {
     password_changed: bool,
     /// Every login session was revoked: log in again with the new password.
     sessions_revoked: bool,
 }
 
+/// Change one's own password; every login session ends. Any login session (not an API key).
+#[utoipa::path(post, path = "/users/me/password", tag = "users", request_body = PasswordChange,
+    responses((status = 200, description = "Changed", body = Envelope<PasswordChanged>)))]
 async fn change_password(
     State(app): State<AppState>,
     who: Principal,
@@ -163,13 +202,16 @@ async fn change_password(
 }
 
 /// `{name, description, permissions: ["services:read", …]}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RoleInfo {
     name: Role,
     description: &'static str,
     permissions: Vec<Permission>,
 }
 
+/// The built-in roles and what they grant. Any caller.
+#[utoipa::path(get, path = "/roles", tag = "users",
+    responses((status = 200, description = "Every role", body = Envelope<Vec<RoleInfo>>)))]
 async fn roles(who: Principal) -> Reply<Vec<RoleInfo>> {
     let _ = who;
     Reply::ok(
@@ -184,7 +226,9 @@ async fn roles(who: Principal) -> Reply<Vec<RoleInfo>> {
     )
 }
 
-/// Admin reset of a user's second factor (lost device).
+/// Turn off a user's second factor (lost device). Permission: `users:write`.
+#[utoipa::path(delete, path = "/users/{id}/mfa", tag = "users", params(("id" = String, Path, description = "User id (`usr_…`) or username")),
+    responses((status = 204, description = "Second factor off")))]
 async fn reset_mfa(
     State(app): State<AppState>,
     Can(who, _): Can<UsersWrite>,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// `{id, username, email, full_name, roles, status, mfa_enabled, created_at, updated_at,
 /// last_login_at}` (`docs/api.md`). The password hash never leaves the store except as
 /// a [`LoginRecord`] for the password check.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct User {
     /// `usr_…`.
     pub id: String,
@@ -62,7 +62,7 @@ pub struct LoginRecord {
 
 /// `POST /users` body (`roles` as strings, password in clear), validated by
 /// [`crate::users::create`].
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// 1–64 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit.
@@ -78,7 +78,7 @@ pub struct CreateUser {
 }
 
 /// `POST /auth/register` body: self-service sign-up, always as `viewer`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
     /// As in [`CreateUser::username`].
@@ -104,7 +104,7 @@ impl From<Registration> for CreateUser {
 }
 
 /// Writable fields; `None` leaves a field unchanged. The `PATCH /users/{id}` body.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChanges {
     /// New email address.
@@ -118,7 +118,7 @@ pub struct UserChanges {
 }
 
 /// `PUT /users/{id}` body: every writable field, all required.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserReplacement {
     /// New email address.
@@ -144,7 +144,7 @@ impl From<UserReplacement> for UserChanges {
 
 /// `PATCH /users/me` body: what users may change about themselves (roles and status are
 /// for admins, and are unknown fields here).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnChanges {
     /// New email address.
@@ -164,7 +164,7 @@ impl From<OwnChanges> for UserChanges {
 }
 
 /// `POST /users/me/password` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     /// Checked against the stored hash.
@@ -174,7 +174,7 @@ pub struct PasswordChange {
 }
 
 /// `POST /users/{id}/roles` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleGrant {
     /// `admin`, `operator`, `developer` or `viewer`.
