@@ -6,8 +6,8 @@
 //! whatever the body (authorization runs before the body is read).
 //!
 //! The table must cover every route the daemon registers: the routes are read from the
-//! `.route(…)` calls in `src/`, and a registered method and path with no row (and not
-//! in [`EXEMPT`]) fails the test.
+//! OpenAPI document, and a registered method and path with no row (and not in
+//! [`EXEMPT`]) fails the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 mod common;
@@ -171,16 +171,11 @@ fn routes() -> Vec<Route> {
             Some("services:read"),
         ),
         (M::GET, "/images", None, Some("images:read")),
-        (
-            M::GET,
-            "/images/mcpd-test/doesnotexist:0",
-            None,
-            Some("images:read"),
-        ),
+        (M::GET, "/images/doesnotexist:0", None, Some("images:read")),
         (M::POST, "/images/load", None, Some("images:write")),
         (
             M::DELETE,
-            "/images/mcpd-test/doesnotexist:0",
+            "/images/doesnotexist:0",
             None,
             Some("images:write"),
         ),
@@ -700,60 +695,24 @@ const EXEMPT: &[(&str, &str)] = &[
     ("POST", "/api-keys"),
 ];
 
-/// `(METHOD, path template)` of every `.route("…", get(…).post(…)…)` call in `src/`
-/// outside unit tests.
+/// `(METHOD, path template)` of every operation under `/api/v1` in the OpenAPI
+/// document (`mcpd openapi`), which lists exactly the registered routes
+/// (tests/openapi.rs).
 fn registered_routes() -> BTreeSet<(String, String)> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![common::repo_path("src")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let src = std::fs::read_to_string(&path).unwrap();
-                // Routers built by unit tests are not the daemon's.
-                let src = src.split("#[cfg(test)]").next().unwrap_or("");
-                routes_in(src, &mut out);
-            }
-        }
-    }
-    out
-}
-
-fn routes_in(src: &str, out: &mut BTreeSet<(String, String)>) {
-    let mut rest = src;
-    while let Some(at) = rest.find(".route(") {
-        rest = &rest[at + ".route(".len()..];
-        // The call's arguments, up to its closing parenthesis.
-        let mut depth = 1;
-        let end = rest
-            .char_indices()
-            .find(|(_, c)| {
-                match c {
-                    '(' => depth += 1,
-                    ')' => depth -= 1,
-                    _ => {}
-                }
-                depth == 0
-            })
-            .map(|(i, _)| i)
-            .expect("balanced .route( call");
-        let args = &rest[..end];
-        let Some(path) = args.split('"').nth(1) else {
+    let out = common::mcpd_ok(["openapi"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut routes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let Some(path) = path.strip_prefix("/api/v1") else {
             continue;
         };
-        for m in ["get", "post", "put", "patch", "delete"] {
-            let called = args.match_indices(&format!("{m}(")).any(|(i, _)| {
-                i == 0
-                    || !args.as_bytes()[i - 1].is_ascii_alphanumeric()
-                        && args.as_bytes()[i - 1] != b'_'
-            });
-            if called {
-                out.insert((m.to_uppercase(), path.to_string()));
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                routes.insert((method.to_uppercase(), path.to_string()));
             }
         }
     }
+    routes
 }
 
 /// Whether a concrete request path (query left off) is an instance of `template`.
@@ -775,7 +734,7 @@ fn every_registered_route_has_a_row() {
     let registered = registered_routes();
     assert!(
         registered.len() > 80,
-        "routes not found in src/: {registered:?}"
+        "routes not found in the OpenAPI document: {registered:?}"
     );
     let rows = routes();
     let missing: Vec<String> = registered

@@ -116,7 +116,7 @@ pub fn record(conn: &Connection, actor: &Actor, e: &Entry) -> crate::error::Resu
 }
 
 /// An audit entry as `GET /audit` shows it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Entry id, `aud_` + 16 alphanumerics.
     pub id: String,

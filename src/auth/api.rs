@@ -9,34 +9,40 @@ use crate::app::AppState;
 use crate::audit::Actor;
 use crate::error::{Error, Result};
 use crate::http::auth::ClientAddr;
-use crate::http::envelope::{Reply, no_content};
+use crate::http::envelope::{Envelope, Meta, Reply, no_content};
 use crate::http::extract::{Json, List, Path};
 use crate::users::model::{Registration, User};
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use base64::Engine;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// The `/auth/*`, `/api-keys` and `/roles` routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(login))
-        .route("/auth/refresh", post(refresh))
-        .route("/auth/logout", post(logout))
-        .route("/auth/token", post(token))
-        .route("/auth/register", post(register))
-        .route("/auth/sessions", get(list_sessions))
-        .route("/auth/sessions/{id}", delete(revoke_session))
-        .route("/auth/mfa/setup", post(mfa_setup))
-        .route("/auth/mfa/enable", post(mfa_enable))
-        .route("/auth/mfa/disable", post(mfa_disable))
-        .route("/api-keys", get(list_keys).post(create_key))
-        .route("/api-keys/{id}", delete(revoke_key))
+/// The `/auth/*` and `/api-keys` routes.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(token))
+        .routes(routes!(register))
+        .routes(routes!(list_sessions))
+        .routes(routes!(revoke_session))
+        .routes(routes!(mfa_setup))
+        .routes(routes!(mfa_enable))
+        .routes(routes!(mfa_disable))
+        .routes(routes!(list_keys, create_key))
+        .routes(routes!(revoke_key))
 }
+
+crate::list_params!(
+    /// Query of `GET /api-keys`.
+    KeyFilters,
+    super::store::KEY_LIST
+);
 
 /// Login answers carry `X-RateLimit-Limit`: the failed attempts allowed per minute.
 fn with_limit_header(app: &AppState, mut r: Response) -> Response {
@@ -47,6 +53,20 @@ fn with_limit_header(app: &AppState, mut r: Response) -> Response {
     r
 }
 
+/// Log in with a password (and the TOTP code when MFA is on); starts a login session. No credentials.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest, security(()),
+    responses(
+        (status = 200, description = "The token pair", body = Envelope<TokenPair>,
+            headers(("x-ratelimit-limit" = u32, description = "Failed logins allowed per minute"))),
+        (status = 401, description = "`AUTH_INVALID_CREDENTIALS`: unknown user, wrong password, disabled account, \
+            wrong or used one-time code; `AUTH_MFA_REQUIRED`: MFA on and `mfa_code` missing",
+            headers(("x-ratelimit-limit" = u32, description = "Failed logins allowed per minute"))),
+        (status = 429, description = "`RATE_LIMIT_EXCEEDED`: too many failed logins for this username and \
+            client address, with `Retry-After`",
+            headers(("x-ratelimit-limit" = u32, description = "Failed logins allowed per minute"),
+                ("x-ratelimit-remaining" = u32, description = "Always 0"),
+                ("x-ratelimit-reset" = i64, description = "Unix time (s) when a login may be tried again"),
+                ("retry-after" = u64, description = "Seconds to wait")))))]
 async fn login(
     State(app): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -78,12 +98,19 @@ async fn login(
     with_limit_header(&app, r)
 }
 
-#[derive(Deserialize)]
+/// `POST /auth/refresh` body.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefreshRequest {
+    /// `mcpdr_…`, from login or the previous refresh; single use.
     refresh_token: String,
 }
 
+/// Trade a refresh token for a new token pair (the one sent is spent). No credentials.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest, security(()),
+    responses((status = 200, description = "A new token pair", body = Envelope<TokenPair>),
+        (status = 401, description = "`AUTH_TOKEN_INVALID`: unknown, expired, revoked or already used \
+            refresh token (reuse revokes the whole session), or user disabled")))]
 async fn refresh(
     State(app): State<AppState>,
     Json(req): Json<RefreshRequest>,
@@ -93,17 +120,54 @@ async fn refresh(
         .map(Reply::ok)
 }
 
-#[derive(serde::Serialize)]
+/// `{"logged_out": true}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
 struct LoggedOut {
+    /// Always true.
     logged_out: bool,
 }
 
+/// End the caller's login session (its access and refresh tokens). Any caller with a login session.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    responses((status = 200, description = "Logged out", body = Envelope<LoggedOut>),
+        (status = 400, description = "`VALIDATION_ERROR`: the caller used an API key (no session)")))]
 async fn logout(State(app): State<AppState>, who: Principal) -> Result<Reply<LoggedOut>> {
     session::logout(&app, &who).await?;
     Ok(Reply::ok(LoggedOut { logged_out: true }))
 }
 
-/// Client credentials come in the body or as HTTP Basic (RFC 6749 §2.3.1).
+/// The answer of `POST /auth/token`: the success envelope (`data` = the access token)
+/// plus the RFC 6749 §5.1 fields at the top level, for OAuth2 client libraries.
+#[derive(utoipa::ToSchema)]
+pub struct TokenAnswer {
+    /// JWT (HS256) bound to the API key.
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    /// Lifetime in seconds (`auth.access_token_ttl_s`).
+    pub expires_in: u64,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+    /// The same four fields.
+    pub data: AccessToken,
+    /// Request id, time and version.
+    pub meta: Meta,
+}
+
+/// OAuth2 client credentials grant (RFC 6749 §4.4): trade an API key for an access token.
+/// No credentials (the client authenticates with the key, in the form or as HTTP Basic,
+/// RFC 6749 §2.3.1).
+#[utoipa::path(post, path = "/auth/token", tag = "auth", security(()),
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded",
+        description = "Form only (any other `Content-Type` is a 400). `client_id`/`client_secret` may \
+            come as `Authorization: Basic base64(urlencode(id):urlencode(secret))` instead, which wins; \
+            unknown parameters are ignored."),
+    responses((status = 200, description = "The access token", body = TokenAnswer,
+            headers(("cache-control" = String, description = "`no-store`"),
+                ("pragma" = String, description = "`no-cache`"))),
+        (status = 401, description = "`AUTH_INVALID_CREDENTIALS`: unknown, revoked or expired key, or an id \
+            that is not the key's")))]
 async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
     let media = crate::http::extract::media_type(&headers);
     if media.as_deref() != Some("application/x-www-form-urlencoded") {
@@ -166,7 +230,11 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_else(|| s.to_string())
 }
 
-/// Self-service sign-up, off unless `auth.allow_registration`; new users get `viewer`.
+/// Self-service sign-up, off unless `auth.allow_registration`; new users get `viewer`. No credentials.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = Registration, security(()),
+    responses((status = 201, description = "The new user", body = Envelope<User>),
+        (status = 403, description = "`FORBIDDEN`: registration is disabled"),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: username or email taken")))]
 async fn register(
     State(app): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -181,6 +249,10 @@ async fn register(
         .map(Reply::created)
 }
 
+/// List API keys: the caller's own, everyone's with `users:admin`. Any caller.
+#[utoipa::path(get, path = "/api-keys", tag = "api-keys",
+    params(KeyFilters, ("revoked" = Option<bool>, Query, description = "`true`: list revoked keys too (default `false`)")),
+    responses((status = 200, description = "One page of API keys (without `key`)", body = Envelope<Vec<ApiKey>>)))]
 async fn list_keys(
     State(app): State<AppState>,
     who: Principal,
@@ -189,6 +261,10 @@ async fn list_keys(
     api_keys::list(&app, &who, q).await.map(Reply::page)
 }
 
+/// Create an API key; the whole key is in this answer only. Any caller with a login session.
+#[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = NewApiKey,
+    responses((status = 201, description = "The key, with `key`", body = Envelope<ApiKey>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: the caller has a key of that name")))]
 async fn create_key(
     State(app): State<AppState>,
     who: Principal,
@@ -197,6 +273,10 @@ async fn create_key(
     api_keys::create(&app, &who, new).await.map(Reply::created)
 }
 
+/// Revoke an API key: own keys, any key with `users:admin`. Any caller.
+#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys",
+    params(("id" = String, Path, description = "API key id (`key_…`)")),
+    responses((status = 204, description = "Revoked")))]
 async fn revoke_key(
     State(app): State<AppState>,
     who: Principal,
@@ -206,6 +286,9 @@ async fn revoke_key(
     Ok(no_content())
 }
 
+/// The caller's user's live login sessions, newest first (not paged). Any caller.
+#[utoipa::path(get, path = "/auth/sessions", tag = "auth",
+    responses((status = 200, description = "Every live session", body = Envelope<Vec<SessionInfo>>)))]
 async fn list_sessions(
     State(app): State<AppState>,
     who: Principal,
@@ -213,6 +296,10 @@ async fn list_sessions(
     session::list_sessions(&app, &who).await.map(Reply::ok)
 }
 
+/// End one of the caller's user's login sessions. Any caller.
+#[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "auth",
+    params(("id" = String, Path, description = "Session id (`ses_…`)")),
+    responses((status = 204, description = "Revoked")))]
 async fn revoke_session(
     State(app): State<AppState>,
     who: Principal,
@@ -222,6 +309,10 @@ async fn revoke_session(
     Ok(no_content())
 }
 
+/// Start TOTP enrolment: a new secret, not enforced until enabled. Any caller with a login session.
+#[utoipa::path(post, path = "/auth/mfa/setup", tag = "auth",
+    responses((status = 200, description = "The secret to enter in an authenticator app", body = Envelope<super::mfa::Enrolment>),
+        (status = 409, description = "`CONFLICT`: MFA is already on")))]
 async fn mfa_setup(
     State(app): State<AppState>,
     who: Principal,
@@ -229,17 +320,26 @@ async fn mfa_setup(
     super::mfa::setup(&app, &who).await.map(Reply::ok)
 }
 
-#[derive(Deserialize)]
+/// `{code}` of `POST /auth/mfa/enable` and `/disable`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = MfaCode)]
 #[serde(deny_unknown_fields)]
 struct CodeRequest {
+    /// The current code from the authenticator app.
     code: String,
 }
 
-#[derive(serde::Serialize)]
+/// `{"mfa_enabled": …}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
 struct MfaState {
+    /// Whether login now needs `mfa_code`.
     mfa_enabled: bool,
 }
 
+/// Turn the second factor on with a current code. Any caller with a login session.
+#[utoipa::path(post, path = "/auth/mfa/enable", tag = "auth", request_body = CodeRequest,
+    responses((status = 200, description = "MFA on", body = Envelope<MfaState>),
+        (status = 409, description = "`CONFLICT`: already on, or no setup in progress")))]
 async fn mfa_enable(
     State(app): State<AppState>,
     who: Principal,
@@ -249,6 +349,10 @@ async fn mfa_enable(
     Ok(Reply::ok(MfaState { mfa_enabled: true }))
 }
 
+/// Turn the second factor off with a current code. Any caller with a login session.
+#[utoipa::path(post, path = "/auth/mfa/disable", tag = "auth", request_body = CodeRequest,
+    responses((status = 200, description = "MFA off", body = Envelope<MfaState>),
+        (status = 409, description = "`CONFLICT`: MFA is not enabled")))]
 async fn mfa_disable(
     State(app): State<AppState>,
     who: Principal,

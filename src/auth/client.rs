@@ -12,11 +12,12 @@ use crate::error::{Error, ErrorCode, Result};
 use serde::Serialize;
 
 /// Client-credentials answer (RFC 6749 §5.1 fields): no refresh token.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccessToken {
     /// JWT (HS256) bound to the API key.
     pub access_token: String,
     /// Always `Bearer` (RFC 6750).
+    #[schema(value_type = String, example = "Bearer")]
     pub token_type: &'static str,
     /// Lifetime in seconds (`auth.access_token_ttl_s`).
     pub expires_in: u64,

@@ -42,7 +42,7 @@ fn totp(secret: Vec<u8>, account: &str) -> Result<Totp> {
 }
 
 /// `{secret, otpauth_url}`: shown once, for the authenticator app.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Enrolment {
     /// Base32 secret (RFC 4648), for manual entry.
     pub secret: String,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `POST /auth/login` body. Errors for bad input are named by field (`docs/api.md`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Username or email.
@@ -26,7 +26,7 @@ pub struct ClientInfo {
 
 /// `POST /auth/token` form parameters (RFC 6749 §4.4.2). Unknown parameters are
 /// ignored, as §3.2 requires, so this one does not deny unknown fields.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct TokenRequest {
     /// Must be `client_credentials` (the only grant served).
     pub grant_type: Option<String>,
@@ -39,7 +39,7 @@ pub struct TokenRequest {
 }
 
 /// A login session as its owner sees it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     /// `ses_…`.
     pub id: String,
@@ -59,7 +59,7 @@ pub struct SessionInfo {
 
 /// `{id, name, prefix, scopes, created_at, expires_at, last_used_at, revoked_at, user_id}`;
 /// `key` is present only in the creation response.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     /// `key_…`.
     pub id: String,
@@ -85,7 +85,7 @@ pub struct ApiKey {
 }
 
 /// `POST /api-keys` body, checked by [`crate::auth::api_keys::validate`].
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     /// 1–64 printable characters, trimmed; unique per owner.

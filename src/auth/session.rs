@@ -27,13 +27,14 @@ const REFRESH_PREFIX: &str = "mcpdr_";
 
 /// `{access_token, refresh_token, token_type: "Bearer", expires_in, user}`;
 /// `expires_in` is the access token's lifetime in seconds.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
     /// JWT (HS256), sent as `Authorization: Bearer …`.
     pub access_token: String,
     /// `mcpdr_…`; single use, exchanged at `POST /auth/refresh`.
     pub refresh_token: String,
     /// Always `Bearer` (RFC 6750).
+    #[schema(value_type = String, example = "Bearer")]
     pub token_type: &'static str,
     /// Access token lifetime in seconds (`auth.access_token_ttl_s`).
     pub expires_in: u64,

@@ -4,6 +4,7 @@
 
 use super::Backup;
 use super::model::{BackupRequest, RestoreRequest, ScheduleRequest};
+use super::restore::Report;
 use super::schedule::{self, Schedule, ScheduleSpec};
 use crate::app::AppState;
 use crate::audit::Actor;
@@ -11,32 +12,49 @@ use crate::auth::rbac::{Action, Domain, Permission};
 use crate::error::Result;
 use crate::http::auth::Can;
 use crate::http::auth::perm::{BackupsAdmin, BackupsRead, BackupsWrite};
-use crate::http::envelope::{Reply, no_content};
+use crate::http::envelope::{Envelope, Reply, no_content};
 use crate::http::extract::{Json, List, Path};
-use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The backups and backup schedules routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/backups", get(list).post(create))
-        .route("/backups/{id}", get(get_one).delete(delete_one))
-        .route("/backups/{id}/download", get(download))
-        .route("/backups/{id}/restore", post(restore))
-        .route(
-            "/backups/schedules",
-            get(list_schedules).post(create_schedule),
-        )
-        .route(
-            "/backups/schedules/{id}",
-            get(get_schedule).put(put_schedule).delete(delete_schedule),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, delete_one))
+        .routes(routes!(download))
+        .routes(routes!(restore))
+        .routes(routes!(list_schedules, create_schedule))
+        .routes(routes!(get_schedule, put_schedule, delete_schedule))
 }
 
+crate::list_params!(
+    /// Query of `GET /backups`.
+    BackupFilters,
+    super::store::LIST
+);
+
+/// Query of `GET /backups/schedules`: `page` and `limit` only (a filter is a 400).
+pub struct SchedulePaging;
+
+impl utoipa::IntoParams for SchedulePaging {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        crate::http::openapi::paging_params()
+    }
+}
+
+/// Start a backup in the background (202, status `queued`). Permission: `backups:write`
+/// (`include_master_key` also needs `backups:admin`).
+#[utoipa::path(post, path = "/backups", tag = "backups", request_body = BackupRequest,
+    responses((status = 202, description = "The backup, queued", body = Envelope<Backup>),
+        (status = 404, description = "`RESOURCE_NOT_FOUND`: an unknown service"),
+        (status = 503, description = "`SERVICE_UNAVAILABLE`: not enough free space (nothing recorded); `DOCKER_UNAVAILABLE`: locating named volumes")))]
 async fn create(
     State(app): State<AppState>,
     Can(who, _): Can<BackupsWrite>,
@@ -53,6 +71,9 @@ async fn create(
         .map(Reply::accepted)
 }
 
+/// List backups, newest first by default. Permission: `backups:read`.
+#[utoipa::path(get, path = "/backups", tag = "backups", params(BackupFilters),
+    responses((status = 200, description = "One page of backups", body = Envelope<Vec<Backup>>)))]
 async fn list(
     State(app): State<AppState>,
     _: Can<BackupsRead>,
@@ -61,6 +82,9 @@ async fn list(
     super::list(&app, q).await.map(Reply::page)
 }
 
+/// One backup, with its progress and, once completed, its manifest. Permission: `backups:read`.
+#[utoipa::path(get, path = "/backups/{id}", tag = "backups", params(("id" = String, Path, description = "Backup id (`bkp_…`)")),
+    responses((status = 200, description = "The backup", body = Envelope<Backup>)))]
 async fn get_one(
     State(app): State<AppState>,
     _: Can<BackupsRead>,
@@ -69,6 +93,10 @@ async fn get_one(
     super::get(&app, &id).await.map(Reply::ok)
 }
 
+/// Delete a backup: its archive file and its row. Permission: `backups:write`.
+#[utoipa::path(delete, path = "/backups/{id}", tag = "backups", params(("id" = String, Path, description = "Backup id (`bkp_…`)")),
+    responses((status = 204, description = "Deleted"),
+        (status = 409, description = "`CONFLICT`: the backup is queued or running, or is the base of an incremental backup")))]
 async fn delete_one(
     State(app): State<AppState>,
     Can(who, _): Can<BackupsWrite>,
@@ -78,11 +106,21 @@ async fn delete_one(
     Ok(no_content())
 }
 
+/// Download a completed backup's archive. Permission: `backups:write`.
+///
 /// Streams the archive (never buffered whole) with `Content-Length`,
 /// `X-Checksum-SHA256` (hex) and `Digest: sha-256=<base64>` (RFC 3230).
+#[utoipa::path(get, path = "/backups/{id}/download", tag = "backups", params(("id" = String, Path, description = "Backup id (`bkp_…`)")),
+    responses((status = 200, description = "The archive (`<id>.tar[.zst][.age]`), not the envelope",
+            content_type = "application/octet-stream", body = String,
+            headers(("content-length" = u64, description = "Archive size in bytes"),
+                ("content-disposition" = String, description = "`attachment; filename=\"<file_name>\"`"),
+                ("x-checksum-sha256" = String, description = "Hex SHA-256 of the archive"),
+                ("digest" = String, description = "`sha-256=<base64>` (RFC 3230)"))),
+        (status = 409, description = "`CONFLICT`: the backup is not completed")))]
 async fn download(
     State(app): State<AppState>,
-    Can(_, _): Can<BackupsWrite>,
+    _: Can<BackupsWrite>,
     Path(id): Path<String>,
 ) -> Result<Response> {
     let d = super::records::download(&app, &id).await?;
@@ -116,12 +154,19 @@ fn insert_text(h: &mut axum::http::HeaderMap, name: impl header::IntoHeaderName,
     }
 }
 
+/// Restore a completed backup online (or report what it would change with `dry_run`).
+/// Permission: `backups:admin`.
+#[utoipa::path(post, path = "/backups/{id}/restore", tag = "backups", params(("id" = String, Path, description = "Backup id (`bkp_…`)")), request_body = RestoreRequest,
+    responses((status = 200, description = "What the restore changed (or would change)", body = Envelope<Report>),
+        (status = 409, description = "`CONFLICT`: the backup is not completed, or a backup or restore is in progress"),
+        (status = 412, description = "`PRECONDITION_FAILED`: archive damaged or undecryptable, no database, newer schema, another master key, or an incremental base missing"),
+        (status = 503, description = "`DOCKER_UNAVAILABLE`")))]
 async fn restore(
     State(app): State<AppState>,
     Can(who, _): Can<BackupsAdmin>,
     Path(id): Path<String>,
     Json(req): Json<RestoreRequest>,
-) -> Result<Reply<super::restore::Report>> {
+) -> Result<Reply<Report>> {
     let scope = req.scope()?;
     let unseal = super::unseal_for(&app, req.passphrase, req.identity)?;
     super::restore_online(&app, &Actor::from(&who), &id, unseal, scope)
@@ -136,6 +181,9 @@ fn check_master_key(who: &crate::auth::principal::Principal, spec: &ScheduleSpec
     Ok(())
 }
 
+/// List backup schedules, oldest first. Permission: `backups:read`.
+#[utoipa::path(get, path = "/backups/schedules", tag = "backups", params(SchedulePaging),
+    responses((status = 200, description = "One page of schedules", body = Envelope<Vec<Schedule>>)))]
 async fn list_schedules(
     State(app): State<AppState>,
     _: Can<BackupsRead>,
@@ -144,6 +192,11 @@ async fn list_schedules(
     schedule::list(&app, q).await.map(Reply::page)
 }
 
+/// Create a backup schedule. Permission: `backups:write` (`include_master_key` also
+/// needs `backups:admin`).
+#[utoipa::path(post, path = "/backups/schedules", tag = "backups", request_body = ScheduleRequest,
+    responses((status = 201, description = "The schedule", body = Envelope<Schedule>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: name taken")))]
 async fn create_schedule(
     State(app): State<AppState>,
     Can(who, _): Can<BackupsWrite>,
@@ -156,6 +209,9 @@ async fn create_schedule(
         .map(Reply::created)
 }
 
+/// One backup schedule. Permission: `backups:read`.
+#[utoipa::path(get, path = "/backups/schedules/{id}", tag = "backups", params(("id" = String, Path, description = "Schedule id (`bks_…`) or name")),
+    responses((status = 200, description = "The schedule", body = Envelope<Schedule>)))]
 async fn get_schedule(
     State(app): State<AppState>,
     _: Can<BackupsRead>,
@@ -164,6 +220,11 @@ async fn get_schedule(
     schedule::get(&app, &id).await.map(Reply::ok)
 }
 
+/// Replace a backup schedule (fields not sent take their defaults). Permission:
+/// `backups:write` (`include_master_key` also needs `backups:admin`).
+#[utoipa::path(put, path = "/backups/schedules/{id}", tag = "backups", params(("id" = String, Path, description = "Schedule id (`bks_…`) or name")), request_body = ScheduleRequest,
+    responses((status = 200, description = "The schedule, `next_run_at` recomputed", body = Envelope<Schedule>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: name taken")))]
 async fn put_schedule(
     State(app): State<AppState>,
     Can(who, _): Can<BackupsWrite>,
@@ -177,6 +238,9 @@ async fn put_schedule(
         .map(Reply::ok)
 }
 
+/// Delete a backup schedule (its backups stay). Permission: `backups:write`.
+#[utoipa::path(delete, path = "/backups/schedules/{id}", tag = "backups", params(("id" = String, Path, description = "Schedule id (`bks_…`) or name")),
+    responses((status = 204, description = "Deleted")))]
 async fn delete_schedule(
     State(app): State<AppState>,
     Can(who, _): Can<BackupsWrite>,

@@ -29,7 +29,8 @@ pub const DAEMON_LOGS_DIR: &str = "logs/daemon/";
 pub const MASTER_KEY_ENTRY: &str = "keys/master.key";
 
 /// One file in the archive, as listed by the manifest.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = BackupFileEntry)]
 pub struct FileEntry {
     /// Path inside the archive, e.g. `data/mcpd.db`, `volumes/<service>/<n>.tar`.
     pub path: String,
@@ -40,7 +41,8 @@ pub struct FileEntry {
 }
 
 /// What a backup holds, recorded in the archive.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = BackupIncluded)]
 pub struct Included {
     /// The database (users, services, MCP servers, configuration entries, sealed secrets).
     pub data: bool,
@@ -56,7 +58,8 @@ pub struct Included {
 }
 
 /// `manifest.json`: the first entry of every archive.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = BackupManifest)]
 pub struct Manifest {
     /// Always [`FORMAT`].
     pub format: String,
@@ -85,7 +88,8 @@ pub struct Manifest {
 }
 
 /// One service volume in an archive.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = BackupVolumeEntry)]
 pub struct VolumeEntry {
     /// Service name at backup time.
     pub service: String,

@@ -12,7 +12,7 @@ use super::archive::Manifest;
 /// `full` copies everything asked for; `incremental` copies the database and config in
 /// full but of each volume only the files changed since its base (the newest completed
 /// backup holding the same volumes), naming that base.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BackupType {
     /// Everything asked for, in full (the default).
@@ -33,7 +33,7 @@ impl BackupType {
 }
 
 /// What a backup holds and how it is packed (stored with the row, and with a schedule).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct BackupOptions {
     /// `full` or `incremental`.
     pub r#type: BackupType,
@@ -109,7 +109,8 @@ impl BackupOptions {
 }
 
 /// `queued | running | completed | failed`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = BackupStatus)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Waiting for the backup running now to end.
@@ -123,11 +124,12 @@ pub enum Status {
 }
 
 /// A backup as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Backup {
     /// `bkp_…`.
     pub id: String,
     /// `queued`, `running`, `completed` or `failed` (see [`Status`]).
+    #[schema(value_type = Status)]
     pub status: String,
     /// The options it was made with, flattened into the object.
     #[serde(flatten)]
@@ -159,7 +161,8 @@ pub struct Backup {
 /// What each run of a schedule does: the backup options plus an optional age recipient
 /// (passphrases are never stored; encrypted schedules without a recipient use
 /// `backups.passphrase_file` or `backups.recipient`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = BackupRunOptions)]
 pub struct RunOptions {
     /// The options of the backup each run makes, flattened into the object.
     #[serde(flatten)]
@@ -169,7 +172,8 @@ pub struct RunOptions {
 }
 
 /// A schedule as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = BackupSchedule)]
 pub struct Schedule {
     /// `bks_…`.
     pub id: String,
@@ -236,7 +240,8 @@ pub struct RestoreScope {
 /// `POST /backups` body. Every field is optional (absent and `null` alike take the
 /// default): full, `include_data` and `include_config` true, `include_logs` false,
 /// `compress` true, `encrypt` false, no services, empty description.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = BackupCreateRequest)]
 #[serde(deny_unknown_fields)]
 pub struct BackupRequest {
     /// `full` (default) or `incremental`.
@@ -287,13 +292,16 @@ impl BackupRequest {
 /// `POST /backups/schedules` and `PUT /backups/schedules/{id}` body: `name` and
 /// `cron_expression` required; `timezone` defaults to UTC, `enabled` to true, the
 /// backup options to those of [`BackupRequest`] (no `passphrase`: it is never stored).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = BackupScheduleRequest)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleRequest {
     /// 1–64 of letters, digits, `-`, `_`, `.`; unique among schedules.
+    #[schema(value_type = String, required = true)]
     pub name: Option<String>,
     /// 5-field crontab, 6-field with leading seconds, or `@hourly`…`@yearly`
     /// (`docs/api.md`, "POST /api/v1/backups/schedules").
+    #[schema(value_type = String, required = true)]
     pub cron_expression: Option<String>,
     /// IANA time zone the cron expression is read in (default `UTC`).
     pub timezone: Option<String>,
@@ -365,7 +373,8 @@ impl ScheduleRequest {
 }
 
 /// `POST /backups/{id}/restore` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = BackupRestoreRequest)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreRequest {
     /// Report what would change and change nothing.

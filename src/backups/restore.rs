@@ -29,7 +29,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Names added, removed or changed in one kind of object.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = RestoreDelta)]
 pub struct Delta {
     /// Names present in the archive, not live.
     pub added: Vec<String>,
@@ -40,7 +41,8 @@ pub struct Delta {
 }
 
 /// What a restore changes (or, on a dry run, would change).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = RestoreReport)]
 pub struct Report {
     /// Nothing was changed: the report says what would be.
     pub dry_run: bool,

@@ -36,7 +36,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Backup> {
     })
 }
 
-const LIST: ListSpec = ListSpec {
+/// Filters and sorts of `GET /backups`.
+pub const LIST: ListSpec = ListSpec {
     fields: &[
         Field::new("status", "b.status", FieldKind::Text),
         Field::new("type", "b.type", FieldKind::Text),

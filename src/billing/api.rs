@@ -5,30 +5,34 @@ use super::{GroupBy, Summary};
 use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::http::auth::{Can, perm::LogsAdmin};
-use crate::http::envelope::Reply;
+use crate::http::envelope::{Envelope, Reply};
 use crate::http::extract::Query;
-use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The query string.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
-    /// `YYYY-MM` (required).
+    /// `YYYY-MM`: a calendar month in UTC, year 2000–9999 (required).
+    #[param(required = true, pattern = "^[0-9]{4}-[0-9]{2}$")]
     pub month: Option<String>,
-    /// `user` or `workspace`.
+    /// `user` or `workspace`; `none` or empty (the default): one group `all`.
+    #[param(pattern = "^(user|workspace|none)?$")]
     pub group_by: Option<String>,
     /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 
 /// The routes, relative to `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/billing/summary", get(summary))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(summary))
 }
 
 fn group_by(v: Option<&str>) -> Result<GroupBy> {
@@ -55,6 +59,14 @@ fn is_csv(format: Option<&str>) -> Result<bool> {
     }
 }
 
+/// A month's usage (MCP calls, container CPU and memory, backup storage) priced with the
+/// rates of `[billing]`, as JSON or, with `format=csv`, as a CSV file. Permission:
+/// `logs:admin`.
+#[utoipa::path(get, path = "/billing/summary", tag = "billing", params(Params),
+    responses((status = 200, description = "The summary: the envelope, or with `format=csv` an RFC 4180 file \
+            (`Content-Disposition: attachment; filename=\"mcpd-billing-<month>.csv\"`)",
+        content((Envelope<Summary> = "application/json"), (String = "text/csv; charset=utf-8")),
+        headers(("content-disposition" = String, description = "CSV only: `attachment; filename=\"mcpd-billing-<month>.csv\"`")))))]
 async fn summary(
     State(app): State<AppState>,
     _: Can<LogsAdmin>,

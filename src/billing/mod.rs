@@ -84,7 +84,8 @@ impl Month {
 }
 
 /// One line of the summary.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = BillingLine)]
 pub struct Line {
     /// The user or workspace id, `unattributed`, or `all` without grouping.
     pub group: String,
@@ -103,7 +104,8 @@ pub struct Line {
 }
 
 /// The body of `GET /billing/summary`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = BillingSummary)]
 pub struct Summary {
     /// `YYYY-MM`.
     pub month: String,

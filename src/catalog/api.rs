@@ -6,22 +6,53 @@ use crate::app::AppState;
 use crate::audit::Actor;
 use crate::error::Result;
 use crate::http::auth::{Can, perm};
-use crate::http::envelope::{Reply, no_content};
+use crate::http::envelope::{Envelope, Reply, no_content};
 use crate::http::extract::{Json, List, Path};
-use axum::Router;
+use crate::mcp::model::Transport;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::get;
 use serde_json::Value;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The catalog routes, relative to `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/mcp/registry", get(list).post(create))
-        .route("/mcp/registry/{name}", get(show).put(update).delete(delete))
-        .route("/mcp/registry/{name}/config-schema", get(schema))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, delete))
+        .routes(routes!(schema))
 }
 
+/// `page` and `limit` of `GET /mcp/registry` (the entries are paged in memory; `sort`
+/// and `order` are accepted but ignored).
+pub struct RegistryPaging;
+
+impl utoipa::IntoParams for RegistryPaging {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        crate::http::openapi::paging_params()
+    }
+}
+
+/// The filters of `GET /mcp/registry`, plain `field=value` form only; any other filter
+/// is a 400.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RegistryFilters {
+    /// Only entries of this transport.
+    #[param(inline)]
+    pub transport: Option<Transport>,
+    /// Only built-in (`true`) or added (`false`) entries.
+    pub builtin: Option<bool>,
+    /// Only entries of exactly this image reference.
+    pub image: Option<String>,
+    /// Case-insensitive substring of the name, title or description.
+    pub search: Option<String>,
+}
+
+/// The catalog entries, built-in first, then added ones, each by name. Permission: `mcp:read`.
+#[utoipa::path(get, path = "/mcp/registry", tag = "catalog", params(RegistryFilters, RegistryPaging),
+    responses((status = 200, description = "One page of catalog entries", body = Envelope<Vec<Entry>>)))]
 async fn list(
     State(app): State<AppState>,
     _: Can<perm::McpRead>,
@@ -30,6 +61,10 @@ async fn list(
     Ok(Reply::page(super::list(&app, q).await?))
 }
 
+/// One catalog entry. Permission: `mcp:read`.
+#[utoipa::path(get, path = "/mcp/registry/{name}", tag = "catalog",
+    params(("name" = String, Path, description = "Catalog entry name")),
+    responses((status = 200, description = "The entry", body = Envelope<Entry>)))]
 async fn show(
     State(app): State<AppState>,
     _: Can<perm::McpRead>,
@@ -38,7 +73,11 @@ async fn show(
     Ok(Reply::ok(super::get(&app, &name).await?))
 }
 
-/// The entry's JSON Schema (draft 2020-12) as stored.
+/// The entry's configuration JSON Schema (draft 2020-12) as stored. Permission: `mcp:read`.
+#[utoipa::path(get, path = "/mcp/registry/{name}/config-schema", tag = "catalog",
+    params(("name" = String, Path, description = "Catalog entry name")),
+    responses((status = 200, description = "The entry's `config_schema`, a JSON Schema object",
+        body = Envelope<Value>)))]
 async fn schema(
     State(app): State<AppState>,
     _: Can<perm::McpRead>,
@@ -47,6 +86,10 @@ async fn schema(
     Ok(Reply::ok(super::get(&app, &name).await?.spec.config_schema))
 }
 
+/// Add a catalog entry. Permission: `mcp:admin`.
+#[utoipa::path(post, path = "/mcp/registry", tag = "catalog", request_body = EntrySpec,
+    responses((status = 201, description = "The entry (`builtin: false`)", body = Envelope<Entry>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: name taken by a built-in or added entry")))]
 async fn create(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpAdmin>,
@@ -57,6 +100,11 @@ async fn create(
     ))
 }
 
+/// Replace an added catalog entry (`name` must equal the path's). Permission: `mcp:admin`.
+#[utoipa::path(put, path = "/mcp/registry/{name}", tag = "catalog",
+    params(("name" = String, Path, description = "Catalog entry name")), request_body = EntrySpec,
+    responses((status = 200, description = "The entry", body = Envelope<Entry>),
+        (status = 409, description = "`CONFLICT`: a built-in entry")))]
 async fn update(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpAdmin>,
@@ -68,6 +116,11 @@ async fn update(
     ))
 }
 
+/// Remove an added catalog entry no server was made from. Permission: `mcp:admin`.
+#[utoipa::path(delete, path = "/mcp/registry/{name}", tag = "catalog",
+    params(("name" = String, Path, description = "Catalog entry name")),
+    responses((status = 204, description = "Removed"),
+        (status = 409, description = "`CONFLICT`: a built-in entry, or MCP servers were made from it")))]
 async fn delete(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpAdmin>,

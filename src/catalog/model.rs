@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 /// One argument of the container command: a literal, or the value of a config field
 /// (`{"field": "/pointer"}`; an array value gives one argument per item, a missing
 /// optional field gives none, any other JSON value its text).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ArgSpec {
     /// A literal argument, passed as is.
@@ -25,7 +25,7 @@ pub enum ArgSpec {
 
 /// How configuration maps to the container: `env` names a variable for each field
 /// (JSON pointer), `args` is appended after the entry's default `args`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, remote = "Self")]
 pub struct ConfigMapping {
     /// Variable name (`A-Z a-z 0-9 _`) → JSON pointer (starting `/`) of the field it receives;
@@ -41,7 +41,7 @@ crate::json::object_only!(ConfigMapping, "a mapping object {env?, args?}", seria
 /// The writable part of an entry: the body of `POST /mcp/registry` and `PUT
 /// /mcp/registry/{name}` (the name comes from the path on `PUT`) and the content of an
 /// `etc/catalog.d/*.json` file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EntrySpec {
     /// Entry name, 1–63 of `a-z 0-9 - _ .` starting with a letter or digit; unique across built-in
@@ -75,10 +75,12 @@ pub struct EntrySpec {
 
 /// An entry as the API shows it: the spec plus where it comes from. Built-in entries
 /// (shipped in `etc/catalog.d` or the configured `mcp.catalog_dir`) are read-only.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = CatalogEntry)]
 pub struct Entry {
     /// The writable fields, flattened.
     #[serde(flatten)]
+    #[schema(schema_with = open_spec_schema)]
     pub spec: EntrySpec,
     /// Shipped or from `mcp.catalog_dir`: read-only through the API, name reserved.
     pub builtin: bool,
@@ -88,6 +90,33 @@ pub struct Entry {
     pub created_at: Option<String>,
     /// Last replacement of an added entry (RFC 3339 UTC); `null` for built-in entries.
     pub updated_at: Option<String>,
+}
+
+/// The schema of [`EntrySpec`] inside an [`Entry`]: the same fields without the
+/// request body's rule that no other member may appear (an entry adds its own).
+fn open_spec_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let mut schema = <EntrySpec as utoipa::PartialSchema>::schema();
+    if let utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(o)) = &mut schema {
+        o.additional_properties = None;
+    }
+    schema
+}
+
+/// `GET /mcp/servers/{id}/config`: the configuration of a server made from a catalog
+/// entry, secret values left out.
+// Fields in name order: the order the answer had when it was built as a JSON map.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ServerConfig {
+    /// The configuration object, with the secret fields left out.
+    pub config: Value,
+    /// JSON pointers of the required fields not set (`[]` when complete).
+    pub missing: Vec<String>,
+    /// Name of the catalog entry the server was made from.
+    pub registry: String,
+    /// Names of the entry's secret fields (their values are never shown).
+    pub secret_fields: Vec<String>,
+    /// The server's status (`unconfigured` while required fields are missing).
+    pub status: String,
 }
 
 impl Entry {

@@ -3,7 +3,7 @@
 //! [`crate::mcp::servers`] does the rest. Both run to their end even if their caller
 //! stops waiting ([`crate::app::App::to_completion`]).
 
-use super::model::Entry;
+use super::model::{Entry, ServerConfig};
 use super::server_config::{self as cfg, Checked, Rendered};
 use super::store::{self as cstore, ServerSettings};
 use crate::app::{App, AppState};
@@ -198,9 +198,9 @@ pub async fn delete(app: &AppState, actor: &Actor, id_or_name: &str) -> Result<(
 }
 
 /// The configuration of a catalog server, secret fields left out:
-/// `{registry, config, secret_fields, missing}` (`missing`: JSON pointers of required
-/// fields not set). 409 when the server was not made from the catalog.
-pub async fn show(app: &App, id_or_name: &str) -> Result<Value> {
+/// `{config, missing, registry, secret_fields, status}` (`missing`: JSON pointers of
+/// required fields not set). 409 when the server was not made from the catalog.
+pub async fn show(app: &App, id_or_name: &str) -> Result<ServerConfig> {
     let rec = records::get(app, id_or_name).await?;
     let stored = load(app, &rec.id, &rec.name).await?;
     let entry = super::get(app, &stored.registry).await?;
@@ -217,13 +217,13 @@ pub async fn show(app: &App, id_or_name: &str) -> Result<Value> {
         Ok(Checked::Missing(m)) => m,
         _ => Vec::new(),
     };
-    Ok(json!({
-        "registry": stored.registry,
-        "config": stored.config,
-        "secret_fields": entry.secret_fields,
-        "missing": missing,
-        "status": rec.status,
-    }))
+    Ok(ServerConfig {
+        config: stored.config,
+        missing,
+        registry: stored.registry,
+        secret_fields: entry.secret_fields,
+        status: rec.status,
+    })
 }
 
 async fn load(app: &App, id: &str, name: &str) -> Result<ServerSettings> {

@@ -251,7 +251,8 @@ pub async fn put(
 
 /// A written entry plus who uses it: `dependents` (services referring to the key) and
 /// `restarted` (the names of those restarted because it was asked).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ConfigWritten)]
 pub struct Written {
     /// The entry as stored (a secret masked).
     #[serde(flatten)]
@@ -327,7 +328,8 @@ pub async fn bulk(app: &App, actor: &Actor, writes: Vec<ConfigWrite>) -> Result<
 }
 
 /// A service whose env refers to a config key: `{id, name, running}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ConfigDependent)]
 pub struct Dependent {
     /// Service id, `svc_…`.
     pub id: String,
@@ -397,7 +399,8 @@ pub async fn delete(app: &App, actor: &Actor, key: &str) -> Result<()> {
 }
 
 /// `{old_key_id, new_key_id, resealed}` of a master key rotation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = KeyRotation)]
 pub struct Rotation {
     /// Id of the master key before the rotation (8 hex digits).
     pub old_key_id: String,

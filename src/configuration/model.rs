@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// `{key, value, secret, scope, description, version, created_at, updated_at, updated_by}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConfigEntry {
     /// Dot-separated segments of `a-z 0-9 _ -`, 1–128 characters.
     pub key: String,

@@ -31,7 +31,7 @@ pub const PAGE_PATH: &str = "/api/v1/docs";
             `{error}`; the reference in the project's words is docs/api.md.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody))
 )]
 pub struct ApiDoc;
 
@@ -109,20 +109,27 @@ fn complete_operation(op: &mut Operation) {
         ]);
     }
     let params = op.parameters.as_deref().unwrap_or_default();
-    let in_path = params
-        .iter()
-        .any(|p| p.parameter_in == ParameterIn::Path);
+    let in_path = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
     let takes_input = op.request_body.is_some() || !params.is_empty();
     let mut common: Vec<(&str, &str)> = vec![
         ("429", "`RATE_LIMIT_EXCEEDED`, with `Retry-After`."),
         ("500", "`INTERNAL_SERVER_ERROR`."),
     ];
     if !public {
-        common.push(("401", "`UNAUTHORIZED`, `AUTH_TOKEN_EXPIRED` or `AUTH_TOKEN_INVALID`."));
-        common.push(("403", "`FORBIDDEN`: the caller lacks the route's permission."));
+        common.push((
+            "401",
+            "`UNAUTHORIZED`, `AUTH_TOKEN_EXPIRED` or `AUTH_TOKEN_INVALID`.",
+        ));
+        common.push((
+            "403",
+            "`FORBIDDEN`: the caller lacks the route's permission.",
+        ));
     }
     if takes_input {
-        common.push(("400", "`VALIDATION_ERROR`, naming the bad input in `details`."));
+        common.push((
+            "400",
+            "`VALIDATION_ERROR`, naming the bad input in `details`.",
+        ));
     }
     if op.request_body.is_some() {
         common.push(("413", "`PAYLOAD_TOO_LARGE`: over `server.max_body_bytes`."));
@@ -139,19 +146,19 @@ fn add_errors(responses: &mut Responses, common: &[(&str, &str)]) {
     for (status, description) in common {
         if !responses.responses.contains_key(*status) {
             let r = ResponseBuilder::new().description(*description).build();
-            responses.responses.insert((*status).to_owned(), RefOr::T(r));
+            responses
+                .responses
+                .insert((*status).to_owned(), RefOr::T(r));
         }
     }
     for (status, r) in responses.responses.iter_mut() {
         let is_error = status.starts_with('4') || status.starts_with('5');
-        if let (true, RefOr::T(r)) = (is_error, r) {
-            if r.content.is_empty() {
-                let schema = RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
-                    ErrorBody::name(),
-                ));
-                r.content
-                    .insert("application/json".to_owned(), Content::new(Some(schema)));
-            }
+        if let (true, RefOr::T(r)) = (is_error, r)
+            && r.content.is_empty()
+        {
+            let schema = RefOr::Ref(utoipa::openapi::Ref::from_schema_name(ErrorBody::name()));
+            r.content
+                .insert("application/json".to_owned(), Content::new(Some(schema)));
         }
     }
 }

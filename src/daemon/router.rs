@@ -15,45 +15,52 @@ use utoipa_swagger_ui::SwaggerUi;
 /// Every domain's routes under `/api/v1`, each with its OpenAPI entry.
 fn api() -> OpenApiRouter<AppState> {
     let api = OpenApiRouter::new()
-        .merge(crate::system::api::routes().into())
-        .merge(crate::auth::api::routes().into())
-        .merge(crate::users::api::routes().into())
-        .merge(crate::services::api::routes().into())
-        .merge(crate::services::ops_api::routes().into())
-        .merge(crate::images::api::routes().into())
-        .merge(crate::mcp::api::routes().into())
-        .merge(crate::catalog::api::routes().into())
-        .merge(crate::request_log::api::routes().into())
-        .merge(crate::usage::api::routes().into())
-        .merge(crate::workspaces::api::routes().into())
-        .merge(crate::mappings::api::routes().into())
-        .merge(crate::configuration::api::routes().into())
-        .merge(crate::audit::api::routes().into())
-        .merge(crate::backups::api::routes().into())
-        .merge(crate::kubernetes::api::routes().into())
-        .merge(crate::network::api::routes().into())
-        .merge(crate::metrics::api::routes().into())
-        .merge(crate::events::api::routes().into())
-        .merge(crate::monitoring::api::routes().into())
-        .merge(crate::inventory::api::routes().into())
-        .merge(crate::billing::api::routes().into());
+        .merge(crate::system::api::routes())
+        .merge(crate::auth::api::routes())
+        .merge(crate::users::api::routes())
+        .merge(crate::services::api::routes())
+        .merge(crate::services::ops_api::routes())
+        .merge(crate::images::api::routes())
+        .merge(crate::mcp::api::routes())
+        .merge(crate::catalog::api::routes())
+        .merge(crate::request_log::api::routes())
+        .merge(crate::usage::api::routes())
+        .merge(crate::workspaces::api::routes())
+        .merge(crate::mappings::api::routes())
+        .merge(crate::configuration::api::routes())
+        .merge(crate::audit::api::routes())
+        .merge(crate::backups::api::routes())
+        .merge(crate::kubernetes::api::routes())
+        .merge(crate::network::api::routes())
+        .merge(crate::metrics::api::routes())
+        .merge(crate::events::api::routes())
+        .merge(crate::monitoring::api::routes())
+        .merge(crate::inventory::api::routes())
+        .merge(crate::billing::api::routes());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api)
 }
 
 /// The OpenAPI document of the whole API (served at `/api/v1/openapi.json`).
 pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = api().into_openapi();
+    finish(api().into_openapi())
+}
+
+/// `doc` with the gateway's entry and what every operation shares.
+fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    doc.paths.paths.insert(
+        crate::gateway::PATH.to_owned(),
+        crate::gateway::doc::path_item(),
+    );
     super::openapi::complete(&mut doc);
     doc
 }
 
 /// The whole API under `/api/v1`, with its layers, the OpenAPI document and its page.
 pub fn router(app: AppState) -> Router {
-    let (api, mut doc) = api().split_for_parts();
-    super::openapi::complete(&mut doc);
+    let (api, doc) = api().split_for_parts();
     Router::new()
         .merge(api)
-        .merge(SwaggerUi::new(PAGE_PATH).url(DOCUMENT_PATH, doc))
+        .merge(SwaggerUi::new(PAGE_PATH).url(DOCUMENT_PATH, finish(doc)))
         .merge(crate::gateway::routes(&app))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -16,7 +16,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Whether the engine answered when a resource's state was read: `available` (what is
 /// shown is what the engine reports now) or `unavailable` (the engine could not be
 /// asked; what is shown is the last state mcpd observed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Engine {
     /// `available`: the engine answered; what is shown is what it reports now.

@@ -6,12 +6,12 @@
 use crate::app::AppState;
 use crate::auth::principal::Principal;
 use crate::error::{Error, ErrorCode, Result};
-use axum::Router;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{FromRequestParts, State, WebSocketUpgrade};
 use axum::http::{header, request::Parts};
 use axum::response::Response;
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The subprotocol the daemon speaks (selected when the client offers it).
 pub const PROTOCOL: &str = "mcpd.v1";
@@ -19,8 +19,8 @@ pub const PROTOCOL: &str = "mcpd.v1";
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
 /// The routes, relative to `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/ws", get(upgrade))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(upgrade))
 }
 
 /// The caller, when the upgrade request carries a credential (401 when it carries a
@@ -75,6 +75,25 @@ fn upgrade_of(
     }
 }
 
+/// The live events WebSocket (RFC 6455). Any caller (each channel checks its own
+/// permission when subscribed to).
+///
+/// The subprotocol `mcpd.v1` is selected when offered. The credential comes with the
+/// upgrade (`Authorization`, `X-API-Key`, or, for browsers, the subprotocol
+/// `bearer.<token>` offered next to `mcpd.v1`), or else as the first message
+/// `{"type": "auth", "token": "…"}` within `events.auth_timeout_s`.
+///
+/// Messages are JSON text frames (at most 64 KiB from the client). Client:
+/// `auth`, `subscribe {channel, filters?}`, `unsubscribe {channel}`, `ping`. Server:
+/// `{channel, type, time, data}`: `welcome`, `subscribed`, `unsubscribed`, `pong`,
+/// `error` (`data` is the API's error object) and the events of the channels
+/// `services`, `logs:<service>`, `metrics`, `mcp:<server>`, `backups`, `audit`
+/// (docs/api.md §24.4). Close codes: 1000, 1001 (shutdown, no answer to pings), 1008
+/// (authentication failed or credential revoked), 1013 (client too slow).
+#[utoipa::path(get, path = "/ws", tag = "events",
+    responses((status = 101, description = "Switching Protocols: the WebSocket, subprotocol `mcpd.v1` when offered; then JSON text messages both ways"),
+        (status = 400, description = "`VALIDATION_ERROR`: an authenticated request that is not a WebSocket upgrade (field `upgrade`)"),
+        (status = 503, description = "`SERVICE_UNAVAILABLE`: too many WebSocket connections")))]
 async fn upgrade(
     State(app): State<AppState>,
     Upgrader(who): Upgrader,

@@ -12,6 +12,7 @@
 //! the MCP authorization spec expects) and the API's error envelope.
 
 pub mod catalog;
+pub mod doc;
 pub mod errors;
 pub mod handler;
 pub mod notify;

@@ -44,7 +44,11 @@ pub fn list_params(spec: &ListSpec) -> Vec<Parameter> {
             .into(),
     ));
     for f in spec.fields {
-        params.push(query(f.name, "Filter: equal to this value.", kind_schema(f.kind)));
+        params.push(query(
+            f.name,
+            "Filter: equal to this value.",
+            kind_schema(f.kind),
+        ));
     }
     params
 }
@@ -89,7 +93,9 @@ fn kind_schema(kind: FieldKind) -> Object {
     let b = ObjectBuilder::new();
     match kind {
         FieldKind::Text => b.schema_type(Type::String),
-        FieldKind::Integer => b.schema_type(Type::Integer).format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64))),
+        FieldKind::Integer => b
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64))),
         FieldKind::Bool => b.schema_type(Type::Boolean),
         FieldKind::Time => b
             .schema_type(Type::String)

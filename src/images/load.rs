@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::Mutex;
 
 /// What one load put into the engine.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Loaded {
     /// `repo:tag` names the archive carried, e.g. `["mcpd-test/app:1"]`.
     pub references: Vec<String>,

@@ -20,7 +20,7 @@ pub use reference::ImageRef;
 pub use usage::Usage;
 
 /// One local image as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Image {
     /// Content id, `sha256:<64 hex>`.
     pub id: String,
@@ -39,7 +39,7 @@ pub struct Image {
 }
 
 /// [`Image`] plus what `GET /images/{ref}` adds from the image's config.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ImageDetail {
     /// Every [`Image`] field, flattened.
     #[serde(flatten)]

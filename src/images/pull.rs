@@ -10,7 +10,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 /// The pulled image.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Pulled {
     /// `repo:tag` that was pulled.
     pub reference: String,

@@ -8,21 +8,26 @@ use crate::http::auth::{
     Can,
     perm::{ServicesWrite, SystemRead},
 };
-use crate::http::envelope::Reply;
+use crate::http::envelope::{Envelope, Reply};
 use crate::http::extract::{Json, Query};
+use crate::services::Service;
 use crate::store::list::Page;
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Largest page.
 const MAX_PAGE: u32 = 500;
 
 /// The routes, relative to `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/resources", get(list).post(create))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create))
 }
 
+/// One inventory of the services, containers, MCP servers, clusters and network devices
+/// the caller may read (kinds it may not read are left out). Permission: `system:read`.
+#[utoipa::path(get, path = "/resources", tag = "inventory", params(Filters),
+    responses((status = 200, description = "One page of items, sorted by kind then name", body = Envelope<Vec<Item>>)))]
 async fn list(
     State(app): State<AppState>,
     Can(who, _): Can<SystemRead>,
@@ -48,10 +53,16 @@ async fn list(
     }))
 }
 
+/// Create a service from a size template of `[resources]` (started at once unless
+/// `start` is false). Permission: `services:write`.
+#[utoipa::path(post, path = "/resources", tag = "inventory", request_body = NewResource,
+    responses((status = 201, description = "The service", body = Envelope<Service>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: name taken; `CONFLICT`: a container of that name exists outside mcpd"),
+        (status = 503, description = "`DOCKER_UNAVAILABLE`")))]
 async fn create(
     State(app): State<AppState>,
     Can(who, _): Can<ServicesWrite>,
     Json(r): Json<NewResource>,
-) -> Result<Reply<crate::services::Service>> {
+) -> Result<Reply<Service>> {
     Ok(Reply::created(super::create(&app, &who, r).await?))
 }

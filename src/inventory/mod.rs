@@ -19,12 +19,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// One item of the inventory.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = InventoryItem)]
 pub struct Item {
     /// The resource's own id (`svc_…`, a container id, `mcp_…`, `cls_…`, `dev_…`).
     pub id: String,
     /// `service`, `container`, `mcp_server`, `cluster` or `device`.
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     pub kind: &'static str,
     /// Its name.
     pub name: String,
@@ -40,10 +42,12 @@ pub struct Item {
 }
 
 /// The filters of `GET /resources`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Filters {
-    /// Kinds, comma-separated.
+    /// Kinds, comma-separated: `service`, `container`, `mcp_server`, `cluster`,
+    /// `device` (default every kind).
     #[serde(rename = "type")]
     pub kind: Option<String>,
     /// Exact status.
@@ -52,11 +56,14 @@ pub struct Filters {
     pub search: Option<String>,
     /// Creating user's id.
     pub owner: Option<String>,
-    /// Page number from 1.
+    /// Page number from 1 (default 1).
+    #[param(minimum = 1)]
     pub page: Option<u32>,
     /// Items per page (seed 000), 1-500; default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub size: Option<u32>,
-    /// Same as `size`.
+    /// Same as `size` (`size` wins when both are given).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -194,7 +201,7 @@ pub async fn list(app: &App, who: &Principal, f: &Filters) -> Result<(Vec<Item>,
 }
 
 /// `POST /resources`: a service from a size template.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewResource {
     /// `service` (or its alias `container`); other seed kinds such as `VM` do not exist

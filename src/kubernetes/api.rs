@@ -8,25 +8,31 @@ use crate::app::AppState;
 use crate::audit::Actor;
 use crate::error::Result;
 use crate::http::auth::{Can, perm};
-use crate::http::envelope::{Reply, no_content};
+use crate::http::envelope::{Envelope, Reply, no_content};
 use crate::http::extract::{Json, List, Path};
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The routes of the domain, under `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/kubernetes/clusters", get(list).post(create))
-        .route(
-            "/kubernetes/clusters/{id}",
-            get(show).put(replace).patch(patch).delete(remove),
-        )
-        .route("/kubernetes/clusters/{id}/test", post(test))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, replace, patch, remove))
+        .routes(routes!(test))
         .merge(super::objects_api::routes())
 }
 
+crate::list_params!(
+    /// Query of `GET /kubernetes/clusters`.
+    ClusterFilters,
+    super::store::LIST
+);
+
+/// List the registered clusters. Permission: `kubernetes:read`.
+#[utoipa::path(get, path = "/kubernetes/clusters", tag = "kubernetes", params(ClusterFilters),
+    responses((status = 200, description = "One page of clusters", body = Envelope<Vec<Cluster>>)))]
 async fn list(
     State(app): State<AppState>,
     _: Can<perm::KubernetesRead>,
@@ -35,6 +41,11 @@ async fn list(
     super::list(&app, q).await.map(Reply::page)
 }
 
+/// Register a cluster (from a kubeconfig or its parts) after checking it. Permission: `kubernetes:write`.
+#[utoipa::path(post, path = "/kubernetes/clusters", tag = "kubernetes", request_body = NewCluster,
+    responses((status = 201, description = "The cluster", body = Envelope<Cluster>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: the name is taken"),
+        (status = 503, description = "`K8S_CONNECTION_ERROR`: the cluster cannot be reached or refuses the credentials (unless `allow_unreachable`)")))]
 async fn create(
     State(app): State<AppState>,
     Can(who, _): Can<perm::KubernetesWrite>,
@@ -45,6 +56,10 @@ async fn create(
         .map(Reply::created)
 }
 
+/// One registered cluster. Permission: `kubernetes:read`.
+#[utoipa::path(get, path = "/kubernetes/clusters/{id}", tag = "kubernetes",
+    params(("id" = String, Path, description = "Cluster id (`cls_…`) or name")),
+    responses((status = 200, description = "The cluster", body = Envelope<Cluster>)))]
 async fn show(
     State(app): State<AppState>,
     _: Can<perm::KubernetesRead>,
@@ -53,6 +68,12 @@ async fn show(
     super::get(&app, &id).await.map(Reply::ok)
 }
 
+/// Replace a cluster's name, description and connection (checked like on create). Permission: `kubernetes:write`.
+#[utoipa::path(put, path = "/kubernetes/clusters/{id}", tag = "kubernetes",
+    params(("id" = String, Path, description = "Cluster id (`cls_…`) or name")), request_body = NewCluster,
+    responses((status = 200, description = "The cluster", body = Envelope<Cluster>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: the name is taken"),
+        (status = 503, description = "`K8S_CONNECTION_ERROR`: the new connection cannot be used (unless `allow_unreachable`); nothing changed")))]
 async fn replace(
     State(app): State<AppState>,
     Can(who, _): Can<perm::KubernetesWrite>,
@@ -64,6 +85,12 @@ async fn replace(
         .map(Reply::ok)
 }
 
+/// Change the fields sent; any connection field sends a whole new connection, checked like on create. Permission: `kubernetes:write`.
+#[utoipa::path(patch, path = "/kubernetes/clusters/{id}", tag = "kubernetes",
+    params(("id" = String, Path, description = "Cluster id (`cls_…`) or name")), request_body = ClusterPatch,
+    responses((status = 200, description = "The cluster", body = Envelope<Cluster>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: the name is taken"),
+        (status = 503, description = "`K8S_CONNECTION_ERROR`: the new connection cannot be used (unless `allow_unreachable`); nothing changed")))]
 async fn patch(
     State(app): State<AppState>,
     Can(who, _): Can<perm::KubernetesWrite>,
@@ -75,6 +102,11 @@ async fn patch(
         .map(Reply::ok)
 }
 
+/// Forget a cluster and its credentials (nothing on the cluster changes). Permission: `kubernetes:write`.
+#[utoipa::path(delete, path = "/kubernetes/clusters/{id}", tag = "kubernetes",
+    params(("id" = String, Path, description = "Cluster id (`cls_…`) or name")),
+    responses((status = 204, description = "Forgotten"),
+        (status = 409, description = "`CONFLICT`: MCP servers are placed on the cluster")))]
 async fn remove(
     State(app): State<AppState>,
     Can(who, _): Can<perm::KubernetesWrite>,
@@ -84,6 +116,11 @@ async fn remove(
     Ok(no_content())
 }
 
+/// Check a cluster now and record what was found (status, version, nodes). Permission: `kubernetes:write`.
+#[utoipa::path(post, path = "/kubernetes/clusters/{id}/test", tag = "kubernetes",
+    params(("id" = String, Path, description = "Cluster id (`cls_…`) or name")),
+    responses((status = 200, description = "The cluster, connected", body = Envelope<Cluster>),
+        (status = 503, description = "`K8S_CONNECTION_ERROR`: the cluster cannot be reached or refuses the credentials (the status is recorded)")))]
 async fn test(
     State(app): State<AppState>,
     _: Can<perm::KubernetesWrite>,

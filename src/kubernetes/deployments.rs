@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 /// `POST …/deployments`: either `manifest` (a whole `apps/v1` Deployment) or the typed
 /// fields. The typed form makes one container named after the deployment, selected by
 /// `app.kubernetes.io/name=<name>`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDeployment {
     /// DNS subdomain (typed form; the manifest's `metadata.name` otherwise).
@@ -27,8 +27,9 @@ pub struct NewDeployment {
     /// Image reference (typed form).
     #[serde(default)]
     pub image: Option<String>,
-    /// Desired pods, default 1.
+    /// Desired pods, 0 or more; default 1.
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub replicas: Option<i32>,
     /// Labels of the deployment and its pods.
     #[serde(default)]
@@ -41,6 +42,7 @@ pub struct NewDeployment {
     pub ports: Vec<Value>,
     /// `{requests: {cpu, memory}, limits: {cpu, memory}}` as Kubernetes quantities.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub resources: Option<Value>,
     /// Entrypoint (replaces the image's).
     #[serde(default)]
@@ -50,14 +52,17 @@ pub struct NewDeployment {
     pub args: Option<Vec<String>>,
     /// A whole `apps/v1` Deployment instead of the fields above.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub manifest: Option<Value>,
 }
 
 /// `PUT …/deployments/{name}/scale`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = DeploymentScale)]
 pub struct ScaleRequest {
     /// Desired pods, 0 or more.
+    #[schema(minimum = 0)]
     pub replicas: i32,
 }
 

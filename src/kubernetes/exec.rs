@@ -26,15 +26,17 @@ const MAX_TIMEOUT_S: u64 = 600;
 const MAX_STDIN_BYTES: usize = 512 * 1024;
 
 /// `POST …/exec`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PodExecRequest)]
 pub struct ExecRequest {
     /// Program and arguments, run without a shell (`["sh", "-c", "…"]` for one).
+    #[schema(min_items = 1)]
     pub command: Vec<String>,
     /// Container; default the pod's only (or first, as the cluster decides) one.
     #[serde(default)]
     pub container: Option<String>,
-    /// Text written to the command's stdin, which is then closed.
+    /// Text written to the command's stdin, which is then closed (at most 512 KiB).
     #[serde(default)]
     pub stdin: Option<String>,
     /// Allocate a terminal (stderr then comes on stdout).
@@ -42,21 +44,23 @@ pub struct ExecRequest {
     pub tty: Option<bool>,
     /// 1..=600 seconds; default 30.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 600)]
     pub timeout_s: Option<u64>,
 }
 
 /// What the command did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = PodExecResult)]
 pub struct ExecResult {
     /// The exit code (0 on `Success`).
     pub exit_code: i64,
-    /// UTF-8 (invalid bytes replaced), at most [`MAX_OUTPUT_BYTES`].
+    /// UTF-8 (invalid bytes replaced), at most [`MAX_OUTPUT_BYTES`] (1 MiB).
     pub stdout: String,
     /// Like `stdout`, for the standard error stream.
     pub stderr: String,
     /// Wall time from start to exit, in milliseconds.
     pub duration_ms: u64,
-    /// True when stdout or stderr went over [`MAX_OUTPUT_BYTES`] and was cut.
+    /// True when stdout or stderr went over [`MAX_OUTPUT_BYTES`] (1 MiB) and was cut.
     pub truncated: bool,
 }
 

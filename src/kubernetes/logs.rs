@@ -18,17 +18,20 @@ use serde::Deserialize;
 const MAX_TAIL_LINES: i64 = 100_000;
 
 /// The query of `GET …/logs`, Kubernetes' `PodLogOptions` in `snake_case`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// Container (required when the pod has several).
     #[serde(default)]
     pub container: Option<String>,
     /// Only the last N lines (1..=100000).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100000)]
     pub tail_lines: Option<i64>,
-    /// Only lines newer than this many seconds.
+    /// Only lines newer than this many seconds (at least 1).
     #[serde(default)]
+    #[param(minimum = 1)]
     pub since_seconds: Option<i64>,
     /// Prefix each line with its RFC 3339 time.
     #[serde(default)]

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 /// current-context) or the parts (`server`, spelt `host` too, with `token` or
 /// `client_cert` + `client_key`, and `ca_cert` unless `insecure_skip_tls_verify`).
 /// PEM and kubeconfig text may be sent as is or base64-encoded.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCluster {
     /// Unique name, 1–63 of `a-z 0-9 - _ .`, starting with a letter or digit.
@@ -26,7 +26,8 @@ pub struct NewCluster {
 }
 
 /// How to reach and authenticate to a cluster, as sent (see [`NewCluster`]).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = ClusterSource)]
 pub struct Source {
     /// A kubeconfig document (YAML or JSON, or base64 of one). Only inline data is
     /// taken: file references, `exec` and auth providers are refused.
@@ -35,7 +36,7 @@ pub struct Source {
     /// The kubeconfig context to use; default its `current-context`.
     #[serde(default)]
     pub context: Option<String>,
-    /// The API server's `https://` URL.
+    /// The API server's `https://` URL (`host` is accepted as another name).
     #[serde(default, alias = "host")]
     pub server: Option<String>,
     /// A bearer token (a service account's, usually).
@@ -58,7 +59,7 @@ pub struct Source {
 /// `PATCH /kubernetes/clusters/{id}`: only the fields sent change. Sending any of the
 /// connection fields replaces the whole connection (as in [`NewCluster`]) and is
 /// checked against the cluster unless `allow_unreachable`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterPatch {
     /// New unique name.
@@ -90,8 +91,9 @@ impl Source {
 }
 
 /// How mcpd authenticates to a cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ClusterAuthKind)]
 pub enum AuthKind {
     /// `Authorization: Bearer <token>`.
     Token,
@@ -157,7 +159,7 @@ pub struct Connection {
 }
 
 /// What a check of the cluster found (`POST …/test`, create, and changes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClusterStatus {
     /// The last check reached the API server and was allowed to read.
@@ -180,7 +182,8 @@ impl ClusterStatus {
 }
 
 /// One node as last seen.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = ClusterNode)]
 pub struct NodeSummary {
     /// Node name.
     pub name: String,
@@ -210,7 +213,7 @@ pub struct Probe {
 }
 
 /// A registered cluster as answered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Cluster {
     /// `cls_…`.
     pub id: String,

@@ -46,7 +46,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<ClusterRecord> {
 }
 
 /// Filters and sorts of `GET /kubernetes/clusters`.
-const LIST: ListSpec = ListSpec {
+pub const LIST: ListSpec = ListSpec {
     fields: &[
         Field::new("name", "name", FieldKind::Text),
         Field::new("status", "status", FieldKind::Text),

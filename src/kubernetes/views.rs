@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 /// A namespace.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NamespaceView {
     /// Name.
     pub name: String,
@@ -25,7 +25,7 @@ pub struct NamespaceView {
 }
 
 /// One container of a pod, with its status.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContainerView {
     /// Container name.
     pub name: String,
@@ -39,13 +39,15 @@ pub struct ContainerView {
     /// `terminated` (with reason), or `unknown`.
     pub state: String,
     /// `[{container_port, protocol, name}]`.
+    #[schema(value_type = Vec<KubeContainerPort>)]
     pub ports: Vec<Value>,
     /// `{requests: {cpu, memory}, limits: {…}}` as quantities.
+    #[schema(value_type = KubeResources)]
     pub resources: Value,
 }
 
 /// A pod.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PodView {
     /// Name.
     pub name: String,
@@ -71,13 +73,15 @@ pub struct PodView {
     /// Containers with status.
     pub containers: Vec<ContainerView>,
     /// `[{type, status, reason, message}]`.
+    #[schema(value_type = Vec<KubeCondition>)]
     pub conditions: Vec<Value>,
     /// `[{name, type}]` where type is the volume source (`config_map`, `secret`, …).
+    #[schema(value_type = Vec<KubeVolume>)]
     pub volumes: Vec<Value>,
 }
 
 /// A deployment with its replica counts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeploymentView {
     /// Name.
     pub name: String,
@@ -98,11 +102,66 @@ pub struct DeploymentView {
     /// The selector's `matchLabels`.
     pub selector: BTreeMap<String, String>,
     /// `[{name, image}]` of the pod template.
+    #[schema(value_type = Vec<KubeTemplateContainer>)]
     pub containers: Vec<Value>,
     /// `[{type, status, reason, message}]`.
+    #[schema(value_type = Vec<KubeCondition>)]
     pub conditions: Vec<Value>,
     /// RFC 3339.
     pub created_at: Option<String>,
+}
+
+/// Schema of one entry of a container's `ports` (documentation only: the answer is
+/// built with `json!` in [`PodView`]'s conversion).
+#[derive(utoipa::ToSchema)]
+pub struct KubeContainerPort {
+    /// The port number in the container.
+    pub container_port: i32,
+    /// `TCP` (default), `UDP` or `SCTP`.
+    pub protocol: String,
+    /// The port's name, null when it has none.
+    pub name: Option<String>,
+}
+
+/// Schema of a container's `resources` (documentation only): each map is resource
+/// name (`cpu`, `memory`, …) to a Kubernetes quantity; empty when none is set.
+#[derive(utoipa::ToSchema)]
+pub struct KubeResources {
+    /// Requested resources.
+    pub requests: BTreeMap<String, String>,
+    /// Resource limits.
+    pub limits: BTreeMap<String, String>,
+}
+
+/// Schema of one condition of a pod or deployment (documentation only).
+#[derive(utoipa::ToSchema)]
+pub struct KubeCondition {
+    /// The condition's type (`Ready`, `Available`, `Progressing`, …).
+    pub r#type: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// Machine-readable reason of the last transition, or null.
+    pub reason: Option<String>,
+    /// Human-readable detail, or null.
+    pub message: Option<String>,
+}
+
+/// Schema of one entry of a pod's `volumes` (documentation only).
+#[derive(utoipa::ToSchema)]
+pub struct KubeVolume {
+    /// The volume's name.
+    pub name: String,
+    /// Its source in `snake_case` (`config_map`, `secret`, `empty_dir`, …), or `unknown`.
+    pub r#type: String,
+}
+
+/// Schema of one container of a deployment's pod template (documentation only).
+#[derive(utoipa::ToSchema)]
+pub struct KubeTemplateContainer {
+    /// Container name.
+    pub name: String,
+    /// Image reference, or null when the template sets none.
+    pub image: Option<String>,
 }
 
 fn time(t: &Option<Time>) -> Option<String> {

@@ -7,13 +7,14 @@ use serde_json::Value;
 
 /// `{id, workspace_id, server: {id, name}, uri | uri_template, alias, description,
 /// component_type, component_id, mapping_config, is_active, state, last_synced, …}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Mapping {
     /// `map_…`.
     pub id: String,
     /// The workspace (`wks_…`) it is published to.
     pub workspace_id: String,
     /// `{id, name}`; `name` is null once the server is gone.
+    #[schema(value_type = crate::workspaces::model::ServerRef)]
     pub server: Value,
     /// The resource URI; null when `uri_template` is set.
     pub uri: Option<String>,
@@ -28,6 +29,7 @@ pub struct Mapping {
     /// Free text naming the component; null when none.
     pub component_id: Option<String>,
     /// A JSON object.
+    #[schema(value_type = Object)]
     pub mapping_config: Value,
     /// Whether the mapping is on; true when created, changed only by `PATCH`.
     pub is_active: bool,
@@ -44,7 +46,7 @@ pub struct Mapping {
 }
 
 /// `POST /mappings` (validated by [`super::create`]).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMapping {
     /// Workspace id or name.
@@ -64,11 +66,12 @@ pub struct NewMapping {
     /// Free text, optional.
     pub component_id: Option<String>,
     /// A JSON object, at most 64 KiB; default `{}`.
+    #[schema(value_type = Option<Object>)]
     pub mapping_config: Option<Value>,
 }
 
 /// `PATCH /mappings/{id}`: the fields sent change (`null` keeps the value).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MappingPatch {
     /// New alias (same rule as [`NewMapping::alias`]); unique per workspace.
@@ -80,13 +83,14 @@ pub struct MappingPatch {
     /// Free text; cannot be cleared.
     pub component_id: Option<String>,
     /// Replaces the whole object (at most 64 KiB as JSON).
+    #[schema(value_type = Option<Object>)]
     pub mapping_config: Option<Value>,
     /// Switches the mapping on or off.
     pub is_active: Option<bool>,
 }
 
 /// `POST /mappings/sync` (the body is optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncRequest {
     /// Only this MCP server (id or name); default: every server with mappings.
@@ -94,7 +98,7 @@ pub struct SyncRequest {
 }
 
 /// What a sync found on one server.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ServerSync {
     /// `mcp_…`.
     pub server_id: String,
@@ -111,7 +115,7 @@ pub struct ServerSync {
 }
 
 /// `{servers: [ServerSync], mappings_present, mappings_missing: [alias…]}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SyncReport {
     /// One entry per server synced.
     pub servers: Vec<ServerSync>,

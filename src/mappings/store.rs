@@ -41,7 +41,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Mapping> {
 }
 
 /// Filters and sorts of `GET /mappings`.
-const LIST: ListSpec = ListSpec {
+pub const LIST: ListSpec = ListSpec {
     fields: &[
         Field::new("workspace_id", "m.workspace_id", FieldKind::Text),
         Field::new("server_id", "m.server_id", FieldKind::Text),

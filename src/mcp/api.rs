@@ -1,66 +1,64 @@
-//! `/api/v1/mcp/…`: server CRUD, start/stop/restart and discover (`mcp:write`),
-//! reads and catalogs (`mcp:read`), `test` and execution (`mcp:execute`). Path segments
-//! and the `server` body field take an id or a unique name.
+//! `/api/v1/mcp/servers…`: server CRUD, configuration, start/stop/restart (`mcp:write`)
+//! and reads (`mcp:read`). Discovery, `test`, the catalogs and execution are in
+//! [`super::api_exec`]. Path segments and the `server` body field take an id or a
+//! unique name.
 
-use super::discovery::{self, TestResult};
-use super::execute::{
-    self, PromptGet, PromptResult, ResourceRead, ResourceResult, ToolCall, ToolResult,
-};
-use super::model::{Catalog, McpServer};
+use super::model::McpServer;
 use super::records;
 use super::requests::{CreateServer, PatchServer, Reconfigure};
 use super::servers::{self, Lifecycle};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::principal::Principal;
+use crate::catalog::model::ServerConfig;
 use crate::error::Result;
 use crate::http::auth::{Can, perm};
-use crate::http::envelope::{Reply, no_content};
+use crate::http::envelope::{Envelope, Reply, no_content};
 use crate::http::extract::{Json, List, Path};
-use crate::store::list::{Filter, ListQuery, Op, Page};
+use crate::store::list::{Filter, Op};
 use crate::workspaces::access::{self, McpScope};
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{get, post};
-use serde_json::Value;
-use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// The MCP routes, relative to `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/mcp/servers", get(list).post(create))
-        .route("/mcp/servers/{id}", get(show).patch(patch).delete(delete))
-        .route("/mcp/servers/{id}/config", get(show_config).put(put_config))
-        .route("/mcp/servers/{id}/start", post(start))
-        .route("/mcp/servers/{id}/stop", post(stop))
-        .route("/mcp/servers/{id}/restart", post(restart))
-        .route("/mcp/servers/{id}/test", post(test))
-        .route("/mcp/servers/{id}/discover", post(discover))
-        .route("/mcp/servers/{id}/tools", get(tools))
-        .route("/mcp/servers/{id}/resources", get(resources))
-        .route(
-            "/mcp/servers/{id}/resource-templates",
-            get(resource_templates),
-        )
-        .route("/mcp/servers/{id}/prompts", get(prompts))
-        .route("/mcp/resources", get(all_resources))
-        .route("/mcp/execute/tool", post(execute_tool))
-        .route("/mcp/execute/resource", post(execute_resource))
-        .route("/mcp/execute/prompt", post(execute_prompt))
+/// The MCP routes, relative to `/api/v1`: these and [`super::api_exec::routes`].
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, patch, delete))
+        .routes(routes!(show_config, put_config))
+        .routes(routes!(start))
+        .routes(routes!(stop))
+        .routes(routes!(restart))
+        .merge(super::api_exec::routes())
 }
 
+crate::list_params!(
+    /// Query of `GET /mcp/servers`.
+    ServerFilters,
+    super::store::LIST_SPEC
+);
+
 /// The caller's workspace scope.
-async fn scope(app: &AppState, who: &Principal) -> Result<McpScope> {
+pub(super) async fn scope(app: &AppState, who: &Principal) -> Result<McpScope> {
     access::scope(app, Some(&who.user_id)).await
 }
 
 /// 404 unless the caller's workspaces grant the server ([`records::visible`]).
-async fn visible(app: &AppState, who: &Principal, id: &str) -> Result<(McpScope, access::Grant)> {
+pub(super) async fn visible(
+    app: &AppState,
+    who: &Principal,
+    id: &str,
+) -> Result<(McpScope, access::Grant)> {
     let (_, scope, grant) = records::visible(app, &who.user_id, id).await?;
     Ok((scope, grant))
 }
 
+/// The MCP servers the caller's workspaces grant, managed statuses refreshed from Docker.
+/// Permission: `mcp:read`.
+#[utoipa::path(get, path = "/mcp/servers", tag = "mcp", params(ServerFilters),
+    responses((status = 200, description = "One page of MCP servers", body = Envelope<Vec<McpServer>>)))]
 async fn list(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpRead>,
@@ -77,8 +75,17 @@ async fn list(
     Ok(Reply::page(records::list(&app, q).await?))
 }
 
+/// Create an MCP server: managed (`image`), remote (`url`) or from a catalog entry
+/// (`registry`). Permission: `mcp:write`.
+///
 /// A server from a catalog entry (`registry` set) is made by the catalog, any other by
 /// the MCP domain.
+#[utoipa::path(post, path = "/mcp/servers", tag = "mcp", request_body = CreateServer,
+    responses((status = 201, description = "The MCP server", body = Envelope<McpServer>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: name taken by an MCP server or a service"),
+        (status = 502, description = "`MCP_SERVICE_ERROR`: discovery failed; placed on a cluster: `K8S_OPERATION_ERROR`"),
+        (status = 503, description = "`DOCKER_UNAVAILABLE`; `MCP_SERVICE_UNAVAILABLE`: the container does not speak MCP or does not complete `initialize` within 30 s; placed on a cluster: `K8S_CONNECTION_ERROR`"),
+        (status = 504, description = "`MCP_TIMEOUT`: discovery timed out")))]
 async fn create(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpWrite>,
@@ -92,6 +99,10 @@ async fn create(
     Ok(Reply::created(made))
 }
 
+/// One MCP server (managed status refreshed from Docker). Permission: `mcp:read`.
+#[utoipa::path(get, path = "/mcp/servers/{id}", tag = "mcp",
+    params(("id" = String, Path, description = "MCP server id (`mcp_…`) or name")),
+    responses((status = 200, description = "The MCP server", body = Envelope<McpServer>)))]
 async fn show(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpRead>,
@@ -101,6 +112,13 @@ async fn show(
     Ok(Reply::ok(records::get(&app, &id).await?.view()))
 }
 
+/// Change the connection or container settings sent. Permission: `mcp:write`.
+#[utoipa::path(patch, path = "/mcp/servers/{id}", tag = "mcp",
+    params(("id" = String, Path, description = "MCP server id (`mcp_…`) or name")), request_body = PatchServer,
+    responses((status = 200, description = "The MCP server", body = Envelope<McpServer>),
+        (status = 502, description = "`MCP_SERVICE_ERROR`: discovery on the new container failed; placed on a cluster: `K8S_OPERATION_ERROR`"),
+        (status = 503, description = "`MCP_SERVICE_UNAVAILABLE`: the new container or pod does not speak MCP (or did not get ready); `DOCKER_UNAVAILABLE`; placed on a cluster: `K8S_CONNECTION_ERROR`"),
+        (status = 504, description = "`MCP_TIMEOUT`: discovery on the new container timed out")))]
 async fn patch(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpWrite>,
@@ -113,8 +131,16 @@ async fn patch(
     ))
 }
 
+/// Delete an MCP server, its backing service and container (and a catalog server's
+/// secret configuration). Permission: `mcp:write`.
+///
 /// A server from a catalog entry is deleted by the catalog (its secret configuration
 /// goes too), any other by the MCP domain.
+#[utoipa::path(delete, path = "/mcp/servers/{id}", tag = "mcp",
+    params(("id" = String, Path, description = "MCP server id (`mcp_…`) or name")),
+    responses((status = 204, description = "Deleted"),
+        (status = 502, description = "`K8S_OPERATION_ERROR`: placed on a cluster, its objects could not be deleted; the record stays"),
+        (status = 503, description = "`DOCKER_UNAVAILABLE` or `K8S_CONNECTION_ERROR`: the service or cluster objects could not be deleted; the record stays")))]
 async fn delete(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpWrite>,
@@ -129,18 +155,30 @@ async fn delete(
     Ok(no_content())
 }
 
-/// `{registry, config, secret_fields, missing, status}` of a server made from the
-/// catalog (secret values never shown).
+/// The configuration of a server made from the catalog (secret values never shown).
+/// Permission: `mcp:read`.
+#[utoipa::path(get, path = "/mcp/servers/{id}/config", tag = "mcp",
+    params(("id" = String, Path, description = "MCP server id (`mcp_…`) or name")),
+    responses((status = 200, description = "The server configuration", body = Envelope<ServerConfig>),
+        (status = 409, description = "`CONFLICT`: the server was not made from a catalog entry")))]
 async fn show_config(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpRead>,
     Path(id): Path<String>,
-) -> Result<Reply<Value>> {
+) -> Result<Reply<ServerConfig>> {
     visible(&app, &who, &id).await?;
     Ok(Reply::ok(crate::catalog::servers::show(&app, &id).await?))
 }
 
-/// Replaces the configuration of a server made from the catalog and restarts it.
+/// Replace the whole configuration of a server made from the catalog and restart it.
+/// Permission: `mcp:write`.
+#[utoipa::path(put, path = "/mcp/servers/{id}/config", tag = "mcp",
+    params(("id" = String, Path, description = "MCP server id (`mcp_…`) or name")), request_body = Reconfigure,
+    responses((status = 200, description = "The MCP server, restarted and discovered again", body = Envelope<McpServer>),
+        (status = 409, description = "`CONFLICT`: the server was not made from a catalog entry"),
+        (status = 502, description = "`MCP_SERVICE_ERROR`: discovery failed; placed on a cluster: `K8S_OPERATION_ERROR`"),
+        (status = 503, description = "`MCP_SERVICE_UNAVAILABLE` or `DOCKER_UNAVAILABLE`; placed on a cluster: `K8S_CONNECTION_ERROR`"),
+        (status = 504, description = "`MCP_TIMEOUT`: discovery timed out")))]
 async fn put_config(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpWrite>,
@@ -165,6 +203,13 @@ async fn lifecycle(
     ))
 }
 
+/// Start the server (its service, Deployment, or a remote server's enabled flag), then
+/// open its session (best effort). Permission: `mcp:write`.
+#[utoipa::path(post, path = "/mcp/servers/{id}/start", tag = "mcp",
+    params(("id" = String, Path, description = "MCP server id (`mcp_…`) or name")),
+    responses((status = 200, description = "The MCP server", body = Envelope<McpServer>),
+        (status = 502, description = "`K8S_OPERATION_ERROR`: placed on a cluster, the cluster refused the change"),
+        (status = 503, description = "`MCP_SERVICE_UNCONFIGURED`: required configuration missing; `DOCKER_UNAVAILABLE`; placed on a cluster: `K8S_CONNECTION_ERROR`")))]
 async fn start(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpWrite>,
@@ -173,6 +218,12 @@ async fn start(
     lifecycle(app, who, id, Lifecycle::Start).await
 }
 
+/// Close the session and stop the server. Permission: `mcp:write`.
+#[utoipa::path(post, path = "/mcp/servers/{id}/stop", tag = "mcp",
+    params(("id" = String, Path, description = "MCP server id (`mcp_…`) or name")),
+    responses((status = 200, description = "The MCP server", body = Envelope<McpServer>),
+        (status = 502, description = "`K8S_OPERATION_ERROR`: placed on a cluster, the cluster refused the change"),
+        (status = 503, description = "`DOCKER_UNAVAILABLE`; placed on a cluster: `K8S_CONNECTION_ERROR`")))]
 async fn stop(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpWrite>,
@@ -181,174 +232,17 @@ async fn stop(
     lifecycle(app, who, id, Lifecycle::Stop).await
 }
 
+/// Close the session, restart the server and open a new session (best effort).
+/// Permission: `mcp:write`.
+#[utoipa::path(post, path = "/mcp/servers/{id}/restart", tag = "mcp",
+    params(("id" = String, Path, description = "MCP server id (`mcp_…`) or name")),
+    responses((status = 200, description = "The MCP server", body = Envelope<McpServer>),
+        (status = 502, description = "`K8S_OPERATION_ERROR`: placed on a cluster, the cluster refused the change"),
+        (status = 503, description = "`MCP_SERVICE_UNCONFIGURED`: required configuration missing; `DOCKER_UNAVAILABLE`; placed on a cluster: `K8S_CONNECTION_ERROR`")))]
 async fn restart(
     State(app): State<AppState>,
     Can(who, _): Can<perm::McpWrite>,
     Path(id): Path<String>,
 ) -> Result<Reply<McpServer>> {
     lifecycle(app, who, id, Lifecycle::Restart).await
-}
-
-async fn test(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::McpExecute>,
-    Path(id): Path<String>,
-) -> Result<Reply<TestResult>> {
-    visible(&app, &who, &id).await?;
-    Ok(Reply::ok(discovery::test(&app, &id).await?))
-}
-
-async fn discover(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::McpWrite>,
-    Path(id): Path<String>,
-) -> Result<Reply<McpServer>> {
-    visible(&app, &who, &id).await?;
-    Ok(Reply::ok(discovery::discover(&app, &id).await?))
-}
-
-/// 400 naming the first filter: the catalog lists take only `page` and `limit`.
-fn no_filters(q: &ListQuery) -> Result<()> {
-    match q.filters.first() {
-        Some(f) => Err(crate::error::Error::field(
-            f.field.as_str(),
-            "unknown filter field (this list takes only page and limit)",
-        )),
-        None => Ok(()),
-    }
-}
-
-/// The text field `key` of a listed item (empty when absent).
-fn text<'a>(item: &'a Value, key: &str) -> &'a str {
-    item.get(key).and_then(Value::as_str).unwrap_or_default()
-}
-
-async fn catalog(
-    app: AppState,
-    who: Principal,
-    id: String,
-    which: Catalog,
-    q: ListQuery,
-) -> Result<Reply<Vec<Value>>> {
-    let (_, grant) = visible(&app, &who, &id).await?;
-    no_filters(&q)?;
-    let items: Vec<Value> = discovery::catalog(&app, &id, which)
-        .await?
-        .into_iter()
-        .filter(|item| match which {
-            Catalog::Tools => grant.allows_tool(text(item, "name")),
-            Catalog::Resources => grant.allows_resource(text(item, "uri")),
-            _ => true,
-        })
-        .collect();
-    Ok(Reply::page(Page::from_vec(items, &q)))
-}
-
-async fn tools(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::McpRead>,
-    Path(id): Path<String>,
-    List(q): List,
-) -> Result<Reply<Vec<Value>>> {
-    catalog(app, who, id, Catalog::Tools, q).await
-}
-
-async fn resources(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::McpRead>,
-    Path(id): Path<String>,
-    List(q): List,
-) -> Result<Reply<Vec<Value>>> {
-    catalog(app, who, id, Catalog::Resources, q).await
-}
-
-async fn resource_templates(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::McpRead>,
-    Path(id): Path<String>,
-    List(q): List,
-) -> Result<Reply<Vec<Value>>> {
-    catalog(app, who, id, Catalog::ResourceTemplates, q).await
-}
-
-async fn prompts(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::McpRead>,
-    Path(id): Path<String>,
-    List(q): List,
-) -> Result<Reply<Vec<Value>>> {
-    catalog(app, who, id, Catalog::Prompts, q).await
-}
-
-async fn all_resources(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::McpRead>,
-    List(q): List,
-) -> Result<Reply<Vec<Value>>> {
-    no_filters(&q)?;
-    let scope = scope(&app, &who).await?;
-    let items: Vec<Value> = discovery::all_resources(&app)
-        .await?
-        .into_iter()
-        .filter(|r| {
-            scope
-                .grant(text(r, "server_id"))
-                .is_some_and(|g| g.allows_resource(text(r, "uri")))
-        })
-        .collect();
-    Ok(Reply::page(Page::from_vec(items, &q)))
-}
-
-/// Runs one execution so that a client going away cancels it as a gateway client's
-/// cancel does: dropping the handler's future (hyper does when the connection closes)
-/// fires the token, the execution (spawned, so it outlives the handler) cancels the
-/// call on the server and writes its request log row with `CANCELLED`.
-async fn cancellable<T, F, Fut>(app: &AppState, run: F) -> Result<T>
-where
-    F: FnOnce(AppState, CancellationToken) -> Fut,
-    Fut: std::future::Future<Output = Result<T>> + Send + 'static,
-    T: Send + 'static,
-{
-    let gone = CancellationToken::new();
-    let _cancel_when_dropped = gone.clone().drop_guard();
-    app.to_completion(run(app.clone(), gone)).await
-}
-
-async fn execute_tool(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::McpExecute>,
-    Json(req): Json<ToolCall>,
-) -> Result<Reply<ToolResult>> {
-    let actor = Actor::from(&who);
-    let done = cancellable(&app, move |app, gone| async move {
-        execute::tool(&app, &actor, req, &[gone]).await
-    })
-    .await?;
-    Ok(Reply::ok(done))
-}
-
-async fn execute_resource(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::McpExecute>,
-    Json(req): Json<ResourceRead>,
-) -> Result<Reply<ResourceResult>> {
-    let actor = Actor::from(&who);
-    let done = cancellable(&app, move |app, gone| async move {
-        execute::resource(&app, &actor, req, &[gone]).await
-    })
-    .await?;
-    Ok(Reply::ok(done))
-}
-
-async fn execute_prompt(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::McpExecute>,
-    Json(req): Json<PromptGet>,
-) -> Result<Reply<PromptResult>> {
-    let actor = Actor::from(&who);
-    let done = cancellable(&app, move |app, gone| async move {
-        execute::prompt(&app, &actor, req, &[gone]).await
-    })
-    .await?;
-    Ok(Reply::ok(done))
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Result of `POST /mcp/servers/{id}/test`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TestResult {
     /// Always `true`: a failed ping is an error, not a result.
     pub ok: bool,

@@ -41,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 pub const CANCELLED: &str = "CANCELLED";
 
 /// `POST /mcp/execute/tool`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToolCall {
     /// Server id or name.
@@ -50,13 +50,14 @@ pub struct ToolCall {
     pub tool: String,
     /// The tool's arguments (MCP `tools/call` `arguments`); absent or null = `{}`.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub arguments: Option<JsonObject>,
     /// Seconds; default `mcp.call_timeout_s`, at most `mcp.max_call_timeout_s`.
     pub timeout_s: Option<u64>,
 }
 
 /// `POST /mcp/execute/resource`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceRead {
     /// Server id (`mcp_…`) or name.
@@ -68,7 +69,7 @@ pub struct ResourceRead {
 }
 
 /// `POST /mcp/execute/prompt`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromptGet {
     /// Server id (`mcp_…`) or name.
@@ -77,13 +78,14 @@ pub struct PromptGet {
     pub prompt: String,
     /// Prompt arguments (MCP `prompts/get` `arguments`); absent, null or `{}` = none sent.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub arguments: Option<JsonObject>,
     /// Seconds, 1 to `mcp.max_call_timeout_s`; default `mcp.call_timeout_s`.
     pub timeout_s: Option<u64>,
 }
 
 /// Result of a tool call. `content` holds MCP content blocks as the server sent them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ToolResult {
     /// Array of MCP content blocks (`text`, `image`, `resource`, …) as sent.
     pub content: Value,
@@ -98,7 +100,7 @@ pub struct ToolResult {
 }
 
 /// Result of a resource read: MCP resource contents (`uri`, `mimeType`, `text`|`blob`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ResourceResult {
     /// Array of MCP resource contents (`uri`, `mimeType`, `text` or base64 `blob`).
     pub contents: Value,
@@ -109,7 +111,7 @@ pub struct ResourceResult {
 }
 
 /// Result of a prompt get: MCP prompt messages.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PromptResult {
     /// The prompt's description from `prompts/get`; `null` when not sent.
     pub description: Option<String>,

@@ -6,6 +6,7 @@
 //! [`discovery`] and [`execute`] (tool / resource / prompt execution).
 
 pub mod api;
+pub mod api_exec;
 pub mod backing;
 pub mod connect;
 pub mod discovery;

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 /// How mcpd speaks to a server: JSON-RPC lines over the container's stdin/stdout, or
 /// the MCP streamable HTTP transport (spec 2025-06-18, "Transports").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
     /// `stdio`: newline-delimited JSON-RPC 2.0 over the attached stdin/stdout (managed servers
@@ -48,7 +48,7 @@ pub mod status {
 }
 
 /// Identity the server gave in `initialize`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServerInfo {
     /// `serverInfo.name` from the `initialize` result.
     pub name: String,
@@ -139,7 +139,7 @@ pub struct Counts {
 }
 
 /// Where the server runs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Backend {
     /// In the container(s) of a service mcpd manages.
@@ -178,7 +178,7 @@ pub enum Backend {
 }
 
 /// The API shape of an MCP server.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct McpServer {
     /// Server id, `mcp_` + 16 alphanumerics.
     pub id: String,

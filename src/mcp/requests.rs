@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 /// `POST /mcp/servers`: managed `{name, image, command?, args?, env?, volumes?,
 /// transport, port?, path?}`, remote `{name, url, headers?}`, or from the catalog
 /// `{name, registry, config?}` (see [`crate::catalog`]).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateServer {
     /// Unique name, 1–63 of `a-z 0-9 - _ .` starting with a letter or digit; a managed server's
@@ -51,7 +51,7 @@ pub struct CreateServer {
 }
 
 /// `placement` of a create: a registered cluster (id or name) and a namespace there.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlacementRequest {
     /// Cluster id or name.
@@ -62,7 +62,7 @@ pub struct PlacementRequest {
 
 /// `PUT /mcp/servers/{id}/config`: the whole new configuration of a server made from
 /// a catalog entry (secret fields must be sent again).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reconfigure {
     /// The whole configuration object, checked against the entry's `config_schema`; must be
@@ -92,7 +92,7 @@ pub struct Reconfigure {
 /// `volumes`. Container settings and `port` roll its Deployment's pod
 /// ([`super::placement::update`]), put back when the new pod does not get ready or
 /// does not speak MCP.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchServer {
     /// Remote: new `http(s)://…` endpoint.

@@ -7,7 +7,8 @@ use serde::Serialize;
 use std::path::Path;
 
 /// The daemon process (`/proc/self`).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = ProcessReading)]
 pub struct Process {
     /// Resident set size, bytes.
     pub rss_bytes: u64,
@@ -90,7 +91,8 @@ impl CpuTicks {
 }
 
 /// The host: load, memory, CPUs.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = HostReading)]
 pub struct Host {
     /// Logical CPUs.
     pub cpus: usize,
@@ -119,7 +121,8 @@ pub fn host() -> Host {
 }
 
 /// Space of the file system holding a directory.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = DiskSpace)]
 pub struct Disk {
     /// The directory asked about.
     pub path: String,

@@ -14,7 +14,7 @@ use std::time::Duration;
 const ENGINE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The host, with the CPU share from the sampler.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HostMetrics {
     /// Load, memory and CPUs.
     #[serde(flatten)]
@@ -27,7 +27,8 @@ pub struct HostMetrics {
 }
 
 /// The file systems the daemon writes to; `null` when one cannot be read.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = HostDisks)]
 pub struct Disks {
     /// The data directory's.
     pub data: Option<Disk>,
@@ -36,7 +37,7 @@ pub struct Disks {
 }
 
 /// The daemon's own process.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProcessMetrics {
     /// From `/proc/self`.
     #[serde(flatten)]
@@ -46,7 +47,8 @@ pub struct ProcessMetrics {
 }
 
 /// The Docker engine.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = DockerEngineState)]
 pub struct Engine {
     /// Whether it answered within 2 s.
     pub reachable: bool,
@@ -57,7 +59,8 @@ pub struct Engine {
 }
 
 /// The body of `GET /metrics`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = MetricsSnapshot)]
 pub struct Snapshot {
     /// When it was taken, RFC 3339 UTC.
     pub at: String,

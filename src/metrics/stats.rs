@@ -6,7 +6,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Counts by status; `total` is their sum.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = StatusCounts)]
 pub struct Counts {
     /// Every row.
     pub total: u64,
@@ -24,7 +25,7 @@ impl From<BTreeMap<String, u64>> for Counts {
 }
 
 /// Backups: counts and the last outcome of each kind.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BackupStats {
     /// Backups by status.
     #[serde(flatten)]
@@ -36,7 +37,8 @@ pub struct BackupStats {
 }
 
 /// Tool calls over a period.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = ToolCallCounts)]
 pub struct Calls {
     /// Tool calls made.
     pub total: u64,
@@ -62,7 +64,8 @@ impl Calls {
 }
 
 /// Tool calls today (UTC) and over the last hour.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ToolCallStats)]
 pub struct ToolCalls {
     /// Since 00:00 UTC.
     pub today: Calls,
@@ -71,7 +74,8 @@ pub struct ToolCalls {
 }
 
 /// The body of `GET /stats`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = DaemonStats)]
 pub struct Stats {
     /// Services by status.
     pub services: Counts,

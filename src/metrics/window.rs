@@ -43,7 +43,8 @@ pub struct Group {
 }
 
 /// What one route group did over the last minute.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = HttpGroupSummary)]
 pub struct GroupSummary {
     /// Requests answered in the window.
     pub requests: u64,

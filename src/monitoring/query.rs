@@ -12,25 +12,33 @@ use serde::{Deserialize, Serialize};
 pub const MAX_POINTS: i64 = 10_000;
 
 /// The query string.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
-    /// Service or MCP server, by id or name (seed 000 calls it `id`).
+    /// Service or MCP server, by id or name (seed 000 calls it `id`, accepted instead;
+    /// not both). Required.
     #[serde(alias = "id")]
+    #[param(required = true, min_length = 1)]
     pub resource_id: Option<String>,
     /// One metric; all of the resource's when absent.
+    #[param(value_type = Option<String>, inline, pattern = "^(cpu|memory|calls|errors|latency_p95)$")]
     pub metric: Option<String>,
     /// Start, RFC 3339 (default: an hour before `to`).
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// End, RFC 3339, exclusive (default: now).
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// Seconds per point: a number of seconds or `<n>s|m|h|d` (default: the finest
     /// stored resolution that covers `from`, coarsened to at most 1000 points).
+    #[param(pattern = "^[0-9]+[smhd]?$")]
     pub step: Option<String>,
 }
 
 /// The resource a series belongs to.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = MonitoredResource)]
 pub struct Resource {
     /// `svc_…` or `mcp_…`.
     pub id: String,
@@ -42,7 +50,8 @@ pub struct Resource {
 }
 
 /// One point.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = MonitoringPoint)]
 pub struct Value {
     /// Start of the step, RFC 3339 UTC.
     pub timestamp: String,
@@ -51,7 +60,8 @@ pub struct Value {
 }
 
 /// One series.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = MonitoringSeries)]
 pub struct Series {
     /// `cpu`, `memory`, `calls`, `errors` or `latency_p95`.
     pub metric: &'static str,
@@ -64,7 +74,8 @@ pub struct Series {
 }
 
 /// The answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = MonitoringMetrics)]
 pub struct Answer {
     /// The resource.
     pub resource: Resource,

@@ -3,57 +3,41 @@
 //! and removing need `network:write`; connecting and commands need `network:execute`;
 //! re-pinning a host key needs `network:admin`. Every route of the domain counts
 //! against the caller's network rate tier as well (`docs/api.md` §1.10).
+//!
+//! The devices themselves are here; their sessions and commands are in
+//! [`super::api_sessions`], their configuration and its backups in
+//! [`super::api_config`]; [`routes`] registers all of them.
 
-use super::model::{
-    AcceptHostKey, BackupQuery, BackupRequest, CommandRequest, CommandResult, CommandsRequest,
-    CommitRequest, ConfigBackup, ConfigPush, ConfigQuery, ConfigText, Device, DevicePatch,
-    NewDevice, PushResult, RollbackRequest, RollbackTarget, SessionStatus,
-};
+use super::model::{Device, DevicePatch, NewDevice};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::error::Result;
 use crate::http::auth::{Can, perm};
-use crate::http::envelope::{Reply, no_content};
-use crate::http::extract::{Json, List, Path, Query};
-use axum::Router;
+use crate::http::envelope::{Envelope, Reply, no_content};
+use crate::http::extract::{Json, List, Path};
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{get, post};
-use serde::Serialize;
-use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The routes of the domain, under `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/network/devices", get(list).post(create))
-        .route(
-            "/network/devices/{id}",
-            get(show).put(replace).patch(patch).delete(remove),
-        )
-        .route("/network/devices/{id}/connect", post(connect))
-        .route("/network/devices/{id}/disconnect", post(disconnect))
-        .route("/network/devices/{id}/status", get(status))
-        .route(
-            "/network/devices/{id}/host-key/accept",
-            post(accept_host_key),
-        )
-        .route("/network/devices/{id}/command", post(command))
-        .route("/network/devices/{id}/commands", post(commands))
-        .route(
-            "/network/devices/{id}/config",
-            get(config_read).put(config_push),
-        )
-        .route("/network/devices/{id}/config/commit", post(config_commit))
-        .route(
-            "/network/devices/{id}/config/rollback",
-            post(config_rollback),
-        )
-        .route("/network/devices/{id}/config/backup", post(backup))
-        .route("/network/devices/{id}/config/backups", get(backups))
-        .route("/network/config-backups/{id}", get(backup_show))
-        .route("/network/config-backups/{id}/restore", post(restore))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, replace, patch, remove))
+        .merge(super::api_sessions::routes())
+        .merge(super::api_config::routes())
 }
 
+crate::list_params!(
+    /// Query of `GET /network/devices`.
+    DeviceFilters,
+    super::store::LIST
+);
+
+/// List the registered devices (no credentials). Permission: `network:read`.
+#[utoipa::path(get, path = "/network/devices", tag = "network", params(DeviceFilters),
+    responses((status = 200, description = "One page of devices", body = Envelope<Vec<Device>>)))]
 async fn list(
     State(app): State<AppState>,
     _: Can<perm::NetworkRead>,
@@ -62,6 +46,12 @@ async fn list(
     super::list(&app, q).await.map(Reply::page)
 }
 
+/// Register a device, its credentials sealed in the vault (with
+/// `connection_options.auto_connect` it is connected right after). Permission:
+/// `network:write`.
+#[utoipa::path(post, path = "/network/devices", tag = "network", request_body = NewDevice,
+    responses((status = 201, description = "The device", body = Envelope<Device>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: the name is taken")))]
 async fn create(
     State(app): State<AppState>,
     Can(who, _): Can<perm::NetworkWrite>,
@@ -72,6 +62,10 @@ async fn create(
         .map(Reply::created)
 }
 
+/// One device. Permission: `network:read`.
+#[utoipa::path(get, path = "/network/devices/{id}", tag = "network",
+    params(("id" = String, Path, description = "Device id (`dev_…`) or name")),
+    responses((status = 200, description = "The device", body = Envelope<Device>)))]
 async fn show(
     State(app): State<AppState>,
     _: Can<perm::NetworkRead>,
@@ -80,6 +74,13 @@ async fn show(
     super::get(&app, &id).await.map(Reply::ok)
 }
 
+/// Replace every writable field of a device, credentials included (`device_type`
+/// cannot change); its session is closed. Permission: `network:write`.
+#[utoipa::path(put, path = "/network/devices/{id}", tag = "network",
+    params(("id" = String, Path, description = "Device id (`dev_…`) or name")),
+    request_body = NewDevice,
+    responses((status = 200, description = "The device", body = Envelope<Device>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: the new name is taken")))]
 async fn replace(
     State(app): State<AppState>,
     Can(who, _): Can<perm::NetworkWrite>,
@@ -91,6 +92,13 @@ async fn replace(
         .map(Reply::ok)
 }
 
+/// Change the fields sent (a new host, port, user, credential or options closes the
+/// session). Permission: `network:write`.
+#[utoipa::path(patch, path = "/network/devices/{id}", tag = "network",
+    params(("id" = String, Path, description = "Device id (`dev_…`) or name")),
+    request_body = DevicePatch,
+    responses((status = 200, description = "The device", body = Envelope<Device>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: the new name is taken")))]
 async fn patch(
     State(app): State<AppState>,
     Can(who, _): Can<perm::NetworkWrite>,
@@ -102,6 +110,11 @@ async fn patch(
         .map(Reply::ok)
 }
 
+/// Close the device's session and forget it and its config backups (nothing on the
+/// device changes). Permission: `network:write`.
+#[utoipa::path(delete, path = "/network/devices/{id}", tag = "network",
+    params(("id" = String, Path, description = "Device id (`dev_…`) or name")),
+    responses((status = 204, description = "Removed")))]
 async fn remove(
     State(app): State<AppState>,
     Can(who, _): Can<perm::NetworkWrite>,
@@ -109,189 +122,4 @@ async fn remove(
 ) -> Result<Response> {
     super::delete(&app, &Actor::from(&who), &id).await?;
     Ok(no_content())
-}
-
-async fn connect(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::NetworkExecute>,
-    Path(id): Path<String>,
-) -> Result<Reply<Device>> {
-    let actor = Actor::from(&who);
-    let a = app.clone();
-    app.to_completion(async move { super::ops::connect(&a, &actor, &id).await })
-        .await
-        .map(Reply::ok)
-}
-
-async fn disconnect(
-    State(app): State<AppState>,
-    _: Can<perm::NetworkExecute>,
-    Path(id): Path<String>,
-) -> Result<Reply<Device>> {
-    super::ops::disconnect(&app, &id).await.map(Reply::ok)
-}
-
-async fn status(
-    State(app): State<AppState>,
-    _: Can<perm::NetworkRead>,
-    Path(id): Path<String>,
-) -> Result<Reply<SessionStatus>> {
-    super::ops::status(&app, &id).await.map(Reply::ok)
-}
-
-async fn accept_host_key(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::NetworkAdmin>,
-    Path(id): Path<String>,
-    Json(req): Json<AcceptHostKey>,
-) -> Result<Reply<Device>> {
-    super::ops::accept_host_key(&app, &Actor::from(&who), &id, req)
-        .await
-        .map(Reply::ok)
-}
-
-async fn command(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::NetworkExecute>,
-    Path(id): Path<String>,
-    Json(req): Json<CommandRequest>,
-) -> Result<Reply<CommandResult>> {
-    let actor = Actor::from(&who);
-    let a = app.clone();
-    app.to_completion(async move {
-        super::ops::command(&a, &actor, &id, req.command, req.timeout_s).await
-    })
-    .await
-    .map(Reply::ok)
-}
-
-/// The answer of `POST …/commands`.
-#[derive(Debug, Serialize)]
-pub struct CommandsReply {
-    /// One result per command, in order.
-    pub results: Vec<CommandResult>,
-    /// When the first command was sent (RFC 3339).
-    pub executed_at: String,
-}
-
-async fn commands(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::NetworkExecute>,
-    Path(id): Path<String>,
-    Json(req): Json<CommandsRequest>,
-) -> Result<Reply<CommandsReply>> {
-    let actor = Actor::from(&who);
-    let (a, executed_at) = (app.clone(), crate::time::now_rfc3339());
-    let results = app
-        .to_completion(async move { super::ops::commands(&a, &actor, &id, req).await })
-        .await?;
-    Ok(Reply::ok(CommandsReply {
-        results,
-        executed_at,
-    }))
-}
-
-async fn config_read(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::NetworkRead>,
-    Path(id): Path<String>,
-    Query(q): Query<ConfigQuery>,
-) -> Result<Reply<ConfigText>> {
-    super::changes::read(&app, &Actor::from(&who), &id, q)
-        .await
-        .map(Reply::ok)
-}
-
-async fn config_push(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::NetworkWrite>,
-    Path(id): Path<String>,
-    Json(req): Json<ConfigPush>,
-) -> Result<Reply<PushResult>> {
-    let actor = Actor::from(&who);
-    let a = app.clone();
-    app.to_completion(async move { super::changes::push(&a, &actor, &id, req).await })
-        .await
-        .map(Reply::ok)
-}
-
-async fn config_commit(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::NetworkWrite>,
-    Path(id): Path<String>,
-    Json(req): Json<CommitRequest>,
-) -> Result<Reply<Value>> {
-    let actor = Actor::from(&who);
-    let a = app.clone();
-    app.to_completion(async move { super::changes::commit(&a, &actor, &id, req).await })
-        .await
-        .map(Reply::ok)
-}
-
-async fn config_rollback(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::NetworkWrite>,
-    Path(id): Path<String>,
-    Json(req): Json<RollbackRequest>,
-) -> Result<Reply<Value>> {
-    let actor = Actor::from(&who);
-    let a = app.clone();
-    app.to_completion(async move {
-        match req.to {
-            Some(RollbackTarget::Index(n)) => {
-                super::changes::rollback_index(&a, &actor, &id, n).await
-            }
-            Some(RollbackTarget::Backup(to)) => {
-                super::history::rollback_to(&a, &actor, &id, &to).await
-            }
-            None => super::changes::rollback(&a, &actor, &id).await,
-        }
-    })
-    .await
-    .map(Reply::ok)
-}
-
-async fn backup(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::NetworkWrite>,
-    Path(id): Path<String>,
-    Json(req): Json<BackupRequest>,
-) -> Result<Reply<ConfigBackup>> {
-    let actor = Actor::from(&who);
-    let a = app.clone();
-    app.to_completion(async move { super::history::backup(&a, &actor, &id, req).await })
-        .await
-        .map(Reply::created)
-}
-
-async fn backups(
-    State(app): State<AppState>,
-    _: Can<perm::NetworkRead>,
-    Path(id): Path<String>,
-    List(q): List,
-) -> Result<Reply<Vec<ConfigBackup>>> {
-    super::history::list(&app, &id, q).await.map(Reply::page)
-}
-
-async fn backup_show(
-    State(app): State<AppState>,
-    _: Can<perm::NetworkRead>,
-    Path(id): Path<String>,
-    Query(q): Query<BackupQuery>,
-) -> Result<Reply<ConfigBackup>> {
-    super::history::get(&app, &id, q.diff_to)
-        .await
-        .map(Reply::ok)
-}
-
-async fn restore(
-    State(app): State<AppState>,
-    Can(who, _): Can<perm::NetworkWrite>,
-    Path(id): Path<String>,
-) -> Result<Reply<PushResult>> {
-    let actor = Actor::from(&who);
-    let a = app.clone();
-    app.to_completion(async move { super::history::restore(&a, &actor, &id).await })
-        .await
-        .map(Reply::ok)
 }

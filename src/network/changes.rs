@@ -5,7 +5,8 @@
 
 use super::config::{self, Merged};
 use super::model::{
-    CommitRequest, ConfigPush, ConfigQuery, ConfigText, DeviceType, PushMode, PushResult,
+    CommitRequest, Committed, ConfigPush, ConfigQuery, ConfigText, DeviceType, PushMode,
+    PushResult, RolledBack,
 };
 use super::session::with_session;
 use super::{junos, record};
@@ -138,7 +139,7 @@ pub async fn push(app: &App, actor: &Actor, id: &str, req: ConfigPush) -> Result
 
 /// `POST …/config/commit`: saves the running configuration as the startup one.
 /// `confirm_timeout_s` is a 400 on IOS and NX-OS (no confirmed commit there).
-pub async fn commit(app: &App, actor: &Actor, id: &str, req: CommitRequest) -> Result<Value> {
+pub async fn commit(app: &App, actor: &Actor, id: &str, req: CommitRequest) -> Result<Committed> {
     if let Some(c) = &req.comment {
         crate::text::check("comment", c, 1024)?;
     }
@@ -170,7 +171,10 @@ pub async fn commit(app: &App, actor: &Actor, id: &str, req: CommitRequest) -> R
     let key = (rec.device.id.as_str(), "network.devices.config_commit");
     audit_outcome(app, actor, key, details, failure(&done)).await;
     done?;
-    Ok(json!({"committed": true, "committed_at": crate::time::now_rfc3339()}))
+    Ok(Committed {
+        committed: true,
+        committed_at: crate::time::now_rfc3339(),
+    })
 }
 
 /// `POST …/config/rollback` without `to`: puts back the snapshot mcpd took on the
@@ -178,7 +182,7 @@ pub async fn commit(app: &App, actor: &Actor, id: &str, req: CommitRequest) -> R
 /// `rollback 1`). Answers the diff of the running configuration. Errors:
 /// `NETWORK_CONFIG_ERROR` when the device has no snapshot or refuses it. (With `to`,
 /// [`super::history::rollback_to`].)
-pub async fn rollback(app: &App, actor: &Actor, id: &str) -> Result<Value> {
+pub async fn rollback(app: &App, actor: &Actor, id: &str) -> Result<RolledBack> {
     let rec = record(app, id).await?;
     let (kind, t) = (rec.device.device_type, timeout(app));
     let done = with_session(app, actor, &rec, move |live| {
@@ -194,14 +198,14 @@ pub async fn rollback(app: &App, actor: &Actor, id: &str) -> Result<Value> {
     let key = (rec.device.id.as_str(), "network.devices.config_rollback");
     audit_outcome(app, actor, key, json!({}), failure(&done)).await;
     let diff = done?;
-    Ok(json!({"rolled_back": true, "changed": !diff.is_empty(), "diff": diff}))
+    Ok(RolledBack::of(diff))
 }
 
 /// `POST …/config/rollback {"to": N}` on Junos: loads rollback configuration `N`
 /// (0–49, Junos's `rollback N`) and commits it. Errors: 400 on `to` for another
 /// platform or an index over 49; `NETWORK_CONFIG_ERROR` with the device's text (e.g. no
 /// such rollback).
-pub async fn rollback_index(app: &App, actor: &Actor, id: &str, n: u32) -> Result<Value> {
+pub async fn rollback_index(app: &App, actor: &Actor, id: &str, n: u32) -> Result<RolledBack> {
     let rec = record(app, id).await?;
     if rec.device.device_type != DeviceType::JuniperJunos {
         return Err(Error::field(
@@ -220,5 +224,5 @@ pub async fn rollback_index(app: &App, actor: &Actor, id: &str, n: u32) -> Resul
     let key = (rec.device.id.as_str(), "network.devices.config_rollback");
     audit_outcome(app, actor, key, json!({"to": n}), failure(&done)).await;
     let diff = done?;
-    Ok(json!({"rolled_back": true, "changed": !diff.is_empty(), "diff": diff}))
+    Ok(RolledBack::of(diff))
 }

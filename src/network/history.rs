@@ -8,6 +8,7 @@
 use super::config;
 use super::model::{
     BackupRequest, ConfigBackup, ConfigPush, DeviceRecord, DeviceType, PushMode, PushResult,
+    RolledBack,
 };
 use super::session::with_session;
 use super::{record, store};
@@ -188,16 +189,11 @@ pub async fn restore(app: &App, actor: &Actor, id: &str) -> Result<PushResult> {
 /// `POST …/config/rollback {to}`: replaces device `id`'s running configuration with
 /// its config backup `to` (as [`restore`]). Errors: 400 on `to` (unknown, another
 /// device's), those of the push.
-pub async fn rollback_to(
-    app: &App,
-    actor: &Actor,
-    id: &str,
-    to: &str,
-) -> Result<serde_json::Value> {
+pub async fn rollback_to(app: &App, actor: &Actor, id: &str, to: &str) -> Result<RolledBack> {
     let rec = record(app, id).await?;
     let b = open_of(app, to, &rec.device.id, "to").await?;
     let r = push_version(app, actor, b).await?;
-    Ok(json!({"rolled_back": true, "changed": r.changed, "diff": r.diff}))
+    Ok(RolledBack::of(r.diff))
 }
 
 /// One poll of every CLI device: a new version where the running configuration

@@ -5,6 +5,8 @@
 //! SQL in [`store`], device operations in [`ops`].
 
 pub mod api;
+pub mod api_config;
+pub mod api_sessions;
 pub mod changes;
 pub mod cli;
 pub mod config;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The platforms mcpd drives, by their Netmiko / NAPALM names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceType {
     /// Cisco IOS / IOS-XE over an SSH shell.
@@ -41,7 +41,7 @@ impl DeviceType {
 /// `POST /network/devices` and `PUT /network/devices/{id}`: `password` or
 /// `private_key` (PEM, with `passphrase` when it is encrypted); each secret may be a
 /// `${secret:<key>}` reference to a config entry, resolved at every connection.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDevice {
     /// Unique name, 1–63 of `a-z 0-9 - _ .`, starting with a letter or digit.
@@ -90,7 +90,7 @@ pub struct NewDevice {
 }
 
 /// `credentials` as seed 004 nests them.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeedCredentials {
     /// Login user.
@@ -108,7 +108,7 @@ pub struct SeedCredentials {
 }
 
 /// Per-device session options (seed 004 `connection_options`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionOptions {
     /// Seconds to connect and log in (1–300; default `network.connect_timeout_s`).
@@ -127,7 +127,7 @@ pub struct ConnectionOptions {
 /// username or any credential closes the device's session; `password` and
 /// `private_key` replace each other. The pinned host key changes only through
 /// `POST …/host-key/accept` (admins).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DevicePatch {
     /// New unique name.
@@ -215,7 +215,7 @@ impl Credentials {
 }
 
 /// A device's session state as answers show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceStatus {
     /// A session is open in the pool.
@@ -247,7 +247,8 @@ impl DeviceStatus {
 }
 
 /// What `show version` told of the device at its last connection.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = DeviceSystemInfo)]
 pub struct SystemInfo {
     /// Hardware model.
     #[serde(default)]
@@ -267,7 +268,7 @@ pub struct SystemInfo {
 }
 
 /// A device as answers show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Device {
     /// `dev_…`.
     pub id: String,
@@ -321,7 +322,7 @@ pub struct DeviceRecord {
 }
 
 /// `POST …/{id}/command`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandRequest {
     /// One CLI command, one line.
@@ -333,7 +334,7 @@ pub struct CommandRequest {
 }
 
 /// `POST …/{id}/commands`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandsRequest {
     /// CLI commands, run in order in one session (at most 100).
@@ -347,7 +348,7 @@ pub struct CommandsRequest {
 }
 
 /// The outcome of one command.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CommandResult {
     /// The command as sent.
     pub command: String,
@@ -367,7 +368,7 @@ pub struct CommandResult {
 
 /// `POST …/{id}/host-key/accept`: pin `fingerprint`, or (without it) the key the device
 /// presents now.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptHostKey {
     /// `SHA256:<base64>`.
@@ -376,7 +377,7 @@ pub struct AcceptHostKey {
 }
 
 /// `GET …/{id}/status`: the device's session as the pool holds it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionStatus {
     /// Device id.
     pub id: String,
@@ -399,25 +400,27 @@ pub struct SessionStatus {
 }
 
 /// `GET …/{id}/config` query.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigQuery {
-    /// `running` (default), `startup`, or `candidate` (Junos only).
+    /// `running` (default) or `startup`; Junos: `running` or `candidate`.
     #[serde(default)]
     pub source: Option<String>,
-    /// `text` (the only format of the CLI platforms).
+    /// `text` (IOS, NX-OS) or `xml` (Junos): the only format of each platform.
     #[serde(default)]
     pub format: Option<String>,
 }
 
 /// A device configuration as read.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConfigText {
-    /// The configuration as the device prints it.
+    /// The configuration as the device prints it (IOS, NX-OS), or the datastore's
+    /// `<configuration>` XML one element per line (Junos).
     pub config: String,
     /// Which one.
     pub source: String,
-    /// `text`.
+    /// `text` (IOS, NX-OS) or `xml` (Junos).
     pub format: &'static str,
     /// SHA-256 of `config`, hex.
     pub sha256: String,
@@ -426,7 +429,7 @@ pub struct ConfigText {
 }
 
 /// How a pushed configuration is applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PushMode {
     /// The lines are entered in configuration mode on top of the running config.
@@ -436,10 +439,11 @@ pub enum PushMode {
 }
 
 /// `PUT …/{id}/config`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigPush {
-    /// Configuration lines as the device's CLI takes them (at most 1 MiB).
+    /// Configuration lines as the device's CLI takes them (at most 1 MiB); Junos: one
+    /// XML `<configuration>` element.
     pub config: String,
     /// `merge` (default) or `replace`.
     #[serde(default)]
@@ -453,7 +457,7 @@ pub struct ConfigPush {
 }
 
 /// What a push did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PushResult {
     /// `merge` or `replace`.
     pub mode: PushMode,
@@ -469,7 +473,7 @@ pub struct PushResult {
 }
 
 /// `POST …/{id}/config/commit`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommitRequest {
     /// Free text kept in the audit log.
@@ -480,8 +484,39 @@ pub struct CommitRequest {
     pub confirm_timeout_s: Option<u64>,
 }
 
+/// The answer of `POST …/{id}/config/commit`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Committed {
+    /// Always true.
+    pub committed: bool,
+    /// RFC 3339.
+    pub committed_at: String,
+}
+
+/// The answer of `POST …/{id}/config/rollback` (fields in the order answers had).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RolledBack {
+    /// Whether the running configuration changed.
+    pub changed: bool,
+    /// Unified diff of the running configuration before and after.
+    pub diff: String,
+    /// Always true.
+    pub rolled_back: bool,
+}
+
+impl RolledBack {
+    /// A rollback whose effect was `diff`.
+    pub fn of(diff: String) -> RolledBack {
+        RolledBack {
+            changed: !diff.is_empty(),
+            diff,
+            rolled_back: true,
+        }
+    }
+}
+
 /// `POST …/{id}/config/rollback`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
     /// A config backup id, or (Junos) a rollback number; default: the snapshot taken
@@ -491,7 +526,7 @@ pub struct RollbackRequest {
 }
 
 /// What a rollback goes back to.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum RollbackTarget {
     /// Junos's `rollback N` (0–49).
@@ -501,7 +536,7 @@ pub enum RollbackTarget {
 }
 
 /// One stored version of a device's configuration (a config backup).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConfigBackup {
     /// `cfb_…`.
     pub id: String,
@@ -532,7 +567,7 @@ pub struct ConfigBackup {
 }
 
 /// `POST …/{id}/config/backup`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackupRequest {
     /// `running` (default) or `startup`.
@@ -544,7 +579,8 @@ pub struct BackupRequest {
 }
 
 /// `GET /network/config-backups/{id}` query.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct BackupQuery {
     /// Another version of the same device to diff against.

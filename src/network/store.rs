@@ -41,7 +41,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
 }
 
 /// Filters and sorts of `GET /network/devices`.
-const LIST: ListSpec = ListSpec {
+pub const LIST: ListSpec = ListSpec {
     fields: &[
         Field::new("name", "name", FieldKind::Text),
         Field::new("host", "host", FieldKind::Text),
@@ -242,7 +242,7 @@ fn backup_row(r: &Row<'_>) -> rusqlite::Result<BackupRow> {
 }
 
 /// Filters and sorts of `GET …/config/backups`.
-const BACKUPS: ListSpec = ListSpec {
+pub const BACKUPS: ListSpec = ListSpec {
     fields: &[
         Field::new("source", "source", FieldKind::Text),
         Field::new("trigger", "trigger", FieldKind::Text),

@@ -7,24 +7,39 @@ use crate::auth::principal::Principal;
 use crate::auth::rbac::Domain;
 use crate::error::{Error, Result};
 use crate::http::auth::{Can, perm};
-use crate::http::envelope::Reply;
+use crate::http::envelope::{Envelope, Reply};
 use crate::http::extract::{List, Path};
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The request log routes, relative to `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/logs/requests", get(list))
-        .route("/logs/requests/{id}", get(show))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
 }
+
+crate::list_params!(
+    /// Query of `GET /logs/requests`.
+    RequestLogFilters,
+    store::LIST_SPEC
+);
 
 /// Whose rows the caller may read.
 fn visibility(who: &Principal) -> store::Visibility {
     who.own_rows_unless_admin(Domain::Logs)
 }
 
+/// MCP executions, newest first by default (the caller's own without `logs:admin`).
+/// Permission: `logs:read`.
+#[utoipa::path(get, path = "/logs/requests", tag = "request-logs",
+    params(RequestLogFilters,
+        ("server" = Option<String>, Query, description = "MCP server id or name, as logged"),
+        ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339; rows at or after this time (inclusive)"),
+        ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339; rows at or before this time (inclusive)")),
+    responses((status = 200, description = "One page of request logs (without arguments and result)",
+        body = Envelope<Vec<RequestLog>>)))]
 async fn list(
     State(app): State<AppState>,
     Can(who, _): Can<perm::LogsRead>,
@@ -35,6 +50,11 @@ async fn list(
     Ok(Reply::page(page))
 }
 
+/// One MCP execution with its capped, redacted arguments and result (the caller's own
+/// without `logs:admin`). Permission: `logs:read`.
+#[utoipa::path(get, path = "/logs/requests/{id}", tag = "request-logs",
+    params(("id" = String, Path, description = "Request log id (`rlog_…`)")),
+    responses((status = 200, description = "The row with arguments and result", body = Envelope<RequestLogDetail>)))]
 async fn show(
     State(app): State<AppState>,
     Can(who, _): Can<perm::LogsRead>,

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// What was executed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// A tool call (`tools/call`).
@@ -66,7 +66,7 @@ pub struct NewRequestLog {
 }
 
 /// The list shape of a request log row (docs/api.md §3 "Request log").
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RequestLog {
     /// Row id, `rlog_` + 16 alphanumerics whose first 9 encode the time, so ids sort by time.
     pub id: String,
@@ -105,7 +105,7 @@ pub struct RequestLog {
 }
 
 /// One row with its (capped, redacted) arguments and result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RequestLogDetail {
     /// The list fields, flattened.
     #[serde(flatten)]

@@ -11,39 +11,46 @@
 //! [`super::lifecycle::create`]).
 
 use super::lifecycle;
-use super::model::{CreateService, ReplaceService, Service, ServicePatch, ServiceSpec};
+use super::model::{
+    CreateService, NoStart, ReplaceService, Service, ServicePatch, ServiceSettings, ServiceSpec,
+};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::principal::Principal;
 use crate::error::{Error, Result};
 use crate::http::auth::Can;
 use crate::http::auth::perm::{ServicesRead, ServicesWrite};
-use crate::http::envelope::{Reply, no_content};
+use crate::http::envelope::{Envelope, Reply, no_content};
 use crate::http::extract::{Json, List, Path};
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{get, post};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The services routes, relative to `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/services", get(list).post(create))
-        .route(
-            "/services/{id}",
-            get(read).put(replace).patch(patch).delete(remove),
-        )
-        .route("/services/{id}/start", post(start))
-        .route("/services/{id}/stop", post(stop))
-        .route("/services/{id}/restart", post(restart))
-        .route("/services/{id}/scale", post(scale))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, replace, patch, remove))
+        .routes(routes!(start))
+        .routes(routes!(stop))
+        .routes(routes!(restart))
+        .routes(routes!(scale))
 }
 
+crate::list_params!(
+    /// Query of `GET /services`.
+    ServiceFilters,
+    super::store::LIST_SPEC
+);
+
 /// `POST /services/{id}/scale` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ScaleRequest {
+    /// Containers to run, 0–20.
+    #[schema(minimum = 0, maximum = 20)]
     replicas: u32,
 }
 
@@ -58,6 +65,10 @@ fn not_managed(s: &Service) -> Result<()> {
     }
 }
 
+/// List services (containers from one Docker listing; the last known status while
+/// Docker is down). Permission: `services:read`.
+#[utoipa::path(get, path = "/services", tag = "services", params(ServiceFilters),
+    responses((status = 200, description = "One page of services", body = Envelope<Vec<Service>>)))]
 async fn list(
     State(app): State<AppState>,
     _: Can<ServicesRead>,
@@ -66,6 +77,11 @@ async fn list(
     Ok(Reply::page(lifecycle::list(&app, q).await?))
 }
 
+/// Create a service, and start it with `start: true`. Permission: `services:write`.
+#[utoipa::path(post, path = "/services", tag = "services", request_body = ServiceSettings<bool>,
+    responses((status = 201, description = "The service", body = Envelope<Service>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: name taken; `CONFLICT`: a container of that name exists outside mcpd"),
+        (status = 503, description = "`DOCKER_UNAVAILABLE`: the engine is down or cannot create the managed network")))]
 async fn create(
     State(app): State<AppState>,
     Can(who, _): Can<ServicesWrite>,
@@ -77,6 +93,9 @@ async fn create(
     Ok(Reply::created(s))
 }
 
+/// One service, its containers read from Docker now. Permission: `services:read`.
+#[utoipa::path(get, path = "/services/{id}", tag = "services", params(("id" = String, Path, description = "Service id (`svc_…`) or name")),
+    responses((status = 200, description = "The service", body = Envelope<Service>)))]
 async fn read(
     State(app): State<AppState>,
     _: Can<ServicesRead>,
@@ -93,6 +112,12 @@ async fn editable(app: &AppState, id: &str) -> Result<(Service, ServiceSpec)> {
     Ok((current, spec))
 }
 
+/// Replace a service's settings (fields not sent take their defaults); changed
+/// containers are recreated. Permission: `services:write`.
+#[utoipa::path(put, path = "/services/{id}", tag = "services", params(("id" = String, Path, description = "Service id (`svc_…`) or name")), request_body = ServiceSettings<NoStart>,
+    responses((status = 200, description = "The service", body = Envelope<Service>),
+        (status = 409, description = "`CONFLICT`: managed by another domain (an MCP server); `RESOURCE_ALREADY_EXISTS`: new name taken"),
+        (status = 503, description = "`DOCKER_UNAVAILABLE`")))]
 async fn replace(
     State(app): State<AppState>,
     Can(who, _): Can<ServicesWrite>,
@@ -108,6 +133,12 @@ async fn replace(
     Ok(Reply::ok(done))
 }
 
+/// Change the fields sent (each replaces the stored one whole); changed containers are
+/// recreated. Permission: `services:write`.
+#[utoipa::path(patch, path = "/services/{id}", tag = "services", params(("id" = String, Path, description = "Service id (`svc_…`) or name")), request_body = ServicePatch,
+    responses((status = 200, description = "The service", body = Envelope<Service>),
+        (status = 409, description = "`CONFLICT`: managed by another domain (an MCP server); `RESOURCE_ALREADY_EXISTS`: new name taken"),
+        (status = 503, description = "`DOCKER_UNAVAILABLE`")))]
 async fn patch(
     State(app): State<AppState>,
     Can(who, _): Can<ServicesWrite>,
@@ -123,6 +154,11 @@ async fn patch(
     Ok(Reply::ok(done))
 }
 
+/// Stop and remove every container, then delete the service. Permission: `services:write`.
+#[utoipa::path(delete, path = "/services/{id}", tag = "services", params(("id" = String, Path, description = "Service id (`svc_…`) or name")),
+    responses((status = 204, description = "Deleted"),
+        (status = 409, description = "`CONFLICT`: managed by another domain (an MCP server)"),
+        (status = 503, description = "`DOCKER_UNAVAILABLE`: the row stays")))]
 async fn remove(
     State(app): State<AppState>,
     Can(who, _): Can<ServicesWrite>,
@@ -148,6 +184,10 @@ where
         .await
 }
 
+/// Set the desired state to `running` and start the containers. Permission: `services:write`.
+#[utoipa::path(post, path = "/services/{id}/start", tag = "services", params(("id" = String, Path, description = "Service id (`svc_…`) or name")),
+    responses((status = 200, description = "The service", body = Envelope<Service>),
+        (status = 503, description = "`DOCKER_UNAVAILABLE`")))]
 async fn start(
     State(app): State<AppState>,
     Can(who, _): Can<ServicesWrite>,
@@ -160,6 +200,10 @@ async fn start(
     Ok(Reply::ok(done))
 }
 
+/// Set the desired state to `stopped` and stop every container. Permission: `services:write`.
+#[utoipa::path(post, path = "/services/{id}/stop", tag = "services", params(("id" = String, Path, description = "Service id (`svc_…`) or name")),
+    responses((status = 200, description = "The service", body = Envelope<Service>),
+        (status = 503, description = "`DOCKER_UNAVAILABLE`")))]
 async fn stop(
     State(app): State<AppState>,
     Can(who, _): Can<ServicesWrite>,
@@ -172,6 +216,11 @@ async fn stop(
     Ok(Reply::ok(done))
 }
 
+/// Stop then start every container; the desired state becomes `running`.
+/// Permission: `services:write`.
+#[utoipa::path(post, path = "/services/{id}/restart", tag = "services", params(("id" = String, Path, description = "Service id (`svc_…`) or name")),
+    responses((status = 200, description = "The service", body = Envelope<Service>),
+        (status = 503, description = "`DOCKER_UNAVAILABLE`")))]
 async fn restart(
     State(app): State<AppState>,
     Can(who, _): Can<ServicesWrite>,
@@ -184,6 +233,12 @@ async fn restart(
     Ok(Reply::ok(done))
 }
 
+/// Set the number of containers, adding or removing the highest-numbered ones.
+/// Permission: `services:write`.
+#[utoipa::path(post, path = "/services/{id}/scale", tag = "services", params(("id" = String, Path, description = "Service id (`svc_…`) or name")), request_body = ScaleRequest,
+    responses((status = 200, description = "The service", body = Envelope<Service>),
+        (status = 409, description = "`CONFLICT`: managed by another domain (an MCP server)"),
+        (status = 503, description = "`DOCKER_UNAVAILABLE`")))]
 async fn scale(
     State(app): State<AppState>,
     Can(who, _): Can<ServicesWrite>,

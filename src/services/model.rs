@@ -24,7 +24,7 @@ pub const DESIRED_STOPPED: &str = "stopped";
 /// `desired_state` is `running` or `stopped`. `managed_by` names the owner (e.g. an MCP
 /// server id `mcp_…`) when another domain created the service; such a service cannot
 /// be changed or deleted through `/services`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Service {
     /// `svc_` + 16 alphanumerics (see `crate::ids`).
     pub id: String,
@@ -72,7 +72,7 @@ pub struct Service {
 /// One container realising a service: Docker id, name `mcpd-<service>-<n>`, Docker's
 /// state (`created, running, restarting, paused, exited, dead, removing`, or
 /// `unhealthy`/`starting` while a health check says so) and start time (RFC 3339).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ContainerInfo {
     /// Docker's full container id (64 hex characters).
     pub id: String,
@@ -87,14 +87,16 @@ pub struct ContainerInfo {
 
 /// A published port. `host_port` unset lets Docker pick a free one; `host_ip`
 /// defaults to 127.0.0.1 so nothing is exposed beyond this host unless asked.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, remote = "Self")]
 pub struct PortSpec {
     /// Port inside the container, 1-65535; with `protocol` unique within a service.
+    #[schema(maximum = 65535)]
     pub container_port: u16,
     /// Host port to bind; `None` or 0 lets Docker pick a free one. A fixed port needs
     /// `replicas` <= 1.
     #[serde(default)]
+    #[schema(maximum = 65535)]
     pub host_port: Option<u16>,
     /// Host address to bind (an IPv4 or IPv6 address); `None` = `127.0.0.1`.
     #[serde(default)]
@@ -116,7 +118,7 @@ fn default_protocol() -> String {
 /// A mount: `source` is an absolute host path (bind mount) or a named Docker volume
 /// (`[A-Za-z0-9][A-Za-z0-9_.-]*`, created by Docker when missing); `target` is an
 /// absolute path in the container.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, remote = "Self")]
 pub struct VolumeSpec {
     /// Absolute host path (bind mount) or named volume; never contains `:`.
@@ -134,7 +136,7 @@ crate::json::object_only!(
 );
 
 /// Limits per container: CPU in thousandths of a core, memory in MiB. Unset = no limit.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, remote = "Self")]
 pub struct Resources {
     /// CPU limit in thousandths of a core, 10-1000000; sent to Docker as
@@ -155,7 +157,7 @@ crate::json::object_only!(
 /// A Docker health check. `test` is Docker's form (`["CMD", "prog", "arg"]` or
 /// `["CMD-SHELL", "cmd line"]`); a list not starting with `CMD`/`CMD-SHELL` is taken as
 /// a command and run as `CMD`. Durations in seconds.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, remote = "Self")]
 pub struct HealthCheck {
     /// Docker's `Healthcheck.Test`: `["CMD", …]` or `["CMD-SHELL", "…"]`; `NONE` is refused.
@@ -191,7 +193,7 @@ fn default_retries() -> u32 {
 
 /// Docker's restart policy names (`HostConfig.RestartPolicy.Name` of the Engine API),
 /// kebab-case in JSON.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RestartPolicy {
     /// `no` (default): Docker never restarts the container.
@@ -279,7 +281,7 @@ impl Default for ServiceSpec {
 /// The settable part of a service, as `POST /services` and `PUT /services/{id}` take
 /// it; unknown fields are refused. `start` is the create body's "start the containers
 /// at once" (`bool`, default false); the replace body has none ([`NoStart`]).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSettings<Start> {
     /// Required; rules of [`ServiceSpec::name`].
@@ -340,6 +342,24 @@ impl<'de> Deserialize<'de> for NoStart {
     }
 }
 
+/// No value is accepted (`{"not": {}}`): `start` is refused in a replace body.
+impl utoipa::PartialSchema for NoStart {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType};
+        // utoipa has no builder for `not`; an extension key without the `x-` prefix is
+        // written as is.
+        let never =
+            utoipa::openapi::extensions::Extensions::from_iter([("not", serde_json::json!({}))]);
+        ObjectBuilder::new()
+            .schema_type(SchemaType::AnyValue)
+            .description(Some("Not accepted: the replace body has no `start`."))
+            .extensions(Some(never))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for NoStart {}
+
 impl<S> ServiceSettings<S> {
     /// The spec these settings describe; `stdin_open` and `managed_by`, which no body
     /// can set, are those of `kept` (the stored spec, or the default for a new one).
@@ -365,7 +385,7 @@ impl<S> ServiceSettings<S> {
 
 /// `PATCH /services/{id}` body: only the fields sent change; `null` clears `command`
 /// and `health_check`. Unknown fields are refused.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServicePatch {
     /// New name; renaming recreates the containers under the new name.

@@ -19,28 +19,59 @@ use crate::auth::principal::Principal;
 use crate::error::{Error, Result};
 use crate::http::auth::Can;
 use crate::http::auth::perm::{ServicesExecute, ServicesRead};
-use crate::http::envelope::Reply;
+use crate::http::envelope::{Envelope, Reply};
 use crate::http::extract::{Json, Path};
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The operations routes, relative to `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/services/{id}/logs", get(logs))
-        .route("/services/{id}/exec", post(exec))
-        .route("/services/{id}/health", get(health))
-        .route("/services/{id}/stats", get(stats))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(logs))
+        .routes(routes!(exec))
+        .routes(routes!(health))
+        .routes(routes!(stats))
 }
 
+/// Query of `GET /services/{id}/logs`, for the OpenAPI document (the handler reads the
+/// raw query with [`ops::logs::LogOptions::parse`]); unknown parameters are a 400.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogParams {
+    /// Last lines per container, 0–10000 (default 100).
+    #[param(minimum = 0, maximum = 10000)]
+    pub tail: Option<u32>,
+    /// Only entries at or after this time: RFC 3339 or Unix seconds (0 to 2147483647).
+    #[param(example = "2024-01-01T00:00:00Z")]
+    pub since: Option<String>,
+    /// `true`/`1` or `false`/`0` (default false): prefix each line with Docker's RFC 3339
+    /// timestamp.
+    #[param(value_type = Option<String>, pattern = "^(true|false|1|0)$")]
+    pub timestamps: Option<String>,
+    /// `true`/`1` or `false`/`0` (default false): keep streaming new lines until the
+    /// client leaves, the container stops or the daemon shuts down.
+    #[param(value_type = Option<String>, pattern = "^(true|false|1|0)$")]
+    pub follow: Option<String>,
+    /// Only this replica's container (from 1).
+    #[param(minimum = 1)]
+    pub replica: Option<u32>,
+}
+
+/// The containers' merged stdout and stderr as plain text (not the JSON envelope); with
+/// several containers and no `replica` each line is prefixed `mcpd-<service>-<n> | `;
+/// `follow=true` streams. Permission: `services:read`.
+#[utoipa::path(get, path = "/services/{id}/logs", tag = "services", params(("id" = String, Path, description = "Service id (`svc_…`) or name"), LogParams),
+    responses((status = 200, description = "The log (`text/plain; charset=utf-8`, `Cache-Control: no-store`); a chunked stream with `follow=true`; a one-shot read is cut at 16 MiB with a final note line",
+            content_type = "text/plain", body = String),
+        (status = 503, description = "`DOCKER_UNAVAILABLE`")))]
 async fn logs(
     State(app): State<AppState>,
-    Can(_, _): Can<ServicesRead>,
+    _: Can<ServicesRead>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
@@ -61,6 +92,13 @@ async fn logs(
     Ok(resp)
 }
 
+/// Run a command in one of the service's containers and return its exit code and output
+/// (any exit code is a 200). Permission: `services:execute`.
+#[utoipa::path(post, path = "/services/{id}/exec", tag = "services", params(("id" = String, Path, description = "Service id (`svc_…`) or name")), request_body = ExecRequest,
+    responses((status = 200, description = "What the command did", body = Envelope<ExecResult>),
+        (status = 409, description = "`CONFLICT`: no running container"),
+        (status = 503, description = "`DOCKER_UNAVAILABLE`"),
+        (status = 504, description = "`GATEWAY_TIMEOUT`: the command did not finish within `timeout_s`")))]
 async fn exec(
     State(app): State<AppState>,
     Can(who, _): Can<ServicesExecute>,
@@ -101,17 +139,26 @@ async fn audit_exec(
     audit::record_alone(&app.store, actor, outcome).await;
 }
 
+/// Docker's health check results per container, and overall. Permission: `services:read`.
+#[utoipa::path(get, path = "/services/{id}/health", tag = "services", params(("id" = String, Path, description = "Service id (`svc_…`) or name")),
+    responses((status = 200, description = "The service's health", body = Envelope<ServiceHealth>),
+        (status = 503, description = "`DOCKER_UNAVAILABLE`")))]
 async fn health(
     State(app): State<AppState>,
-    Can(_, _): Can<ServicesRead>,
+    _: Can<ServicesRead>,
     Path(id): Path<String>,
 ) -> Result<Reply<ServiceHealth>> {
     Ok(Reply::ok(ops::health::health(&app, &id).await?))
 }
 
+/// One resource usage sample of every running container, and their sums.
+/// Permission: `services:read`.
+#[utoipa::path(get, path = "/services/{id}/stats", tag = "services", params(("id" = String, Path, description = "Service id (`svc_…`) or name")),
+    responses((status = 200, description = "The service's resource usage", body = Envelope<ServiceStats>),
+        (status = 503, description = "`DOCKER_UNAVAILABLE`")))]
 async fn stats(
     State(app): State<AppState>,
-    Can(_, _): Can<ServicesRead>,
+    _: Can<ServicesRead>,
     Path(id): Path<String>,
 ) -> Result<Reply<ServiceStats>> {
     Ok(Reply::ok(ops::stats::stats(&app, &id).await?))

@@ -4,21 +4,26 @@ use super::{Health, Info};
 use crate::app::AppState;
 use crate::error::Result;
 use crate::http::auth::{Can, perm::SystemRead};
-use crate::http::envelope::Reply;
-use axum::Router;
+use crate::http::envelope::{Envelope, Reply};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The system routes, relative to `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/info", get(info))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(info))
 }
 
-/// 200, or 503 when the daemon is down, with the [`Health`] in the success envelope.
+/// The daemon's health, in the success envelope: 200, or 503 when the database or the
+/// vault check fails. No credentials.
+#[utoipa::path(get, path = "/health", tag = "system", security(()),
+    responses((status = 200, description = "Serving (`status` `ok` or `degraded`)", body = Envelope<Health>),
+        (status = 503, description = "Down (`status` `down`): the database or the vault check fails; \
+            the success envelope, not an error", body = Envelope<Health>)))]
 async fn health(State(app): State<AppState>) -> Response {
     let h: Health = super::health(&app).await;
     let code = if h.is_down() {
@@ -31,6 +36,9 @@ async fn health(State(app): State<AppState>) -> Response {
     resp
 }
 
+/// Version and build of mcpd and of the Docker engine. Permission: `system:read`.
+#[utoipa::path(get, path = "/info", tag = "system",
+    responses((status = 200, description = "Build information", body = Envelope<Info>)))]
 async fn info(State(app): State<AppState>, _: Can<SystemRead>) -> Result<Reply<Info>> {
     Ok(Reply::ok(super::info(&app).await))
 }

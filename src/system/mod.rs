@@ -8,10 +8,11 @@ use serde::Serialize;
 use std::time::Instant;
 
 /// `GET /health`: each dependency's check and the overall state.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
     /// `ok` when every check passes; `degraded` when Docker or the backup scheduler is
     /// down (the API still works); `down` when the database or the vault fails (503).
+    #[schema(value_type = String, example = "ok")]
     pub status: &'static str,
     /// One check per dependency.
     pub checks: Checks,
@@ -20,7 +21,8 @@ pub struct Health {
 }
 
 /// The checks of [`Health`].
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SystemChecks)]
 pub struct Checks {
     /// A read on the database.
     pub database: Check,
@@ -33,9 +35,11 @@ pub struct Checks {
 }
 
 /// One check: `status` `ok` or `error`, the error's message, how long it took (ms).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SystemCheck)]
 pub struct Check {
     /// `ok` or `error`.
+    #[schema(value_type = String, example = "ok")]
     pub status: &'static str,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,17 +103,23 @@ pub async fn health(app: &App) -> Health {
 }
 
 /// `GET /info`: version and build of mcpd and of the Docker engine.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SystemInfo)]
 pub struct Info {
     /// Always `mcpd`.
+    #[schema(value_type = String, example = "mcpd")]
     pub name: &'static str,
     /// The package version.
+    #[schema(value_type = String)]
     pub version: &'static str,
     /// Git commit the binary was built from.
+    #[schema(value_type = String)]
     pub commit: &'static str,
     /// When it was built (RFC 3339 UTC).
+    #[schema(value_type = String)]
     pub build_date: &'static str,
     /// `v1`.
+    #[schema(value_type = String, example = "v1")]
     pub api_version: &'static str,
     /// The engine's version, `null` while Docker is down.
     pub docker_version: Option<String>,

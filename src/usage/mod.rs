@@ -81,12 +81,37 @@ impl Dimension {
     }
 }
 
+/// The key fields a [`UsageRow`] may carry: only those of the requested dimensions are
+/// present. Describes the row's flattened `key` in the OpenAPI document.
+#[derive(utoipa::ToSchema)]
+pub struct UsageKey {
+    /// Dimension `server`.
+    pub server_id: Option<String>,
+    /// Dimensions `server` and `tool` (name at call time).
+    pub server_name: Option<String>,
+    /// Dimensions `tool` and `kind`: `tool`, `resource` or `prompt`.
+    pub kind: Option<String>,
+    /// Dimension `tool`: tool name, resource URI or prompt name.
+    pub name: Option<String>,
+    /// Dimension `user`.
+    pub user_id: Option<String>,
+    /// Dimension `workspace`; null for calls attributed to no workspace.
+    pub workspace_id: Option<String>,
+    /// Dimension `workspace`; null when the workspace is gone or the call has none.
+    pub workspace_name: Option<String>,
+    /// Dimension `status`: `success` or `error`.
+    pub status: Option<String>,
+    /// Dimension `day`: `YYYY-MM-DD` in UTC.
+    pub day: Option<String>,
+}
+
 /// One group: its key fields (only those of the requested dimensions; `workspace`
 /// adds `workspace_name`, null when the workspace is gone) and the totals.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UsageRow {
     /// Key fields of the requested dimensions, flattened into the row; values may be null.
     #[serde(flatten)]
+    #[schema(value_type = UsageKey)]
     pub key: serde_json::Map<String, serde_json::Value>,
     /// Calls in the group.
     pub calls: i64,
@@ -330,7 +355,8 @@ pub async fn grouped(
 /// top lists hold at most 5 groups, `by_day` every day with calls (oldest first),
 /// `by_workspace` every workspace with calls (largest first; calls attributed to no
 /// workspace under `workspace_id: null`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = UsageSummary)]
 pub struct Summary {
     /// Start of the window used, inclusive (RFC 3339 UTC).
     pub from: String,

@@ -10,44 +10,41 @@ use crate::auth::principal::Principal;
 use crate::auth::rbac::Domain;
 use crate::error::Result;
 use crate::http::auth::{Can, perm};
-use crate::http::envelope::{Reply, no_content};
+use crate::http::envelope::{Envelope, Reply, no_content};
 use crate::http::extract::{Json, List, Path};
-use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The routes of this module, under `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/organization", get(org).patch(patch_org))
-        .route("/workspaces", get(list).post(create))
-        .route("/workspaces/{id}", get(show).patch(patch).delete(remove))
-        .route("/workspaces/{id}/members", get(members).post(add_member))
-        .route(
-            "/workspaces/{id}/members/{user}",
-            axum::routing::delete(remove_member),
-        )
-        .route("/workspaces/{id}/access", get(access).post(grant))
-        .route(
-            "/workspaces/{id}/access/{access}",
-            axum::routing::patch(patch_access).delete(revoke),
-        )
-        .route(
-            "/workspaces/{id}/access/{access}/add-resource",
-            post(add_resource),
-        )
-        .route(
-            "/workspaces/{id}/access/{access}/remove-resource",
-            post(remove_resource),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(org, patch_org))
+        .routes(routes!(list, create))
+        .routes(routes!(show, patch, remove))
+        .routes(routes!(members, add_member))
+        .routes(routes!(remove_member))
+        .routes(routes!(access, grant))
+        .routes(routes!(patch_access, revoke))
+        .routes(routes!(add_resource))
+        .routes(routes!(remove_resource))
 }
+
+crate::list_params!(
+    /// Query of `GET /workspaces`.
+    WorkspaceFilters,
+    super::store::LIST
+);
 
 /// `None` for workspace admins (see all), else the caller's user id.
 fn member_filter(who: &Principal) -> Option<String> {
     who.own_rows_unless_admin(Domain::Workspaces)
 }
 
+/// The organization, with every user in `members`. Permission: `workspaces:read`.
+#[utoipa::path(get, path = "/organization", tag = "workspaces",
+    responses((status = 200, description = "The organization", body = Envelope<Organization>)))]
 async fn org(
     State(app): State<AppState>,
     _: Can<perm::WorkspacesRead>,
@@ -55,6 +52,9 @@ async fn org(
     super::organization(&app).await.map(Reply::ok)
 }
 
+/// Rename the organization and/or replace its settings. Permission: `workspaces:write`.
+#[utoipa::path(patch, path = "/organization", tag = "workspaces", request_body = OrgPatch,
+    responses((status = 200, description = "The organization", body = Envelope<Organization>)))]
 async fn patch_org(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
@@ -65,6 +65,10 @@ async fn patch_org(
         .map(Reply::ok)
 }
 
+/// List the workspaces visible to the caller (all with `workspaces:admin`, else those
+/// they belong to). Permission: `workspaces:read`.
+#[utoipa::path(get, path = "/workspaces", tag = "workspaces", params(WorkspaceFilters),
+    responses((status = 200, description = "One page of workspaces", body = Envelope<Vec<Workspace>>)))]
 async fn list(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesRead>,
@@ -75,6 +79,10 @@ async fn list(
         .map(Reply::page)
 }
 
+/// Create a workspace (no members, no grants). Permission: `workspaces:write`.
+#[utoipa::path(post, path = "/workspaces", tag = "workspaces", request_body = NewWorkspace,
+    responses((status = 201, description = "The workspace", body = Envelope<Workspace>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: name taken")))]
 async fn create(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
@@ -85,6 +93,9 @@ async fn create(
         .map(Reply::created)
 }
 
+/// One workspace (404 for non-members without `workspaces:admin`). Permission: `workspaces:read`.
+#[utoipa::path(get, path = "/workspaces/{id}", tag = "workspaces", params(("id" = String, Path, description = "Workspace id (`wks_…`) or name")),
+    responses((status = 200, description = "The workspace", body = Envelope<Workspace>)))]
 async fn show(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesRead>,
@@ -95,6 +106,10 @@ async fn show(
         .map(Reply::ok)
 }
 
+/// Change the fields sent of a workspace. Permission: `workspaces:write`.
+#[utoipa::path(patch, path = "/workspaces/{id}", tag = "workspaces", params(("id" = String, Path, description = "Workspace id (`wks_…`) or name")), request_body = WorkspacePatch,
+    responses((status = 200, description = "The workspace", body = Envelope<Workspace>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: name taken")))]
 async fn patch(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
@@ -106,6 +121,9 @@ async fn patch(
         .map(Reply::ok)
 }
 
+/// Delete a workspace with its members, grants and mappings. Permission: `workspaces:write`.
+#[utoipa::path(delete, path = "/workspaces/{id}", tag = "workspaces", params(("id" = String, Path, description = "Workspace id (`wks_…`) or name")),
+    responses((status = 204, description = "Deleted")))]
 async fn remove(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
@@ -115,6 +133,9 @@ async fn remove(
     Ok(no_content())
 }
 
+/// The explicit members of a workspace, by username (not paged). Permission: `workspaces:read`.
+#[utoipa::path(get, path = "/workspaces/{id}/members", tag = "workspaces", params(("id" = String, Path, description = "Workspace id (`wks_…`) or name")),
+    responses((status = 200, description = "Every explicit member", body = Envelope<Vec<Member>>)))]
 async fn members(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesRead>,
@@ -124,6 +145,9 @@ async fn members(
     super::members(&app, &id).await.map(Reply::ok)
 }
 
+/// Add a member or change their role. Permission: `workspaces:write`.
+#[utoipa::path(post, path = "/workspaces/{id}/members", tag = "workspaces", params(("id" = String, Path, description = "Workspace id (`wks_…`) or name")), request_body = NewMember,
+    responses((status = 200, description = "The workspace's members", body = Envelope<Vec<Member>>)))]
 async fn add_member(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
@@ -135,6 +159,9 @@ async fn add_member(
         .map(Reply::ok)
 }
 
+/// Remove an explicit member. Permission: `workspaces:write`.
+#[utoipa::path(delete, path = "/workspaces/{id}/members/{user}", tag = "workspaces", params(("id" = String, Path, description = "Workspace id (`wks_…`) or name"), ("user" = String, Path, description = "User id (`usr_…`) or username")),
+    responses((status = 204, description = "Removed")))]
 async fn remove_member(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
@@ -144,6 +171,9 @@ async fn remove_member(
     Ok(no_content())
 }
 
+/// The grants of a workspace, by server name (not paged). Permission: `workspaces:read`.
+#[utoipa::path(get, path = "/workspaces/{id}/access", tag = "workspaces", params(("id" = String, Path, description = "Workspace id (`wks_…`) or name")),
+    responses((status = 200, description = "Every grant", body = Envelope<Vec<Access>>)))]
 async fn access(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesRead>,
@@ -153,6 +183,10 @@ async fn access(
     super::access_list(&app, &id).await.map(Reply::ok)
 }
 
+/// Grant an MCP server to a workspace. Permission: `workspaces:write`.
+#[utoipa::path(post, path = "/workspaces/{id}/access", tag = "workspaces", params(("id" = String, Path, description = "Workspace id (`wks_…`) or name")), request_body = NewGrant,
+    responses((status = 201, description = "The grant", body = Envelope<Access>),
+        (status = 409, description = "`RESOURCE_ALREADY_EXISTS`: the server is already granted to this workspace")))]
 async fn grant(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
@@ -164,6 +198,9 @@ async fn grant(
         .map(Reply::created)
 }
 
+/// Change the fields sent of a grant. Permission: `workspaces:write`.
+#[utoipa::path(patch, path = "/workspaces/{id}/access/{access}", tag = "workspaces", params(("id" = String, Path, description = "Workspace id (`wks_…`) or name"), ("access" = String, Path, description = "Grant id (`wsa_…`), or the granted MCP server's id or name")), request_body = AccessPatch,
+    responses((status = 200, description = "The grant", body = Envelope<Access>)))]
 async fn patch_access(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
@@ -175,6 +212,9 @@ async fn patch_access(
         .map(Reply::ok)
 }
 
+/// Revoke a grant. Permission: `workspaces:write`.
+#[utoipa::path(delete, path = "/workspaces/{id}/access/{access}", tag = "workspaces", params(("id" = String, Path, description = "Workspace id (`wks_…`) or name"), ("access" = String, Path, description = "Grant id (`wsa_…`), or the granted MCP server's id or name")),
+    responses((status = 204, description = "Revoked")))]
 async fn revoke(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
@@ -184,6 +224,9 @@ async fn revoke(
     Ok(no_content())
 }
 
+/// Add a resource URI to a grant's allowed resources. Permission: `workspaces:write`.
+#[utoipa::path(post, path = "/workspaces/{id}/access/{access}/add-resource", tag = "workspaces", params(("id" = String, Path, description = "Workspace id (`wks_…`) or name"), ("access" = String, Path, description = "Grant id (`wsa_…`), or the granted MCP server's id or name")), request_body = ResourceUri,
+    responses((status = 200, description = "The grant", body = Envelope<Access>)))]
 async fn add_resource(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,
@@ -195,6 +238,9 @@ async fn add_resource(
         .map(Reply::ok)
 }
 
+/// Remove a resource URI from a grant's allowed resources. Permission: `workspaces:write`.
+#[utoipa::path(post, path = "/workspaces/{id}/access/{access}/remove-resource", tag = "workspaces", params(("id" = String, Path, description = "Workspace id (`wks_…`) or name"), ("access" = String, Path, description = "Grant id (`wsa_…`), or the granted MCP server's id or name")), request_body = ResourceUri,
+    responses((status = 200, description = "The grant", body = Envelope<Access>)))]
 async fn remove_resource(
     State(app): State<AppState>,
     Can(who, _): Can<perm::WorkspacesWrite>,

@@ -8,11 +8,12 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// `{name, settings, members: [{id, username, roles, status}], created_at, updated_at}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Organization {
     /// The organization's display name.
     pub name: String,
     /// A JSON object (`{}` when unset or unreadable).
+    #[schema(value_type = Object)]
     pub settings: Value,
     /// Every user, by username.
     pub members: Vec<OrgMember>,
@@ -23,7 +24,7 @@ pub struct Organization {
 }
 
 /// One user of the organization: `{id, username, roles, status}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrgMember {
     /// `usr_…`.
     pub id: String,
@@ -36,7 +37,7 @@ pub struct OrgMember {
 }
 
 /// `{id, name, description, all_members, all_servers, members_count, access_count, …}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Workspace {
     /// `wks_…`.
     pub id: String,
@@ -61,7 +62,7 @@ pub struct Workspace {
 }
 
 /// An explicit member of a workspace: `{user_id, username, role, added_at}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Member {
     /// `usr_…`.
     pub user_id: String,
@@ -75,13 +76,14 @@ pub struct Member {
 
 /// A grant (workspace access): `{id, workspace_id, server: {id, name}, name,
 /// description, permission_level, allowed_tools, allowed_resources, is_active}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Access {
     /// `wsa_…`.
     pub id: String,
     /// The workspace (`wks_…`) it belongs to.
     pub workspace_id: String,
     /// `{id, name}`; `name` is null once the server is gone.
+    #[schema(value_type = ServerRef)]
     pub server: Value,
     /// Free text label, at most 256 bytes.
     pub name: String,
@@ -103,18 +105,30 @@ pub struct Access {
     pub updated_at: String,
 }
 
+/// The MCP server a grant or a mapping points at, as answered in their `server` field
+/// (which is built as JSON: this type only describes it in the OpenAPI document).
+#[derive(Debug, utoipa::ToSchema)]
+pub struct ServerRef {
+    /// `mcp_…`.
+    pub id: String,
+    /// The server's name; null once the server is gone.
+    #[schema(required = true)]
+    pub name: Option<String>,
+}
+
 /// `PATCH /organization`: the fields sent change.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgPatch {
     /// The workspace name rule.
     pub name: Option<String>,
     /// Replaces the whole settings object (a JSON object, at most 64 KiB as JSON).
+    #[schema(value_type = Option<Object>)]
     pub settings: Option<Value>,
 }
 
 /// `POST /workspaces`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWorkspace {
     /// 1-64 letters, digits, spaces, `-`, `_` or `.`, no leading or trailing space.
@@ -124,7 +138,7 @@ pub struct NewWorkspace {
 }
 
 /// `PATCH /workspaces/{id}`: the fields sent change.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspacePatch {
     /// The workspace name rule (see [`NewWorkspace::name`]); unique.
@@ -138,7 +152,7 @@ pub struct WorkspacePatch {
 }
 
 /// `POST /workspaces/{id}/members`: adds a member or changes their role.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
     /// User id or username.
@@ -149,7 +163,7 @@ pub struct NewMember {
 
 /// `POST /workspaces/{id}/access`: a new grant (defaults: execute, every tool and
 /// resource, active).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGrant {
     /// MCP server id or name.
@@ -170,7 +184,7 @@ pub struct NewGrant {
 
 /// `PATCH /workspaces/{id}/access/{access}`: the fields sent change;
 /// `allowed_tools: null` means every tool again (likewise `allowed_resources`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccessPatch {
     /// At most 256 bytes.
@@ -181,9 +195,11 @@ pub struct AccessPatch {
     pub permission_level: Option<String>,
     /// Absent: unchanged; `null`: every tool; a list: only those tools.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub allowed_tools: Option<Option<Vec<String>>>,
     /// Absent: unchanged; `null`: every resource; a list: only those URIs (`prefix*` allowed).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub allowed_resources: Option<Option<Vec<String>>>,
     /// An inactive grant grants nothing.
     pub is_active: Option<bool>,
@@ -197,7 +213,7 @@ fn present<'de, D: serde::Deserializer<'de>>(
 }
 
 /// `POST /workspaces/{id}/access/{access}/add-resource` and `…/remove-resource`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceUri {
     /// 1-1024 characters; a trailing `*` matches a prefix.

@@ -80,7 +80,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Workspace> {
 }
 
 /// Filters and sorts of `GET /workspaces`.
-const LIST: ListSpec = ListSpec {
+pub const LIST: ListSpec = ListSpec {
     fields: &[
         Field::new("name", "w.name", FieldKind::Text),
         Field::new("created_at", "w.created_at", FieldKind::Time),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the test suite needs on a fresh Debian 12 machine (idempotent):
 # the C build deps, a Docker engine that answers, the offline-built test images, and the
-# Python MCP SDK (an independent MCP client for the /mcp gateway tests).
+# Python MCP SDK (an independent MCP client for the /mcp gateway tests), and the OpenAPI
+# validator and fuzzer (schemathesis) the contract tests run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -13,4 +14,5 @@ bash "$here/images.sh"
 bash "$here/packaging.sh"
 bash "$here/systemd-image.sh"
 bash "$here/python-mcp.sh"
+bash "$here/python-openapi.sh"
 bash "$here/fake-switches.sh"

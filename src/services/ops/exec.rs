@@ -25,7 +25,7 @@ pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 const MAX_ARGS: usize = 1024;
 
 /// `POST /services/{id}/exec` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecRequest {
     /// Program and arguments, run without a shell (`["sh", "-c", "…"]` for one).
@@ -41,7 +41,7 @@ pub struct ExecRequest {
 }
 
 /// What the command did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ExecResult {
     /// The program's exit code as Docker's exec inspect reports it (any value answers 200).
     pub exit_code: i64,

@@ -11,7 +11,7 @@ use serde::Serialize;
 pub const MAX_CHECKS: usize = 5;
 
 /// `GET /services/{id}/health`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ServiceHealth {
     /// The service's id (`svc_…`).
     pub service_id: String,
@@ -20,13 +20,14 @@ pub struct ServiceHealth {
     /// `healthy` (every container running and healthy), `starting` (a check has not
     /// passed yet), `unhealthy` (a check fails or a container that should run does
     /// not), `running` (running, no health check configured), `stopped` (nothing runs).
+    #[schema(value_type = String)]
     pub status: &'static str,
     /// One per container that still exists, ordered by replica.
     pub containers: Vec<ContainerHealth>,
 }
 
 /// One container's health.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContainerHealth {
     /// Docker's container id.
     pub id: String,
@@ -44,7 +45,7 @@ pub struct ContainerHealth {
 }
 
 /// One health check run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Check {
     /// When the check started, RFC 3339 UTC; `None` when Docker did not record it.
     pub started_at: Option<String>,

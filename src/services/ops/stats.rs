@@ -12,7 +12,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 /// `GET /services/{id}/stats`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ServiceStats {
     /// The service's id (`svc_…`).
     pub service_id: String,
@@ -27,7 +27,7 @@ pub struct ServiceStats {
 }
 
 /// One container's numbers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContainerStats {
     /// Docker's container id.
     pub id: String,
@@ -39,7 +39,7 @@ pub struct ContainerStats {
 }
 
 /// Resource usage; bytes are bytes, percentages are 0–100 per CPU (so up to 100 × CPUs).
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Usage {
     /// CPU used between the engine's two samples; 100 per fully used core, 2 decimals.
     pub cpu_percent: f64,
