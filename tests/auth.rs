@@ -778,6 +778,79 @@ async fn sessions_are_listed_and_revocable_by_their_owner() {
     assert_error(s, &b, 403, "FORBIDDEN");
 }
 
+/// An admin sees a user's login sessions (client address and user agent as recorded at
+/// login) and ends one or all of them; the user's API keys keep working.
+#[tokio::test]
+async fn admins_list_and_end_a_users_sessions() {
+    let mut d = Daemon::start().await;
+    let carol1 = d.user_with_roles("carol", &["operator"]).await;
+    let resp = d
+        .client
+        .post(d.url("/auth/login"))
+        .header("user-agent", "seed-client/1.0")
+        .json(&json!({"username": "carol", "password": "user-password-for-tests"}))
+        .send()
+        .await
+        .unwrap();
+    let carol2 = resp.json::<Value>().await.unwrap()["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, key) = d.api_key(&carol1, "carol-key", &["*"]).await;
+    let admin = d.admin().await;
+    let (s, b) = d.get("/users/carol/sessions", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let sessions = b["data"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{b}");
+    assert!(
+        sessions
+            .iter()
+            .all(|s| s["client_addr"] == "127.0.0.1" && s["current"] == false)
+    );
+    let seeded = sessions
+        .iter()
+        .find(|s| s["user_agent"] == "seed-client/1.0")
+        .expect("the login's user agent");
+    let sid = seeded["id"].as_str().unwrap().to_string();
+
+    // Not for an operator (no users:admin), nor for another user's session id.
+    let (s, b) = d.get("/users/carol/sessions", &carol1).await;
+    assert_error(s, &b, 403, "FORBIDDEN");
+    let (_, mine) = d.get("/auth/sessions", &admin).await;
+    let admin_sid = mine["data"][0]["id"].as_str().unwrap();
+    let (s, b) = d
+        .delete(&format!("/users/carol/sessions/{admin_sid}"), &admin)
+        .await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+    let (s, b) = d.get("/users/nobody/sessions", &admin).await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+
+    // One session ends; then all.
+    let (s, _) = d
+        .delete(&format!("/users/carol/sessions/{sid}"), &admin)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = d.get("/users/me", &carol2).await;
+    assert_error(s, &b, 401, "AUTH_TOKEN_INVALID");
+    assert_eq!(d.get("/users/me", &carol1).await.0, StatusCode::OK);
+    let (s, b) = d
+        .delete(&format!("/users/carol/sessions/{sid}"), &admin)
+        .await;
+    assert_error(s, &b, 404, "RESOURCE_NOT_FOUND");
+    let (s, b) = d.delete("/users/carol/sessions", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"]["revoked"], 1);
+    let (s, b) = d.get("/users/me", &carol1).await;
+    assert_error(s, &b, 401, "AUTH_TOKEN_INVALID");
+    let (_, b) = d.get("/users/carol/sessions", &admin).await;
+    assert_eq!(b["data"], json!([]));
+    assert_eq!(d.get("/users/me", &key).await.0, StatusCode::OK);
+    let (_, b) = d.get("/audit?action=auth.session_revoke", &admin).await;
+    assert_eq!(b["meta"]["pagination"]["total"], 2, "{b}");
+    let entries = b["data"].as_array().unwrap();
+    assert!(entries.iter().all(|e| e["details"]["by"] == "admin"), "{b}");
+}
+
 /// Audit rows carry the id of the request that caused them.
 #[tokio::test]
 async fn audit_entries_carry_the_request_id() {

@@ -78,11 +78,19 @@ async fn registry_lists_builtins_and_admins_manage_entries() {
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert!(names(&b).is_empty(), "{b}");
-    let (s, b) = d.get("/mcp/registry?colour=red", &viewer).await;
-    assert_eq!(
-        fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")),
-        vec!["colour"]
-    );
+    for (query, field) in [
+        ("colour=red", "colour"),
+        // Found by the generated requests (tests/openapi_fuzz.rs): an empty or unknown
+        // transport used to match nothing instead of being refused.
+        ("transport=", "transport"),
+        ("transport=grpc", "transport"),
+    ] {
+        let (s, b) = d.get(&format!("/mcp/registry?{query}"), &viewer).await;
+        assert_eq!(
+            fields(&assert_error(s, &b, 400, "VALIDATION_ERROR")),
+            vec![field]
+        );
+    }
 
     let (s, b) = d.get("/mcp/registry/filesystem", &viewer).await;
     assert_eq!(s, StatusCode::OK, "{b}");

@@ -59,6 +59,24 @@ fn routes() -> Vec<Route> {
         (M::GET, "/api-keys", None, None),
         (M::DELETE, "/api-keys/key_doesnotexist0000", None, None),
         (M::GET, "/users", None, Some("users:read")),
+        (
+            M::GET,
+            "/users/usr_doesnotexist0000/sessions",
+            None,
+            Some("users:admin"),
+        ),
+        (
+            M::DELETE,
+            "/users/usr_doesnotexist0000/sessions",
+            None,
+            Some("users:admin"),
+        ),
+        (
+            M::DELETE,
+            "/users/usr_doesnotexist0000/sessions/ses_doesnotexist000",
+            None,
+            Some("users:admin"),
+        ),
         (M::POST, "/users", e(), Some("users:write")),
         (
             M::GET,

@@ -150,13 +150,10 @@ pub async fn list(
     store: &crate::store::Store,
     mut q: crate::store::list::ListQuery,
 ) -> crate::error::Result<crate::store::list::Page<AuditEntry>> {
-    use crate::error::Error;
     let mut bounds = Vec::new();
     for (name, op) in [("from", store::Bound::From), ("to", store::Bound::To)] {
         if let Some(v) = q.take(name) {
-            let t = crate::time::parse_rfc3339(&v)
-                .ok_or_else(|| Error::field(name, "must be an RFC 3339 time"))?;
-            bounds.push((op, crate::time::format_rfc3339(t)));
+            bounds.push((op, crate::time::input_param(name, &v)?));
         }
     }
     store.read(move |c| store::list(c, &q, &bounds)).await

@@ -42,6 +42,7 @@ pub const LIST: ListSpec = ListSpec {
     ],
     default_sort: "a.timestamp",
     default_order: Order::Desc,
+    search: &[],
 };
 
 /// A time bound on `timestamp`: `From` inclusive, `To` exclusive.

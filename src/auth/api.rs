@@ -159,27 +159,37 @@ pub struct TokenAnswer {
 /// No credentials (the client authenticates with the key, in the form or as HTTP Basic,
 /// RFC 6749 §2.3.1).
 #[utoipa::path(post, path = "/auth/token", tag = "auth", security(()),
-    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded",
-        description = "Form only (any other `Content-Type` is a 400). `client_id`/`client_secret` may \
-            come as `Authorization: Basic base64(urlencode(id):urlencode(secret))` instead, which wins; \
-            unknown parameters are ignored."),
+    request_body(content(
+            (TokenRequest = "application/x-www-form-urlencoded"),
+            (TokenRequest = "application/json")),
+        description = "A form (RFC 6749 §4.4.2) or a JSON object with the same names; any other \
+            `Content-Type` is a 400. `client_id`/`client_secret` may come as `Authorization: Basic \
+            base64(urlencode(id):urlencode(secret))` instead, which wins; unknown parameters are ignored."),
     responses((status = 200, description = "The access token", body = TokenAnswer,
             headers(("cache-control" = String, description = "`no-store`"),
                 ("pragma" = String, description = "`no-cache`"))),
         (status = 401, description = "`AUTH_INVALID_CREDENTIALS`: unknown, revoked or expired key, or an id \
             that is not the key's")))]
 async fn token(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response> {
-    let media = crate::http::extract::media_type(&headers);
-    if media.as_deref() != Some("application/x-www-form-urlencoded") {
-        return Err(Error::validation(
-            "expected Content-Type: application/x-www-form-urlencoded (RFC 6749 §4.4.2)",
-        ));
-    }
-    let req: TokenRequest = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| Error::validation(format!("malformed form body: {e}")))?;
+    let req = token_request(&headers, &body)?;
     client::grant(&app, req, basic_credentials(&headers))
         .await
         .map(token_response)
+}
+
+/// The token request from a form (RFC 6749 §4.4.2) or, as seed clients send it, a JSON
+/// object with the same names. Errors: `VALIDATION_ERROR` for another content type or a
+/// body that does not parse.
+fn token_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest> {
+    match crate::http::extract::media_type(headers).as_deref() {
+        Some("application/x-www-form-urlencoded") => serde_urlencoded::from_bytes(body)
+            .map_err(|e| Error::validation(format!("malformed form body: {e}"))),
+        Some(m) if crate::http::extract::is_json(m) => crate::http::extract::parse_json(body),
+        _ => Err(Error::validation(
+            "expected Content-Type: application/x-www-form-urlencoded (RFC 6749 §4.4.2) \
+             or application/json",
+        )),
+    }
 }
 
 /// `(client_id, client_secret)` from an `Authorization: Basic` header, if one decodes.

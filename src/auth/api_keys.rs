@@ -2,7 +2,7 @@
 //! creation as `mcpd_<8-char prefix>_<secret>`; only its SHA-256 is stored, the prefix
 //! identifies it in lists. Scopes narrow the owner's permissions, never widen them.
 
-use super::model::{ApiKey, NewApiKey};
+use super::model::{ApiKey, MAX_KEY_LIFETIME_S, NewApiKey};
 use super::principal::{API_KEY_PREFIX, API_KEY_PREFIX_LEN, Principal};
 use super::rbac::{Action, Domain, Permission, Scope};
 use super::store;
@@ -46,14 +46,41 @@ pub fn validate(owner: &Principal, new: &NewApiKey) -> Result<()> {
             Ok(_) => {}
         }
     }
-    if let Some(e) = &new.expires_at {
-        let t = crate::time::parse_rfc3339(e)
-            .ok_or_else(|| Error::field("expires_at", "must be an RFC 3339 time"))?;
-        if t <= time::OffsetDateTime::now_utc() {
-            return Err(Error::field("expires_at", "must be in the future"));
+    expiry(new).map(|_| ())
+}
+
+/// When the key expires (RFC 3339 UTC), from `expires_at` or `expires_in`; `None`:
+/// never. Errors: `VALIDATION_ERROR` naming the field (both given, not an RFC 3339 time,
+/// not in the future, `expires_in` outside 1 to [`MAX_KEY_LIFETIME_S`] seconds).
+fn expiry(new: &NewApiKey) -> Result<Option<String>> {
+    let now = time::OffsetDateTime::now_utc();
+    let at = match (&new.expires_at, new.expires_in) {
+        (Some(_), Some(_)) => {
+            return Err(Error::field(
+                "expires_in",
+                "give either expires_at or expires_in, not both",
+            ));
         }
-    }
-    Ok(())
+        (None, None) => return Ok(None),
+        (None, Some(secs)) => {
+            if !(1..=MAX_KEY_LIFETIME_S).contains(&secs) {
+                return Err(Error::field(
+                    "expires_in",
+                    format!("must be 1 to {MAX_KEY_LIFETIME_S} seconds"),
+                ));
+            }
+            now + time::Duration::seconds(secs as i64)
+        }
+        (Some(e), None) => {
+            let t = crate::time::parse_rfc3339(e)
+                .ok_or_else(|| Error::field("expires_at", "must be an RFC 3339 time"))?;
+            if t <= now {
+                return Err(Error::field("expires_at", "must be in the future"));
+            }
+            t
+        }
+    };
+    Ok(Some(crate::time::format_rfc3339(at)))
 }
 
 /// Creates a key for `owner`. A key cannot mint keys (`FORBIDDEN`): creating one needs a
@@ -65,16 +92,12 @@ pub async fn create(app: &App, owner: &Principal, new: NewApiKey) -> Result<ApiK
         ));
     }
     validate(owner, &new)?;
+    let expires_at = expiry(&new)?;
     let prefix = crate::ids::random_alnum(API_KEY_PREFIX_LEN).to_lowercase();
     let key = format!("{API_KEY_PREFIX}{prefix}_{}", crate::ids::random_alnum(40));
     let hash = crate::ids::sha256_hex(&key);
     let actor = Actor::from(owner);
     let user_id = owner.user_id.clone();
-    let expires_at = new
-        .expires_at
-        .as_deref()
-        .and_then(crate::time::parse_rfc3339)
-        .map(crate::time::format_rfc3339);
     let mut created = app
         .store
         .write(move |tx| {

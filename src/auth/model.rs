@@ -90,10 +90,24 @@ pub struct ApiKey {
 pub struct NewApiKey {
     /// 1–64 printable characters, trimmed; unique per owner.
     pub name: String,
-    /// `*` or `<domain>:<action>` each, within what the owner holds.
+    /// `*` or `<domain>:<action>` each, within what the owner holds; absent: `["*"]`
+    /// (every permission the owner holds).
+    #[serde(default = "all_scopes")]
     pub scopes: Vec<String>,
-    /// RFC 3339 time in the future; absent: never expires.
+    /// RFC 3339 time in the future; absent (and no `expires_in`): never expires.
     pub expires_at: Option<String>,
+    /// Seconds from now, 1 to [`MAX_KEY_LIFETIME_S`] (the seeds' spelling); not with
+    /// `expires_at`.
+    #[schema(minimum = 1, maximum = 315_360_000)]
+    pub expires_in: Option<u64>,
+}
+
+/// The longest lifetime `expires_in` may give a key: ten years, in seconds.
+pub const MAX_KEY_LIFETIME_S: u64 = 315_360_000;
+
+/// Scopes of a key created without any: everything the owner holds.
+fn all_scopes() -> Vec<String> {
+    vec!["*".to_owned()]
 }
 
 /// An API key row as the credential check needs it: `(id, user_id, key_hash, scopes

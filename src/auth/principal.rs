@@ -54,18 +54,28 @@ impl Principal {
         (!self.can(Permission(domain, rbac::Action::Admin))).then(|| self.user_id.clone())
     }
 
-    /// Every permission the caller holds after scopes.
+    /// Every permission the caller holds after scopes: each role grant a scope allows,
+    /// and each scope a role grant implies (an admin's key scoped to `mcp:read` holds
+    /// `mcp:read`, not the `mcp:admin` of the role).
     pub fn permissions(&self) -> Vec<Permission> {
-        let mut out: Vec<Permission> = self
-            .roles
-            .iter()
-            .flat_map(|r| r.grants())
-            .filter(|p| {
-                self.scopes
-                    .as_deref()
-                    .is_none_or(|s| s.iter().any(|sc| sc.allows(*p)))
-            })
-            .collect();
+        let grants = self.roles.iter().flat_map(|r| r.grants());
+        let mut out: Vec<Permission> = match self.scopes.as_deref() {
+            None => grants.collect(),
+            Some(scopes) => grants
+                .flat_map(|g| {
+                    if scopes.iter().any(|sc| sc.allows(g)) {
+                        return vec![g];
+                    }
+                    scopes
+                        .iter()
+                        .filter_map(|sc| match sc {
+                            rbac::Scope::Only(p) if g.implies(*p) => Some(*p),
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .collect(),
+        };
         out.sort();
         out.dedup();
         out
@@ -315,5 +325,41 @@ mod tests {
         assert_eq!(api_key_prefix("mcpd_abc_secret"), None);
         assert_eq!(api_key_prefix("mcpd_abcdefgh_"), None);
         assert_eq!(api_key_prefix("eyJhbGciOi"), None);
+    }
+
+    /// The permissions listed match what `can` decides, for narrowing scopes too.
+    #[test]
+    fn listed_permissions_are_what_the_scopes_leave() {
+        let who = |roles: Vec<Role>, scopes: Option<Vec<&str>>| Principal {
+            user_id: "usr_x".into(),
+            username: "x".into(),
+            roles,
+            api_key_id: None,
+            scopes: scopes.map(|s| s.iter().map(|s| s.parse().unwrap()).collect()),
+            session_id: None,
+            client_addr: None,
+        };
+        let p = |s: &str| s.parse::<Permission>().unwrap();
+        let admin_key = who(vec![Role::Admin], Some(vec!["mcp:read", "services:write"]));
+        assert_eq!(
+            admin_key.permissions(),
+            [p("services:write"), p("mcp:read")]
+        );
+        let viewer_key = who(vec![Role::Viewer], Some(vec!["mcp:admin"]));
+        assert_eq!(viewer_key.permissions(), [p("mcp:read")]);
+        let all = who(vec![Role::Operator], Some(vec!["*"]));
+        assert_eq!(
+            all.permissions(),
+            who(vec![Role::Operator], None).permissions()
+        );
+        for holder in [admin_key, viewer_key, all] {
+            for d in crate::auth::rbac::Domain::ALL {
+                for a in crate::auth::rbac::Action::ALL {
+                    let wanted = Permission(*d, *a);
+                    let listed = holder.permissions().iter().any(|h| h.implies(wanted));
+                    assert_eq!(listed, holder.can(wanted), "{wanted}");
+                }
+            }
+        }
     }
 }

@@ -392,6 +392,50 @@ pub async fn revoke_own_session(app: &App, who: &Principal, id: &str) -> Result<
         .await
 }
 
+/// The live login sessions of user `user_id` as an admin sees them (none is
+/// `current`), newest first.
+pub async fn user_sessions(app: &App, user_id: String) -> Result<Vec<SessionInfo>> {
+    app.store
+        .read(move |c| store::live_sessions(c, &user_id, &crate::time::now_rfc3339(), None))
+        .await
+}
+
+/// Revokes user `user_id`'s live session `session` or, with `None`, all of them, audited
+/// as `auth.session_revoke` with `{"user_id", "by": "admin", "revoked"}`; returns how
+/// many were revoked. `RESOURCE_NOT_FOUND` for a session that is not the user's or is
+/// no longer live.
+pub async fn revoke_user_sessions(
+    app: &App,
+    actor: &Actor,
+    user_id: String,
+    session: Option<String>,
+) -> Result<usize> {
+    let actor = actor.clone();
+    app.store
+        .write(move |tx| {
+            let revoked = match &session {
+                Some(id) => {
+                    let owner = store::unrevoked_session_owner(tx, id)?;
+                    if owner.as_deref() != Some(user_id.as_str()) {
+                        return Err(Error::not_found("session", id));
+                    }
+                    usize::from(store::revoke_session(tx, id, "revoked by an admin")?)
+                }
+                None => store::revoke_user_sessions(tx, &user_id, "revoked by an admin")?,
+            };
+            let entry = Entry::new("auth.session_revoke").details(serde_json::json!({
+                "user_id": user_id, "by": "admin", "revoked": revoked,
+            }));
+            let entry = match &session {
+                Some(id) => entry.on("session", id),
+                None => entry.on("user", &user_id),
+            };
+            audit::record(tx, &actor, &entry)?;
+            Ok(revoked)
+        })
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -225,6 +225,7 @@ pub const KEY_LIST: ListSpec = ListSpec {
     ],
     default_sort: "k.created_at",
     default_order: Order::Desc,
+    search: &[],
 };
 
 /// The conditions a key list adds to the caller's filters: only `owner`'s keys when

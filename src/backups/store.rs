@@ -49,6 +49,7 @@ pub const LIST: ListSpec = ListSpec {
     ],
     default_sort: "b.created_at",
     default_order: Order::Desc,
+    search: &[],
 };
 
 /// A page of backups: filters `status`, `type`, `schedule_id`, `created_by`,

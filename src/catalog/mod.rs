@@ -113,7 +113,16 @@ async fn all(app: &App) -> Result<Vec<Entry>> {
 /// `GET /mcp/registry`: filters `transport`, `builtin` (true/false), `image`, and
 /// `search` (substring of name, title or description); `page`, `limit`.
 pub async fn list(app: &App, mut q: ListQuery) -> Result<Page<Entry>> {
-    let transport = q.take("transport");
+    let transport = match q.take("transport").as_deref() {
+        None => None,
+        Some(t @ ("stdio" | "streamable_http")) => Some(t.to_owned()),
+        Some(_) => {
+            return Err(Error::field(
+                "transport",
+                "must be stdio or streamable_http",
+            ));
+        }
+    };
     let builtin = match q.take("builtin").as_deref() {
         None => None,
         Some("true") => Some(true),

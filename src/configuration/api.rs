@@ -36,8 +36,7 @@ crate::list_params!(
 /// Configuration entries, by key by default; secret values masked. Permission: `config:read`.
 #[utoipa::path(get, path = "/config", tag = "configuration",
     params(ConfigFilters,
-        ("service" = Option<String>, Query, description = "Only entries scoped to this service (id or name)"),
-        ("search" = Option<String>, Query, description = "Substring of the key, the description or a non-secret value")),
+        ("service" = Option<String>, Query, description = "Only entries scoped to this service (id or name)")),
     responses((status = 200, description = "One page of config entries (`scope=service` matches every service scope)",
         body = Envelope<Vec<ConfigEntry>>)))]
 async fn list(

@@ -100,7 +100,6 @@ pub async fn list(app: &App, mut q: ListQuery) -> Result<Page<ConfigEntry>> {
         q.take("scope");
     }
     let service = q.take("service");
-    let search = q.take("search");
     app.store
         .read(move |c| {
             // An unknown service matches nothing.
@@ -115,7 +114,6 @@ pub async fn list(app: &App, mut q: ListQuery) -> Result<Page<ConfigEntry>> {
             let narrowing = store::Narrowing {
                 any_service,
                 service_id,
-                search,
             };
             Ok(store::list(c, &q, narrowing)?.map(masked))
         })

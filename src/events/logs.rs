@@ -44,6 +44,7 @@ impl Follower {
             let opts = LogOptions {
                 tail: MAX_TAIL,
                 since: Some(since),
+                until: None,
                 timestamps: false,
                 follow: true,
                 replica: None,

@@ -156,7 +156,7 @@ pub mod perm {
     }
 
     perms!(
-        UsersRead = Users Read, UsersWrite = Users Write,
+        UsersRead = Users Read, UsersWrite = Users Write, UsersAdmin = Users Admin,
         ServicesRead = Services Read, ServicesWrite = Services Write, ServicesExecute = Services Execute,
         ImagesRead = Images Read, ImagesWrite = Images Write,
         McpRead = Mcp Read, McpWrite = Mcp Write, McpExecute = Mcp Execute, McpAdmin = Mcp Admin,

@@ -3,7 +3,7 @@
 //! [`ListSpec`] (docs/api.md §1.6). The document itself is put together in
 //! [`crate::daemon::openapi`].
 
-use crate::store::list::{DEFAULT_LIMIT, FieldKind, ListSpec, MAX_LIMIT};
+use crate::store::list::{DEFAULT_LIMIT, FieldKind, ListSpec, MAX_LIMIT, MAX_SEARCH_LEN, SEARCH};
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::{Object, RefOr, Required, Schema};
@@ -48,6 +48,20 @@ pub fn list_params(spec: &ListSpec) -> Vec<Parameter> {
             f.name,
             "Filter: equal to this value.",
             kind_schema(f.kind),
+        ));
+    }
+    if !spec.search.is_empty() {
+        params.push(query(
+            SEARCH,
+            &format!(
+                "Free text: a case-insensitive substring of {}.",
+                spec.search.join(", ")
+            ),
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(MAX_SEARCH_LEN))
+                .into(),
         ));
     }
     params

@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn rejects_unknown_fields_ops_and_sorts() {
-        assert!(query(&[("size", "1")]).is_err());
+        assert!(query(&[("bytes", "1")]).is_err());
         assert!(query(&[("reference[gt]", "a")]).is_err());
         assert!(query(&[("reference[regex]", "(")]).is_err());
         assert!(query(&[("sort", "name")]).is_err());

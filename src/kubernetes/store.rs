@@ -59,6 +59,7 @@ pub const LIST: ListSpec = ListSpec {
     ],
     default_sort: "name",
     default_order: Order::Asc,
+    search: &[],
 };
 
 /// One page of clusters.

@@ -56,6 +56,7 @@ pub const LIST: ListSpec = ListSpec {
     ],
     default_sort: "m.alias",
     default_order: Order::Asc,
+    search: &[],
 };
 
 /// One page of mappings; `workspaces` (ids) keeps only the mappings of those.

@@ -34,6 +34,7 @@ pub const LIST_SPEC: ListSpec = ListSpec {
     ],
     default_sort: "created_at",
     default_order: Order::Desc,
+    search: &["name", "url", "json_extract(server_info, '$.name')"],
 };
 
 fn json_col<T: serde::de::DeserializeOwned>(

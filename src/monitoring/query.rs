@@ -111,7 +111,7 @@ pub fn parse_step(s: &str) -> Option<i64> {
 fn time_param(field: &str, v: Option<&str>, default: i64) -> Result<i64> {
     match v {
         None => Ok(default),
-        Some(s) => crate::time::parse_rfc3339(s)
+        Some(s) => crate::time::parse_input(s)
             .map(|t| t.unix_timestamp())
             .ok_or_else(|| {
                 Error::validation(format!("{field} is not an RFC 3339 time"))

@@ -53,6 +53,7 @@ pub const LIST: ListSpec = ListSpec {
     ],
     default_sort: "name",
     default_order: Order::Asc,
+    search: &[],
 };
 
 /// One page of devices.
@@ -252,6 +253,7 @@ pub const BACKUPS: ListSpec = ListSpec {
     ],
     default_sort: "taken_at",
     default_order: Order::Desc,
+    search: &[],
 };
 
 /// One page of device `device_id`'s config backups (newest first by default).

@@ -2,7 +2,7 @@
 
 use super::redact::stored;
 use super::{NewRequestLog, RequestLog, RequestLogDetail};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::list::{Field, FieldKind, ListQuery, ListSpec, Order, Page};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -27,6 +27,7 @@ pub const LIST_SPEC: ListSpec = ListSpec {
     ],
     default_sort: "timestamp",
     default_order: Order::Desc,
+    search: &[],
 };
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RequestLog> {
@@ -199,8 +200,14 @@ pub fn list(
     only_user: Visibility,
 ) -> Result<Page<RequestLog>> {
     let server = q.take("server");
-    let from = q.take("from").map(|v| time_param("from", &v)).transpose()?;
-    let to = q.take("to").map(|v| time_param("to", &v)).transpose()?;
+    let from = q
+        .take("from")
+        .map(|v| crate::time::input_param("from", &v))
+        .transpose()?;
+    let to = q
+        .take("to")
+        .map(|v| crate::time::input_param("to", &v))
+        .transpose()?;
     let mut parts = q.sql(&LIST_SPEC)?;
     if let Some(s) = server {
         parts = parts.and(
@@ -218,12 +225,6 @@ pub fn list(
         parts = parts.and("user_id = ?", [SqlValue::Text(user)]);
     }
     parts.query(conn, COLUMNS, "request_logs", from_row)
-}
-
-fn time_param(name: &str, v: &str) -> Result<String> {
-    crate::time::parse_rfc3339(v)
-        .map(crate::time::format_rfc3339)
-        .ok_or_else(|| Error::field(name, "must be an RFC 3339 time"))
 }
 
 /// One row with arguments and result, if visible to `only_user`.

@@ -46,9 +46,15 @@ pub struct LogParams {
     /// Last lines per container, 0–10000 (default 100).
     #[param(minimum = 0, maximum = 10000)]
     pub tail: Option<u32>,
+    /// Seed 003's name for `tail`.
+    #[param(minimum = 0, maximum = 10000)]
+    pub lines: Option<u32>,
     /// Only entries at or after this time: RFC 3339 or Unix seconds (0 to 2147483647).
     #[param(example = "2024-01-01T00:00:00Z")]
     pub since: Option<String>,
+    /// Only entries before this time: RFC 3339 or Unix seconds (0 to 2147483647).
+    #[param(example = "2024-01-01T00:00:00Z")]
+    pub until: Option<String>,
     /// `true`/`1` or `false`/`0` (default false): prefix each line with Docker's RFC 3339
     /// timestamp.
     #[param(value_type = Option<String>, pattern = "^(true|false|1|0)$")]

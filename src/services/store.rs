@@ -38,6 +38,7 @@ pub const LIST_SPEC: ListSpec = ListSpec {
     ],
     default_sort: "s.created_at",
     default_order: Order::Desc,
+    search: &["s.name", "s.image"],
 };
 
 const COLUMNS: &str =

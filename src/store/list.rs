@@ -126,6 +126,9 @@ pub struct ListSpec {
     pub default_sort: &'static str,
     /// Direction when the request gives no `order`.
     pub default_order: Order,
+    /// Text columns that `search=<text>` looks in (a case-insensitive substring of any);
+    /// empty: the list has no free-text search and `search` is an unknown filter.
+    pub search: &'static [&'static str],
 }
 
 /// One parsed filter term, `field[op]=value`, not yet checked against a [`ListSpec`].
@@ -221,7 +224,8 @@ impl ListQuery {
                         .filter(|p| *p >= 1)
                         .ok_or_else(|| Error::field("page", "must be an integer >= 1"))?;
                 }
-                "limit" => {
+                // `size` is seed 000's name for `limit`.
+                "limit" | "size" => {
                     q.limit = value
                         .parse::<u32>()
                         .ok()
@@ -302,12 +306,19 @@ impl ListQuery {
         let mut clauses = Vec::new();
         let mut params = Vec::new();
         for f in &self.filters {
+            if f.field == SEARCH && f.op == Op::Eq && !spec.search.is_empty() {
+                clauses.push(search_clause(spec.search, &f.value, &mut params)?);
+                continue;
+            }
             let field = spec
                 .fields
                 .iter()
                 .find(|x| x.name == f.field)
                 .ok_or_else(|| {
-                    let allowed: Vec<_> = spec.fields.iter().map(|x| x.name).collect();
+                    let mut allowed: Vec<_> = spec.fields.iter().map(|x| x.name).collect();
+                    if !spec.search.is_empty() {
+                        allowed.push(SEARCH);
+                    }
                     Error::field(
                         f.field.as_str(),
                         format!("unknown filter field (allowed: {})", allowed.join(", ")),
@@ -337,9 +348,15 @@ impl ListQuery {
         let Some(s) = &self.sort else {
             return Ok(spec.default_sort);
         };
+        // Seed 003 sorts by `created` and `updated`.
+        let name = match s.as_str() {
+            "created" => "created_at",
+            "updated" => "updated_at",
+            other => other,
+        };
         spec.fields
             .iter()
-            .find(|x| x.name == s && x.sortable)
+            .find(|x| x.name == name && x.sortable)
             .map(|x| x.sql)
             .ok_or_else(|| {
                 let allowed: Vec<_> = spec
@@ -354,6 +371,39 @@ impl ListQuery {
                 )
             })
     }
+}
+
+/// The free-text parameter of lists whose spec has [`ListSpec::search`] columns.
+pub const SEARCH: &str = "search";
+
+/// The longest `search` text, in bytes.
+pub const MAX_SEARCH_LEN: usize = 256;
+
+/// `(col LIKE ? OR …)` for `search=<text>`: `text` as a substring of any column, with
+/// `%`, `_` and `\` escaped so they match themselves (SQLite `LIKE … ESCAPE`, which
+/// ignores ASCII case). Errors: `VALIDATION_ERROR` naming `search` when it is empty or
+/// longer than [`MAX_SEARCH_LEN`].
+fn search_clause(columns: &[&str], text: &str, params: &mut Vec<Value>) -> Result<String> {
+    if text.is_empty() || text.len() > MAX_SEARCH_LEN {
+        return Err(Error::field(
+            SEARCH,
+            format!("must be 1 to {MAX_SEARCH_LEN} bytes"),
+        ));
+    }
+    let pattern = format!(
+        "%{}%",
+        text.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let terms: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            params.push(Value::Text(pattern.clone()));
+            format!("{c} LIKE ? ESCAPE '\\'")
+        })
+        .collect();
+    Ok(format!("({})", terms.join(" OR ")))
 }
 
 /// The SQL condition of one filter on `field`, its values appended to `params`.
@@ -465,7 +515,7 @@ fn typed_value(field: &Field, v: &str) -> Result<Value> {
             _ => return Err(bad("true or false")),
         }),
         FieldKind::Time => Value::Text(crate::time::format_rfc3339(
-            crate::time::parse_rfc3339(v).ok_or_else(|| bad("an RFC 3339 time"))?,
+            crate::time::parse_input(v).ok_or_else(|| bad("an RFC 3339 time or a date"))?,
         )),
     })
 }

@@ -191,11 +191,7 @@ pub struct Window {
 
 fn time_param(q: &mut ListQuery, name: &str) -> Result<Option<String>> {
     q.take(name)
-        .map(|v| {
-            crate::time::parse_rfc3339(&v)
-                .map(crate::time::format_rfc3339)
-                .ok_or_else(|| Error::field(name, "must be an RFC 3339 time"))
-        })
+        .map(|v| crate::time::input_param(name, &v))
         .transpose()
 }
 

@@ -5,11 +5,12 @@ use super::model::{
 };
 use crate::app::AppState;
 use crate::audit::Actor;
+use crate::auth::model::SessionInfo;
 use crate::auth::principal::Principal;
 use crate::auth::rbac::{Permission, Role};
 use crate::error::Result;
 use crate::http::auth::Can;
-use crate::http::auth::perm::{UsersRead, UsersWrite};
+use crate::http::auth::perm::{UsersAdmin, UsersRead, UsersWrite};
 use crate::http::envelope::{Envelope, Reply, no_content};
 use crate::http::extract::{Json, List, Path};
 use axum::extract::State;
@@ -29,6 +30,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(reset_mfa))
         .routes(routes!(remove_role))
         .routes(routes!(roles))
+        .routes(routes!(sessions, end_sessions))
+        .routes(routes!(end_session))
 }
 
 crate::list_params!(
@@ -235,5 +238,48 @@ async fn reset_mfa(
     Path(id): Path<String>,
 ) -> Result<Response> {
     super::reset_mfa(&app, &Actor::from(&who), &id).await?;
+    Ok(no_content())
+}
+
+/// A user's live login sessions with client address and user agent. Permission: `users:admin`.
+#[utoipa::path(get, path = "/users/{id}/sessions", tag = "users", params(("id" = String, Path, description = "User id (`usr_…`) or username")),
+    responses((status = 200, description = "Live sessions, newest first", body = Envelope<Vec<SessionInfo>>)))]
+async fn sessions(
+    State(app): State<AppState>,
+    _: Can<UsersAdmin>,
+    Path(id): Path<String>,
+) -> Result<Reply<Vec<SessionInfo>>> {
+    super::sessions(&app, &id).await.map(Reply::ok)
+}
+
+/// How many login sessions an admin ended.
+#[derive(Serialize, utoipa::ToSchema)]
+struct SessionsEnded {
+    revoked: usize,
+}
+
+/// End every login session of a user (their tokens stop working). Permission: `users:admin`.
+#[utoipa::path(delete, path = "/users/{id}/sessions", tag = "users", params(("id" = String, Path, description = "User id (`usr_…`) or username")),
+    responses((status = 200, description = "How many sessions ended", body = Envelope<SessionsEnded>)))]
+async fn end_sessions(
+    State(app): State<AppState>,
+    Can(who, _): Can<UsersAdmin>,
+    Path(id): Path<String>,
+) -> Result<Reply<SessionsEnded>> {
+    let revoked = super::end_sessions(&app, &Actor::from(&who), &id, None).await?;
+    Ok(Reply::ok(SessionsEnded { revoked }))
+}
+
+/// End one login session of a user. Permission: `users:admin`.
+#[utoipa::path(delete, path = "/users/{id}/sessions/{sid}", tag = "users",
+    params(("id" = String, Path, description = "User id (`usr_…`) or username"),
+        ("sid" = String, Path, description = "Session id (`ses_…`)")),
+    responses((status = 204, description = "Ended")))]
+async fn end_session(
+    State(app): State<AppState>,
+    Can(who, _): Can<UsersAdmin>,
+    Path((id, sid)): Path<(String, String)>,
+) -> Result<Response> {
+    super::end_sessions(&app, &Actor::from(&who), &id, Some(sid)).await?;
     Ok(no_content())
 }

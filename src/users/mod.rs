@@ -121,6 +121,26 @@ pub async fn get(app: &App, id: &str) -> Result<User> {
     app.store.read(move |c| load(c, &id)).await
 }
 
+/// The live login sessions of user `id` (id or username), newest first, with the client
+/// address and user agent of each login. `RESOURCE_NOT_FOUND` for no such user.
+pub async fn sessions(app: &App, id: &str) -> Result<Vec<crate::auth::model::SessionInfo>> {
+    let user = get(app, id).await?;
+    crate::auth::session::user_sessions(app, user.id).await
+}
+
+/// Ends user `id`'s login session `session`, or all of them; returns how many ended.
+/// `RESOURCE_NOT_FOUND` for no such user, or a session that is not theirs or no longer
+/// live.
+pub async fn end_sessions(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    session: Option<String>,
+) -> Result<usize> {
+    let user = get(app, id).await?;
+    crate::auth::session::revoke_user_sessions(app, actor, user.id, session).await
+}
+
 /// Creates a user. Errors: `VALIDATION_ERROR` naming the field,
 /// `RESOURCE_ALREADY_EXISTS` for a taken username or email.
 pub async fn create(app: &App, actor: &Actor, req: CreateUser) -> Result<User> {

@@ -124,6 +124,7 @@ pub const LIST: ListSpec = ListSpec {
     ],
     default_sort: "u.created_at",
     default_order: Order::Asc,
+    search: &["u.username", "u.email", "u.full_name"],
 };
 
 /// One page of users (with roles) for list query `parts` built from [`LIST`].

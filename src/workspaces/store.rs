@@ -88,6 +88,7 @@ pub const LIST: ListSpec = ListSpec {
     ],
     default_sort: "w.name",
     default_order: Order::Asc,
+    search: &[],
 };
 
 /// One page of workspaces; `member` (a user id) keeps those the user belongs to.

@@ -27,6 +27,8 @@ pub struct LogOptions {
     pub tail: u32,
     /// Only entries at or after this time, in Unix seconds.
     pub since: Option<i64>,
+    /// Only entries before this time, in Unix seconds (seed 003's `until`).
+    pub until: Option<i64>,
     /// Prefix each line with Docker's RFC 3339 timestamp.
     pub timestamps: bool,
     /// Keep streaming new lines.
@@ -40,6 +42,7 @@ impl Default for LogOptions {
         Self {
             tail: DEFAULT_TAIL,
             since: None,
+            until: None,
             timestamps: false,
             follow: false,
             replica: None,
@@ -48,22 +51,30 @@ impl Default for LogOptions {
 }
 
 impl LogOptions {
-    /// Parses decoded query pairs (`tail`, `since` as RFC 3339 or Unix seconds,
-    /// `timestamps`, `follow`, `replica`); a bad or unknown parameter is a 400 naming it.
+    /// Parses decoded query pairs (`tail`, or `lines` as seed 003 names it; `since` and
+    /// `until` as RFC 3339 or Unix seconds; `timestamps`, `follow`, `replica`); a bad or
+    /// unknown parameter is a 400 naming it.
     pub fn parse(pairs: &[(String, String)]) -> Result<LogOptions> {
         let mut o = LogOptions::default();
         for (k, v) in pairs {
             match k.as_str() {
-                "tail" => {
+                "tail" | "lines" => {
                     o.tail = v
                         .parse::<u32>()
                         .ok()
                         .filter(|n| *n <= MAX_TAIL)
                         .ok_or_else(|| {
-                            Error::field("tail", format!("must be an integer from 0 to {MAX_TAIL}"))
+                            Error::field(k, format!("must be an integer from 0 to {MAX_TAIL}"))
                         })?
                 }
-                "since" => o.since = Some(parse_since(v)?),
+                "since" | "until" => {
+                    let t = Some(parse_time(k, v)?);
+                    if k == "since" {
+                        o.since = t
+                    } else {
+                        o.until = t
+                    }
+                }
                 "timestamps" => o.timestamps = parse_bool("timestamps", v)?,
                 "follow" => o.follow = parse_bool("follow", v)?,
                 "replica" => o.replica = Some(super::parse_replica("replica", v)?),
@@ -82,15 +93,16 @@ fn parse_bool(field: &str, v: &str) -> Result<bool> {
     }
 }
 
-fn parse_since(v: &str) -> Result<i64> {
+/// `since` or `until` (`field`): Unix seconds or an RFC 3339 time (or a date alone).
+fn parse_time(field: &str, v: &str) -> Result<i64> {
     let secs = match v.parse::<i64>() {
         Ok(n) => n,
-        Err(_) => crate::time::parse_rfc3339(v)
+        Err(_) => crate::time::parse_input(v)
             .map(|t| t.unix_timestamp())
-            .ok_or_else(|| Error::field("since", "must be an RFC 3339 time or Unix seconds"))?,
+            .ok_or_else(|| Error::field(field, "must be an RFC 3339 time or Unix seconds"))?,
     };
     if !(0..=i32::MAX as i64).contains(&secs) {
-        return Err(Error::field("since", "is out of range"));
+        return Err(Error::field(field, "is out of range"));
     }
     Ok(secs)
 }
@@ -112,7 +124,7 @@ pub async fn logs(app: &AppState, id_or_name: &str, opts: &LogOptions) -> Result
                 stdout: true,
                 stderr: true,
                 since: opts.since.unwrap_or(0) as i32,
-                until: 0,
+                until: opts.until.unwrap_or(0) as i32,
                 timestamps: opts.timestamps,
                 tail: opts.tail.to_string(),
             };
@@ -244,7 +256,12 @@ mod tests {
             parse(&[("since", "1700000000")]).unwrap().since,
             Some(1_700_000_000)
         );
+        // Seed 003's names: `lines` for `tail`, and `until`.
+        let o = parse(&[("lines", "7"), ("until", "2026-01-01")]).unwrap();
+        assert_eq!((o.tail, o.until), (7, Some(1_767_225_600)));
         for (k, v) in [
+            ("lines", "10001"),
+            ("until", "tomorrow"),
             ("tail", "x"),
             ("tail", "10001"),
             ("since", "yesterday"),

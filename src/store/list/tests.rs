@@ -9,6 +9,7 @@ const SPEC: ListSpec = ListSpec {
     ],
     default_sort: "name",
     default_order: Order::Asc,
+    search: &[],
 };
 
 fn q(pairs: &[(&str, &str)]) -> Result<ListQuery> {
