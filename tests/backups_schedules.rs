@@ -65,6 +65,11 @@ async fn schedules_validate_fire_prune_and_report() {
             json!({"name": "x", "cron_expression": "0 2 * * *", "retention": "7x"}),
             "retention",
         ),
+        // A unit of more than one byte (found by tests/parsers.rs: it was a panic).
+        (
+            json!({"name": "x", "cron_expression": "0 2 * * *", "retention": "7Ѩ"}),
+            "retention",
+        ),
         (
             json!({"name": "x", "cron_expression": "0 2 * * *", "keep_last": 0}),
             "keep_last",

@@ -140,14 +140,21 @@ pub fn parse_retention(s: &str) -> Result<i64> {
         )
     };
     let s = s.trim();
-    let (num, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: i64 = num.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
+    // The unit is the last character, which may be more than one byte.
+    let mut chars = s.chars();
+    let unit = chars.next_back().ok_or_else(bad)?;
+    let n: i64 = chars
+        .as_str()
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(bad)?;
     let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        'w' => 7 * 86_400,
         _ => return Err(bad()),
     };
     n.checked_mul(mult).ok_or_else(bad)
