@@ -145,7 +145,7 @@ async fn bad_archives_and_unknown_images() {
             .unwrap()
             .contains(&json!(BUSYBOX_IMAGE))
     }));
-    for path in ["/images?size=1", "/images?reference[gt]=a"] {
+    for path in ["/images?bytes=1", "/images?reference[gt]=a"] {
         expect_error(d.get(path, &admin).await, 400, "VALIDATION_ERROR");
     }
 }

@@ -19,13 +19,7 @@ use std::process::{Command, Stdio};
 
 /// The OpenAPI tools' Python (see tests/setup/python-openapi.sh).
 fn openapi_python() -> std::path::PathBuf {
-    let cache = std::env::var_os("MCPD_TEST_CACHE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
-                .join(".cache/mcpd-test")
-        });
-    cache.join("python-openapi/bin/python")
+    common::test_cache().join("python-openapi/bin/python")
 }
 
 /// The document, fetched without credentials.

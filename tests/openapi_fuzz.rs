@@ -28,13 +28,7 @@ const EXAMPLES: &str = "20";
 const HOST_WIDE: &str = "^/api/v1/images";
 
 fn openapi_bin(name: &str) -> std::path::PathBuf {
-    let cache = std::env::var_os("MCPD_TEST_CACHE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
-                .join(".cache/mcpd-test")
-        });
-    cache.join("python-openapi/bin").join(name)
+    common::test_cache().join("python-openapi/bin").join(name)
 }
 
 /// Runs schemathesis as the holder of `key`; returns the requests it sent. Panics with

@@ -38,17 +38,6 @@ crate::list_params!(
     super::store::LIST
 );
 
-/// Query of `GET /backups/schedules`: `page` and `limit` only (a filter is a 400).
-pub struct SchedulePaging;
-
-impl utoipa::IntoParams for SchedulePaging {
-    fn into_params(
-        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
-    ) -> Vec<utoipa::openapi::path::Parameter> {
-        crate::http::openapi::paging_params()
-    }
-}
-
 /// Start a backup in the background (202, status `queued`). Permission: `backups:write`
 /// (`include_master_key` also needs `backups:admin`).
 #[utoipa::path(post, path = "/backups", tag = "backups", request_body = BackupRequest,
@@ -182,7 +171,7 @@ fn check_master_key(who: &crate::auth::principal::Principal, spec: &ScheduleSpec
 }
 
 /// List backup schedules, oldest first. Permission: `backups:read`.
-#[utoipa::path(get, path = "/backups/schedules", tag = "backups", params(SchedulePaging),
+#[utoipa::path(get, path = "/backups/schedules", tag = "backups", params(crate::http::openapi::Paging),
     responses((status = 200, description = "One page of schedules", body = Envelope<Vec<Schedule>>)))]
 async fn list_schedules(
     State(app): State<AppState>,

@@ -12,7 +12,6 @@ use crate::mcp::model::Transport;
 use axum::extract::State;
 use axum::response::Response;
 use serde_json::Value;
-use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -22,16 +21,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(show, update, delete))
         .routes(routes!(schema))
-}
-
-/// `page` and `limit` of `GET /mcp/registry` (the entries are paged in memory; `sort`
-/// and `order` are accepted but ignored).
-pub struct RegistryPaging;
-
-impl utoipa::IntoParams for RegistryPaging {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        crate::http::openapi::paging_params()
-    }
 }
 
 /// The filters of `GET /mcp/registry`, plain `field=value` form only; any other filter
@@ -51,7 +40,7 @@ pub struct RegistryFilters {
 }
 
 /// The catalog entries, built-in first, then added ones, each by name. Permission: `mcp:read`.
-#[utoipa::path(get, path = "/mcp/registry", tag = "catalog", params(RegistryFilters, RegistryPaging),
+#[utoipa::path(get, path = "/mcp/registry", tag = "catalog", params(RegistryFilters, crate::http::openapi::Paging),
     responses((status = 200, description = "One page of catalog entries", body = Envelope<Vec<Entry>>)))]
 async fn list(
     State(app): State<AppState>,

@@ -91,8 +91,18 @@ pub fn paging_params() -> Vec<Parameter> {
     ]
 }
 
-/// An optional query parameter.
-fn query(name: &str, description: &str, schema: Object) -> Parameter {
+/// `page` and `limit` (see [`paging_params`]) as `params(Paging)` of `#[utoipa::path]`,
+/// for lists paged in memory that take no filter.
+pub struct Paging;
+
+impl utoipa::IntoParams for Paging {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        paging_params()
+    }
+}
+
+/// An optional query parameter `name` of `schema`.
+pub fn query(name: &str, description: &str, schema: Object) -> Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Query)

@@ -22,15 +22,15 @@ use crate::http::auth::Can;
 use crate::http::auth::perm::{ImagesRead, ImagesWrite};
 use crate::http::envelope::{Envelope, Reply, no_content};
 use crate::http::extract::{Json, List, Path, Query};
+use crate::http::openapi::query;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
-use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, Type};
-use utoipa::openapi::{RefOr, Required};
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -96,17 +96,6 @@ impl utoipa::IntoParams for ImageFilters {
         }
         params
     }
-}
-
-/// An optional query parameter.
-fn query(name: &str, description: &str, schema: Object) -> Parameter {
-    ParameterBuilder::new()
-        .name(name)
-        .parameter_in(ParameterIn::Query)
-        .required(Required::False)
-        .description(Some(description))
-        .schema(Some(RefOr::T(Schema::Object(schema))))
-        .build()
 }
 
 /// A string that is one of `values`.

@@ -23,7 +23,6 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -38,16 +37,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_deployments, create_deployment))
         .routes(routes!(deployment, delete_deployment))
         .routes(routes!(scale))
-}
-
-/// `page` and `limit` of the lists paged in memory (namespaces, pods, deployments);
-/// `sort` and `order` are accepted but ignored.
-pub struct Paging;
-
-impl utoipa::IntoParams for Paging {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        crate::http::openapi::paging_params()
-    }
 }
 
 /// The selectors of `GET …/pods` (with `page` and `limit`); any other parameter is a 400.
@@ -66,7 +55,7 @@ pub struct PodSelectors {
 
 /// The namespaces of a cluster, paged in the cluster's order (no filters). Permission: `kubernetes:read`.
 #[utoipa::path(get, path = "/kubernetes/clusters/{id}/namespaces", tag = "kubernetes",
-    params(("id" = String, Path, description = "Cluster id (`cls_…`) or name"), Paging),
+    params(("id" = String, Path, description = "Cluster id (`cls_…`) or name"), crate::http::openapi::Paging),
     responses((status = 200, description = "One page of namespaces", body = Envelope<Vec<NamespaceView>>),
         (status = 502, description = "`K8S_OPERATION_ERROR`: the cluster answered with another error"),
         (status = 503, description = "`K8S_CONNECTION_ERROR`: the cluster cannot be reached, or refused the credentials or the action (RBAC)"),
@@ -102,7 +91,7 @@ async fn create_namespace(
 
 /// The pods of a namespace, paged by name. Permission: `kubernetes:read`.
 #[utoipa::path(get, path = "/kubernetes/clusters/{id}/namespaces/{ns}/pods", tag = "kubernetes",
-    params(("id" = String, Path, description = "Cluster id (`cls_…`) or name"), ("ns" = String, Path, description = "Namespace (an RFC 1123 label)"), PodSelectors, Paging),
+    params(("id" = String, Path, description = "Cluster id (`cls_…`) or name"), ("ns" = String, Path, description = "Namespace (an RFC 1123 label)"), PodSelectors, crate::http::openapi::Paging),
     responses((status = 200, description = "One page of pods", body = Envelope<Vec<PodView>>),
         (status = 502, description = "`K8S_OPERATION_ERROR`: the cluster answered with another error"),
         (status = 503, description = "`K8S_CONNECTION_ERROR`: the cluster cannot be reached, or refused the credentials or the action (RBAC)"),
@@ -179,7 +168,7 @@ async fn pod_exec(
 
 /// The deployments of a namespace, paged by name (no filters). Permission: `kubernetes:read`.
 #[utoipa::path(get, path = "/kubernetes/clusters/{id}/namespaces/{ns}/deployments", tag = "kubernetes",
-    params(("id" = String, Path, description = "Cluster id (`cls_…`) or name"), ("ns" = String, Path, description = "Namespace (an RFC 1123 label)"), Paging),
+    params(("id" = String, Path, description = "Cluster id (`cls_…`) or name"), ("ns" = String, Path, description = "Namespace (an RFC 1123 label)"), crate::http::openapi::Paging),
     responses((status = 200, description = "One page of deployments", body = Envelope<Vec<DeploymentView>>),
         (status = 502, description = "`K8S_OPERATION_ERROR`: the cluster answered with another error"),
         (status = 503, description = "`K8S_CONNECTION_ERROR`: the cluster cannot be reached, or refused the credentials or the action (RBAC)"),

@@ -20,7 +20,6 @@ use crate::store::list::{ListQuery, Page};
 use axum::extract::State;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -37,16 +36,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(execute_tool))
         .routes(routes!(execute_resource))
         .routes(routes!(execute_prompt))
-}
-
-/// `page` and `limit` of the discovery lists (paged in memory, in the server's order;
-/// any filter is a 400, `sort` and `order` are accepted but ignored).
-pub struct DiscoveryPaging;
-
-impl utoipa::IntoParams for DiscoveryPaging {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        crate::http::openapi::paging_params()
-    }
 }
 
 /// An object as the MCP server gave it in `tools/list`, `resources/list`,
@@ -130,7 +119,7 @@ async fn catalog(
 /// The server's cached tools (MCP `tools/list` objects as sent), narrowed to the
 /// caller's grant. Permission: `mcp:read`.
 #[utoipa::path(get, path = "/mcp/servers/{id}/tools", tag = "mcp",
-    params(("id" = String, Path, description = "MCP server id (`mcp_…`) or name"), DiscoveryPaging),
+    params(("id" = String, Path, description = "MCP server id (`mcp_…`) or name"), crate::http::openapi::Paging),
     responses((status = 200, description = "One page of MCP tool objects (`name`, `description`, `inputSchema`, …)", body = Envelope<Vec<McpObject>>),
         (status = 502, description = "`MCP_SERVICE_ERROR`: a first discovery failed"),
         (status = 503, description = "`MCP_SERVICE_UNAVAILABLE` or `MCP_SERVICE_UNCONFIGURED`: a first discovery could not run"),
@@ -147,7 +136,7 @@ async fn tools(
 /// The server's cached resources (MCP `resources/list` objects as sent), narrowed to
 /// the caller's grant. Permission: `mcp:read`.
 #[utoipa::path(get, path = "/mcp/servers/{id}/resources", tag = "mcp",
-    params(("id" = String, Path, description = "MCP server id (`mcp_…`) or name"), DiscoveryPaging),
+    params(("id" = String, Path, description = "MCP server id (`mcp_…`) or name"), crate::http::openapi::Paging),
     responses((status = 200, description = "One page of MCP resource objects (`uri`, `name`, `mimeType`, …)", body = Envelope<Vec<McpObject>>),
         (status = 502, description = "`MCP_SERVICE_ERROR`: a first discovery failed"),
         (status = 503, description = "`MCP_SERVICE_UNAVAILABLE` or `MCP_SERVICE_UNCONFIGURED`: a first discovery could not run"),
@@ -164,7 +153,7 @@ async fn resources(
 /// The server's cached resource templates (MCP `resources/templates/list` objects as
 /// sent). Permission: `mcp:read`.
 #[utoipa::path(get, path = "/mcp/servers/{id}/resource-templates", tag = "mcp",
-    params(("id" = String, Path, description = "MCP server id (`mcp_…`) or name"), DiscoveryPaging),
+    params(("id" = String, Path, description = "MCP server id (`mcp_…`) or name"), crate::http::openapi::Paging),
     responses((status = 200, description = "One page of MCP resource template objects (`uriTemplate`, `name`, …)", body = Envelope<Vec<McpObject>>),
         (status = 502, description = "`MCP_SERVICE_ERROR`: a first discovery failed"),
         (status = 503, description = "`MCP_SERVICE_UNAVAILABLE` or `MCP_SERVICE_UNCONFIGURED`: a first discovery could not run"),
@@ -180,7 +169,7 @@ async fn resource_templates(
 
 /// The server's cached prompts (MCP `prompts/list` objects as sent). Permission: `mcp:read`.
 #[utoipa::path(get, path = "/mcp/servers/{id}/prompts", tag = "mcp",
-    params(("id" = String, Path, description = "MCP server id (`mcp_…`) or name"), DiscoveryPaging),
+    params(("id" = String, Path, description = "MCP server id (`mcp_…`) or name"), crate::http::openapi::Paging),
     responses((status = 200, description = "One page of MCP prompt objects (`name`, `description`, `arguments`)", body = Envelope<Vec<McpObject>>),
         (status = 502, description = "`MCP_SERVICE_ERROR`: a first discovery failed"),
         (status = 503, description = "`MCP_SERVICE_UNAVAILABLE` or `MCP_SERVICE_UNCONFIGURED`: a first discovery could not run"),
@@ -196,7 +185,7 @@ async fn prompts(
 
 /// The cached resources of every server the caller's workspaces grant, each with
 /// `server_id` and `server_name` added. Permission: `mcp:read`.
-#[utoipa::path(get, path = "/mcp/resources", tag = "mcp", params(DiscoveryPaging),
+#[utoipa::path(get, path = "/mcp/resources", tag = "mcp", params(crate::http::openapi::Paging),
     responses((status = 200, description = "One page of MCP resource objects, each with `server_id` and `server_name`", body = Envelope<Vec<McpObject>>)))]
 async fn all_resources(
     State(app): State<AppState>,

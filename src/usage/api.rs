@@ -11,7 +11,6 @@ use crate::http::envelope::{Envelope, Reply};
 use crate::http::extract::List;
 use crate::request_log::Kind;
 use axum::extract::State;
-use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -69,22 +68,13 @@ pub struct GroupBy {
     pub group_by: Option<String>,
 }
 
-/// `page` and `limit` of `GET /usage` (the groups are paged in memory; `sort` is refused).
-pub struct UsagePaging;
-
-impl utoipa::IntoParams for UsagePaging {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        crate::http::openapi::paging_params()
-    }
-}
-
 fn only_user(who: &Principal) -> Option<String> {
     who.own_rows_unless_admin(Domain::Logs)
 }
 
 /// MCP executions grouped by `group_by`, most calls first (the caller's own without
 /// `logs:admin`). Permission: `logs:read`.
-#[utoipa::path(get, path = "/usage", tag = "usage", params(GroupBy, WindowParams, UsagePaging),
+#[utoipa::path(get, path = "/usage", tag = "usage", params(GroupBy, WindowParams, crate::http::openapi::Paging),
     responses((status = 200, description = "One page of usage rows", body = Envelope<Vec<UsageRow>>)))]
 async fn grouped(
     State(app): State<AppState>,

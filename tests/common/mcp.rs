@@ -79,11 +79,5 @@ pub fn text_of(result: &Value) -> String {
 /// The Python of the venv with the MCP SDK (PyPI `mcp`), installed by
 /// tests/setup/python-mcp.sh.
 pub fn python_path() -> std::path::PathBuf {
-    let cache = std::env::var_os("MCPD_TEST_CACHE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
-                .join(".cache/mcpd-test")
-        });
-    cache.join("python-mcp/bin/python")
+    super::test_cache().join("python-mcp/bin/python")
 }

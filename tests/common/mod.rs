@@ -597,6 +597,17 @@ pub async fn upload_image(
 }
 
 /// Path to a file in the repository.
+/// The test cache dir the setup scripts fill (venvs, simulators):
+/// `$MCPD_TEST_CACHE`, else `~/.cache/mcpd-test`.
+pub fn test_cache() -> PathBuf {
+    std::env::var_os("MCPD_TEST_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                .join(".cache/mcpd-test")
+        })
+}
+
 pub fn repo_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }

@@ -55,13 +55,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// The Python of the venv with fake-switches, netmiko and ncclient, built by
 /// `tests/setup/fake-switches.sh`.
 pub fn fake_switches_python() -> PathBuf {
-    let cache = std::env::var_os("MCPD_TEST_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
-                .join(".cache/mcpd-test")
-        });
-    cache.join("fake-switches/bin/python")
+    super::test_cache().join("fake-switches/bin/python")
 }
 
 /// What keeps the simulators from running here, if anything.

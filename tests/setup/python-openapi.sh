@@ -10,33 +10,4 @@
 #
 #   venv: ${MCPD_TEST_CACHE:-$HOME/.cache/mcpd-test}/python-openapi  (bin/python, bin/schemathesis)
 set -euo pipefail
-
-here=$(cd "$(dirname "$0")" && pwd)
-lock=$here/python-openapi.lock.txt
-cache=${MCPD_TEST_CACHE:-${HOME:-/root}/.cache/mcpd-test}
-venv=$cache/python-openapi
-stamp=$venv/.mcpd-recipe
-recipe="lock $(sha256sum "$lock" | cut -c1-16)"
-
-say() { printf '[python-openapi.sh] %s\n' "$*" >&2; }
-
-if [[ -x $venv/bin/python && $(cat "$stamp" 2>/dev/null) == "$recipe" ]]; then
-  exit 0
-fi
-
-# A fresh Debian 12 has no Python venv module unless asked for.
-if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
-  bash "$here/apt-install.sh" python3 python3-venv
-fi
-
-say "creating $venv with $recipe"
-rm -rf "$venv"
-mkdir -p "$cache"
-python3 -m venv "$venv"
-# --no-deps: exactly the locked set, nothing resolved afresh; `pip check` proves the
-# set is complete and consistent.
-"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$lock"
-"$venv/bin/python" -m pip check
-"$venv/bin/python" -c 'import openapi_spec_validator, schemathesis' # the tools the tests use
-echo "$recipe" >"$stamp"
-say "installed $("$venv/bin/python" -m pip show schemathesis | sed -n 's/^Version: //p')"
+exec bash "$(dirname "$0")/python-venv.sh" python-openapi 'openapi_spec_validator, schemathesis' schemathesis
